@@ -1,0 +1,18 @@
+//! Proof of coverage: the protobuf wire types shared by hotspot and oracle, ed25519 keys and
+//! report signing, beacon derivation from oracle entropy, and the regions' beacon plans.
+
+pub mod beacon;
+pub mod keys;
+pub mod region;
+pub mod signing;
+
+/// Generated protobuf messages and the gRPC client and server of the `PocLora` service.
+pub mod proto {
+    #![allow(missing_docs, clippy::all)]
+    tonic::include_proto!("lorapoc.v1");
+}
+
+pub use beacon::{Beacon, BeaconError, BEACON_PAYLOAD_LEN};
+pub use keys::{Address, KeyError, Keypair};
+pub use region::{DataRate, RegionPlan};
+pub use signing::{Signable, SignatureError};
