@@ -1,1 +1,3 @@
-//! placeholder
+//! The proof-of-coverage oracle.
+
+pub mod rewards;
