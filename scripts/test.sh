@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every check a submission must pass: formatting, lints and the whole test suite (unit,
+# end-to-end and the store tests against PostgreSQL through DATABASE_URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --tests
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/test}"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
