@@ -1,3 +1,254 @@
-//! The proof-of-coverage oracle.
+//! The proof-of-coverage oracle: publishes entropy, ingests signed beacon and witness reports
+//! over gRPC, verifies them once their entropy window has closed, turns each finished epoch into
+//! reward shares, and serves an explorer API over HTTP.
+//!
+//! [`Oracle`] is the entry point; it is cheap to clone (everything sits behind an `Arc`).
 
+pub mod clock;
+pub mod config;
+pub mod epoch;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod reason;
+#[path = "shim_rewards.rs"]
 pub mod rewards;
+pub mod store;
+pub mod verify;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{OracleConfig, RewardConfig};
+pub use epoch::{EpochReport, HotspotRewardRow};
+pub use error::OracleError;
+pub use ingest::IngestError;
+pub use reason::{BeaconReason, IngestReason, WitnessReason};
+pub use verify::VerifySummary;
+
+use poc::proto;
+use poc::{Keypair, Signable};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use store::{EntropyRow, SqliteStore, Store};
+
+/// Name of the SQLite database file in the data directory.
+pub const DB_FILE: &str = "oracle.sqlite";
+/// Name of the oracle's key file in the data directory.
+pub const KEY_FILE: &str = "oracle_key.bin";
+/// Largest gRPC request the oracle decodes.
+pub const MAX_GRPC_MESSAGE: usize = 64 * 1024;
+
+/// The oracle: configuration, clock, key and store, shared by the gRPC and HTTP servers and
+/// the background timers.
+#[derive(Clone)]
+pub struct Oracle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: OracleConfig,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    key: Keypair,
+    /// Serialises verification and epoch closing.
+    verify_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Oracle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oracle")
+            .field("address", &self.address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Oracle {
+    /// Opens the oracle in `data_dir`: the SQLite database `oracle.sqlite` (created and migrated
+    /// if missing) and the key file `oracle_key.bin` (generated if missing).
+    pub async fn open(
+        config: OracleConfig,
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, OracleError> {
+        config.validate()?;
+        std::fs::create_dir_all(data_dir)?;
+        let key_path = data_dir.join(KEY_FILE);
+        let key = if key_path.exists() {
+            Keypair::read_file(&key_path)?
+        } else {
+            let key = Keypair::generate();
+            key.write_file(&key_path)?;
+            key
+        };
+        let store = SqliteStore::open(&data_dir.join(DB_FILE)).await?;
+        Ok(Self::with_store(config, Arc::new(store), key, clock))
+    }
+
+    /// An oracle over any [`Store`] with the given key.
+    pub fn with_store(
+        config: OracleConfig,
+        store: Arc<dyn Store>,
+        key: Keypair,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                store,
+                key,
+                verify_lock: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The oracle's address (its entropy-signing public key).
+    pub fn address(&self) -> poc::Address {
+        self.inner.key.address()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OracleConfig {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// The clock's current time.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// Publishes new signed entropy stamped with the clock's current time.
+    pub async fn publish_entropy(&self) -> Result<proto::Entropy, OracleError> {
+        let timestamp_ms = self.now_ms();
+        let random: [u8; 32] = rand::random();
+        let data = {
+            use sha2::{Digest, Sha256};
+            let mut hasher = Sha256::new();
+            hasher.update(b"lorapoc-entropy-v1");
+            hasher.update(random);
+            hasher.update(timestamp_ms.to_le_bytes());
+            hasher.finalize().to_vec()
+        };
+        let mut entropy = proto::Entropy {
+            data,
+            timestamp_ms,
+            oracle_key: self.inner.key.public_key().to_vec(),
+            signature: Vec::new(),
+        };
+        entropy.sign_with(&self.inner.key);
+        self.store()
+            .put_entropy(&EntropyRow {
+                data: entropy.data.clone(),
+                timestamp_ms,
+                raw: prost::Message::encode_to_vec(&entropy),
+            })
+            .await?;
+        Ok(entropy)
+    }
+
+    /// Serves the `PocLora` gRPC ingest service on `addr` (port 0 picks a free port); returns the
+    /// bound address and the server task.
+    pub async fn serve_grpc(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), OracleError> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let service = ingest::DecodeErrorsAsInvalidArgument(
+            proto::poc_lora_server::PocLoraServer::new(ingest::GrpcService::new(self.clone()))
+                .max_decoding_message_size(MAX_GRPC_MESSAGE),
+        );
+        let handle = tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            if let Err(error) = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await
+            {
+                tracing::error!(%error, "gRPC server stopped");
+            }
+        });
+        tracing::info!(%bound, "gRPC ingest listening");
+        Ok((bound, handle))
+    }
+
+    /// Serves the explorer HTTP API on `addr`; returns the bound address and the server task.
+    pub async fn serve_http(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), OracleError> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let app = http::router(self.clone());
+        let handle = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "HTTP server stopped");
+            }
+        });
+        tracing::info!(%bound, "HTTP API listening");
+        Ok((bound, handle))
+    }
+
+    /// The background work of `oracle serve` until `shutdown` resolves: publishes entropy every
+    /// `entropy_period_ms`, verifies pending reports every `verify_period_ms`, and closes each
+    /// epoch once it has settled (its end plus the entropy window has passed). Errors are logged
+    /// and retried at the next tick.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), OracleError> {
+        use std::time::Duration;
+        let config = &self.inner.config;
+        let mut entropy_tick =
+            tokio::time::interval(Duration::from_millis(config.entropy_period_ms));
+        let mut verify_tick = tokio::time::interval(Duration::from_millis(config.verify_period_ms));
+        entropy_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        verify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_epoch = match self.store().last_closed_epoch().await? {
+            Some(epoch) => epoch + 1,
+            None => {
+                let first = self
+                    .store()
+                    .earliest_report_ms()
+                    .await?
+                    .unwrap_or(self.now_ms());
+                first / config.epoch_ms
+            }
+        };
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = entropy_tick.tick() => {
+                    if let Err(error) = self.publish_entropy().await {
+                        tracing::error!(%error, "publishing entropy");
+                    }
+                }
+                _ = verify_tick.tick() => {
+                    match self.verify_pending().await {
+                        Ok(summary) if summary.is_empty() => {}
+                        Ok(summary) => tracing::info!(?summary, "verified reports"),
+                        Err(error) => tracing::error!(%error, "verifying reports"),
+                    }
+                    while self.epoch_settled(next_epoch) {
+                        match self.close_epoch(next_epoch).await {
+                            Ok(report) => {
+                                tracing::info!(epoch = report.epoch, hotspots = report.rewards.len(), "closed epoch");
+                                next_epoch += 1;
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, epoch = next_epoch, "closing epoch");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        tracing::info!("oracle stopped");
+        Ok(())
+    }
+}

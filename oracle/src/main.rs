@@ -1,1 +1,71 @@
-fn main() {}
+//! `oracle serve`: runs the proof-of-coverage oracle until Ctrl-C.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use oracle::{Oracle, OracleConfig, SystemClock};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "oracle", about = "Proof-of-coverage oracle for LoRa hotspots")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publish entropy, ingest reports over gRPC, verify them, close epochs, serve the API.
+    Serve {
+        /// Directory holding oracle.sqlite and oracle_key.bin.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// TOML configuration; defaults apply to anything missing.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// gRPC ingest address.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        grpc_addr: SocketAddr,
+        /// HTTP explorer API address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http_addr: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            data_dir,
+            config,
+            grpc_addr,
+            http_addr,
+        } => {
+            let config = match config {
+                Some(path) => OracleConfig::load(&path)
+                    .with_context(|| format!("loading {}", path.display()))?,
+                None => OracleConfig::default(),
+            };
+            let oracle = Oracle::open(config, &data_dir, Arc::new(SystemClock))
+                .await
+                .with_context(|| format!("opening {}", data_dir.display()))?;
+            tracing::info!(address = %oracle.address(), "oracle started");
+            let (grpc, _grpc_task) = oracle.serve_grpc(grpc_addr).await?;
+            let (http, _http_task) = oracle.serve_http(http_addr).await?;
+            tracing::info!(%grpc, %http, "serving");
+            oracle
+                .run(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}

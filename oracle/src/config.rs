@@ -1,0 +1,147 @@
+//! The oracle's configuration, read from TOML; every field has a default.
+
+use crate::error::OracleError;
+use crate::rewards::RewardParams;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Reward parameters as configured; converted to [`RewardParams`] when an epoch closes.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Proof-of-coverage emission per epoch, in the smallest token unit.
+    pub emission: u64,
+    /// Weight of the beacon pool.
+    pub beacon_weight: u64,
+    /// Weight of the witness pool.
+    pub witness_weight: u64,
+    /// Witness count up to which rewards grow linearly (HIP-15 `N`).
+    pub witness_target: u32,
+    /// Decay of rewards beyond the target (HIP-15 `r`).
+    pub witness_decay: f64,
+}
+
+impl Default for RewardConfig {
+    fn default() -> Self {
+        let params = RewardParams::default();
+        Self {
+            emission: params.emission,
+            beacon_weight: params.beacon_weight,
+            witness_weight: params.witness_weight,
+            witness_target: params.witness_target,
+            witness_decay: params.witness_decay,
+        }
+    }
+}
+
+impl RewardConfig {
+    /// The parameters the reward computation takes.
+    pub fn params(&self) -> RewardParams {
+        RewardParams {
+            emission: self.emission,
+            beacon_weight: self.beacon_weight,
+            witness_weight: self.witness_weight,
+            witness_target: self.witness_target,
+            witness_decay: self.witness_decay,
+        }
+    }
+}
+
+/// Everything the oracle can be tuned with.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OracleConfig {
+    /// How often fresh entropy is published.
+    pub entropy_period_ms: u64,
+    /// How long after its timestamp an entropy value may be used.
+    pub entropy_window_ms: u64,
+    /// One beacon per hotspot per interval bucket; must divide `epoch_ms`.
+    pub beacon_interval_ms: u64,
+    /// Length of a reward epoch.
+    pub epoch_ms: u64,
+    /// Most witnesses of one beacon that are rewarded.
+    pub max_witnesses_per_beacon: u32,
+    /// Least H3 grid distance (between resolution-11 parents) from witness to beaconer.
+    pub min_witness_grid_distance: u32,
+    /// Greatest great-circle distance from witness to beaconer, in metres.
+    pub max_witness_distance_m: f64,
+    /// Latest a witness report may arrive after its beacon report.
+    pub witness_late_ms: u64,
+    /// Largest difference between a witness's and its beacon's frequency.
+    pub max_frequency_offset_hz: u64,
+    /// Receiver noise figure assumed by the SNR check, in dB (added to the thermal floor).
+    pub noise_figure_db: f64,
+    /// Slack granted above the free-space RSSI bound, in tenths of dB (Helium: none).
+    pub rssi_margin_ddb: i32,
+    /// How often `run` verifies pending reports.
+    pub verify_period_ms: u64,
+    /// Reward parameters.
+    pub rewards: RewardConfig,
+}
+
+impl Default for OracleConfig {
+    fn default() -> Self {
+        Self {
+            entropy_period_ms: 60_000,
+            entropy_window_ms: 180_000,
+            beacon_interval_ms: 6 * 3_600_000,
+            epoch_ms: 24 * 3_600_000,
+            max_witnesses_per_beacon: 14,
+            min_witness_grid_distance: 8,
+            max_witness_distance_m: 100_000.0,
+            witness_late_ms: 4_000,
+            max_frequency_offset_hz: 100_000,
+            noise_figure_db: 3.0,
+            rssi_margin_ddb: 0,
+            verify_period_ms: 5_000,
+            rewards: RewardConfig::default(),
+        }
+    }
+}
+
+impl OracleConfig {
+    /// Reads a TOML file; missing fields take their defaults.
+    pub fn load(path: &Path) -> Result<Self, OracleError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| OracleError::Config(format!("{}: {e}", path.display())))?;
+        let config: Self = toml::from_str(&text)
+            .map_err(|e| OracleError::Config(format!("{}: {e}", path.display())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that the periods are usable.
+    pub fn validate(&self) -> Result<(), OracleError> {
+        let bad = |what: &str| Err(OracleError::Config(what.to_string()));
+        if self.entropy_period_ms == 0 || self.entropy_window_ms == 0 || self.epoch_ms == 0 {
+            return bad("entropy_period_ms, entropy_window_ms and epoch_ms must be positive");
+        }
+        if self.beacon_interval_ms == 0 || self.epoch_ms % self.beacon_interval_ms != 0 {
+            return bad("beacon_interval_ms must be positive and divide epoch_ms");
+        }
+        if self.verify_period_ms == 0 {
+            return bad("verify_period_ms must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_toml_keeps_defaults_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("oracle.toml");
+        std::fs::write(&path, "epoch_ms = 3600000\n[rewards]\nemission = 77\n").unwrap();
+        let config = OracleConfig::load(&path).unwrap();
+        assert_eq!(config.epoch_ms, 3_600_000);
+        assert_eq!(config.rewards.emission, 77);
+        assert_eq!(config.entropy_window_ms, 180_000);
+        std::fs::write(&path, "beacon_interval_ms = 7\n").unwrap();
+        assert!(OracleConfig::load(&path).is_err());
+        std::fs::write(&path, "no_such_field = 1\n").unwrap();
+        assert!(OracleConfig::load(&path).is_err());
+    }
+}

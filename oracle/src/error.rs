@@ -1,0 +1,36 @@
+//! The oracle's error type.
+
+/// Errors of the oracle library.
+#[derive(Debug, thiserror::Error)]
+pub enum OracleError {
+    /// The configuration is unreadable or inconsistent.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A database migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The oracle's key file could not be read or written.
+    #[error("oracle key: {0}")]
+    Key(#[from] poc::KeyError),
+    /// An I/O error (directories, sockets).
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored value could not be decoded.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The reward computation refused its input.
+    #[error("rewards: {0}")]
+    Rewards(String),
+    /// An epoch that has not settled yet: it closes once its end plus the entropy window has
+    /// passed, so that every report received in it can be verified.
+    #[error("epoch {epoch} has not settled; it can be closed from {ready_at_ms} ms")]
+    EpochNotSettled {
+        /// The epoch asked for.
+        epoch: u64,
+        /// When it can be closed.
+        ready_at_ms: u64,
+    },
+}

@@ -1,0 +1,137 @@
+//! Why a report was refused or found invalid. Every reason has a stable snake_case code that the
+//! database, the explorer API and epoch reports carry.
+
+use serde::Serialize;
+
+macro_rules! reasons {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $code:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every reason, in the order the checks run.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The stable snake_case code.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)*
+                }
+            }
+
+            /// The reason with this code.
+            pub fn from_code(code: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|r| r.code() == code)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Why a beacon report is invalid; the checks run in this order (Helium's, where it applies).
+    BeaconReason {
+        /// The beaconer is not a known gateway.
+        UnknownGateway => "unknown_gateway",
+        /// The beaconer has not asserted a location.
+        NotAsserted => "not_asserted",
+        /// The remote entropy is not one the oracle published.
+        EntropyUnknown => "entropy_unknown",
+        /// The report arrived outside the entropy's validity window.
+        EntropyExpired => "entropy_expired",
+        /// The hotspot already had a valid beacon in the same or a later interval bucket.
+        IrregularInterval => "irregular_interval",
+        /// Regenerating the beacon does not reproduce payload, frequency, data rate or power.
+        InvalidPayload => "invalid_payload",
+    }
+}
+
+reasons! {
+    /// Why a witness report is invalid; the checks run in this order.
+    WitnessReason {
+        /// The witness is not a known gateway.
+        UnknownGateway => "unknown_gateway",
+        /// The witness has not asserted a location.
+        NotAsserted => "not_asserted",
+        /// The same witness already reported this beacon.
+        Duplicate => "duplicate",
+        /// The witness is the beaconer.
+        SelfWitness => "self_witness",
+        /// The witness arrived outside the beacon entropy's validity window.
+        EntropyExpired => "entropy_expired",
+        /// The witness arrived more than `witness_late_ms` after the beacon.
+        TooLate => "too_late",
+        /// Heard on the beacon's channel at the beacon's time, but with a different payload.
+        PayloadMismatch => "payload_mismatch",
+        /// The frequency is too far from the beacon's.
+        FrequencyMismatch => "frequency_mismatch",
+        /// The witness asserted another region than the beaconer.
+        RegionMismatch => "region_mismatch",
+        /// The witness stands too close to the beaconer.
+        TooClose => "too_close",
+        /// The witness stands too far from the beaconer.
+        TooFar => "too_far",
+        /// The RSSI exceeds the free-space bound.
+        RssiTooHigh => "rssi_too_high",
+        /// The SNR exceeds what the RSSI allows over the noise floor.
+        SnrTooHigh => "snr_too_high",
+        /// The beacon it witnessed is invalid.
+        InvalidBeacon => "invalid_beacon",
+        /// No beacon with this payload arrived within the entropy window.
+        UnknownBeacon => "unknown_beacon",
+    }
+}
+
+reasons! {
+    /// Why a report was refused at ingest (and never stored as a report).
+    IngestReason {
+        /// Wrong key length, empty or oversized data, bad entropy lengths.
+        Malformed => "malformed",
+        /// The signature does not verify.
+        BadSignature => "bad_signature",
+        /// The signer is not a known gateway.
+        UnknownGateway => "unknown_gateway",
+        /// A location assertion not newer than the last one.
+        StaleAssertion => "stale_assertion",
+        /// A location that is not an H3 cell.
+        InvalidLocation => "invalid_location",
+        /// A location assertion without a region.
+        RegionUnspecified => "region_unspecified",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_round_trip() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in WitnessReason::ALL {
+            assert!(seen.insert(r.code()));
+            assert_eq!(WitnessReason::from_code(r.code()), Some(*r));
+            assert!(r.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert_eq!(
+                serde_json::to_string(r).unwrap(),
+                format!("\"{}\"", r.code())
+            );
+        }
+        for r in BeaconReason::ALL {
+            assert_eq!(BeaconReason::from_code(r.code()), Some(*r));
+            assert_eq!(
+                serde_json::to_string(r).unwrap(),
+                format!("\"{}\"", r.code())
+            );
+        }
+        assert_eq!(IngestReason::BadSignature.code(), "bad_signature");
+    }
+}

@@ -1,0 +1,324 @@
+//! Persistence behind an async [`Store`] trait; [`SqliteStore`] is the implementation shipped
+//! today, and a PostgreSQL one can be added behind the same trait.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::error::OracleError;
+use futures::future::BoxFuture;
+use poc::proto;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, OracleError>;
+
+/// Verification state of a stored report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not verified yet.
+    Pending,
+    /// Verified and valid.
+    Valid,
+    /// Verified and invalid; the report carries a reason.
+    Invalid,
+}
+
+impl Status {
+    /// The stored text.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Valid => "valid",
+            Status::Invalid => "invalid",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> StoreResult<Self> {
+        match text {
+            "pending" => Ok(Status::Pending),
+            "valid" => Ok(Status::Valid),
+            "invalid" => Ok(Status::Invalid),
+            other => Err(OracleError::Corrupt(format!("status {other:?}"))),
+        }
+    }
+}
+
+/// A gateway and its latest assertion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayRow {
+    /// Public key.
+    pub pub_key: [u8; 32],
+    /// Asserted H3 cell, `None` when onboarded without a location.
+    pub location: Option<u64>,
+    /// Antenna gain in tenths of dBi.
+    pub gain_ddbi: i32,
+    /// Antenna elevation in metres.
+    pub elevation_m: i32,
+    /// Region as its protobuf number.
+    pub region: i32,
+    /// Timestamp of the latest assertion.
+    pub asserted_ms: u64,
+    /// The signed assertion as received.
+    pub raw: Vec<u8>,
+}
+
+/// A published entropy value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntropyRow {
+    /// The random data.
+    pub data: Vec<u8>,
+    /// Publication time.
+    pub timestamp_ms: u64,
+    /// The signed protobuf.
+    pub raw: Vec<u8>,
+}
+
+/// A stored beacon report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeaconRow {
+    /// Row id.
+    pub id: i64,
+    /// Hex SHA-256 of the report's encoding.
+    pub report_id: String,
+    /// Beaconer.
+    pub pub_key: [u8; 32],
+    /// When the oracle received it.
+    pub received_ms: u64,
+    /// The report.
+    pub report: proto::BeaconReport,
+    /// Verification state.
+    pub status: Status,
+    /// Reason code when invalid.
+    pub reason: Option<String>,
+}
+
+/// A stored witness report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WitnessRow {
+    /// Row id.
+    pub id: i64,
+    /// Hex SHA-256 of the report's encoding.
+    pub report_id: String,
+    /// Witness.
+    pub pub_key: [u8; 32],
+    /// When the oracle received it.
+    pub received_ms: u64,
+    /// The report.
+    pub report: proto::WitnessReport,
+    /// Verification state.
+    pub status: Status,
+    /// Reason code when invalid.
+    pub reason: Option<String>,
+    /// The beacon it was matched to.
+    pub beacon_id: Option<i64>,
+    /// Whether it is among the rewarded witnesses of its beacon.
+    pub selected: bool,
+}
+
+/// A report refused at ingest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectionRow {
+    /// `beacon`, `witness`, `assertion` or `gateway_info`.
+    pub kind: String,
+    /// Reason code.
+    pub reason: String,
+    /// The key the report claimed (possibly not a valid key).
+    #[serde(serialize_with = "hex_bytes")]
+    pub claimed_key: Vec<u8>,
+    /// When it arrived.
+    pub received_ms: u64,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+fn hex_bytes<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(bytes))
+}
+
+/// One rewarded hotspot of a closed epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewardRow {
+    /// Hotspot.
+    pub pub_key: [u8; 32],
+    /// Valid beacons.
+    pub beacons: u32,
+    /// Selected witnesses.
+    pub witnesses: u32,
+    /// Beacon pool share.
+    pub beacon_amount: u64,
+    /// Witness pool share.
+    pub witness_amount: u64,
+}
+
+/// Report counts of one hotspot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReportCounts {
+    /// Valid beacons.
+    pub beacons_valid: u64,
+    /// Invalid beacons.
+    pub beacons_invalid: u64,
+    /// Beacons not verified yet.
+    pub beacons_pending: u64,
+    /// Valid witnesses.
+    pub witnesses_valid: u64,
+    /// Invalid witnesses.
+    pub witnesses_invalid: u64,
+    /// Witnesses not verified yet.
+    pub witnesses_pending: u64,
+    /// Witnesses selected for reward.
+    pub witnesses_selected: u64,
+}
+
+/// Persistence of gateways, entropy, reports, rejections and epochs.
+///
+/// Every write is committed before the future resolves, so a report is acknowledged only once
+/// it is durable.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts or replaces a gateway.
+    fn put_gateway<'a>(&'a self, gateway: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>>;
+    /// One gateway.
+    fn gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<Option<GatewayRow>>>;
+    /// Every gateway, ordered by key.
+    fn gateways(&self) -> BoxFuture<'_, StoreResult<Vec<GatewayRow>>>;
+
+    /// Stores published entropy.
+    fn put_entropy<'a>(&'a self, entropy: &'a EntropyRow) -> BoxFuture<'a, StoreResult<()>>;
+    /// The newest entropy.
+    fn latest_entropy(&self) -> BoxFuture<'_, StoreResult<Option<EntropyRow>>>;
+    /// The entropy with this data.
+    fn entropy_by_data<'a>(
+        &'a self,
+        data: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<Option<EntropyRow>>>;
+
+    /// Stores a pending beacon report; returns its row id.
+    fn insert_beacon<'a>(
+        &'a self,
+        report_id: &'a str,
+        received_ms: u64,
+        report: &'a proto::BeaconReport,
+    ) -> BoxFuture<'a, StoreResult<i64>>;
+    /// Stores a pending witness report; returns its row id.
+    fn insert_witness<'a>(
+        &'a self,
+        report_id: &'a str,
+        received_ms: u64,
+        report: &'a proto::WitnessReport,
+    ) -> BoxFuture<'a, StoreResult<i64>>;
+    /// Records a report refused at ingest.
+    fn insert_rejection<'a>(
+        &'a self,
+        rejection: &'a RejectionRow,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Pending beacons, oldest first.
+    fn pending_beacons(&self) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
+    /// Pending witnesses, oldest first.
+    fn pending_witnesses(&self) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>>;
+    /// One beacon.
+    fn beacon(&self, id: i64) -> BoxFuture<'_, StoreResult<Option<BeaconRow>>>;
+    /// Beacons carrying exactly this payload, oldest first.
+    fn beacons_with_data<'a>(
+        &'a self,
+        data: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>>;
+    /// Beacons on frequencies in `[freq_lo, freq_hi]` received in `[from_ms, to_ms]`, oldest first.
+    fn beacons_near<'a>(
+        &'a self,
+        freq_lo: u64,
+        freq_hi: u64,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>>;
+    /// The latest valid beacon of a hotspot.
+    fn last_valid_beacon<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<BeaconRow>>>;
+    /// Records a beacon's verdict.
+    fn set_beacon_status<'a>(
+        &'a self,
+        id: i64,
+        status: Status,
+        reason: Option<&'a str>,
+        now_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Records a witness's verdict and matched beacon.
+    fn set_witness_status<'a>(
+        &'a self,
+        id: i64,
+        status: Status,
+        reason: Option<&'a str>,
+        beacon_id: Option<i64>,
+        now_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Witnesses matched to a beacon, oldest first.
+    fn witnesses_of_beacon(&self, beacon_id: i64) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>>;
+    /// Marks exactly `selected` among the witnesses of `beacon_id` as rewarded.
+    fn set_selected<'a>(
+        &'a self,
+        beacon_id: i64,
+        selected: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Valid beacons received in `[from_ms, to_ms)`, oldest first.
+    fn valid_beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
+    /// Counts by reason code of invalid beacons, invalid witnesses and ingest rejections
+    /// received in `[from_ms, to_ms)`.
+    fn rejection_counts_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
+    /// Receive time of the oldest report, if any.
+    fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>>;
+
+    /// A closed epoch's stored report (JSON).
+    fn epoch_report(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Option<String>>>;
+    /// The latest closed epoch.
+    fn last_closed_epoch(&self) -> BoxFuture<'_, StoreResult<Option<u64>>>;
+    /// Stores a closed epoch in one transaction; keeps an existing one.
+    fn put_epoch<'a>(
+        &'a self,
+        epoch: u64,
+        closed_ms: u64,
+        report_json: &'a str,
+        rows: &'a [RewardRow],
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Report counts per hotspot.
+    fn report_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], ReportCounts>>>;
+    /// Latest beacons of a hotspot, newest first.
+    fn recent_beacons<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>>;
+    /// Latest witnesses of a hotspot, newest first.
+    fn recent_witnesses<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>>;
+    /// Latest ingest rejections claiming a key, newest first.
+    fn recent_rejections<'a>(
+        &'a self,
+        key: &'a [u8],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<RejectionRow>>>;
+    /// Counts by reason code of a hotspot's invalid reports and ingest rejections.
+    fn reason_counts<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<BTreeMap<String, u64>>>;
+    /// Row counts of the main tables, by name.
+    fn table_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
+}

@@ -1,0 +1,740 @@
+//! The SQLite store: one file in WAL mode, migrations from `oracle/migrations`.
+
+use super::{
+    BeaconRow, EntropyRow, GatewayRow, RejectionRow, ReportCounts, RewardRow, Status, Store,
+    StoreResult, WitnessRow,
+};
+use crate::error::OracleError;
+use futures::future::BoxFuture;
+use poc::proto;
+use prost::Message;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// A [`Store`] in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// Stored integers are SQLite's signed 64 bits; every value we store fits.
+fn i(v: u64) -> i64 {
+    v as i64
+}
+
+fn u(v: i64) -> u64 {
+    v as u64
+}
+
+fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| OracleError::Corrupt(format!("key of {} bytes", bytes.len())))
+}
+
+const BEACON_COLS: &str = "id, report_id, pub_key, received_ms, raw, status, reason";
+const WITNESS_COLS: &str =
+    "id, report_id, pub_key, received_ms, raw, status, reason, beacon_id, selected";
+
+fn beacon_row(row: &SqliteRow) -> StoreResult<BeaconRow> {
+    let raw: Vec<u8> = row.try_get("raw")?;
+    let key: Vec<u8> = row.try_get("pub_key")?;
+    let status: String = row.try_get("status")?;
+    Ok(BeaconRow {
+        id: row.try_get("id")?,
+        report_id: row.try_get("report_id")?,
+        pub_key: key32(&key)?,
+        received_ms: u(row.try_get("received_ms")?),
+        report: proto::BeaconReport::decode(raw.as_slice())
+            .map_err(|e| OracleError::Corrupt(e.to_string()))?,
+        status: Status::parse(&status)?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+fn witness_row(row: &SqliteRow) -> StoreResult<WitnessRow> {
+    let raw: Vec<u8> = row.try_get("raw")?;
+    let key: Vec<u8> = row.try_get("pub_key")?;
+    let status: String = row.try_get("status")?;
+    let selected: i64 = row.try_get("selected")?;
+    Ok(WitnessRow {
+        id: row.try_get("id")?,
+        report_id: row.try_get("report_id")?,
+        pub_key: key32(&key)?,
+        received_ms: u(row.try_get("received_ms")?),
+        report: proto::WitnessReport::decode(raw.as_slice())
+            .map_err(|e| OracleError::Corrupt(e.to_string()))?,
+        status: Status::parse(&status)?,
+        reason: row.try_get("reason")?,
+        beacon_id: row.try_get("beacon_id")?,
+        selected: selected != 0,
+    })
+}
+
+fn gateway_row(row: &SqliteRow) -> StoreResult<GatewayRow> {
+    let key: Vec<u8> = row.try_get("pub_key")?;
+    let location: Option<i64> = row.try_get("location")?;
+    Ok(GatewayRow {
+        pub_key: key32(&key)?,
+        location: location.map(u),
+        gain_ddbi: row.try_get("gain_ddbi")?,
+        elevation_m: row.try_get("elevation_m")?,
+        region: row.try_get("region")?,
+        asserted_ms: u(row.try_get("asserted_ms")?),
+        raw: row.try_get("raw")?,
+    })
+}
+
+fn entropy_row(row: &SqliteRow) -> StoreResult<EntropyRow> {
+    Ok(EntropyRow {
+        data: row.try_get("data")?,
+        timestamp_ms: u(row.try_get("timestamp_ms")?),
+        raw: row.try_get("raw")?,
+    })
+}
+
+fn rejection_row(row: &SqliteRow) -> StoreResult<RejectionRow> {
+    Ok(RejectionRow {
+        kind: row.try_get("kind")?,
+        reason: row.try_get("reason")?,
+        claimed_key: row.try_get("claimed_key")?,
+        received_ms: u(row.try_get("received_ms")?),
+        detail: row.try_get("detail")?,
+    })
+}
+
+fn collect<T>(rows: Vec<SqliteRow>, f: fn(&SqliteRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+fn add_counts(map: &mut BTreeMap<String, u64>, rows: Vec<SqliteRow>) -> StoreResult<()> {
+    for row in rows {
+        let reason: String = row.try_get(0)?;
+        let count: i64 = row.try_get(1)?;
+        *map.entry(reason).or_default() += u(count);
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and runs the migrations.
+    pub async fn open(path: &Path) -> Result<Self, OracleError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+impl Store for SqliteStore {
+    fn put_gateway<'a>(&'a self, g: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO gateways (pub_key, location, gain_ddbi, elevation_m, region, asserted_ms, raw)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (pub_key) DO UPDATE SET location = excluded.location,
+                   gain_ddbi = excluded.gain_ddbi, elevation_m = excluded.elevation_m,
+                   region = excluded.region, asserted_ms = excluded.asserted_ms, raw = excluded.raw",
+            )
+            .bind(g.pub_key.as_slice())
+            .bind(g.location.map(i))
+            .bind(g.gain_ddbi)
+            .bind(g.elevation_m)
+            .bind(g.region)
+            .bind(i(g.asserted_ms))
+            .bind(g.raw.as_slice())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<Option<GatewayRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT * FROM gateways WHERE pub_key = ?")
+                .bind(key.as_slice())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(gateway_row).transpose()
+        })
+    }
+
+    fn gateways(&self) -> BoxFuture<'_, StoreResult<Vec<GatewayRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT * FROM gateways ORDER BY pub_key")
+                .fetch_all(&self.pool)
+                .await?;
+            collect(rows, gateway_row)
+        })
+    }
+
+    fn put_entropy<'a>(&'a self, e: &'a EntropyRow) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO entropy (data, timestamp_ms, raw) VALUES (?, ?, ?)")
+                .bind(e.data.as_slice())
+                .bind(i(e.timestamp_ms))
+                .bind(e.raw.as_slice())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn latest_entropy(&self) -> BoxFuture<'_, StoreResult<Option<EntropyRow>>> {
+        Box::pin(async move {
+            let row =
+                sqlx::query("SELECT * FROM entropy ORDER BY timestamp_ms DESC, id DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+            row.as_ref().map(entropy_row).transpose()
+        })
+    }
+
+    fn entropy_by_data<'a>(
+        &'a self,
+        data: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<Option<EntropyRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT * FROM entropy WHERE data = ?")
+                .bind(data)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(entropy_row).transpose()
+        })
+    }
+
+    fn insert_beacon<'a>(
+        &'a self,
+        report_id: &'a str,
+        received_ms: u64,
+        r: &'a proto::BeaconReport,
+    ) -> BoxFuture<'a, StoreResult<i64>> {
+        Box::pin(async move {
+            let result = sqlx::query(
+                "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(report_id)
+            .bind(r.pub_key.as_slice())
+            .bind(r.data.as_slice())
+            .bind(r.remote_entropy.as_slice())
+            .bind(i(r.frequency_hz))
+            .bind(i(received_ms))
+            .bind(r.encode_to_vec())
+            .execute(&self.pool)
+            .await?;
+            Ok(result.last_insert_rowid())
+        })
+    }
+
+    fn insert_witness<'a>(
+        &'a self,
+        report_id: &'a str,
+        received_ms: u64,
+        r: &'a proto::WitnessReport,
+    ) -> BoxFuture<'a, StoreResult<i64>> {
+        Box::pin(async move {
+            let result = sqlx::query(
+                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(report_id)
+            .bind(r.pub_key.as_slice())
+            .bind(r.data.as_slice())
+            .bind(i(r.frequency_hz))
+            .bind(i(received_ms))
+            .bind(r.encode_to_vec())
+            .execute(&self.pool)
+            .await?;
+            Ok(result.last_insert_rowid())
+        })
+    }
+
+    fn insert_rejection<'a>(&'a self, r: &'a RejectionRow) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&r.kind)
+            .bind(&r.reason)
+            .bind(r.claimed_key.as_slice())
+            .bind(i(r.received_ms))
+            .bind(&r.detail)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn pending_beacons(&self) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE status = 'pending' ORDER BY received_ms, id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn pending_witnesses(&self) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE status = 'pending' ORDER BY received_ms, id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn beacon(&self, id: i64) -> BoxFuture<'_, StoreResult<Option<BeaconRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query(&format!("SELECT {BEACON_COLS} FROM beacons WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(beacon_row).transpose()
+        })
+    }
+
+    fn beacons_with_data<'a>(
+        &'a self,
+        data: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE data = ? ORDER BY received_ms, id"
+            ))
+            .bind(data)
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn beacons_near<'a>(
+        &'a self,
+        freq_lo: u64,
+        freq_hi: u64,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons
+                 WHERE frequency_hz BETWEEN ? AND ? AND received_ms BETWEEN ? AND ?
+                 ORDER BY received_ms, id"
+            ))
+            .bind(i(freq_lo))
+            .bind(i(freq_hi))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn last_valid_beacon<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<BeaconRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = ? AND status = 'valid'
+                 ORDER BY received_ms DESC, id DESC LIMIT 1"
+            ))
+            .bind(key.as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(beacon_row).transpose()
+        })
+    }
+
+    fn set_beacon_status<'a>(
+        &'a self,
+        id: i64,
+        status: Status,
+        reason: Option<&'a str>,
+        now_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("UPDATE beacons SET status = ?, reason = ?, verified_ms = ? WHERE id = ?")
+                .bind(status.as_str())
+                .bind(reason)
+                .bind(i(now_ms))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn set_witness_status<'a>(
+        &'a self,
+        id: i64,
+        status: Status,
+        reason: Option<&'a str>,
+        beacon_id: Option<i64>,
+        now_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE witnesses SET status = ?, reason = ?, beacon_id = ?, verified_ms = ?
+                 WHERE id = ?",
+            )
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(beacon_id)
+            .bind(i(now_ms))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn witnesses_of_beacon(&self, beacon_id: i64) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE beacon_id = ? ORDER BY received_ms, id"
+            ))
+            .bind(beacon_id)
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn set_selected<'a>(
+        &'a self,
+        beacon_id: i64,
+        selected: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("UPDATE witnesses SET selected = 0 WHERE beacon_id = ?")
+                .bind(beacon_id)
+                .execute(&mut *tx)
+                .await?;
+            for id in selected {
+                sqlx::query("UPDATE witnesses SET selected = 1 WHERE id = ? AND beacon_id = ?")
+                    .bind(id)
+                    .bind(beacon_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn valid_beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons
+                 WHERE status = 'valid' AND received_ms >= ? AND received_ms < ?
+                 ORDER BY received_ms, id"
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn rejection_counts_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>> {
+        Box::pin(async move {
+            let mut map = BTreeMap::new();
+            for sql in [
+                "SELECT reason, COUNT(*) FROM beacons WHERE status = 'invalid'
+                 AND received_ms >= ? AND received_ms < ? GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM witnesses WHERE status = 'invalid'
+                 AND received_ms >= ? AND received_ms < ? GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM ingest_rejections
+                 WHERE received_ms >= ? AND received_ms < ? GROUP BY reason",
+            ] {
+                let rows = sqlx::query(sql)
+                    .bind(i(from_ms))
+                    .bind(i(to_ms))
+                    .fetch_all(&self.pool)
+                    .await?;
+                add_counts(&mut map, rows)?;
+            }
+            Ok(map)
+        })
+    }
+
+    fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT MIN(t) FROM (SELECT MIN(received_ms) AS t FROM beacons
+                 UNION ALL SELECT MIN(received_ms) FROM witnesses
+                 UNION ALL SELECT MIN(received_ms) FROM ingest_rejections)",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            let t: Option<i64> = row.try_get(0)?;
+            Ok(t.map(u))
+        })
+    }
+
+    fn epoch_report(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT report_json FROM epochs WHERE epoch = ?")
+                .bind(i(epoch))
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+    }
+
+    fn last_closed_epoch(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT MAX(epoch) FROM epochs")
+                .fetch_one(&self.pool)
+                .await?;
+            let e: Option<i64> = row.try_get(0)?;
+            Ok(e.map(u))
+        })
+    }
+
+    fn put_epoch<'a>(
+        &'a self,
+        epoch: u64,
+        closed_ms: u64,
+        report_json: &'a str,
+        rows: &'a [RewardRow],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO epochs (epoch, closed_ms, report_json) VALUES (?, ?, ?)
+                 ON CONFLICT (epoch) DO NOTHING",
+            )
+            .bind(i(epoch))
+            .bind(i(closed_ms))
+            .bind(report_json)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                for r in rows {
+                    sqlx::query(
+                        "INSERT INTO epoch_rewards (epoch, pub_key, beacons, witnesses,
+                         beacon_amount, witness_amount, total) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(i(epoch))
+                    .bind(r.pub_key.as_slice())
+                    .bind(r.beacons)
+                    .bind(r.witnesses)
+                    .bind(i(r.beacon_amount))
+                    .bind(i(r.witness_amount))
+                    .bind(i(r.beacon_amount + r.witness_amount))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn report_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], ReportCounts>>> {
+        Box::pin(async move {
+            let mut map: BTreeMap<[u8; 32], ReportCounts> = BTreeMap::new();
+            let rows = sqlx::query(
+                "SELECT pub_key, status, COUNT(*) FROM beacons GROUP BY pub_key, status",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                let status: String = row.try_get(1)?;
+                let n = u(row.try_get(2)?);
+                let c = map.entry(key32(&key)?).or_default();
+                match Status::parse(&status)? {
+                    Status::Pending => c.beacons_pending += n,
+                    Status::Valid => c.beacons_valid += n,
+                    Status::Invalid => c.beacons_invalid += n,
+                }
+            }
+            let rows = sqlx::query(
+                "SELECT pub_key, status, COUNT(*), SUM(selected) FROM witnesses GROUP BY pub_key, status",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                let status: String = row.try_get(1)?;
+                let n = u(row.try_get(2)?);
+                let selected: Option<i64> = row.try_get(3)?;
+                let c = map.entry(key32(&key)?).or_default();
+                c.witnesses_selected += u(selected.unwrap_or(0));
+                match Status::parse(&status)? {
+                    Status::Pending => c.witnesses_pending += n,
+                    Status::Valid => c.witnesses_valid += n,
+                    Status::Invalid => c.witnesses_invalid += n,
+                }
+            }
+            Ok(map)
+        })
+    }
+
+    fn recent_beacons<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = ?
+                 ORDER BY received_ms DESC, id DESC LIMIT ?"
+            ))
+            .bind(key.as_slice())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn recent_witnesses<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE pub_key = ?
+                 ORDER BY received_ms DESC, id DESC LIMIT ?"
+            ))
+            .bind(key.as_slice())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn recent_rejections<'a>(
+        &'a self,
+        key: &'a [u8],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<RejectionRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT kind, reason, claimed_key, received_ms, detail FROM ingest_rejections
+                 WHERE claimed_key = ? ORDER BY received_ms DESC, id DESC LIMIT ?",
+            )
+            .bind(key)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, rejection_row)
+        })
+    }
+
+    fn reason_counts<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<BTreeMap<String, u64>>> {
+        Box::pin(async move {
+            let mut map = BTreeMap::new();
+            for sql in [
+                "SELECT reason, COUNT(*) FROM beacons WHERE status = 'invalid' AND pub_key = ?
+                 GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM witnesses WHERE status = 'invalid' AND pub_key = ?
+                 GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM ingest_rejections WHERE claimed_key = ?
+                 GROUP BY reason",
+            ] {
+                let rows = sqlx::query(sql)
+                    .bind(key.as_slice())
+                    .fetch_all(&self.pool)
+                    .await?;
+                add_counts(&mut map, rows)?;
+            }
+            Ok(map)
+        })
+    }
+
+    fn table_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>> {
+        Box::pin(async move {
+            let mut map = BTreeMap::new();
+            for (name, sql) in [
+                ("gateways", "SELECT COUNT(*) FROM gateways"),
+                (
+                    "gateways_asserted",
+                    "SELECT COUNT(*) FROM gateways WHERE location IS NOT NULL",
+                ),
+                ("entropy", "SELECT COUNT(*) FROM entropy"),
+                ("beacons", "SELECT COUNT(*) FROM beacons"),
+                (
+                    "beacons_valid",
+                    "SELECT COUNT(*) FROM beacons WHERE status = 'valid'",
+                ),
+                (
+                    "beacons_invalid",
+                    "SELECT COUNT(*) FROM beacons WHERE status = 'invalid'",
+                ),
+                (
+                    "beacons_pending",
+                    "SELECT COUNT(*) FROM beacons WHERE status = 'pending'",
+                ),
+                ("witnesses", "SELECT COUNT(*) FROM witnesses"),
+                (
+                    "witnesses_valid",
+                    "SELECT COUNT(*) FROM witnesses WHERE status = 'valid'",
+                ),
+                (
+                    "witnesses_invalid",
+                    "SELECT COUNT(*) FROM witnesses WHERE status = 'invalid'",
+                ),
+                (
+                    "witnesses_pending",
+                    "SELECT COUNT(*) FROM witnesses WHERE status = 'pending'",
+                ),
+                (
+                    "witnesses_selected",
+                    "SELECT COUNT(*) FROM witnesses WHERE selected = 1",
+                ),
+                (
+                    "ingest_rejections",
+                    "SELECT COUNT(*) FROM ingest_rejections",
+                ),
+                ("epochs_closed", "SELECT COUNT(*) FROM epochs"),
+            ] {
+                let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+                let n: i64 = row.try_get(0)?;
+                map.insert(name.to_string(), u(n));
+            }
+            Ok(map)
+        })
+    }
+}

@@ -1,0 +1,488 @@
+//! Verification of stored reports once their entropy window has closed.
+//!
+//! **Beacons** are checked in Helium's order: `unknown_gateway`, `not_asserted`,
+//! `entropy_unknown`, `entropy_expired` (received outside `[entropy ts, ts + window]`),
+//! `irregular_interval`, `invalid_payload`. The interval rule uses buckets like Helium: the time
+//! line is cut into `beacon_interval_ms` buckets (`received_ms / beacon_interval_ms`), and a
+//! beacon is irregular when the hotspot already has a valid beacon in the same or a later bucket.
+//! A beacon is verified once `entropy ts + window <= now` (or `received + window <= now` when its
+//! entropy is unknown).
+//!
+//! **Witnesses** attach to the earliest beacon whose payload equals theirs and are verified once
+//! that beacon is. Checks, in order: `unknown_gateway`, `not_asserted`, `duplicate`,
+//! `self_witness`, `entropy_expired`, `too_late`, `payload_mismatch`, `frequency_mismatch`,
+//! `region_mismatch`, `too_close`, `too_far`, `rssi_too_high`, `snr_too_high`,
+//! `invalid_beacon`. A witness matching no beacon waits one entropy window after its arrival;
+//! it is then a `payload_mismatch` if a verified beacon within `max_frequency_offset_hz` and
+//! `witness_late_ms` of it carries a payload of the same length differing in at most a quarter of
+//! its bytes (nearly, but not exactly, that beacon), and otherwise an `unknown_beacon`.
+//!
+//! Physics: the RSSI bound is `tx_power + beaconer_gain − FSPL(d, f) + witness_gain` in tenths
+//! of dB (gains kept in tenths), with `FSPL = 20·log10(d_km) + 20·log10(f_MHz) + 32.44` and `d`
+//! at least 1 m, plus the configured `rssi_margin_ddb`. The SNR bound is the RSSI above the
+//! receiver noise floor `−174 + 10·log10(BW) + noise_figure_db` (default 3 dB, below the 6 dB of
+//! a typical gateway front end, so an honest receiver always passes): no receiver can measure a
+//! signal further above the noise than that.
+//!
+//! At most `max_witnesses_per_beacon` valid witnesses of a beacon are selected for reward,
+//! deterministically: ordered by SHA-256(beacon remote entropy ‖ witness key), first k.
+
+use crate::error::OracleError;
+use crate::reason::{BeaconReason, WitnessReason};
+use crate::store::{BeaconRow, EntropyRow, GatewayRow, Status, WitnessRow};
+use crate::Oracle;
+use h3_coverage::{CellIndex, Resolution};
+use poc::proto::Region;
+use poc::{Beacon, RegionPlan};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+
+/// Counts of one verification pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerifySummary {
+    /// Beacons found valid.
+    pub beacons_valid: u64,
+    /// Beacons found invalid.
+    pub beacons_invalid: u64,
+    /// Beacons whose window has not closed yet.
+    pub beacons_waiting: u64,
+    /// Witnesses found valid.
+    pub witnesses_valid: u64,
+    /// Witnesses found invalid.
+    pub witnesses_invalid: u64,
+    /// Witnesses still waiting for their beacon or window.
+    pub witnesses_waiting: u64,
+}
+
+impl VerifySummary {
+    /// Whether the pass decided nothing.
+    pub fn is_empty(&self) -> bool {
+        self.beacons_valid + self.beacons_invalid + self.witnesses_valid + self.witnesses_invalid
+            == 0
+    }
+}
+
+/// Free-space path loss in dB at `distance_m` (at least 1 m) and `frequency_hz`.
+pub fn fspl_db(distance_m: f64, frequency_hz: u64) -> f64 {
+    let d_km = distance_m.max(1.0) / 1000.0;
+    let f_mhz = frequency_hz.max(1) as f64 / 1e6;
+    20.0 * d_km.log10() + 20.0 * f_mhz.log10() + 32.44
+}
+
+/// The highest RSSI, in tenths of dBm, a witness can receive in free space.
+pub fn max_rssi_ddbm(
+    tx_power_ddbm: i32,
+    beaconer_gain_ddbi: i32,
+    witness_gain_ddbi: i32,
+    distance_m: f64,
+    frequency_hz: u64,
+) -> f64 {
+    f64::from(tx_power_ddbm) + f64::from(beaconer_gain_ddbi) + f64::from(witness_gain_ddbi)
+        - 10.0 * fspl_db(distance_m, frequency_hz)
+}
+
+/// Receiver noise floor in dBm over `bandwidth_hz` with a noise figure of `noise_figure_db`.
+pub fn noise_floor_dbm(bandwidth_hz: u32, noise_figure_db: f64) -> f64 {
+    -174.0 + 10.0 * f64::from(bandwidth_hz.max(1)).log10() + noise_figure_db
+}
+
+/// The highest SNR, in tenths of dB, that an RSSI of `rssi_ddbm` allows.
+pub fn max_snr_ddb(rssi_ddbm: i32, bandwidth_hz: u32, noise_figure_db: f64) -> f64 {
+    f64::from(rssi_ddbm) - 10.0 * noise_floor_dbm(bandwidth_hz, noise_figure_db)
+}
+
+/// Whether two payloads are nearly, but not exactly, equal: same length, at most a quarter of
+/// the bytes differ.
+pub fn nearly_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() || a == b {
+        return false;
+    }
+    let differing = a.iter().zip(b).filter(|(x, y)| x != y).count();
+    differing * 4 <= a.len()
+}
+
+/// The selection key of a witness of a beacon.
+pub fn selection_key(remote_entropy: &[u8], witness: &[u8; 32]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(remote_entropy);
+    hasher.update(witness);
+    hasher.finalize().into()
+}
+
+fn cell(location: Option<u64>) -> Option<CellIndex> {
+    location.and_then(|l| h3_coverage::cell_from_u64(l).ok())
+}
+
+/// Gateways looked up during one pass.
+#[derive(Default)]
+struct Cache {
+    gateways: HashMap<[u8; 32], Option<GatewayRow>>,
+}
+
+impl Oracle {
+    async fn cached_gateway(
+        &self,
+        cache: &mut Cache,
+        key: &[u8; 32],
+    ) -> Result<Option<GatewayRow>, OracleError> {
+        if let Some(g) = cache.gateways.get(key) {
+            return Ok(g.clone());
+        }
+        let g = self.store().gateway(key).await?;
+        cache.gateways.insert(*key, g.clone());
+        Ok(g)
+    }
+
+    /// Verifies every beacon whose entropy window has closed, and the witnesses of verified
+    /// beacons; selects rewarded witnesses. Reports already decided are left alone, so calling
+    /// it again changes nothing.
+    pub async fn verify_pending(&self) -> Result<VerifySummary, OracleError> {
+        let _guard = self.inner.verify_lock.lock().await;
+        self.verify_pending_locked().await
+    }
+
+    pub(crate) async fn verify_pending_locked(&self) -> Result<VerifySummary, OracleError> {
+        let now = self.now_ms();
+        let window = self.config().entropy_window_ms;
+        let mut summary = VerifySummary::default();
+        let mut cache = Cache::default();
+
+        for beacon in self.store().pending_beacons().await? {
+            let entropy = self
+                .store()
+                .entropy_by_data(&beacon.report.remote_entropy)
+                .await?;
+            let ready_at = match &entropy {
+                Some(e) => e.timestamp_ms.saturating_add(window),
+                None => beacon.received_ms.saturating_add(window),
+            };
+            if now < ready_at {
+                summary.beacons_waiting += 1;
+                continue;
+            }
+            match self
+                .check_beacon(&mut cache, &beacon, entropy.as_ref())
+                .await?
+            {
+                Ok(()) => {
+                    self.store()
+                        .set_beacon_status(beacon.id, Status::Valid, None, now)
+                        .await?;
+                    summary.beacons_valid += 1;
+                }
+                Err(reason) => {
+                    self.store()
+                        .set_beacon_status(beacon.id, Status::Invalid, Some(reason.code()), now)
+                        .await?;
+                    summary.beacons_invalid += 1;
+                }
+            }
+        }
+
+        let mut touched = BTreeSet::new();
+        for witness in self.store().pending_witnesses().await? {
+            let exact = self
+                .store()
+                .beacons_with_data(&witness.report.data)
+                .await?
+                .into_iter()
+                .next();
+            let (beacon, is_exact) = match exact {
+                Some(b) => (Some(b), true),
+                None => {
+                    if now < witness.received_ms.saturating_add(window) {
+                        summary.witnesses_waiting += 1;
+                        continue;
+                    }
+                    (self.near_beacon(&witness).await?, false)
+                }
+            };
+            if beacon.as_ref().is_some_and(|b| b.status == Status::Pending) {
+                summary.witnesses_waiting += 1;
+                continue;
+            }
+            let verdict = match &beacon {
+                Some(b) => {
+                    self.check_witness(&mut cache, &witness, b, is_exact)
+                        .await?
+                }
+                None => self.check_orphan(&mut cache, &witness).await?,
+            };
+            let beacon_id = beacon.as_ref().map(|b| b.id);
+            match verdict {
+                Ok(()) => {
+                    self.store()
+                        .set_witness_status(witness.id, Status::Valid, None, beacon_id, now)
+                        .await?;
+                    summary.witnesses_valid += 1;
+                }
+                Err(reason) => {
+                    self.store()
+                        .set_witness_status(
+                            witness.id,
+                            Status::Invalid,
+                            Some(reason.code()),
+                            beacon_id,
+                            now,
+                        )
+                        .await?;
+                    summary.witnesses_invalid += 1;
+                }
+            }
+            if let Some(id) = beacon_id {
+                touched.insert(id);
+            }
+        }
+
+        for beacon_id in touched {
+            self.select_witnesses(beacon_id).await?;
+        }
+        Ok(summary)
+    }
+
+    /// A verified beacon that the witness nearly matches, or `None`. A pending candidate is
+    /// returned as is, so the caller waits for it.
+    async fn near_beacon(&self, witness: &WitnessRow) -> Result<Option<BeaconRow>, OracleError> {
+        let config = self.config();
+        let freq = witness.report.frequency_hz;
+        let candidates = self
+            .store()
+            .beacons_near(
+                freq.saturating_sub(config.max_frequency_offset_hz),
+                freq.saturating_add(config.max_frequency_offset_hz),
+                witness.received_ms.saturating_sub(config.witness_late_ms),
+                witness.received_ms.saturating_add(config.witness_late_ms),
+            )
+            .await?;
+        Ok(candidates
+            .into_iter()
+            .find(|b| nearly_equal(&b.report.data, &witness.report.data)))
+    }
+
+    async fn check_beacon(
+        &self,
+        cache: &mut Cache,
+        beacon: &BeaconRow,
+        entropy: Option<&EntropyRow>,
+    ) -> Result<Result<(), BeaconReason>, OracleError> {
+        let config = self.config();
+        let Some(gateway) = self.cached_gateway(cache, &beacon.pub_key).await? else {
+            return Ok(Err(BeaconReason::UnknownGateway));
+        };
+        if cell(gateway.location).is_none() {
+            return Ok(Err(BeaconReason::NotAsserted));
+        }
+        let Some(entropy) = entropy else {
+            return Ok(Err(BeaconReason::EntropyUnknown));
+        };
+        if beacon.received_ms < entropy.timestamp_ms
+            || beacon.received_ms > entropy.timestamp_ms + config.entropy_window_ms
+        {
+            return Ok(Err(BeaconReason::EntropyExpired));
+        }
+        if let Some(last) = self.store().last_valid_beacon(&beacon.pub_key).await? {
+            let interval = config.beacon_interval_ms;
+            if last.received_ms / interval >= beacon.received_ms / interval {
+                return Ok(Err(BeaconReason::IrregularInterval));
+            }
+        }
+        let report = &beacon.report;
+        let plan = Region::try_from(gateway.region)
+            .ok()
+            .and_then(RegionPlan::for_region);
+        let Some(plan) = plan else {
+            return Ok(Err(BeaconReason::InvalidPayload));
+        };
+        let Ok(expected) = Beacon::derive(
+            &report.remote_entropy,
+            &report.local_entropy,
+            &beacon.pub_key,
+            plan,
+            gateway.gain_ddbi,
+        ) else {
+            return Ok(Err(BeaconReason::InvalidPayload));
+        };
+        let matches = expected.payload == report.data
+            && expected.frequency_hz == report.frequency_hz
+            && u32::from(expected.datarate.spreading_factor) == report.spreading_factor
+            && expected.datarate.bandwidth_hz == report.bandwidth_hz
+            && expected.tx_power_ddbm == report.tx_power_ddbm;
+        Ok(if matches {
+            Ok(())
+        } else {
+            Err(BeaconReason::InvalidPayload)
+        })
+    }
+
+    /// Checks of a witness whose payload matches no beacon.
+    async fn check_orphan(
+        &self,
+        cache: &mut Cache,
+        witness: &WitnessRow,
+    ) -> Result<Result<(), WitnessReason>, OracleError> {
+        let Some(gateway) = self.cached_gateway(cache, &witness.pub_key).await? else {
+            return Ok(Err(WitnessReason::UnknownGateway));
+        };
+        if cell(gateway.location).is_none() {
+            return Ok(Err(WitnessReason::NotAsserted));
+        }
+        Ok(Err(WitnessReason::UnknownBeacon))
+    }
+
+    async fn check_witness(
+        &self,
+        cache: &mut Cache,
+        witness: &WitnessRow,
+        beacon: &BeaconRow,
+        exact: bool,
+    ) -> Result<Result<(), WitnessReason>, OracleError> {
+        let config = self.config();
+        let Some(w_gateway) = self.cached_gateway(cache, &witness.pub_key).await? else {
+            return Ok(Err(WitnessReason::UnknownGateway));
+        };
+        let Some(w_cell) = cell(w_gateway.location) else {
+            return Ok(Err(WitnessReason::NotAsserted));
+        };
+        let earlier = self.store().witnesses_of_beacon(beacon.id).await?;
+        if earlier
+            .iter()
+            .any(|e| e.id != witness.id && e.pub_key == witness.pub_key)
+        {
+            return Ok(Err(WitnessReason::Duplicate));
+        }
+        if witness.pub_key == beacon.pub_key {
+            return Ok(Err(WitnessReason::SelfWitness));
+        }
+        if let Some(entropy) = self
+            .store()
+            .entropy_by_data(&beacon.report.remote_entropy)
+            .await?
+        {
+            if witness.received_ms < entropy.timestamp_ms
+                || witness.received_ms > entropy.timestamp_ms + config.entropy_window_ms
+            {
+                return Ok(Err(WitnessReason::EntropyExpired));
+            }
+        }
+        if witness.received_ms > beacon.received_ms + config.witness_late_ms {
+            return Ok(Err(WitnessReason::TooLate));
+        }
+        if !exact {
+            return Ok(Err(WitnessReason::PayloadMismatch));
+        }
+        let w = &witness.report;
+        let b = &beacon.report;
+        if w.frequency_hz.abs_diff(b.frequency_hz) > config.max_frequency_offset_hz {
+            return Ok(Err(WitnessReason::FrequencyMismatch));
+        }
+        let b_gateway = self.cached_gateway(cache, &beacon.pub_key).await?;
+        if let Some((b_gateway, b_cell)) = b_gateway
+            .as_ref()
+            .and_then(|g| cell(g.location).map(|c| (g, c)))
+        {
+            if w_gateway.region != b_gateway.region {
+                return Ok(Err(WitnessReason::RegionMismatch));
+            }
+            if let Some(grid) = h3_coverage::grid_distance(w_cell, b_cell, Resolution::Eleven) {
+                if grid < i32::try_from(config.min_witness_grid_distance).unwrap_or(i32::MAX) {
+                    return Ok(Err(WitnessReason::TooClose));
+                }
+            }
+            let distance = h3_coverage::distance_m(w_cell, b_cell);
+            if distance > config.max_witness_distance_m {
+                return Ok(Err(WitnessReason::TooFar));
+            }
+            let bound = max_rssi_ddbm(
+                b.tx_power_ddbm,
+                b_gateway.gain_ddbi,
+                w_gateway.gain_ddbi,
+                distance,
+                b.frequency_hz,
+            ) + f64::from(config.rssi_margin_ddb);
+            if f64::from(w.rssi_ddbm) > bound {
+                return Ok(Err(WitnessReason::RssiTooHigh));
+            }
+            let bandwidth = if w.bandwidth_hz > 0 {
+                w.bandwidth_hz
+            } else {
+                b.bandwidth_hz
+            };
+            if f64::from(w.snr_ddb) > max_snr_ddb(w.rssi_ddbm, bandwidth, config.noise_figure_db) {
+                return Ok(Err(WitnessReason::SnrTooHigh));
+            }
+        }
+        if beacon.status != Status::Valid {
+            return Ok(Err(WitnessReason::InvalidBeacon));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Marks the first `max_witnesses_per_beacon` valid witnesses of a beacon, in selection-key
+    /// order, as rewarded.
+    async fn select_witnesses(&self, beacon_id: i64) -> Result<(), OracleError> {
+        let Some(beacon) = self.store().beacon(beacon_id).await? else {
+            return Ok(());
+        };
+        let mut valid: Vec<([u8; 32], i64)> = self
+            .store()
+            .witnesses_of_beacon(beacon_id)
+            .await?
+            .into_iter()
+            .filter(|w| w.status == Status::Valid)
+            .map(|w| {
+                (
+                    selection_key(&beacon.report.remote_entropy, &w.pub_key),
+                    w.id,
+                )
+            })
+            .collect();
+        valid.sort();
+        let chosen: Vec<i64> = valid
+            .into_iter()
+            .take(self.config().max_witnesses_per_beacon as usize)
+            .map(|(_, id)| id)
+            .collect();
+        self.store().set_selected(beacon_id, &chosen).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fspl_matches_the_textbook_value() {
+        // 1 km at 915 MHz: 91.67 dB.
+        assert!((fspl_db(1_000.0, 915_000_000) - 91.67).abs() < 0.01);
+        // Doubling the distance adds 6.02 dB.
+        let d = fspl_db(2_000.0, 915_000_000) - fspl_db(1_000.0, 915_000_000);
+        assert!((d - 6.0206).abs() < 0.001);
+        // Below a metre counts as a metre.
+        assert_eq!(fspl_db(0.0, 915_000_000), fspl_db(1.0, 915_000_000));
+    }
+
+    #[test]
+    fn rssi_and_snr_bounds() {
+        // 33 dBm + 3 dBi + 3 dBi − 91.67 dB ≈ −52.67 dBm.
+        let bound = max_rssi_ddbm(330, 30, 30, 1_000.0, 915_000_000);
+        assert!((bound - -526.7).abs() < 0.1, "{bound}");
+        // 125 kHz with 3 dB NF: floor −120.03 dBm; −100 dBm allows 20 dB.
+        let snr = max_snr_ddb(-1000, 125_000, 3.0);
+        assert!((snr - 200.3).abs() < 0.1, "{snr}");
+    }
+
+    #[test]
+    fn nearly_equal_needs_same_length_and_few_differences() {
+        let a = vec![1u8; 40];
+        let mut b = a.clone();
+        assert!(!nearly_equal(&a, &b));
+        b[0] = 2;
+        assert!(nearly_equal(&a, &b));
+        for x in b.iter_mut().take(11) {
+            *x = 9;
+        }
+        assert!(!nearly_equal(&a, &b));
+        assert!(!nearly_equal(&a, &a[..39]));
+    }
+}

@@ -1,0 +1,216 @@
+//! Helpers shared by the oracle's integration tests: a manual clock, a temporary data
+//! directory, asserted hotspots and correctly derived, signed reports.
+#![allow(dead_code)]
+
+use h3_coverage::CellIndex;
+use oracle::store::Status;
+use oracle::{ManualClock, Oracle, OracleConfig};
+use poc::proto::{self, Region};
+use poc::{Beacon, Keypair, RegionPlan, Signable};
+use std::sync::Arc;
+
+pub const DAY_MS: u64 = 86_400_000;
+/// One hour into a day, so that a test's reports stay in one epoch and one beacon bucket.
+pub const START_MS: u64 = 20_800 * DAY_MS + 3_600_000;
+/// Austin, Texas (US915).
+pub const AUSTIN: (f64, f64) = (30.2672, -97.7431);
+/// About 2.2 km north of [`AUSTIN`].
+pub const AUSTIN_NORTH: (f64, f64) = (30.2872, -97.7431);
+/// Default antenna gain, tenths of dBi.
+pub const GAIN: i32 = 30;
+/// A plausible RSSI 2 km away in a city (tenths of dBm).
+pub const RSSI: i32 = -1000;
+/// A plausible SNR (tenths of dB).
+pub const SNR: i32 = 50;
+
+pub struct Net {
+    pub oracle: Oracle,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+}
+
+#[derive(Clone)]
+pub struct Hotspot {
+    pub key: Keypair,
+    pub location: u64,
+    pub gain: i32,
+    pub region: Region,
+}
+
+impl Hotspot {
+    pub fn pub_key(&self) -> [u8; 32] {
+        self.key.public_key()
+    }
+}
+
+pub fn cell(at: (f64, f64)) -> CellIndex {
+    h3_coverage::cell_at(at.0, at.1).unwrap()
+}
+
+pub fn assertion(
+    key: &Keypair,
+    location: u64,
+    gain: i32,
+    region: Region,
+    ts: u64,
+) -> proto::LocationAssertion {
+    let mut a = proto::LocationAssertion {
+        pub_key: key.public_key().to_vec(),
+        location,
+        gain_ddbi: gain,
+        elevation_m: 10,
+        region: region as i32,
+        timestamp_ms: ts,
+        signature: Vec::new(),
+    };
+    a.sign_with(key);
+    a
+}
+
+impl Net {
+    pub async fn new() -> Self {
+        Self::with_config(OracleConfig::default()).await
+    }
+
+    pub async fn with_config(config: OracleConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let oracle = Oracle::open(config, dir.path(), clock.clone())
+            .await
+            .unwrap();
+        Self { oracle, clock, dir }
+    }
+
+    /// A hotspot asserted at `at` in `region`.
+    pub async fn hotspot_in(&self, index: u64, at: (f64, f64), region: Region) -> Hotspot {
+        let key = Keypair::from_seed(42, index);
+        let location = u64::from(cell(at));
+        self.oracle
+            .assert_location(assertion(&key, location, GAIN, region, self.clock.now_ms()))
+            .await
+            .unwrap();
+        Hotspot {
+            key,
+            location,
+            gain: GAIN,
+            region,
+        }
+    }
+
+    /// A US915 hotspot asserted at `at`.
+    pub async fn hotspot(&self, index: u64, at: (f64, f64)) -> Hotspot {
+        self.hotspot_in(index, at, Region::Us915).await
+    }
+
+    /// A hotspot onboarded without a location.
+    pub async fn unasserted(&self, index: u64) -> Hotspot {
+        let key = Keypair::from_seed(42, index);
+        self.oracle
+            .assert_location(assertion(&key, 0, GAIN, Region::Us915, self.clock.now_ms()))
+            .await
+            .unwrap();
+        Hotspot {
+            key,
+            location: 0,
+            gain: GAIN,
+            region: Region::Us915,
+        }
+    }
+
+    pub fn advance(&self, ms: u64) {
+        self.clock.advance(ms);
+    }
+
+    /// Moves past every entropy window and verifies.
+    pub async fn settle(&self) {
+        self.advance(self.oracle.config().entropy_window_ms + 1_000);
+        self.oracle.verify_pending().await.unwrap();
+    }
+
+    /// Status and reason of the latest beacon of `h`.
+    pub async fn beacon_verdict(&self, h: &Hotspot) -> (Status, Option<String>) {
+        let rows = self
+            .oracle
+            .store()
+            .recent_beacons(&h.pub_key(), 1)
+            .await
+            .unwrap();
+        let row = rows.first().expect("a beacon");
+        (row.status, row.reason.clone())
+    }
+
+    /// Status and reason of the latest witness of `h`.
+    pub async fn witness_verdict(&self, h: &Hotspot) -> (Status, Option<String>) {
+        let rows = self
+            .oracle
+            .store()
+            .recent_witnesses(&h.pub_key(), 1)
+            .await
+            .unwrap();
+        let row = rows.first().expect("a witness");
+        (row.status, row.reason.clone())
+    }
+
+    /// A beacon and a witness heard 2 km away, both submitted; returns the reports.
+    pub async fn baseline(&self) -> (Hotspot, Hotspot, proto::BeaconReport, proto::WitnessReport) {
+        let beaconer = self.hotspot(1, AUSTIN).await;
+        let witness = self.hotspot(2, AUSTIN_NORTH).await;
+        let entropy = self.oracle.publish_entropy().await.unwrap();
+        self.advance(1_000);
+        let beacon = beacon_report(&beaconer, &entropy.data, [1, 2, 3, 4]);
+        self.oracle.submit_beacon(beacon.clone()).await.unwrap();
+        self.advance(500);
+        let report = witness_report(&witness, &beacon, RSSI, SNR);
+        self.oracle.submit_witness(report.clone()).await.unwrap();
+        (beaconer, witness, beacon, report)
+    }
+}
+
+/// A correctly derived, signed beacon report.
+pub fn beacon_report(h: &Hotspot, remote: &[u8], local: [u8; 4]) -> proto::BeaconReport {
+    let plan = RegionPlan::for_region(h.region).unwrap();
+    let beacon = Beacon::derive(remote, &local, &h.pub_key(), plan, h.gain).unwrap();
+    let mut report = proto::BeaconReport {
+        pub_key: h.pub_key().to_vec(),
+        local_entropy: local.to_vec(),
+        remote_entropy: remote.to_vec(),
+        data: beacon.payload,
+        frequency_hz: beacon.frequency_hz,
+        spreading_factor: u32::from(beacon.datarate.spreading_factor),
+        bandwidth_hz: beacon.datarate.bandwidth_hz,
+        tx_power_ddbm: beacon.tx_power_ddbm,
+        timestamp_ns: 1,
+        signature: Vec::new(),
+    };
+    report.sign_with(&h.key);
+    report
+}
+
+/// A signed witness report of `beacon`.
+pub fn witness_report(
+    h: &Hotspot,
+    beacon: &proto::BeaconReport,
+    rssi: i32,
+    snr: i32,
+) -> proto::WitnessReport {
+    let mut report = proto::WitnessReport {
+        pub_key: h.pub_key().to_vec(),
+        data: beacon.data.clone(),
+        timestamp_ns: 2,
+        rssi_ddbm: rssi,
+        snr_ddb: snr,
+        frequency_hz: beacon.frequency_hz,
+        spreading_factor: beacon.spreading_factor,
+        bandwidth_hz: beacon.bandwidth_hz,
+        channel: 0,
+        signature: Vec::new(),
+    };
+    report.sign_with(&h.key);
+    report
+}
+
+/// Re-signs a report after a test changed it.
+pub fn resign<M: Signable>(mut m: M, key: &Keypair) -> M {
+    m.sign_with(key);
+    m
+}
