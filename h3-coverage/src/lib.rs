@@ -1,6 +1,11 @@
 //! H3 geography for proof of coverage: asserted locations as H3 cells, distances between
 //! hotspots, hex density scaling and coverage maps.
 
+pub mod coverage;
+pub mod density;
+
+pub use coverage::coverage_geojson;
+pub use density::{density_scales, hip104_levels, DensityLevel};
 pub use h3o::{CellIndex, Resolution};
 
 use geo::{Distance, Haversine, Point};
