@@ -98,8 +98,9 @@ fn clip(level: &DensityLevel, unclipped: BTreeMap<CellIndex, u64>) -> LevelCount
 /// `levels` may come in any order; they are applied from the finest resolution to the coarsest,
 /// and of two levels with the same resolution only the first listed is used. A hotspot whose
 /// cell is coarser than the finest level cannot be placed and gets scale 0. A key listed more
-/// than once is counted once per listing and gets the smallest of its scales. Every other scale
-/// lies in (0, 1]; with no levels every hotspot scales 1.
+/// than once is counted once per listing and gets the smallest of its scales. When every level
+/// has `target` and `max` of at least 1 (as HIP-104's do), every other scale lies in (0, 1];
+/// with no levels every hotspot scales 1.
 pub fn density_scales<K: Ord + Clone>(
     hotspots: &[(K, CellIndex)],
     levels: &[DensityLevel],
