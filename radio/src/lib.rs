@@ -1,1 +1,28 @@
-//! placeholder
+//! The LoRa physical layer of the coverage network: bit-exact frame coding, a chirp
+//! modulator, a streaming receiver, and a simulated RF channel.
+//!
+//! Modules:
+//! - [`params`]: modulation parameters ([`LoraParams`]), time on air.
+//! - [`coding`]: whitening, header, CRC, Hamming, interleaving, Gray mapping.
+//! - [`modulator`]: chirp synthesis of whole frames.
+//! - [`demod`]: the streaming [`Receiver`].
+//! - [`channel`]: path loss, thermal noise, CFO, delay and AWGN.
+//! - [`error`]: [`RadioError`].
+//!
+//! Room is left for later modules (soft decoding, a channelizer, SDR / IQ-file / Semtech
+//! UDP / serial backends).
+
+pub mod channel;
+mod chirp;
+pub mod coding;
+pub mod demod;
+pub mod error;
+pub mod modulator;
+pub mod params;
+
+pub use channel::{propagate, ChannelConditions, PathLoss};
+pub use demod::{Calibration, Receiver, RxFrame};
+pub use error::RadioError;
+pub use modulator::modulate;
+pub use num_complex::Complex32;
+pub use params::LoraParams;

@@ -1,0 +1,572 @@
+//! Streaming LoRa receiver: preamble detection, synchronisation (CFO / timing), dechirp + FFT
+//! demodulation, header and payload decoding, SNR / RSSI measurement.
+//!
+//! The receiver works at one sample per chip: oversampled input is decimated by a boxcar
+//! average of `oversampling` samples (a crude anti-alias filter; a proper channelizer comes
+//! later). Demodulation is hard-decision (argmax); the per-symbol spectra are available
+//! inside [`Receiver`] so a soft (LLR) decoder can be added without changing the API.
+
+use crate::chirp::base_upchirp;
+use crate::coding::{decode_header, decode_payload, symbol_count, Header, HEADER_BLOCK_SYMBOLS};
+use crate::error::RadioError;
+use crate::modulator::sync_word_symbols;
+use crate::params::LoraParams;
+use num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+/// Maps sample power to dBm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// A sample of power 1.0 (`|x|² = 1`) corresponds to this many dBm. Default 0.0
+    /// (sample units are sqrt(milliwatts)).
+    pub full_scale_dbm: f32,
+}
+
+impl Default for Calibration {
+    /// 0 dBm full scale.
+    fn default() -> Self {
+        Calibration {
+            full_scale_dbm: 0.0,
+        }
+    }
+}
+
+/// A received frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RxFrame {
+    /// Decoded (dewhitened) payload.
+    pub payload: Vec<u8>,
+    /// Payload CRC check; `None` when the frame had no CRC.
+    pub crc_ok: Option<bool>,
+    /// Spreading factor of the frame.
+    pub spreading_factor: u8,
+    /// Bandwidth in Hz.
+    pub bandwidth_hz: u32,
+    /// Coding rate 1..=4 from the header.
+    pub coding_rate: u8,
+    /// Measured SNR in dB (in-band, averaged over the data symbols).
+    pub snr_db: f32,
+    /// Measured signal power in dBm (signal only, noise removed).
+    pub rssi_dbm: f32,
+    /// Estimated carrier frequency offset in Hz.
+    pub cfo_hz: f32,
+    /// Stream index (input samples) of the first preamble sample.
+    pub sample_offset: u64,
+}
+
+/// Minimum number of consecutive windows with the same dechirped peak to declare a preamble.
+const MIN_RUN: usize = 4;
+
+#[derive(Debug, Clone)]
+struct FrameCtx {
+    /// Chip index of the first sync-word symbol (real-valued).
+    sync_start: f64,
+    /// Chip index of the first data symbol.
+    data_start: u64,
+    /// Residual tone (bins) to remove from every data window.
+    shift: f64,
+    /// Carrier frequency offset in bins.
+    cfo: f64,
+    header: Option<Header>,
+    total_symbols: usize,
+    bins: Vec<u16>,
+    snr_sum: f64,
+    sig_sum: f64,
+    measured: usize,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Search,
+    Sync { w: u64 },
+    Frame(Box<FrameCtx>),
+}
+
+enum Step {
+    NeedMore,
+    Progress,
+}
+
+/// A streaming LoRa receiver for one (SF, bandwidth) configuration.
+pub struct Receiver {
+    params: LoraParams,
+    calibration: Calibration,
+    n: usize,
+    os: usize,
+    ldro: bool,
+    sync: (u16, u16),
+    fft: Arc<dyn Fft<f32>>,
+    scratch: Vec<Complex32>,
+    up: Vec<Complex32>,
+    down: Vec<Complex32>,
+    buf: Vec<Complex32>,
+    /// Chip index of `buf[0]`.
+    base: u64,
+    dec_acc: Complex32,
+    dec_cnt: usize,
+    state: State,
+    search_pos: u64,
+    run_len: usize,
+    run_bin: usize,
+    det_threshold: f32,
+    out: Vec<RxFrame>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("params", &self.params)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wraps a bin offset into `[-n/2, n/2)`.
+fn wrap(x: f64, n: f64) -> f64 {
+    (x + n / 2.0).rem_euclid(n) - n / 2.0
+}
+
+impl Receiver {
+    /// Creates a receiver. Only explicit-header frames can be received for now.
+    pub fn new(params: LoraParams, calibration: Calibration) -> Result<Self, RadioError> {
+        params.validate()?;
+        if !params.explicit_header {
+            return Err(RadioError::Unsupported("implicit-header reception"));
+        }
+        let n = params.chips_per_symbol();
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(n);
+        let scratch = vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+        let up = base_upchirp(n);
+        let down: Vec<Complex32> = up.iter().map(|c| c.conj()).collect();
+        let mask = (n - 1) as u16;
+        let (s1, s2) = sync_word_symbols(params.sync_word);
+        Ok(Receiver {
+            params,
+            calibration,
+            n,
+            os: params.oversampling as usize,
+            ldro: params.low_data_rate_enabled(),
+            sync: (s1 & mask, s2 & mask),
+            fft,
+            scratch,
+            up,
+            down,
+            buf: Vec::new(),
+            base: 0,
+            dec_acc: Complex32::new(0.0, 0.0),
+            dec_cnt: 0,
+            state: State::Search,
+            search_pos: 0,
+            run_len: 0,
+            run_bin: 0,
+            det_threshold: (n as f32).ln() + 2.0,
+            out: Vec::new(),
+        })
+    }
+
+    /// The parameters this receiver listens for.
+    pub fn params(&self) -> &LoraParams {
+        &self.params
+    }
+
+    /// Feeds samples (any chunk size) and returns the frames completed so far.
+    pub fn process(&mut self, samples: &[Complex32]) -> Vec<RxFrame> {
+        self.ingest(samples);
+        self.run();
+        std::mem::take(&mut self.out)
+    }
+
+    /// Ends the stream: finishes a frame in progress (padding with silence) and resets the
+    /// receiver's buffer. Stream indices keep counting from where the input stopped.
+    pub fn flush(&mut self) -> Vec<RxFrame> {
+        let real_end = self.end();
+        for _ in 0..4 {
+            let needed = match &self.state {
+                State::Search => break,
+                State::Sync { w } => w + self.sync_span(),
+                State::Frame(ctx) => {
+                    ctx.data_start
+                        + (ctx
+                            .header
+                            .map(|_| ctx.total_symbols)
+                            .unwrap_or(HEADER_BLOCK_SYMBOLS)
+                            * self.n) as u64
+                }
+            };
+            let missing = needed.saturating_sub(self.end()) as usize;
+            self.buf
+                .extend(std::iter::repeat_n(Complex32::new(0.0, 0.0), missing));
+            self.run();
+        }
+        self.buf.clear();
+        self.base = real_end;
+        self.search_pos = real_end;
+        self.state = State::Search;
+        self.run_len = 0;
+        self.dec_acc = Complex32::new(0.0, 0.0);
+        self.dec_cnt = 0;
+        std::mem::take(&mut self.out)
+    }
+
+    fn end(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
+    fn sync_span(&self) -> u64 {
+        ((usize::from(self.params.preamble_len) + 9) * self.n) as u64
+    }
+
+    fn ingest(&mut self, samples: &[Complex32]) {
+        self.buf.reserve(samples.len() / self.os + 1);
+        for &s in samples {
+            let s = if s.re.is_finite() && s.im.is_finite() {
+                s
+            } else {
+                Complex32::new(0.0, 0.0)
+            };
+            if self.os == 1 {
+                self.buf.push(s);
+                continue;
+            }
+            self.dec_acc += s;
+            self.dec_cnt += 1;
+            if self.dec_cnt == self.os {
+                let v = self.dec_acc / self.os as f32;
+                self.buf.push(if v.re.is_finite() && v.im.is_finite() {
+                    v
+                } else {
+                    Complex32::new(0.0, 0.0)
+                });
+                self.dec_acc = Complex32::new(0.0, 0.0);
+                self.dec_cnt = 0;
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        loop {
+            let step = match std::mem::replace(&mut self.state, State::Search) {
+                State::Search => self.step_search(),
+                State::Sync { w } => self.step_sync(w),
+                State::Frame(ctx) => self.step_frame(ctx),
+            };
+            if let Step::NeedMore = step {
+                break;
+            }
+        }
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let hist = (6 * self.n) as u64;
+        let keep = match &self.state {
+            State::Search => self.search_pos.saturating_sub(hist),
+            State::Sync { w } => w.saturating_sub(hist),
+            State::Frame(ctx) => ctx.data_start.saturating_sub(hist),
+        };
+        let drop = keep.saturating_sub(self.base) as usize;
+        if drop > 0 && drop >= self.buf.len() / 2 {
+            let drop = drop.min(self.buf.len());
+            self.buf.drain(..drop);
+            self.base += drop as u64;
+        }
+    }
+
+    /// Dechirps the window starting at chip index `pos` with `reference`, removes a tone of
+    /// `shift` bins and returns its spectrum (unnormalised FFT), or `None` if not buffered.
+    fn spectrum(&mut self, pos: f64, up_reference: bool, shift: f64) -> Option<Vec<Complex32>> {
+        if !pos.is_finite() || pos < self.base as f64 {
+            return None;
+        }
+        let start = (pos as u64 - self.base) as usize;
+        if start + self.n > self.buf.len() {
+            return None;
+        }
+        let reference = if up_reference { &self.up } else { &self.down };
+        let nf = self.n as f64;
+        let step = -2.0 * PI * shift / nf;
+        let mut v: Vec<Complex32> = self.buf[start..start + self.n]
+            .iter()
+            .zip(reference)
+            .enumerate()
+            .map(|(k, (x, r))| {
+                let ph = (step * k as f64).rem_euclid(2.0 * PI);
+                x * r * Complex32::new(ph.cos() as f32, ph.sin() as f32)
+            })
+            .collect();
+        self.fft.process_with_scratch(&mut v, &mut self.scratch);
+        Some(v)
+    }
+
+    /// Peak bin, its power, and the mean power of the other bins.
+    fn peak(spec: &[Complex32]) -> (usize, f32, f32) {
+        let mut best = (0usize, -1.0f32);
+        let mut total = 0.0f32;
+        for (k, c) in spec.iter().enumerate() {
+            let p = c.norm_sqr();
+            total += p;
+            if p > best.1 {
+                best = (k, p);
+            }
+        }
+        let others = ((total - best.1) / (spec.len().max(2) - 1) as f32).max(0.0);
+        (best.0, best.1.max(0.0), others)
+    }
+
+    /// Frequency (in bins, in `[-n/2, n/2)`) of the dominant tone after dechirping the window
+    /// at `pos`, refined by Jacobsen interpolation around an initial guess `guess`.
+    fn fine_tone(&mut self, pos: f64, up_reference: bool, guess: f64) -> Option<f64> {
+        let nf = self.n as f64;
+        let mut shift = guess;
+        for _ in 0..3 {
+            let spec = self.spectrum(pos, up_reference, shift)?;
+            let (k, _, _) = Self::peak(&spec);
+            let n = spec.len();
+            let xm = spec[(k + n - 1) % n];
+            let xk = spec[k];
+            let xp = spec[(k + 1) % n];
+            let den = xk * 2.0 - xm - xp;
+            let delta = if den.norm_sqr() > 0.0 {
+                ((xm - xp) / den).re
+            } else {
+                0.0
+            };
+            let delta = if delta.is_finite() {
+                f64::from(delta).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            };
+            let kk = wrap(k as f64, nf);
+            shift = wrap(shift + kk + delta, nf);
+        }
+        Some(shift)
+    }
+
+    fn step_search(&mut self) -> Step {
+        let n = self.n as u64;
+        if self.search_pos < self.base {
+            self.search_pos = self.base;
+        }
+        while self.search_pos + n <= self.end() {
+            let w = self.search_pos;
+            let Some(spec) = self.spectrum(w as f64, false, 0.0) else {
+                break;
+            };
+            self.search_pos += n;
+            let (k, pk, others) = Self::peak(&spec);
+            let valid = pk.is_finite() && pk > 0.0 && pk > self.det_threshold * others;
+            let dist = (k + self.n - self.run_bin) % self.n;
+            let close = dist <= 1 || dist == self.n - 1;
+            if valid && self.run_len > 0 && close {
+                self.run_len += 1;
+            } else if valid {
+                self.run_len = 1;
+            } else {
+                self.run_len = 0;
+            }
+            self.run_bin = k;
+            if self.run_len >= MIN_RUN {
+                self.run_len = 0;
+                self.state = State::Sync { w };
+                return Step::Progress;
+            }
+        }
+        self.state = State::Search;
+        Step::NeedMore
+    }
+
+    fn step_sync(&mut self, w: u64) -> Step {
+        if self.end() < w + self.sync_span() {
+            self.state = State::Sync { w };
+            return Step::NeedMore;
+        }
+        match self.synchronise(w) {
+            Some(ctx) => self.state = State::Frame(Box::new(ctx)),
+            None => {
+                self.state = State::Search;
+                self.search_pos = self.search_pos.max(w + self.n as u64);
+            }
+        }
+        Step::Progress
+    }
+
+    /// Frame synchronisation from a detected preamble window `w`: find the sync word, then
+    /// estimate CFO and timing from the up-chirps and the down-chirps.
+    fn synchronise(&mut self, w: u64) -> Option<FrameCtx> {
+        let n = self.n;
+        let nf = n as f64;
+        let pre = usize::from(self.params.preamble_len);
+        // Up-chirp tone at w: offset-into-symbol + CFO.
+        let f_w = self.fine_tone(w as f64, false, 0.0)?;
+        let f_mod = f_w.rem_euclid(nf);
+        let k_int = f_mod.round();
+        let frac = f_mod - k_int;
+        // Coarse grid on which preamble up-chirps dechirp to bin 0.
+        let g0 = w as f64 - k_int;
+        let tol = 2usize;
+        let near = |b: usize, target: u16| {
+            let d = (b + n - usize::from(target) % n) % n;
+            d <= tol || d >= n - tol
+        };
+        let mut bins = Vec::with_capacity(pre + 5);
+        let mut sync_k = None;
+        for k in 0..(pre + 4) {
+            let spec = self.spectrum(g0 + (k * n) as f64, false, frac)?;
+            bins.push(Self::peak(&spec).0);
+            if k >= 2
+                && near(bins[k - 1], self.sync.0)
+                && near(bins[k], self.sync.1)
+                && near(bins[k - 2], 0)
+            {
+                sync_k = Some(k - 1);
+                break;
+            }
+        }
+        let sync_k = sync_k?;
+        if sync_k == 0 {
+            return None;
+        }
+        let s = g0 + (sync_k * n) as f64; // coarse start of the first sync symbol
+                                          // Down-chirp tone in the middle of the 2.25 down-chirps.
+        let q = s + 2.5 * nf;
+        let f_down = self.fine_tone(q, true, 0.0)?;
+        // Up-chirp tone, averaged over two clean preamble windows.
+        let w1 = s - 2.0 * nf;
+        let fa = self.fine_tone(w1, false, frac)?;
+        let f_up = match self.fine_tone(w1 - nf, false, fa) {
+            Some(fb) => fa + wrap(fb - fa, nf) / 2.0,
+            None => fa,
+        };
+        // f_up = e + cfo, f_down = cfo - e - (q - w1)  (mod n)
+        let x = (f_up + f_down + (q - w1)).rem_euclid(nf);
+        let cfo = if x / 2.0 < nf / 4.0 {
+            x / 2.0
+        } else {
+            x / 2.0 - nf / 2.0
+        };
+        let e_up = (f_up - cfo).rem_euclid(nf);
+        let t = w1 - e_up; // a true up-chirp boundary
+        let m = ((s + cfo - t) / nf).round();
+        let sync_start = t + m * nf;
+        let data = sync_start + 4.25 * nf;
+        if !data.is_finite() || data < 0.0 {
+            return None;
+        }
+        let data_start = data.round() as u64;
+        let mut shift = cfo + (data_start as f64 - data);
+        // Refine the residual tone on preamble windows aligned with the data grid.
+        let mut acc = 0.0;
+        let mut cnt = 0.0;
+        for j in [2.0, 3.0] {
+            let pos = data_start as f64 - 4.25 * nf - j * nf;
+            if let Some(f) = self.fine_tone(pos, false, shift) {
+                let d = wrap(f - shift, nf);
+                if d.abs() < 1.0 {
+                    acc += d;
+                    cnt += 1.0;
+                }
+            }
+        }
+        if cnt > 0.0 {
+            shift += acc / cnt;
+        }
+        Some(FrameCtx {
+            sync_start,
+            data_start,
+            shift,
+            cfo,
+            header: None,
+            total_symbols: HEADER_BLOCK_SYMBOLS,
+            bins: Vec::new(),
+            snr_sum: 0.0,
+            sig_sum: 0.0,
+            measured: 0,
+        })
+    }
+
+    fn step_frame(&mut self, mut ctx: Box<FrameCtx>) -> Step {
+        let n = self.n;
+        let nf = n as f32;
+        while ctx.bins.len() < ctx.total_symbols {
+            let pos = ctx.data_start + (ctx.bins.len() * n) as u64;
+            let Some(spec) = self.spectrum(pos as f64, false, ctx.shift) else {
+                self.state = State::Frame(ctx);
+                return Step::NeedMore;
+            };
+            let (k, pk, others) = Self::peak(&spec);
+            ctx.bins.push(k as u16);
+            let sig = f64::from(((pk - others) / (nf * nf)).max(0.0));
+            let noise = f64::from(others / nf);
+            if noise > 0.0 && sig.is_finite() {
+                ctx.snr_sum += sig / noise;
+            } else if sig > 0.0 {
+                ctx.snr_sum += 1e6;
+            }
+            ctx.sig_sum += sig;
+            ctx.measured += 1;
+            if ctx.header.is_none() && ctx.bins.len() == HEADER_BLOCK_SYMBOLS {
+                let sf = self.params.spreading_factor;
+                match decode_header(sf, &ctx.bins) {
+                    Some((h, _)) => {
+                        ctx.total_symbols = symbol_count(
+                            sf,
+                            h.coding_rate,
+                            self.ldro,
+                            true,
+                            h.has_crc,
+                            h.payload_len,
+                        );
+                        ctx.header = Some(h);
+                    }
+                    None => {
+                        // Not a frame of ours (or a damaged header): resume the search after the sync word.
+                        self.search_pos = (ctx.sync_start.max(0.0) as u64) + 2 * n as u64;
+                        self.state = State::Search;
+                        return Step::Progress;
+                    }
+                }
+            }
+        }
+        self.finish(&ctx);
+        self.search_pos = ctx.data_start + (ctx.total_symbols * n) as u64;
+        self.state = State::Search;
+        Step::Progress
+    }
+
+    fn finish(&mut self, ctx: &FrameCtx) {
+        let Some(header) = ctx.header else { return };
+        let sf = self.params.spreading_factor;
+        let Ok(decoded) = decode_payload(sf, self.ldro, &header, &ctx.bins) else {
+            return;
+        };
+        let m = ctx.measured.max(1) as f64;
+        let snr = ctx.snr_sum / m;
+        let sig = ctx.sig_sum / m;
+        let snr_db = if snr > 0.0 {
+            10.0 * snr.log10()
+        } else {
+            -100.0
+        };
+        let rssi_dbm = if sig > 0.0 {
+            10.0 * sig.log10()
+        } else {
+            -300.0
+        } + f64::from(self.calibration.full_scale_dbm);
+        let nf = self.n as f64;
+        let pre_start = ctx.sync_start - f64::from(self.params.preamble_len) * nf;
+        let sample_offset = (pre_start * self.os as f64).round().max(0.0) as u64;
+        self.out.push(RxFrame {
+            payload: decoded.payload,
+            crc_ok: decoded.crc_ok,
+            spreading_factor: sf,
+            bandwidth_hz: self.params.bandwidth_hz,
+            coding_rate: header.coding_rate,
+            snr_db: snr_db as f32,
+            rssi_dbm: rssi_dbm as f32,
+            cfo_hz: (ctx.cfo * f64::from(self.params.bandwidth_hz) / nf) as f32,
+            sample_offset,
+        });
+    }
+}

@@ -1,0 +1,159 @@
+//! LoRa modulation parameters.
+
+use crate::error::RadioError;
+use std::time::Duration;
+
+/// The parameters of one LoRa transmission (modulation and frame format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LoraParams {
+    /// Spreading factor, 7..=12 (a symbol carries SF bits, 2^SF chips).
+    pub spreading_factor: u8,
+    /// Channel bandwidth in Hz (the chip rate).
+    pub bandwidth_hz: u32,
+    /// Coding rate 1..=4 meaning 4/5..4/8.
+    pub coding_rate: u8,
+    /// Whether the frame carries an explicit header.
+    pub explicit_header: bool,
+    /// Whether the payload is followed by a CRC-16.
+    pub crc: bool,
+    /// Low-data-rate optimisation; `None` = automatic (on when 2^SF/BW > 16 ms).
+    pub low_data_rate: Option<bool>,
+    /// Sync word (0x34 public / LoRaWAN, 0x12 private).
+    pub sync_word: u8,
+    /// Number of preamble up-chirps (default 8).
+    pub preamble_len: u16,
+    /// Samples per chip (default 1): the sample rate is `bandwidth_hz * oversampling`.
+    pub oversampling: u32,
+}
+
+/// Longest symbol duration without low-data-rate optimisation, in seconds.
+pub const LDRO_MAX_SYMBOL_S: f64 = 0.016;
+
+impl LoraParams {
+    /// Parameters with CR 4/5, explicit header, CRC on, sync word 0x34, preamble 8, oversampling 1.
+    pub fn new(sf: u8, bandwidth_hz: u32) -> Self {
+        LoraParams {
+            spreading_factor: sf,
+            bandwidth_hz,
+            coding_rate: 1,
+            explicit_header: true,
+            crc: true,
+            low_data_rate: None,
+            sync_word: 0x34,
+            preamble_len: 8,
+            oversampling: 1,
+        }
+    }
+
+    /// Sample rate in samples per second (`bandwidth_hz * oversampling`).
+    pub fn sample_rate(&self) -> f64 {
+        f64::from(self.bandwidth_hz) * f64::from(self.oversampling)
+    }
+
+    /// Chips (FFT bins) per symbol, 2^SF.
+    pub fn chips_per_symbol(&self) -> usize {
+        1usize << self.spreading_factor.min(16)
+    }
+
+    /// Samples per symbol, 2^SF × oversampling.
+    pub fn samples_per_symbol(&self) -> usize {
+        self.chips_per_symbol() * self.oversampling as usize
+    }
+
+    /// Duration of one symbol.
+    pub fn symbol_duration(&self) -> Duration {
+        Duration::from_secs_f64(
+            self.chips_per_symbol() as f64 / f64::from(self.bandwidth_hz.max(1)),
+        )
+    }
+
+    /// Checks that every field is in its supported range.
+    pub fn validate(&self) -> Result<(), RadioError> {
+        if !(7..=12).contains(&self.spreading_factor) {
+            return Err(RadioError::InvalidSpreadingFactor(self.spreading_factor));
+        }
+        if self.bandwidth_hz == 0 || self.bandwidth_hz > 2_000_000 {
+            return Err(RadioError::InvalidBandwidth(self.bandwidth_hz));
+        }
+        if !(1..=4).contains(&self.coding_rate) {
+            return Err(RadioError::InvalidCodingRate(self.coding_rate));
+        }
+        if self.preamble_len < 6 {
+            return Err(RadioError::InvalidPreambleLength(self.preamble_len));
+        }
+        if !(1..=64).contains(&self.oversampling) {
+            return Err(RadioError::InvalidOversampling(self.oversampling));
+        }
+        Ok(())
+    }
+
+    /// Whether low-data-rate optimisation is in force (explicit setting, or automatic rule).
+    pub fn low_data_rate_enabled(&self) -> bool {
+        self.low_data_rate.unwrap_or_else(|| {
+            (self.chips_per_symbol() as f64) / f64::from(self.bandwidth_hz.max(1))
+                > LDRO_MAX_SYMBOL_S
+        })
+    }
+
+    /// Number of data symbols (after the preamble, sync word and down-chirps) of a frame.
+    pub fn payload_symbols(&self, payload_len: usize) -> usize {
+        crate::coding::symbol_count(
+            self.spreading_factor,
+            self.coding_rate,
+            self.low_data_rate_enabled(),
+            self.explicit_header,
+            self.crc,
+            payload_len,
+        )
+    }
+
+    /// Time on air of a frame with `payload_len` bytes (Semtech formula: preamble + 4.25 + data symbols).
+    pub fn time_on_air(&self, payload_len: usize) -> Duration {
+        let tsym = self.chips_per_symbol() as f64 / f64::from(self.bandwidth_hz.max(1));
+        let n = f64::from(self.preamble_len) + 4.25 + self.payload_symbols(payload_len) as f64;
+        Duration::from_secs_f64(n * tsym)
+    }
+}
+
+impl Default for LoraParams {
+    /// SF7 at 125 kHz with the defaults of [`LoraParams::new`].
+    fn default() -> Self {
+        LoraParams::new(7, 125_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldro_rule() {
+        assert!(!LoraParams::new(10, 125_000).low_data_rate_enabled());
+        assert!(LoraParams::new(11, 125_000).low_data_rate_enabled());
+        assert!(LoraParams::new(12, 125_000).low_data_rate_enabled());
+        assert!(!LoraParams::new(11, 250_000).low_data_rate_enabled());
+        assert!(LoraParams::new(12, 250_000).low_data_rate_enabled());
+    }
+
+    #[test]
+    fn time_on_air_matches_semtech_calculator() {
+        // SF7/125k, CR 4/5, 8 preamble, explicit header, CRC, 10 bytes: 41.216 ms
+        let p = LoraParams::new(7, 125_000);
+        let t = p.time_on_air(10).as_secs_f64() * 1e3;
+        assert!((t - 41.216).abs() < 0.01, "{t}");
+        // SF12/125k, 51 bytes, LDRO on: 2465.792 ms
+        let p = LoraParams::new(12, 125_000);
+        let t = p.time_on_air(51).as_secs_f64() * 1e3;
+        assert!((t - 2465.792).abs() < 0.01, "{t}");
+    }
+
+    #[test]
+    fn validate_rejects_bad_values() {
+        assert!(LoraParams::default().validate().is_ok());
+        assert!(LoraParams::new(13, 125_000).validate().is_err());
+        assert!(LoraParams::new(7, 0).validate().is_err());
+        let mut p = LoraParams::default();
+        p.coding_rate = 5;
+        assert!(p.validate().is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! End-to-end tests: modulate → channel → streaming receiver.
+
+use radio::channel::{propagate, ChannelConditions};
+use radio::{modulate, Calibration, Complex32, LoraParams, Receiver, RxFrame};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const NOISE: f64 = -120.0;
+
+fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..len).map(|_| rng.gen()).collect()
+}
+
+/// Runs one frame through the channel and the receiver, feeding random chunk sizes.
+fn run(
+    params: &LoraParams,
+    data: &[u8],
+    snr_db: f64,
+    cfo_hz: f64,
+    delay: usize,
+    seed: u64,
+) -> Vec<RxFrame> {
+    let tx = modulate(params, data).expect("modulate");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let cond = ChannelConditions {
+        rx_power_dbm: NOISE + snr_db,
+        noise_floor_dbm: NOISE,
+        cfo_hz,
+        delay_samples: delay,
+        trailing_samples: 3 * params.samples_per_symbol(),
+    };
+    let rx = propagate(&tx, params.sample_rate(), &cond, &mut rng);
+    let mut receiver = Receiver::new(*params, Calibration::default()).expect("receiver");
+    let mut frames = Vec::new();
+    let mut i = 0;
+    while i < rx.len() {
+        let chunk = rng.gen_range(1..20_000).min(rx.len() - i);
+        frames.extend(receiver.process(&rx[i..i + chunk]));
+        i += chunk;
+    }
+    frames.extend(receiver.flush());
+    frames
+}
+
+fn check_round_trip(sf: u8, cr: u8, crc: bool, len: usize, seed: u64) {
+    let mut p = LoraParams::new(sf, 125_000);
+    p.coding_rate = cr;
+    p.crc = crc;
+    let data = payload(len, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xABCD);
+    let cfo = rng.gen_range(-10_000.0..10_000.0);
+    let delay = rng.gen_range(0..3 * p.samples_per_symbol());
+    let frames = run(&p, &data, 10.0, cfo, delay, seed);
+    assert_eq!(
+        frames.len(),
+        1,
+        "sf {sf} cr {cr} crc {crc} len {len}: {frames:?}"
+    );
+    let f = &frames[0];
+    assert_eq!(f.payload, data, "sf {sf} cr {cr} crc {crc} len {len}");
+    assert_eq!(f.crc_ok, if crc { Some(true) } else { None });
+    assert_eq!(f.spreading_factor, sf);
+    assert_eq!(f.coding_rate, cr);
+    let sym = p.samples_per_symbol() as i64;
+    assert!(
+        (f.sample_offset as i64 - delay as i64).abs() <= sym,
+        "offset {} vs {delay}",
+        f.sample_offset
+    );
+    assert!(
+        (f64::from(f.cfo_hz) - cfo).abs() < 200.0,
+        "cfo {} vs {cfo}",
+        f.cfo_hz
+    );
+}
+
+#[test]
+fn round_trip_sf7_to_sf9_all_cr() {
+    let mut seed = 1;
+    for sf in 7..=9u8 {
+        for cr in 1..=4u8 {
+            for crc in [true, false] {
+                for len in [0usize, 51, 255] {
+                    check_round_trip(sf, cr, crc, len, seed);
+                    seed += 1;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn round_trip_sf10() {
+    let mut seed = 100;
+    for cr in 1..=4u8 {
+        for (crc, len) in [(true, 0usize), (false, 51), (true, 255)] {
+            check_round_trip(10, cr, crc, len, seed);
+            seed += 1;
+        }
+    }
+}
+
+#[test]
+fn round_trip_sf11_ldro() {
+    let mut seed = 200;
+    for cr in 1..=4u8 {
+        let (crc, len) =
+            [(true, 0usize), (false, 51), (true, 255), (false, 13)][usize::from(cr) - 1];
+        check_round_trip(11, cr, crc, len, seed);
+        seed += 1;
+    }
+}
+
+#[test]
+fn round_trip_sf12_ldro() {
+    let mut seed = 300;
+    for cr in 1..=4u8 {
+        let (crc, len) =
+            [(true, 51usize), (false, 0), (true, 13), (false, 255)][usize::from(cr) - 1];
+        check_round_trip(12, cr, crc, len, seed);
+        seed += 1;
+    }
+}
+
+#[test]
+fn round_trip_large_cfo_and_oversampling() {
+    // ±0.2 BW CFO
+    let mut p = LoraParams::new(8, 125_000);
+    p.coding_rate = 2;
+    let data = payload(20, 9);
+    for (i, cfo) in [-25_000.0, 25_000.0, 18_000.0, -18_000.0]
+        .into_iter()
+        .enumerate()
+    {
+        let f = run(&p, &data, 10.0, cfo, 777 + i, 40 + i as u64);
+        assert_eq!(f.len(), 1, "cfo {cfo}");
+        assert_eq!(f[0].payload, data);
+        assert!((f64::from(f[0].cfo_hz) - cfo).abs() < 200.0);
+    }
+    // oversampling 4, noise per sample raised by 6 dB so in-band SNR stays 10 dB
+    let mut p = LoraParams::new(7, 125_000);
+    p.oversampling = 4;
+    let tx = modulate(&p, &data).expect("modulate");
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let cond = ChannelConditions {
+        rx_power_dbm: NOISE + 10.0 - 6.0,
+        noise_floor_dbm: NOISE,
+        cfo_hz: 3000.0,
+        delay_samples: 1001,
+        trailing_samples: 2000,
+    };
+    let rx = propagate(&tx, p.sample_rate(), &cond, &mut rng);
+    let mut r = Receiver::new(p, Calibration::default()).expect("receiver");
+    let mut frames = r.process(&rx);
+    frames.extend(r.flush());
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].payload, data);
+    assert!((frames[0].sample_offset as i64 - 1001).abs() <= 4 * 128);
+}
+
+#[test]
+fn nothing_decodes_below_the_noise() {
+    let p = LoraParams::new(7, 125_000);
+    for seed in 0..5 {
+        let data = payload(16, seed);
+        let frames = run(&p, &data, -30.0, 2000.0, 500, seed);
+        assert!(frames.iter().all(|f| f.crc_ok != Some(true)), "{frames:?}");
+    }
+}
+
+#[test]
+fn snr_and_rssi_are_measured() {
+    let p = LoraParams::new(9, 125_000);
+    let data = payload(51, 3);
+    for (i, snr) in [0.0, 2.0, 5.0, 10.0].into_iter().enumerate() {
+        let frames = run(&p, &data, snr, 4321.0, 1234, 60 + i as u64);
+        assert_eq!(frames.len(), 1, "snr {snr}");
+        let m = f64::from(frames[0].snr_db);
+        assert!((m - snr).abs() <= 1.5, "measured {m} dB vs {snr} dB");
+    }
+    // RSSI at high SNR, with a calibration offset
+    let tx = modulate(&p, &data).expect("modulate");
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let cond = ChannelConditions {
+        rx_power_dbm: -60.0,
+        noise_floor_dbm: -90.0,
+        cfo_hz: -7000.0,
+        delay_samples: 300,
+        trailing_samples: 1000,
+    };
+    let rx = propagate(&tx, p.sample_rate(), &cond, &mut rng);
+    let mut r = Receiver::new(
+        p,
+        Calibration {
+            full_scale_dbm: -20.0,
+        },
+    )
+    .expect("receiver");
+    let mut frames = r.process(&rx);
+    frames.extend(r.flush());
+    assert_eq!(frames.len(), 1);
+    let rssi = f64::from(frames[0].rssi_dbm);
+    assert!((rssi - (-80.0)).abs() <= 1.5, "rssi {rssi}");
+    assert!(
+        (f64::from(frames[0].snr_db) - 30.0).abs() <= 1.5,
+        "snr {}",
+        frames[0].snr_db
+    );
+}
+
+#[test]
+fn two_frames_in_one_stream() {
+    let p = LoraParams::new(8, 125_000);
+    let a = payload(30, 1);
+    let b = payload(12, 2);
+    let mut tx = modulate(&p, &a).expect("a");
+    let gap = 5000;
+    let second = tx.len() + gap;
+    tx.extend(std::iter::repeat_n(Complex32::new(0.0, 0.0), gap));
+    tx.extend(modulate(&p, &b).expect("b"));
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    let delay = 999;
+    let cond = ChannelConditions {
+        rx_power_dbm: NOISE + 10.0,
+        noise_floor_dbm: NOISE,
+        cfo_hz: 5000.0,
+        delay_samples: delay,
+        trailing_samples: 1000,
+    };
+    let rx = propagate(&tx, p.sample_rate(), &cond, &mut rng);
+    let mut r = Receiver::new(p, Calibration::default()).expect("receiver");
+    let mut frames = Vec::new();
+    for chunk in rx.chunks(4096 + 17) {
+        frames.extend(r.process(chunk));
+    }
+    frames.extend(r.flush());
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_eq!(frames[0].payload, a);
+    assert_eq!(frames[1].payload, b);
+    let n = p.samples_per_symbol() as i64;
+    assert!((frames[0].sample_offset as i64 - delay as i64).abs() <= n);
+    assert!((frames[1].sample_offset as i64 - (delay + second) as i64).abs() <= n);
+}
+
+#[test]
+fn corrupted_symbol_fails_crc() {
+    let mut p = LoraParams::new(7, 125_000);
+    p.coding_rate = 1;
+    let data = payload(40, 11);
+    let mut symbols = radio::coding::encode_frame(&p, &data).expect("encode");
+    // corrupt a payload symbol (index 9 = second symbol of the first CR 4/5 block, which
+    // carries data bits d1 of its codewords): CR 4/5 cannot correct it
+    symbols[9] = (symbols[9] + 64) % 128;
+    let tx = radio::modulator::modulate_symbols(&p, &symbols).expect("modulate");
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let cond = ChannelConditions {
+        rx_power_dbm: NOISE + 20.0,
+        noise_floor_dbm: NOISE,
+        cfo_hz: 1500.0,
+        delay_samples: 400,
+        trailing_samples: 1000,
+    };
+    let rx = propagate(&tx, p.sample_rate(), &cond, &mut rng);
+    let mut r = Receiver::new(p, Calibration::default()).expect("receiver");
+    let mut frames = r.process(&rx);
+    frames.extend(r.flush());
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].crc_ok, Some(false));
+    assert_ne!(frames[0].payload, data);
+}
+
+#[test]
+fn other_sync_word_is_ignored() {
+    let mut tx_params = LoraParams::new(7, 125_000);
+    tx_params.sync_word = 0x12;
+    let data = payload(10, 4);
+    let tx = modulate(&tx_params, &data).expect("modulate");
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let cond = ChannelConditions {
+        rx_power_dbm: NOISE + 20.0,
+        noise_floor_dbm: NOISE,
+        cfo_hz: 0.0,
+        delay_samples: 100,
+        trailing_samples: 1000,
+    };
+    let rx = propagate(&tx, tx_params.sample_rate(), &cond, &mut rng);
+    let mut r =
+        Receiver::new(LoraParams::new(7, 125_000), Calibration::default()).expect("receiver");
+    let mut frames = r.process(&rx);
+    frames.extend(r.flush());
+    assert!(frames.is_empty());
+    let mut r = Receiver::new(tx_params, Calibration::default()).expect("receiver");
+    let mut frames = r.process(&rx);
+    frames.extend(r.flush());
+    assert_eq!(frames.len(), 1);
+}
+
+#[test]
+fn corrupted_symbols_never_pass_crc_with_wrong_payload() {
+    let mut p = LoraParams::new(8, 125_000);
+    let data = payload(24, 21);
+    let mut failures = 0;
+    for cr in 1..=4u8 {
+        p.coding_rate = cr;
+        let clean = radio::coding::encode_frame(&p, &data).expect("encode");
+        for idx in 8..clean.len() {
+            for delta in [1u16, 3, 17, 128] {
+                let mut s = clean.clone();
+                s[idx] = (s[idx] + delta) % 256;
+                let (_, d) = radio::coding::decode_frame(&p, &s).expect("decode");
+                assert!(
+                    d.crc_ok != Some(true) || d.payload == data,
+                    "cr {cr} idx {idx} delta {delta}"
+                );
+                if d.crc_ok == Some(false) {
+                    failures += 1;
+                }
+            }
+        }
+    }
+    assert!(failures > 0);
+}
