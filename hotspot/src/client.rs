@@ -1,0 +1,140 @@
+//! gRPC client of the oracle's `PocLora` ingest service.
+
+use poc::proto::{self, poc_lora_client::PocLoraClient};
+use tonic::transport::Channel;
+
+/// Errors talking to the oracle.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The endpoint is not a valid URI.
+    #[error("invalid oracle endpoint {endpoint}: {message}")]
+    Endpoint {
+        /// The endpoint as configured.
+        endpoint: String,
+        /// Why it is invalid.
+        message: String,
+    },
+    /// The connection failed.
+    #[error("cannot connect to the oracle at {endpoint}: {source}")]
+    Connect {
+        /// The endpoint.
+        endpoint: String,
+        /// The transport error.
+        source: tonic::transport::Error,
+    },
+    /// The oracle answered with an error.
+    #[error("oracle refused {call}: {status}")]
+    Status {
+        /// The call that failed.
+        call: &'static str,
+        /// The oracle's status.
+        status: Box<tonic::Status>,
+    },
+}
+
+impl ClientError {
+    /// The gRPC status code, when the oracle answered.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ClientError::Status { status, .. } => Some(status.code()),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to the oracle.
+#[derive(Debug, Clone)]
+pub struct OracleClient {
+    inner: PocLoraClient<Channel>,
+}
+
+fn status(call: &'static str) -> impl FnOnce(tonic::Status) -> ClientError {
+    move |status| ClientError::Status {
+        call,
+        status: Box::new(status),
+    }
+}
+
+impl OracleClient {
+    /// Connects to the oracle at `endpoint`, e.g. `http://127.0.0.1:50051`.
+    pub async fn connect(endpoint: &str) -> Result<Self, ClientError> {
+        let channel = Channel::from_shared(endpoint.to_string())
+            .map_err(|error| ClientError::Endpoint {
+                endpoint: endpoint.to_string(),
+                message: error.to_string(),
+            })?
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect {
+                endpoint: endpoint.to_string(),
+                source,
+            })?;
+        Ok(Self {
+            inner: PocLoraClient::new(channel),
+        })
+    }
+
+    /// The oracle's current entropy.
+    pub async fn entropy(&mut self) -> Result<proto::Entropy, ClientError> {
+        let response = self
+            .inner
+            .get_entropy(proto::EntropyReq {})
+            .await
+            .map_err(status("GetEntropy"))?;
+        Ok(response.into_inner())
+    }
+
+    /// Submits a signed beacon report.
+    pub async fn submit_beacon(
+        &mut self,
+        report: proto::BeaconReport,
+    ) -> Result<proto::SubmitResp, ClientError> {
+        let response = self
+            .inner
+            .submit_beacon(report)
+            .await
+            .map_err(status("SubmitBeacon"))?;
+        Ok(response.into_inner())
+    }
+
+    /// Submits a signed witness report.
+    pub async fn submit_witness(
+        &mut self,
+        report: proto::WitnessReport,
+    ) -> Result<proto::SubmitResp, ClientError> {
+        let response = self
+            .inner
+            .submit_witness(report)
+            .await
+            .map_err(status("SubmitWitness"))?;
+        Ok(response.into_inner())
+    }
+
+    /// Submits a signed location assertion.
+    pub async fn assert_location(
+        &mut self,
+        assertion: proto::LocationAssertion,
+    ) -> Result<proto::SubmitResp, ClientError> {
+        let response = self
+            .inner
+            .assert_location(assertion)
+            .await
+            .map_err(status("AssertLocation"))?;
+        Ok(response.into_inner())
+    }
+
+    /// What the oracle knows of a hotspot.
+    pub async fn gateway_info(
+        &mut self,
+        pub_key: &[u8],
+    ) -> Result<proto::GatewayInfo, ClientError> {
+        let response = self
+            .inner
+            .get_gateway_info(proto::GatewayInfoReq {
+                pub_key: pub_key.to_vec(),
+            })
+            .await
+            .map_err(status("GetGatewayInfo"))?;
+        Ok(response.into_inner())
+    }
+}

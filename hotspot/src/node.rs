@@ -1,0 +1,243 @@
+//! One hotspot's proof-of-coverage logic: building and modulating its beacons, and turning the
+//! frames its radio demodulates into signed witness reports.
+
+use crate::config::{ConfigError, HotspotConfig};
+use num_complex::Complex32;
+use poc::proto::{self, Region};
+use poc::{Address, Beacon, BeaconError, Keypair, RegionPlan, Signable};
+use radio::demod::{Calibration, Receiver, RxFrame};
+use radio::params::LoraParams;
+
+/// Sync word of proof-of-coverage beacons (LoRaWAN public).
+pub const BEACON_SYNC_WORD: u8 = 0x34;
+
+/// Errors of the hotspot's proof-of-coverage logic.
+#[derive(Debug, thiserror::Error)]
+pub enum HotspotError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The location is not a valid point on the globe.
+    #[error(transparent)]
+    Location(#[from] h3_coverage::GeoError),
+    /// The region has no beacon plan.
+    #[error("no beacon plan for region {0:?}")]
+    NoPlan(Region),
+    /// The oracle's entropy carries a bad signature.
+    #[error("the oracle's entropy has a bad signature: {0}")]
+    Entropy(#[from] poc::SignatureError),
+    /// No beacon could be derived.
+    #[error(transparent)]
+    Beacon(#[from] BeaconError),
+    /// The radio refused the frame.
+    #[error("radio: {0}")]
+    Radio(#[from] radio::error::RadioError),
+}
+
+/// A beacon ready to go on air, with the report that claims it.
+#[derive(Debug, Clone)]
+pub struct PreparedBeacon {
+    /// What the entropy and key gave.
+    pub beacon: Beacon,
+    /// The modulation it goes out with.
+    pub params: LoraParams,
+    /// The signed report for the oracle.
+    pub report: proto::BeaconReport,
+    /// Complex baseband samples of the frame, unit amplitude, at `params.sample_rate()`.
+    pub samples: Vec<Complex32>,
+}
+
+/// A hotspot: its key, where it stands, and its region's rules.
+#[derive(Debug, Clone)]
+pub struct Hotspot {
+    key: Keypair,
+    region: Region,
+    plan: &'static RegionPlan,
+    location: h3_coverage::CellIndex,
+    gain_ddbi: i32,
+    elevation_m: i32,
+    calibration: Calibration,
+}
+
+impl Hotspot {
+    /// A hotspot from its key and configuration.
+    pub fn from_config(key: Keypair, config: &HotspotConfig) -> Result<Self, HotspotError> {
+        Self::new(
+            key,
+            config.region()?,
+            (config.location.lat, config.location.lon),
+            config.gain_ddbi(),
+            config.location.elevation_m,
+        )
+    }
+
+    /// A hotspot at `(lat, lon)` with an antenna of `gain_ddbi` tenths of dBi.
+    pub fn new(
+        key: Keypair,
+        region: Region,
+        (lat, lon): (f64, f64),
+        gain_ddbi: i32,
+        elevation_m: i32,
+    ) -> Result<Self, HotspotError> {
+        let plan = RegionPlan::for_region(region).ok_or(HotspotError::NoPlan(region))?;
+        Ok(Self {
+            key,
+            region,
+            plan,
+            location: h3_coverage::cell_at(lat, lon)?,
+            gain_ddbi,
+            elevation_m,
+            calibration: Calibration::default(),
+        })
+    }
+
+    /// Uses a radio calibration other than the default (sample power 1.0 = 0 dBm).
+    pub fn with_calibration(mut self, calibration: Calibration) -> Self {
+        self.calibration = calibration;
+        self
+    }
+
+    /// The hotspot's address.
+    pub fn address(&self) -> Address {
+        self.key.address()
+    }
+
+    /// The hotspot's public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.public_key()
+    }
+
+    /// The region's beacon plan.
+    pub fn plan(&self) -> &'static RegionPlan {
+        self.plan
+    }
+
+    /// The asserted H3 cell.
+    pub fn location(&self) -> h3_coverage::CellIndex {
+        self.location
+    }
+
+    /// Antenna gain in tenths of dBi.
+    pub fn gain_ddbi(&self) -> i32 {
+        self.gain_ddbi
+    }
+
+    /// A signed assertion of the hotspot's location and antenna.
+    pub fn assertion(&self, timestamp_ms: u64) -> proto::LocationAssertion {
+        let mut assertion = proto::LocationAssertion {
+            pub_key: self.public_key().to_vec(),
+            location: u64::from(self.location),
+            gain_ddbi: self.gain_ddbi,
+            elevation_m: self.elevation_m,
+            region: self.region as i32,
+            timestamp_ms,
+            signature: Vec::new(),
+        };
+        assertion.sign_with(&self.key);
+        assertion
+    }
+
+    /// The LoRa modulation of a beacon at the given data rate.
+    pub fn beacon_params(spreading_factor: u8, bandwidth_hz: u32) -> LoraParams {
+        let mut params = LoraParams::new(spreading_factor, bandwidth_hz);
+        params.sync_word = BEACON_SYNC_WORD;
+        params
+    }
+
+    /// Builds, signs and modulates this interval's beacon from the oracle's entropy.
+    pub fn prepare_beacon(
+        &self,
+        entropy: &proto::Entropy,
+        local_entropy: [u8; 4],
+        timestamp_ns: u64,
+    ) -> Result<PreparedBeacon, HotspotError> {
+        entropy.verify()?;
+        let beacon = Beacon::derive(
+            &entropy.data,
+            &local_entropy,
+            &self.public_key(),
+            self.plan,
+            self.gain_ddbi,
+        )?;
+        let params = Self::beacon_params(
+            beacon.datarate.spreading_factor,
+            beacon.datarate.bandwidth_hz,
+        );
+        let samples = radio::modulator::modulate(&params, &beacon.payload)?;
+        let mut report = proto::BeaconReport {
+            pub_key: self.public_key().to_vec(),
+            local_entropy: local_entropy.to_vec(),
+            remote_entropy: entropy.data.clone(),
+            data: beacon.payload.clone(),
+            frequency_hz: beacon.frequency_hz,
+            spreading_factor: u32::from(beacon.datarate.spreading_factor),
+            bandwidth_hz: beacon.datarate.bandwidth_hz,
+            tx_power_ddbm: beacon.tx_power_ddbm,
+            timestamp_ns,
+            signature: Vec::new(),
+        };
+        report.sign_with(&self.key);
+        Ok(PreparedBeacon {
+            beacon,
+            params,
+            report,
+            samples,
+        })
+    }
+
+    /// Demodulates samples heard on `frequency_hz` at the given data rate and returns a signed
+    /// witness report for every beacon-sized frame with a good CRC. `start_ns` is the time of
+    /// the first sample.
+    pub fn listen(
+        &self,
+        frequency_hz: u64,
+        params: &LoraParams,
+        samples: &[Complex32],
+        start_ns: u64,
+    ) -> Result<Vec<proto::WitnessReport>, HotspotError> {
+        let mut receiver = Receiver::new(params.clone(), self.calibration)?;
+        let mut frames = receiver.process(samples);
+        frames.extend(receiver.flush());
+        let sample_period_ns = 1e9 / params.sample_rate();
+        Ok(frames
+            .iter()
+            .filter_map(|frame| {
+                let offset_ns = (frame.sample_offset as f64 * sample_period_ns) as u64;
+                self.witness(frame, frequency_hz, start_ns + offset_ns)
+            })
+            .collect())
+    }
+
+    /// A signed witness report for a demodulated frame, if it can be a beacon: a good CRC and
+    /// a beacon's length.
+    pub fn witness(
+        &self,
+        frame: &RxFrame,
+        frequency_hz: u64,
+        timestamp_ns: u64,
+    ) -> Option<proto::WitnessReport> {
+        if frame.crc_ok != Some(true) || frame.payload.len() != poc::BEACON_PAYLOAD_LEN {
+            return None;
+        }
+        let channel = self
+            .plan
+            .channels_hz
+            .iter()
+            .position(|&f| f == frequency_hz)
+            .unwrap_or(0) as u32;
+        let mut report = proto::WitnessReport {
+            pub_key: self.public_key().to_vec(),
+            data: frame.payload.clone(),
+            timestamp_ns,
+            rssi_ddbm: (frame.rssi_dbm * 10.0).round() as i32,
+            snr_ddb: (frame.snr_db * 10.0).round() as i32,
+            frequency_hz,
+            spreading_factor: u32::from(frame.spreading_factor),
+            bandwidth_hz: frame.bandwidth_hz,
+            channel,
+            signature: Vec::new(),
+        };
+        report.sign_with(&self.key);
+        Some(report)
+    }
+}

@@ -1,0 +1,431 @@
+//! The simulated network: an oracle, hotspots and the air between them.
+
+use crate::city;
+use hotspot::{Hotspot, OracleClient};
+use oracle::clock::{Clock, ManualClock};
+use oracle::{EpochReport, Oracle, OracleConfig};
+use poc::proto::{BeaconReport, Region, WitnessReport};
+use poc::Keypair;
+use radio::channel::{propagate, thermal_noise_dbm, ChannelConditions, PathLoss};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// 2026-01-01T00:00:00Z, where simulated time starts.
+pub const START_MS: u64 = 1_767_225_600_000;
+
+/// Errors of the simulation.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// The oracle failed.
+    #[error("oracle: {0}")]
+    Oracle(#[from] oracle::OracleError),
+    /// A hotspot failed.
+    #[error("hotspot: {0}")]
+    Hotspot(#[from] hotspot::HotspotError),
+    /// A gRPC call failed.
+    #[error("gRPC: {0}")]
+    Client(#[from] hotspot::ClientError),
+    /// The configuration is unusable.
+    #[error("invalid network configuration: {0}")]
+    Config(String),
+}
+
+/// How the simulated network is laid out and how radio waves travel in it.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Number of hotspots.
+    pub hotspots: usize,
+    /// How many of them (the last ones) never assert a location.
+    pub unasserted: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Where the oracle keeps its store.
+    pub data_dir: PathBuf,
+    /// The oracle's settings.
+    pub oracle: OracleConfig,
+    /// The region all hotspots operate in.
+    pub region: Region,
+    /// Antenna gain of every hotspot, tenths of dBi.
+    pub gain_ddbi: i32,
+    /// Path loss by distance.
+    pub path_loss: PathLoss,
+    /// Standard deviation of log-normal shadowing per link, dB.
+    pub shadowing_db: f64,
+    /// Receiver noise figure, dB.
+    pub noise_figure_db: f64,
+    /// Largest crystal error of a hotspot, parts per million.
+    pub crystal_ppm: f64,
+    /// Where the hotspots stand, `(name, lat, lon)`; empty means San Francisco's sites.
+    pub sites: Vec<(String, f64, f64)>,
+}
+
+impl NetworkConfig {
+    /// Defaults for `hotspots` hotspots in San Francisco: US915, 3 dBi antennas, an urban
+    /// log-distance path loss (exponent 3.5 from 1 m) with 6 dB shadowing, a 6 dB noise figure
+    /// and ±2 ppm crystals.
+    pub fn new(hotspots: usize, seed: u64, data_dir: PathBuf) -> Self {
+        Self {
+            hotspots,
+            unasserted: 0,
+            seed,
+            data_dir,
+            oracle: OracleConfig::default(),
+            region: Region::Us915,
+            gain_ddbi: 30,
+            path_loss: PathLoss::LogDistance {
+                exponent: 3.5,
+                reference_m: 1.0,
+            },
+            shadowing_db: 6.0,
+            noise_figure_db: 6.0,
+            crystal_ppm: 2.0,
+            sites: Vec::new(),
+        }
+    }
+}
+
+/// A hotspot of the simulation as the report names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeInfo {
+    /// Place name.
+    pub name: String,
+    /// Address of its key.
+    pub address: String,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Whether it asserted its location.
+    pub asserted: bool,
+}
+
+struct Node {
+    info: NodeInfo,
+    hotspot: Hotspot,
+    client: OracleClient,
+    crystal_ppm: f64,
+}
+
+/// The radio link between two hotspots.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Link {
+    /// Great-circle distance, metres.
+    pub distance_m: f64,
+    /// Path loss including shadowing, dB.
+    pub path_loss_db: f64,
+    /// Received signal power, dBm.
+    pub rx_power_dbm: f64,
+    /// Signal-to-noise ratio at the receiver, dB.
+    pub snr_db: f64,
+}
+
+/// What came of one beacon.
+#[derive(Debug, Clone)]
+pub struct BeaconOutcome {
+    /// Index of the beaconer.
+    pub beaconer: usize,
+    /// Simulated transmission time, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// The beacon report the beaconer submitted.
+    pub report: BeaconReport,
+    /// The witness reports submitted, with the index of the hotspot that sent each.
+    pub witnesses: Vec<(usize, WitnessReport)>,
+}
+
+impl BeaconOutcome {
+    /// Indices of the hotspots that decoded the beacon and reported it.
+    pub fn heard_by(&self) -> Vec<usize> {
+        self.witnesses.iter().map(|(index, _)| *index).collect()
+    }
+}
+
+/// What came of one epoch.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochOutcome {
+    /// The oracle's reward report.
+    pub report: EpochReport,
+    /// Beacons transmitted.
+    pub beacons_sent: usize,
+    /// Witness reports submitted.
+    pub witnesses_sent: usize,
+}
+
+/// The running simulation.
+pub struct Network {
+    config: NetworkConfig,
+    oracle: Oracle,
+    clock: Arc<ManualClock>,
+    grpc_addr: SocketAddr,
+    nodes: Vec<Node>,
+    rng: ChaCha8Rng,
+    last_entropy_ms: Option<u64>,
+}
+
+impl Network {
+    /// Starts the oracle on loopback, creates the hotspots and asserts their locations.
+    pub async fn start(config: NetworkConfig) -> Result<Self, NetworkError> {
+        if config.hotspots < 2 {
+            return Err(NetworkError::Config("at least 2 hotspots".into()));
+        }
+        if config.unasserted >= config.hotspots {
+            return Err(NetworkError::Config(
+                "unasserted must be fewer than hotspots".into(),
+            ));
+        }
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let shared_clock: Arc<dyn Clock> = clock.clone();
+        let oracle = Oracle::open(config.oracle.clone(), &config.data_dir, shared_clock).await?;
+        let (grpc_addr, _server) = oracle
+            .serve_grpc(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await?;
+        let endpoint = format!("http://{grpc_addr}");
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut nodes = Vec::with_capacity(config.hotspots);
+        for index in 0..config.hotspots {
+            let (name, lat, lon) = config
+                .sites
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| city::site(index));
+            let key = Keypair::from_seed(config.seed, index as u64);
+            let hotspot = Hotspot::new(key, config.region, (lat, lon), config.gain_ddbi, 10)?;
+            let asserted = index < config.hotspots - config.unasserted;
+            let mut client = OracleClient::connect(&endpoint).await?;
+            if asserted {
+                client.assert_location(hotspot.assertion(START_MS)).await?;
+            }
+            nodes.push(Node {
+                info: NodeInfo {
+                    name,
+                    address: hotspot.address().to_string(),
+                    lat,
+                    lon,
+                    asserted,
+                },
+                hotspot,
+                client,
+                crystal_ppm: rng.gen_range(-config.crystal_ppm..=config.crystal_ppm),
+            });
+        }
+        Ok(Self {
+            config,
+            oracle,
+            clock,
+            grpc_addr,
+            nodes,
+            rng,
+            last_entropy_ms: None,
+        })
+    }
+
+    /// The oracle.
+    pub fn oracle(&self) -> &Oracle {
+        &self.oracle
+    }
+
+    /// The simulation's clock.
+    pub fn clock(&self) -> &Arc<ManualClock> {
+        &self.clock
+    }
+
+    /// The oracle's gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The hotspots, in index order.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.nodes.iter().map(|node| node.info.clone()).collect()
+    }
+
+    /// The hotspot at `index`.
+    pub fn hotspot(&self, index: usize) -> &Hotspot {
+        &self.nodes[index].hotspot
+    }
+
+    /// A gRPC client of the oracle, as hotspot `index` holds it.
+    pub fn client(&self, index: usize) -> OracleClient {
+        self.nodes[index].client.clone()
+    }
+
+    /// Shadowing of the link between two hotspots: the same both ways and for the whole run.
+    fn shadowing_db(&self, a: usize, b: usize) -> f64 {
+        let (low, high) = (a.min(b) as u64, a.max(b) as u64);
+        let digest = Sha256::new()
+            .chain_update(b"netsim-shadowing")
+            .chain_update(self.config.seed.to_le_bytes())
+            .chain_update(low.to_le_bytes())
+            .chain_update(high.to_le_bytes())
+            .finalize();
+        let mut link_rng = ChaCha8Rng::from_seed(digest.into());
+        let normal: f64 = link_rng.sample(rand_distr::StandardNormal);
+        normal * self.config.shadowing_db
+    }
+
+    /// The radio link from hotspot `tx` to hotspot `rx` for a transmission of `tx_power_dbm`
+    /// at `frequency_hz` over `bandwidth_hz`.
+    pub fn link(
+        &self,
+        tx: usize,
+        rx: usize,
+        tx_power_dbm: f64,
+        frequency_hz: f64,
+        bandwidth_hz: f64,
+    ) -> Link {
+        let (a, b) = (&self.nodes[tx].info, &self.nodes[rx].info);
+        let distance_m = h3_coverage::distance_between_m((a.lat, a.lon), (b.lat, b.lon));
+        let path_loss_db =
+            self.config.path_loss.loss_db(distance_m, frequency_hz) + self.shadowing_db(tx, rx);
+        let gains_db = f64::from(self.config.gain_ddbi) / 10.0 * 2.0;
+        let rx_power_dbm = tx_power_dbm + gains_db - path_loss_db;
+        let noise_dbm = thermal_noise_dbm(bandwidth_hz, self.config.noise_figure_db);
+        Link {
+            distance_m,
+            path_loss_db,
+            rx_power_dbm,
+            snr_db: rx_power_dbm - noise_dbm,
+        }
+    }
+
+    async fn fresh_entropy(&mut self) -> Result<(), NetworkError> {
+        let now = self.clock.now_ms();
+        let stale = match self.last_entropy_ms {
+            Some(last) => now >= last + self.config.oracle.entropy_period_ms,
+            None => true,
+        };
+        if stale {
+            self.oracle.publish_entropy().await?;
+            self.last_entropy_ms = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Hotspot `beaconer` transmits its beacon at `at_ms`; every other hotspot demodulates
+    /// what reaches it and reports what it decoded.
+    pub async fn beacon(
+        &mut self,
+        beaconer: usize,
+        at_ms: u64,
+    ) -> Result<BeaconOutcome, NetworkError> {
+        self.clock.set(at_ms);
+        self.fresh_entropy().await?;
+        let entropy = self.nodes[beaconer].client.entropy().await?;
+        let local_entropy: [u8; 4] = self.rng.gen();
+        let prepared = self.nodes[beaconer].hotspot.prepare_beacon(
+            &entropy,
+            local_entropy,
+            at_ms * 1_000_000,
+        )?;
+        let airtime_ms = prepared
+            .params
+            .time_on_air(prepared.beacon.payload.len())
+            .as_millis();
+        self.clock.set(at_ms + airtime_ms as u64 + 50);
+        self.nodes[beaconer]
+            .client
+            .submit_beacon(prepared.report.clone())
+            .await?;
+
+        let sample_rate = prepared.params.sample_rate();
+        let symbol_samples = prepared.params.samples_per_symbol();
+        let frequency_hz = prepared.beacon.frequency_hz as f64;
+        let bandwidth_hz = f64::from(prepared.params.bandwidth_hz);
+        let tx_power_dbm = f64::from(prepared.beacon.tx_power_ddbm) / 10.0;
+        let mut reports = Vec::new();
+        for receiver in 0..self.nodes.len() {
+            if receiver == beaconer {
+                continue;
+            }
+            let link = self.link(beaconer, receiver, tx_power_dbm, frequency_hz, bandwidth_hz);
+            let cfo_hz = (self.nodes[beaconer].crystal_ppm - self.nodes[receiver].crystal_ppm)
+                * 1e-6
+                * frequency_hz;
+            let delay_samples = self.rng.gen_range(symbol_samples..4 * symbol_samples);
+            let conditions = ChannelConditions {
+                rx_power_dbm: link.rx_power_dbm,
+                noise_floor_dbm: thermal_noise_dbm(bandwidth_hz, self.config.noise_figure_db),
+                cfo_hz,
+                delay_samples,
+                trailing_samples: 2 * symbol_samples,
+            };
+            let samples = propagate(&prepared.samples, sample_rate, &conditions, &mut self.rng);
+            let start_ns = at_ms * 1_000_000 - (delay_samples as f64 / sample_rate * 1e9) as u64;
+            let witnesses = self.nodes[receiver].hotspot.listen(
+                prepared.beacon.frequency_hz,
+                &prepared.params,
+                &samples,
+                start_ns,
+            )?;
+            reports.extend(witnesses.into_iter().map(|report| (receiver, report)));
+        }
+        self.clock.set(at_ms + airtime_ms as u64 + 250);
+        for (receiver, report) in &reports {
+            self.nodes[*receiver]
+                .client
+                .submit_witness(report.clone())
+                .await?;
+        }
+        Ok(BeaconOutcome {
+            beaconer,
+            at_ms,
+            report: prepared.report,
+            witnesses: reports,
+        })
+    }
+
+    /// Runs one epoch (by the oracle's numbering): every hotspot beacons once per beacon
+    /// interval at a random moment, then the oracle closes the epoch. `progress` is called after
+    /// each beacon with (done, total).
+    pub async fn run_epoch(
+        &mut self,
+        epoch: u64,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<EpochOutcome, NetworkError> {
+        let epoch_ms = self.config.oracle.epoch_ms;
+        let interval_ms = self.config.oracle.beacon_interval_ms;
+        let window_ms = self.config.oracle.entropy_window_ms;
+        let start = epoch * epoch_ms;
+        let mut schedule = Vec::new();
+        let mut bucket_start = start;
+        while bucket_start < start + epoch_ms {
+            for node in 0..self.nodes.len() {
+                let bucket = bucket_start / interval_ms;
+                let at = hotspot::schedule::moment_in_bucket(
+                    bucket,
+                    interval_ms,
+                    window_ms + 60_000,
+                    &mut self.rng,
+                );
+                if at < start + epoch_ms {
+                    schedule.push((at, node));
+                }
+            }
+            bucket_start += interval_ms;
+        }
+        schedule.sort_unstable();
+        let total = schedule.len();
+        let mut witnesses_sent = 0;
+        for (done, (at, node)) in schedule.into_iter().enumerate() {
+            let outcome = self.beacon(node, at).await?;
+            witnesses_sent += outcome.witnesses.len();
+            progress(done + 1, total);
+        }
+        self.clock.set(start + epoch_ms + window_ms + 60_000);
+        let report = self.oracle.close_epoch(epoch).await?;
+        Ok(EpochOutcome {
+            report,
+            beacons_sent: total,
+            witnesses_sent,
+        })
+    }
+
+    /// The oracle's number of the first epoch of the simulation.
+    pub fn first_epoch(&self) -> u64 {
+        START_MS / self.config.oracle.epoch_ms
+    }
+}

@@ -1,0 +1,141 @@
+//! End-to-end tests of the proof-of-coverage pipeline: radio samples → beacon → witnesses →
+//! oracle validation over real gRPC → reward shares.
+
+use netsim::network::START_MS;
+use netsim::{Network, NetworkConfig};
+use poc::proto::WitnessReport;
+use poc::Signable;
+
+const HOUR_MS: u64 = 3_600_000;
+
+async fn network(hotspots: usize, seed: u64, dir: &tempfile::TempDir) -> Network {
+    let config = NetworkConfig::new(hotspots, seed, dir.path().to_path_buf());
+    Network::start(config).await.expect("network starts")
+}
+
+/// Closes the epoch holding `START_MS` and returns its report.
+async fn close_first_epoch(network: &Network) -> oracle::EpochReport {
+    let epoch_ms = oracle::OracleConfig::default().epoch_ms;
+    let epoch = START_MS / epoch_ms;
+    network.clock().set((epoch + 1) * epoch_ms + 10 * 60_000);
+    network
+        .oracle()
+        .close_epoch(epoch)
+        .await
+        .expect("epoch closes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_pays_beaconers_and_witnesses_exactly_the_emission() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = network(8, 11, &dir).await;
+    let epoch = network.first_epoch();
+    let outcome = network.run_epoch(epoch, |_, _| {}).await.unwrap();
+    let report = &outcome.report;
+    assert!(outcome.beacons_sent >= 8 * 3, "{}", outcome.beacons_sent);
+    assert!(
+        report.beacons_valid > 0 && report.witnesses_valid > 0,
+        "{report:?}"
+    );
+    let paid: u64 = report.rewards.iter().map(|row| row.total).sum();
+    assert_eq!(paid, report.emission, "shares must sum to the emission");
+    assert!(report.rewards.iter().any(|row| row.beacon_amount > 0));
+    assert!(report.rewards.iter().any(|row| row.witness_amount > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewards_are_deterministic_for_a_seed() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut network = network(6, 5, &dir).await;
+        let epoch = network.first_epoch();
+        let outcome = network.run_epoch(epoch, |_, _| {}).await.unwrap();
+        runs.push(serde_json::to_string(&outcome.report.rewards).unwrap());
+    }
+    assert_eq!(runs[0], runs[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_beacon_out_of_radio_range_gets_no_witness() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NetworkConfig::new(3, 3, dir.path().to_path_buf());
+    config.shadowing_db = 0.0;
+    config.sites = vec![
+        ("city-hall".into(), 37.77929, -122.41924),
+        ("mission-dolores".into(), 37.76442, -122.42705),
+        ("san-jose".into(), 37.33870, -121.88530),
+    ];
+    let mut network = Network::start(config).await.unwrap();
+    let outcome = network.beacon(0, START_MS + HOUR_MS).await.unwrap();
+    assert_eq!(
+        outcome.heard_by(),
+        vec![1],
+        "only the near hotspot hears it"
+    );
+    let far = network.link(0, 2, 33.0, 904.1e6, 125e3);
+    assert!(far.snr_db < -30.0, "{far:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_replayed_and_self_witnesses_are_rejected_with_their_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NetworkConfig::new(3, 9, dir.path().to_path_buf());
+    config.shadowing_db = 0.0;
+    config.sites = vec![
+        ("city-hall".into(), 37.77929, -122.41924),
+        ("mission-dolores".into(), 37.76442, -122.42705),
+        ("twin-peaks".into(), 37.75443, -122.44769),
+    ];
+    let mut network = Network::start(config).await.unwrap();
+    let outcome = network.beacon(0, START_MS + HOUR_MS).await.unwrap();
+    let (witness_index, honest) = outcome.witnesses.first().cloned().expect("a witness");
+
+    // Replayed: the very same signed report again.
+    network
+        .client(witness_index)
+        .submit_witness(honest.clone())
+        .await
+        .expect("a replay is well-formed and acknowledged");
+
+    // Forged: hotspot 2's key claimed, but the report altered after signing.
+    let mut forged: WitnessReport = honest.clone();
+    forged.pub_key = network.hotspot(2).public_key().to_vec();
+    let refused = network.client(2).submit_witness(forged).await;
+    assert_eq!(
+        refused.unwrap_err().code(),
+        Some(tonic::Code::Unauthenticated)
+    );
+
+    // Self-witness: the beaconer reports its own beacon, properly signed.
+    let own = network
+        .hotspot(0)
+        .witness(
+            &radio::demod::RxFrame {
+                payload: outcome.report.data.clone(),
+                crc_ok: Some(true),
+                spreading_factor: outcome.report.spreading_factor as u8,
+                bandwidth_hz: outcome.report.bandwidth_hz,
+                coding_rate: 1,
+                snr_db: 10.0,
+                rssi_dbm: -60.0,
+                cfo_hz: 0.0,
+                sample_offset: 0,
+            },
+            outcome.report.frequency_hz,
+            honest.timestamp_ns,
+        )
+        .expect("a beacon-sized frame with a good CRC");
+    assert!(own.verify().is_ok());
+    network.client(0).submit_witness(own).await.unwrap();
+
+    let report = close_first_epoch(&network).await;
+    for reason in ["bad_signature", "duplicate", "self_witness"] {
+        assert!(
+            report.rejections.get(reason).copied().unwrap_or(0) >= 1,
+            "{reason} missing from {:?}",
+            report.rejections
+        );
+    }
+    assert!(report.witnesses_valid >= 1);
+}
