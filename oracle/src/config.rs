@@ -116,7 +116,7 @@ impl OracleConfig {
         if self.entropy_period_ms == 0 || self.entropy_window_ms == 0 || self.epoch_ms == 0 {
             return bad("entropy_period_ms, entropy_window_ms and epoch_ms must be positive");
         }
-        if self.beacon_interval_ms == 0 || self.epoch_ms % self.beacon_interval_ms != 0 {
+        if self.epoch_ms.checked_rem(self.beacon_interval_ms) != Some(0) {
             return bad("beacon_interval_ms must be positive and divide epoch_ms");
         }
         if self.verify_period_ms == 0 {
@@ -134,9 +134,9 @@ mod tests {
     fn partial_toml_keeps_defaults_and_bad_values_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("oracle.toml");
-        std::fs::write(&path, "epoch_ms = 3600000\n[rewards]\nemission = 77\n").unwrap();
+        std::fs::write(&path, "epoch_ms = 43200000\n[rewards]\nemission = 77\n").unwrap();
         let config = OracleConfig::load(&path).unwrap();
-        assert_eq!(config.epoch_ms, 3_600_000);
+        assert_eq!(config.epoch_ms, 43_200_000);
         assert_eq!(config.rewards.emission, 77);
         assert_eq!(config.entropy_window_ms, 180_000);
         std::fs::write(&path, "beacon_interval_ms = 7\n").unwrap();
