@@ -11,7 +11,6 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod reason;
-#[path = "shim_rewards.rs"]
 pub mod rewards;
 pub mod store;
 pub mod verify;
