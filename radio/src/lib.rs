@@ -2,12 +2,12 @@
 //! modulator, a streaming receiver, and a simulated RF channel.
 //!
 //! Modules:
-//! - [`params`]: modulation parameters ([`LoraParams`]), time on air.
-//! - [`coding`]: whitening, header, CRC, Hamming, interleaving, Gray mapping.
-//! - [`modulator`]: chirp synthesis of whole frames.
-//! - [`demod`]: the streaming [`Receiver`].
-//! - [`channel`]: path loss, thermal noise, CFO, delay and AWGN.
-//! - [`error`]: [`RadioError`].
+//! - [`params`] — modulation parameters ([`LoraParams`]), time on air.
+//! - [`coding`] — whitening, header, CRC, Hamming, interleaving, Gray mapping.
+//! - [`modulator`] — chirp synthesis of whole frames.
+//! - [`demod`] — the streaming [`Receiver`].
+//! - [`channel`] — path loss, thermal noise, CFO, delay and AWGN.
+//! - [`error`] — [`RadioError`].
 //!
 //! Room is left for later modules (soft decoding, a channelizer, SDR / IQ-file / Semtech
 //! UDP / serial backends).

@@ -152,8 +152,15 @@ mod tests {
         assert!(LoraParams::default().validate().is_ok());
         assert!(LoraParams::new(13, 125_000).validate().is_err());
         assert!(LoraParams::new(7, 0).validate().is_err());
-        let mut p = LoraParams::default();
-        p.coding_rate = 5;
+        let p = LoraParams {
+            coding_rate: 5,
+            ..LoraParams::default()
+        };
+        assert!(p.validate().is_err());
+        let p = LoraParams {
+            oversampling: 0,
+            ..LoraParams::default()
+        };
         assert!(p.validate().is_err());
     }
 }

@@ -103,23 +103,17 @@ fn round_trip_sf10() {
 
 #[test]
 fn round_trip_sf11_ldro() {
-    let mut seed = 200;
-    for cr in 1..=4u8 {
-        let (crc, len) =
-            [(true, 0usize), (false, 51), (true, 255), (false, 13)][usize::from(cr) - 1];
-        check_round_trip(11, cr, crc, len, seed);
-        seed += 1;
+    let cases = [(true, 0usize), (false, 51), (true, 255), (false, 13)];
+    for (cr, (crc, len)) in (1..=4u8).zip(cases) {
+        check_round_trip(11, cr, crc, len, 200 + u64::from(cr));
     }
 }
 
 #[test]
 fn round_trip_sf12_ldro() {
-    let mut seed = 300;
-    for cr in 1..=4u8 {
-        let (crc, len) =
-            [(true, 51usize), (false, 0), (true, 13), (false, 255)][usize::from(cr) - 1];
-        check_round_trip(12, cr, crc, len, seed);
-        seed += 1;
+    let cases = [(true, 51usize), (false, 0), (true, 13), (false, 255)];
+    for (cr, (crc, len)) in (1..=4u8).zip(cases) {
+        check_round_trip(12, cr, crc, len, 300 + u64::from(cr));
     }
 }
 
