@@ -479,6 +479,13 @@ mod tests {
         // gr-lora_sdr equations).
         assert_eq!(header_checksum(0, 1, 3), 0b01010);
         assert_eq!(header_checksum(0, 0, 0), 0);
+        // length 5, CR 4/8, no CRC: header nibbles [0, 5, 8, 0, 9] (independent LoRaPHY port)
+        let h = Header {
+            payload_len: 5,
+            coding_rate: 4,
+            has_crc: false,
+        };
+        assert_eq!(header_nibbles(&h), [0, 5, 8, 0, 9]);
         // Each checksum bit is a parity over a distinct set of the 12 header bits; flipping
         // any single header bit must change the checksum.
         for nib in 0..3 {

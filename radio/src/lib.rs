@@ -12,6 +12,8 @@
 //! Room is left for later modules (soft decoding, a channelizer, SDR / IQ-file / Semtech
 //! UDP / serial backends).
 
+#![warn(missing_docs)]
+
 pub mod channel;
 mod chirp;
 pub mod coding;
