@@ -8,8 +8,9 @@
 //! A beacon is verified once `entropy ts + window <= now` (or `received + window <= now` when its
 //! entropy is unknown).
 //!
-//! **Witnesses** attach to the earliest beacon whose payload equals theirs and are verified once
-//! that beacon is. Checks, in order: `unknown_gateway`, `not_asserted`, `duplicate`,
+//! **Witnesses** attach to the earliest valid beacon whose payload equals theirs (the earliest
+//! such beacon if none is valid) and are verified once every such beacon is. Checks, in order:
+//! `unknown_gateway`, `not_asserted`, `duplicate`,
 //! `self_witness`, `entropy_expired`, `too_late`, `payload_mismatch`, `frequency_mismatch`,
 //! `region_mismatch`, `too_close`, `too_far`, `rssi_too_high`, `snr_too_high`,
 //! `invalid_beacon`. A witness matching no beacon waits one entropy window after its arrival;
@@ -182,12 +183,15 @@ impl Oracle {
 
         let mut touched = BTreeSet::new();
         for witness in self.store().pending_witnesses().await? {
-            let exact = self
-                .store()
-                .beacons_with_data(&witness.report.data)
-                .await?
-                .into_iter()
-                .next();
+            // Among beacons with this payload, wait while any is pending, then prefer the first
+            // valid one, so that a copied beacon reported first cannot void honest witnesses.
+            let matches = self.store().beacons_with_data(&witness.report.data).await?;
+            let exact = matches
+                .iter()
+                .find(|b| b.status == Status::Pending)
+                .or_else(|| matches.iter().find(|b| b.status == Status::Valid))
+                .or_else(|| matches.first())
+                .cloned();
             let (beacon, is_exact) = match exact {
                 Some(b) => (Some(b), true),
                 None => {

@@ -559,3 +559,32 @@ async fn at_most_fourteen_witnesses_are_selected_by_hash_order() {
     }
     assert_eq!(selected, expected);
 }
+
+#[tokio::test]
+async fn a_copied_beacon_reported_first_does_not_void_honest_witnesses() {
+    let net = Net::new().await;
+    let beaconer = net.hotspot(1, AUSTIN).await;
+    let witness = net.hotspot(2, AUSTIN_NORTH).await;
+    let copier = net.hotspot(3, (AUSTIN.0 - 0.02, AUSTIN.1)).await;
+    let entropy = net.oracle.publish_entropy().await.unwrap();
+    let honest = beacon_report(&beaconer, &entropy.data, [1, 2, 3, 4]);
+    let mut copy = honest.clone();
+    copy.pub_key = copier.pub_key().to_vec();
+    net.oracle
+        .submit_beacon(resign(copy, &copier.key))
+        .await
+        .unwrap();
+    net.advance(10);
+    net.oracle.submit_beacon(honest.clone()).await.unwrap();
+    net.oracle
+        .submit_witness(witness_report(&witness, &honest, RSSI, SNR))
+        .await
+        .unwrap();
+    net.settle().await;
+    assert_eq!(
+        net.beacon_verdict(&copier).await,
+        invalid("invalid_payload")
+    );
+    assert_eq!(net.beacon_verdict(&beaconer).await, VALID);
+    assert_eq!(net.witness_verdict(&witness).await, VALID);
+}
