@@ -355,3 +355,29 @@ fn sensitivity_sweep() {
         }
     }
 }
+
+#[test]
+fn bad_header_is_dropped() {
+    let p = LoraParams::new(7, 125_000);
+    let data = payload(20, 5);
+    let mut symbols = radio::coding::encode_frame(&p, &data).expect("encode");
+    for s in symbols.iter_mut().take(4) {
+        *s = (*s + 4 * 21) % 128;
+    }
+    let h = radio::coding::decode_header(7, &symbols);
+    assert!(h.is_none(), "corruption must break the header checksum");
+    let tx = radio::modulator::modulate_symbols(&p, &symbols).expect("modulate");
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let cond = ChannelConditions {
+        rx_power_dbm: NOISE + 20.0,
+        noise_floor_dbm: NOISE,
+        cfo_hz: -2500.0,
+        delay_samples: 321,
+        trailing_samples: 1000,
+    };
+    let rx = propagate(&tx, p.sample_rate(), &cond, &mut rng);
+    let mut r = Receiver::new(p, Calibration::default()).expect("receiver");
+    let mut frames = r.process(&rx);
+    frames.extend(r.flush());
+    assert!(frames.is_empty(), "{frames:?}");
+}
