@@ -228,6 +228,9 @@ pub fn gray_decode(g: u16) -> u16 {
 /// codeword `(i - j - 1) mod sf_app`. When `sf_app < sf` (reduced rate) the next bit holds
 /// the parity of the symbol's data bits and the remaining bit is zero.
 pub fn interleave_block(codewords: &[u8], cw_len: usize, sf_app: usize, sf: usize) -> Vec<u16> {
+    if sf_app == 0 || sf_app > sf || sf > 16 || cw_len > 8 {
+        return vec![0; cw_len];
+    }
     let mut out = Vec::with_capacity(cw_len);
     for i in 0..cw_len {
         let mut v: u16 = 0;
@@ -251,6 +254,9 @@ pub fn interleave_block(codewords: &[u8], cw_len: usize, sf_app: usize, sf: usiz
 /// (reduced-rate symbols already divided by 4); returns `sf_app` codewords of `cw_len` bits.
 pub fn deinterleave_block(symbols: &[u16], cw_len: usize, sf_app: usize) -> Vec<u8> {
     let mut cws = vec![0u8; sf_app];
+    if sf_app == 0 || sf_app > 16 || cw_len > 8 {
+        return cws;
+    }
     for i in 0..cw_len {
         let s = symbols.get(i).copied().unwrap_or(0);
         for j in 0..sf_app {
@@ -272,7 +278,7 @@ fn to_chirp(v: u16, sf: u8) -> u16 {
 /// divide by 4 (rounding) for reduced-rate symbols, then Gray-encode. The result has
 /// `sf` bits, or `sf − 2` when `reduced`.
 pub fn bin_to_bits(bin: u16, sf: u8, reduced: bool) -> u16 {
-    let n = 1u32 << sf;
+    let n = 1u32 << sf.clamp(2, 16);
     let s = (u32::from(bin) + n - 1) % n;
     let s = if reduced {
         ((s + 2) >> 2) % (n >> 2)
@@ -294,7 +300,7 @@ pub fn symbol_count(
     let nibbles = 2 * payload_len + if explicit { 5 } else { 0 } + if crc { 4 } else { 0 };
     let sf = usize::from(sf);
     let first = sf.saturating_sub(2);
-    let per_block = sf - if ldro { 2 } else { 0 };
+    let per_block = sf.saturating_sub(if ldro { 2 } else { 0 });
     let rest = nibbles.saturating_sub(first);
     HEADER_BLOCK_SYMBOLS + rest.div_ceil(per_block.max(1)) * (4 + usize::from(cr))
 }

@@ -68,6 +68,31 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn coding_helpers_never_panic(
+        symbols in proptest::collection::vec(any::<u16>(), 0..300),
+        sf in 0u8..20,
+        cr in 0u8..10,
+        cw_len in 0usize..12,
+        sf_app in 0usize..20,
+        ldro in any::<bool>(),
+    ) {
+        let mut p = LoraParams::new(sf.clamp(7, 12), 125_000);
+        p.coding_rate = cr.clamp(1, 4);
+        p.low_data_rate = Some(ldro);
+        let _ = radio::coding::decode_frame(&p, &symbols);
+        let _ = radio::coding::decode_header(sf, &symbols);
+        let _ = radio::coding::interleave_block(&[0xAB, 0x12], cw_len, sf_app, usize::from(sf));
+        let _ = radio::coding::deinterleave_block(&symbols, cw_len, sf_app);
+        let _ = radio::coding::hamming_decode(symbols.first().copied().unwrap_or(0) as u8, cr);
+        let _ = radio::coding::symbol_count(sf, cr, ldro, true, true, symbols.len());
+        for &b in symbols.iter().take(8) {
+            let _ = radio::coding::bin_to_bits(b, sf, ldro);
+        }
+    }
+}
+
 #[test]
 fn huge_garbage_stream() {
     let p = LoraParams::new(7, 125_000);
