@@ -66,7 +66,7 @@ pub struct NetworkConfig {
 
 impl NetworkConfig {
     /// Defaults for `hotspots` hotspots in San Francisco: US915, 3 dBi antennas, an urban
-    /// log-distance path loss (exponent 3.5 from 1 m) with 6 dB shadowing, a 6 dB noise figure
+    /// log-distance path loss (exponent 3.7 from 1 m) with 6 dB shadowing, a 6 dB noise figure
     /// and ±2 ppm crystals.
     pub fn new(hotspots: usize, seed: u64, data_dir: PathBuf) -> Self {
         Self {
@@ -78,7 +78,7 @@ impl NetworkConfig {
             region: Region::Us915,
             gain_ddbi: 30,
             path_loss: PathLoss::LogDistance {
-                exponent: 3.5,
+                exponent: 3.7,
                 reference_m: 1.0,
             },
             shadowing_db: 6.0,
@@ -135,6 +135,9 @@ pub struct BeaconOutcome {
     pub report: BeaconReport,
     /// The witness reports submitted, with the index of the hotspot that sent each.
     pub witnesses: Vec<(usize, WitnessReport)>,
+    /// Reports (the beacon's or witnesses') the oracle refused at ingest, with the sender and
+    /// the oracle's reason.
+    pub refused: Vec<(usize, String)>,
 }
 
 impl BeaconOutcome {
@@ -153,6 +156,8 @@ pub struct EpochOutcome {
     pub beacons_sent: usize,
     /// Witness reports submitted.
     pub witnesses_sent: usize,
+    /// Reports the oracle refused at ingest.
+    pub reports_refused: usize,
 }
 
 /// The running simulation.
@@ -326,10 +331,16 @@ impl Network {
             .time_on_air(prepared.beacon.payload.len())
             .as_millis();
         self.clock.set(at_ms + airtime_ms as u64 + 50);
-        self.nodes[beaconer]
+        let mut refused = Vec::new();
+        let submitted = self.nodes[beaconer]
             .client
             .submit_beacon(prepared.report.clone())
-            .await?;
+            .await;
+        match submitted {
+            Ok(_) => {}
+            Err(error) if error.code().is_some() => refused.push((beaconer, error.to_string())),
+            Err(error) => return Err(error.into()),
+        }
 
         let sample_rate = prepared.params.sample_rate();
         let symbol_samples = prepared.params.samples_per_symbol();
@@ -365,16 +376,24 @@ impl Network {
         }
         self.clock.set(at_ms + airtime_ms as u64 + 250);
         for (receiver, report) in &reports {
-            self.nodes[*receiver]
+            let submitted = self.nodes[*receiver]
                 .client
                 .submit_witness(report.clone())
-                .await?;
+                .await;
+            match submitted {
+                Ok(_) => {}
+                Err(error) if error.code().is_some() => {
+                    refused.push((*receiver, error.to_string()))
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         Ok(BeaconOutcome {
             beaconer,
             at_ms,
             report: prepared.report,
             witnesses: reports,
+            refused,
         })
     }
 
@@ -410,9 +429,11 @@ impl Network {
         schedule.sort_unstable();
         let total = schedule.len();
         let mut witnesses_sent = 0;
+        let mut reports_refused = 0;
         for (done, (at, node)) in schedule.into_iter().enumerate() {
             let outcome = self.beacon(node, at).await?;
             witnesses_sent += outcome.witnesses.len();
+            reports_refused += outcome.refused.len();
             progress(done + 1, total);
         }
         self.clock.set(start + epoch_ms + window_ms + 60_000);
@@ -421,6 +442,7 @@ impl Network {
             report,
             beacons_sent: total,
             witnesses_sent,
+            reports_refused,
         })
     }
 

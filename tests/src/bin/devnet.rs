@@ -78,10 +78,11 @@ fn print_epoch(nodes: &[NodeInfo], outcome: &EpochOutcome) {
         .collect();
     println!();
     println!(
-        "epoch {}: {} beacons sent, {} witness reports sent; {} valid beacons, {} valid witnesses; emission {}",
+        "epoch {}: {} beacons sent, {} witness reports sent ({} reports refused at ingest); {} valid beacons, {} valid witnesses; emission {}",
         report.epoch,
         outcome.beacons_sent,
         outcome.witnesses_sent,
+        outcome.reports_refused,
         report.beacons_valid,
         report.witnesses_valid,
         report.emission
