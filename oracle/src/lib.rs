@@ -4,6 +4,8 @@
 //!
 //! [`Oracle`] is the entry point; it is cheap to clone (everything sits behind an `Arc`).
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod config;
 pub mod epoch;
