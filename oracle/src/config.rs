@@ -144,4 +144,10 @@ mod tests {
         std::fs::write(&path, "no_such_field = 1\n").unwrap();
         assert!(OracleConfig::load(&path).is_err());
     }
+
+    #[test]
+    fn the_example_file_spells_out_the_defaults() {
+        let example: OracleConfig = toml::from_str(include_str!("../oracle.example.toml")).unwrap();
+        assert_eq!(example, OracleConfig::default());
+    }
 }
