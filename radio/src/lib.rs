@@ -8,17 +8,21 @@
 //! - [`demod`] — the streaming [`Receiver`].
 //! - [`channel`] — path loss, thermal noise, CFO, delay and AWGN.
 //! - [`error`] — [`RadioError`].
+//! - [`iq`] — IQ file sample formats (cf32, cs16, cu8).
+//! - [`backend`] — the radios a hotspot runs on, behind one [`backend::Backend`] trait.
 //!
 //! Room is left for later modules (soft decoding, a channelizer, SDR / IQ-file / Semtech
 //! UDP / serial backends).
 
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod channel;
 mod chirp;
 pub mod coding;
 pub mod demod;
 pub mod error;
+pub mod iq;
 pub mod modulator;
 pub mod params;
 

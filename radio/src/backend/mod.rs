@@ -1,0 +1,67 @@
+//! Radio backends: what a hotspot transmits through and receives from. Each backend turns a
+//! piece of hardware (or a file, or a simulation) into [`Transmission`]s out and
+//! [`Reception`]s in.
+
+pub mod iq_file;
+
+use crate::demod::RxFrame;
+use crate::params::LoraParams;
+use std::future::Future;
+
+pub use iq_file::{IqFileBackend, IqFileConfig};
+
+/// A frame to put on air.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transmission {
+    /// Centre frequency in hertz.
+    pub frequency_hz: u64,
+    /// Modulation.
+    pub params: LoraParams,
+    /// The frame's payload.
+    pub payload: Vec<u8>,
+    /// Conducted power in dBm.
+    pub power_dbm: f32,
+}
+
+/// A frame the radio decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reception {
+    /// What the demodulator measured and decoded.
+    pub frame: RxFrame,
+    /// Centre frequency of the channel it came in on, hertz.
+    pub frequency_hz: u64,
+    /// When its first preamble sample arrived, nanoseconds since the Unix epoch.
+    pub timestamp_ns: u64,
+}
+
+/// Errors of radio backends.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Reading or writing a device or file failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The modulation or frame is not possible.
+    #[error(transparent)]
+    Radio(#[from] crate::RadioError),
+    /// The radio refused a transmission (too late, frequency or power not allowed, busy).
+    #[error("transmission refused: {0}")]
+    Refused(String),
+}
+
+/// A radio a hotspot can run on.
+pub trait Backend: Send {
+    /// Puts a frame on air; completes when the radio has taken it.
+    fn transmit(
+        &mut self,
+        transmission: &Transmission,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// The next decoded frame; `None` once the radio's stream has ended for good. Must be
+    /// cancel-safe: dropping the future before it completes loses nothing.
+    fn receive(&mut self) -> impl Future<Output = Result<Option<Reception>, BackendError>> + Send;
+}
