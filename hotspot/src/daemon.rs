@@ -99,7 +99,7 @@ impl<B: Backend> Daemon<B> {
         self.backend
             .transmit(&Transmission {
                 frequency_hz: prepared.beacon.frequency_hz,
-                params: prepared.params.clone(),
+                params: prepared.params,
                 payload: prepared.beacon.payload.clone(),
                 power_dbm: prepared.beacon.tx_power_ddbm as f32 / 10.0,
             })

@@ -195,7 +195,7 @@ impl Hotspot {
         samples: &[Complex32],
         start_ns: u64,
     ) -> Result<Vec<proto::WitnessReport>, HotspotError> {
-        let mut receiver = Receiver::new(params.clone(), self.calibration)?;
+        let mut receiver = Receiver::new(*params, self.calibration)?;
         let mut frames = receiver.process(samples);
         frames.extend(receiver.flush());
         let sample_period_ns = 1e9 / params.sample_rate();

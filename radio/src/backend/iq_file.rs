@@ -53,7 +53,7 @@ fn io_error(context: String) -> impl FnOnce(std::io::Error) -> BackendError {
 impl IqFileBackend {
     /// Opens the recording (if any) and checks the modulation.
     pub async fn open(config: IqFileConfig) -> Result<Self, BackendError> {
-        let receiver = Receiver::new(config.params.clone(), config.calibration)?;
+        let receiver = Receiver::new(config.params, config.calibration)?;
         let rx = match &config.rx_path {
             Some(path) => Some(
                 tokio::fs::File::open(path)
