@@ -12,6 +12,7 @@ pub mod epoch;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod ledger;
 pub mod reason;
 pub mod rewards;
 pub mod store;
@@ -31,7 +32,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use store::{EntropyRow, SqliteStore, Store};
+use store::{EntropyRow, PostgresStore, SqliteStore, Store, VerifierLock};
 
 /// Name of the SQLite database file in the data directory.
 pub const DB_FILE: &str = "oracle.sqlite";
@@ -54,6 +55,8 @@ struct Inner {
     key: Keypair,
     /// Serialises verification and epoch closing.
     verify_lock: tokio::sync::Mutex<()>,
+    /// The reward ledger, appended to when an epoch closes (`None`: no ledger is kept).
+    ledger: Option<ledger::LedgerFile>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -65,8 +68,9 @@ impl std::fmt::Debug for Oracle {
 }
 
 impl Oracle {
-    /// Opens the oracle in `data_dir`: the SQLite database `oracle.sqlite` (created and migrated
-    /// if missing) and the key file `oracle_key.bin` (generated if missing).
+    /// Opens the oracle in `data_dir`: the key file `oracle_key.bin` (generated if missing) and
+    /// the store: the PostgreSQL database at `config.database_url` when set, otherwise the
+    /// SQLite database `oracle.sqlite` in `data_dir` (either created and migrated if missing).
     pub async fn open(
         config: OracleConfig,
         data_dir: &Path,
@@ -82,11 +86,19 @@ impl Oracle {
             key.write_file(&key_path)?;
             key
         };
-        let store = SqliteStore::open(&data_dir.join(DB_FILE)).await?;
-        Ok(Self::with_store(config, Arc::new(store), key, clock))
+        let store: Arc<dyn Store> = match &config.database_url {
+            Some(url) => Arc::new(PostgresStore::connect(url).await?),
+            None => Arc::new(SqliteStore::open(&data_dir.join(DB_FILE)).await?),
+        };
+        let mut oracle = Self::with_store(config, store, key, clock);
+        if let Some(inner) = Arc::get_mut(&mut oracle.inner) {
+            inner.ledger = Some(ledger::LedgerFile::new(data_dir.join(ledger::LEDGER_FILE)));
+        }
+        Ok(oracle)
     }
 
-    /// An oracle over any [`Store`] with the given key.
+    /// An oracle over any [`Store`] with the given key; it keeps no reward ledger file (see
+    /// [`Oracle::open`]).
     pub fn with_store(
         config: OracleConfig,
         store: Arc<dyn Store>,
@@ -100,6 +112,7 @@ impl Oracle {
                 store,
                 key,
                 verify_lock: tokio::sync::Mutex::new(()),
+                ledger: None,
             }),
         }
     }
@@ -119,6 +132,16 @@ impl Oracle {
         self.inner.store.as_ref()
     }
 
+    /// Serialises verification and epoch closing: within this process (a mutex) and across
+    /// every process sharing the store ([`Store::lock_verifier`]). Held until dropped.
+    pub(crate) async fn lock_verifier(
+        &self,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, VerifierLock), OracleError> {
+        let local = self.inner.verify_lock.lock().await;
+        let shared = self.store().lock_verifier().await?;
+        Ok((local, shared))
+    }
+
     /// The clock's current time.
     pub fn now_ms(&self) -> u64 {
         self.inner.clock.now_ms()
@@ -126,8 +149,17 @@ impl Oracle {
 
     /// Publishes new signed entropy stamped with the clock's current time.
     pub async fn publish_entropy(&self) -> Result<proto::Entropy, OracleError> {
+        self.publish_entropy_from(rand::random()).await
+    }
+
+    /// Publishes entropy made from the given randomness instead of the operating system's.
+    /// Only simulations that must repeat exactly use this: predictable entropy would let
+    /// hotspots prepare beacons ahead of time.
+    pub async fn publish_entropy_from(
+        &self,
+        random: [u8; 32],
+    ) -> Result<proto::Entropy, OracleError> {
         let timestamp_ms = self.now_ms();
-        let random: [u8; 32] = rand::random();
         let data = {
             use sha2::{Digest, Sha256};
             let mut hasher = Sha256::new();

@@ -11,5 +11,6 @@ pub mod city;
 pub mod network;
 
 pub use network::{
-    BeaconOutcome, EpochOutcome, Link, Network, NetworkConfig, NetworkError, NodeInfo,
+    BeaconOutcome, EpochOutcome, HotspotRejections, Link, Network, NetworkConfig, NetworkError,
+    NodeInfo,
 };

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,6 +110,7 @@ struct Node {
     hotspot: Hotspot,
     client: OracleClient,
     crystal_ppm: f64,
+    rejections_seen: BTreeMap<String, u64>,
 }
 
 /// The radio link between two hotspots.
@@ -147,6 +149,15 @@ impl BeaconOutcome {
     }
 }
 
+/// One hotspot's rejected reports in an epoch.
+#[derive(Debug, Clone, Serialize)]
+pub struct HotspotRejections {
+    /// Address of the hotspot.
+    pub address: String,
+    /// Counts by reason code.
+    pub rejections: BTreeMap<String, u64>,
+}
+
 /// What came of one epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct EpochOutcome {
@@ -158,6 +169,8 @@ pub struct EpochOutcome {
     pub witnesses_sent: usize,
     /// Reports the oracle refused at ingest.
     pub reports_refused: usize,
+    /// Each hotspot's rejected reports (at ingest or by validation), in index order.
+    pub hotspot_rejections: Vec<HotspotRejections>,
 }
 
 /// The running simulation.
@@ -215,6 +228,7 @@ impl Network {
                 hotspot,
                 client,
                 crystal_ppm: rng.gen_range(-config.crystal_ppm..=config.crystal_ppm),
+                rejections_seen: BTreeMap::new(),
             });
         }
         Ok(Self {
@@ -304,7 +318,8 @@ impl Network {
             None => true,
         };
         if stale {
-            self.oracle.publish_entropy().await?;
+            let random: [u8; 32] = self.rng.gen();
+            self.oracle.publish_entropy_from(random).await?;
             self.last_entropy_ms = Some(now);
         }
         Ok(())
@@ -438,12 +453,43 @@ impl Network {
         }
         self.clock.set(start + epoch_ms + window_ms + 60_000);
         let report = self.oracle.close_epoch(epoch).await?;
+        let hotspot_rejections = self.rejections_since_last_epoch().await?;
         Ok(EpochOutcome {
             report,
             beacons_sent: total,
             witnesses_sent,
             reports_refused,
+            hotspot_rejections,
         })
+    }
+
+    /// Each hotspot's rejections since the previous call (epochs run one after another, so
+    /// the difference of the oracle's running counts is exactly the last epoch's).
+    async fn rejections_since_last_epoch(
+        &mut self,
+    ) -> Result<Vec<HotspotRejections>, NetworkError> {
+        let mut per_hotspot = Vec::with_capacity(self.nodes.len());
+        for node in &mut self.nodes {
+            let totals = self
+                .oracle
+                .store()
+                .reason_counts(&node.hotspot.public_key())
+                .await
+                .map_err(oracle::OracleError::from)?;
+            let mut since = BTreeMap::new();
+            for (reason, count) in &totals {
+                let before = node.rejections_seen.get(reason).copied().unwrap_or(0);
+                if *count > before {
+                    since.insert(reason.clone(), count - before);
+                }
+            }
+            node.rejections_seen = totals;
+            per_hotspot.push(HotspotRejections {
+                address: node.info.address.clone(),
+                rejections: since,
+            });
+        }
+        Ok(per_hotspot)
     }
 
     /// The oracle's number of the first epoch of the simulation.

@@ -72,9 +72,10 @@ fn prepare_data_dir(requested: Option<PathBuf>) -> Result<(PathBuf, Option<tempf
 
 fn print_epoch(nodes: &[NodeInfo], outcome: &EpochOutcome) {
     let report = &outcome.report;
-    let names: BTreeMap<&str, &str> = nodes
+    let rewards: BTreeMap<&str, &oracle::HotspotRewardRow> = report
+        .rewards
         .iter()
-        .map(|node| (node.address.as_str(), node.name.as_str()))
+        .map(|row| (row.address.as_str(), row))
         .collect();
     println!();
     println!(
@@ -88,25 +89,45 @@ fn print_epoch(nodes: &[NodeInfo], outcome: &EpochOutcome) {
         report.emission
     );
     println!(
-        "{:<22} {:>8} {:>9} {:>16} {:>16} {:>16} {:>7}",
+        "{:<22} {:>7} {:>9} {:>14} {:>14} {:>14} {:>7}  rejections",
         "hotspot", "beacons", "witnesses", "beacon reward", "witness reward", "total", "share"
     );
-    for row in &report.rewards {
-        let name = names.get(row.address.as_str()).copied().unwrap_or("?");
+    for (node, rejected) in nodes.iter().zip(&outcome.hotspot_rejections) {
+        let (beacons, witnesses, beacon_amount, witness_amount, total) =
+            match rewards.get(node.address.as_str()) {
+                Some(row) => (
+                    row.beacons,
+                    row.witnesses,
+                    row.beacon_amount,
+                    row.witness_amount,
+                    row.total,
+                ),
+                None => (0, 0, 0, 0, 0),
+            };
         let share = if report.emission == 0 {
             0.0
         } else {
-            row.total as f64 / report.emission as f64 * 100.0
+            total as f64 / report.emission as f64 * 100.0
         };
+        let reasons: Vec<String> = rejected
+            .rejections
+            .iter()
+            .map(|(reason, count)| format!("{reason}={count}"))
+            .collect();
         println!(
-            "{:<22} {:>8} {:>9} {:>16} {:>16} {:>16} {:>6.2}%",
-            name,
-            row.beacons,
-            row.witnesses,
-            row.beacon_amount,
-            row.witness_amount,
-            row.total,
-            share
+            "{:<22} {:>7} {:>9} {:>14} {:>14} {:>14} {:>6.2}%  {}",
+            node.name,
+            beacons,
+            witnesses,
+            beacon_amount,
+            witness_amount,
+            total,
+            share,
+            if reasons.is_empty() {
+                "-".to_string()
+            } else {
+                reasons.join(", ")
+            }
         );
     }
     let rejections: Vec<String> = report
