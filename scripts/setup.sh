@@ -57,3 +57,38 @@ if $want_tests && command -v psql >/dev/null 2>&1 && id postgres >/dev/null 2>&1
       as_postgres createdb test
   fi
 fi
+
+# --- radio: lora-phy cross-check (radio/tests/lora_phy_crosscheck.rs) --------------------------
+# A Python >= 3.12 virtual environment at target/pyenv-lora with the PyPI package `lora-phy` (an
+# independent LoRa PHY, a port of jkadbear/LoRaPHY). scripts/test.sh points LORA_PHY_PYTHON at it.
+if $want_tests; then
+  lora_venv="$(cd "$(dirname "$0")/.." && pwd)/target/pyenv-lora"
+  py_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
+  if ! { [ -x "$lora_venv/bin/python" ] && "$lora_venv/bin/python" -c 'import lora_phy' >/dev/null 2>&1; }; then
+    lora_py=""
+    for cand in python3.12 python3.13 python3.14 /root/.pyenv/versions/3.1[2-9]*/bin/python3 \
+      "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 python3; do
+      if command -v "$cand" >/dev/null 2>&1 && py_ok "$cand"; then lora_py="$cand"; break; fi
+    done
+    if [ -z "$lora_py" ]; then
+      debian_py=$(apt-cache policy python3 2>/dev/null | awk '/Candidate:/ {print $2}')
+      if dpkg --compare-versions "${debian_py:-0}" ge 3.12; then
+        echo "setup: installing Debian python3 $debian_py for the lora-phy cross-check"
+        sudo_if_needed apt-get update -qq
+        sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
+        lora_py=/usr/bin/python3
+      else
+        echo "setup: the lora-phy cross-check needs Python >= 3.12 (Debian offers ${debian_py:-none});" \
+          "install one (e.g. pyenv install 3.12) and run this again" >&2
+        exit 1
+      fi
+    fi
+    if ! "$lora_py" -m venv --help >/dev/null 2>&1; then
+      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    fi
+    echo "setup: creating $lora_venv with $lora_py and installing lora-phy"
+    rm -rf "$lora_venv"
+    "$lora_py" -m venv "$lora_venv"
+    "$lora_venv/bin/python" -m pip install -q lora-phy
+  fi
+fi

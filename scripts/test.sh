@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
+export LORA_PHY_PYTHON="${LORA_PHY_PYTHON:-$PWD/target/pyenv-lora/bin/python}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/test}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -356,22 +356,129 @@ pub fn encode_frame(params: &LoraParams, payload: &[u8]) -> Result<Vec<u16>, Rad
     Ok(symbols.into_iter().map(|v| to_chirp(v, sf)).collect())
 }
 
+/// Received data symbols of a frame, as the decoder consumes them.
+#[derive(Debug, Clone, Copy)]
+pub enum Symbols<'a> {
+    /// Hard decisions: the demodulated chirp values (FFT bins), one per symbol.
+    Hard {
+        /// Spreading factor.
+        sf: u8,
+        /// One chirp value per symbol.
+        bins: &'a [u16],
+    },
+    /// Soft decisions: per symbol, the log-likelihood ratios of its interleaver bits, most
+    /// significant bit first (`SF − 2` values for reduced-rate symbols, `SF` otherwise);
+    /// a positive value means the bit is more likely 1.
+    Soft(&'a [Vec<f32>]),
+}
+
+impl Symbols<'_> {
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        match self {
+            Symbols::Hard { bins, .. } => bins.len(),
+            Symbols::Soft(llrs) => llrs.len(),
+        }
+    }
+
+    /// Whether there are no symbols.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Decodes the `cw_len` symbols from `start` (one interleaver block of `sf_app` codewords,
+    /// `reduced` rate or not) into `sf_app` nibbles.
+    pub fn decode_block(
+        &self,
+        start: usize,
+        cw_len: usize,
+        sf_app: usize,
+        reduced: bool,
+        cr: u8,
+    ) -> Vec<u8> {
+        match *self {
+            Symbols::Hard { sf, bins } => {
+                let bits: Vec<u16> = (start..start + cw_len)
+                    .map(|i| bin_to_bits(bins.get(i).copied().unwrap_or(0), sf, reduced))
+                    .collect();
+                deinterleave_block(&bits, cw_len, sf_app)
+                    .into_iter()
+                    .map(|cw| hamming_decode(cw, cr).nibble)
+                    .collect()
+            }
+            Symbols::Soft(llrs) => {
+                let block: Vec<&[f32]> = (start..start + cw_len)
+                    .map(|i| llrs.get(i).map(Vec::as_slice).unwrap_or(&[]))
+                    .collect();
+                deinterleave_llrs(&block, cw_len, sf_app)
+                    .iter()
+                    .map(|cw| hamming_decode_soft(&cw[..cw_len.min(8)], cr))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Soft inverse of [`interleave_block`]: `symbols` holds `cw_len` symbols of `sf_app` bit
+/// LLRs (MSB first; missing values count as 0 = no information); returns `sf_app` codewords
+/// of `cw_len` LLRs (first transmitted bit first).
+pub fn deinterleave_llrs(symbols: &[&[f32]], cw_len: usize, sf_app: usize) -> Vec<[f32; 8]> {
+    let mut cws = vec![[0.0f32; 8]; sf_app.min(16)];
+    if sf_app == 0 || sf_app > 16 || cw_len > 8 {
+        return cws;
+    }
+    for (i, s) in symbols.iter().take(cw_len).enumerate() {
+        for (j, &llr) in s.iter().take(sf_app).enumerate() {
+            let k = (i + 2 * sf_app - j - 1) % sf_app;
+            cws[k][i] = if llr.is_finite() { llr } else { 0.0 };
+        }
+    }
+    cws
+}
+
+/// Soft-decision Hamming decoding: the nibble whose Hamming(4, 4+CR) codeword correlates
+/// best with the bit LLRs (`llrs[i]` for the `i`-th transmitted bit, positive ⇒ 1), i.e. the
+/// maximum-likelihood codeword among the 16.
+pub fn hamming_decode_soft(llrs: &[f32], cr: u8) -> u8 {
+    let cr = cr.clamp(1, 4);
+    let len = usize::from(4 + cr);
+    let mut best = (f32::NEG_INFINITY, 0u8);
+    for n in 0..16u8 {
+        let cw = hamming_encode(n, cr);
+        let score: f32 = (0..len)
+            .map(|i| {
+                let l = llrs.get(i).copied().unwrap_or(0.0);
+                if (cw >> (len - 1 - i)) & 1 == 1 {
+                    l
+                } else {
+                    -l
+                }
+            })
+            .sum();
+        if score > best.0 {
+            best = (score, n);
+        }
+    }
+    best.1
+}
+
+/// Decodes the explicit header from the first block of a frame.
+///
+/// Returns the header and the payload nibbles carried by the first block (SF − 7 of them).
+pub fn decode_header_symbols(symbols: &Symbols<'_>, sf: u8) -> Option<(Header, Vec<u8>)> {
+    if !(7..=12).contains(&sf) || symbols.len() < HEADER_BLOCK_SYMBOLS {
+        return None;
+    }
+    let nibbles = symbols.decode_block(0, 8, usize::from(sf) - 2, true, 4);
+    let header = parse_header(&nibbles)?;
+    Some((header, nibbles[5..].to_vec()))
+}
+
 /// Decodes the explicit header from the first 8 chirp values of a frame.
 ///
 /// Returns the header and the payload nibbles carried by the first block (SF − 7 of them).
 pub fn decode_header(sf: u8, bins: &[u16]) -> Option<(Header, Vec<u8>)> {
-    if !(7..=12).contains(&sf) || bins.len() < HEADER_BLOCK_SYMBOLS {
-        return None;
-    }
-    let sf_app = usize::from(sf) - 2;
-    let bits: Vec<u16> = bins[..HEADER_BLOCK_SYMBOLS]
-        .iter()
-        .map(|&b| bin_to_bits(b, sf, true))
-        .collect();
-    let cws = deinterleave_block(&bits, 8, sf_app);
-    let nibbles: Vec<u8> = cws.iter().map(|&c| hamming_decode(c, 4).nibble).collect();
-    let header = parse_header(&nibbles)?;
-    Some((header, nibbles[5..].to_vec()))
+    decode_header_symbols(&Symbols::Hard { sf, bins }, sf)
 }
 
 /// A decoded payload.
@@ -383,44 +490,47 @@ pub struct DecodedPayload {
     pub crc_ok: Option<bool>,
 }
 
-/// Decodes the payload of an explicit-header frame from all its chirp values
-/// (`bins[0..8]` is the header block), given its decoded header.
-pub fn decode_payload(
+/// Decodes the payload of a frame from all its data symbols (`symbols[0..8]` is the first,
+/// reduced-rate block), given its header (read from the air, or known in advance when
+/// `explicit` is false).
+pub fn decode_payload_symbols(
+    symbols: &Symbols<'_>,
     sf: u8,
     ldro: bool,
+    explicit: bool,
     header: &Header,
-    bins: &[u16],
 ) -> Result<DecodedPayload, RadioError> {
     if !(7..=12).contains(&sf) {
         return Err(RadioError::InvalidSpreadingFactor(sf));
+    }
+    if !(1..=4).contains(&header.coding_rate) {
+        return Err(RadioError::InvalidCodingRate(header.coding_rate));
     }
     let needed = symbol_count(
         sf,
         header.coding_rate,
         ldro,
-        true,
+        explicit,
         header.has_crc,
         header.payload_len,
     );
-    if bins.len() < needed {
+    if symbols.len() < needed {
         return Err(RadioError::Truncated {
             needed,
-            got: bins.len(),
+            got: symbols.len(),
         });
     }
-    let (_, mut nibbles) = decode_header(sf, bins).ok_or(RadioError::InvalidHeader)?;
     let sfu = usize::from(sf);
+    let mut nibbles = symbols.decode_block(0, 8, sfu - 2, true, 4);
+    if explicit {
+        parse_header(&nibbles).ok_or(RadioError::InvalidHeader)?;
+        nibbles.drain(..5);
+    }
     let per_block = sfu - if ldro { 2 } else { 0 };
     let cw_len = 4 + usize::from(header.coding_rate);
     let mut pos = HEADER_BLOCK_SYMBOLS;
     while pos + cw_len <= needed {
-        let bits: Vec<u16> = bins[pos..pos + cw_len]
-            .iter()
-            .map(|&b| bin_to_bits(b, sf, ldro))
-            .collect();
-        for cw in deinterleave_block(&bits, cw_len, per_block) {
-            nibbles.push(hamming_decode(cw, header.coding_rate).nibble);
-        }
+        nibbles.extend(symbols.decode_block(pos, cw_len, per_block, ldro, header.coding_rate));
         pos += cw_len;
     }
     let n = header.payload_len;
@@ -443,17 +553,48 @@ pub fn decode_payload(
     Ok(DecodedPayload { payload, crc_ok })
 }
 
-/// Decodes a whole explicit-header frame from its chirp values.
+/// Decodes the payload of an explicit-header frame from all its chirp values
+/// (`bins[0..8]` is the header block), given its decoded header.
+pub fn decode_payload(
+    sf: u8,
+    ldro: bool,
+    header: &Header,
+    bins: &[u16],
+) -> Result<DecodedPayload, RadioError> {
+    decode_payload_symbols(&Symbols::Hard { sf, bins }, sf, ldro, true, header)
+}
+
+/// The header an implicit-header frame is received with (length, CR and CRC from `params`).
+pub fn implicit_header(params: &LoraParams) -> Header {
+    Header {
+        payload_len: usize::from(params.implicit_payload_len),
+        coding_rate: params.coding_rate,
+        has_crc: params.crc,
+    }
+}
+
+/// Decodes a whole frame from its chirp values: the header is read from the air, or taken
+/// from `params` (see [`implicit_header`]) when `params.explicit_header` is false.
 pub fn decode_frame(
     params: &LoraParams,
     bins: &[u16],
 ) -> Result<(Header, DecodedPayload), RadioError> {
-    if !params.explicit_header {
-        return Err(RadioError::Unsupported("implicit-header decoding"));
-    }
     let sf = params.spreading_factor;
-    let (header, _) = decode_header(sf, bins).ok_or(RadioError::InvalidHeader)?;
-    let decoded = decode_payload(sf, params.low_data_rate_enabled(), &header, bins)?;
+    let symbols = Symbols::Hard { sf, bins };
+    let header = if params.explicit_header {
+        decode_header_symbols(&symbols, sf)
+            .ok_or(RadioError::InvalidHeader)?
+            .0
+    } else {
+        implicit_header(params)
+    };
+    let decoded = decode_payload_symbols(
+        &symbols,
+        sf,
+        params.low_data_rate_enabled(),
+        params.explicit_header,
+        &header,
+    )?;
     Ok((header, decoded))
 }
 

@@ -1,14 +1,17 @@
 //! Streaming LoRa receiver: preamble detection, synchronisation (CFO / timing), dechirp + FFT
 //! demodulation, header and payload decoding, SNR / RSSI measurement.
 //!
-//! The receiver works at one sample per chip: oversampled input is decimated by a boxcar
-//! average of `oversampling` samples (a crude anti-alias filter; a proper channelizer comes
-//! later). Demodulation is hard-decision (argmax); the per-symbol spectra are available
-//! inside [`Receiver`] so a soft (LLR) decoder can be added without changing the API.
+//! The receiver works at one sample per chip: oversampled input goes through a decimating
+//! windowed-sinc low-pass filter ([`crate::filter::Decimator`]). Decoding is soft by default
+//! (per-bit LLRs from the FFT magnitudes, ML Hamming decoding) or hard ([`Decoding`]).
 
 use crate::chirp::base_upchirp;
-use crate::coding::{decode_header, decode_payload, symbol_count, Header, HEADER_BLOCK_SYMBOLS};
+use crate::coding::{
+    bin_to_bits, decode_header_symbols, decode_payload_symbols, implicit_header, symbol_count,
+    Header, Symbols, HEADER_BLOCK_SYMBOLS,
+};
 use crate::error::RadioError;
+use crate::filter::Decimator;
 use crate::modulator::sync_word_symbols;
 use crate::params::LoraParams;
 use num_complex::Complex32;
@@ -56,6 +59,95 @@ pub struct RxFrame {
     pub sample_offset: u64,
 }
 
+/// How the receiver turns symbol spectra into bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decoding {
+    /// Hard decisions: the strongest FFT bin per symbol, Hamming decoding by bit errors.
+    Hard,
+    /// Soft decisions (default): per-bit log-likelihood ratios from all FFT magnitudes
+    /// (max-log over the symbol's bins), maximum-likelihood Hamming codeword match.
+    #[default]
+    Soft,
+}
+
+/// Natural logarithm of the modified Bessel function I0 (Abramowitz & Stegun 9.8.1/9.8.2).
+fn ln_i0(x: f64) -> f64 {
+    let x = x.abs();
+    if x < 3.75 {
+        let t = (x / 3.75).powi(2);
+        (1.0 + t
+            * (3.515_622_9
+                + t * (3.089_942_4
+                    + t * (1.206_749_2 + t * (0.265_973_2 + t * (0.036_076_8 + t * 0.004_581_3))))))
+            .ln()
+    } else {
+        let t = 3.75 / x;
+        let poly = 0.398_942_28
+            + t * (0.013_285_92
+                + t * (0.002_253_19
+                    + t * (-0.001_575_65
+                        + t * (0.009_162_81
+                            + t * (-0.020_577_06
+                                + t * (0.026_355_37 + t * (-0.016_476_33 + t * 0.003_923_77)))))));
+        x - 0.5 * x.ln() + poly.ln()
+    }
+}
+
+/// Per-bit max-log LLRs of one symbol from its dechirped spectrum.
+///
+/// `amplitude` is the expected peak magnitude and `noise` the mean noise power per bin (both in
+/// unnormalised FFT units). Bin `k` is scored with the non-coherent log-likelihood
+/// `ln I0(2·amplitude·|Y_k| / noise)`; the LLR of each interleaver bit is the best score among
+/// bins whose bit pattern (see [`bin_to_bits`]) has a 1 there minus the best with a 0.
+pub fn symbol_llrs(
+    spec: &[Complex32],
+    sf: u8,
+    reduced: bool,
+    amplitude: f64,
+    noise: f64,
+) -> Vec<f32> {
+    let sf_app = usize::from(if reduced { sf.saturating_sub(2) } else { sf });
+    let mut one = vec![f64::NEG_INFINITY; sf_app];
+    let mut zero = vec![f64::NEG_INFINITY; sf_app];
+    // A noiseless input would make every metric infinite: floor the noise 40 dB below the peak.
+    let noise = noise.max(amplitude * amplitude * 1e-4);
+    let scale = if noise > 0.0 && noise.is_finite() && amplitude.is_finite() {
+        2.0 * amplitude.max(0.0) / noise
+    } else {
+        0.0
+    };
+    for (k, y) in spec.iter().enumerate() {
+        let mag = f64::from(y.norm());
+        let metric = if mag.is_finite() {
+            ln_i0(scale * mag)
+        } else {
+            0.0
+        };
+        let bits = bin_to_bits(k as u16, sf, reduced);
+        for j in 0..sf_app {
+            let slot = if (bits >> (sf_app - 1 - j)) & 1 == 1 {
+                &mut one[j]
+            } else {
+                &mut zero[j]
+            };
+            if metric > *slot {
+                *slot = metric;
+            }
+        }
+    }
+    one.iter()
+        .zip(&zero)
+        .map(|(a, b)| {
+            let l = a - b;
+            if l.is_finite() {
+                l.clamp(-1e4, 1e4) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 /// Minimum number of consecutive windows with the same dechirped peak to declare a preamble.
 const MIN_RUN: usize = 4;
 
@@ -72,6 +164,8 @@ struct FrameCtx {
     header: Option<Header>,
     total_symbols: usize,
     bins: Vec<u16>,
+    llrs: Vec<Vec<f32>>,
+    amp_sum: f64,
     snr_sum: f64,
     sig_sum: f64,
     measured: usize,
@@ -104,13 +198,14 @@ pub struct Receiver {
     buf: Vec<Complex32>,
     /// Chip index of `buf[0]`.
     base: u64,
-    dec_acc: Complex32,
-    dec_cnt: usize,
+    decimator: Decimator,
+    staging: Vec<Complex32>,
     state: State,
     search_pos: u64,
     run_len: usize,
     run_bin: usize,
     det_threshold: f32,
+    decoding: Decoding,
     out: Vec<RxFrame>,
 }
 
@@ -129,12 +224,11 @@ fn wrap(x: f64, n: f64) -> f64 {
 }
 
 impl Receiver {
-    /// Creates a receiver. Only explicit-header frames can be received for now.
+    /// Creates a receiver (soft decoding). With `params.explicit_header` false it receives
+    /// implicit-header frames of `params.implicit_payload_len` bytes at `params.coding_rate`
+    /// with `params.crc`.
     pub fn new(params: LoraParams, calibration: Calibration) -> Result<Self, RadioError> {
         params.validate()?;
-        if !params.explicit_header {
-            return Err(RadioError::Unsupported("implicit-header reception"));
-        }
         let n = params.chips_per_symbol();
         let fft = FftPlanner::<f32>::new().plan_fft_forward(n);
         let scratch = vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()];
@@ -155,15 +249,27 @@ impl Receiver {
             down,
             buf: Vec::new(),
             base: 0,
-            dec_acc: Complex32::new(0.0, 0.0),
-            dec_cnt: 0,
+            decimator: Decimator::new(params.oversampling as usize),
+            staging: Vec::new(),
             state: State::Search,
             search_pos: 0,
             run_len: 0,
             run_bin: 0,
             det_threshold: (n as f32).ln() + 2.0,
+            decoding: Decoding::default(),
             out: Vec::new(),
         })
+    }
+
+    /// Chooses hard or soft decision decoding (soft by default).
+    pub fn with_decoding(mut self, decoding: Decoding) -> Self {
+        self.decoding = decoding;
+        self
+    }
+
+    /// The decoding mode in use.
+    pub fn decoding(&self) -> Decoding {
+        self.decoding
     }
 
     /// The parameters this receiver listens for.
@@ -205,8 +311,7 @@ impl Receiver {
         self.search_pos = real_end;
         self.state = State::Search;
         self.run_len = 0;
-        self.dec_acc = Complex32::new(0.0, 0.0);
-        self.dec_cnt = 0;
+        self.decimator.reset();
         std::mem::take(&mut self.out)
     }
 
@@ -219,28 +324,19 @@ impl Receiver {
     }
 
     fn ingest(&mut self, samples: &[Complex32]) {
-        self.buf.reserve(samples.len() / self.os + 1);
-        for &s in samples {
-            let s = if s.re.is_finite() && s.im.is_finite() {
-                s
+        self.staging.clear();
+        self.staging.extend(samples.iter().map(|s| {
+            if s.re.is_finite() && s.im.is_finite() {
+                *s
             } else {
                 Complex32::new(0.0, 0.0)
-            };
-            if self.os == 1 {
-                self.buf.push(s);
-                continue;
             }
-            self.dec_acc += s;
-            self.dec_cnt += 1;
-            if self.dec_cnt == self.os {
-                let v = self.dec_acc / self.os as f32;
-                self.buf.push(if v.re.is_finite() && v.im.is_finite() {
-                    v
-                } else {
-                    Complex32::new(0.0, 0.0)
-                });
-                self.dec_acc = Complex32::new(0.0, 0.0);
-                self.dec_cnt = 0;
+        }));
+        let before = self.buf.len();
+        self.decimator.process(&self.staging, &mut self.buf);
+        for v in &mut self.buf[before..] {
+            if !(v.re.is_finite() && v.im.is_finite()) {
+                *v = Complex32::new(0.0, 0.0);
             }
         }
     }
@@ -472,14 +568,30 @@ impl Receiver {
         if cnt > 0.0 {
             shift += acc / cnt;
         }
+        let (header, total_symbols) = if self.params.explicit_header {
+            (None, HEADER_BLOCK_SYMBOLS)
+        } else {
+            let h = implicit_header(&self.params);
+            let total = symbol_count(
+                self.params.spreading_factor,
+                h.coding_rate,
+                self.ldro,
+                false,
+                h.has_crc,
+                h.payload_len,
+            );
+            (Some(h), total)
+        };
         Some(FrameCtx {
             sync_start,
             data_start,
             shift,
             cfo,
-            header: None,
-            total_symbols: HEADER_BLOCK_SYMBOLS,
+            header,
+            total_symbols,
             bins: Vec::new(),
+            llrs: Vec::new(),
+            amp_sum: 0.0,
             snr_sum: 0.0,
             sig_sum: 0.0,
             measured: 0,
@@ -497,6 +609,18 @@ impl Receiver {
             };
             let (k, pk, others) = Self::peak(&spec);
             ctx.bins.push(k as u16);
+            if self.decoding == Decoding::Soft {
+                let reduced = self.ldro || ctx.bins.len() <= HEADER_BLOCK_SYMBOLS;
+                ctx.amp_sum += f64::from((pk - others).max(0.0)).sqrt();
+                let amplitude = ctx.amp_sum / ctx.bins.len() as f64;
+                ctx.llrs.push(symbol_llrs(
+                    &spec,
+                    self.params.spreading_factor,
+                    reduced,
+                    amplitude,
+                    f64::from(others),
+                ));
+            }
             let sig = f64::from(((pk - others) / (nf * nf)).max(0.0));
             let noise = f64::from(others / nf);
             if noise > 0.0 && sig.is_finite() {
@@ -508,7 +632,8 @@ impl Receiver {
             ctx.measured += 1;
             if ctx.header.is_none() && ctx.bins.len() == HEADER_BLOCK_SYMBOLS {
                 let sf = self.params.spreading_factor;
-                match decode_header(sf, &ctx.bins) {
+                let symbols = self.symbols(&ctx);
+                match decode_header_symbols(&symbols, sf) {
                     Some((h, _)) => {
                         ctx.total_symbols = symbol_count(
                             sf,
@@ -535,10 +660,22 @@ impl Receiver {
         Step::Progress
     }
 
+    fn symbols<'a>(&self, ctx: &'a FrameCtx) -> Symbols<'a> {
+        match self.decoding {
+            Decoding::Hard => Symbols::Hard {
+                sf: self.params.spreading_factor,
+                bins: &ctx.bins,
+            },
+            Decoding::Soft => Symbols::Soft(&ctx.llrs),
+        }
+    }
+
     fn finish(&mut self, ctx: &FrameCtx) {
         let Some(header) = ctx.header else { return };
         let sf = self.params.spreading_factor;
-        let Ok(decoded) = decode_payload(sf, self.ldro, &header, &ctx.bins) else {
+        let symbols = self.symbols(ctx);
+        let explicit = self.params.explicit_header;
+        let Ok(decoded) = decode_payload_symbols(&symbols, sf, self.ldro, explicit, &header) else {
             return;
         };
         let m = ctx.measured.max(1) as f64;

@@ -7,6 +7,7 @@
 //! - [`modulator`] — chirp synthesis of whole frames.
 //! - [`demod`] — the streaming [`Receiver`].
 //! - [`channel`] — path loss, thermal noise, CFO, delay and AWGN.
+//! - [`filter`] — the decimating low-pass filter in front of the receiver.
 //! - [`error`] — [`RadioError`].
 //! - [`iq`] — IQ file sample formats (cf32, cs16, cu8).
 //! - [`backend`] — the radios a hotspot runs on, behind one [`backend::Backend`] trait.
@@ -22,12 +23,13 @@ mod chirp;
 pub mod coding;
 pub mod demod;
 pub mod error;
+pub mod filter;
 pub mod iq;
 pub mod modulator;
 pub mod params;
 
 pub use channel::{propagate, ChannelConditions, PathLoss};
-pub use demod::{Calibration, Receiver, RxFrame};
+pub use demod::{Calibration, Decoding, Receiver, RxFrame};
 pub use error::RadioError;
 pub use modulator::modulate;
 pub use num_complex::Complex32;

@@ -24,6 +24,9 @@ pub struct LoraParams {
     pub preamble_len: u16,
     /// Samples per chip (default 1): the sample rate is `bandwidth_hz * oversampling`.
     pub oversampling: u32,
+    /// Payload length of implicit-header frames (the receiver cannot read it from the air);
+    /// ignored with an explicit header.
+    pub implicit_payload_len: u8,
 }
 
 /// Longest symbol duration without low-data-rate optimisation, in seconds.
@@ -42,6 +45,7 @@ impl LoraParams {
             sync_word: 0x34,
             preamble_len: 8,
             oversampling: 1,
+            implicit_payload_len: 0,
         }
     }
 
