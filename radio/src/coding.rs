@@ -716,6 +716,43 @@ mod tests {
     }
 
     #[test]
+    fn soft_hamming_uses_reliability() {
+        for cr in 1..=4u8 {
+            let len = usize::from(4 + cr);
+            for n in 0..16u8 {
+                let cw = hamming_encode(n, cr);
+                let llrs: Vec<f32> = (0..len)
+                    .map(|i| {
+                        if (cw >> (len - 1 - i)) & 1 == 1 {
+                            3.0
+                        } else {
+                            -3.0
+                        }
+                    })
+                    .collect();
+                assert_eq!(hamming_decode_soft(&llrs, cr), n);
+                // One bit flipped but unreliable: soft decoding recovers it even at CR 4/5,
+                // where hard decoding can only detect the error.
+                for bit in 0..len {
+                    let mut weak = llrs.clone();
+                    weak[bit] = -0.5 * weak[bit].signum();
+                    assert_eq!(hamming_decode_soft(&weak, cr), n, "cr {cr} n {n} bit {bit}");
+                }
+            }
+        }
+        let p = LoraParams {
+            explicit_header: false,
+            implicit_payload_len: 3,
+            ..LoraParams::new(8, 125_000)
+        };
+        let syms = encode_frame(&p, b"abc").expect("encode");
+        let (h, d) = decode_frame(&p, &syms).expect("implicit decode");
+        assert_eq!(h, implicit_header(&p));
+        assert_eq!(d.payload, b"abc");
+        assert_eq!(d.crc_ok, Some(true));
+    }
+
+    #[test]
     fn interleave_round_trip() {
         for sf in 7..=12usize {
             for (cw_len, sf_app) in [(5, sf), (8, sf), (8, sf - 2), (6, sf - 2)] {

@@ -107,8 +107,6 @@ pub fn symbol_llrs(
     noise: f64,
 ) -> Vec<f32> {
     let sf_app = usize::from(if reduced { sf.saturating_sub(2) } else { sf });
-    let mut one = vec![f64::NEG_INFINITY; sf_app];
-    let mut zero = vec![f64::NEG_INFINITY; sf_app];
     // A noiseless input would make every metric infinite: floor the noise 40 dB below the peak.
     let noise = noise.max(amplitude * amplitude * 1e-4);
     let scale = if noise > 0.0 && noise.is_finite() && amplitude.is_finite() {
@@ -116,13 +114,14 @@ pub fn symbol_llrs(
     } else {
         0.0
     };
+    // The metric grows with |Y_k|: find the strongest bin per bit value, then score only those.
+    let mut one = vec![0.0f32; sf_app];
+    let mut zero = vec![0.0f32; sf_app];
     for (k, y) in spec.iter().enumerate() {
-        let mag = f64::from(y.norm());
-        let metric = if mag.is_finite() {
-            ln_i0(scale * mag)
-        } else {
-            0.0
-        };
+        let pow = y.norm_sqr();
+        if !pow.is_finite() {
+            continue;
+        }
         let bits = bin_to_bits(k as u16, sf, reduced);
         for j in 0..sf_app {
             let slot = if (bits >> (sf_app - 1 - j)) & 1 == 1 {
@@ -130,15 +129,16 @@ pub fn symbol_llrs(
             } else {
                 &mut zero[j]
             };
-            if metric > *slot {
-                *slot = metric;
+            if pow > *slot {
+                *slot = pow;
             }
         }
     }
+    let metric = |pow: f32| ln_i0(scale * f64::from(pow).sqrt());
     one.iter()
         .zip(&zero)
-        .map(|(a, b)| {
-            let l = a - b;
+        .map(|(&a, &b)| {
+            let l = metric(a) - metric(b);
             if l.is_finite() {
                 l.clamp(-1e4, 1e4) as f32
             } else {
@@ -381,17 +381,26 @@ impl Receiver {
             return None;
         }
         let reference = if up_reference { &self.up } else { &self.down };
-        let nf = self.n as f64;
-        let step = -2.0 * PI * shift / nf;
-        let mut v: Vec<Complex32> = self.buf[start..start + self.n]
-            .iter()
-            .zip(reference)
-            .enumerate()
-            .map(|(k, (x, r))| {
-                let ph = (step * k as f64).rem_euclid(2.0 * PI);
-                x * r * Complex32::new(ph.cos() as f32, ph.sin() as f32)
-            })
-            .collect();
+        let window = self.buf[start..start + self.n].iter().zip(reference);
+        let mut v: Vec<Complex32> = if shift == 0.0 {
+            window.map(|(x, r)| x * r).collect()
+        } else {
+            // Phasor recurrence in f64 (re-normalised) instead of a sin/cos per sample.
+            let step = -2.0 * PI * shift.rem_euclid(self.n as f64) / self.n as f64;
+            let rot = num_complex::Complex64::new(step.cos(), step.sin());
+            let mut z = num_complex::Complex64::new(1.0, 0.0);
+            window
+                .enumerate()
+                .map(|(k, (x, r))| {
+                    let out = x * r * Complex32::new(z.re as f32, z.im as f32);
+                    z *= rot;
+                    if k % 64 == 63 {
+                        z /= z.norm();
+                    }
+                    out
+                })
+                .collect()
+        };
         self.fft.process_with_scratch(&mut v, &mut self.scratch);
         Some(v)
     }

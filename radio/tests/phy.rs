@@ -381,3 +381,106 @@ fn bad_header_is_dropped() {
     frames.extend(r.flush());
     assert!(frames.is_empty(), "{frames:?}");
 }
+
+/// Parameter coverage: implicit header, 250/500 kHz, private sync word, long preamble,
+/// oversampling 3 (FIR decimation), forced LDRO; hard and soft decoding.
+#[test]
+fn parameter_coverage() {
+    let base = LoraParams::new(8, 125_000);
+    let variants = [
+        LoraParams {
+            explicit_header: false,
+            implicit_payload_len: 12,
+            coding_rate: 3,
+            ..base
+        },
+        LoraParams {
+            bandwidth_hz: 250_000,
+            ..base
+        },
+        LoraParams {
+            bandwidth_hz: 500_000,
+            spreading_factor: 10,
+            ..base
+        },
+        LoraParams {
+            sync_word: 0x12,
+            preamble_len: 12,
+            ..base
+        },
+        LoraParams {
+            oversampling: 3,
+            ..base
+        },
+        LoraParams {
+            low_data_rate: Some(true),
+            coding_rate: 2,
+            ..base
+        },
+    ];
+    for (i, p) in variants.iter().enumerate() {
+        let data = payload(12, 500 + i as u64);
+        let tx = modulate(p, &data).expect("modulate");
+        let mut rng = ChaCha8Rng::seed_from_u64(i as u64);
+        let cond = ChannelConditions {
+            rx_power_dbm: NOISE + 5.0,
+            noise_floor_dbm: NOISE,
+            cfo_hz: 3_000.0,
+            delay_samples: 777,
+            trailing_samples: 2 * p.samples_per_symbol(),
+        };
+        let rx = propagate(&tx, p.sample_rate(), &cond, &mut rng);
+        for decoding in [radio::Decoding::Hard, radio::Decoding::Soft] {
+            let mut r = Receiver::new(*p, Calibration::default())
+                .expect("receiver")
+                .with_decoding(decoding);
+            let mut frames = r.process(&rx);
+            frames.extend(r.flush());
+            assert_eq!(frames.len(), 1, "{p:?} {decoding:?}");
+            assert_eq!(frames[0].payload, data, "{p:?} {decoding:?}");
+            assert_eq!(frames[0].crc_ok, Some(true));
+            let off = frames[0].sample_offset as i64 - 777;
+            assert!(
+                off.abs() <= 2 * p.oversampling as i64,
+                "{p:?}: offset {off}"
+            );
+        }
+    }
+}
+
+/// Soft decoding gains over hard decoding near the sensitivity limit (same received samples).
+#[test]
+fn soft_decoding_beats_hard() {
+    let p = LoraParams::new(7, 125_000);
+    let mut ok = [0usize; 2];
+    for t in 0..60u64 {
+        let data = payload(16, 900 + t);
+        let tx = modulate(&p, &data).expect("modulate");
+        let mut rng = ChaCha8Rng::seed_from_u64(t);
+        let cond = ChannelConditions {
+            rx_power_dbm: NOISE - 8.5,
+            noise_floor_dbm: NOISE,
+            cfo_hz: rng.gen_range(-5_000.0..5_000.0),
+            delay_samples: rng.gen_range(200..400),
+            trailing_samples: 256,
+        };
+        let rx = propagate(&tx, p.sample_rate(), &cond, &mut rng);
+        for (i, decoding) in [radio::Decoding::Hard, radio::Decoding::Soft]
+            .into_iter()
+            .enumerate()
+        {
+            let mut r = Receiver::new(p, Calibration::default())
+                .expect("receiver")
+                .with_decoding(decoding);
+            let mut frames = r.process(&rx);
+            frames.extend(r.flush());
+            if frames
+                .iter()
+                .any(|f| f.crc_ok == Some(true) && f.payload == data)
+            {
+                ok[i] += 1;
+            }
+        }
+    }
+    assert!(ok[1] > ok[0], "hard {} vs soft {} of 60", ok[0], ok[1]);
+}

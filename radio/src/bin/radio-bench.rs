@@ -1,0 +1,185 @@
+//! `radio-bench`: packet error rate versus SNR (AWGN, random CFO and timing; hard and soft
+//! decoding) and demodulator throughput on one core. Run it in release mode:
+//!
+//! `cargo run --release -p radio --bin radio-bench -- --frames 1000 --csv per.csv`
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use radio::channel::{propagate, ChannelConditions};
+use radio::{modulate, Calibration, Decoding, LoraParams, Receiver};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::io::Write;
+use std::time::Instant;
+
+/// Semtech SX127x demodulator SNR limits at 125 kHz, SF7..SF12.
+const SX127X_LIMIT_DB: [f64; 6] = [-7.5, -10.0, -12.5, -15.0, -17.5, -20.0];
+
+#[derive(Parser)]
+#[command(
+    name = "radio-bench",
+    about = "LoRa PHY benchmarks: PER vs SNR and throughput"
+)]
+struct Cli {
+    /// Frames per (SF, SNR) point.
+    #[arg(long, default_value_t = 1000)]
+    frames: usize,
+    /// Spreading factors to measure, comma separated.
+    #[arg(long, default_value = "7,8,9,10,11,12", value_delimiter = ',')]
+    sf: Vec<u8>,
+    /// SNR offsets in dB relative to the SX127x limit of each SF.
+    #[arg(
+        long,
+        default_value = "-4,-3,-2,-1,0,1,2",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    offsets: Vec<f64>,
+    /// Payload length in bytes.
+    #[arg(long, default_value_t = 16)]
+    len: usize,
+    /// Also write the PER table as CSV to this file.
+    #[arg(long)]
+    csv: Option<String>,
+    /// Skip the PER sweep.
+    #[arg(long)]
+    no_per: bool,
+    /// Skip the throughput measurement.
+    #[arg(long)]
+    no_throughput: bool,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+const NOISE_DBM: f64 = -100.0;
+
+/// Fraction of frames lost (hard, soft) at one SNR.
+fn per_point(
+    p: &LoraParams,
+    snr_db: f64,
+    frames: usize,
+    len: usize,
+    rng: &mut StdRng,
+) -> Result<(f64, f64)> {
+    let mut lost = [0usize; 2];
+    let sps = p.samples_per_symbol();
+    for _ in 0..frames {
+        let data: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+        let tx = modulate(p, &data)?;
+        let cond = ChannelConditions {
+            rx_power_dbm: NOISE_DBM + snr_db,
+            noise_floor_dbm: NOISE_DBM,
+            cfo_hz: rng.gen_range(-15_000.0..15_000.0),
+            delay_samples: rng.gen_range(sps..3 * sps),
+            trailing_samples: 2 * sps,
+        };
+        let rx = propagate(&tx, p.sample_rate(), &cond, rng);
+        for (i, decoding) in [Decoding::Hard, Decoding::Soft].into_iter().enumerate() {
+            let mut r = Receiver::new(*p, Calibration::default())?.with_decoding(decoding);
+            let mut got = r.process(&rx);
+            got.extend(r.flush());
+            if !got
+                .iter()
+                .any(|f| f.crc_ok == Some(true) && f.payload == data)
+            {
+                lost[i] += 1;
+            }
+        }
+    }
+    let n = frames.max(1) as f64;
+    Ok((lost[0] as f64 / n, lost[1] as f64 / n))
+}
+
+fn per_sweep(cli: &Cli) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(cli.seed);
+    let mut csv = match &cli.csv {
+        Some(path) => {
+            let mut f = std::fs::File::create(path).with_context(|| format!("creating {path}"))?;
+            writeln!(f, "sf,snr_db,per_hard,per_soft")?;
+            Some(f)
+        }
+        None => None,
+    };
+    println!(
+        "PER vs SNR, 125 kHz, CR 4/5, {} bytes, {} frames/point, CFO ±15 kHz, random timing",
+        cli.len, cli.frames
+    );
+    println!(
+        "{:>4} {:>8} {:>9} {:>9}",
+        "SF", "SNR dB", "PER hard", "PER soft"
+    );
+    for &sf in &cli.sf {
+        let p = LoraParams::new(sf, 125_000);
+        p.validate()?;
+        let limit = SX127X_LIMIT_DB[usize::from(sf.clamp(7, 12) - 7)];
+        let mut soft_10 = None;
+        for &off in &cli.offsets {
+            let snr = limit + off;
+            let (hard, soft) = per_point(&p, snr, cli.frames, cli.len, &mut rng)?;
+            println!("{sf:>4} {snr:>8.1} {hard:>9.3} {soft:>9.3}");
+            if let Some(f) = csv.as_mut() {
+                writeln!(f, "{sf},{snr},{hard},{soft}")?;
+            }
+            if soft <= 0.1 && soft_10.is_none() {
+                soft_10 = Some(snr);
+            }
+        }
+        match soft_10 {
+            Some(s) => {
+                println!("     SF{sf}: soft PER ≤ 10 % from {s:.1} dB (SX127x limit {limit:.1} dB)")
+            }
+            None => println!(
+                "     SF{sf}: soft PER above 10 % on the whole grid (SX127x limit {limit:.1} dB)"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Samples per second the receiver processes on a continuous stream of frames with noise.
+fn throughput(sf: u8, seconds_of_air: f64, rng: &mut StdRng) -> Result<(f64, f64)> {
+    let p = LoraParams::new(sf, 125_000);
+    let fs = p.sample_rate();
+    let mut stream = Vec::new();
+    let sps = p.samples_per_symbol();
+    while (stream.len() as f64) < seconds_of_air * fs {
+        let data: Vec<u8> = (0..16).map(|_| rng.gen()).collect();
+        let tx = modulate(&p, &data)?;
+        let cond = ChannelConditions {
+            rx_power_dbm: NOISE_DBM + 5.0,
+            noise_floor_dbm: NOISE_DBM,
+            cfo_hz: rng.gen_range(-10_000.0..10_000.0),
+            delay_samples: rng.gen_range(sps..4 * sps),
+            trailing_samples: 0,
+        };
+        stream.extend(propagate(&tx, fs, &cond, rng));
+    }
+    let mut r = Receiver::new(p, Calibration::default())?;
+    let start = Instant::now();
+    let mut frames = 0;
+    for chunk in stream.chunks(16_384) {
+        frames += r.process(chunk).len();
+    }
+    frames += r.flush().len();
+    let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    let rate = stream.len() as f64 / elapsed;
+    anyhow::ensure!(frames > 0, "no frame decoded in the throughput stream");
+    Ok((rate / 1e6, rate / fs))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if !cli.no_per {
+        per_sweep(&cli)?;
+    }
+    if !cli.no_throughput {
+        let mut rng = StdRng::seed_from_u64(cli.seed ^ 0x5EED);
+        println!("Throughput, one core, soft decoding, continuous stream with detection:");
+        for sf in [7u8, 12] {
+            let (msps, realtime) = throughput(sf, if sf == 7 { 4.0 } else { 12.0 }, &mut rng)?;
+            println!("  SF{sf}/125 kHz: {msps:.2} MS/s = {realtime:.0}× real time");
+        }
+    }
+    Ok(())
+}
