@@ -6,6 +6,7 @@
 //! - [`coding`] — whitening, header, CRC, Hamming, interleaving, Gray mapping.
 //! - [`modulator`] — chirp synthesis of whole frames.
 //! - [`demod`] — the streaming [`Receiver`].
+//! - [`channelizer`] — polyphase filter bank and the all-channel, all-SF [`channelizer::MultiReceiver`].
 //! - [`channel`] — path loss, thermal noise, CFO, delay and AWGN.
 //! - [`filter`] — the decimating low-pass filter in front of the receiver.
 //! - [`error`] — [`RadioError`].
@@ -19,6 +20,7 @@
 
 pub mod backend;
 pub mod channel;
+pub mod channelizer;
 mod chirp;
 pub mod coding;
 pub mod demod;
