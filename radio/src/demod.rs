@@ -148,6 +148,20 @@ pub fn symbol_llrs(
         .collect()
 }
 
+/// What a [`Receiver`] has seen so far: frames that fail their header or CRC are counted here
+/// (bad-CRC frames are also returned, with `crc_ok: Some(false)`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RxStats {
+    /// Preambles followed by a matching sync word.
+    pub synchronised: u64,
+    /// Explicit headers that failed their checksum (frame dropped: its length is unknown).
+    pub header_errors: u64,
+    /// Frames returned with a failed payload CRC.
+    pub crc_errors: u64,
+    /// Frames returned (good, bad CRC, or without CRC).
+    pub frames: u64,
+}
+
 /// Minimum number of consecutive windows with the same dechirped peak to declare a preamble.
 const MIN_RUN: usize = 4;
 
@@ -206,6 +220,7 @@ pub struct Receiver {
     run_bin: usize,
     det_threshold: f32,
     decoding: Decoding,
+    stats: RxStats,
     out: Vec<RxFrame>,
 }
 
@@ -257,6 +272,7 @@ impl Receiver {
             run_bin: 0,
             det_threshold: (n as f32).ln() + 2.0,
             decoding: Decoding::default(),
+            stats: RxStats::default(),
             out: Vec::new(),
         })
     }
@@ -265,6 +281,11 @@ impl Receiver {
     pub fn with_decoding(mut self, decoding: Decoding) -> Self {
         self.decoding = decoding;
         self
+    }
+
+    /// Counters of synchronised frames, header and CRC failures.
+    pub fn stats(&self) -> RxStats {
+        self.stats
     }
 
     /// The decoding mode in use.
@@ -488,7 +509,10 @@ impl Receiver {
             return Step::NeedMore;
         }
         match self.synchronise(w) {
-            Some(ctx) => self.state = State::Frame(Box::new(ctx)),
+            Some(ctx) => {
+                self.stats.synchronised += 1;
+                self.state = State::Frame(Box::new(ctx));
+            }
             None => {
                 self.state = State::Search;
                 self.search_pos = self.search_pos.max(w + self.n as u64);
@@ -655,6 +679,7 @@ impl Receiver {
                         ctx.header = Some(h);
                     }
                     None => {
+                        self.stats.header_errors += 1;
                         // Not a frame of ours (or a damaged header): resume the search after the sync word.
                         self.search_pos = (ctx.sync_start.max(0.0) as u64) + 2 * n as u64;
                         self.state = State::Search;
@@ -685,8 +710,13 @@ impl Receiver {
         let symbols = self.symbols(ctx);
         let explicit = self.params.explicit_header;
         let Ok(decoded) = decode_payload_symbols(&symbols, sf, self.ldro, explicit, &header) else {
+            self.stats.header_errors += 1;
             return;
         };
+        self.stats.frames += 1;
+        if decoded.crc_ok == Some(false) {
+            self.stats.crc_errors += 1;
+        }
         let m = ctx.measured.max(1) as f64;
         let snr = ctx.snr_sum / m;
         let sig = ctx.sig_sum / m;

@@ -31,7 +31,7 @@ pub mod modulator;
 pub mod params;
 
 pub use channel::{propagate, ChannelConditions, PathLoss};
-pub use demod::{Calibration, Decoding, Receiver, RxFrame};
+pub use demod::{Calibration, Decoding, Receiver, RxFrame, RxStats};
 pub use error::RadioError;
 pub use modulator::modulate;
 pub use num_complex::Complex32;

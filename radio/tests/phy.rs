@@ -263,6 +263,8 @@ fn corrupted_symbol_fails_crc() {
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].crc_ok, Some(false));
     assert_ne!(frames[0].payload, data);
+    let stats = r.stats();
+    assert_eq!((stats.frames, stats.crc_errors), (1, 1), "{stats:?}");
 }
 
 #[test]
@@ -380,6 +382,7 @@ fn bad_header_is_dropped() {
     let mut frames = r.process(&rx);
     frames.extend(r.flush());
     assert!(frames.is_empty(), "{frames:?}");
+    assert_eq!(r.stats().header_errors, 1, "{:?}", r.stats());
 }
 
 /// Parameter coverage: implicit header, 250/500 kHz, private sync word, long preamble,
