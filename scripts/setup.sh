@@ -92,3 +92,10 @@ if $want_tests; then
     "$lora_venv/bin/python" -m pip install -q lora-phy
   fi
 fi
+
+# --- radio: font for radio-bench's PER plot (plotters renders text from a TrueType file) ----------
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing fonts-dejavu-core (radio-bench plot)"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core
+fi

@@ -1,7 +1,7 @@
 //! `radio-bench`: packet error rate versus SNR (AWGN, random CFO and timing; hard and soft
 //! decoding) and demodulator throughput on one core. Run it in release mode:
 //!
-//! `cargo run --release -p radio --bin radio-bench -- --frames 1000 --csv per.csv`
+//! `cargo run --release -p radio --bin radio-bench -- --frames 1000 --csv per.csv --png per.png`
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -42,6 +42,15 @@ struct Cli {
     /// Also write the PER table as CSV to this file.
     #[arg(long)]
     csv: Option<String>,
+    /// Also plot the PER curves into this PNG file.
+    #[arg(long)]
+    png: Option<String>,
+    /// TrueType font for the plot's text (Debian: fonts-dejavu-core).
+    #[arg(
+        long,
+        default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    )]
+    font: String,
     /// Skip the PER sweep.
     #[arg(long)]
     no_per: bool,
@@ -92,7 +101,11 @@ fn per_point(
     Ok((lost[0] as f64 / n, lost[1] as f64 / n))
 }
 
-fn per_sweep(cli: &Cli) -> Result<()> {
+/// One measured point: SF, SNR, PER hard, PER soft.
+type Point = (u8, f64, f64, f64);
+
+fn per_sweep(cli: &Cli) -> Result<Vec<Point>> {
+    let mut points = Vec::new();
     let mut rng = StdRng::seed_from_u64(cli.seed);
     let mut csv = match &cli.csv {
         Some(path) => {
@@ -119,6 +132,7 @@ fn per_sweep(cli: &Cli) -> Result<()> {
             let snr = limit + off;
             let (hard, soft) = per_point(&p, snr, cli.frames, cli.len, &mut rng)?;
             println!("{sf:>4} {snr:>8.1} {hard:>9.3} {soft:>9.3}");
+            points.push((sf, snr, hard, soft));
             if let Some(f) = csv.as_mut() {
                 writeln!(f, "{sf},{snr},{hard},{soft}")?;
             }
@@ -135,6 +149,69 @@ fn per_sweep(cli: &Cli) -> Result<()> {
             ),
         }
     }
+    Ok(points)
+}
+
+/// Plots PER (log scale) against SNR: soft decoding thick, hard decoding thin, one colour per SF.
+fn plot(points: &[Point], frames: usize, png: &str, font: &str) -> Result<()> {
+    use plotters::prelude::*;
+    let bytes = std::fs::read(font).with_context(|| format!("reading font {font}"))?;
+    plotters::style::register_font(
+        "sans-serif",
+        FontStyle::Normal,
+        Box::leak(bytes.into_boxed_slice()),
+    )
+    .map_err(|_| anyhow::anyhow!("{font} is not a usable TrueType font"))?;
+    let floor = 0.5 / frames.max(1) as f64;
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.1), hi.max(p.1))
+        });
+    anyhow::ensure!(lo.is_finite() && hi.is_finite(), "nothing to plot");
+    let root = BitMapBackend::new(png, (1000, 700)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "LoRa PER vs SNR, 125 kHz, CR 4/5 (thick: soft, thin: hard)",
+            ("sans-serif", 24),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((lo - 0.5)..(hi + 0.5), (floor..1.0).log_scale())?;
+    chart
+        .configure_mesh()
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .x_desc("SNR (dB)")
+        .y_desc("packet error rate")
+        .draw()?;
+    let mut sfs: Vec<u8> = points.iter().map(|p| p.0).collect();
+    sfs.dedup();
+    for (i, sf) in sfs.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        let curve = |soft: bool| -> Vec<(f64, f64)> {
+            points
+                .iter()
+                .filter(|p| p.0 == *sf)
+                .map(|p| (p.1, (if soft { p.3 } else { p.2 }).max(floor)))
+                .collect()
+        };
+        chart
+            .draw_series(LineSeries::new(curve(true), colour.stroke_width(3)))?
+            .label(format!("SF{sf}"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+            });
+        chart.draw_series(LineSeries::new(curve(false), colour.stroke_width(1)))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    println!("PER plot written to {png}");
     Ok(())
 }
 
@@ -213,7 +290,10 @@ fn channelizer_share(seconds: f64, rng: &mut StdRng) -> Result<(f64, usize)> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     if !cli.no_per {
-        per_sweep(&cli)?;
+        let points = per_sweep(&cli)?;
+        if let Some(png) = &cli.png {
+            plot(&points, cli.frames, png, &cli.font)?;
+        }
     }
     if !cli.no_throughput {
         let mut rng = StdRng::seed_from_u64(cli.seed ^ 0x5EED);
