@@ -77,6 +77,10 @@ pub struct OracleConfig {
     pub verify_period_ms: u64,
     /// Reward parameters.
     pub rewards: RewardConfig,
+    /// PostgreSQL URL (`postgres://user:password@host/db`) of a store shared by several
+    /// oracle processes; unset means the embedded SQLite file in the data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
 }
 
 impl Default for OracleConfig {
@@ -95,6 +99,7 @@ impl Default for OracleConfig {
             rssi_margin_ddb: 0,
             verify_period_ms: 5_000,
             rewards: RewardConfig::default(),
+            database_url: None,
         }
     }
 }

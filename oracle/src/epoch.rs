@@ -90,7 +90,7 @@ impl Oracle {
     /// Closing a closed epoch returns the stored report; an epoch that has not settled yet is
     /// refused with [`OracleError::EpochNotSettled`].
     pub async fn close_epoch(&self, epoch: u64) -> Result<EpochReport, OracleError> {
-        let _guard = self.inner.verify_lock.lock().await;
+        let _guard = self.lock_verifier().await?;
         if let Some(report) = self.epoch_report(epoch).await? {
             return Ok(report);
         }

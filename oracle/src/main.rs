@@ -30,6 +30,10 @@ enum Command {
         /// HTTP explorer API address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         http_addr: SocketAddr,
+        /// PostgreSQL URL of a shared store (overrides `database_url` of the configuration);
+        /// without one the embedded SQLite file in the data directory is used.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -47,12 +51,16 @@ async fn main() -> anyhow::Result<()> {
             config,
             grpc_addr,
             http_addr,
+            database_url,
         } => {
-            let config = match config {
+            let mut config = match config {
                 Some(path) => OracleConfig::load(&path)
                     .with_context(|| format!("loading {}", path.display()))?,
                 None => OracleConfig::default(),
             };
+            if database_url.is_some() {
+                config.database_url = database_url;
+            }
             let oracle = Oracle::open(config, &data_dir, Arc::new(SystemClock))
                 .await
                 .with_context(|| format!("opening {}", data_dir.display()))?;

@@ -139,7 +139,7 @@ impl Oracle {
     /// beacons; selects rewarded witnesses. Reports already decided are left alone, so calling
     /// it again changes nothing.
     pub async fn verify_pending(&self) -> Result<VerifySummary, OracleError> {
-        let _guard = self.inner.verify_lock.lock().await;
+        let _guard = self.lock_verifier().await?;
         self.verify_pending_locked().await
     }
 

@@ -1,8 +1,10 @@
-//! Persistence behind an async [`Store`] trait; [`SqliteStore`] is the implementation shipped
-//! today, and a PostgreSQL one can be added behind the same trait.
+//! Persistence behind an async [`Store`] trait: [`SqliteStore`] (one embedded file, the default)
+//! and [`PostgresStore`] (a server that several oracle processes may share).
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::error::OracleError;
@@ -173,6 +175,64 @@ pub struct ReportCounts {
     pub witnesses_selected: u64,
 }
 
+/// A closed epoch, as listed by [`Store::closed_epochs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EpochSummaryRow {
+    /// Epoch number.
+    pub epoch: u64,
+    /// When it was closed.
+    pub closed_ms: u64,
+    /// Rewarded hotspots.
+    pub hotspots: u64,
+    /// Sum of the rewards given out.
+    pub total: u64,
+}
+
+/// A hotspot's rewards summed over every closed epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RewardTotals {
+    /// Closed epochs in which it was rewarded.
+    pub epochs: u64,
+    /// Beacon pool shares.
+    pub beacon_amount: u64,
+    /// Witness pool shares.
+    pub witness_amount: u64,
+    /// Sum of both.
+    pub total: u64,
+}
+
+/// Proof that this process holds the store-wide verifier lock; released when dropped.
+///
+/// Verification and epoch closing read pending reports, decide them and write the verdicts;
+/// two processes doing so at once over one database would decide the same reports twice. The
+/// PostgreSQL store backs this with a session-level advisory lock held on a connection of its
+/// own; the SQLite store is opened by one process, whose in-process mutex is enough.
+pub struct VerifierLock {
+    _held: Option<Box<dyn Send + Sync>>,
+}
+
+impl VerifierLock {
+    /// A lock with nothing to release (the store needs none beyond the process's own mutex).
+    pub fn in_process() -> Self {
+        Self { _held: None }
+    }
+
+    /// A lock released by dropping `held`.
+    pub fn holding(held: impl Send + Sync + 'static) -> Self {
+        Self {
+            _held: Some(Box::new(held)),
+        }
+    }
+}
+
+impl std::fmt::Debug for VerifierLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierLock")
+            .field("store_wide", &self._held.is_some())
+            .finish()
+    }
+}
+
 /// Persistence of gateways, entropy, reports, rejections and epochs.
 ///
 /// Every write is committed before the future resolves, so a report is acknowledged only once
@@ -321,4 +381,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<BTreeMap<String, u64>>>;
     /// Row counts of the main tables, by name.
     fn table_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
+
+    /// Closed epochs, newest first: `limit` of them after skipping `offset`.
+    fn closed_epochs(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochSummaryRow>>>;
+    /// Rewards per hotspot summed over every closed epoch.
+    fn reward_totals(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], RewardTotals>>>;
+    /// A hotspot's beacons, newest first: `limit` of them after skipping `offset`.
+    fn beacon_history<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>>;
+    /// A hotspot's witnesses, newest first: `limit` of them after skipping `offset`.
+    fn witness_history<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>>;
+
+    /// Waits for and takes the store-wide verifier lock (see [`VerifierLock`]).
+    fn lock_verifier(&self) -> BoxFuture<'_, StoreResult<VerifierLock>>;
 }

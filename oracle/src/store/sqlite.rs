@@ -1,8 +1,17 @@
-//! The SQLite store: one file in WAL mode, migrations from `oracle/migrations`.
+//! The SQLite store: one file in WAL mode, migrations from `oracle/migrations/sqlite`.
+//!
+//! Durability and speed: reports (beacons, witnesses, rejections) go through a group commit:
+//! concurrent inserts queue up for one writer task, which stores every queued report in one
+//! transaction committed with `synchronous = FULL` (one fsync for the whole group) and only
+//! then answers each caller, so a report is acknowledged once it is on disk, and many
+//! concurrent reports share an fsync. Verdicts (statuses, matched beacons, selections) are
+//! written on connections with `synchronous = NORMAL`: atomic and never corrupt, but a power
+//! cut (not a process crash) may roll the latest ones back to pending, and the next pass
+//! decides them again. Every later FULL commit (a report, a closed epoch) makes them durable.
 
 use super::{
-    BeaconRow, EntropyRow, GatewayRow, RejectionRow, ReportCounts, RewardRow, Status, Store,
-    StoreResult, WitnessRow,
+    BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, RewardRow,
+    RewardTotals, Status, Store, StoreResult, VerifierLock, WitnessRow,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -12,15 +21,137 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// A [`Store`] in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Reads and durable writes (`synchronous = FULL`).
     pool: SqlitePool,
+    /// Verdict writes (`synchronous = NORMAL`).
+    relaxed: SqlitePool,
+    /// The group-commit writer of reports.
+    writer: mpsc::Sender<Job>,
+}
+
+/// Most reports stored in one group commit.
+const MAX_GROUP: usize = 4_096;
+
+/// A report row waiting for the group commit.
+enum Insert {
+    Beacon {
+        report_id: String,
+        received_ms: u64,
+        report: proto::BeaconReport,
+    },
+    Witness {
+        report_id: String,
+        received_ms: u64,
+        report: proto::WitnessReport,
+    },
+    Rejection(RejectionRow),
+}
+
+struct Job {
+    insert: Insert,
+    reply: oneshot::Sender<StoreResult<i64>>,
+}
+
+async fn insert_one(conn: &mut SqliteConnection, insert: &Insert) -> StoreResult<i64> {
+    let result = match insert {
+        Insert::Beacon {
+            report_id,
+            received_ms,
+            report: r,
+        } => {
+            sqlx::query(
+                "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(report_id)
+            .bind(r.pub_key.as_slice())
+            .bind(r.data.as_slice())
+            .bind(r.remote_entropy.as_slice())
+            .bind(i(r.frequency_hz))
+            .bind(i(*received_ms))
+            .bind(r.encode_to_vec())
+            .execute(&mut *conn)
+            .await?
+        }
+        Insert::Witness {
+            report_id,
+            received_ms,
+            report: r,
+        } => {
+            sqlx::query(
+                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(report_id)
+            .bind(r.pub_key.as_slice())
+            .bind(r.data.as_slice())
+            .bind(i(r.frequency_hz))
+            .bind(i(*received_ms))
+            .bind(r.encode_to_vec())
+            .execute(&mut *conn)
+            .await?
+        }
+        Insert::Rejection(r) => {
+            sqlx::query(
+                "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&r.kind)
+            .bind(&r.reason)
+            .bind(r.claimed_key.as_slice())
+            .bind(i(r.received_ms))
+            .bind(&r.detail)
+            .execute(&mut *conn)
+            .await?
+        }
+    };
+    Ok(result.last_insert_rowid())
+}
+
+/// Stores `jobs` in one transaction; their row ids in order.
+async fn insert_group(pool: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<i64>> {
+    let mut tx = pool.begin().await?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        ids.push(insert_one(&mut *tx, &job.insert).await?);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// The group-commit writer: takes every queued report, stores them in one transaction and
+/// answers each caller after the commit. If the group fails, each report is retried alone so
+/// that one bad report cannot fail the others. Ends when every store handle is dropped.
+async fn group_commit(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::new();
+    while queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+        match insert_group(&pool, &jobs).await {
+            Ok(ids) => {
+                for (job, id) in jobs.drain(..).zip(ids) {
+                    let _ = job.reply.send(Ok(id));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, reports = jobs.len(), "group commit failed; storing one by one");
+                for job in jobs.drain(..) {
+                    let result = match pool.acquire().await {
+                        Ok(mut conn) => insert_one(&mut *conn, &job.insert).await,
+                        Err(e) => Err(e.into()),
+                    };
+                    let _ = job.reply.send(result);
+                }
+            }
+        }
+    }
 }
 
 /// Stored integers are SQLite's signed 64 bits; every value we store fits.
@@ -134,10 +265,31 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let relaxed = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .await?;
+        let (writer, queue) = mpsc::channel(MAX_GROUP * 4);
+        tokio::spawn(group_commit(pool.clone(), queue));
+        Ok(Self {
+            pool,
+            relaxed,
+            writer,
+        })
+    }
+
+    /// Queues a report for the group commit and waits until it is committed.
+    async fn commit(&self, insert: Insert) -> StoreResult<i64> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || OracleError::Io(std::io::Error::other("the SQLite writer has stopped"));
+        self.writer
+            .send(Job { insert, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -224,22 +376,11 @@ impl Store for SqliteStore {
         received_ms: u64,
         r: &'a proto::BeaconReport,
     ) -> BoxFuture<'a, StoreResult<i64>> {
-        Box::pin(async move {
-            let result = sqlx::query(
-                "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(report_id)
-            .bind(r.pub_key.as_slice())
-            .bind(r.data.as_slice())
-            .bind(r.remote_entropy.as_slice())
-            .bind(i(r.frequency_hz))
-            .bind(i(received_ms))
-            .bind(r.encode_to_vec())
-            .execute(&self.pool)
-            .await?;
-            Ok(result.last_insert_rowid())
-        })
+        Box::pin(self.commit(Insert::Beacon {
+            report_id: report_id.to_string(),
+            received_ms,
+            report: r.clone(),
+        }))
     }
 
     fn insert_witness<'a>(
@@ -248,36 +389,16 @@ impl Store for SqliteStore {
         received_ms: u64,
         r: &'a proto::WitnessReport,
     ) -> BoxFuture<'a, StoreResult<i64>> {
-        Box::pin(async move {
-            let result = sqlx::query(
-                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(report_id)
-            .bind(r.pub_key.as_slice())
-            .bind(r.data.as_slice())
-            .bind(i(r.frequency_hz))
-            .bind(i(received_ms))
-            .bind(r.encode_to_vec())
-            .execute(&self.pool)
-            .await?;
-            Ok(result.last_insert_rowid())
-        })
+        Box::pin(self.commit(Insert::Witness {
+            report_id: report_id.to_string(),
+            received_ms,
+            report: r.clone(),
+        }))
     }
 
     fn insert_rejection<'a>(&'a self, r: &'a RejectionRow) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&r.kind)
-            .bind(&r.reason)
-            .bind(r.claimed_key.as_slice())
-            .bind(i(r.received_ms))
-            .bind(&r.detail)
-            .execute(&self.pool)
-            .await?;
+            self.commit(Insert::Rejection(r.clone())).await?;
             Ok(())
         })
     }
@@ -381,7 +502,7 @@ impl Store for SqliteStore {
                 .bind(reason)
                 .bind(i(now_ms))
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.relaxed)
                 .await?;
             Ok(())
         })
@@ -405,7 +526,7 @@ impl Store for SqliteStore {
             .bind(beacon_id)
             .bind(i(now_ms))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.relaxed)
             .await?;
             Ok(())
         })
@@ -429,7 +550,7 @@ impl Store for SqliteStore {
         selected: &'a [i64],
     ) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.relaxed.begin().await?;
             sqlx::query("UPDATE witnesses SET selected = 0 WHERE beacon_id = ?")
                 .bind(beacon_id)
                 .execute(&mut *tx)
@@ -736,5 +857,103 @@ impl Store for SqliteStore {
             }
             Ok(map)
         })
+    }
+
+    fn closed_epochs(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochSummaryRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT e.epoch, e.closed_ms, COUNT(r.pub_key), COALESCE(SUM(r.total), 0)
+                 FROM epochs e LEFT JOIN epoch_rewards r ON r.epoch = e.epoch
+                 GROUP BY e.epoch, e.closed_ms ORDER BY e.epoch DESC LIMIT ? OFFSET ?",
+            )
+            .bind(limit)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(EpochSummaryRow {
+                        epoch: u(row.try_get(0)?),
+                        closed_ms: u(row.try_get(1)?),
+                        hotspots: u(row.try_get(2)?),
+                        total: u(row.try_get(3)?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn reward_totals(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], RewardTotals>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT pub_key, COUNT(*), SUM(beacon_amount), SUM(witness_amount), SUM(total)
+                 FROM epoch_rewards GROUP BY pub_key",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            let mut map = BTreeMap::new();
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                map.insert(
+                    key32(&key)?,
+                    RewardTotals {
+                        epochs: u(row.try_get(1)?),
+                        beacon_amount: u(row.try_get(2)?),
+                        witness_amount: u(row.try_get(3)?),
+                        total: u(row.try_get(4)?),
+                    },
+                );
+            }
+            Ok(map)
+        })
+    }
+
+    fn beacon_history<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = ?
+                 ORDER BY received_ms DESC, id DESC LIMIT ? OFFSET ?"
+            ))
+            .bind(key.as_slice())
+            .bind(limit)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn witness_history<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE pub_key = ?
+                 ORDER BY received_ms DESC, id DESC LIMIT ? OFFSET ?"
+            ))
+            .bind(key.as_slice())
+            .bind(limit)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn lock_verifier(&self) -> BoxFuture<'_, StoreResult<VerifierLock>> {
+        // One process owns the file; its own mutex already serialises the verifier.
+        Box::pin(async move { Ok(VerifierLock::in_process()) })
     }
 }

@@ -1,0 +1,422 @@
+//! Throughput of the oracle's stores, printed as figures (not a criterion harness: the epoch
+//! benchmark builds a network of 100 000 hotspots once, which criterion would repeat).
+//!
+//! ```text
+//! cargo bench -p oracle --bench throughput -- [--store sqlite|postgres|both]
+//!     [--ingest N] [--hotspots N] [--witnesses N]
+//! ```
+//!
+//! * ingest: N signed witness reports submitted by 1 024 concurrent callers through
+//!   `Oracle::submit_witness` (key and signature checks, gateway lookup, durable store), each
+//!   acknowledged only once committed; and the same through `Store::insert_witness` alone.
+//! * verify + epoch: `--hotspots` asserted hotspots on a 2 km grid each send one beacon, heard
+//!   by `--witnesses / --hotspots` neighbours; the time of ingesting them, of the verifier's
+//!   pass (`verify_pending`: every beacon and witness validated, statuses written, witnesses
+//!   selected), and of closing the reward epoch (`close_epoch`).
+//!
+//! PostgreSQL runs use `DATABASE_URL` and a fresh schema dropped afterwards.
+
+use oracle::store::{GatewayRow, PostgresStore, SqliteStore, Store};
+use oracle::{ManualClock, Oracle, OracleConfig};
+use poc::proto::{self, Region};
+use poc::{Beacon, Keypair, RegionPlan, Signable};
+use std::sync::Arc;
+use std::time::Instant;
+
+const DAY_MS: u64 = 86_400_000;
+const START_MS: u64 = 20_800 * DAY_MS + 3_600_000;
+const CONCURRENCY: usize = 1_024;
+
+struct Args {
+    stores: Vec<String>,
+    ingest: usize,
+    hotspots: usize,
+    witnesses: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        stores: vec!["sqlite".into(), "postgres".into()],
+        ingest: 100_000,
+        hotspots: 100_000,
+        witnesses: 1_000_000,
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let value = argv.get(i + 1).cloned().unwrap_or_default();
+        let number = || value.parse::<usize>().expect("a number");
+        match argv[i].as_str() {
+            "--store" => {
+                a.stores = match value.as_str() {
+                    "both" => vec!["sqlite".into(), "postgres".into()],
+                    other => vec![other.to_string()],
+                };
+                i += 1;
+            }
+            "--ingest" => {
+                a.ingest = number();
+                i += 1;
+            }
+            "--hotspots" => {
+                a.hotspots = number();
+                i += 1;
+            }
+            "--witnesses" => {
+                a.witnesses = number();
+                i += 1;
+            }
+            _ => {} // `cargo bench` passes --bench
+        }
+        i += 1;
+    }
+    a
+}
+
+/// A store of the kind asked for, and what to clean up afterwards.
+async fn open_store(kind: &str, dir: &std::path::Path, tag: &str) -> Option<Arc<dyn Store>> {
+    match kind {
+        "sqlite" => Some(Arc::new(
+            SqliteStore::open(&dir.join(format!("{tag}.sqlite")))
+                .await
+                .unwrap(),
+        )),
+        _ => {
+            let Ok(url) = std::env::var("DATABASE_URL") else {
+                println!("postgres: DATABASE_URL is not set; skipped");
+                return None;
+            };
+            let schema = format!("bench_{tag}_{}", std::process::id());
+            Some(Arc::new(
+                PostgresStore::connect_in_schema(&url, &schema)
+                    .await
+                    .unwrap(),
+            ))
+        }
+    }
+}
+
+async fn drop_schema(kind: &str, tag: &str) {
+    if kind != "postgres" {
+        return;
+    }
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let schema = format!("bench_{tag}_{}", std::process::id());
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Signs `items` on every core.
+fn parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(|| c.into_iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+/// Runs `f` over `items` with at most [`CONCURRENCY`] in flight.
+async fn concurrently<T: Send + 'static>(
+    items: Vec<T>,
+    f: impl Fn(T) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+) {
+    use futures::StreamExt;
+    futures::stream::iter(items.into_iter().map(f))
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+fn assertion(key: &Keypair, lat: f64, lon: f64) -> proto::LocationAssertion {
+    let cell = h3_coverage::cell_at(lat, lon).unwrap();
+    let mut a = proto::LocationAssertion {
+        pub_key: key.public_key().to_vec(),
+        location: u64::from(cell),
+        gain_ddbi: 30,
+        elevation_m: 10,
+        region: Region::Us915 as i32,
+        timestamp_ms: START_MS,
+        signature: Vec::new(),
+    };
+    a.sign_with(key);
+    a
+}
+
+fn witness_of(key: &Keypair, data: Vec<u8>, beacon: &proto::BeaconReport) -> proto::WitnessReport {
+    let mut w = proto::WitnessReport {
+        pub_key: key.public_key().to_vec(),
+        data,
+        timestamp_ns: 2,
+        rssi_ddbm: -1_150,
+        snr_ddb: -100,
+        frequency_hz: beacon.frequency_hz,
+        spreading_factor: beacon.spreading_factor,
+        bandwidth_hz: beacon.bandwidth_hz,
+        channel: 0,
+        signature: Vec::new(),
+    };
+    w.sign_with(key);
+    w
+}
+
+async fn ingest_bench(kind: &str, n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(store) = open_store(kind, dir.path(), "ingest").await else {
+        return;
+    };
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let oracle = Oracle::with_store(
+        OracleConfig::default(),
+        store.clone(),
+        Keypair::from_seed(1, 1),
+        clock,
+    );
+    let keys: Vec<Keypair> = (0..64).map(|i| Keypair::from_seed(9, i)).collect();
+    for (i, key) in keys.iter().enumerate() {
+        oracle
+            .assert_location(assertion(key, 30.0 + i as f64 * 0.01, -97.0))
+            .await
+            .unwrap();
+    }
+    let fake = proto::BeaconReport {
+        frequency_hz: 904_100_000,
+        spreading_factor: 10,
+        bandwidth_hz: 125_000,
+        ..Default::default()
+    };
+    let reports = parallel((0..n).collect(), |i| {
+        let mut data = vec![0u8; 51];
+        data[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        witness_of(&keys[i % keys.len()], data, &fake)
+    });
+    let t = Instant::now();
+    let o = oracle.clone();
+    concurrently(reports.clone(), move |r| {
+        let o = o.clone();
+        Box::pin(async move {
+            o.submit_witness(r).await.unwrap();
+        })
+    })
+    .await;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{kind}: ingest (signature check + durable store, acknowledged one by one, {CONCURRENCY} concurrent): {n} witness reports in {s:.2} s = {:.0}/s",
+        n as f64 / s
+    );
+    let t = Instant::now();
+    let st = store.clone();
+    concurrently(reports, move |r| {
+        let st = st.clone();
+        Box::pin(async move {
+            st.insert_witness("x", START_MS, &r).await.unwrap();
+        })
+    })
+    .await;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{kind}: store only (Store::insert_witness, {CONCURRENCY} concurrent): {n} in {s:.2} s = {:.0}/s",
+        n as f64 / s
+    );
+    drop(oracle);
+    drop(store);
+    drop_schema(kind, "ingest").await;
+}
+
+/// Offsets of grid neighbours, nearest first.
+const NEAR: [(i64, i64); 24] = [
+    (0, 1),
+    (1, 0),
+    (0, -1),
+    (-1, 0),
+    (1, 1),
+    (1, -1),
+    (-1, 1),
+    (-1, -1),
+    (0, 2),
+    (2, 0),
+    (0, -2),
+    (-2, 0),
+    (1, 2),
+    (2, 1),
+    (-1, 2),
+    (2, -1),
+    (1, -2),
+    (-2, 1),
+    (-1, -2),
+    (-2, -1),
+    (2, 2),
+    (2, -2),
+    (-2, 2),
+    (-2, -2),
+];
+
+async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(store) = open_store(kind, dir.path(), "epoch").await else {
+        return;
+    };
+    let per_beacon = (witnesses / hotspots.max(1)).min(NEAR.len());
+    let side = (hotspots as f64).sqrt().ceil() as usize;
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let oracle = Oracle::with_store(
+        OracleConfig::default(),
+        store.clone(),
+        Keypair::from_seed(1, 1),
+        clock.clone(),
+    );
+
+    let t = Instant::now();
+    let keys: Vec<Keypair> = parallel((0..hotspots as u64).collect(), |i| Keypair::from_seed(5, i));
+    let spot = |i: usize| (i / side, i % side);
+    let place = |i: usize| {
+        let (r, c) = spot(i);
+        (26.0 + r as f64 * 0.02, -100.0 + c as f64 * 0.02)
+    };
+    // Gateways are stored directly: assertions are not what is measured here.
+    let gateways = parallel((0..hotspots).collect(), |i| {
+        let (lat, lon) = place(i);
+        let a = assertion(&keys[i], lat, lon);
+        GatewayRow {
+            pub_key: keys[i].public_key(),
+            location: Some(a.location),
+            gain_ddbi: a.gain_ddbi,
+            elevation_m: a.elevation_m,
+            region: a.region,
+            asserted_ms: a.timestamp_ms,
+            raw: prost::Message::encode_to_vec(&a),
+        }
+    });
+    let st = store.clone();
+    concurrently(gateways, move |g| {
+        let st = st.clone();
+        Box::pin(async move { st.put_gateway(&g).await.unwrap() })
+    })
+    .await;
+    let entropy = oracle.publish_entropy().await.unwrap();
+    clock.advance(1_000);
+    let plan = RegionPlan::for_region(Region::Us915).unwrap();
+    let beacons = parallel((0..hotspots).collect(), |i| {
+        let key = &keys[i];
+        let local = (i as u32).to_le_bytes();
+        let b = Beacon::derive(&entropy.data, &local, &key.public_key(), plan, 30).unwrap();
+        let mut report = proto::BeaconReport {
+            pub_key: key.public_key().to_vec(),
+            local_entropy: local.to_vec(),
+            remote_entropy: entropy.data.clone(),
+            data: b.payload,
+            frequency_hz: b.frequency_hz,
+            spreading_factor: u32::from(b.datarate.spreading_factor),
+            bandwidth_hz: b.datarate.bandwidth_hz,
+            tx_power_ddbm: b.tx_power_ddbm,
+            timestamp_ns: 1,
+            signature: Vec::new(),
+        };
+        report.sign_with(key);
+        report
+    });
+    let reports = parallel((0..hotspots).collect(), |i| {
+        let (r, c) = spot(i);
+        NEAR.iter()
+            .filter_map(|(dr, dc)| {
+                let (r2, c2) = (r as i64 + dr, c as i64 + dc);
+                let j = usize::try_from(r2).ok()? * side + usize::try_from(c2).ok()?;
+                (c2 >= 0 && (c2 as usize) < side && j < hotspots).then_some(j)
+            })
+            .take(per_beacon)
+            .map(|j| witness_of(&keys[j], beacons[i].data.clone(), &beacons[i]))
+            .collect::<Vec<_>>()
+    });
+    let witness_count: usize = reports.iter().map(Vec::len).sum();
+    println!(
+        "{kind}: built {hotspots} hotspots, {hotspots} beacons, {witness_count} witnesses in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let o = oracle.clone();
+    concurrently(beacons, move |b| {
+        let o = o.clone();
+        Box::pin(async move {
+            o.submit_beacon(b).await.unwrap();
+        })
+    })
+    .await;
+    clock.advance(1_000);
+    let o = oracle.clone();
+    concurrently(reports.into_iter().flatten().collect(), move |w| {
+        let o = o.clone();
+        Box::pin(async move {
+            o.submit_witness(w).await.unwrap();
+        })
+    })
+    .await;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{kind}: ingest of {} reports in {s:.1} s = {:.0}/s",
+        hotspots + witness_count,
+        (hotspots + witness_count) as f64 / s
+    );
+
+    clock.advance(oracle.config().entropy_window_ms + 1_000);
+    let t = Instant::now();
+    let summary = oracle.verify_pending().await.unwrap();
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{kind}: verify_pending: {} beacons + {} witnesses validated ({} + {} invalid) in {s:.1} s = {:.0} witnesses/s",
+        summary.beacons_valid,
+        summary.witnesses_valid,
+        summary.beacons_invalid,
+        summary.witnesses_invalid,
+        (summary.witnesses_valid + summary.witnesses_invalid) as f64 / s
+    );
+
+    let epoch = START_MS / DAY_MS;
+    clock.set(oracle.epoch_ready_at_ms(epoch));
+    let t = Instant::now();
+    let report = oracle.close_epoch(epoch).await.unwrap();
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{kind}: close_epoch: {} rewarded hotspots, {} valid beacons, {} selected witnesses in {s:.2} s",
+        report.rewards.len(),
+        report.beacons_valid,
+        report.witnesses_selected
+    );
+    drop(oracle);
+    drop(store);
+    drop_schema(kind, "epoch").await;
+}
+
+fn main() {
+    let a = args();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for kind in &a.stores {
+            if a.ingest > 0 {
+                ingest_bench(kind, a.ingest).await;
+            }
+            if a.hotspots > 0 {
+                epoch_bench(kind, a.hotspots, a.witnesses).await;
+            }
+        }
+    });
+}

@@ -1,0 +1,914 @@
+//! The PostgreSQL store: a server that several oracle processes may share, migrations from
+//! `oracle/migrations/postgres`.
+//!
+//! Concurrency: row ids come from identity columns, gateways and epochs are written with
+//! `ON CONFLICT`, and every multi-row write is one transaction, so any number of ingest
+//! processes can write at once. Verification and epoch closing are serialised across processes
+//! by a session-level advisory lock ([`Store::lock_verifier`]) rather than row locks: the
+//! verifier's decisions depend on other rows (earlier witnesses of a beacon, a hotspot's last
+//! valid beacon), so a whole pass must run alone, not just each row.
+
+use super::{
+    BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, RewardRow,
+    RewardTotals, Status, Store, StoreResult, VerifierLock, WitnessRow,
+};
+use crate::error::OracleError;
+use futures::future::BoxFuture;
+use poc::proto;
+use prost::Message;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, Row};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A [`Store`] in a PostgreSQL database (optionally in one schema of it).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Stored integers are PostgreSQL's signed 64 bits; every value we store fits.
+fn i(v: u64) -> i64 {
+    v as i64
+}
+
+fn u(v: i64) -> u64 {
+    v as u64
+}
+
+fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| OracleError::Corrupt(format!("key of {} bytes", bytes.len())))
+}
+
+const BEACON_COLS: &str = "id, report_id, pub_key, received_ms, raw, status, reason";
+const WITNESS_COLS: &str =
+    "id, report_id, pub_key, received_ms, raw, status, reason, beacon_id, selected";
+
+fn beacon_row(row: &PgRow) -> StoreResult<BeaconRow> {
+    let raw: Vec<u8> = row.try_get("raw")?;
+    let key: Vec<u8> = row.try_get("pub_key")?;
+    let status: String = row.try_get("status")?;
+    Ok(BeaconRow {
+        id: row.try_get("id")?,
+        report_id: row.try_get("report_id")?,
+        pub_key: key32(&key)?,
+        received_ms: u(row.try_get("received_ms")?),
+        report: proto::BeaconReport::decode(raw.as_slice())
+            .map_err(|e| OracleError::Corrupt(e.to_string()))?,
+        status: Status::parse(&status)?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+fn witness_row(row: &PgRow) -> StoreResult<WitnessRow> {
+    let raw: Vec<u8> = row.try_get("raw")?;
+    let key: Vec<u8> = row.try_get("pub_key")?;
+    let status: String = row.try_get("status")?;
+    Ok(WitnessRow {
+        id: row.try_get("id")?,
+        report_id: row.try_get("report_id")?,
+        pub_key: key32(&key)?,
+        received_ms: u(row.try_get("received_ms")?),
+        report: proto::WitnessReport::decode(raw.as_slice())
+            .map_err(|e| OracleError::Corrupt(e.to_string()))?,
+        status: Status::parse(&status)?,
+        reason: row.try_get("reason")?,
+        beacon_id: row.try_get("beacon_id")?,
+        selected: row.try_get("selected")?,
+    })
+}
+
+fn gateway_row(row: &PgRow) -> StoreResult<GatewayRow> {
+    let key: Vec<u8> = row.try_get("pub_key")?;
+    let location: Option<i64> = row.try_get("location")?;
+    Ok(GatewayRow {
+        pub_key: key32(&key)?,
+        location: location.map(u),
+        gain_ddbi: row.try_get("gain_ddbi")?,
+        elevation_m: row.try_get("elevation_m")?,
+        region: row.try_get("region")?,
+        asserted_ms: u(row.try_get("asserted_ms")?),
+        raw: row.try_get("raw")?,
+    })
+}
+
+fn entropy_row(row: &PgRow) -> StoreResult<EntropyRow> {
+    Ok(EntropyRow {
+        data: row.try_get("data")?,
+        timestamp_ms: u(row.try_get("timestamp_ms")?),
+        raw: row.try_get("raw")?,
+    })
+}
+
+fn rejection_row(row: &PgRow) -> StoreResult<RejectionRow> {
+    Ok(RejectionRow {
+        kind: row.try_get("kind")?,
+        reason: row.try_get("reason")?,
+        claimed_key: row.try_get("claimed_key")?,
+        received_ms: u(row.try_get("received_ms")?),
+        detail: row.try_get("detail")?,
+    })
+}
+
+fn collect<T>(rows: Vec<PgRow>, f: fn(&PgRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+fn add_counts(map: &mut BTreeMap<String, u64>, rows: Vec<PgRow>) -> StoreResult<()> {
+    for row in rows {
+        let reason: String = row.try_get(0)?;
+        let count: i64 = row.try_get(1)?;
+        *map.entry(reason).or_default() += u(count);
+    }
+    Ok(())
+}
+
+/// A schema name safe to splice into SQL: ASCII letters, digits and `_`, not starting with a
+/// digit, at most 63 bytes.
+fn valid_schema(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The connection holding the verifier's advisory lock; closing it ends the session and so
+/// releases the lock.
+struct AdvisoryLock(Option<PgConnection>);
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn(async move {
+                        if let Err(error) = conn.close().await {
+                            tracing::warn!(%error, "closing the verifier lock's session");
+                        }
+                    });
+                }
+                // Without a runtime the socket is simply dropped; the server ends the session.
+                Err(_) => drop(conn),
+            }
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (a `postgres://` URL) and runs the migrations in the default schema.
+    pub async fn connect(url: &str) -> Result<Self, OracleError> {
+        Self::open(url, None).await
+    }
+
+    /// Connects to `url` and keeps every table in `schema` (created if missing), so that
+    /// several oracles, or tests, can share one database. `schema` may hold ASCII letters,
+    /// digits and `_` only.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, OracleError> {
+        Self::open(url, Some(schema)).await
+    }
+
+    async fn open(url: &str, schema: Option<&str>) -> Result<Self, OracleError> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = schema {
+            if !valid_schema(schema) {
+                return Err(OracleError::Config(format!(
+                    "PostgreSQL schema {schema:?}: use ASCII letters, digits and _"
+                )));
+            }
+            let mut conn = options.connect().await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Runs the migrations again (they are recorded, so this applies only missing ones).
+    pub async fn migrate(&self) -> Result<(), OracleError> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store for PostgresStore {
+    fn put_gateway<'a>(&'a self, g: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO gateways (pub_key, location, gain_ddbi, elevation_m, region, asserted_ms, raw)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (pub_key) DO UPDATE SET location = excluded.location,
+                   gain_ddbi = excluded.gain_ddbi, elevation_m = excluded.elevation_m,
+                   region = excluded.region, asserted_ms = excluded.asserted_ms, raw = excluded.raw",
+            )
+            .bind(g.pub_key.as_slice())
+            .bind(g.location.map(i))
+            .bind(g.gain_ddbi)
+            .bind(g.elevation_m)
+            .bind(g.region)
+            .bind(i(g.asserted_ms))
+            .bind(g.raw.as_slice())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<Option<GatewayRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT * FROM gateways WHERE pub_key = $1")
+                .bind(key.as_slice())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(gateway_row).transpose()
+        })
+    }
+
+    fn gateways(&self) -> BoxFuture<'_, StoreResult<Vec<GatewayRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT * FROM gateways ORDER BY pub_key")
+                .fetch_all(&self.pool)
+                .await?;
+            collect(rows, gateway_row)
+        })
+    }
+
+    fn put_entropy<'a>(&'a self, e: &'a EntropyRow) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO entropy (data, timestamp_ms, raw) VALUES ($1, $2, $3)")
+                .bind(e.data.as_slice())
+                .bind(i(e.timestamp_ms))
+                .bind(e.raw.as_slice())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn latest_entropy(&self) -> BoxFuture<'_, StoreResult<Option<EntropyRow>>> {
+        Box::pin(async move {
+            let row =
+                sqlx::query("SELECT * FROM entropy ORDER BY timestamp_ms DESC, id DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+            row.as_ref().map(entropy_row).transpose()
+        })
+    }
+
+    fn entropy_by_data<'a>(
+        &'a self,
+        data: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<Option<EntropyRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT * FROM entropy WHERE data = $1")
+                .bind(data)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(entropy_row).transpose()
+        })
+    }
+
+    fn insert_beacon<'a>(
+        &'a self,
+        report_id: &'a str,
+        received_ms: u64,
+        r: &'a proto::BeaconReport,
+    ) -> BoxFuture<'a, StoreResult<i64>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(report_id)
+            .bind(r.pub_key.as_slice())
+            .bind(r.data.as_slice())
+            .bind(r.remote_entropy.as_slice())
+            .bind(i(r.frequency_hz))
+            .bind(i(received_ms))
+            .bind(r.encode_to_vec())
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
+    fn insert_witness<'a>(
+        &'a self,
+        report_id: &'a str,
+        received_ms: u64,
+        r: &'a proto::WitnessReport,
+    ) -> BoxFuture<'a, StoreResult<i64>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(report_id)
+            .bind(r.pub_key.as_slice())
+            .bind(r.data.as_slice())
+            .bind(i(r.frequency_hz))
+            .bind(i(received_ms))
+            .bind(r.encode_to_vec())
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
+    fn insert_rejection<'a>(&'a self, r: &'a RejectionRow) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&r.kind)
+            .bind(&r.reason)
+            .bind(r.claimed_key.as_slice())
+            .bind(i(r.received_ms))
+            .bind(&r.detail)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn pending_beacons(&self) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE status = 'pending' ORDER BY received_ms, id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn pending_witnesses(&self) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE status = 'pending' ORDER BY received_ms, id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn beacon(&self, id: i64) -> BoxFuture<'_, StoreResult<Option<BeaconRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query(&format!("SELECT {BEACON_COLS} FROM beacons WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(beacon_row).transpose()
+        })
+    }
+
+    fn beacons_with_data<'a>(
+        &'a self,
+        data: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE data = $1 ORDER BY received_ms, id"
+            ))
+            .bind(data)
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn beacons_near<'a>(
+        &'a self,
+        freq_lo: u64,
+        freq_hi: u64,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons
+                 WHERE frequency_hz BETWEEN $1 AND $2 AND received_ms BETWEEN $3 AND $4
+                 ORDER BY received_ms, id"
+            ))
+            .bind(i(freq_lo))
+            .bind(i(freq_hi))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn last_valid_beacon<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<BeaconRow>>> {
+        Box::pin(async move {
+            let row = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = $1 AND status = 'valid'
+                 ORDER BY received_ms DESC, id DESC LIMIT 1"
+            ))
+            .bind(key.as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(beacon_row).transpose()
+        })
+    }
+
+    fn set_beacon_status<'a>(
+        &'a self,
+        id: i64,
+        status: Status,
+        reason: Option<&'a str>,
+        now_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE beacons SET status = $1, reason = $2, verified_ms = $3 WHERE id = $4",
+            )
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(i(now_ms))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn set_witness_status<'a>(
+        &'a self,
+        id: i64,
+        status: Status,
+        reason: Option<&'a str>,
+        beacon_id: Option<i64>,
+        now_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE witnesses SET status = $1, reason = $2, beacon_id = $3, verified_ms = $4
+                 WHERE id = $5",
+            )
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(beacon_id)
+            .bind(i(now_ms))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn witnesses_of_beacon(&self, beacon_id: i64) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE beacon_id = $1 ORDER BY received_ms, id"
+            ))
+            .bind(beacon_id)
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn set_selected<'a>(
+        &'a self,
+        beacon_id: i64,
+        selected: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("UPDATE witnesses SET selected = (id = ANY($2)) WHERE beacon_id = $1")
+                .bind(beacon_id)
+                .bind(selected)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn valid_beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons
+                 WHERE status = 'valid' AND received_ms >= $1 AND received_ms < $2
+                 ORDER BY received_ms, id"
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn rejection_counts_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>> {
+        Box::pin(async move {
+            let mut map = BTreeMap::new();
+            for sql in [
+                "SELECT reason, COUNT(*) FROM beacons WHERE status = 'invalid'
+                 AND received_ms >= $1 AND received_ms < $2 GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM witnesses WHERE status = 'invalid'
+                 AND received_ms >= $1 AND received_ms < $2 GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM ingest_rejections
+                 WHERE received_ms >= $1 AND received_ms < $2 GROUP BY reason",
+            ] {
+                let rows = sqlx::query(sql)
+                    .bind(i(from_ms))
+                    .bind(i(to_ms))
+                    .fetch_all(&self.pool)
+                    .await?;
+                add_counts(&mut map, rows)?;
+            }
+            Ok(map)
+        })
+    }
+
+    fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT MIN(t) FROM (SELECT MIN(received_ms) AS t FROM beacons
+                 UNION ALL SELECT MIN(received_ms) FROM witnesses
+                 UNION ALL SELECT MIN(received_ms) FROM ingest_rejections) AS earliest",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            let t: Option<i64> = row.try_get(0)?;
+            Ok(t.map(u))
+        })
+    }
+
+    fn epoch_report(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT report_json FROM epochs WHERE epoch = $1")
+                .bind(i(epoch))
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+    }
+
+    fn last_closed_epoch(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT MAX(epoch) FROM epochs")
+                .fetch_one(&self.pool)
+                .await?;
+            let e: Option<i64> = row.try_get(0)?;
+            Ok(e.map(u))
+        })
+    }
+
+    fn put_epoch<'a>(
+        &'a self,
+        epoch: u64,
+        closed_ms: u64,
+        report_json: &'a str,
+        rows: &'a [RewardRow],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO epochs (epoch, closed_ms, report_json) VALUES ($1, $2, $3)
+                 ON CONFLICT (epoch) DO NOTHING",
+            )
+            .bind(i(epoch))
+            .bind(i(closed_ms))
+            .bind(report_json)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 1 && !rows.is_empty() {
+                let keys: Vec<Vec<u8>> = rows.iter().map(|r| r.pub_key.to_vec()).collect();
+                let beacons: Vec<i64> = rows.iter().map(|r| i64::from(r.beacons)).collect();
+                let witnesses: Vec<i64> = rows.iter().map(|r| i64::from(r.witnesses)).collect();
+                let beacon_amounts: Vec<i64> = rows.iter().map(|r| i(r.beacon_amount)).collect();
+                let witness_amounts: Vec<i64> = rows.iter().map(|r| i(r.witness_amount)).collect();
+                let totals: Vec<i64> = rows
+                    .iter()
+                    .map(|r| i(r.beacon_amount.saturating_add(r.witness_amount)))
+                    .collect();
+                sqlx::query(
+                    "INSERT INTO epoch_rewards (epoch, pub_key, beacons, witnesses,
+                     beacon_amount, witness_amount, total)
+                     SELECT $1, * FROM UNNEST($2::BYTEA[], $3::BIGINT[], $4::BIGINT[],
+                       $5::BIGINT[], $6::BIGINT[], $7::BIGINT[])",
+                )
+                .bind(i(epoch))
+                .bind(keys)
+                .bind(beacons)
+                .bind(witnesses)
+                .bind(beacon_amounts)
+                .bind(witness_amounts)
+                .bind(totals)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn report_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], ReportCounts>>> {
+        Box::pin(async move {
+            let mut map: BTreeMap<[u8; 32], ReportCounts> = BTreeMap::new();
+            let rows = sqlx::query(
+                "SELECT pub_key, status, COUNT(*) FROM beacons GROUP BY pub_key, status",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                let status: String = row.try_get(1)?;
+                let n = u(row.try_get(2)?);
+                let c = map.entry(key32(&key)?).or_default();
+                match Status::parse(&status)? {
+                    Status::Pending => c.beacons_pending += n,
+                    Status::Valid => c.beacons_valid += n,
+                    Status::Invalid => c.beacons_invalid += n,
+                }
+            }
+            let rows = sqlx::query(
+                "SELECT pub_key, status, COUNT(*), COUNT(*) FILTER (WHERE selected) FROM witnesses GROUP BY pub_key, status",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                let status: String = row.try_get(1)?;
+                let n = u(row.try_get(2)?);
+                let selected: i64 = row.try_get(3)?;
+                let c = map.entry(key32(&key)?).or_default();
+                c.witnesses_selected += u(selected);
+                match Status::parse(&status)? {
+                    Status::Pending => c.witnesses_pending += n,
+                    Status::Valid => c.witnesses_valid += n,
+                    Status::Invalid => c.witnesses_invalid += n,
+                }
+            }
+            Ok(map)
+        })
+    }
+
+    fn recent_beacons<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = $1
+                 ORDER BY received_ms DESC, id DESC LIMIT $2"
+            ))
+            .bind(key.as_slice())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn recent_witnesses<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE pub_key = $1
+                 ORDER BY received_ms DESC, id DESC LIMIT $2"
+            ))
+            .bind(key.as_slice())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn recent_rejections<'a>(
+        &'a self,
+        key: &'a [u8],
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<RejectionRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT kind, reason, claimed_key, received_ms, detail FROM ingest_rejections
+                 WHERE claimed_key = $1 ORDER BY received_ms DESC, id DESC LIMIT $2",
+            )
+            .bind(key)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, rejection_row)
+        })
+    }
+
+    fn reason_counts<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<BTreeMap<String, u64>>> {
+        Box::pin(async move {
+            let mut map = BTreeMap::new();
+            for sql in [
+                "SELECT reason, COUNT(*) FROM beacons WHERE status = 'invalid' AND pub_key = $1
+                 GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM witnesses WHERE status = 'invalid' AND pub_key = $1
+                 GROUP BY reason",
+                "SELECT reason, COUNT(*) FROM ingest_rejections WHERE claimed_key = $1
+                 GROUP BY reason",
+            ] {
+                let rows = sqlx::query(sql)
+                    .bind(key.as_slice())
+                    .fetch_all(&self.pool)
+                    .await?;
+                add_counts(&mut map, rows)?;
+            }
+            Ok(map)
+        })
+    }
+
+    fn table_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>> {
+        Box::pin(async move {
+            let mut map = BTreeMap::new();
+            for (name, sql) in [
+                ("gateways", "SELECT COUNT(*) FROM gateways"),
+                (
+                    "gateways_asserted",
+                    "SELECT COUNT(*) FROM gateways WHERE location IS NOT NULL",
+                ),
+                ("entropy", "SELECT COUNT(*) FROM entropy"),
+                ("beacons", "SELECT COUNT(*) FROM beacons"),
+                (
+                    "beacons_valid",
+                    "SELECT COUNT(*) FROM beacons WHERE status = 'valid'",
+                ),
+                (
+                    "beacons_invalid",
+                    "SELECT COUNT(*) FROM beacons WHERE status = 'invalid'",
+                ),
+                (
+                    "beacons_pending",
+                    "SELECT COUNT(*) FROM beacons WHERE status = 'pending'",
+                ),
+                ("witnesses", "SELECT COUNT(*) FROM witnesses"),
+                (
+                    "witnesses_valid",
+                    "SELECT COUNT(*) FROM witnesses WHERE status = 'valid'",
+                ),
+                (
+                    "witnesses_invalid",
+                    "SELECT COUNT(*) FROM witnesses WHERE status = 'invalid'",
+                ),
+                (
+                    "witnesses_pending",
+                    "SELECT COUNT(*) FROM witnesses WHERE status = 'pending'",
+                ),
+                (
+                    "witnesses_selected",
+                    "SELECT COUNT(*) FROM witnesses WHERE selected",
+                ),
+                (
+                    "ingest_rejections",
+                    "SELECT COUNT(*) FROM ingest_rejections",
+                ),
+                ("epochs_closed", "SELECT COUNT(*) FROM epochs"),
+            ] {
+                let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+                let n: i64 = row.try_get(0)?;
+                map.insert(name.to_string(), u(n));
+            }
+            Ok(map)
+        })
+    }
+
+    fn closed_epochs(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochSummaryRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT e.epoch, e.closed_ms, COUNT(r.pub_key), COALESCE(SUM(r.total), 0)::BIGINT
+                 FROM epochs e LEFT JOIN epoch_rewards r ON r.epoch = e.epoch
+                 GROUP BY e.epoch, e.closed_ms ORDER BY e.epoch DESC LIMIT $1 OFFSET $2",
+            )
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(EpochSummaryRow {
+                        epoch: u(row.try_get(0)?),
+                        closed_ms: u(row.try_get(1)?),
+                        hotspots: u(row.try_get(2)?),
+                        total: u(row.try_get(3)?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn reward_totals(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], RewardTotals>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT pub_key, COUNT(*), SUM(beacon_amount)::BIGINT, SUM(witness_amount)::BIGINT,
+                 SUM(total)::BIGINT
+                 FROM epoch_rewards GROUP BY pub_key",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            let mut map = BTreeMap::new();
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                map.insert(
+                    key32(&key)?,
+                    RewardTotals {
+                        epochs: u(row.try_get(1)?),
+                        beacon_amount: u(row.try_get(2)?),
+                        witness_amount: u(row.try_get(3)?),
+                        total: u(row.try_get(4)?),
+                    },
+                );
+            }
+            Ok(map)
+        })
+    }
+
+    fn beacon_history<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = $1
+                 ORDER BY received_ms DESC, id DESC LIMIT $2 OFFSET $3"
+            ))
+            .bind(key.as_slice())
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, beacon_row)
+        })
+    }
+
+    fn witness_history<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        offset: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE pub_key = $1
+                 ORDER BY received_ms DESC, id DESC LIMIT $2 OFFSET $3"
+            ))
+            .bind(key.as_slice())
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            collect(rows, witness_row)
+        })
+    }
+
+    fn lock_verifier(&self) -> BoxFuture<'_, StoreResult<VerifierLock>> {
+        Box::pin(async move {
+            // A connection of its own, taken out of the pool, holds a session-level advisory
+            // lock keyed on the schema; dropping the guard closes that session, which releases
+            // the lock even if the process dies mid-verification.
+            let mut conn = self.pool.acquire().await?.detach();
+            sqlx::query(
+                "SELECT pg_advisory_lock(hashtext(current_schema() || '.lorapoc-verifier'))",
+            )
+            .execute(&mut conn)
+            .await?;
+            Ok(VerifierLock::holding(AdvisoryLock(Some(conn))))
+        })
+    }
+}

@@ -1,0 +1,671 @@
+//! One test suite for every [`Store`]: each test is written once, generically, and run against
+//! the SQLite store (a temporary directory) and the PostgreSQL store (`DATABASE_URL`, each test
+//! in a fresh schema of its own, dropped afterwards, so tests run in parallel and repeatedly).
+//!
+//! Without `DATABASE_URL` the PostgreSQL half is skipped with a note, unless `CI` is set, in
+//! which case it fails.
+
+mod common;
+
+use oracle::store::{
+    EntropyRow, GatewayRow, PostgresStore, RejectionRow, RewardRow, SqliteStore, Status, Store,
+};
+use oracle::{ManualClock, Oracle, OracleConfig};
+use poc::proto;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a test's database lives; opens any number of store handles on it.
+enum Fixture {
+    Sqlite(tempfile::TempDir),
+    Postgres { url: String, schema: String },
+}
+
+impl Fixture {
+    fn sqlite() -> Self {
+        Fixture::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A fresh schema, or `None` (after a note) when no PostgreSQL is configured outside CI.
+    fn postgres(test: &str) -> Option<Self> {
+        let Ok(url) = std::env::var("DATABASE_URL") else {
+            if std::env::var_os("CI").is_some() {
+                panic!("CI is set but DATABASE_URL is not: the PostgreSQL store tests must run");
+            }
+            eprintln!("note: DATABASE_URL is not set; skipping the PostgreSQL half of {test}");
+            return None;
+        };
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        // PostgreSQL names hold at most 63 bytes.
+        let short: String = test.chars().take(24).collect();
+        let schema = format!(
+            "suite_{short}_{}_{}_{}",
+            std::process::id(),
+            nanos % 1_000_000_000,
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        Some(Fixture::Postgres { url, schema })
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Fixture::Sqlite(dir) => Arc::new(
+                SqliteStore::open(&dir.path().join("oracle.sqlite"))
+                    .await
+                    .unwrap(),
+            ),
+            Fixture::Postgres { url, schema } => {
+                Arc::new(PostgresStore::connect_in_schema(url, schema).await.unwrap())
+            }
+        }
+    }
+
+    fn is_postgres(&self) -> bool {
+        matches!(self, Fixture::Postgres { .. })
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Fixture::Postgres { url, schema } = self {
+            let (url, schema) = (url.clone(), schema.clone());
+            // A runtime of its own: Drop may run inside the test's runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&mut conn)
+                            .await;
+                        let _ = conn.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Generates, for each generic test `name(&Fixture)`, one test per store.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fixture = super::Fixture::sqlite();
+                    super::$name(&fixture).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(fixture) = super::Fixture::postgres(stringify!($name)) {
+                        super::$name(&fixture).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    gateways_upsert_and_list,
+    entropy_latest_and_by_data,
+    reports_round_trip_and_queries,
+    verdicts_selection_and_counts,
+    rejections_and_reason_counts,
+    epochs_are_stored_once,
+    concurrent_handles_insert_without_collisions,
+    migrations_are_idempotent,
+    verifier_lock_is_exclusive,
+    oracle_end_to_end,
+);
+
+fn key(i: u8) -> [u8; 32] {
+    [i; 32]
+}
+
+fn gateway(i: u8, location: Option<u64>, asserted_ms: u64) -> GatewayRow {
+    GatewayRow {
+        pub_key: key(i),
+        location,
+        gain_ddbi: 30 + i32::from(i),
+        elevation_m: 5,
+        region: 1,
+        asserted_ms,
+        raw: vec![i, 1, 2],
+    }
+}
+
+fn beacon(i: u8, data: &[u8], freq: u64) -> proto::BeaconReport {
+    proto::BeaconReport {
+        pub_key: key(i).to_vec(),
+        local_entropy: vec![1, 2, 3, 4],
+        remote_entropy: vec![9; 32],
+        data: data.to_vec(),
+        frequency_hz: freq,
+        spreading_factor: 10,
+        bandwidth_hz: 125_000,
+        tx_power_ddbm: 270,
+        timestamp_ns: 7,
+        signature: vec![0; 64],
+    }
+}
+
+fn witness(i: u8, data: &[u8], freq: u64) -> proto::WitnessReport {
+    proto::WitnessReport {
+        pub_key: key(i).to_vec(),
+        data: data.to_vec(),
+        timestamp_ns: 8,
+        rssi_ddbm: -1000 - i32::from(i),
+        snr_ddb: 50,
+        frequency_hz: freq,
+        spreading_factor: 10,
+        bandwidth_hz: 125_000,
+        channel: 0,
+        signature: vec![1; 64],
+    }
+}
+
+async fn gateways_upsert_and_list(f: &Fixture) {
+    let s = f.open().await;
+    assert_eq!(s.gateway(&key(1)).await.unwrap(), None);
+    assert!(s.gateways().await.unwrap().is_empty());
+    s.put_gateway(&gateway(2, None, 10)).await.unwrap();
+    s.put_gateway(&gateway(1, Some(0x8c2a_1072_b59f_fff), 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.gateway(&key(2)).await.unwrap(),
+        Some(gateway(2, None, 10))
+    );
+    // Replacing keeps one row with the new values.
+    let moved = gateway(2, Some(u64::MAX >> 1), 20);
+    s.put_gateway(&moved).await.unwrap();
+    let all = s.gateways().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].pub_key, key(1), "ordered by key");
+    assert_eq!(all[1], moved);
+    let counts = s.table_counts().await.unwrap();
+    assert_eq!(counts["gateways"], 2);
+    assert_eq!(counts["gateways_asserted"], 2);
+}
+
+async fn entropy_latest_and_by_data(f: &Fixture) {
+    let s = f.open().await;
+    assert_eq!(s.latest_entropy().await.unwrap(), None);
+    let e1 = EntropyRow {
+        data: vec![1; 32],
+        timestamp_ms: 1_000,
+        raw: vec![1, 1],
+    };
+    let e2 = EntropyRow {
+        data: vec![2; 32],
+        timestamp_ms: 2_000,
+        raw: vec![2, 2],
+    };
+    s.put_entropy(&e2).await.unwrap();
+    s.put_entropy(&e1).await.unwrap();
+    assert_eq!(s.latest_entropy().await.unwrap(), Some(e2.clone()));
+    assert_eq!(s.entropy_by_data(&e1.data).await.unwrap(), Some(e1.clone()));
+    assert_eq!(s.entropy_by_data(&[3; 32]).await.unwrap(), None);
+    // The same data cannot be published twice.
+    assert!(s.put_entropy(&e1).await.is_err());
+    assert_eq!(s.table_counts().await.unwrap()["entropy"], 2);
+}
+
+async fn reports_round_trip_and_queries(f: &Fixture) {
+    let s = f.open().await;
+    assert_eq!(s.earliest_report_ms().await.unwrap(), None);
+    let b1 = beacon(1, b"payload-one", 904_100_000);
+    let b2 = beacon(2, b"payload-two", 905_300_000);
+    let id1 = s.insert_beacon("r1", 5_000, &b1).await.unwrap();
+    let id2 = s.insert_beacon("r2", 6_000, &b2).await.unwrap();
+    assert_ne!(id1, id2);
+    let w1 = witness(3, b"payload-one", 904_100_050);
+    let w2 = witness(4, b"payload-one", 904_099_900);
+    let wid1 = s.insert_witness("w1", 5_500, &w1).await.unwrap();
+    let wid2 = s.insert_witness("w2", 5_400, &w2).await.unwrap();
+    assert_ne!(wid1, wid2);
+    assert_eq!(s.earliest_report_ms().await.unwrap(), Some(5_000));
+
+    let row = s.beacon(id1).await.unwrap().unwrap();
+    assert_eq!(row.id, id1);
+    assert_eq!(row.report_id, "r1");
+    assert_eq!(row.pub_key, key(1));
+    assert_eq!(row.received_ms, 5_000);
+    assert_eq!(row.report, b1);
+    assert_eq!(row.status, Status::Pending);
+    assert_eq!(row.reason, None);
+    assert_eq!(s.beacon(id2 + 1_000).await.unwrap(), None);
+
+    let pending: Vec<i64> = s
+        .pending_beacons()
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(pending, vec![id1, id2]);
+    let pending = s.pending_witnesses().await.unwrap();
+    assert_eq!(
+        pending.iter().map(|w| w.id).collect::<Vec<_>>(),
+        vec![wid2, wid1],
+        "oldest first"
+    );
+    assert_eq!(pending[1].report, w1);
+    assert_eq!(pending[1].beacon_id, None);
+    assert!(!pending[1].selected);
+
+    let same = s.beacons_with_data(b"payload-one").await.unwrap();
+    assert_eq!(same.len(), 1);
+    assert_eq!(same[0].id, id1);
+    assert!(s.beacons_with_data(b"nothing").await.unwrap().is_empty());
+
+    let near = s
+        .beacons_near(904_000_000, 904_200_000, 4_000, 5_000)
+        .await
+        .unwrap();
+    assert_eq!(near.iter().map(|b| b.id).collect::<Vec<_>>(), vec![id1]);
+    assert!(s
+        .beacons_near(904_000_000, 904_200_000, 5_001, 9_000)
+        .await
+        .unwrap()
+        .is_empty());
+    let both = s
+        .beacons_near(900_000_000, 910_000_000, 0, u64::MAX >> 1)
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+
+    assert_eq!(s.last_valid_beacon(&key(1)).await.unwrap(), None);
+    let recent = s.recent_beacons(&key(1), 10).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    let recent = s.recent_witnesses(&key(3), 10).await.unwrap();
+    assert_eq!(recent[0].id, wid1);
+
+    // Histories page newest first.
+    for n in 0..5u64 {
+        s.insert_beacon(&format!("h{n}"), 10_000 + n, &b2)
+            .await
+            .unwrap();
+    }
+    let page = s.beacon_history(&key(2), 1, 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|b| b.received_ms).collect::<Vec<_>>(),
+        vec![10_003, 10_002]
+    );
+    assert_eq!(s.recent_beacons(&key(2), 3).await.unwrap().len(), 3);
+    let page = s.witness_history(&key(4), 0, 5).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, wid2);
+    assert!(s.witness_history(&key(4), 1, 5).await.unwrap().is_empty());
+
+    let counts = s.table_counts().await.unwrap();
+    assert_eq!(counts["beacons"], 7);
+    assert_eq!(counts["beacons_pending"], 7);
+    assert_eq!(counts["witnesses"], 2);
+    assert_eq!(counts["witnesses_pending"], 2);
+}
+
+async fn verdicts_selection_and_counts(f: &Fixture) {
+    let s = f.open().await;
+    let b = beacon(1, b"beacon", 904_100_000);
+    let bid = s.insert_beacon("b", 1_000, &b).await.unwrap();
+    let other = s
+        .insert_beacon("b2", 90_000, &beacon(1, b"other", 904_100_000))
+        .await
+        .unwrap();
+    let mut wids = Vec::new();
+    for i in 2..7u8 {
+        wids.push(
+            s.insert_witness(
+                &format!("w{i}"),
+                1_000 + u64::from(i),
+                &witness(i, b"beacon", 1),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    s.set_beacon_status(bid, Status::Valid, None, 2_000)
+        .await
+        .unwrap();
+    s.set_beacon_status(other, Status::Invalid, Some("irregular_interval"), 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.last_valid_beacon(&key(1)).await.unwrap().map(|b| b.id),
+        Some(bid)
+    );
+    assert_eq!(s.pending_beacons().await.unwrap().len(), 0);
+    let row = s.beacon(other).await.unwrap().unwrap();
+    assert_eq!(row.status, Status::Invalid);
+    assert_eq!(row.reason.as_deref(), Some("irregular_interval"));
+
+    for (n, wid) in wids.iter().enumerate() {
+        if n == 4 {
+            s.set_witness_status(*wid, Status::Invalid, Some("too_close"), Some(bid), 2_000)
+                .await
+                .unwrap();
+        } else {
+            s.set_witness_status(*wid, Status::Valid, None, Some(bid), 2_000)
+                .await
+                .unwrap();
+        }
+    }
+    assert!(s.pending_witnesses().await.unwrap().is_empty());
+    let of = s.witnesses_of_beacon(bid).await.unwrap();
+    assert_eq!(of.iter().map(|w| w.id).collect::<Vec<_>>(), wids);
+    assert!(of.iter().all(|w| w.beacon_id == Some(bid)));
+    assert!(s.witnesses_of_beacon(other).await.unwrap().is_empty());
+
+    s.set_selected(bid, &wids[0..3]).await.unwrap();
+    // Selecting again replaces the selection; ids of other beacons are ignored.
+    s.set_selected(bid, &[wids[1], wids[3]]).await.unwrap();
+    let selected: Vec<i64> = s
+        .witnesses_of_beacon(bid)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|w| w.selected)
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(selected, vec![wids[1], wids[3]]);
+    s.set_selected(other, &[wids[0]]).await.unwrap();
+    assert!(!s.witnesses_of_beacon(bid).await.unwrap()[0].selected);
+
+    let valid = s.valid_beacons_between(1_000, 1_001).await.unwrap();
+    assert_eq!(valid.iter().map(|b| b.id).collect::<Vec<_>>(), vec![bid]);
+    assert!(s.valid_beacons_between(0, 1_000).await.unwrap().is_empty());
+    assert!(s
+        .valid_beacons_between(1_001, 100_000)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let counts = s.report_counts().await.unwrap();
+    let b_counts = counts[&key(1)];
+    assert_eq!(b_counts.beacons_valid, 1);
+    assert_eq!(b_counts.beacons_invalid, 1);
+    assert_eq!(b_counts.beacons_pending, 0);
+    assert_eq!(counts[&key(3)].witnesses_valid, 1);
+    assert_eq!(counts[&key(3)].witnesses_selected, 1);
+    assert_eq!(counts[&key(6)].witnesses_invalid, 1);
+    assert_eq!(counts[&key(6)].witnesses_selected, 0);
+    let tables = s.table_counts().await.unwrap();
+    assert_eq!(tables["beacons_valid"], 1);
+    assert_eq!(tables["beacons_invalid"], 1);
+    assert_eq!(tables["witnesses_valid"], 4);
+    assert_eq!(tables["witnesses_invalid"], 1);
+    assert_eq!(tables["witnesses_selected"], 2);
+
+    let reasons = s.rejection_counts_between(0, 100_000).await.unwrap();
+    assert_eq!(reasons.get("irregular_interval"), Some(&1));
+    assert_eq!(reasons.get("too_close"), Some(&1));
+    let reasons = s.rejection_counts_between(0, 50_000).await.unwrap();
+    assert_eq!(reasons.get("irregular_interval"), None);
+}
+
+async fn rejections_and_reason_counts(f: &Fixture) {
+    let s = f.open().await;
+    let rejection = |reason: &str, claimed: Vec<u8>, at: u64| RejectionRow {
+        kind: "witness".into(),
+        reason: reason.into(),
+        claimed_key: claimed,
+        received_ms: at,
+        detail: format!("detail {at}"),
+    };
+    s.insert_rejection(&rejection("bad_signature", key(7).to_vec(), 100))
+        .await
+        .unwrap();
+    s.insert_rejection(&rejection("bad_signature", key(7).to_vec(), 200))
+        .await
+        .unwrap();
+    s.insert_rejection(&rejection("malformed", vec![1, 2, 3], 300))
+        .await
+        .unwrap();
+    let recent = s.recent_rejections(&key(7), 10).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0], rejection("bad_signature", key(7).to_vec(), 200));
+    assert_eq!(s.recent_rejections(&key(7), 1).await.unwrap().len(), 1);
+    assert_eq!(s.recent_rejections(&[1, 2, 3], 5).await.unwrap().len(), 1);
+    assert_eq!(s.earliest_report_ms().await.unwrap(), Some(100));
+
+    let wid = s
+        .insert_witness("w", 150, &witness(7, b"x", 1))
+        .await
+        .unwrap();
+    s.set_witness_status(wid, Status::Invalid, Some("too_far"), None, 400)
+        .await
+        .unwrap();
+    let reasons = s.reason_counts(&key(7)).await.unwrap();
+    assert_eq!(reasons.get("bad_signature"), Some(&2));
+    assert_eq!(reasons.get("too_far"), Some(&1));
+    assert_eq!(reasons.get("malformed"), None);
+    let between = s.rejection_counts_between(150, 301).await.unwrap();
+    assert_eq!(between.get("bad_signature"), Some(&1));
+    assert_eq!(between.get("malformed"), Some(&1));
+    assert_eq!(between.get("too_far"), Some(&1));
+    assert_eq!(s.table_counts().await.unwrap()["ingest_rejections"], 3);
+}
+
+async fn epochs_are_stored_once(f: &Fixture) {
+    let s = f.open().await;
+    assert_eq!(s.last_closed_epoch().await.unwrap(), None);
+    assert_eq!(s.epoch_report(5).await.unwrap(), None);
+    let rows = |amount: u64| {
+        (1..=3u8)
+            .map(|i| RewardRow {
+                pub_key: key(i),
+                beacons: u32::from(i),
+                witnesses: 2 * u32::from(i),
+                beacon_amount: amount * u64::from(i),
+                witness_amount: amount,
+            })
+            .collect::<Vec<_>>()
+    };
+    s.put_epoch(5, 1_000, "{\"epoch\":5}", &rows(10))
+        .await
+        .unwrap();
+    s.put_epoch(7, 2_000, "{\"epoch\":7}", &rows(100))
+        .await
+        .unwrap();
+    s.put_epoch(6, 3_000, "{\"epoch\":6}", &[]).await.unwrap();
+    // A second close of epoch 5 keeps the first.
+    s.put_epoch(5, 9_000, "{\"other\":1}", &rows(1_000_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.epoch_report(5).await.unwrap().as_deref(),
+        Some("{\"epoch\":5}")
+    );
+    assert_eq!(s.last_closed_epoch().await.unwrap(), Some(7));
+    let listed = s.closed_epochs(0, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.epoch).collect::<Vec<_>>(),
+        vec![7, 6, 5]
+    );
+    assert_eq!(listed[0].hotspots, 3);
+    assert_eq!(listed[0].total, 100 * 6 + 300);
+    assert_eq!(listed[1].hotspots, 0);
+    assert_eq!(listed[1].total, 0);
+    assert_eq!(listed[2].closed_ms, 1_000);
+    let page = s.closed_epochs(1, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].epoch, 6);
+    let totals = s.reward_totals().await.unwrap();
+    assert_eq!(totals.len(), 3);
+    let t = totals[&key(2)];
+    assert_eq!(t.epochs, 2);
+    assert_eq!(t.beacon_amount, 20 + 200);
+    assert_eq!(t.witness_amount, 110);
+    assert_eq!(t.total, 330);
+    assert_eq!(s.table_counts().await.unwrap()["epochs_closed"], 3);
+}
+
+async fn concurrent_handles_insert_without_collisions(f: &Fixture) {
+    const PER_TASK: u64 = 150;
+    let a = f.open().await;
+    let b = f.open().await;
+    let mut tasks = Vec::new();
+    for (n, store) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..PER_TASK {
+                let report = witness(n as u8, &i.to_le_bytes(), 1);
+                ids.push(
+                    store
+                        .insert_witness(&format!("{n}-{i}"), 1_000 + i, &report)
+                        .await
+                        .unwrap(),
+                );
+                if i % 50 == 0 {
+                    store
+                        .insert_beacon(&format!("b{n}-{i}"), i, &beacon(n as u8, b"b", 1))
+                        .await
+                        .unwrap();
+                    store.put_gateway(&gateway(9, Some(i), i)).await.unwrap();
+                }
+            }
+            ids
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), count, "every id is unique");
+    let counts = b.table_counts().await.unwrap();
+    assert_eq!(counts["witnesses"], 4 * PER_TASK);
+    assert_eq!(counts["beacons"], 4 * 3);
+    assert_eq!(counts["gateways"], 1);
+    // Every handle sees every row.
+    assert_eq!(
+        a.pending_witnesses().await.unwrap().len() as u64,
+        4 * PER_TASK
+    );
+}
+
+async fn migrations_are_idempotent(f: &Fixture) {
+    let first = f.open().await;
+    first.put_gateway(&gateway(1, None, 1)).await.unwrap();
+    let id = first
+        .insert_beacon("b", 10, &beacon(1, b"d", 1))
+        .await
+        .unwrap();
+    // Opening again (migrating again), and two handles opening at once, keep the data.
+    let (second, third) = tokio::join!(f.open(), f.open());
+    for store in [&second, &third] {
+        assert_eq!(store.gateways().await.unwrap().len(), 1);
+        assert_eq!(store.beacon(id).await.unwrap().unwrap().report_id, "b");
+    }
+    if let Fixture::Postgres { url, schema } = f {
+        let pg = PostgresStore::connect_in_schema(url, schema).await.unwrap();
+        pg.migrate().await.unwrap();
+        pg.migrate().await.unwrap();
+    }
+    // New ids continue after the old ones.
+    let next = third
+        .insert_beacon("c", 11, &beacon(1, b"e", 1))
+        .await
+        .unwrap();
+    assert!(next > id);
+}
+
+async fn verifier_lock_is_exclusive(f: &Fixture) {
+    let a = f.open().await;
+    let b = f.open().await;
+    let held = a.lock_verifier().await.unwrap();
+    if f.is_postgres() {
+        // Another handle (another process, as far as the server knows) waits for it.
+        let waiting = tokio::time::timeout(Duration::from_millis(300), b.lock_verifier()).await;
+        assert!(waiting.is_err(), "the lock was taken twice");
+        drop(held);
+        let again = tokio::time::timeout(Duration::from_secs(10), b.lock_verifier())
+            .await
+            .expect("the lock is released when dropped")
+            .unwrap();
+        drop(again);
+    } else {
+        drop(held);
+    }
+    // Taken and released repeatedly.
+    for _ in 0..3 {
+        let lock = tokio::time::timeout(Duration::from_secs(10), a.lock_verifier())
+            .await
+            .unwrap()
+            .unwrap();
+        drop(lock);
+    }
+}
+
+/// The oracle's own behaviour over this store: a beacon, its witnesses, verification and an
+/// epoch closed with shares summing to the emission.
+async fn oracle_end_to_end(f: &Fixture) {
+    use common::*;
+    let store = f.open().await;
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let oracle = Oracle::with_store(
+        OracleConfig::default(),
+        store.clone(),
+        poc::Keypair::from_seed(7, 7),
+        clock.clone(),
+    );
+    let net = Net {
+        oracle,
+        clock,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let (beaconer, w1, beacon, _) = net.baseline().await;
+    let w2 = net.hotspot(3, (AUSTIN.0, AUSTIN.1 + 0.03)).await;
+    let w3 = net.hotspot(4, (AUSTIN.0 - 0.02, AUSTIN.1)).await;
+    net.oracle
+        .submit_witness(witness_report(&w2, &beacon, RSSI, SNR))
+        .await
+        .unwrap();
+    // Too loud for the distance: invalid.
+    net.oracle
+        .submit_witness(witness_report(&w3, &beacon, 0, SNR))
+        .await
+        .unwrap();
+    net.settle().await;
+    assert_eq!(net.beacon_verdict(&beaconer).await.0, Status::Valid);
+    assert_eq!(net.witness_verdict(&w1).await.0, Status::Valid);
+    assert_eq!(net.witness_verdict(&w2).await.0, Status::Valid);
+    assert_eq!(
+        net.witness_verdict(&w3).await,
+        (Status::Invalid, Some("rssi_too_high".to_string()))
+    );
+
+    let epoch = START_MS / DAY_MS;
+    net.clock.set(net.oracle.epoch_ready_at_ms(epoch));
+    let report = net.oracle.close_epoch(epoch).await.unwrap();
+    assert_eq!(report.beacons_valid, 1);
+    assert_eq!(report.witnesses_valid, 2);
+    assert_eq!(report.witnesses_selected, 2);
+    assert_eq!(report.rewards.len(), 3);
+    let total: u64 = report.rewards.iter().map(|r| r.total).sum();
+    assert_eq!(total + report.undistributed, report.emission);
+    assert_eq!(report.rejections.get("rssi_too_high"), Some(&1));
+    assert_eq!(store.last_closed_epoch().await.unwrap(), Some(epoch));
+    assert_eq!(net.oracle.close_epoch(epoch).await.unwrap(), report);
+}
