@@ -99,3 +99,12 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-ge
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core
 fi
+
+# --- oracle: headless Chromium for the map page test (oracle/tests/explorer_map.rs) ---------------
+# Debian's chromium; the test drives it over the DevTools protocol and fails under CI=true
+# without it.
+if $want_tests && ! [ -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium for the oracle map page test"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+fi

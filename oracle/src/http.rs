@@ -1,29 +1,67 @@
-//! The explorer API: JSON over HTTP (axum).
+//! The explorer: a JSON API over HTTP (axum) and a map page, all served by the oracle.
 //!
+//! Every route is listed in [`route_paths`] and described in the OpenAPI 3 document
+//! [`OPENAPI_JSON`], served at `/api/v1/openapi.json`:
+//!
+//! - `GET /`, `GET /map`: the coverage map page; `GET /assets/map.js`, `GET /assets/map.css`
 //! - `GET /healthz`
-//! - `GET /api/v1/hotspots`: every gateway with its location and report counts
-//! - `GET /api/v1/hotspots/{address}`: one gateway, its recent reports and every rejection reason
+//! - `GET /api/v1/hotspots?limit=&offset=`: gateways with location, report counts and rewards
+//! - `GET /api/v1/hotspots/{address}`: one gateway, its recent reports and rejection reasons
+//! - `GET /api/v1/hotspots/{address}/history?limit=&offset=`: its reports, newest first, each
+//!   with status, reason code and explanation
+//! - `GET /api/v1/epochs?limit=&offset=`: closed epochs, newest first
 //! - `GET /api/v1/epochs/{n}/rewards`: a closed epoch's [`crate::EpochReport`]
-//! - `GET /api/v1/stats`: table counts and the latest entropy
-//! - `GET /api/v1/coverage`: GeoJSON of the resolution-8 cells holding asserted hotspots
+//! - `GET /api/v1/stats`: table counts, latest entropy and last closed epoch
+//! - `GET /api/v1/coverage?resolution=`: GeoJSON of the H3 cells holding asserted hotspots
+//! - `GET /api/v1/reasons`: every reason code with its explanation
 //!
-//! Errors are JSON `{"error": "..."}` with a 4xx or 5xx status.
+//! Errors are JSON `{"error": "..."}` with a 4xx or 5xx status; URIs longer than [`MAX_URI`]
+//! and bodies larger than [`MAX_BODY`] are refused.
 
 use crate::error::OracleError;
-use crate::store::{BeaconRow, GatewayRow, ReportCounts, WitnessRow};
+use crate::reason::{BeaconReason, IngestReason, WitnessReason};
+use crate::store::{BeaconRow, GatewayRow, ReportCounts, RewardTotals, Status, WitnessRow};
 use crate::Oracle;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use h3_coverage::Resolution;
 use poc::proto::Region;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// How many recent reports the hotspot page lists.
 const RECENT: u32 = 50;
+/// Default page size of the paginated lists.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Largest page size of the paginated lists.
+pub const MAX_LIMIT: u32 = 1000;
+/// Coarsest H3 resolution `/api/v1/coverage` accepts.
+pub const MIN_COVERAGE_RESOLUTION: u8 = 3;
+/// Finest H3 resolution `/api/v1/coverage` accepts.
+pub const MAX_COVERAGE_RESOLUTION: u8 = 10;
+/// Default resolution of `/api/v1/coverage`.
+pub const DEFAULT_COVERAGE_RESOLUTION: u8 = 8;
+/// Longest request URI (path and query) accepted, in bytes.
+pub const MAX_URI: usize = 2048;
+/// Largest request body accepted, in bytes (every route is a `GET`).
+pub const MAX_BODY: usize = 4096;
+
+/// The OpenAPI 3 document describing every route, as served at `/api/v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+const MAP_HTML: &str = include_str!("../static/map.html");
+const MAP_JS: &str = include_str!("../static/map.js");
+const MAP_CSS: &str = include_str!("../static/map.css");
+/// Everything the map page loads comes from the oracle itself.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
 
 /// An API error: status and message, rendered as JSON.
 #[derive(Debug)]
@@ -39,12 +77,28 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
 }
 
 impl From<OracleError> for ApiError {
     fn from(error: OracleError) -> Self {
         tracing::error!(%error, "HTTP API");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::bad_request(format!("bad query: {}", rejection.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::bad_request(format!("bad path: {}", rejection.body_text()))
     }
 }
 
@@ -56,17 +110,346 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// The API's routes over `oracle`.
+/// The explorer's own routes: path (axum and OpenAPI share the `{param}` syntax) and handler.
+fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
+    vec![
+        ("/", get(map_page)),
+        ("/map", get(map_page)),
+        ("/assets/map.js", get(map_js)),
+        ("/assets/map.css", get(map_css)),
+        ("/healthz", get(healthz)),
+        ("/api/v1/openapi.json", get(openapi)),
+        ("/api/v1/hotspots", get(hotspots)),
+        ("/api/v1/hotspots/{address}", get(hotspot)),
+        ("/api/v1/hotspots/{address}/history", get(history)),
+        ("/api/v1/epochs", get(epochs)),
+        ("/api/v1/epochs/{epoch}/rewards", get(epoch_rewards)),
+        ("/api/v1/stats", get(stats)),
+        ("/api/v1/coverage", get(coverage)),
+        ("/api/v1/reasons", get(reasons)),
+    ]
+}
+
+/// The paths of the explorer's own routes, as registered in [`router`].
+pub fn route_paths() -> Vec<&'static str> {
+    explorer_routes()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
+}
+
+/// The explorer's routes over `oracle`, with JSON errors for unknown paths and methods and the
+/// URI and body limits.
 pub fn router(oracle: Oracle) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/hotspots", get(hotspots))
-        .route("/api/v1/hotspots/{address}", get(hotspot))
-        .route("/api/v1/epochs/{epoch}/rewards", get(epoch_rewards))
-        .route("/api/v1/stats", get(stats))
-        .route("/api/v1/coverage", get(coverage))
+    let mut router = Router::new();
+    for (path, route) in explorer_routes() {
+        router = router.route(path, route);
+    }
+    router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        })
+        .layer(axum::middleware::from_fn(limits))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(oracle)
+}
+
+/// Refuses oversized URIs and bodies before any handler runs, and marks every response
+/// `nosniff`.
+async fn limits(request: Request, next: Next) -> Response {
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the request URI is longer than {MAX_URI} bytes"),
+        )
+        .into_response();
+    }
+    let body_len = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if body_len.is_some_and(|n| n > MAX_BODY as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {MAX_BODY} bytes"),
+        )
+        .into_response();
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// A page of a list: `limit` items after skipping `offset`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+/// A validated page.
+#[derive(Debug, Clone, Copy)]
+struct Page {
+    limit: u32,
+    offset: u64,
+}
+
+impl PageQuery {
+    fn page(&self) -> Result<Page, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if offset > i64::MAX as u64 {
+            return Err(ApiError::bad_request("offset is too large"));
+        }
+        Ok(Page { limit, offset })
+    }
+}
+
+fn page_of(query: Result<Query<PageQuery>, QueryRejection>) -> Result<Page, ApiError> {
+    let Query(query) = query?;
+    query.page()
+}
+
+/// Explanations, for people, of the reason codes of invalid beacons.
+const BEACON_EXPLANATIONS: &[(&str, &str)] = &[
+    (
+        "unknown_gateway",
+        "The beaconer is not a known gateway: it never sent a location assertion.",
+    ),
+    (
+        "not_asserted",
+        "The beaconer was onboarded without a location, so its coverage cannot be placed.",
+    ),
+    ("denylisted", "The beaconer is on the denylist."),
+    (
+        "entropy_unknown",
+        "The beacon was built from entropy that this oracle never published.",
+    ),
+    (
+        "entropy_expired",
+        "The beacon arrived outside the validity window of the entropy it was built from.",
+    ),
+    (
+        "irregular_interval",
+        "The hotspot already had a valid beacon in the same beacon interval.",
+    ),
+    (
+        "frequency_not_allowed",
+        "The beacon was sent on a frequency that is not one of the region's beacon channels.",
+    ),
+    (
+        "datarate_not_allowed",
+        "The spreading factor and bandwidth are not a data rate of the region that carries the \
+         beacon payload.",
+    ),
+    (
+        "power_not_allowed",
+        "The transmit power plus the antenna gain exceeds the region's EIRP limit.",
+    ),
+    (
+        "invalid_payload",
+        "Deriving the beacon again from the entropy and the hotspot's key does not give the \
+         reported payload, frequency, data rate or transmit power.",
+    ),
+];
+
+/// Explanations, for people, of the reason codes of invalid witnesses.
+const WITNESS_EXPLANATIONS: &[(&str, &str)] = &[
+    (
+        "unknown_gateway",
+        "The witness is not a known gateway: it never sent a location assertion.",
+    ),
+    (
+        "not_asserted",
+        "The witness was onboarded without a location, so the distance to the beaconer cannot \
+         be checked.",
+    ),
+    (
+        "duplicate",
+        "The same witness already reported this beacon.",
+    ),
+    ("denylisted", "The witness is on the denylist."),
+    (
+        "denylisted_edge",
+        "The pair of this beaconer and this witness is on the denylist.",
+    ),
+    ("self_witness", "A hotspot cannot witness its own beacon."),
+    (
+        "entropy_expired",
+        "The witness report arrived outside the validity window of the beacon's entropy.",
+    ),
+    (
+        "too_late",
+        "The witness report arrived too long after the beacon report.",
+    ),
+    (
+        "too_late_after_first",
+        "The witness report arrived too long after the first valid witness of the same beacon.",
+    ),
+    (
+        "payload_mismatch",
+        "A beacon was sent on this channel at this time, but the witness reported a different \
+         payload.",
+    ),
+    (
+        "frequency_mismatch",
+        "The witness heard the beacon on a frequency too far from the one it was sent on.",
+    ),
+    (
+        "region_mismatch",
+        "The witness asserted a different LoRa region than the beaconer.",
+    ),
+    (
+        "too_close",
+        "The witness stands too close to the beaconer for the witness to prove coverage.",
+    ),
+    (
+        "too_far",
+        "The witness stands farther from the beaconer than a LoRa signal can plausibly reach.",
+    ),
+    (
+        "rssi_too_high",
+        "The reported signal strength is higher than free-space propagation over the asserted \
+         distance allows.",
+    ),
+    (
+        "snr_too_high",
+        "The reported signal-to-noise ratio is higher than the signal strength allows over the \
+         noise floor.",
+    ),
+    (
+        "snr_too_low",
+        "The reported signal-to-noise ratio is far below what the spreading factor can \
+         demodulate.",
+    ),
+    (
+        "inconsistent_signal",
+        "The witness heard the beacon much louder than the path-loss model fitted to the \
+         beacon's other witnesses predicts.",
+    ),
+    (
+        "invalid_beacon",
+        "The beacon this witness heard was itself invalid.",
+    ),
+    (
+        "unknown_beacon",
+        "No beacon with this payload reached the oracle within the entropy window.",
+    ),
+];
+
+/// Explanations, for people, of the reason codes of reports refused at ingest.
+const INGEST_EXPLANATIONS: &[(&str, &str)] = &[
+    (
+        "malformed",
+        "The report was malformed: a key of the wrong length, empty or oversized data, or \
+         entropy of the wrong length.",
+    ),
+    (
+        "bad_signature",
+        "The report's signature does not verify against the key it claims.",
+    ),
+    (
+        "unknown_gateway",
+        "The report was signed by a key that is not a known gateway.",
+    ),
+    (
+        "stale_assertion",
+        "The location assertion is not newer than the gateway's last one.",
+    ),
+    (
+        "invalid_location",
+        "The asserted location is not a valid H3 cell.",
+    ),
+    (
+        "region_unspecified",
+        "The location assertion names no LoRa region.",
+    ),
+];
+
+/// Explanations, for people, of why a valid report earned nothing when its epoch closed.
+const REWARD_EXPLANATIONS: &[(&str, &str)] = &[
+    (
+        "gateway_no_valid_witnesses",
+        "The beaconer had no valid witness report of its own in the reciprocity window, so its \
+         beacon and the beacon's witnesses earn nothing.",
+    ),
+    (
+        "gateway_no_valid_beacons",
+        "The witness had no valid beacon of its own in the reciprocity window, so its witness \
+         reports earn nothing.",
+    ),
+];
+
+fn lookup(table: &[(&str, &'static str)], code: &str) -> Option<&'static str> {
+    table.iter().find(|(c, _)| *c == code).map(|(_, e)| *e)
+}
+
+/// The explanation, for people, of the reason code `code` of a report of `kind`: `beacon`,
+/// `witness`, `reward`, or the kind of an ingest rejection (`beacon`, `witness`, `assertion`
+/// and `gateway_info` rejections use the ingest codes, looked up after the verifier's).
+/// `None` for a code this oracle does not know.
+pub fn explain(kind: &str, code: &str) -> Option<&'static str> {
+    match kind {
+        "beacon" => lookup(BEACON_EXPLANATIONS, code),
+        "witness" => lookup(WITNESS_EXPLANATIONS, code),
+        "reward" => lookup(REWARD_EXPLANATIONS, code),
+        _ => None,
+    }
+    .or_else(|| lookup(INGEST_EXPLANATIONS, code))
+}
+
+/// The explanation of an ingest rejection's reason code.
+pub fn explain_ingest(code: &str) -> Option<&'static str> {
+    lookup(INGEST_EXPLANATIONS, code)
+}
+
+fn explanation_json(kind: &str, code: Option<&str>) -> Value {
+    match code {
+        Some(code) => json!(explain(kind, code).unwrap_or("Unknown reason code.")),
+        None => Value::Null,
+    }
+}
+
+async fn map_page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+        ],
+        MAP_HTML,
+    )
+        .into_response()
+}
+
+async fn map_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        MAP_JS,
+    )
+        .into_response()
+}
+
+async fn map_css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], MAP_CSS).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
 
 async fn healthz(State(oracle): State<Oracle>) -> Json<Value> {
@@ -79,8 +462,12 @@ fn region_name(region: i32) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
-fn gateway_json(g: &GatewayRow, counts: ReportCounts) -> Value {
-    let cell = g.location.and_then(|l| h3_coverage::cell_from_u64(l).ok());
+fn gateway_cell(g: &GatewayRow) -> Option<h3_coverage::CellIndex> {
+    g.location.and_then(|l| h3_coverage::cell_from_u64(l).ok())
+}
+
+fn gateway_json(g: &GatewayRow, counts: ReportCounts, rewards: RewardTotals) -> Value {
+    let cell = gateway_cell(g);
     let (lat, lon) = match cell {
         Some(c) => {
             let (lat, lon) = h3_coverage::centre(c);
@@ -99,22 +486,26 @@ fn gateway_json(g: &GatewayRow, counts: ReportCounts) -> Value {
         "region": region_name(g.region),
         "asserted_ms": g.asserted_ms,
         "counts": counts,
+        "rewards": rewards,
     })
 }
 
 fn beacon_json(b: &BeaconRow) -> Value {
     json!({
+        "kind": "beacon",
         "id": b.id,
         "report_id": b.report_id,
         "received_ms": b.received_ms,
         "frequency_hz": b.report.frequency_hz,
         "status": b.status,
         "reason": b.reason,
+        "explanation": explanation_json("beacon", b.reason.as_deref()),
     })
 }
 
 fn witness_json(w: &WitnessRow) -> Value {
     json!({
+        "kind": "witness",
         "id": w.id,
         "report_id": w.report_id,
         "received_ms": w.received_ms,
@@ -125,40 +516,80 @@ fn witness_json(w: &WitnessRow) -> Value {
         "selected": w.selected,
         "status": w.status,
         "reason": w.reason,
+        "explanation": explanation_json("witness", w.reason.as_deref()),
     })
 }
 
-async fn hotspots(State(oracle): State<Oracle>) -> ApiResult {
-    let counts = oracle.store().report_counts().await?;
-    let list: Vec<Value> = oracle
-        .store()
-        .gateways()
-        .await?
-        .iter()
-        .map(|g| gateway_json(g, counts.get(&g.pub_key).copied().unwrap_or_default()))
-        .collect();
-    Ok(Json(json!({ "hotspots": list })))
+fn parse_address(address: Result<Path<String>, PathRejection>) -> Result<poc::Address, ApiError> {
+    let Path(address) = address?;
+    if address.len() > 64 {
+        return Err(ApiError::bad_request("not a hotspot address: too long"));
+    }
+    address
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("not a hotspot address: {e}")))
 }
 
-async fn hotspot(State(oracle): State<Oracle>, Path(address): Path<String>) -> ApiResult {
-    let address: poc::Address = address
-        .parse()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("{e}")))?;
-    let key = address.0;
-    let store = oracle.store();
-    let gateway = store.gateway(&key).await?.ok_or_else(|| {
+async fn known_gateway(oracle: &Oracle, address: &poc::Address) -> Result<GatewayRow, ApiError> {
+    oracle.store().gateway(&address.0).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!("{address} is not a known hotspot"),
         )
-    })?;
+    })
+}
+
+async fn hotspots(
+    State(oracle): State<Oracle>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult {
+    let page = page_of(query)?;
+    let store = oracle.store();
+    let gateways = store.gateways().await?;
+    let counts = store.report_counts().await?;
+    let rewards = store.reward_totals().await?;
+    let total = gateways.len();
+    let list: Vec<Value> = gateways
+        .iter()
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(page.limit as usize)
+        .map(|g| {
+            gateway_json(
+                g,
+                counts.get(&g.pub_key).copied().unwrap_or_default(),
+                rewards.get(&g.pub_key).copied().unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(Json(json!({
+        "total": total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "hotspots": list,
+    })))
+}
+
+async fn hotspot(
+    State(oracle): State<Oracle>,
+    address: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let address = parse_address(address)?;
+    let gateway = known_gateway(&oracle, &address).await?;
+    let key = address.0;
+    let store = oracle.store();
     let counts = store
         .report_counts()
         .await?
         .get(&key)
         .copied()
         .unwrap_or_default();
-    let mut body = gateway_json(&gateway, counts);
+    let rewards = store
+        .reward_totals()
+        .await?
+        .get(&key)
+        .copied()
+        .unwrap_or_default();
+    let mut body = gateway_json(&gateway, counts, rewards);
     let beacons: Vec<Value> = store
         .recent_beacons(&key, RECENT)
         .await?
@@ -171,7 +602,16 @@ async fn hotspot(State(oracle): State<Oracle>, Path(address): Path<String>) -> A
         .iter()
         .map(witness_json)
         .collect();
-    let rejections = store.recent_rejections(&key, RECENT).await?;
+    let rejections: Vec<Value> = store
+        .recent_rejections(&key, RECENT)
+        .await?
+        .iter()
+        .map(|r| {
+            let mut v = json!(r);
+            v["explanation"] = json!(explain_ingest(&r.reason).unwrap_or("Unknown reason code."));
+            v
+        })
+        .collect();
     let reasons = store.reason_counts(&key).await?;
     body["recent_beacons"] = json!(beacons);
     body["recent_witnesses"] = json!(witnesses);
@@ -180,13 +620,82 @@ async fn hotspot(State(oracle): State<Oracle>, Path(address): Path<String>) -> A
     Ok(Json(body))
 }
 
-async fn epoch_rewards(State(oracle): State<Oracle>, Path(epoch): Path<String>) -> ApiResult {
-    let epoch: u64 = epoch.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("{epoch:?} is not an epoch number"),
-        )
-    })?;
+async fn history(
+    State(oracle): State<Oracle>,
+    address: Result<Path<String>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult {
+    let address = parse_address(address)?;
+    let page = page_of(query)?;
+    known_gateway(&oracle, &address).await?;
+    let key = address.0;
+    let store = oracle.store();
+    let counts = store
+        .report_counts()
+        .await?
+        .get(&key)
+        .copied()
+        .unwrap_or_default();
+    let beacons: Vec<Value> = store
+        .beacon_history(&key, page.offset, page.limit)
+        .await?
+        .iter()
+        .map(beacon_json)
+        .collect();
+    let witnesses: Vec<Value> = store
+        .witness_history(&key, page.offset, page.limit)
+        .await?
+        .iter()
+        .map(witness_json)
+        .collect();
+    let beacons_total = counts.beacons_valid + counts.beacons_invalid + counts.beacons_pending;
+    let witnesses_total =
+        counts.witnesses_valid + counts.witnesses_invalid + counts.witnesses_pending;
+    Ok(Json(json!({
+        "address": address,
+        "limit": page.limit,
+        "offset": page.offset,
+        "beacons_total": beacons_total,
+        "witnesses_total": witnesses_total,
+        "beacons": beacons,
+        "witnesses": witnesses,
+    })))
+}
+
+async fn epochs(
+    State(oracle): State<Oracle>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult {
+    let page = page_of(query)?;
+    let store = oracle.store();
+    let list = store.closed_epochs(page.offset, page.limit).await?;
+    let total = store
+        .table_counts()
+        .await?
+        .get("epochs_closed")
+        .copied()
+        .unwrap_or(0);
+    Ok(Json(json!({
+        "total": total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "epochs": list,
+    })))
+}
+
+async fn epoch_rewards(
+    State(oracle): State<Oracle>,
+    epoch: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let Path(epoch) = epoch?;
+    let epoch: u64 = epoch
+        .parse()
+        .ok()
+        .filter(|&n| n <= i64::MAX as u64)
+        .ok_or_else(|| {
+            let shown: String = epoch.chars().take(32).collect();
+            ApiError::bad_request(format!("{shown:?} is not an epoch number"))
+        })?;
     let report = oracle.epoch_report(epoch).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -209,28 +718,81 @@ async fn stats(State(oracle): State<Oracle>) -> ApiResult {
     })))
 }
 
-async fn coverage(State(oracle): State<Oracle>) -> ApiResult {
-    let mut cells: BTreeMap<h3_coverage::CellIndex, Vec<String>> = BTreeMap::new();
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoverageQuery {
+    resolution: Option<u8>,
+}
+
+/// One coverage cell being summed up.
+#[derive(Default)]
+struct CellSum {
+    addresses: Vec<String>,
+    beacons_valid: u64,
+    witnesses_valid: u64,
+}
+
+async fn coverage(
+    State(oracle): State<Oracle>,
+    query: Result<Query<CoverageQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query?;
+    let resolution = query.resolution.unwrap_or(DEFAULT_COVERAGE_RESOLUTION);
+    if !(MIN_COVERAGE_RESOLUTION..=MAX_COVERAGE_RESOLUTION).contains(&resolution) {
+        return Err(ApiError::bad_request(format!(
+            "resolution must be between {MIN_COVERAGE_RESOLUTION} and {MAX_COVERAGE_RESOLUTION}"
+        )));
+    }
+    let resolution = Resolution::try_from(resolution)
+        .map_err(|e| ApiError::bad_request(format!("bad resolution: {e}")))?;
+    let counts = oracle.store().report_counts().await?;
+    let mut cells: BTreeMap<h3_coverage::CellIndex, CellSum> = BTreeMap::new();
     for g in oracle.store().gateways().await? {
-        let Some(cell) = g.location.and_then(|l| h3_coverage::cell_from_u64(l).ok()) else {
+        let Some(cell) = gateway_cell(&g) else {
             continue;
         };
-        let Ok(parent) = h3_coverage::parent(cell, Resolution::Eight) else {
+        let Ok(parent) = h3_coverage::parent(cell, resolution) else {
             continue;
         };
-        cells
-            .entry(parent)
-            .or_default()
-            .push(poc::Address(g.pub_key).to_string());
+        let c = counts.get(&g.pub_key).copied().unwrap_or_default();
+        let sum = cells.entry(parent).or_default();
+        sum.addresses.push(poc::Address(g.pub_key).to_string());
+        sum.beacons_valid += c.beacons_valid;
+        sum.witnesses_valid += c.witnesses_valid;
     }
     let features: Vec<(h3_coverage::CellIndex, Value)> = cells
         .into_iter()
-        .map(|(cell, hotspots)| {
+        .map(|(cell, sum)| {
             (
                 cell,
-                json!({ "hotspots": hotspots.len(), "addresses": hotspots }),
+                json!({
+                    "resolution": u8::from(resolution),
+                    "hotspots": sum.addresses.len(),
+                    "addresses": sum.addresses,
+                    "beacons_valid": sum.beacons_valid,
+                    "witnesses_valid": sum.witnesses_valid,
+                }),
             )
         })
         .collect();
     Ok(Json(h3_coverage::coverage_geojson(&features)))
+}
+
+fn reason_list<'a>(kind: &str, codes: impl Iterator<Item = &'a str>) -> Value {
+    codes
+        .map(|code| json!({ "code": code, "explanation": explain(kind, code) }))
+        .collect()
+}
+
+async fn reasons() -> Json<Value> {
+    Json(json!({
+        "beacon": reason_list("beacon", BeaconReason::ALL.iter().map(BeaconReason::code)),
+        "witness": reason_list("witness", WitnessReason::ALL.iter().map(WitnessReason::code)),
+        "ingest": reason_list(
+            "ingest",
+            IngestReason::ALL.iter().map(IngestReason::code),
+        ),
+        "reward": reason_list("reward", REWARD_EXPLANATIONS.iter().map(|(code, _)| *code)),
+        "statuses": [Status::Pending.as_str(), Status::Valid.as_str(), Status::Invalid.as_str()],
+    }))
 }

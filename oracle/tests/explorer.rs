@@ -1,0 +1,594 @@
+//! The explorer API over real HTTP: pagination, history with explained reasons, coverage at
+//! several resolutions, closed epochs, limits and bad input, and the OpenAPI document against
+//! the router.
+
+mod common;
+
+use common::*;
+use oracle::http::{explain, route_paths, MAX_URI, OPENAPI_JSON};
+use oracle::{BeaconReason, IngestReason, WitnessReason};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// 1.9 km west of [`AUSTIN`].
+const AUSTIN_WEST: (f64, f64) = (30.2672, -97.7631);
+/// About 15 km north-east of [`AUSTIN`]: its own cell at every resolution from 6 up.
+const AUSTIN_FAR: (f64, f64) = (30.3900, -97.6800);
+
+/// A response: status, lower-case headers and body.
+struct Reply {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+async fn send(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (and close) before reading a refused body.
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    let mut lines = head.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Reply {
+    send(addr, "GET", path, b"").await
+}
+
+/// A 4xx JSON error.
+async fn expect_error(addr: SocketAddr, path: &str, status: u16) -> String {
+    let reply = get(addr, path).await;
+    assert_eq!(reply.status, status, "{path}: {}", reply.body);
+    let body = reply.json();
+    body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{path}: no error text in {body}"))
+        .to_string()
+}
+
+/// Four asserted hotspots (three witnessing one beacon, one far away), one onboarded without a
+/// location, a self-witness to be rejected, and the epoch closed.
+struct Fixture {
+    net: Net,
+    addr: SocketAddr,
+    beaconer: Hotspot,
+    witnesses: Vec<Hotspot>,
+    far: Hotspot,
+    epoch: u64,
+}
+
+async fn fixture() -> Fixture {
+    let net = Net::new().await;
+    let (addr, _task) = net
+        .oracle
+        .serve_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (beaconer, north, beacon, _) = net.baseline().await;
+    let west = net.hotspot(3, AUSTIN_WEST).await;
+    net.oracle
+        .submit_witness(witness_report(&west, &beacon, RSSI - 20, SNR))
+        .await
+        .unwrap();
+    net.oracle
+        .submit_witness(witness_report(&beaconer, &beacon, RSSI, SNR))
+        .await
+        .unwrap();
+    let far = net.hotspot(4, AUSTIN_FAR).await;
+    net.unasserted(5).await;
+    net.settle().await;
+    let epoch = START_MS / DAY_MS;
+    net.clock.set((epoch + 1) * DAY_MS + 200_000);
+    net.oracle.close_epoch(epoch).await.unwrap();
+    Fixture {
+        net,
+        addr,
+        beaconer,
+        witnesses: vec![north, west],
+        far,
+        epoch,
+    }
+}
+
+#[tokio::test]
+async fn hotspots_are_paginated_with_counts_and_rewards() {
+    let f = fixture().await;
+    let all = get(f.addr, "/api/v1/hotspots").await.json();
+    assert_eq!(all["total"], 5);
+    assert_eq!(all["limit"], 100);
+    let list = all["hotspots"].as_array().unwrap();
+    assert_eq!(list.len(), 5);
+    assert_eq!(list.iter().filter(|h| h["asserted"] == true).count(), 4);
+
+    let report = f.net.oracle.epoch_report(f.epoch).await.unwrap().unwrap();
+    assert!(!report.rewards.is_empty());
+    for row in &report.rewards {
+        let h = list
+            .iter()
+            .find(|h| h["address"] == row.address.as_str())
+            .expect("a rewarded hotspot is listed");
+        assert_eq!(h["rewards"]["total"], row.total);
+        assert_eq!(h["rewards"]["beacon_amount"], row.beacon_amount);
+        assert_eq!(h["rewards"]["epochs"], 1);
+    }
+    let far = f.far.key.address().to_string();
+    let far_row = list.iter().find(|h| h["address"] == far.as_str()).unwrap();
+    assert_eq!(far_row["rewards"]["total"], 0);
+    let beaconer = f.beaconer.key.address().to_string();
+    let b = list
+        .iter()
+        .find(|h| h["address"] == beaconer.as_str())
+        .unwrap();
+    assert_eq!(b["counts"]["beacons_valid"], 1);
+    assert_eq!(b["counts"]["witnesses_invalid"], 1);
+
+    // Pages cover the list exactly once, in order.
+    let mut paged = Vec::new();
+    for offset in [0, 2, 4] {
+        let page = get(f.addr, &format!("/api/v1/hotspots?limit=2&offset={offset}"))
+            .await
+            .json();
+        assert_eq!(page["total"], 5);
+        paged.extend(page["hotspots"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(&paged, list);
+    let beyond = get(f.addr, "/api/v1/hotspots?offset=9000000000000000000")
+        .await
+        .json();
+    assert_eq!(beyond["hotspots"].as_array().unwrap().len(), 0);
+
+    for bad in [
+        "/api/v1/hotspots?limit=0",
+        "/api/v1/hotspots?limit=1001",
+        "/api/v1/hotspots?limit=abc",
+        "/api/v1/hotspots?limit=-1",
+        "/api/v1/hotspots?limit=99999999999999999999999",
+        "/api/v1/hotspots?offset=-5",
+        "/api/v1/hotspots?offset=99999999999999999999999",
+        "/api/v1/hotspots?offset=18446744073709551615",
+        "/api/v1/hotspots?page=2",
+    ] {
+        expect_error(f.addr, bad, 400).await;
+    }
+}
+
+#[tokio::test]
+async fn history_lists_every_report_with_explained_reasons() {
+    let f = fixture().await;
+    let b = f.beaconer.key.address();
+    let history = get(f.addr, &format!("/api/v1/hotspots/{b}/history"))
+        .await
+        .json();
+    assert_eq!(history["address"], b.to_string());
+    assert_eq!(history["beacons_total"], 1);
+    assert_eq!(history["witnesses_total"], 1);
+    let beacon = &history["beacons"][0];
+    assert_eq!(beacon["kind"], "beacon");
+    assert_eq!(beacon["status"], "valid");
+    assert!(beacon["reason"].is_null() && beacon["explanation"].is_null());
+    let witness = &history["witnesses"][0];
+    assert_eq!(witness["status"], "invalid");
+    assert_eq!(witness["reason"], "self_witness");
+    assert_eq!(
+        witness["explanation"],
+        explain("witness", "self_witness").unwrap()
+    );
+
+    for w in &f.witnesses {
+        let a = w.key.address();
+        let h = get(f.addr, &format!("/api/v1/hotspots/{a}/history"))
+            .await
+            .json();
+        assert_eq!(h["witnesses"][0]["status"], "valid", "{h}");
+        assert_eq!(h["witnesses"][0]["beacon_id"], beacon["id"]);
+    }
+
+    // The hotspot page explains its reasons too.
+    let page = get(f.addr, &format!("/api/v1/hotspots/{b}")).await.json();
+    assert_eq!(page["rejection_reasons"]["self_witness"], 1);
+    assert_eq!(
+        page["recent_witnesses"][0]["explanation"],
+        explain("witness", "self_witness").unwrap()
+    );
+
+    // Paging past the end is empty, not an error.
+    let h = get(
+        f.addr,
+        &format!("/api/v1/hotspots/{b}/history?limit=1&offset=1"),
+    )
+    .await
+    .json();
+    assert_eq!(h["beacons"].as_array().unwrap().len(), 0);
+    assert_eq!(h["beacons_total"], 1);
+
+    let unknown = poc::Keypair::from_seed(1, 1).address();
+    expect_error(f.addr, &format!("/api/v1/hotspots/{unknown}/history"), 404).await;
+    expect_error(f.addr, &format!("/api/v1/hotspots/{unknown}"), 404).await;
+    for bad in [
+        "/api/v1/hotspots/not-an-address/history".to_string(),
+        "/api/v1/hotspots/0OIl/history".to_string(),
+        format!("/api/v1/hotspots/{}/history", "1".repeat(500)),
+        format!("/api/v1/hotspots/{b}/history?limit=5000"),
+        format!("/api/v1/hotspots/{b}/history?offset=x"),
+        "/api/v1/hotspots/%ff%fe".to_string(),
+        "/api/v1/hotspots/%00".to_string(),
+        "/api/v1/hotspots/%E2%98%83".to_string(),
+    ] {
+        expect_error(f.addr, &bad, 400).await;
+    }
+}
+
+#[tokio::test]
+async fn every_reason_code_is_explained() {
+    let f = fixture().await;
+    let reasons = get(f.addr, "/api/v1/reasons").await.json();
+    let check = |kind: &str, codes: Vec<&str>| {
+        let listed = reasons[kind].as_array().unwrap();
+        assert_eq!(listed.len(), codes.len(), "{kind}");
+        for (entry, code) in listed.iter().zip(&codes) {
+            assert_eq!(entry["code"], *code);
+            let text = entry["explanation"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{kind} reason {code} is not explained"));
+            assert!(text.len() > 20 && text.ends_with('.'), "{code}: {text}");
+        }
+    };
+    check(
+        "beacon",
+        BeaconReason::ALL.iter().map(BeaconReason::code).collect(),
+    );
+    check(
+        "witness",
+        WitnessReason::ALL.iter().map(WitnessReason::code).collect(),
+    );
+    check(
+        "ingest",
+        IngestReason::ALL.iter().map(IngestReason::code).collect(),
+    );
+    for r in BeaconReason::ALL {
+        assert!(explain("beacon", r.code()).is_some(), "{r}");
+    }
+    for r in WitnessReason::ALL {
+        assert!(explain("witness", r.code()).is_some(), "{r}");
+    }
+    for r in IngestReason::ALL {
+        assert!(explain("assertion", r.code()).is_some(), "{r}");
+    }
+    assert_eq!(explain("beacon", "no_such_code"), None);
+    // Shared codes are explained for their own kind.
+    assert_ne!(
+        explain("beacon", "unknown_gateway"),
+        explain("witness", "unknown_gateway")
+    );
+}
+
+#[tokio::test]
+async fn coverage_cells_at_several_resolutions() {
+    let f = fixture().await;
+    let counts = |h: &Hotspot| {
+        let key = h.pub_key();
+        let f = &f;
+        async move { f.net.oracle.store().report_counts().await.unwrap()[&key] }
+    };
+    let default = get(f.addr, "/api/v1/coverage").await.json();
+    let explicit = get(f.addr, "/api/v1/coverage?resolution=8").await.json();
+    assert_eq!(default, explicit);
+    assert_eq!(default["type"], "FeatureCollection");
+    let features = default["features"].as_array().unwrap();
+    assert_eq!(features.len(), 4, "four hotspots in four res-8 cells");
+    let mut hotspots = 0;
+    let mut witnesses_valid = 0;
+    for feature in features {
+        let props = &feature["properties"];
+        assert_eq!(props["resolution"], 8);
+        assert_eq!(feature["geometry"]["type"], "Polygon");
+        let ring = feature["geometry"]["coordinates"][0].as_array().unwrap();
+        assert!(ring.len() >= 7 && ring.first() == ring.last());
+        assert_eq!(
+            props["addresses"].as_array().unwrap().len() as u64,
+            props["hotspots"].as_u64().unwrap()
+        );
+        hotspots += props["hotspots"].as_u64().unwrap();
+        witnesses_valid += props["witnesses_valid"].as_u64().unwrap();
+    }
+    assert_eq!(hotspots, 4);
+    let mut expected = 0;
+    for h in f.witnesses.iter().chain([&f.beaconer, &f.far]) {
+        expected += counts(h).await.witnesses_valid;
+    }
+    assert_eq!(witnesses_valid, expected);
+    assert_eq!(witnesses_valid, 2);
+
+    // Coarser cells merge the three Austin hotspots; the far one keeps its own cell.
+    let coarse = get(f.addr, "/api/v1/coverage?resolution=6").await.json();
+    let coarse = coarse["features"].as_array().unwrap();
+    assert_eq!(coarse.len(), 2);
+    let sizes: BTreeSet<u64> = coarse
+        .iter()
+        .map(|f| f["properties"]["hotspots"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, BTreeSet::from([1, 3]));
+    let fine = get(f.addr, "/api/v1/coverage?resolution=10").await.json();
+    assert_eq!(fine["features"].as_array().unwrap().len(), 4);
+
+    for bad in ["0", "2", "11", "15", "16", "255", "256", "-1", "x", "8.5"] {
+        expect_error(f.addr, &format!("/api/v1/coverage?resolution={bad}"), 400).await;
+    }
+    expect_error(f.addr, "/api/v1/coverage?res=8", 400).await;
+}
+
+#[tokio::test]
+async fn closed_epochs_and_their_rewards() {
+    let f = fixture().await;
+    let epochs = get(f.addr, "/api/v1/epochs").await.json();
+    assert_eq!(epochs["total"], 1);
+    let listed = &epochs["epochs"][0];
+    assert_eq!(listed["epoch"], f.epoch);
+    let report = f.net.oracle.epoch_report(f.epoch).await.unwrap().unwrap();
+    assert_eq!(listed["hotspots"], report.rewards.len());
+    assert_eq!(
+        listed["total"],
+        report.rewards.iter().map(|r| r.total).sum::<u64>()
+    );
+
+    // A second, empty epoch comes first (newest first).
+    f.net.clock.set((f.epoch + 2) * DAY_MS + 200_000);
+    f.net.oracle.close_epoch(f.epoch + 1).await.unwrap();
+    let epochs = get(f.addr, "/api/v1/epochs?limit=1").await.json();
+    assert_eq!(epochs["total"], 2);
+    assert_eq!(epochs["epochs"].as_array().unwrap().len(), 1);
+    assert_eq!(epochs["epochs"][0]["epoch"], f.epoch + 1);
+    assert_eq!(epochs["epochs"][0]["hotspots"], 0);
+    let second = get(f.addr, "/api/v1/epochs?limit=1&offset=1").await.json();
+    assert_eq!(second["epochs"][0]["epoch"], f.epoch);
+
+    let rewards = get(f.addr, &format!("/api/v1/epochs/{}/rewards", f.epoch))
+        .await
+        .json();
+    assert_eq!(rewards["epoch"], f.epoch);
+    assert_eq!(
+        rewards["rewards"].as_array().unwrap().len(),
+        report.rewards.len()
+    );
+    expect_error(
+        f.addr,
+        &format!("/api/v1/epochs/{}/rewards", f.epoch + 5),
+        404,
+    )
+    .await;
+    for bad in [
+        "abc",
+        "-1",
+        "1.5",
+        "99999999999999999999999999",
+        "18446744073709551615",
+        "9223372036854775808",
+        "%ff",
+    ] {
+        expect_error(f.addr, &format!("/api/v1/epochs/{bad}/rewards"), 400).await;
+    }
+    expect_error(f.addr, "/api/v1/epochs?limit=0", 400).await;
+
+    let stats = get(f.addr, "/api/v1/stats").await.json();
+    assert_eq!(stats["last_closed_epoch"], f.epoch + 1);
+    assert_eq!(stats["counts"]["epochs_closed"], 2);
+    assert_eq!(stats["counts"]["gateways"], 5);
+    assert_eq!(stats["counts"]["witnesses_valid"], 2);
+}
+
+#[tokio::test]
+async fn limits_unknown_routes_and_methods_answer_json_errors() {
+    let f = fixture().await;
+    let long = format!("/api/v1/hotspots?limit=1&x={}", "a".repeat(MAX_URI));
+    expect_error(f.addr, &long, 414).await;
+    let long_path = format!("/api/v1/hotspots/{}", "1".repeat(MAX_URI + 10));
+    expect_error(f.addr, &long_path, 414).await;
+
+    let reply = send(f.addr, "POST", "/api/v1/stats", &vec![b'x'; 100_000]).await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.json()["error"].is_string());
+    let reply = send(f.addr, "POST", "/api/v1/stats", b"{}").await;
+    assert_eq!(reply.status, 405, "{}", reply.body);
+    assert!(reply.json()["error"].is_string());
+    let reply = send(f.addr, "DELETE", "/api/v1/hotspots", b"").await;
+    assert_eq!(reply.status, 405);
+
+    for unknown in [
+        "/no/such/path",
+        "/api/v1",
+        "/api/v2/hotspots",
+        "/assets/../Cargo.toml",
+        "/assets/map.js.map",
+        "/api/v1/epochs/1/rewards/extra",
+    ] {
+        let reply = get(f.addr, unknown).await;
+        assert_eq!(reply.status, 404, "{unknown}");
+        assert_eq!(reply.json()["error"], "no such path", "{unknown}");
+    }
+    let reply = get(f.addr, "/api/v1/stats").await;
+    assert_eq!(reply.headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn the_map_page_and_its_assets_are_served_by_the_oracle() {
+    let f = fixture().await;
+    for path in ["/", "/map"] {
+        let reply = get(f.addr, path).await;
+        assert_eq!(reply.status, 200);
+        assert!(reply.headers["content-type"].starts_with("text/html"));
+        let csp = &reply.headers["content-security-policy"];
+        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"));
+        assert!(reply.body.contains(r#"<script src="/assets/map.js""#));
+        assert!(reply.body.contains(r#"<table id="hotspot-table">"#));
+        // Nothing is loaded from anywhere else.
+        assert!(!reply.body.contains("http://") && !reply.body.contains("https://"));
+    }
+    let js = get(f.addr, "/assets/map.js").await;
+    assert_eq!(js.status, 200);
+    assert!(js.headers["content-type"].starts_with("text/javascript"));
+    assert!(js.body.contains("/api/v1/coverage") && js.body.contains("/api/v1/hotspots"));
+    let css = get(f.addr, "/assets/map.css").await;
+    assert_eq!(css.status, 200);
+    assert!(css.headers["content-type"].starts_with("text/css"));
+    for body in [&js.body, &css.body] {
+        assert!(!body.contains("https://") && !body.contains("//cdn"));
+    }
+}
+
+/// The path with every `{param}` replaced by a value that exists in the fixture.
+fn concrete(path: &str, address: &str, epoch: u64) -> String {
+    path.replace("{address}", address)
+        .replace("{epoch}", &epoch.to_string())
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_router() {
+    let f = fixture().await;
+    let doc: Value = serde_json::from_str(OPENAPI_JSON).expect("the document is JSON");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let served = get(f.addr, "/api/v1/openapi.json").await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.json(), doc);
+
+    let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    let routed: BTreeSet<String> = route_paths().into_iter().map(String::from).collect();
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.json: {undocumented:?}"
+    );
+
+    // Every documented operation answers with a documented status and content type; with the
+    // parameters' examples for the query, and the fixture's hotspot and epoch in the path.
+    let address = f.beaconer.key.address().to_string();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert_eq!(method, "get", "{path}: only GET routes exist");
+            operations += 1;
+            let mut query = Vec::new();
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let p = resolve(&doc, p);
+                if p["in"] == "query" {
+                    query.push(format!("{}={}", p["name"].as_str().unwrap(), p["example"]));
+                }
+            }
+            let mut uri = concrete(path, &address, f.epoch);
+            if !query.is_empty() {
+                uri = format!("{uri}?{}", query.join("&"));
+            }
+            let reply = get(f.addr, &uri).await;
+            assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
+            let content = &resolve(&doc, &op["responses"]["200"])["content"];
+            let served_type = reply.headers["content-type"].split(';').next().unwrap();
+            assert!(
+                content.get(served_type).is_some(),
+                "{uri}: serves {served_type}, documents {content}"
+            );
+            if served_type == "application/json" {
+                check_required(&doc, &content[served_type]["schema"], &reply.json(), &uri);
+            }
+            for status in op["responses"].as_object().unwrap().keys() {
+                assert!(
+                    matches!(status.as_str(), "200" | "400" | "404"),
+                    "{path}: {status}"
+                );
+            }
+        }
+    }
+    assert_eq!(operations, documented.len());
+
+    // Every reference resolves.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let target = pointer(&doc, &r);
+        assert!(target.is_some(), "dangling $ref {r}");
+    }
+}
+
+fn pointer<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v["$ref"].as_str() {
+        Some(r) => resolve(doc, pointer(doc, r).expect("a resolvable $ref")),
+        None => v,
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "$ref" {
+                    out.push(v.as_str().unwrap().to_string());
+                } else {
+                    collect_refs(v, out);
+                }
+            }
+        }
+        Value::Array(list) => list.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Checks that `value` has every property the schema requires, recursively through objects,
+/// arrays and `allOf`.
+fn check_required(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    let schema = resolve(doc, schema);
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        check_required(doc, part, value, at);
+    }
+    if value.is_null() && schema["nullable"] == true {
+        return;
+    }
+    for name in schema["required"].as_array().into_iter().flatten() {
+        let name = name.as_str().unwrap();
+        assert!(
+            value.get(name).is_some(),
+            "{at}: missing required {name} in {value}"
+        );
+    }
+    if let (Some(props), Some(obj)) = (schema["properties"].as_object(), value.as_object()) {
+        for (name, sub) in props {
+            if let Some(v) = obj.get(name) {
+                check_required(doc, sub, v, &format!("{at}.{name}"));
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for v in list {
+            check_required(doc, items, v, at);
+        }
+    }
+}
