@@ -128,15 +128,18 @@ async fn hotspots_are_paginated_with_counts_and_rewards() {
     assert_eq!(list.iter().filter(|h| h["asserted"] == true).count(), 4);
 
     let report = f.net.oracle.epoch_report(f.epoch).await.unwrap().unwrap();
-    assert!(!report.rewards.is_empty());
-    for row in &report.rewards {
-        let h = list
+    // Each hotspot's rewards are what the closed epoch gave it.
+    for h in list {
+        let row = report
+            .rewards
             .iter()
-            .find(|h| h["address"] == row.address.as_str())
-            .expect("a rewarded hotspot is listed");
-        assert_eq!(h["rewards"]["total"], row.total);
-        assert_eq!(h["rewards"]["beacon_amount"], row.beacon_amount);
-        assert_eq!(h["rewards"]["epochs"], 1);
+            .find(|r| h["address"] == r.address.as_str());
+        assert_eq!(h["rewards"]["total"], row.map_or(0, |r| r.total), "{h}");
+        assert_eq!(
+            h["rewards"]["beacon_amount"],
+            row.map_or(0, |r| r.beacon_amount)
+        );
+        assert_eq!(h["rewards"]["epochs"], u64::from(row.is_some()));
     }
     let far = f.far.key.address().to_string();
     let far_row = list.iter().find(|h| h["address"] == far.as_str()).unwrap();
@@ -295,7 +298,17 @@ async fn coverage_cells_at_several_resolutions() {
     let counts = |h: &Hotspot| {
         let key = h.pub_key();
         let f = &f;
-        async move { f.net.oracle.store().report_counts().await.unwrap()[&key] }
+        async move {
+            f.net
+                .oracle
+                .store()
+                .report_counts()
+                .await
+                .unwrap()
+                .get(&key)
+                .copied()
+                .unwrap_or_default()
+        }
     };
     let default = get(f.addr, "/api/v1/coverage").await.json();
     let explicit = get(f.addr, "/api/v1/coverage?resolution=8").await.json();
