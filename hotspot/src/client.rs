@@ -40,6 +40,26 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// Whether trying again later may succeed: the oracle was unreachable, overloaded or failed
+    /// internally. Refusals of the report itself (bad signature, malformed, unknown gateway)
+    /// are not transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Endpoint { .. } => false,
+            ClientError::Connect { .. } => true,
+            ClientError::Status { status, .. } => matches!(
+                status.code(),
+                tonic::Code::Unavailable
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::ResourceExhausted
+                    | tonic::Code::Aborted
+                    | tonic::Code::Internal
+                    | tonic::Code::Unknown
+                    | tonic::Code::Cancelled
+            ),
+        }
+    }
 }
 
 /// A connection to the oracle.
@@ -69,6 +89,23 @@ impl OracleClient {
                 endpoint: endpoint.to_string(),
                 source,
             })?;
+        Ok(Self {
+            inner: PocLoraClient::new(channel),
+        })
+    }
+
+    /// A client of the oracle at `endpoint` that connects on first use and reconnects after
+    /// outages by itself; each call times out after `timeout`. Fails only on a malformed
+    /// endpoint.
+    pub fn connect_lazy(endpoint: &str, timeout: std::time::Duration) -> Result<Self, ClientError> {
+        let channel = Channel::from_shared(endpoint.to_string())
+            .map_err(|error| ClientError::Endpoint {
+                endpoint: endpoint.to_string(),
+                message: error.to_string(),
+            })?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .connect_lazy();
         Ok(Self {
             inner: PocLoraClient::new(channel),
         })

@@ -1,16 +1,21 @@
-//! The hotspot daemon: beacons once per interval and witnesses what its radio hears, submitting
-//! every signed report to the oracle.
+//! The hotspot daemon: beacons once per interval and witnesses what its radio hears. Every
+//! signed report goes to the durable [`Outbox`] first; a delivery task hands them to the oracle.
 
-use crate::client::{ClientError, OracleClient};
+use crate::client::OracleClient;
+use crate::delivery::{Backoff, Outbox};
+use crate::metrics::{label, Metrics};
 use crate::node::{Hotspot, HotspotError};
 use crate::schedule::next_beacon_ms;
-use radio::backend::{Backend, BackendError, Transmission};
+use crate::spool::{Report, SpoolError};
+use radio::backend::{Backend, BackendError, Reception, Transmission};
 use rand::SeedableRng;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Keeps the beacon this far from the end of its interval so its report stays in the bucket.
 const BEACON_MARGIN_MS: u64 = 5 * 60_000;
+/// How often the radio's counters are copied into the metrics.
+const RADIO_STATS_PERIOD: Duration = Duration::from_secs(10);
 
 /// Errors that stop the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -21,21 +26,22 @@ pub enum DaemonError {
     /// The hotspot's logic failed.
     #[error(transparent)]
     Hotspot(#[from] HotspotError),
+    /// The report spool failed (disk full, permissions).
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
 }
 
 /// What the daemon did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DaemonStats {
-    /// Beacons transmitted.
+    /// Beacons transmitted (and their reports queued).
     pub beacons_sent: u64,
-    /// Beacon reports the oracle acknowledged.
-    pub beacons_acknowledged: u64,
+    /// Beacons skipped: no entropy from the oracle, or the radio refused them.
+    pub beacons_skipped: u64,
     /// Frames the radio decoded.
     pub frames_heard: u64,
-    /// Witness reports the oracle acknowledged.
-    pub witnesses_acknowledged: u64,
-    /// Reports the oracle refused or could not be reached for.
-    pub submit_errors: u64,
+    /// Witness reports queued for the oracle.
+    pub witnesses_queued: u64,
 }
 
 fn now_ms() -> u64 {
@@ -45,27 +51,58 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs a hotspot on a radio backend until `shutdown` completes.
+/// Runs a hotspot on a radio backend until shutdown.
 pub struct Daemon<B: Backend> {
     hotspot: Hotspot,
     client: OracleClient,
     backend: B,
-    interval_ms: u64,
+    outbox: Outbox,
+    metrics: Metrics,
+    backoff: Backoff,
+    interval_ms: Option<u64>,
     stats: DaemonStats,
     last_beacon: Option<Vec<u8>>,
 }
 
 impl<B: Backend> Daemon<B> {
-    /// A daemon for `hotspot` on `backend`, beaconing once per `interval`.
-    pub fn new(hotspot: Hotspot, client: OracleClient, backend: B, interval: Duration) -> Self {
+    /// A daemon for `hotspot` on `backend`, beaconing once per `interval`, queueing reports in
+    /// `outbox` and delivering them through `client`.
+    pub fn new(
+        hotspot: Hotspot,
+        client: OracleClient,
+        backend: B,
+        outbox: Outbox,
+        interval: Duration,
+    ) -> Self {
         Self {
             hotspot,
             client,
             backend,
-            interval_ms: interval.as_millis().max(1) as u64,
+            metrics: Metrics::new(),
+            outbox,
+            backoff: Backoff::default(),
+            interval_ms: Some(interval.as_millis().max(1) as u64),
             stats: DaemonStats::default(),
             last_beacon: None,
         }
+    }
+
+    /// Records into `metrics` (share them with the outbox and the metrics server).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Retries deliveries with this backoff.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Listens only: never beacons (a receive-only radio, or tests).
+    pub fn without_beacons(mut self) -> Self {
+        self.interval_ms = None;
+        self
     }
 
     /// Counters so far.
@@ -73,98 +110,150 @@ impl<B: Backend> Daemon<B> {
         &self.stats
     }
 
-    fn count_submission<T>(&mut self, result: Result<T, ClientError>, what: &str) -> bool {
-        match result {
-            Ok(_) => true,
-            Err(error) => {
-                self.stats.submit_errors += 1;
-                tracing::warn!(%error, "{what} not delivered");
-                false
-            }
-        }
+    fn skip_beacon(&mut self) {
+        self.stats.beacons_skipped += 1;
+        self.metrics.beacons_skipped.inc();
     }
 
     async fn beacon(&mut self) -> Result<(), DaemonError> {
         let entropy = match self.client.entropy().await {
             Ok(entropy) => entropy,
             Err(error) => {
-                self.stats.submit_errors += 1;
+                self.skip_beacon();
                 tracing::warn!(%error, "no entropy: beacon skipped this interval");
                 return Ok(());
             }
         };
-        let prepared =
-            self.hotspot
-                .prepare_beacon(&entropy, rand::random(), now_ms() * 1_000_000)?;
-        self.backend
-            .transmit(&Transmission {
-                frequency_hz: prepared.beacon.frequency_hz,
-                params: prepared.params,
-                payload: prepared.beacon.payload.clone(),
-                power_dbm: prepared.beacon.tx_power_ddbm as f32 / 10.0,
-            })
-            .await?;
+        let prepared = match self.hotspot.prepare_beacon(
+            &entropy,
+            rand::random(),
+            now_ms() * 1_000_000,
+        ) {
+            Ok(prepared) => prepared,
+            Err(HotspotError::Entropy(error)) => {
+                self.skip_beacon();
+                tracing::warn!(%error, "the oracle's entropy is not signed right: beacon skipped");
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let transmission = Transmission {
+            frequency_hz: prepared.beacon.frequency_hz,
+            params: prepared.params,
+            payload: prepared.beacon.payload.clone(),
+            power_dbm: prepared.beacon.tx_power_ddbm as f32 / 10.0,
+        };
+        if let Err(error) = self.backend.transmit(&transmission).await {
+            self.skip_beacon();
+            tracing::warn!(%error, "the radio did not send the beacon");
+            return Ok(());
+        }
         self.stats.beacons_sent += 1;
+        self.metrics.beacons_sent.inc();
         tracing::info!(
             frequency_hz = prepared.beacon.frequency_hz,
             sf = prepared.params.spreading_factor,
+            power_dbm = transmission.power_dbm,
             "beacon transmitted"
         );
         self.last_beacon = Some(prepared.beacon.payload.clone());
-        let submitted = self.client.submit_beacon(prepared.report).await;
-        if self.count_submission(submitted, "beacon report") {
-            self.stats.beacons_acknowledged += 1;
-        }
+        self.outbox.enqueue(Report::Beacon(prepared.report)).await?;
         Ok(())
     }
 
-    async fn witness(&mut self, reception: radio::backend::Reception) {
+    async fn witness(&mut self, reception: Reception) -> Result<(), DaemonError> {
         self.stats.frames_heard += 1;
+        self.metrics.frames_heard.inc();
         if self.last_beacon.as_deref() == Some(reception.frame.payload.as_slice()) {
-            return; // our own beacon coming back
+            return Ok(()); // our own beacon coming back
         }
         let Some(report) = self.hotspot.witness(
             &reception.frame,
             reception.frequency_hz,
             reception.timestamp_ns,
         ) else {
-            return;
-        };
-        let submitted = self.client.submit_witness(report).await;
-        if self.count_submission(submitted, "witness report") {
-            self.stats.witnesses_acknowledged += 1;
-            tracing::info!(
-                rssi_dbm = reception.frame.rssi_dbm,
-                snr_db = reception.frame.snr_db,
-                "witness report acknowledged"
+            tracing::debug!(
+                len = reception.frame.payload.len(),
+                crc_ok = ?reception.frame.crc_ok,
+                "heard a frame that is not a beacon"
             );
+            return Ok(());
+        };
+        self.outbox.enqueue(Report::Witness(report)).await?;
+        self.stats.witnesses_queued += 1;
+        self.metrics.witnesses_accepted.inc();
+        tracing::info!(
+            frequency_hz = reception.frequency_hz,
+            rssi_dbm = reception.frame.rssi_dbm,
+            snr_db = reception.frame.snr_db,
+            "witness report queued"
+        );
+        Ok(())
+    }
+
+    fn copy_radio_counters(&self) {
+        for (name, value) in self.backend.counters() {
+            self.metrics
+                .radio
+                .get_or_create(&label("event", name))
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
         }
     }
 
-    /// Beacons and witnesses until `shutdown` completes or the radio's stream ends.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<DaemonStats, DaemonError> {
+    /// Beacons and witnesses until `shutdown` completes, delivering reports meanwhile. When the
+    /// radio's stream ends the daemon keeps beaconing (if it may) and delivering. On shutdown
+    /// an in-flight delivery is finished before returning; undelivered reports stay spooled.
+    pub async fn run(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<DaemonStats, DaemonError> {
+        let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
+        let delivery = tokio::spawn(self.outbox.clone().deliver(
+            self.client.clone(),
+            self.backoff,
+            async {
+                let _ = delivery_stopped.await;
+            },
+        ));
+        let result = self.serve(shutdown).await;
+        let _ = stop_delivery.send(());
+        match delivery.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "report delivery failed"),
+            Err(error) => tracing::error!(%error, "report delivery task failed"),
+        }
+        self.copy_radio_counters();
+        result.map(|()| self.stats)
+    }
+
+    async fn serve(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
         tokio::pin!(shutdown);
         let mut rng = rand::rngs::StdRng::from_entropy();
-        let mut next_beacon = next_beacon_ms(now_ms(), self.interval_ms, BEACON_MARGIN_MS, &mut rng);
+        let mut next_beacon = self
+            .interval_ms
+            .map(|interval| next_beacon_ms(now_ms(), interval, BEACON_MARGIN_MS, &mut rng));
         let mut radio_open = true;
+        let mut stats_tick = tokio::time::interval(RADIO_STATS_PERIOD);
         loop {
-            let wait = Duration::from_millis(next_beacon.saturating_sub(now_ms()));
+            let wait = Duration::from_millis(next_beacon.unwrap_or(0).saturating_sub(now_ms()));
             tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(wait) => {
+                _ = &mut shutdown => return Ok(()),
+                _ = tokio::time::sleep(wait), if next_beacon.is_some() => {
                     self.beacon().await?;
-                    let next_interval = (next_beacon / self.interval_ms + 1) * self.interval_ms;
-                    next_beacon = next_beacon_ms(next_interval, self.interval_ms, BEACON_MARGIN_MS, &mut rng);
+                    if let (Some(at), Some(interval)) = (next_beacon, self.interval_ms) {
+                        let next_interval = (at / interval + 1) * interval;
+                        next_beacon = Some(next_beacon_ms(next_interval, interval, BEACON_MARGIN_MS, &mut rng));
+                    }
                 }
                 received = self.backend.receive(), if radio_open => match received? {
-                    Some(reception) => self.witness(reception).await,
+                    Some(reception) => self.witness(reception).await?,
                     None => {
                         tracing::info!("the radio's receive stream ended");
                         radio_open = false;
                     }
                 },
+                _ = stats_tick.tick() => self.copy_radio_counters(),
             }
         }
-        Ok(self.stats)
     }
 }

@@ -1,11 +1,19 @@
 //! The hotspot: its configuration and key, the beacon schedule, beacon transmission, witnessing
-//! of other hotspots' beacons, and submission of signed reports to the oracle over gRPC.
+//! of other hotspots' beacons, and durable submission of signed reports to the oracle over gRPC.
 
 pub mod client;
 pub mod config;
+pub mod daemon;
+pub mod delivery;
+pub mod metrics;
 pub mod node;
 pub mod schedule;
+pub mod spool;
 
 pub use client::{ClientError, OracleClient};
 pub use config::{ConfigError, HotspotConfig};
+pub use daemon::{Daemon, DaemonError, DaemonStats};
+pub use delivery::{Backoff, Outbox};
+pub use metrics::Metrics;
 pub use node::{Hotspot, HotspotError, PreparedBeacon};
+pub use spool::{Report, Spool, SpoolError};

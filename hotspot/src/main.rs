@@ -2,9 +2,14 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use hotspot::{Hotspot, HotspotConfig, OracleClient};
+use hotspot::config::BackendKind;
+use hotspot::{Backoff, Daemon, Hotspot, HotspotConfig, Metrics, OracleClient, Outbox};
 use poc::Keypair;
-use std::path::PathBuf;
+use radio::backend::{Backend, IqFileBackend, IqFileConfig};
+use radio::iq::SampleFormat;
+use radio::{Calibration, LoraParams};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "hotspot", version, about = "LoRa proof-of-coverage hotspot")]
@@ -40,6 +45,31 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         elevation: i32,
     },
+    /// Run the daemon: beacon, witness, deliver reports (until SIGINT or SIGTERM).
+    Run,
+    /// Demodulate an IQ recording and print one JSON line per frame.
+    Decode {
+        /// The recording.
+        file: PathBuf,
+        /// Sample format: cf32, cs16 or cu8.
+        #[arg(long, default_value = "cf32")]
+        format: SampleFormat,
+        /// Spreading factor, 7 to 12.
+        #[arg(long)]
+        sf: u8,
+        /// Bandwidth in hertz.
+        #[arg(long, default_value_t = 125_000)]
+        bw: u32,
+        /// Centre frequency of the recording in hertz (reported with each frame).
+        #[arg(long, default_value_t = 0)]
+        frequency: u64,
+        /// Samples per chip (sample rate = bandwidth × oversampling).
+        #[arg(long, default_value_t = 1)]
+        oversampling: u32,
+        /// Sync word (0x34 public/LoRaWAN, 0x12 private), decimal.
+        #[arg(long, default_value_t = 0x34)]
+        sync_word: u8,
+    },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +89,131 @@ fn load_config(path: Option<&PathBuf>) -> Result<HotspotConfig> {
         Some(path) => Ok(HotspotConfig::load(path)?),
         None => Ok(HotspotConfig::default()),
     }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (systemd stop).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn iq_file_config(config: &HotspotConfig) -> Result<IqFileConfig> {
+    let section = &config.radio.iq_file;
+    let mut params = Hotspot::beacon_params(section.spreading_factor, section.bandwidth_hz);
+    params.oversampling = section.oversampling;
+    Ok(IqFileConfig {
+        rx_path: section.rx_path.clone(),
+        format: section.format.parse()?,
+        frequency_hz: section.frequency_hz,
+        params,
+        start_ns: now_ns(),
+        calibration: Calibration::default(),
+        tx_dir: section.tx_dir.clone(),
+    })
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
+async fn run_daemon<B: Backend>(
+    backend: B,
+    hotspot: Hotspot,
+    config: &HotspotConfig,
+    metrics: Metrics,
+    outbox: Outbox,
+) -> Result<()> {
+    let client = OracleClient::connect_lazy(
+        &config.oracle,
+        Duration::from_millis(config.delivery.timeout_ms),
+    )?;
+    let daemon = Daemon::new(
+        hotspot,
+        client,
+        backend,
+        outbox,
+        Duration::from_secs(config.beacon.interval_secs),
+    )
+    .with_metrics(metrics)
+    .with_backoff(Backoff {
+        initial: Duration::from_millis(config.delivery.backoff_initial_ms),
+        max: Duration::from_millis(config.delivery.backoff_max_ms),
+    });
+    let stats = daemon.run(shutdown_signal()).await?;
+    tracing::info!(?stats, "stopped");
+    Ok(())
+}
+
+async fn run(config: &HotspotConfig) -> Result<()> {
+    let key = Keypair::read_file(&config.key)?;
+    let hotspot = Hotspot::from_config(key, config)?;
+    tracing::info!(address = %hotspot.address(), region = %config.region, backend = ?config.radio.backend, "starting");
+    let metrics = Metrics::new();
+    if !config.metrics_listen.is_empty() {
+        metrics.serve(config.metrics_listen.parse()?).await?;
+    }
+    let outbox = Outbox::open(&config.spool_dir, metrics.clone())
+        .with_context(|| format!("opening the spool {}", config.spool_dir.display()))?;
+    match config.radio.backend {
+        BackendKind::IqFile => {
+            let backend = IqFileBackend::open(iq_file_config(config)?).await?;
+            run_daemon(backend, hotspot, config, metrics, outbox).await
+        }
+        other => anyhow::bail!("the {other:?} radio backend is not available in this build"),
+    }
+}
+
+async fn decode(
+    file: &Path,
+    format: SampleFormat,
+    params: LoraParams,
+    frequency: u64,
+) -> Result<()> {
+    let mut backend = IqFileBackend::open(IqFileConfig {
+        rx_path: Some(file.to_path_buf()),
+        format,
+        frequency_hz: frequency,
+        params,
+        start_ns: 0,
+        calibration: Calibration::default(),
+        tx_dir: None,
+    })
+    .await?;
+    while let Some(reception) = backend.receive().await? {
+        let frame = &reception.frame;
+        let line = serde_json::json!({
+            "time_s": reception.timestamp_ns as f64 / 1e9,
+            "sample_offset": frame.sample_offset,
+            "frequency_hz": reception.frequency_hz,
+            "sf": frame.spreading_factor,
+            "bw": frame.bandwidth_hz,
+            "cr": frame.coding_rate,
+            "crc_ok": frame.crc_ok,
+            "len": frame.payload.len(),
+            "payload": hex::encode(&frame.payload),
+            "rssi_dbm": frame.rssi_dbm,
+            "snr_db": frame.snr_db,
+            "cfo_hz": frame.cfo_hz,
+        });
+        println!("{line}");
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -128,6 +283,22 @@ async fn main() -> Result<()> {
                 hotspot.location(),
                 response.id
             );
+        }
+        Command::Run => run(&config).await?,
+        Command::Decode {
+            file,
+            format,
+            sf,
+            bw,
+            frequency,
+            oversampling,
+            sync_word,
+        } => {
+            let mut params = LoraParams::new(sf, bw);
+            params.oversampling = oversampling;
+            params.sync_word = sync_word;
+            params.validate()?;
+            decode(&file, format, params, frequency).await?;
         }
     }
     Ok(())

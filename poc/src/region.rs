@@ -34,6 +34,16 @@ const SF12_TO_SF7: &[DataRate] = &[
     dr(7, 125_000, 250),
 ];
 
+/// Data rates of regions whose uplink dwell time is limited to 400 ms (AS923 and AU915 with
+/// `UplinkDwellTime = 1`, RP002): SF12 and SF11 are not allowed and SF10 carries only 11 bytes,
+/// so a 51-byte beacon goes out at SF9 (about 330 ms on air), within the dwell limit.
+const DWELL_LIMITED: &[DataRate] = &[
+    dr(10, 125_000, 11),
+    dr(9, 125_000, 53),
+    dr(8, 125_000, 125),
+    dr(7, 125_000, 242),
+];
+
 /// What the oracle and hotspots agree on for one region's beacons.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionPlan {
@@ -45,6 +55,8 @@ pub struct RegionPlan {
     pub datarates: &'static [DataRate],
     /// Largest effective isotropic radiated power, in tenths of dBm.
     pub max_eirp_ddbm: i32,
+    /// Longest time on air of one uplink frame, where the region limits it (milliseconds).
+    pub dwell_time_ms: Option<u32>,
 }
 
 static PLANS: &[RegionPlan] = &[
@@ -66,6 +78,7 @@ static PLANS: &[RegionPlan] = &[
             dr(8, 125_000, 125),
             dr(7, 125_000, 242),
         ],
+        dwell_time_ms: None,
         max_eirp_ddbm: 360,
     },
     RegionPlan {
@@ -81,6 +94,7 @@ static PLANS: &[RegionPlan] = &[
             867_900_000,
         ],
         datarates: SF12_TO_SF7,
+        dwell_time_ms: None,
         max_eirp_ddbm: 160,
     },
     RegionPlan {
@@ -95,7 +109,8 @@ static PLANS: &[RegionPlan] = &[
             918_000_000,
             918_200_000,
         ],
-        datarates: SF12_TO_SF7,
+        datarates: DWELL_LIMITED,
+        dwell_time_ms: Some(400),
         max_eirp_ddbm: 300,
     },
     RegionPlan {
@@ -110,7 +125,8 @@ static PLANS: &[RegionPlan] = &[
             923_000_000,
             922_000_000,
         ],
-        datarates: SF12_TO_SF7,
+        datarates: DWELL_LIMITED,
+        dwell_time_ms: Some(400),
         max_eirp_ddbm: 160,
     },
     RegionPlan {
@@ -125,12 +141,14 @@ static PLANS: &[RegionPlan] = &[
             923_300_000,
         ],
         datarates: SF12_TO_SF7,
+        dwell_time_ms: None,
         max_eirp_ddbm: 140,
     },
     RegionPlan {
         region: Region::In865,
         channels_hz: &[865_062_500, 865_402_500, 865_985_000],
         datarates: SF12_TO_SF7,
+        dwell_time_ms: None,
         max_eirp_ddbm: 300,
     },
     RegionPlan {
@@ -146,12 +164,14 @@ static PLANS: &[RegionPlan] = &[
             487_700_000,
         ],
         datarates: SF12_TO_SF7,
+        dwell_time_ms: None,
         max_eirp_ddbm: 191,
     },
     RegionPlan {
         region: Region::Eu433,
         channels_hz: &[433_175_000, 433_375_000, 433_575_000],
         datarates: SF12_TO_SF7,
+        dwell_time_ms: None,
         max_eirp_ddbm: 121,
     },
 ];
@@ -216,5 +236,15 @@ mod tests {
         let eu = RegionPlan::for_region(Region::Eu868).unwrap();
         assert_eq!(eu.datarate_for(51).unwrap().spreading_factor, 12);
         assert_eq!(eu.tx_power_ddbm(30), 130);
+    }
+
+    #[test]
+    fn dwell_limited_regions_beacon_at_sf9() {
+        for region in [Region::Au915, Region::As9231] {
+            let plan = RegionPlan::for_region(region).unwrap();
+            assert_eq!(plan.dwell_time_ms, Some(400));
+            assert_eq!(plan.datarate_for(51).unwrap().spreading_factor, 9);
+        }
+        assert_eq!(RegionPlan::for_region(Region::Eu868).unwrap().dwell_time_ms, None);
     }
 }

@@ -3,12 +3,14 @@
 //! [`Reception`]s in.
 
 pub mod iq_file;
+pub mod semtech_udp;
 
 use crate::demod::RxFrame;
 use crate::params::LoraParams;
 use std::future::Future;
 
 pub use iq_file::{IqFileBackend, IqFileConfig};
+pub use semtech_udp::{SemtechUdpBackend, SemtechUdpConfig};
 
 /// A frame to put on air.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,4 +66,10 @@ pub trait Backend: Send {
     /// The next decoded frame; `None` once the radio's stream has ended for good. Must be
     /// cancel-safe: dropping the future before it completes loses nothing.
     fn receive(&mut self) -> impl Future<Output = Result<Option<Reception>, BackendError>> + Send;
+
+    /// The backend's own event counters (packets received, acknowledgements, errors...), by
+    /// name, for metrics. None by default.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
