@@ -1,6 +1,7 @@
 //! The oracle's configuration, read from TOML; every field has a default.
 
 use crate::error::OracleError;
+use crate::reputation::ReputationConfig;
 use crate::rewards::RewardParams;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -47,6 +48,51 @@ impl RewardConfig {
     }
 }
 
+/// Hotspots and beaconer–witness pairs whose reports are refused (`denylisted`,
+/// `denylisted_edge`), by address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DenylistConfig {
+    /// Hotspot addresses: their beacons and witnesses are invalid.
+    pub hotspots: Vec<String>,
+    /// Address pairs: either one's witness reports of the other's beacons are invalid.
+    pub edges: Vec<[String; 2]>,
+}
+
+impl DenylistConfig {
+    fn parse(text: &str) -> Result<[u8; 32], OracleError> {
+        text.parse::<poc::Address>()
+            .map(|a| a.0)
+            .map_err(|e| OracleError::Config(format!("denylist address {text:?}: {e}")))
+    }
+
+    /// Whether a hotspot is denylisted (unparsable entries, refused by `validate`, match none).
+    pub fn has_hotspot(&self, key: &[u8; 32]) -> bool {
+        self.hotspots
+            .iter()
+            .any(|a| Self::parse(a).is_ok_and(|k| &k == key))
+    }
+
+    /// Whether the pair of `beaconer` and `witness` is denylisted, in either order (edges are
+    /// not directional, as in Helium).
+    pub fn has_edge(&self, beaconer: &[u8; 32], witness: &[u8; 32]) -> bool {
+        self.edges.iter().any(|[a, b]| {
+            let (Ok(a), Ok(b)) = (Self::parse(a), Self::parse(b)) else {
+                return false;
+            };
+            (&a == beaconer && &b == witness) || (&a == witness && &b == beaconer)
+        })
+    }
+
+    /// Checks that every entry is an address.
+    pub fn validate(&self) -> Result<(), OracleError> {
+        for a in self.hotspots.iter().chain(self.edges.iter().flatten()) {
+            Self::parse(a)?;
+        }
+        Ok(())
+    }
+}
+
 /// Everything the oracle can be tuned with.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -67,12 +113,31 @@ pub struct OracleConfig {
     pub max_witness_distance_m: f64,
     /// Latest a witness report may arrive after its beacon report.
     pub witness_late_ms: u64,
+    /// Latest a witness report may arrive after the beacon's first valid witness (Helium:
+    /// 1 500 ms).
+    pub witness_after_first_ms: u64,
     /// Largest difference between a witness's and its beacon's frequency.
     pub max_frequency_offset_hz: u64,
     /// Receiver noise figure assumed by the SNR check, in dB (added to the thermal floor).
     pub noise_figure_db: f64,
     /// Slack granted above the free-space RSSI bound, in tenths of dB (Helium: none).
     pub rssi_margin_ddb: i32,
+    /// How far below its spreading factor's demodulation floor (−7.5 dB at SF7 … −20 dB at
+    /// SF12) a witness's SNR may be before it is `snr_too_low`, in dB.
+    pub snr_floor_margin_db: f64,
+    /// How much louder than the path-loss model fitted to a beacon's other witnesses a witness
+    /// may be before it is `inconsistent_signal`, in dB.
+    pub consistency_margin_db: f64,
+    /// Fewest valid witnesses of a beacon (the suspect included) for the consistency check.
+    pub consistency_min_witnesses: u32,
+    /// HIP-106 reciprocity: a beacon earns only if its beaconer has a valid witness report, and
+    /// a witness earns only if its hotspot has a valid beacon, received from this long before
+    /// the report to the epoch's end; 0 turns the rule off.
+    pub reciprocity_window_ms: u64,
+    /// Denylisted hotspots and pairs.
+    pub denylist: DenylistConfig,
+    /// Reputation parameters.
+    pub reputation: ReputationConfig,
     /// How often `run` verifies pending reports.
     pub verify_period_ms: u64,
     /// Reward parameters.
@@ -94,9 +159,16 @@ impl Default for OracleConfig {
             min_witness_grid_distance: 8,
             max_witness_distance_m: 100_000.0,
             witness_late_ms: 4_000,
+            witness_after_first_ms: 1_500,
             max_frequency_offset_hz: 100_000,
             noise_figure_db: 3.0,
             rssi_margin_ddb: 0,
+            snr_floor_margin_db: 10.0,
+            consistency_margin_db: 25.0,
+            consistency_min_witnesses: 4,
+            reciprocity_window_ms: 48 * 3_600_000,
+            denylist: DenylistConfig::default(),
+            reputation: ReputationConfig::default(),
             verify_period_ms: 5_000,
             rewards: RewardConfig::default(),
             database_url: None,
@@ -127,6 +199,13 @@ impl OracleConfig {
         if self.verify_period_ms == 0 {
             return bad("verify_period_ms must be positive");
         }
+        if !(self.snr_floor_margin_db.is_finite() && self.snr_floor_margin_db >= 0.0)
+            || !(self.consistency_margin_db.is_finite() && self.consistency_margin_db >= 0.0)
+        {
+            return bad("snr_floor_margin_db and consistency_margin_db must be non-negative");
+        }
+        self.denylist.validate()?;
+        self.reputation.validate()?;
         Ok(())
     }
 }

@@ -5,9 +5,18 @@
 //! it has been verified. Hex density scales come from the asserted locations of the hotspots
 //! active in the epoch (a valid beacon or a valid witness of one of its beacons). A closed epoch
 //! is stored once; closing it again returns the stored report.
+//!
+//! Two rules decide rewards beyond validity. HIP-106 reciprocity: a valid beacon earns only if
+//! its beaconer has a valid witness report received from `reciprocity_window_ms` before the
+//! beacon to the epoch's end (else `gateway_no_valid_witnesses`, and its witnesses earn nothing
+//! from it either), and a selected witness earns only if its hotspot has a valid beacon in the
+//! same span (else `gateway_no_valid_beacons`). Reputation ([`crate::reputation`]) as of the
+//! epoch's end multiplies each hotspot's density scale and its own witness units. The closed
+//! epoch is then appended to the signed reward ledger ([`crate::ledger`]).
 
 use crate::error::OracleError;
-use crate::rewards::{compute_rewards, PocEvent};
+use crate::reason::RewardReason;
+use crate::rewards::{compute_rewards_weighted, PocEvent};
 use crate::store::{RewardRow, Status};
 use crate::Oracle;
 use h3_coverage::density::{density_scales, hip104_levels};
@@ -59,9 +68,61 @@ pub struct EpochReport {
     pub witnesses_valid: u64,
     /// Witnesses selected for reward.
     pub witnesses_selected: u64,
+    /// Valid beacons and selected witnesses that earned nothing, by reason code
+    /// ([`RewardReason`], HIP-106 reciprocity).
+    #[serde(default)]
+    pub ineligible: BTreeMap<String, u64>,
+    /// Reputation reward factor of every active hotspot as of the epoch's end, by address
+    /// (applied only when reputation is enabled).
+    #[serde(default)]
+    pub reputation: BTreeMap<String, f64>,
+}
+
+/// Valid-report receive times per hotspot, fetched once per epoch close.
+#[derive(Default)]
+struct Activity {
+    beacons: BTreeMap<[u8; 32], Vec<u64>>,
+    witnesses: BTreeMap<[u8; 32], Vec<u64>>,
 }
 
 impl Oracle {
+    /// Whether `key` has a valid beacon (`beacons`) or a valid witness report received in
+    /// `[from_ms, to_ms)`; looks at its latest `reputation.max_reports` reports of that kind.
+    async fn has_valid_activity(
+        &self,
+        activity: &mut Activity,
+        key: &[u8; 32],
+        beacons: bool,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<bool, OracleError> {
+        let limit = self.config().reputation.max_reports;
+        let times = if beacons {
+            if !activity.beacons.contains_key(key) {
+                let rows = self.store().recent_beacons(key, limit).await?;
+                let times = rows
+                    .iter()
+                    .filter(|r| r.status == Status::Valid)
+                    .map(|r| r.received_ms)
+                    .collect();
+                activity.beacons.insert(*key, times);
+            }
+            &activity.beacons[key]
+        } else {
+            if !activity.witnesses.contains_key(key) {
+                let rows = self.store().recent_witnesses(key, limit).await?;
+                let times = rows
+                    .iter()
+                    .filter(|r| r.status == Status::Valid)
+                    .map(|r| r.received_ms)
+                    .collect();
+                activity.witnesses.insert(*key, times);
+            }
+            &activity.witnesses[key]
+        };
+        Ok(times.iter().any(|&t| t >= from_ms && t < to_ms))
+    }
+
     /// When epoch `epoch` can be closed.
     pub fn epoch_ready_at_ms(&self, epoch: u64) -> u64 {
         let config = self.config();
@@ -92,6 +153,9 @@ impl Oracle {
     pub async fn close_epoch(&self, epoch: u64) -> Result<EpochReport, OracleError> {
         let _guard = self.lock_verifier().await?;
         if let Some(report) = self.epoch_report(epoch).await? {
+            // A crash between storing the epoch and appending its ledger entry leaves the entry
+            // missing; it is appended now, from the same stored inputs.
+            self.append_ledger_entry(&report).await?;
             return Ok(report);
         }
         let ready_at_ms = self.epoch_ready_at_ms(epoch);
@@ -108,9 +172,11 @@ impl Oracle {
         let mut witnesses_valid = 0;
         let mut witnesses_selected = 0;
         let beacons = self.store().valid_beacons_between(start_ms, end_ms).await?;
+        let mut ineligible: BTreeMap<String, u64> = BTreeMap::new();
+        let mut activity = Activity::default();
         for beacon in &beacons {
             active.insert(beacon.pub_key);
-            let mut selected = Vec::new();
+            let mut valid = Vec::new();
             for w in self.store().witnesses_of_beacon(beacon.id).await? {
                 if w.status != Status::Valid {
                     continue;
@@ -118,10 +184,37 @@ impl Oracle {
                 witnesses_valid += 1;
                 active.insert(w.pub_key);
                 if w.selected {
-                    selected.push(w.pub_key);
+                    valid.push(w.pub_key);
                 }
             }
-            witnesses_selected += selected.len() as u64;
+            witnesses_selected += valid.len() as u64;
+            // HIP-106 reciprocity: from `window` before the beacon to the epoch's end.
+            let window = config.reciprocity_window_ms;
+            let from = beacon.received_ms.saturating_sub(window);
+            if window > 0
+                && !self
+                    .has_valid_activity(&mut activity, &beacon.pub_key, false, from, end_ms)
+                    .await?
+            {
+                *ineligible
+                    .entry(RewardReason::GatewayNoValidWitnesses.code().to_string())
+                    .or_default() += 1;
+                continue;
+            }
+            let mut selected = Vec::new();
+            for key in valid {
+                if window > 0
+                    && !self
+                        .has_valid_activity(&mut activity, &key, true, from, end_ms)
+                        .await?
+                {
+                    *ineligible
+                        .entry(RewardReason::GatewayNoValidBeacons.code().to_string())
+                        .or_default() += 1;
+                } else {
+                    selected.push(key);
+                }
+            }
             events.push(PocEvent {
                 beaconer: beacon.pub_key,
                 witnesses: selected,
@@ -139,9 +232,22 @@ impl Oracle {
                 }
             }
         }
-        let scales = density_scales(&located, &hip104_levels());
+        let mut scales = density_scales(&located, &hip104_levels());
+        // Reputation as of the epoch's end scales each hotspot's beacons (and so its
+        // witnesses' units for them, like density) and, separately, its own witness units.
+        let mut reputation = BTreeMap::new();
+        let mut witness_factors = BTreeMap::new();
+        for key in &active {
+            let r = self.reputation(key, end_ms).await?;
+            reputation.insert(poc::Address(*key).to_string(), r.factor);
+            if config.reputation.enabled && r.factor < 1.0 {
+                let density = scales.get(key).copied().unwrap_or(1.0);
+                scales.insert(*key, density * r.factor);
+                witness_factors.insert(*key, r.factor);
+            }
+        }
         let params = config.rewards.params();
-        let rewards = compute_rewards(&events, &scales, &params)
+        let rewards = compute_rewards_weighted(&events, &scales, &witness_factors, &params)
             .map_err(|e| OracleError::Rewards(e.to_string()))?;
 
         let mut rows: Vec<RewardRow> = rewards
@@ -185,12 +291,15 @@ impl Oracle {
             beacons_valid: beacons.len() as u64,
             witnesses_valid,
             witnesses_selected,
+            ineligible,
+            reputation,
         };
         let json =
             serde_json::to_string(&report).map_err(|e| OracleError::Corrupt(e.to_string()))?;
         self.store()
             .put_epoch(epoch, self.now_ms(), &json, &rows)
             .await?;
+        self.append_ledger_entry(&report).await?;
         Ok(report)
     }
 }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod ingest;
 pub mod ledger;
 pub mod reason;
+pub mod reputation;
 pub mod rewards;
 pub mod store;
 pub mod verify;

@@ -44,12 +44,21 @@ reasons! {
         UnknownGateway => "unknown_gateway",
         /// The beaconer has not asserted a location.
         NotAsserted => "not_asserted",
+        /// The beaconer is on the denylist.
+        Denylisted => "denylisted",
         /// The remote entropy is not one the oracle published.
         EntropyUnknown => "entropy_unknown",
         /// The report arrived outside the entropy's validity window.
         EntropyExpired => "entropy_expired",
         /// The hotspot already had a valid beacon in the same or a later interval bucket.
         IrregularInterval => "irregular_interval",
+        /// The frequency is not one of the region's beacon channels.
+        FrequencyNotAllowed => "frequency_not_allowed",
+        /// The spreading factor and bandwidth are not a data rate of the region that carries
+        /// the payload.
+        DatarateNotAllowed => "datarate_not_allowed",
+        /// Transmit power plus antenna gain exceeds the region's EIRP limit.
+        PowerNotAllowed => "power_not_allowed",
         /// Regenerating the beacon does not reproduce payload, frequency, data rate or power.
         InvalidPayload => "invalid_payload",
     }
@@ -64,12 +73,19 @@ reasons! {
         NotAsserted => "not_asserted",
         /// The same witness already reported this beacon.
         Duplicate => "duplicate",
+        /// The witness is on the denylist.
+        Denylisted => "denylisted",
+        /// The pair beaconer–witness is on the denylist.
+        DenylistedEdge => "denylisted_edge",
         /// The witness is the beaconer.
         SelfWitness => "self_witness",
         /// The witness arrived outside the beacon entropy's validity window.
         EntropyExpired => "entropy_expired",
         /// The witness arrived more than `witness_late_ms` after the beacon.
         TooLate => "too_late",
+        /// A valid witness reached the oracle before the beacon, and this one arrived more than
+        /// `witness_after_first_ms` after that first witness.
+        TooLateAfterFirst => "too_late_after_first",
         /// Heard on the beacon's channel at the beacon's time, but with a different payload.
         PayloadMismatch => "payload_mismatch",
         /// The frequency is too far from the beacon's.
@@ -84,10 +100,25 @@ reasons! {
         RssiTooHigh => "rssi_too_high",
         /// The SNR exceeds what the RSSI allows over the noise floor.
         SnrTooHigh => "snr_too_high",
+        /// The SNR is far below what the spreading factor can demodulate.
+        SnrTooLow => "snr_too_low",
+        /// Much louder than the path-loss model fitted to the beacon's other witnesses.
+        InconsistentSignal => "inconsistent_signal",
         /// The beacon it witnessed is invalid.
         InvalidBeacon => "invalid_beacon",
         /// No beacon with this payload arrived within the entropy window.
         UnknownBeacon => "unknown_beacon",
+    }
+}
+
+reasons! {
+    /// Why a valid report earns nothing when its epoch closes (HIP-106 reciprocity).
+    RewardReason {
+        /// The beaconer has no valid witness report in the reciprocity window: its beacon
+        /// (and so the beacon's witnesses) earns nothing.
+        GatewayNoValidWitnesses => "gateway_no_valid_witnesses",
+        /// The witness has no valid beacon in the reciprocity window: the witness earns nothing.
+        GatewayNoValidBeacons => "gateway_no_valid_beacons",
     }
 }
 

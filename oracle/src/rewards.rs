@@ -254,12 +254,32 @@ pub fn compute_rewards(
     scales: &BTreeMap<[u8; 32], f64>,
     params: &RewardParams,
 ) -> Result<EpochRewards, RewardError> {
+    compute_rewards_weighted(events, scales, &BTreeMap::new(), params)
+}
+
+/// [`compute_rewards`] where each witness's units are also multiplied by its own factor in
+/// [0, 1] from `witness_factors` (missing: 1), e.g. its reputation, so that a witness with a
+/// poor record earns less even when it witnesses a reputable beaconer. Sums stay exact.
+pub fn compute_rewards_weighted(
+    events: &[PocEvent],
+    scales: &BTreeMap<[u8; 32], f64>,
+    witness_factors: &BTreeMap<[u8; 32], f64>,
+    params: &RewardParams,
+) -> Result<EpochRewards, RewardError> {
     params.validate()?;
     for (hotspot, &scale) in scales {
         if !(0.0..=MAX_SCALE).contains(&scale) {
             return Err(RewardError::InvalidScale {
                 hotspot: hex::encode(hotspot),
                 scale,
+            });
+        }
+    }
+    for (hotspot, &factor) in witness_factors {
+        if !(0.0..=1.0).contains(&factor) {
+            return Err(RewardError::InvalidScale {
+                hotspot: hex::encode(hotspot),
+                scale: factor,
             });
         }
     }
@@ -289,11 +309,14 @@ pub fn compute_rewards(
             .checked_add(beaconer_units)
             .ok_or(RewardError::Overflow)?;
         for witness in &event.witnesses {
+            let own = witness_factors
+                .get(witness)
+                .map_or(witness_units, |&f| witness_units * to_fixed(f) / UNIT_SCALE);
             let tally = tallies.entry(*witness).or_default();
             tally.witnesses = tally.witnesses.saturating_add(1);
             tally.witness_units = tally
                 .witness_units
-                .checked_add(witness_units)
+                .checked_add(own)
                 .ok_or(RewardError::Overflow)?;
         }
     }
@@ -523,6 +546,23 @@ mod tests {
     }
 
     #[test]
+    fn a_witness_factor_scales_only_that_witness() {
+        let p = RewardParams::default();
+        let events = vec![event(1, &[2, 3])];
+        let factors = BTreeMap::from([(key(3), 0.5)]);
+        let r = compute_rewards_weighted(&events, &BTreeMap::new(), &factors, &p).unwrap();
+        check_sums(&r);
+        let get = |k: u8| r.hotspots.iter().find(|h| h.hotspot == key(k)).unwrap();
+        assert!((get(2).witness_units - 1.0).abs() < 1e-9);
+        assert!((get(3).witness_units - 0.5).abs() < 1e-9);
+        // The beaconer's units do not depend on its witnesses' factors.
+        assert!((get(1).beacon_units - 0.5).abs() < 1e-9);
+        assert!(get(2).witness_amount.abs_diff(2 * get(3).witness_amount) <= 2);
+        let bad = BTreeMap::from([(key(3), 1.5)]);
+        assert!(compute_rewards_weighted(&events, &BTreeMap::new(), &bad, &p).is_err());
+    }
+
+    #[test]
     fn invalid_inputs_are_errors() {
         let ok = RewardParams::default();
         let events = vec![event(1, &[2])];
@@ -665,6 +705,32 @@ mod tests {
             let mut reversed = events.clone();
             reversed.reverse();
             prop_assert_eq!(&compute_rewards(&reversed, &scales, &p).unwrap(), &r);
+        }
+
+        #[test]
+        fn witness_factors_keep_exact_sums_and_never_raise_units(
+            events in arb_events(),
+            scales in arb_scales(),
+            factors in prop::collection::btree_map(
+                (0u8..12).prop_map(key),
+                prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
+                0..12,
+            ),
+            p in arb_params(),
+        ) {
+            let plain = compute_rewards(&events, &scales, &p).unwrap();
+            let r = compute_rewards_weighted(&events, &scales, &factors, &p).unwrap();
+            prop_assert_eq!(distributed(&r) + u128::from(r.undistributed), u128::from(p.emission));
+            let witness_sum: u128 = r.hotspots.iter().map(|h| u128::from(h.witness_amount)).sum();
+            prop_assert!(witness_sum == u128::from(r.witness_pool) || witness_sum == 0);
+            for (a, b) in plain.hotspots.iter().zip(&r.hotspots) {
+                prop_assert_eq!(a.hotspot, b.hotspot);
+                prop_assert_eq!(a.beacon_amount, b.beacon_amount);
+                prop_assert!(b.witness_units <= a.witness_units);
+                if factors.get(&a.hotspot) == Some(&0.0) {
+                    prop_assert_eq!(b.witness_amount, 0);
+                }
+            }
         }
 
         #[test]

@@ -12,8 +12,12 @@
 //! such beacon if none is valid) and are verified once every such beacon is. Checks, in order:
 //! `unknown_gateway`, `not_asserted`, `duplicate`,
 //! `self_witness`, `entropy_expired`, `too_late`, `payload_mismatch`, `frequency_mismatch`,
-//! `region_mismatch`, `too_close`, `too_far`, `rssi_too_high`, `snr_too_high`,
-//! `invalid_beacon`. A witness matching no beacon waits one entropy window after its arrival;
+//! `region_mismatch`, `too_close`, `too_far`, `rssi_too_high`, `snr_too_high`, `snr_too_low`,
+//! `invalid_beacon`; then, over all valid witnesses of a beacon, `inconsistent_signal`
+//! ([`signal_outliers`]). `denylisted` and `denylisted_edge` follow `duplicate`, and
+//! `too_late_after_first` follows `too_late`. Beacons additionally get `denylisted` after
+//! `not_asserted`, and `frequency_not_allowed`, `datarate_not_allowed`, `power_not_allowed`
+//! ([`region_violation`]) before `invalid_payload`. `oracle/RULES.md` lists every rule. A witness matching no beacon waits one entropy window after its arrival;
 //! it is then a `payload_mismatch` if a verified beacon within `max_frequency_offset_hz` and
 //! `witness_late_ms` of it carries a payload of the same length differing in at most a quarter of
 //! its bytes (nearly, but not exactly, that beacon), and otherwise an `unknown_beacon`.
@@ -91,6 +95,79 @@ pub fn noise_floor_dbm(bandwidth_hz: u32, noise_figure_db: f64) -> f64 {
 /// The highest SNR, in tenths of dB, that an RSSI of `rssi_ddbm` allows.
 pub fn max_snr_ddb(rssi_ddbm: i32, bandwidth_hz: u32, noise_figure_db: f64) -> f64 {
     f64::from(rssi_ddbm) - 10.0 * noise_floor_dbm(bandwidth_hz, noise_figure_db)
+}
+
+/// The lowest SNR, in dB, at which a LoRa receiver demodulates spreading factor `sf`
+/// (Semtech SX126x/SX130x datasheets: −7.5 dB at SF7, 2.5 dB lower per step, −20 dB at SF12);
+/// `None` outside SF5–SF12.
+pub fn demod_floor_db(sf: u32) -> Option<f64> {
+    (5..=12).contains(&sf).then(|| 10.0 - 2.5 * f64::from(sf))
+}
+
+/// Which region rule a beacon breaks, if any: its frequency must be one of the plan's beacon
+/// channels, its spreading factor and bandwidth a data rate of the plan able to carry its
+/// payload, and its power plus the antenna gain within the plan's EIRP limit.
+pub fn region_violation(
+    plan: &RegionPlan,
+    report: &poc::proto::BeaconReport,
+    gain_ddbi: i32,
+) -> Option<BeaconReason> {
+    if !plan.has_channel(report.frequency_hz) {
+        return Some(BeaconReason::FrequencyNotAllowed);
+    }
+    let rate_ok = plan.datarates.iter().any(|rate| {
+        u32::from(rate.spreading_factor) == report.spreading_factor
+            && rate.bandwidth_hz == report.bandwidth_hz
+            && rate.max_payload >= report.data.len()
+    });
+    if !rate_ok {
+        return Some(BeaconReason::DatarateNotAllowed);
+    }
+    if i64::from(report.tx_power_ddbm) + i64::from(gain_ddbi.max(0)) > i64::from(plan.max_eirp_ddbm)
+    {
+        return Some(BeaconReason::PowerNotAllowed);
+    }
+    None
+}
+
+/// The witnesses much louder than a log-distance path-loss model fitted to the others.
+///
+/// `points` are `(distance_m, rssi_dbm)` of one beacon's witnesses (RSSI less the witness's
+/// antenna gain). For each witness, leaving it out, `rssi = A − 10·n·log10(d)` is fitted to the
+/// others by least squares with the exponent `n` clamped to [2, 6] (free space to dense clutter;
+/// it falls back to 2 when the others' distances do not differ); the witness is an outlier when
+/// its RSSI exceeds the fit by more than `margin_db`. Only louder is suspect: obstacles make a
+/// signal weaker, never stronger. Needs `min_points` points (the suspect included), else none.
+pub fn signal_outliers(points: &[(f64, f64)], margin_db: f64, min_points: usize) -> Vec<usize> {
+    if points.len() < min_points.max(3) {
+        return Vec::new();
+    }
+    let x = |d: f64| 10.0 * d.max(1.0).log10();
+    let mut outliers = Vec::new();
+    for (i, &(d_i, rssi_i)) in points.iter().enumerate() {
+        let others: Vec<(f64, f64)> = points
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, &(d, r))| (x(d), r))
+            .collect();
+        let count = others.len() as f64;
+        let mean_x = others.iter().map(|p| p.0).sum::<f64>() / count;
+        let mean_y = others.iter().map(|p| p.1).sum::<f64>() / count;
+        let var: f64 = others.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+        let cov: f64 = others.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+        let exponent = if var > 1e-9 {
+            (-cov / var).clamp(2.0, 6.0)
+        } else {
+            2.0
+        };
+        let intercept = mean_y + exponent * mean_x;
+        let predicted = intercept - exponent * x(d_i);
+        if rssi_i - predicted > margin_db {
+            outliers.push(i);
+        }
+    }
+    outliers
 }
 
 /// Whether two payloads are nearly, but not exactly, equal: same length, at most a quarter of
@@ -182,6 +259,7 @@ impl Oracle {
         }
 
         let mut touched = BTreeSet::new();
+        let mut decided_valid = BTreeSet::new();
         for witness in self.store().pending_witnesses().await? {
             // Among beacons with this payload, wait while any is pending, then prefer the first
             // valid one, so that a copied beacon reported first cannot void honest witnesses.
@@ -220,6 +298,7 @@ impl Oracle {
                         .set_witness_status(witness.id, Status::Valid, None, beacon_id, now)
                         .await?;
                     summary.witnesses_valid += 1;
+                    decided_valid.insert(witness.id);
                 }
                 Err(reason) => {
                     self.store()
@@ -239,6 +318,13 @@ impl Oracle {
             }
         }
 
+        for &beacon_id in &touched {
+            let flagged = self
+                .check_consistency(&mut cache, beacon_id, &decided_valid, now)
+                .await?;
+            summary.witnesses_valid -= flagged;
+            summary.witnesses_invalid += flagged;
+        }
         for beacon_id in touched {
             self.select_witnesses(beacon_id).await?;
         }
@@ -277,6 +363,9 @@ impl Oracle {
         if cell(gateway.location).is_none() {
             return Ok(Err(BeaconReason::NotAsserted));
         }
+        if config.denylist.has_hotspot(&beacon.pub_key) {
+            return Ok(Err(BeaconReason::Denylisted));
+        }
         let Some(entropy) = entropy else {
             return Ok(Err(BeaconReason::EntropyUnknown));
         };
@@ -298,6 +387,9 @@ impl Oracle {
         let Some(plan) = plan else {
             return Ok(Err(BeaconReason::InvalidPayload));
         };
+        if let Some(reason) = region_violation(plan, report, gateway.gain_ddbi) {
+            return Ok(Err(reason));
+        }
         let Ok(expected) = Beacon::derive(
             &report.remote_entropy,
             &report.local_entropy,
@@ -355,6 +447,12 @@ impl Oracle {
         {
             return Ok(Err(WitnessReason::Duplicate));
         }
+        if config.denylist.has_hotspot(&witness.pub_key) {
+            return Ok(Err(WitnessReason::Denylisted));
+        }
+        if config.denylist.has_edge(&beacon.pub_key, &witness.pub_key) {
+            return Ok(Err(WitnessReason::DenylistedEdge));
+        }
         if witness.pub_key == beacon.pub_key {
             return Ok(Err(WitnessReason::SelfWitness));
         }
@@ -371,6 +469,19 @@ impl Oracle {
         }
         if witness.received_ms > beacon.received_ms + config.witness_late_ms {
             return Ok(Err(WitnessReason::TooLate));
+        }
+        let first_valid = earlier
+            .iter()
+            .filter(|e| e.id != witness.id && e.status == Status::Valid)
+            .map(|e| e.received_ms)
+            .min();
+        // Helium's lag rule: when a witness reached the oracle before the beacon report, the
+        // later witnesses are timed from that first witness instead of from the beacon.
+        if first_valid.is_some_and(|first| {
+            first < beacon.received_ms
+                && witness.received_ms > first.saturating_add(config.witness_after_first_ms)
+        }) {
+            return Ok(Err(WitnessReason::TooLateAfterFirst));
         }
         if !exact {
             return Ok(Err(WitnessReason::PayloadMismatch));
@@ -415,11 +526,75 @@ impl Oracle {
             if f64::from(w.snr_ddb) > max_snr_ddb(w.rssi_ddbm, bandwidth, config.noise_figure_db) {
                 return Ok(Err(WitnessReason::SnrTooHigh));
             }
+            if let Some(floor) = demod_floor_db(b.spreading_factor) {
+                if f64::from(w.snr_ddb) < 10.0 * (floor - config.snr_floor_margin_db) {
+                    return Ok(Err(WitnessReason::SnrTooLow));
+                }
+            }
         }
         if beacon.status != Status::Valid {
             return Ok(Err(WitnessReason::InvalidBeacon));
         }
         Ok(Ok(()))
+    }
+
+    /// Marks as `inconsistent_signal` the witnesses validated in this pass (`decided`) that are
+    /// outliers of [`signal_outliers`] among the beacon's valid witnesses; returns how many.
+    async fn check_consistency(
+        &self,
+        cache: &mut Cache,
+        beacon_id: i64,
+        decided: &BTreeSet<i64>,
+        now: u64,
+    ) -> Result<u64, OracleError> {
+        let config = self.config();
+        let Some(beacon) = self.store().beacon(beacon_id).await? else {
+            return Ok(0);
+        };
+        let Some(b_cell) = self
+            .cached_gateway(cache, &beacon.pub_key)
+            .await?
+            .and_then(|g| cell(g.location))
+        else {
+            return Ok(0);
+        };
+        let mut ids = Vec::new();
+        let mut points = Vec::new();
+        for w in self.store().witnesses_of_beacon(beacon_id).await? {
+            if w.status != Status::Valid {
+                continue;
+            }
+            let Some(g) = self.cached_gateway(cache, &w.pub_key).await? else {
+                continue;
+            };
+            let Some(w_cell) = cell(g.location) else {
+                continue;
+            };
+            let distance = h3_coverage::distance_m(w_cell, b_cell);
+            let rssi = f64::from(w.report.rssi_ddbm - g.gain_ddbi) / 10.0;
+            ids.push(w.id);
+            points.push((distance, rssi));
+        }
+        let mut flagged = 0;
+        for i in signal_outliers(
+            &points,
+            config.consistency_margin_db,
+            config.consistency_min_witnesses as usize,
+        ) {
+            if decided.contains(&ids[i]) {
+                self.store()
+                    .set_witness_status(
+                        ids[i],
+                        Status::Invalid,
+                        Some(WitnessReason::InconsistentSignal.code()),
+                        Some(beacon_id),
+                        now,
+                    )
+                    .await?;
+                flagged += 1;
+            }
+        }
+        Ok(flagged)
     }
 
     /// Marks the first `max_witnesses_per_beacon` valid witnesses of a beacon, in selection-key

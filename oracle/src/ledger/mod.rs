@@ -1,0 +1,616 @@
+//! The reward ledger: every closed epoch becomes a signed, hash-chained manifest that anyone can
+//! verify offline with the oracle's address alone.
+//!
+//! # Encoding (version 1)
+//!
+//! All integers are unsigned little-endian. An entry is
+//!
+//! | field | bytes |
+//! |---|---|
+//! | magic `LPOCLDG1` | 8 |
+//! | epoch | 8 |
+//! | start_ms, end_ms (the epoch's time range `[start, end)`) | 8 + 8 |
+//! | emission, beacon_pool, witness_pool, undistributed | 4 × 8 |
+//! | inputs digest ([`inputs_digest`]) | 32 |
+//! | previous entry's hash (zeros for the first entry) | 32 |
+//! | Merkle root over the shares ([`merkle`]) | 32 |
+//! | share count `n` | 4 |
+//! | `n` shares: public key (32), beacon_amount, witness_amount, total (8 each) | n × 56 |
+//! | oracle public key | 32 |
+//! | ed25519 signature over every byte above | 64 |
+//!
+//! Shares are sorted by public key, strictly increasing. A share's Merkle leaf is its 56 bytes.
+//! An entry's hash is `SHA-256("lorapoc-ledger-entry-v1" ‖ entry bytes)`, signature included.
+//! A ledger file is the concatenation of `u32 length ‖ entry` records, oldest first; the oracle
+//! appends to `ledger.bin` in its data directory and fsyncs after each entry.
+
+pub mod file;
+pub mod merkle;
+mod oracle;
+mod routes;
+
+pub use file::{encode as encode_file, read_ledger, LedgerFile, LEDGER_FILE};
+pub use routes::routes;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use poc::Keypair;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// First bytes of every entry.
+pub const MAGIC: &[u8; 8] = b"LPOCLDG1";
+/// Bytes of one encoded share.
+pub const SHARE_LEN: usize = 56;
+/// Bytes of an entry before its shares.
+pub const HEADER_LEN: usize = 8 + 8 * 7 + 32 * 3 + 4;
+/// Bytes after the shares (oracle key and signature).
+pub const TRAILER_LEN: usize = 32 + 64;
+/// Most shares an entry may carry (bounds what a decoder allocates).
+pub const MAX_SHARES: u32 = 10_000_000;
+
+/// Why a ledger or one of its entries is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// The bytes are not a well-formed entry or file.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// The signature does not verify under the entry's oracle key.
+    #[error("bad signature")]
+    BadSignature,
+    /// The entry is signed by another key than the expected oracle.
+    #[error("signed by {found}, expected {expected}")]
+    WrongSigner {
+        /// The expected oracle address.
+        expected: String,
+        /// The signer found.
+        found: String,
+    },
+    /// The previous-hash field does not match the previous entry.
+    #[error("broken chain: previous hash does not match")]
+    BrokenChain,
+    /// Epochs do not strictly increase.
+    #[error("epoch {epoch} does not follow epoch {previous}")]
+    EpochOrder {
+        /// This entry's epoch.
+        epoch: u64,
+        /// The previous entry's epoch.
+        previous: u64,
+    },
+    /// The Merkle root does not match the shares.
+    #[error("Merkle root does not match the shares")]
+    BadMerkleRoot,
+    /// Shares out of order, inconsistent or not summing to the emission.
+    #[error("inconsistent amounts: {0}")]
+    Amounts(String),
+}
+
+/// One hotspot's share of an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The hotspot's public key.
+    pub hotspot: poc::Address,
+    /// Share of the beacon pool.
+    pub beacon_amount: u64,
+    /// Share of the witness pool.
+    pub witness_amount: u64,
+    /// Sum of both.
+    pub total: u64,
+}
+
+impl Share {
+    /// The share's canonical 56 bytes, which are also its Merkle leaf.
+    pub fn encode(&self) -> [u8; SHARE_LEN] {
+        let mut out = [0u8; SHARE_LEN];
+        out[..32].copy_from_slice(&self.hotspot.0);
+        out[32..40].copy_from_slice(&self.beacon_amount.to_le_bytes());
+        out[40..48].copy_from_slice(&self.witness_amount.to_le_bytes());
+        out[48..56].copy_from_slice(&self.total.to_le_bytes());
+        out
+    }
+
+    /// The share's Merkle leaf hash.
+    pub fn leaf_hash(&self) -> [u8; 32] {
+        merkle::leaf_hash(&self.encode())
+    }
+}
+
+/// The unsigned content of a ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Epoch number.
+    pub epoch: u64,
+    /// First millisecond of the epoch.
+    pub start_ms: u64,
+    /// First millisecond after the epoch.
+    pub end_ms: u64,
+    /// The epoch's emission.
+    pub emission: u64,
+    /// Beacon pool.
+    pub beacon_pool: u64,
+    /// Witness pool.
+    pub witness_pool: u64,
+    /// What was not given out.
+    pub undistributed: u64,
+    /// SHA-256 of the epoch's inputs.
+    pub inputs_digest: [u8; 32],
+    /// Hash of the previous entry, zeros for the first.
+    pub prev_hash: [u8; 32],
+    /// Shares sorted by public key.
+    pub shares: Vec<Share>,
+}
+
+/// A signed ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// The content.
+    pub manifest: Manifest,
+    /// Merkle root over the shares, as carried.
+    pub merkle_root: [u8; 32],
+    /// The signing oracle's public key.
+    pub oracle_key: [u8; 32],
+    /// ed25519 signature over the encoding up to and including `oracle_key`.
+    pub signature: [u8; 64],
+}
+
+/// The Merkle root over shares in their order.
+pub fn shares_root(shares: &[Share]) -> [u8; 32] {
+    let leaves: Vec<[u8; 32]> = shares.iter().map(Share::leaf_hash).collect();
+    merkle::root(&leaves)
+}
+
+/// Digest of an epoch's inputs: `SHA-256("lorapoc-ledger-inputs-v1" ‖ for each valid beacon, in
+/// the order used: report id ‖ u32 count ‖ the selected witnesses' report ids, sorted)`, where a
+/// report id is the 32-byte SHA-256 of the report's encoding.
+pub fn inputs_digest(beacons: &[([u8; 32], Vec<[u8; 32]>)]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"lorapoc-ledger-inputs-v1");
+    for (beacon, witnesses) in beacons {
+        let mut witnesses = witnesses.clone();
+        witnesses.sort();
+        hasher.update(beacon);
+        hasher.update((witnesses.len() as u32).to_le_bytes());
+        for w in &witnesses {
+            hasher.update(w);
+        }
+    }
+    hasher.finalize().into()
+}
+
+impl Manifest {
+    fn encode_unsigned(&self, merkle_root: &[u8; 32], oracle_key: &[u8; 32]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + self.shares.len() * SHARE_LEN + TRAILER_LEN);
+        out.extend_from_slice(MAGIC);
+        for v in [
+            self.epoch,
+            self.start_ms,
+            self.end_ms,
+            self.emission,
+            self.beacon_pool,
+            self.witness_pool,
+            self.undistributed,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.inputs_digest);
+        out.extend_from_slice(&self.prev_hash);
+        out.extend_from_slice(merkle_root);
+        out.extend_from_slice(&(self.shares.len() as u32).to_le_bytes());
+        for share in &self.shares {
+            out.extend_from_slice(&share.encode());
+        }
+        out.extend_from_slice(oracle_key);
+        out
+    }
+
+    /// Signs the manifest with the oracle's key, computing its Merkle root.
+    pub fn sign(self, key: &Keypair) -> LedgerEntry {
+        let merkle_root = shares_root(&self.shares);
+        let oracle_key = key.public_key();
+        let signature = key.sign(&self.encode_unsigned(&merkle_root, &oracle_key));
+        LedgerEntry {
+            manifest: self,
+            merkle_root,
+            oracle_key,
+            signature,
+        }
+    }
+}
+
+/// Reads fixed-size fields from a byte slice, failing on a short read.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], LedgerError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| LedgerError::Malformed(format!("truncated at byte {}", self.at)))?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], LedgerError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u64(&mut self) -> Result<u64, LedgerError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, LedgerError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+}
+
+impl LedgerEntry {
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = self
+            .manifest
+            .encode_unsigned(&self.merkle_root, &self.oracle_key);
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Decodes an entry; the whole slice must be one entry. Does not check the signature.
+    pub fn decode(bytes: &[u8]) -> Result<Self, LedgerError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(8)? != MAGIC {
+            return Err(LedgerError::Malformed("bad magic".into()));
+        }
+        let epoch = r.u64()?;
+        let start_ms = r.u64()?;
+        let end_ms = r.u64()?;
+        let emission = r.u64()?;
+        let beacon_pool = r.u64()?;
+        let witness_pool = r.u64()?;
+        let undistributed = r.u64()?;
+        let inputs_digest = r.array()?;
+        let prev_hash = r.array()?;
+        let merkle_root = r.array()?;
+        let count = r.u32()?;
+        if count > MAX_SHARES {
+            return Err(LedgerError::Malformed(format!("{count} shares")));
+        }
+        let expected_len = HEADER_LEN + count as usize * SHARE_LEN + TRAILER_LEN;
+        if bytes.len() != expected_len {
+            return Err(LedgerError::Malformed(format!(
+                "{} bytes for {count} shares, expected {expected_len}",
+                bytes.len()
+            )));
+        }
+        let mut shares = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            shares.push(Share {
+                hotspot: poc::Address(r.array()?),
+                beacon_amount: r.u64()?,
+                witness_amount: r.u64()?,
+                total: r.u64()?,
+            });
+        }
+        let oracle_key = r.array()?;
+        let signature = r.array()?;
+        Ok(Self {
+            manifest: Manifest {
+                epoch,
+                start_ms,
+                end_ms,
+                emission,
+                beacon_pool,
+                witness_pool,
+                undistributed,
+                inputs_digest,
+                prev_hash,
+                shares,
+            },
+            merkle_root,
+            oracle_key,
+            signature,
+        })
+    }
+
+    /// The entry's hash, which the next entry carries as its previous hash.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"lorapoc-ledger-entry-v1");
+        hasher.update(self.encode());
+        hasher.finalize().into()
+    }
+
+    /// The oracle that signed it.
+    pub fn signer(&self) -> poc::Address {
+        poc::Address(self.oracle_key)
+    }
+
+    /// Checks the entry on its own: signature, Merkle root, share order and sums.
+    pub fn check(&self) -> Result<(), LedgerError> {
+        let key =
+            VerifyingKey::from_bytes(&self.oracle_key).map_err(|_| LedgerError::BadSignature)?;
+        let signed = self
+            .manifest
+            .encode_unsigned(&self.merkle_root, &self.oracle_key);
+        key.verify_strict(&signed, &Signature::from_bytes(&self.signature))
+            .map_err(|_| LedgerError::BadSignature)?;
+        let m = &self.manifest;
+        if shares_root(&m.shares) != self.merkle_root {
+            return Err(LedgerError::BadMerkleRoot);
+        }
+        if m.start_ms >= m.end_ms {
+            return Err(LedgerError::Amounts("empty time range".into()));
+        }
+        if m.shares
+            .windows(2)
+            .any(|w| w[0].hotspot.0 >= w[1].hotspot.0)
+        {
+            return Err(LedgerError::Amounts(
+                "shares not strictly sorted by key".into(),
+            ));
+        }
+        let mut beacon_sum: u128 = 0;
+        let mut witness_sum: u128 = 0;
+        for s in &m.shares {
+            if u128::from(s.beacon_amount) + u128::from(s.witness_amount) != u128::from(s.total) {
+                return Err(LedgerError::Amounts(format!(
+                    "{}: beacon + witness != total",
+                    s.hotspot
+                )));
+            }
+            beacon_sum += u128::from(s.beacon_amount);
+            witness_sum += u128::from(s.witness_amount);
+        }
+        if u128::from(m.beacon_pool) + u128::from(m.witness_pool) != u128::from(m.emission) {
+            return Err(LedgerError::Amounts(
+                "pools do not sum to the emission".into(),
+            ));
+        }
+        let pool_ok = |sum: u128, pool: u64| sum == 0 || sum == u128::from(pool);
+        if !pool_ok(beacon_sum, m.beacon_pool) || !pool_ok(witness_sum, m.witness_pool) {
+            return Err(LedgerError::Amounts(
+                "shares do not sum to their pool".into(),
+            ));
+        }
+        if beacon_sum + witness_sum + u128::from(m.undistributed) != u128::from(m.emission) {
+            return Err(LedgerError::Amounts(
+                "shares and undistributed do not sum to the emission".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The share of `hotspot` and its Merkle proof.
+    pub fn claim(&self, hotspot: &poc::Address) -> Option<Claim> {
+        let shares = &self.manifest.shares;
+        let index = shares
+            .binary_search_by(|s| s.hotspot.0.cmp(&hotspot.0))
+            .ok()?;
+        let leaves: Vec<[u8; 32]> = shares.iter().map(Share::leaf_hash).collect();
+        let path = merkle::proof(&leaves, index)?;
+        Some(Claim {
+            epoch: self.manifest.epoch,
+            root: hex::encode(self.merkle_root),
+            index: index as u64,
+            count: shares.len() as u64,
+            share: shares[index],
+            path: path.iter().map(hex::encode).collect(),
+        })
+    }
+}
+
+/// A hotspot's share in an epoch with its Merkle proof: what `GET
+/// /api/v1/ledger/{epoch}/proof/{address}` returns and `oracle ledger verify-claim` checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The epoch.
+    pub epoch: u64,
+    /// The entry's Merkle root, hex.
+    pub root: String,
+    /// The share's position among the sorted shares.
+    pub index: u64,
+    /// How many shares the entry has.
+    pub count: u64,
+    /// The share.
+    pub share: Share,
+    /// Sibling hashes from the leaf up, hex.
+    pub path: Vec<String>,
+}
+
+impl Claim {
+    /// Checks the claim against `root` alone.
+    pub fn verify(&self, root: &[u8; 32]) -> Result<(), LedgerError> {
+        let bad = |what: &str| LedgerError::Malformed(what.to_string());
+        if u128::from(self.share.beacon_amount) + u128::from(self.share.witness_amount)
+            != u128::from(self.share.total)
+        {
+            return Err(LedgerError::Amounts("beacon + witness != total".into()));
+        }
+        let path = self
+            .path
+            .iter()
+            .map(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| bad("path entry is not 32 hex bytes"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if merkle::verify(&self.share.leaf_hash(), self.index, self.count, &path, root) {
+            Ok(())
+        } else {
+            Err(LedgerError::BadMerkleRoot)
+        }
+    }
+}
+
+/// The first bad entry of a ledger.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("entry {index} (epoch {epoch:?}): {error}")]
+pub struct BadEntry {
+    /// Position in the file, from 0.
+    pub index: usize,
+    /// The entry's epoch, when it could be read.
+    pub epoch: Option<u64>,
+    /// What is wrong.
+    pub error: LedgerError,
+}
+
+/// What a verified ledger holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSummary {
+    /// Entries.
+    pub entries: usize,
+    /// The signing oracle (`None` for an empty ledger).
+    pub oracle: Option<poc::Address>,
+    /// The last entry's epoch and hash.
+    pub head: Option<(u64, [u8; 32])>,
+}
+
+/// Verifies a chain of entries: each on its own ([`LedgerEntry::check`]), all signed by
+/// `oracle` (or by the first entry's signer when `None`), epochs increasing, each carrying its
+/// predecessor's hash (the first carries zeros).
+pub fn verify_chain(
+    entries: &[LedgerEntry],
+    oracle: Option<poc::Address>,
+) -> Result<LedgerSummary, BadEntry> {
+    let mut expected_signer = oracle;
+    let mut prev: Option<&LedgerEntry> = None;
+    for (index, entry) in entries.iter().enumerate() {
+        let fail = |error| BadEntry {
+            index,
+            epoch: Some(entry.manifest.epoch),
+            error,
+        };
+        entry.check().map_err(fail)?;
+        let signer = entry.signer();
+        match expected_signer {
+            Some(expected) if expected != signer => {
+                return Err(fail(LedgerError::WrongSigner {
+                    expected: expected.to_string(),
+                    found: signer.to_string(),
+                }))
+            }
+            _ => expected_signer = Some(signer),
+        }
+        let prev_hash = prev.map_or([0u8; 32], LedgerEntry::hash);
+        if entry.manifest.prev_hash != prev_hash {
+            return Err(fail(LedgerError::BrokenChain));
+        }
+        if let Some(p) = prev {
+            if entry.manifest.epoch <= p.manifest.epoch {
+                return Err(fail(LedgerError::EpochOrder {
+                    epoch: entry.manifest.epoch,
+                    previous: p.manifest.epoch,
+                }));
+            }
+        }
+        prev = Some(entry);
+    }
+    Ok(LedgerSummary {
+        entries: entries.len(),
+        oracle: expected_signer,
+        head: prev.map(|e| (e.manifest.epoch, e.hash())),
+    })
+}
+
+/// Parses a ledger file's bytes and verifies the chain; names the first bad entry.
+pub fn verify_bytes(bytes: &[u8], oracle: Option<poc::Address>) -> Result<LedgerSummary, BadEntry> {
+    let entries = file::parse(bytes)?;
+    verify_chain(&entries, oracle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(epoch: u64, prev_hash: [u8; 32], n: u8) -> Manifest {
+        let mut shares: Vec<Share> = (0..n)
+            .map(|i| Share {
+                hotspot: poc::Keypair::from_seed(7, u64::from(i)).address(),
+                beacon_amount: 100,
+                witness_amount: 300,
+                total: 400,
+            })
+            .collect();
+        shares.sort_by_key(|s| s.hotspot.0);
+        Manifest {
+            epoch,
+            start_ms: epoch * 1000,
+            end_ms: epoch * 1000 + 1000,
+            emission: 400 * u64::from(n) + 5,
+            beacon_pool: 100 * u64::from(n) + 1,
+            witness_pool: 300 * u64::from(n) + 4,
+            undistributed: 5,
+            inputs_digest: [9; 32],
+            prev_hash,
+            shares,
+        }
+    }
+
+    /// Pools carry a remainder of 1 and 4 units that the shares do not, so amounts here are
+    /// inconsistent on purpose unless `n = 0`; fix them for a valid entry.
+    fn valid(epoch: u64, prev: [u8; 32], n: u8, key: &Keypair) -> LedgerEntry {
+        let mut m = manifest(epoch, prev, n);
+        m.beacon_pool = 100 * u64::from(n);
+        m.witness_pool = 300 * u64::from(n) + 5;
+        m.emission = m.beacon_pool + m.witness_pool;
+        m.undistributed = if n == 0 { m.emission } else { 5 };
+        if n > 0 {
+            m.shares[0].witness_amount += 5;
+            m.shares[0].total += 5;
+            m.undistributed = 0;
+        }
+        m.sign(key)
+    }
+
+    #[test]
+    fn encoding_round_trips_and_entries_check() {
+        let key = Keypair::from_seed(1, 0);
+        for n in [0u8, 1, 2, 5] {
+            let e = valid(3, [0; 32], n, &key);
+            let bytes = e.encode();
+            assert_eq!(
+                bytes.len(),
+                HEADER_LEN + usize::from(n) * SHARE_LEN + TRAILER_LEN
+            );
+            assert_eq!(LedgerEntry::decode(&bytes).unwrap(), e);
+            e.check().unwrap();
+        }
+        let bad = manifest(3, [0; 32], 3).sign(&key);
+        assert!(matches!(bad.check(), Err(LedgerError::Amounts(_))));
+    }
+
+    #[test]
+    fn chain_and_claims() {
+        let key = Keypair::from_seed(1, 0);
+        let a = valid(1, [0; 32], 3, &key);
+        let b = valid(2, a.hash(), 4, &key);
+        let summary = verify_chain(&[a.clone(), b.clone()], Some(key.address())).unwrap();
+        assert_eq!(summary.entries, 2);
+        assert_eq!(summary.head, Some((2, b.hash())));
+        let other = Keypair::from_seed(2, 0);
+        let err = verify_chain(&[a.clone(), b.clone()], Some(other.address())).unwrap_err();
+        assert_eq!(err.index, 0);
+        let c = valid(3, a.hash(), 1, &key);
+        let err = verify_chain(&[a.clone(), b.clone(), c], None).unwrap_err();
+        assert_eq!((err.index, err.error), (2, LedgerError::BrokenChain));
+        let d = valid(2, b.hash(), 1, &key);
+        let err = verify_chain(&[a, b.clone(), d], None).unwrap_err();
+        assert!(matches!(err.error, LedgerError::EpochOrder { .. }));
+
+        for share in &b.manifest.shares {
+            let claim = b.claim(&share.hotspot).unwrap();
+            claim.verify(&b.merkle_root).unwrap();
+            let mut forged = claim.clone();
+            forged.share.witness_amount += 1;
+            forged.share.total += 1;
+            assert!(forged.verify(&b.merkle_root).is_err());
+        }
+        assert!(b.claim(&Keypair::from_seed(9, 9).address()).is_none());
+    }
+}
