@@ -245,6 +245,9 @@ mod tests {
             assert_eq!(plan.dwell_time_ms, Some(400));
             assert_eq!(plan.datarate_for(51).unwrap().spreading_factor, 9);
         }
-        assert_eq!(RegionPlan::for_region(Region::Eu868).unwrap().dwell_time_ms, None);
+        assert_eq!(
+            RegionPlan::for_region(Region::Eu868).unwrap().dwell_time_ms,
+            None
+        );
     }
 }
