@@ -199,9 +199,8 @@ impl OracleConfig {
         if self.verify_period_ms == 0 {
             return bad("verify_period_ms must be positive");
         }
-        if !(self.snr_floor_margin_db.is_finite() && self.snr_floor_margin_db >= 0.0)
-            || !(self.consistency_margin_db.is_finite() && self.consistency_margin_db >= 0.0)
-        {
+        let non_negative = |value: f64| value.is_finite() && value >= 0.0;
+        if !non_negative(self.snr_floor_margin_db) || !non_negative(self.consistency_margin_db) {
             return bad("snr_floor_margin_db and consistency_margin_db must be non-negative");
         }
         self.denylist.validate()?;

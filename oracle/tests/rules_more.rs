@@ -253,8 +253,10 @@ async fn a_far_witness_much_louder_than_near_ones_is_inconsistent() {
     );
 
     // Without enough witnesses to fit a model, the same loud witness stands.
-    let mut config = OracleConfig::default();
-    config.consistency_min_witnesses = 6;
+    let config = OracleConfig {
+        consistency_min_witnesses: 6,
+        ..OracleConfig::default()
+    };
     let net = Net::with_config(config).await;
     let beaconer = net.hotspot(1, AUSTIN).await;
     let mut hs = Vec::new();
@@ -307,8 +309,10 @@ const EPOCH: u64 = START_MS / DAY_MS;
 
 /// A and C beacon and witness each other; B only witnesses A; D only beacons (heard by A).
 async fn reciprocity_epoch(window_ms: u64) -> oracle::EpochReport {
-    let mut config = OracleConfig::default();
-    config.reciprocity_window_ms = window_ms;
+    let config = OracleConfig {
+        reciprocity_window_ms: window_ms,
+        ..OracleConfig::default()
+    };
     let net = Net::with_config(config).await;
     let a = net.hotspot(1, AUSTIN).await;
     let b = net.hotspot(2, north(2.0)).await;

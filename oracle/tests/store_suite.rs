@@ -184,7 +184,7 @@ async fn gateways_upsert_and_list(f: &Fixture) {
     assert_eq!(s.gateway(&key(1)).await.unwrap(), None);
     assert!(s.gateways().await.unwrap().is_empty());
     s.put_gateway(&gateway(2, None, 10)).await.unwrap();
-    s.put_gateway(&gateway(1, Some(0x8c2a_1072_b59f_fff), 10))
+    s.put_gateway(&gateway(1, Some(0x08c2_a107_2b59_ffff), 10))
         .await
         .unwrap();
     assert_eq!(

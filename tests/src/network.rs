@@ -474,8 +474,7 @@ impl Network {
                 .oracle
                 .store()
                 .reason_counts(&node.hotspot.public_key())
-                .await
-                .map_err(oracle::OracleError::from)?;
+                .await?;
             let mut since = BTreeMap::new();
             for (reason, count) in &totals {
                 let before = node.rejections_seen.get(reason).copied().unwrap_or(0);

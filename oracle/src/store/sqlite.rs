@@ -122,7 +122,7 @@ async fn insert_group(pool: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<i64>> 
     let mut tx = pool.begin().await?;
     let mut ids = Vec::with_capacity(jobs.len());
     for job in jobs {
-        ids.push(insert_one(&mut *tx, &job.insert).await?);
+        ids.push(insert_one(&mut tx, &job.insert).await?);
     }
     tx.commit().await?;
     Ok(ids)
@@ -144,7 +144,7 @@ async fn group_commit(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
                 tracing::warn!(%error, reports = jobs.len(), "group commit failed; storing one by one");
                 for job in jobs.drain(..) {
                     let result = match pool.acquire().await {
-                        Ok(mut conn) => insert_one(&mut *conn, &job.insert).await,
+                        Ok(mut conn) => insert_one(&mut conn, &job.insert).await,
                         Err(e) => Err(e.into()),
                     };
                     let _ = job.reply.send(result);
