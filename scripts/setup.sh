@@ -11,6 +11,11 @@ sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# A mirror caught mid-sync fails one index of apt-get update; the others still serve.
+apt_update() {
+  sudo_if_needed apt-get update -qq || echo "setup: apt-get update reported errors; using the package lists it got" >&2
+}
+
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
@@ -25,7 +30,7 @@ fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  sudo_if_needed apt-get update -qq
+  apt_update
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
@@ -74,7 +79,7 @@ if $want_tests; then
       debian_py=$(apt-cache policy python3 2>/dev/null | awk '/Candidate:/ {print $2}')
       if dpkg --compare-versions "${debian_py:-0}" ge 3.12; then
         echo "setup: installing Debian python3 $debian_py for the lora-phy cross-check"
-        sudo_if_needed apt-get update -qq
+        apt_update
         sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
         lora_py=/usr/bin/python3
       else
@@ -96,7 +101,7 @@ fi
 # --- radio: font for radio-bench's PER plot (plotters renders text from a TrueType file) ----------
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing fonts-dejavu-core (radio-bench plot)"
-  sudo_if_needed apt-get update -qq
+  apt_update
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core
 fi
 
@@ -105,6 +110,6 @@ fi
 # without it.
 if $want_tests && ! [ -x /usr/bin/chromium ]; then
   echo "setup: installing chromium for the oracle map page test"
-  sudo_if_needed apt-get update -qq
+  apt_update
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
 fi
