@@ -18,7 +18,7 @@ for arch in arm64 armhf; do
   dpkg --print-foreign-architectures | grep -qx "$arch" || as_root dpkg --add-architecture "$arch"
 done
 if [ ! -f /var/lib/apt/lists/.cross-updated ] || ! apt-cache show libstd-rust-web-dev:arm64 >/dev/null 2>&1; then
-  as_root apt-get update -qq || echo "cross: apt-get update reported errors; using the lists it got"
+  as_root apt-get update -qq -o DPkg::Lock::Timeout=600 || echo "cross: apt-get update reported errors; using the lists it got"
   as_root touch /var/lib/apt/lists/.cross-updated
 fi
 
@@ -32,13 +32,15 @@ if [ -z "$version" ]; then
 fi
 
 need=()
-[ "$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)" = "$version" ] || need+=("rustc-web=$version")
+# rustc-web needs its host standard library at the same version (apt would pick the newest).
+[ "$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)" = "$version" ] ||
+  need+=("rustc-web=$version" "libstd-rust-web-dev=$version")
 for package in gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-user-static; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "cross: installing ${need[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades "${need[@]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 --allow-downgrades "${need[@]}"
 fi
 
 stamp="$sysroot/.version"
