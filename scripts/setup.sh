@@ -113,3 +113,9 @@ if $want_tests && ! [ -x /usr/bin/chromium ]; then
   apt_update
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
 fi
+
+# --- cross: the ARM cross-build route (cross/README.md): Debian's rustc-web, the ARM standard
+# libraries, cross linkers and qemu-user-static, for the qemu check in scripts/test.sh.
+if $want_tests; then
+  "$(cd "$(dirname "$0")/.." && pwd)/cross/setup.sh"
+fi
