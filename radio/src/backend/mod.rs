@@ -2,6 +2,7 @@
 //! piece of hardware (or a file, or a simulation) into [`Transmission`]s out and
 //! [`Reception`]s in.
 
+pub mod gwmp;
 pub mod iq_file;
 pub mod semtech_udp;
 
@@ -53,6 +54,10 @@ pub enum BackendError {
     /// The radio refused a transmission (too late, frequency or power not allowed, busy).
     #[error("transmission refused: {0}")]
     Refused(String),
+    /// A Semtech packet forwarder refused the transmission (its TX_ACK), did not answer, or none
+    /// is connected.
+    #[error("packet forwarder: {0}")]
+    Forwarder(#[from] gwmp::TxRefusal),
 }
 
 /// A radio a hotspot can run on.
