@@ -222,10 +222,13 @@ async fn ingest_bench(kind: &str, n: usize) {
     );
     let t = Instant::now();
     let st = store.clone();
-    concurrently(reports, move |r| {
+    // Ids of their own: the store keeps one row per report id.
+    concurrently(reports.into_iter().enumerate().collect(), move |(n, r)| {
         let st = st.clone();
         Box::pin(async move {
-            st.insert_witness("x", START_MS, &r).await.unwrap();
+            st.insert_witness(&format!("store-only-{n}"), START_MS, &r)
+                .await
+                .unwrap();
         })
     })
     .await;

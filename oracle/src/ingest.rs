@@ -3,7 +3,9 @@
 //! A report is refused (and the refusal recorded in `ingest_rejections`) when it is malformed
 //! (wrong key length, a key that is not an ed25519 point, empty data, data over 255 bytes, wrong
 //! entropy lengths), when its signature does not verify, or when its signer is not a known
-//! gateway. Accepted reports are committed to the store before the reply is sent.
+//! gateway. Accepted reports are committed to the store before the reply is sent. A replay of
+//! a report (the same signed bytes again) is acknowledged with the same id and not stored again,
+//! so a client that lost an acknowledgement can simply resend.
 
 use crate::error::OracleError;
 use crate::reason::IngestReason;

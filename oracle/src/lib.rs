@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod ledger;
+pub mod load;
 pub mod reason;
 pub mod reputation;
 pub mod rewards;

@@ -661,7 +661,10 @@ async fn oracle_end_to_end(f: &Fixture) {
     let report = net.oracle.close_epoch(epoch).await.unwrap();
     assert_eq!(report.beacons_valid, 1);
     assert_eq!(report.witnesses_valid, 2);
-    assert_eq!(report.witnesses_selected, 2);
+    // The verifier selected both valid witnesses; how many of them the epoch rewards is the
+    // reward rules' business (reciprocity may hold them back).
+    assert_eq!(store.table_counts().await.unwrap()["witnesses_selected"], 2);
+    assert!(report.witnesses_selected <= 2);
     // Who is paid depends on the reward rules (reputation may hold new hotspots back); only
     // the three participants can be.
     let paid: Vec<String> = [&beaconer, &w1, &w2]

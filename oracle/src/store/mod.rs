@@ -255,14 +255,16 @@ pub trait Store: Send + Sync + 'static {
         data: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<Option<EntropyRow>>>;
 
-    /// Stores a pending beacon report; returns its row id.
+    /// Stores a pending beacon report; returns its row id. A report whose `report_id` is stored
+    /// already (a replay) is not stored again: the stored row's id is returned.
     fn insert_beacon<'a>(
         &'a self,
         report_id: &'a str,
         received_ms: u64,
         report: &'a proto::BeaconReport,
     ) -> BoxFuture<'a, StoreResult<i64>>;
-    /// Stores a pending witness report; returns its row id.
+    /// Stores a pending witness report; returns its row id. A report whose `report_id` is stored
+    /// already (a replay) is not stored again: the stored row's id is returned.
     fn insert_witness<'a>(
         &'a self,
         report_id: &'a str,

@@ -194,6 +194,24 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// The row id of a report just inserted (`inserted`), or else of the copy stored before
+    /// (a replay: `ON CONFLICT (report_id) DO NOTHING` inserted nothing).
+    async fn stored_id(
+        &self,
+        inserted: Option<PgRow>,
+        table: &str,
+        report_id: &str,
+    ) -> StoreResult<i64> {
+        if let Some(row) = inserted {
+            return Ok(row.try_get(0)?);
+        }
+        let row = sqlx::query(&format!("SELECT id FROM {table} WHERE report_id = $1"))
+            .bind(report_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Runs the migrations again (they are recorded, so this applies only missing ones).
     pub async fn migrate(&self) -> Result<(), OracleError> {
         sqlx::migrate!("./migrations/postgres")
@@ -289,7 +307,7 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let row = sqlx::query(
                 "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id) DO NOTHING RETURNING id",
             )
             .bind(report_id)
             .bind(r.pub_key.as_slice())
@@ -298,9 +316,9 @@ impl Store for PostgresStore {
             .bind(i(r.frequency_hz))
             .bind(i(received_ms))
             .bind(r.encode_to_vec())
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-            Ok(row.try_get(0)?)
+            self.stored_id(row, "beacons", report_id).await
         })
     }
 
@@ -313,7 +331,7 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let row = sqlx::query(
                 "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_id) DO NOTHING RETURNING id",
             )
             .bind(report_id)
             .bind(r.pub_key.as_slice())
@@ -321,9 +339,9 @@ impl Store for PostgresStore {
             .bind(i(r.frequency_hz))
             .bind(i(received_ms))
             .bind(r.encode_to_vec())
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-            Ok(row.try_get(0)?)
+            self.stored_id(row, "witnesses", report_id).await
         })
     }
 

@@ -8,6 +8,10 @@
 //! written on connections with `synchronous = NORMAL`: atomic and never corrupt, but a power
 //! cut (not a process crash) may roll the latest ones back to pending, and the next pass
 //! decides them again. Every later FULL commit (a report, a closed epoch) makes them durable.
+//! A group is written with multi-row `INSERT`s (a few statements for thousands of reports).
+//!
+//! One process owns the file (the oracle), so gateways are also kept in memory, written
+//! through: ingest and verification look a gateway up per report without touching SQLite.
 
 use super::{
     BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, RewardRow,
@@ -17,13 +21,15 @@ use crate::error::OracleError;
 use futures::future::BoxFuture;
 use poc::proto;
 use prost::Message;
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
-use std::collections::BTreeMap;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,24 +42,49 @@ pub struct SqliteStore {
     relaxed: SqlitePool,
     /// The group-commit writer of reports.
     writer: mpsc::Sender<Job>,
+    /// Every gateway, written through: one process owns the file, so this copy is exact and
+    /// the per-report gateway lookups of ingest and verification never reach SQLite.
+    gateways: Arc<RwLock<BTreeMap<[u8; 32], GatewayRow>>>,
+    /// Serialises gateway writes, so that the cache ends as the database does.
+    gateway_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Most reports stored in one group commit.
 const MAX_GROUP: usize = 4_096;
+/// Most rows in one multi-row `INSERT` (7 columns each, well under SQLite's 32 766 variables).
+const ROWS_PER_STATEMENT: usize = 512;
 
-/// A report row waiting for the group commit.
+/// A report row waiting for the group commit, encoded by its submitter.
 enum Insert {
     Beacon {
         report_id: String,
+        pub_key: Vec<u8>,
+        data: Vec<u8>,
+        remote_entropy: Vec<u8>,
+        frequency_hz: u64,
         received_ms: u64,
-        report: proto::BeaconReport,
+        raw: Vec<u8>,
     },
     Witness {
         report_id: String,
+        pub_key: Vec<u8>,
+        data: Vec<u8>,
+        frequency_hz: u64,
         received_ms: u64,
-        report: proto::WitnessReport,
+        raw: Vec<u8>,
     },
     Rejection(RejectionRow),
+}
+
+impl Insert {
+    /// The table of a report and its id; `None` for a rejection.
+    fn report(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Insert::Beacon { report_id, .. } => Some(("beacons", report_id)),
+            Insert::Witness { report_id, .. } => Some(("witnesses", report_id)),
+            Insert::Rejection(_) => None,
+        }
+    }
 }
 
 struct Job {
@@ -61,71 +92,159 @@ struct Job {
     reply: oneshot::Sender<StoreResult<i64>>,
 }
 
-async fn insert_one(conn: &mut SqliteConnection, insert: &Insert) -> StoreResult<i64> {
-    let result = match insert {
+/// Pushes the column values of `insert` (which must be of the statement's kind).
+fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a Insert) {
+    match insert {
         Insert::Beacon {
             report_id,
+            pub_key,
+            data,
+            remote_entropy,
+            frequency_hz,
             received_ms,
-            report: r,
+            raw,
         } => {
-            sqlx::query(
-                "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(report_id)
-            .bind(r.pub_key.as_slice())
-            .bind(r.data.as_slice())
-            .bind(r.remote_entropy.as_slice())
-            .bind(i(r.frequency_hz))
-            .bind(i(*received_ms))
-            .bind(r.encode_to_vec())
-            .execute(&mut *conn)
-            .await?
+            row.push_bind(report_id.as_str())
+                .push_bind(pub_key.as_slice())
+                .push_bind(data.as_slice())
+                .push_bind(remote_entropy.as_slice())
+                .push_bind(i(*frequency_hz))
+                .push_bind(i(*received_ms))
+                .push_bind(raw.as_slice());
         }
         Insert::Witness {
             report_id,
+            pub_key,
+            data,
+            frequency_hz,
             received_ms,
-            report: r,
+            raw,
         } => {
-            sqlx::query(
-                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(report_id)
-            .bind(r.pub_key.as_slice())
-            .bind(r.data.as_slice())
-            .bind(i(r.frequency_hz))
-            .bind(i(*received_ms))
-            .bind(r.encode_to_vec())
-            .execute(&mut *conn)
-            .await?
+            row.push_bind(report_id.as_str())
+                .push_bind(pub_key.as_slice())
+                .push_bind(data.as_slice())
+                .push_bind(i(*frequency_hz))
+                .push_bind(i(*received_ms))
+                .push_bind(raw.as_slice());
         }
         Insert::Rejection(r) => {
-            sqlx::query(
-                "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&r.kind)
-            .bind(&r.reason)
-            .bind(r.claimed_key.as_slice())
-            .bind(i(r.received_ms))
-            .bind(&r.detail)
-            .execute(&mut *conn)
-            .await?
+            row.push_bind(r.kind.as_str())
+                .push_bind(r.reason.as_str())
+                .push_bind(r.claimed_key.as_slice())
+                .push_bind(i(r.received_ms))
+                .push_bind(r.detail.as_str());
         }
-    };
-    Ok(result.last_insert_rowid())
+    }
 }
 
-/// Stores `jobs` in one transaction; their row ids in order.
+/// The `INSERT` head of a kind of row (beacon, witness, rejection), by discriminant.
+fn insert_head(insert: &Insert) -> &'static str {
+    match insert {
+        Insert::Beacon { .. } => {
+            "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw) "
+        }
+        Insert::Witness { .. } => {
+            "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw) "
+        }
+        Insert::Rejection(_) => {
+            "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail) "
+        }
+    }
+}
+
+/// Inserts rows of one kind with multi-row statements. A report already stored (a replay, or
+/// the same report twice in `inserts`) is skipped: `report_id` is unique.
+async fn insert_rows<'a>(
+    conn: &mut SqliteConnection,
+    inserts: &'a [&'a Insert],
+) -> StoreResult<()> {
+    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+        let Some(first) = chunk.first() else {
+            continue;
+        };
+        let mut query = QueryBuilder::<Sqlite>::new(insert_head(first));
+        query.push_values(chunk.iter().copied(), push_row);
+        if first.report().is_some() {
+            query.push(" ON CONFLICT (report_id) DO NOTHING");
+        }
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The row ids of the reports `ids` of `table`.
+async fn row_ids(
+    conn: &mut SqliteConnection,
+    table: &str,
+    ids: &[&str],
+) -> StoreResult<HashMap<String, i64>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT report_id, id FROM {table} WHERE report_id IN ("
+        ));
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut *conn).await? {
+            found.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Stores `jobs` in one transaction; their row ids in order (0 for rejections).
 async fn insert_group(pool: &SqlitePool, jobs: &[Job]) -> StoreResult<Vec<i64>> {
     let mut tx = pool.begin().await?;
-    let mut ids = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        ids.push(insert_one(&mut tx, &job.insert).await?);
+    let mut stored = HashMap::new();
+    for table in ["beacons", "witnesses"] {
+        let inserts: Vec<&Insert> = jobs
+            .iter()
+            .map(|job| &job.insert)
+            .filter(|insert| insert.report().is_some_and(|(t, _)| t == table))
+            .collect();
+        if inserts.is_empty() {
+            continue;
+        }
+        insert_rows(&mut tx, &inserts).await?;
+        let ids: Vec<&str> = inserts
+            .iter()
+            .filter_map(|insert| insert.report().map(|(_, id)| id))
+            .collect();
+        stored.insert(table, row_ids(&mut tx, table, &ids).await?);
     }
+    let rejections: Vec<&Insert> = jobs
+        .iter()
+        .map(|job| &job.insert)
+        .filter(|insert| insert.report().is_none())
+        .collect();
+    insert_rows(&mut tx, &rejections).await?;
     tx.commit().await?;
-    Ok(ids)
+    jobs.iter()
+        .map(|job| match job.insert.report() {
+            None => Ok(0),
+            Some((table, id)) => stored
+                .get(table)
+                .and_then(|ids| ids.get(id))
+                .copied()
+                .ok_or_else(|| OracleError::Corrupt(format!("report {id} not found after insert"))),
+        })
+        .collect()
+}
+
+/// Stores one report alone; its row id (0 for a rejection).
+async fn insert_one(conn: &mut SqliteConnection, insert: &Insert) -> StoreResult<i64> {
+    insert_rows(conn, &[insert]).await?;
+    match insert.report() {
+        None => Ok(0),
+        Some((table, id)) => row_ids(conn, table, &[id])
+            .await?
+            .get(id)
+            .copied()
+            .ok_or_else(|| OracleError::Corrupt(format!("report {id} not found after insert"))),
+    }
 }
 
 /// The group-commit writer: takes every queued report, stores them in one transaction and
@@ -272,13 +391,30 @@ impl SqliteStore {
             .max_connections(2)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
+        let rows = sqlx::query("SELECT * FROM gateways")
+            .fetch_all(&pool)
+            .await?;
+        let mut gateways = BTreeMap::new();
+        for row in &rows {
+            let gateway = gateway_row(row)?;
+            gateways.insert(gateway.pub_key, gateway);
+        }
         let (writer, queue) = mpsc::channel(MAX_GROUP * 4);
         tokio::spawn(group_commit(pool.clone(), queue));
         Ok(Self {
             pool,
             relaxed,
             writer,
+            gateways: Arc::new(RwLock::new(gateways)),
+            gateway_writes: Arc::new(tokio::sync::Mutex::new(())),
         })
+    }
+
+    /// The cached gateways, readable even if a writer panicked (every write is one insert).
+    fn cached_gateways(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<[u8; 32], GatewayRow>> {
+        self.gateways
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Queues a report for the group commit and waits until it is committed.
@@ -296,6 +432,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn put_gateway<'a>(&'a self, g: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
+            let _serialised = self.gateway_writes.lock().await;
             sqlx::query(
                 "INSERT INTO gateways (pub_key, location, gain_ddbi, elevation_m, region, asserted_ms, raw)
                  VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -312,27 +449,23 @@ impl Store for SqliteStore {
             .bind(g.raw.as_slice())
             .execute(&self.pool)
             .await?;
+            self.gateways
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(g.pub_key, g.clone());
             Ok(())
         })
     }
 
     fn gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<Option<GatewayRow>>> {
-        Box::pin(async move {
-            let row = sqlx::query("SELECT * FROM gateways WHERE pub_key = ?")
-                .bind(key.as_slice())
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(gateway_row).transpose()
-        })
+        let found = self.cached_gateways().get(key).cloned();
+        Box::pin(async move { Ok(found) })
     }
 
     fn gateways(&self) -> BoxFuture<'_, StoreResult<Vec<GatewayRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query("SELECT * FROM gateways ORDER BY pub_key")
-                .fetch_all(&self.pool)
-                .await?;
-            collect(rows, gateway_row)
-        })
+        // Keys order as the BLOBs do (memcmp), like `ORDER BY pub_key`.
+        let all = self.cached_gateways().values().cloned().collect();
+        Box::pin(async move { Ok(all) })
     }
 
     fn put_entropy<'a>(&'a self, e: &'a EntropyRow) -> BoxFuture<'a, StoreResult<()>> {
@@ -378,8 +511,12 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<i64>> {
         Box::pin(self.commit(Insert::Beacon {
             report_id: report_id.to_string(),
+            pub_key: r.pub_key.clone(),
+            data: r.data.clone(),
+            remote_entropy: r.remote_entropy.clone(),
+            frequency_hz: r.frequency_hz,
             received_ms,
-            report: r.clone(),
+            raw: r.encode_to_vec(),
         }))
     }
 
@@ -391,8 +528,11 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<i64>> {
         Box::pin(self.commit(Insert::Witness {
             report_id: report_id.to_string(),
+            pub_key: r.pub_key.clone(),
+            data: r.data.clone(),
+            frequency_hz: r.frequency_hz,
             received_ms,
-            report: r.clone(),
+            raw: r.encode_to_vec(),
         }))
     }
 

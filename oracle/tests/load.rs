@@ -1,0 +1,80 @@
+//! A small load run over real gRPC connections: many concurrent clients, signed reports of many
+//! hotspots, replays among them; nothing acknowledged may be missing from the store, nothing
+//! may be stored unacknowledged, and nothing may be refused. (Figures: the `oracle-load`
+//! binary.)
+
+use oracle::load::{self, LoadConfig};
+use oracle::store::{PostgresStore, SqliteStore, Store};
+use oracle::{ManualClock, Oracle, OracleConfig};
+use std::sync::Arc;
+
+const START_MS: u64 = 20_800 * 86_400_000 + 3_600_000;
+
+async fn run_against(store: Arc<dyn Store>) -> load::LoadReport {
+    let oracle = Oracle::with_store(
+        OracleConfig::default(),
+        store,
+        poc::Keypair::from_seed(1, 1),
+        Arc::new(ManualClock::new(START_MS)),
+    );
+    let (addr, server) = oracle
+        .serve_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let config = LoadConfig {
+        clients: 32,
+        reports: 3_000,
+        hotspots: 50,
+        witnesses_per_beacon: 5,
+    };
+    let report = load::run(&oracle, addr, &config).await.unwrap();
+    server.abort();
+    println!("{report}");
+    assert_eq!(report.submitted, 3_000);
+    assert_eq!(report.error_count(), 0, "{:?}", report.errors);
+    assert_eq!(report.acknowledged, report.submitted);
+    assert_eq!(report.wrong_ids, 0);
+    assert_eq!(
+        report.lost, 0,
+        "acknowledged reports missing from the store"
+    );
+    assert_eq!(report.unacknowledged_stored, 0);
+    assert_eq!(report.stored_acknowledged, report.acknowledged);
+    assert_eq!(report.latencies_us.len(), 3_000);
+    let counts = oracle.store().table_counts().await.unwrap();
+    assert_eq!(counts["beacons"] + counts["witnesses"], 3_000);
+    assert_eq!(counts["beacons"], 500);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ingest_on_sqlite_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("oracle.sqlite"))
+        .await
+        .unwrap();
+    run_against(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ingest_on_postgres_loses_nothing() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "DATABASE_URL must be set on CI"
+        );
+        eprintln!("DATABASE_URL is not set: the PostgreSQL load test is skipped");
+        return;
+    };
+    let schema = format!("load_test_{}", std::process::id());
+    let store = PostgresStore::connect_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    run_against(Arc::new(store)).await;
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
