@@ -332,7 +332,15 @@ async fn replayed_witness_is_a_duplicate() {
     let net = Net::new().await;
     let (_, w, _, report) = net.baseline().await;
     net.advance(100);
+    // The very same bytes are acknowledged again and stored once (tests/abuse.rs); a second,
+    // re-signed report of the same beacon by the same witness is the duplicate.
     net.oracle.submit_witness(report.clone()).await.unwrap();
+    let mut again = report.clone();
+    again.timestamp_ns += 1;
+    net.oracle
+        .submit_witness(resign(again, &w.key))
+        .await
+        .unwrap();
     net.settle().await;
     let rows = net
         .oracle

@@ -91,12 +91,36 @@ async fn forged_replayed_and_self_witnesses_are_rejected_with_their_reasons() {
     let outcome = network.beacon(0, START_MS + HOUR_MS).await.unwrap();
     let (witness_index, honest) = outcome.witnesses.first().cloned().expect("a witness");
 
-    // Replayed: the very same signed report again.
+    // Replayed: the very same signed report again is acknowledged and stored once; a second
+    // report of the same beacon by the same witness is the duplicate.
     network
         .client(witness_index)
         .submit_witness(honest.clone())
         .await
         .expect("a replay is well-formed and acknowledged");
+    let second = network
+        .hotspot(witness_index)
+        .witness(
+            &radio::demod::RxFrame {
+                payload: honest.data.clone(),
+                crc_ok: Some(true),
+                spreading_factor: honest.spreading_factor as u8,
+                bandwidth_hz: honest.bandwidth_hz,
+                coding_rate: 1,
+                snr_db: honest.snr_ddb as f32 / 10.0,
+                rssi_dbm: honest.rssi_ddbm as f32 / 10.0,
+                cfo_hz: 0.0,
+                sample_offset: 0,
+            },
+            honest.frequency_hz,
+            honest.timestamp_ns + 1,
+        )
+        .expect("a beacon-sized frame with a good CRC");
+    network
+        .client(witness_index)
+        .submit_witness(second)
+        .await
+        .expect("a second report is well-formed and acknowledged");
 
     // Forged: hotspot 2's key claimed, but the report altered after signing.
     let mut forged: WitnessReport = honest.clone();
