@@ -192,10 +192,47 @@ fn cell(location: Option<u64>) -> Option<CellIndex> {
     location.and_then(|l| h3_coverage::cell_from_u64(l).ok())
 }
 
-/// Gateways looked up during one pass.
+/// What one pass has looked up, so that each is read from the store once. Within a pass the
+/// verifier alone changes verdicts (it holds the verifier lock), so these stay exact: entropy
+/// never changes once published (only found entropy is kept), beacons are all decided before
+/// the first witness is, and a beacon's witness list is updated with every verdict of the pass.
 #[derive(Default)]
 struct Cache {
     gateways: HashMap<[u8; 32], Option<GatewayRow>>,
+    entropy: HashMap<Vec<u8>, EntropyRow>,
+    /// Beacons by payload (witness loop only).
+    beacons_by_data: HashMap<Vec<u8>, Vec<BeaconRow>>,
+    /// Beacons witnesses were matched to in this pass, by id.
+    beacons: HashMap<i64, BeaconRow>,
+    /// Witnesses matched to a beacon, by beacon id, oldest first.
+    witnesses: HashMap<i64, Vec<WitnessRow>>,
+}
+
+impl Cache {
+    /// Records a verdict of this pass in the beacon's witness list.
+    fn note_verdict(
+        &mut self,
+        witness: &WitnessRow,
+        status: Status,
+        reason: Option<&str>,
+        beacon_id: i64,
+    ) {
+        if let Some(list) = self.witnesses.get_mut(&beacon_id) {
+            let row = WitnessRow {
+                status,
+                reason: reason.map(str::to_string),
+                beacon_id: Some(beacon_id),
+                ..witness.clone()
+            };
+            match list.iter_mut().find(|w| w.id == witness.id) {
+                Some(existing) => *existing = row,
+                None => {
+                    list.push(row);
+                    list.sort_by_key(|w| (w.received_ms, w.id));
+                }
+            }
+        }
+    }
 }
 
 impl Oracle {
@@ -210,6 +247,62 @@ impl Oracle {
         let g = self.store().gateway(key).await?;
         cache.gateways.insert(*key, g.clone());
         Ok(g)
+    }
+
+    async fn cached_entropy(
+        &self,
+        cache: &mut Cache,
+        data: &[u8],
+    ) -> Result<Option<EntropyRow>, OracleError> {
+        if let Some(e) = cache.entropy.get(data) {
+            return Ok(Some(e.clone()));
+        }
+        let e = self.store().entropy_by_data(data).await?;
+        if let Some(e) = &e {
+            cache.entropy.insert(data.to_vec(), e.clone());
+        }
+        Ok(e)
+    }
+
+    async fn cached_beacons_with_data(
+        &self,
+        cache: &mut Cache,
+        data: &[u8],
+    ) -> Result<Vec<BeaconRow>, OracleError> {
+        if let Some(b) = cache.beacons_by_data.get(data) {
+            return Ok(b.clone());
+        }
+        let b = self.store().beacons_with_data(data).await?;
+        cache.beacons_by_data.insert(data.to_vec(), b.clone());
+        Ok(b)
+    }
+
+    /// The witnesses matched to `beacon_id` (see [`Cache::witnesses`]).
+    async fn cached_witnesses_of_beacon<'c>(
+        &self,
+        cache: &'c mut Cache,
+        beacon_id: i64,
+    ) -> Result<&'c [WitnessRow], OracleError> {
+        if !cache.witnesses.contains_key(&beacon_id) {
+            let rows = self.store().witnesses_of_beacon(beacon_id).await?;
+            cache.witnesses.insert(beacon_id, rows);
+        }
+        Ok(cache
+            .witnesses
+            .get(&beacon_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default())
+    }
+
+    async fn cached_beacon(
+        &self,
+        cache: &mut Cache,
+        beacon_id: i64,
+    ) -> Result<Option<BeaconRow>, OracleError> {
+        if let Some(b) = cache.beacons.get(&beacon_id) {
+            return Ok(Some(b.clone()));
+        }
+        self.store().beacon(beacon_id).await
     }
 
     /// Verifies every beacon whose entropy window has closed, and the witnesses of verified
@@ -228,8 +321,7 @@ impl Oracle {
 
         for beacon in self.store().pending_beacons().await? {
             let entropy = self
-                .store()
-                .entropy_by_data(&beacon.report.remote_entropy)
+                .cached_entropy(&mut cache, &beacon.report.remote_entropy)
                 .await?;
             let ready_at = match &entropy {
                 Some(e) => e.timestamp_ms.saturating_add(window),
@@ -263,7 +355,9 @@ impl Oracle {
         for witness in self.store().pending_witnesses().await? {
             // Among beacons with this payload, wait while any is pending, then prefer the first
             // valid one, so that a copied beacon reported first cannot void honest witnesses.
-            let matches = self.store().beacons_with_data(&witness.report.data).await?;
+            let matches = self
+                .cached_beacons_with_data(&mut cache, &witness.report.data)
+                .await?;
             let exact = matches
                 .iter()
                 .find(|b| b.status == Status::Pending)
@@ -292,13 +386,14 @@ impl Oracle {
                 None => self.check_orphan(&mut cache, &witness).await?,
             };
             let beacon_id = beacon.as_ref().map(|b| b.id);
-            match verdict {
+            let (status, reason) = match verdict {
                 Ok(()) => {
                     self.store()
                         .set_witness_status(witness.id, Status::Valid, None, beacon_id, now)
                         .await?;
                     summary.witnesses_valid += 1;
                     decided_valid.insert(witness.id);
+                    (Status::Valid, None)
                 }
                 Err(reason) => {
                     self.store()
@@ -311,10 +406,13 @@ impl Oracle {
                         )
                         .await?;
                     summary.witnesses_invalid += 1;
+                    (Status::Invalid, Some(reason.code()))
                 }
-            }
-            if let Some(id) = beacon_id {
-                touched.insert(id);
+            };
+            if let Some(b) = beacon {
+                cache.note_verdict(&witness, status, reason, b.id);
+                touched.insert(b.id);
+                cache.beacons.entry(b.id).or_insert(b);
             }
         }
 
@@ -326,7 +424,7 @@ impl Oracle {
             summary.witnesses_invalid += flagged;
         }
         for beacon_id in touched {
-            self.select_witnesses(beacon_id).await?;
+            self.select_witnesses(&mut cache, beacon_id).await?;
         }
         Ok(summary)
     }
@@ -440,7 +538,10 @@ impl Oracle {
         let Some(w_cell) = cell(w_gateway.location) else {
             return Ok(Err(WitnessReason::NotAsserted));
         };
-        let earlier = self.store().witnesses_of_beacon(beacon.id).await?;
+        let earlier = self
+            .cached_witnesses_of_beacon(cache, beacon.id)
+            .await?
+            .to_vec();
         if earlier
             .iter()
             .any(|e| e.id != witness.id && e.pub_key == witness.pub_key)
@@ -457,8 +558,7 @@ impl Oracle {
             return Ok(Err(WitnessReason::SelfWitness));
         }
         if let Some(entropy) = self
-            .store()
-            .entropy_by_data(&beacon.report.remote_entropy)
+            .cached_entropy(cache, &beacon.report.remote_entropy)
             .await?
         {
             if witness.received_ms < entropy.timestamp_ms
@@ -548,7 +648,7 @@ impl Oracle {
         now: u64,
     ) -> Result<u64, OracleError> {
         let config = self.config();
-        let Some(beacon) = self.store().beacon(beacon_id).await? else {
+        let Some(beacon) = self.cached_beacon(cache, beacon_id).await? else {
             return Ok(0);
         };
         let Some(b_cell) = self
@@ -560,7 +660,11 @@ impl Oracle {
         };
         let mut ids = Vec::new();
         let mut points = Vec::new();
-        for w in self.store().witnesses_of_beacon(beacon_id).await? {
+        let witnesses = self
+            .cached_witnesses_of_beacon(cache, beacon_id)
+            .await?
+            .to_vec();
+        for w in witnesses {
             if w.status != Status::Valid {
                 continue;
             }
@@ -582,15 +686,18 @@ impl Oracle {
             config.consistency_min_witnesses as usize,
         ) {
             if decided.contains(&ids[i]) {
+                let reason = WitnessReason::InconsistentSignal.code();
                 self.store()
-                    .set_witness_status(
-                        ids[i],
-                        Status::Invalid,
-                        Some(WitnessReason::InconsistentSignal.code()),
-                        Some(beacon_id),
-                        now,
-                    )
+                    .set_witness_status(ids[i], Status::Invalid, Some(reason), Some(beacon_id), now)
                     .await?;
+                if let Some(w) = cache
+                    .witnesses
+                    .get_mut(&beacon_id)
+                    .and_then(|list| list.iter_mut().find(|w| w.id == ids[i]))
+                {
+                    w.status = Status::Invalid;
+                    w.reason = Some(reason.to_string());
+                }
                 flagged += 1;
             }
         }
@@ -599,15 +706,14 @@ impl Oracle {
 
     /// Marks the first `max_witnesses_per_beacon` valid witnesses of a beacon, in selection-key
     /// order, as rewarded.
-    async fn select_witnesses(&self, beacon_id: i64) -> Result<(), OracleError> {
-        let Some(beacon) = self.store().beacon(beacon_id).await? else {
+    async fn select_witnesses(&self, cache: &mut Cache, beacon_id: i64) -> Result<(), OracleError> {
+        let Some(beacon) = self.cached_beacon(cache, beacon_id).await? else {
             return Ok(());
         };
         let mut valid: Vec<([u8; 32], i64)> = self
-            .store()
-            .witnesses_of_beacon(beacon_id)
+            .cached_witnesses_of_beacon(cache, beacon_id)
             .await?
-            .into_iter()
+            .iter()
             .filter(|w| w.status == Status::Valid)
             .map(|w| {
                 (
