@@ -288,7 +288,77 @@ pub fn bin_to_bits(bin: u16, sf: u8, reduced: bool) -> u16 {
     gray_encode(s as u16)
 }
 
-/// Number of data symbols of a frame (after the preamble), as counted by Semtech.
+/// How the data symbols of a frame are grouped into interleaver blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLayout {
+    /// Spreading factor, 5..=12.
+    pub spreading_factor: u8,
+    /// Low-data-rate optimisation of the payload blocks (SF − 2 bits a symbol).
+    pub low_data_rate: bool,
+    /// Whether the first block starts with the five explicit-header nibbles.
+    pub explicit_header: bool,
+    /// Whether the first block carries SF − 2 bits a symbol (SF7–12 and legacy SF5/SF6) or SF
+    /// bits (SX126x SF5/SF6).
+    pub first_block_reduced: bool,
+}
+
+impl FrameLayout {
+    /// The chips' layout for `sf` (SX126x format at SF5/SF6).
+    pub fn new(sf: u8, low_data_rate: bool, explicit_header: bool) -> Self {
+        FrameLayout {
+            spreading_factor: sf,
+            low_data_rate,
+            explicit_header,
+            first_block_reduced: sf >= 7,
+        }
+    }
+
+    /// Nibbles carried by the first block (8 symbols at CR 4/8).
+    pub fn first_block_nibbles(&self) -> usize {
+        let sf = usize::from(self.spreading_factor);
+        if self.first_block_reduced {
+            sf.saturating_sub(2)
+        } else {
+            sf
+        }
+    }
+
+    /// Nibbles carried by each following block.
+    pub fn block_nibbles(&self) -> usize {
+        let sf = usize::from(self.spreading_factor);
+        if self.low_data_rate {
+            sf.saturating_sub(2)
+        } else {
+            sf
+        }
+    }
+
+    /// Whether symbol `index` (0 = first data symbol) carries SF − 2 bits.
+    pub fn symbol_reduced(&self, index: usize) -> bool {
+        if index < HEADER_BLOCK_SYMBOLS {
+            self.first_block_reduced
+        } else {
+            self.low_data_rate
+        }
+    }
+
+    /// Number of data symbols of a frame (after the preamble), as counted by Semtech.
+    pub fn symbol_count(&self, cr: u8, crc: bool, payload_len: usize) -> usize {
+        let nibbles =
+            2 * payload_len + if self.explicit_header { 5 } else { 0 } + if crc { 4 } else { 0 };
+        let rest = nibbles.saturating_sub(self.first_block_nibbles());
+        HEADER_BLOCK_SYMBOLS + rest.div_ceil(self.block_nibbles().max(1)) * (4 + usize::from(cr))
+    }
+
+    fn valid(&self) -> bool {
+        (5..=12).contains(&self.spreading_factor)
+            && (self.first_block_reduced || self.spreading_factor < 7)
+            && (self.first_block_nibbles() >= 5 || !self.explicit_header)
+    }
+}
+
+/// Number of data symbols of a frame (after the preamble), as counted by Semtech (the chips'
+/// layout, SX126x format at SF5/SF6).
 pub fn symbol_count(
     sf: u8,
     cr: u8,
@@ -297,12 +367,7 @@ pub fn symbol_count(
     crc: bool,
     payload_len: usize,
 ) -> usize {
-    let nibbles = 2 * payload_len + if explicit { 5 } else { 0 } + if crc { 4 } else { 0 };
-    let sf = usize::from(sf);
-    let first = sf.saturating_sub(2);
-    let per_block = sf.saturating_sub(if ldro { 2 } else { 0 });
-    let rest = nibbles.saturating_sub(first);
-    HEADER_BLOCK_SYMBOLS + rest.div_ceil(per_block.max(1)) * (4 + usize::from(cr))
+    FrameLayout::new(sf, ldro, explicit).symbol_count(cr, crc, payload_len)
 }
 
 /// Encodes a payload into the chirp values of the data symbols (after the preamble,
@@ -314,7 +379,6 @@ pub fn encode_frame(params: &LoraParams, payload: &[u8]) -> Result<Vec<u16>, Rad
     }
     let sf = params.spreading_factor;
     let cr = params.coding_rate;
-    let ldro = params.low_data_rate_enabled();
     let mut nibbles = Vec::with_capacity(2 * payload.len() + 9);
     if params.explicit_header {
         nibbles.extend_from_slice(&header_nibbles(&Header {
@@ -335,15 +399,16 @@ pub fn encode_frame(params: &LoraParams, payload: &[u8]) -> Result<Vec<u16>, Rad
             nibbles.push(((c >> (4 * k)) & 0x0F) as u8);
         }
     }
+    let layout = params.layout();
     let sfu = usize::from(sf);
     let mut symbols = Vec::with_capacity(params.payload_symbols(payload.len()));
-    // First block: SF-2 nibbles at CR 4/8, reduced rate.
-    let first = sfu - 2;
+    // First block: CR 4/8, reduced rate at SF7 and above.
+    let first = layout.first_block_nibbles();
     let cws: Vec<u8> = (0..first)
         .map(|i| hamming_encode(nibbles.get(i).copied().unwrap_or(0), 4))
         .collect();
     symbols.extend(interleave_block(&cws, 8, first, sfu));
-    let per_block = sfu - if ldro { 2 } else { 0 };
+    let per_block = layout.block_nibbles();
     let cw_len = 4 + usize::from(cr);
     let mut pos = first;
     while pos < nibbles.len() {
@@ -462,21 +527,30 @@ pub fn hamming_decode_soft(llrs: &[f32], cr: u8) -> u8 {
     best.1
 }
 
-/// Decodes the explicit header from the first block of a frame.
+/// Decodes the explicit header from the first block of a frame (the chips' layout: reduced
+/// rate at SF7 and above, full rate at SF5/SF6).
 ///
-/// Returns the header and the payload nibbles carried by the first block (SF − 7 of them).
+/// Returns the header and the payload nibbles carried by the first block (SF − 7 of them at
+/// SF7 and above, SF − 5 at SF5/SF6).
 pub fn decode_header_symbols(symbols: &Symbols<'_>, sf: u8) -> Option<(Header, Vec<u8>)> {
-    if !(7..=12).contains(&sf) || symbols.len() < HEADER_BLOCK_SYMBOLS {
+    let layout = FrameLayout::new(sf, false, true);
+    if !layout.valid() || symbols.len() < HEADER_BLOCK_SYMBOLS {
         return None;
     }
-    let nibbles = symbols.decode_block(0, 8, usize::from(sf) - 2, true, 4);
+    let nibbles = symbols.decode_block(
+        0,
+        8,
+        layout.first_block_nibbles(),
+        layout.first_block_reduced,
+        4,
+    );
     let header = parse_header(&nibbles)?;
-    Some((header, nibbles[5..].to_vec()))
+    Some((header, nibbles.get(5..).unwrap_or(&[]).to_vec()))
 }
 
 /// Decodes the explicit header from the first 8 chirp values of a frame.
 ///
-/// Returns the header and the payload nibbles carried by the first block (SF − 7 of them).
+/// Returns the header and the payload nibbles carried by the first block.
 pub fn decode_header(sf: u8, bins: &[u16]) -> Option<(Header, Vec<u8>)> {
     decode_header_symbols(&Symbols::Hard { sf, bins }, sf)
 }
@@ -490,9 +564,9 @@ pub struct DecodedPayload {
     pub crc_ok: Option<bool>,
 }
 
-/// Decodes the payload of a frame from all its data symbols (`symbols[0..8]` is the first,
-/// reduced-rate block), given its header (read from the air, or known in advance when
-/// `explicit` is false).
+/// Decodes the payload of a frame from all its data symbols (`symbols[0..8]` is the first
+/// block), given its header (read from the air, or known in advance when `explicit` is
+/// false), in the chips' layout (SX126x format at SF5/SF6).
 pub fn decode_payload_symbols(
     symbols: &Symbols<'_>,
     sf: u8,
@@ -500,37 +574,51 @@ pub fn decode_payload_symbols(
     explicit: bool,
     header: &Header,
 ) -> Result<DecodedPayload, RadioError> {
-    if !(7..=12).contains(&sf) {
-        return Err(RadioError::InvalidSpreadingFactor(sf));
+    decode_payload_layout(symbols, &FrameLayout::new(sf, ldro, explicit), header)
+}
+
+/// Decodes the payload of a frame laid out as `layout` from all its data symbols, given its
+/// header.
+pub fn decode_payload_layout(
+    symbols: &Symbols<'_>,
+    layout: &FrameLayout,
+    header: &Header,
+) -> Result<DecodedPayload, RadioError> {
+    if !layout.valid() {
+        return Err(RadioError::InvalidSpreadingFactor(layout.spreading_factor));
     }
     if !(1..=4).contains(&header.coding_rate) {
         return Err(RadioError::InvalidCodingRate(header.coding_rate));
     }
-    let needed = symbol_count(
-        sf,
-        header.coding_rate,
-        ldro,
-        explicit,
-        header.has_crc,
-        header.payload_len,
-    );
+    let needed = layout.symbol_count(header.coding_rate, header.has_crc, header.payload_len);
     if symbols.len() < needed {
         return Err(RadioError::Truncated {
             needed,
             got: symbols.len(),
         });
     }
-    let sfu = usize::from(sf);
-    let mut nibbles = symbols.decode_block(0, 8, sfu - 2, true, 4);
-    if explicit {
+    let mut nibbles = symbols.decode_block(
+        0,
+        8,
+        layout.first_block_nibbles(),
+        layout.first_block_reduced,
+        4,
+    );
+    if layout.explicit_header {
         parse_header(&nibbles).ok_or(RadioError::InvalidHeader)?;
-        nibbles.drain(..5);
+        nibbles.drain(..5.min(nibbles.len()));
     }
-    let per_block = sfu - if ldro { 2 } else { 0 };
+    let per_block = layout.block_nibbles();
     let cw_len = 4 + usize::from(header.coding_rate);
     let mut pos = HEADER_BLOCK_SYMBOLS;
     while pos + cw_len <= needed {
-        nibbles.extend(symbols.decode_block(pos, cw_len, per_block, ldro, header.coding_rate));
+        nibbles.extend(symbols.decode_block(
+            pos,
+            cw_len,
+            per_block,
+            layout.low_data_rate,
+            header.coding_rate,
+        ));
         pos += cw_len;
     }
     let n = header.payload_len;
@@ -588,13 +676,7 @@ pub fn decode_frame(
     } else {
         implicit_header(params)
     };
-    let decoded = decode_payload_symbols(
-        &symbols,
-        sf,
-        params.low_data_rate_enabled(),
-        params.explicit_header,
-        &header,
-    )?;
+    let decoded = decode_payload_layout(&symbols, &params.layout(), &header)?;
     Ok((header, decoded))
 }
 
@@ -833,6 +915,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn sf5_sf6_frame_round_trip_and_header_block() {
+        for sf in [5u8, 6] {
+            for cr in 1..=4u8 {
+                for crc in [false, true] {
+                    for len in [0usize, 1, 2, 13, 255] {
+                        let p = LoraParams {
+                            coding_rate: cr,
+                            crc,
+                            ..LoraParams::new(sf, 125_000)
+                        };
+                        let payload: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+                        let syms = encode_frame(&p, &payload).expect("encode");
+                        assert_eq!(syms.len(), p.payload_symbols(len));
+                        let (h, d) = decode_frame(&p, &syms).expect("decode");
+                        assert_eq!((h.payload_len, h.coding_rate, h.has_crc), (len, cr, crc));
+                        assert_eq!(d.payload, payload);
+                        // SX126x: the header block carries SF bits a symbol: its SF codewords
+                        // (CR 4/8) are the five header nibbles, then payload nibbles.
+                        let bits: Vec<u16> = syms[..8]
+                            .iter()
+                            .map(|&b| bin_to_bits(b, sf, false))
+                            .collect();
+                        let nibbles: Vec<u8> = deinterleave_block(&bits, 8, usize::from(sf))
+                            .into_iter()
+                            .map(|cw| hamming_decode(cw, 4).nibble)
+                            .collect();
+                        assert_eq!(
+                            &nibbles[..5],
+                            &header_nibbles(&Header {
+                                payload_len: len,
+                                coding_rate: cr,
+                                has_crc: crc
+                            })
+                        );
+                        // legacy (SX127x) implicit-header frames use a reduced-rate first block
+                        let legacy = LoraParams {
+                            legacy_sf5_sf6: true,
+                            explicit_header: false,
+                            implicit_payload_len: len as u8,
+                            ..p
+                        };
+                        let syms = encode_frame(&legacy, &payload).expect("encode legacy");
+                        assert!(syms[..8].iter().all(|&s| s % 4 == 1));
+                        assert_eq!(syms.len(), legacy.payload_symbols(len));
+                        let (_, d) = decode_frame(&legacy, &syms).expect("decode legacy");
+                        assert_eq!(d.payload, payload);
+                    }
+                }
+            }
+        }
+        // SF5 explicit: the 8-symbol header block holds exactly the header (5 nibbles).
+        let p = LoraParams::new(5, 125_000);
+        assert_eq!(p.payload_symbols(0), 8 + 5);
+        assert_eq!(p.layout().first_block_nibbles(), 5);
     }
 
     #[test]

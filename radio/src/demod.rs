@@ -7,7 +7,7 @@
 
 use crate::chirp::base_upchirp;
 use crate::coding::{
-    bin_to_bits, decode_header_symbols, decode_payload_symbols, implicit_header, symbol_count,
+    bin_to_bits, decode_header_symbols, decode_payload_layout, implicit_header, FrameLayout,
     Header, Symbols, HEADER_BLOCK_SYMBOLS,
 };
 use crate::error::RadioError;
@@ -165,14 +165,26 @@ pub struct RxStats {
 /// Minimum number of consecutive windows with the same dechirped peak to declare a preamble.
 const MIN_RUN: usize = 4;
 
+/// Largest sampling-clock offset the timing tracker follows, in parts per million.
+const MAX_CLOCK_PPM: f64 = 40.0;
+
+/// Timing tracker gains: per-symbol correction of the timing offset and of its drift rate
+/// from the measured fractional peak position (a second-order loop).
+const TRACK_GAIN: f64 = 0.05;
+const TRACK_RATE_GAIN: f64 = 0.002;
+
 #[derive(Debug, Clone)]
 struct FrameCtx {
     /// Chip index of the first sync-word symbol (real-valued).
     sync_start: f64,
     /// Chip index of the first data symbol.
     data_start: u64,
-    /// Residual tone (bins) to remove from every data window.
+    /// Residual tone (bins) to remove from every data window, at the first data symbol.
     shift: f64,
+    /// Accumulated timing drift since the first data symbol, in chips (sampling-clock offset).
+    drift: f64,
+    /// Timing drift per symbol, in chips.
+    drift_rate: f64,
     /// Carrier frequency offset in bins.
     cfo: f64,
     header: Option<Header>,
@@ -203,7 +215,7 @@ pub struct Receiver {
     calibration: Calibration,
     n: usize,
     os: usize,
-    ldro: bool,
+    layout: FrameLayout,
     sync: (u16, u16),
     fft: Arc<dyn Fft<f32>>,
     scratch: Vec<Complex32>,
@@ -256,7 +268,7 @@ impl Receiver {
             calibration,
             n,
             os: params.oversampling as usize,
-            ldro: params.low_data_rate_enabled(),
+            layout: params.layout(),
             sync: (s1 & mask, s2 & mask),
             fft,
             scratch,
@@ -314,11 +326,13 @@ impl Receiver {
                 State::Search => break,
                 State::Sync { w } => w + self.sync_span(),
                 State::Frame(ctx) => {
+                    // one symbol more: the timing tracker may have moved the windows later
                     ctx.data_start
-                        + (ctx
+                        + ((ctx
                             .header
                             .map(|_| ctx.total_symbols)
                             .unwrap_or(HEADER_BLOCK_SYMBOLS)
+                            + 1)
                             * self.n) as u64
                 }
             };
@@ -341,7 +355,8 @@ impl Receiver {
     }
 
     fn sync_span(&self) -> u64 {
-        ((usize::from(self.params.preamble_len) + 9) * self.n) as u64
+        ((usize::from(self.params.preamble_len) + 9 + self.params.zero_symbols_after_sync())
+            * self.n) as u64
     }
 
     fn ingest(&mut self, samples: &[Complex32]) {
@@ -441,6 +456,29 @@ impl Receiver {
         (best.0, best.1.max(0.0), others)
     }
 
+    /// Fractional position in `[-0.5, 0.5]` of the tone around peak bin `k` (Jacobsen's
+    /// estimator on the complex spectrum).
+    fn fractional_peak(spec: &[Complex32], k: usize) -> f64 {
+        let n = spec.len();
+        if n < 3 || k >= n {
+            return 0.0;
+        }
+        let xm = spec[(k + n - 1) % n];
+        let xk = spec[k];
+        let xp = spec[(k + 1) % n];
+        let den = xk * 2.0 - xm - xp;
+        let delta = if den.norm_sqr() > 0.0 {
+            ((xm - xp) / den).re
+        } else {
+            0.0
+        };
+        if delta.is_finite() {
+            f64::from(delta).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        }
+    }
+
     /// Frequency (in bins, in `[-n/2, n/2)`) of the dominant tone after dechirping the window
     /// at `pos`, refined by Jacobsen interpolation around an initial guess `guess`.
     fn fine_tone(&mut self, pos: f64, up_reference: bool, guess: f64) -> Option<f64> {
@@ -449,21 +487,7 @@ impl Receiver {
         for _ in 0..3 {
             let spec = self.spectrum(pos, up_reference, shift)?;
             let (k, _, _) = Self::peak(&spec);
-            let n = spec.len();
-            let xm = spec[(k + n - 1) % n];
-            let xk = spec[k];
-            let xp = spec[(k + 1) % n];
-            let den = xk * 2.0 - xm - xp;
-            let delta = if den.norm_sqr() > 0.0 {
-                ((xm - xp) / den).re
-            } else {
-                0.0
-            };
-            let delta = if delta.is_finite() {
-                f64::from(delta).clamp(-0.5, 0.5)
-            } else {
-                0.0
-            };
+            let delta = Self::fractional_peak(&spec, k);
             let kk = wrap(k as f64, nf);
             shift = wrap(shift + kk + delta, nf);
         }
@@ -579,46 +603,29 @@ impl Receiver {
         let t = w1 - e_up; // a true up-chirp boundary
         let m = ((s + cfo - t) / nf).round();
         let sync_start = t + m * nf;
-        let data = sync_start + 4.25 * nf;
+        let to_data = self.params.sync_to_data_symbols();
+        let data = sync_start + to_data * nf;
         if !data.is_finite() || data < 0.0 {
             return None;
         }
         let data_start = data.round() as u64;
-        let mut shift = cfo + (data_start as f64 - data);
-        // Refine the residual tone on preamble windows aligned with the data grid.
-        let mut acc = 0.0;
-        let mut cnt = 0.0;
-        for j in [2.0, 3.0] {
-            let pos = data_start as f64 - 4.25 * nf - j * nf;
-            if let Some(f) = self.fine_tone(pos, false, shift) {
-                let d = wrap(f - shift, nf);
-                if d.abs() < 1.0 {
-                    acc += d;
-                    cnt += 1.0;
-                }
-            }
-        }
-        if cnt > 0.0 {
-            shift += acc / cnt;
-        }
+        let shift = cfo + (data_start as f64 - data);
+        let (shift, drift_rate) = self.refine_on_preamble(data_start, shift);
         let (header, total_symbols) = if self.params.explicit_header {
             (None, HEADER_BLOCK_SYMBOLS)
         } else {
             let h = implicit_header(&self.params);
-            let total = symbol_count(
-                self.params.spreading_factor,
-                h.coding_rate,
-                self.ldro,
-                false,
-                h.has_crc,
-                h.payload_len,
-            );
+            let total = self
+                .layout
+                .symbol_count(h.coding_rate, h.has_crc, h.payload_len);
             (Some(h), total)
         };
         Some(FrameCtx {
             sync_start,
             data_start,
             shift,
+            drift: 0.0,
+            drift_rate,
             cfo,
             header,
             total_symbols,
@@ -631,19 +638,71 @@ impl Receiver {
         })
     }
 
+    /// Refines the residual tone on the preamble windows aligned with the data grid, and
+    /// estimates the timing drift per symbol (sampling-clock offset) from the slope of that
+    /// tone along the preamble. Returns the tone at the first data symbol and the drift rate.
+    fn refine_on_preamble(&mut self, data_start: u64, shift: f64) -> (f64, f64) {
+        let nf = self.n as f64;
+        let sync_grid = data_start as f64 - self.params.sync_to_data_symbols() * nf;
+        // (symbols before the sync word, tone offset) of the clean preamble windows
+        let mut points = Vec::new();
+        for j in 1..=usize::from(self.params.preamble_len) {
+            let pos = sync_grid - j as f64 * nf;
+            if pos < self.base as f64 {
+                break;
+            }
+            if let Some(f) = self.fine_tone(pos, false, shift) {
+                let d = wrap(f - shift, nf);
+                if d.abs() < 1.0 {
+                    points.push((j as f64, d));
+                }
+            }
+        }
+        let count = points.len() as f64;
+        if count == 0.0 {
+            return (shift, 0.0);
+        }
+        let mean_j = points.iter().map(|p| p.0).sum::<f64>() / count;
+        let mean_d = points.iter().map(|p| p.1).sum::<f64>() / count;
+        let sxx: f64 = points.iter().map(|p| (p.0 - mean_j).powi(2)).sum();
+        let sxy: f64 = points.iter().map(|p| (p.0 - mean_j) * (p.1 - mean_d)).sum();
+        let max_rate = MAX_CLOCK_PPM * 1e-6 * nf;
+        // j counts backwards in time: the drift per symbol is minus the slope.
+        let rate = if count >= 4.0 && sxx > 0.0 {
+            (-sxy / sxx).clamp(-max_rate, max_rate)
+        } else {
+            0.0
+        };
+        // tone at the sync word (j = 0), carried forward to the first data symbol
+        let at_sync = mean_d - rate * mean_j;
+        let at_data = at_sync + rate * self.params.sync_to_data_symbols();
+        (shift + at_data, rate)
+    }
+
     fn step_frame(&mut self, mut ctx: Box<FrameCtx>) -> Step {
         let n = self.n;
         let nf = n as f32;
+        let max_rate = MAX_CLOCK_PPM * 1e-6 * f64::from(nf);
         while ctx.bins.len() < ctx.total_symbols {
-            let pos = ctx.data_start + (ctx.bins.len() * n) as u64;
-            let Some(spec) = self.spectrum(pos as f64, false, ctx.shift) else {
+            // The window moves by whole chips with the timing drift; the rest is a tone.
+            let moved = ctx.drift.round();
+            let pos = (ctx.data_start + (ctx.bins.len() * n) as u64) as f64 - moved;
+            let Some(spec) = self.spectrum(pos, false, ctx.shift + ctx.drift - moved) else {
                 self.state = State::Frame(ctx);
                 return Step::NeedMore;
             };
             let (k, pk, others) = Self::peak(&spec);
+            if pk > self.det_threshold * others {
+                let residual = Self::fractional_peak(&spec, k);
+                ctx.drift_rate =
+                    (ctx.drift_rate + TRACK_RATE_GAIN * residual).clamp(-max_rate, max_rate);
+                ctx.drift += TRACK_GAIN * residual;
+            }
+            ctx.drift =
+                (ctx.drift + ctx.drift_rate).clamp(-f64::from(nf) / 8.0, f64::from(nf) / 8.0);
             ctx.bins.push(k as u16);
             if self.decoding == Decoding::Soft {
-                let reduced = self.ldro || ctx.bins.len() <= HEADER_BLOCK_SYMBOLS;
+                let reduced = self.layout.symbol_reduced(ctx.bins.len() - 1);
                 ctx.amp_sum += f64::from((pk - others).max(0.0)).sqrt();
                 let amplitude = ctx.amp_sum / ctx.bins.len() as f64;
                 ctx.llrs.push(symbol_llrs(
@@ -668,14 +727,9 @@ impl Receiver {
                 let symbols = self.symbols(&ctx);
                 match decode_header_symbols(&symbols, sf) {
                     Some((h, _)) => {
-                        ctx.total_symbols = symbol_count(
-                            sf,
-                            h.coding_rate,
-                            self.ldro,
-                            true,
-                            h.has_crc,
-                            h.payload_len,
-                        );
+                        ctx.total_symbols =
+                            self.layout
+                                .symbol_count(h.coding_rate, h.has_crc, h.payload_len);
                         ctx.header = Some(h);
                     }
                     None => {
@@ -688,8 +742,13 @@ impl Receiver {
                 }
             }
         }
-        self.finish(&ctx);
-        self.search_pos = ctx.data_start + (ctx.total_symbols * n) as u64;
+        self.search_pos = if self.finish(&ctx) {
+            ctx.data_start + (ctx.total_symbols * n) as u64
+        } else {
+            // A failed frame may have been hit by a stronger one that started during it:
+            // search again from just after this frame's sync word.
+            (ctx.sync_start.max(0.0) as u64) + 2 * n as u64
+        };
         self.state = State::Search;
         Step::Progress
     }
@@ -704,15 +763,19 @@ impl Receiver {
         }
     }
 
-    fn finish(&mut self, ctx: &FrameCtx) {
-        let Some(header) = ctx.header else { return };
+    /// Decodes the frame's payload and queues it; false when it could not be decoded or
+    /// failed its CRC.
+    fn finish(&mut self, ctx: &FrameCtx) -> bool {
+        let Some(header) = ctx.header else {
+            return false;
+        };
         let sf = self.params.spreading_factor;
         let symbols = self.symbols(ctx);
-        let explicit = self.params.explicit_header;
-        let Ok(decoded) = decode_payload_symbols(&symbols, sf, self.ldro, explicit, &header) else {
+        let Ok(decoded) = decode_payload_layout(&symbols, &self.layout, &header) else {
             self.stats.header_errors += 1;
-            return;
+            return false;
         };
+        let good = decoded.crc_ok != Some(false);
         self.stats.frames += 1;
         if decoded.crc_ok == Some(false) {
             self.stats.crc_errors += 1;
@@ -744,5 +807,6 @@ impl Receiver {
             cfo_hz: (ctx.cfo * f64::from(self.params.bandwidth_hz) / nf) as f32,
             sample_offset,
         });
+        good
     }
 }

@@ -12,9 +12,6 @@
 //! - [`error`] — [`RadioError`].
 //! - [`iq`] — IQ file sample formats (cf32, cs16, cu8).
 //! - [`backend`] — the radios a hotspot runs on, behind one [`backend::Backend`] trait.
-//!
-//! Room is left for later modules (soft decoding, a channelizer, SDR / IQ-file / Semtech
-//! UDP / serial backends).
 
 #![warn(missing_docs)]
 

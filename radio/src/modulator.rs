@@ -16,8 +16,9 @@ pub fn sync_word_symbols(sync_word: u8) -> (u16, u16) {
 
 /// Modulates a frame into complex baseband samples at `params.sample_rate()`.
 ///
-/// Layout: `preamble_len` up-chirps, two sync-word up-chirps, 2.25 down-chirps, then the
-/// data symbols of [`encode_frame`]. Unit amplitude, continuous phase.
+/// Layout: `preamble_len` up-chirps, two sync-word up-chirps, 2.25 down-chirps, two
+/// up-chirps of value 0 for SX126x-format SF5/SF6 frames, then the data symbols of
+/// [`encode_frame`]. Unit amplitude, continuous phase.
 pub fn modulate(params: &LoraParams, payload: &[u8]) -> Result<Vec<Complex32>, RadioError> {
     let symbols = encode_frame(params, payload)?;
     modulate_symbols(params, &symbols)
@@ -32,7 +33,9 @@ pub fn modulate_symbols(
     let n = params.chips_per_symbol();
     let os = params.oversampling as usize;
     let sps = n * os;
-    let total = (usize::from(params.preamble_len) + 2 + symbols.len()) * sps + 2 * sps + sps / 4;
+    let zeros = params.zero_symbols_after_sync();
+    let total =
+        (usize::from(params.preamble_len) + 2 + zeros + symbols.len()) * sps + 2 * sps + sps / 4;
     let mut out = Vec::with_capacity(total);
     let mut gen = ChirpGen::new(n, os);
     for _ in 0..params.preamble_len {
@@ -45,6 +48,9 @@ pub fn modulate_symbols(
     gen.downchirp(&mut out, sps);
     gen.downchirp(&mut out, sps);
     gen.downchirp(&mut out, sps / 4);
+    for _ in 0..zeros {
+        gen.upchirp(&mut out, 0);
+    }
     for &s in symbols {
         gen.upchirp(&mut out, s & mask);
     }
@@ -81,6 +87,36 @@ mod tests {
         let ph = v[0] / r[5];
         for k in 0..n {
             assert!((v[k] - r[(k + 5) % n] * ph).norm() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn sx126x_sf5_sf6_have_two_zero_symbols_after_the_down_chirps() {
+        for sf in [5u8, 6] {
+            let p = LoraParams::new(sf, 125_000);
+            let n = 1usize << sf;
+            let x = modulate(&p, b"abc").expect("modulate");
+            assert_eq!(x.len(), (8 + 4 + 2) * n + n / 4 + p.payload_symbols(3) * n);
+            // the two symbols after the down-chirps dechirp to bin 0, like the preamble
+            let start = 12 * n + n / 4;
+            let r = base_upchirp(n);
+            for k in 0..2 {
+                let w = &x[start + k * n..start + (k + 1) * n];
+                let dc: num_complex::Complex32 = w.iter().zip(&r).map(|(a, b)| a * b.conj()).sum();
+                assert!(
+                    dc.norm() > 0.99 * n as f32,
+                    "sf {sf} symbol {k}: {}",
+                    dc.norm()
+                );
+            }
+            let legacy = LoraParams {
+                legacy_sf5_sf6: true,
+                explicit_header: false,
+                implicit_payload_len: 3,
+                ..p
+            };
+            let y = modulate(&legacy, b"abc").expect("modulate");
+            assert_eq!(y.len(), (8 + 4) * n + n / 4 + legacy.payload_symbols(3) * n);
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 /// The parameters of one LoRa transmission (modulation and frame format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LoraParams {
-    /// Spreading factor, 7..=12 (a symbol carries SF bits, 2^SF chips).
+    /// Spreading factor, 5..=12 (a symbol carries SF bits, 2^SF chips).
     pub spreading_factor: u8,
     /// Channel bandwidth in Hz (the chip rate).
     pub bandwidth_hz: u32,
@@ -27,6 +27,11 @@ pub struct LoraParams {
     /// Payload length of implicit-header frames (the receiver cannot read it from the air);
     /// ignored with an explicit header.
     pub implicit_payload_len: u8,
+    /// SF5 and SF6 frames in the SX127x (legacy) format: reduced-rate first block, no extra
+    /// symbols after the sync word, implicit header only. By default (false) SF5/SF6 frames
+    /// follow the SX126x / SX1302 format (see [`LoraParams::first_block_reduced`]). Ignored at
+    /// SF7 and above.
+    pub legacy_sf5_sf6: bool,
 }
 
 /// Longest symbol duration without low-data-rate optimisation, in seconds.
@@ -46,6 +51,7 @@ impl LoraParams {
             preamble_len: 8,
             oversampling: 1,
             implicit_payload_len: 0,
+            legacy_sf5_sf6: false,
         }
     }
 
@@ -73,8 +79,13 @@ impl LoraParams {
 
     /// Checks that every field is in its supported range.
     pub fn validate(&self) -> Result<(), RadioError> {
-        if !(7..=12).contains(&self.spreading_factor) {
+        if !(5..=12).contains(&self.spreading_factor) {
             return Err(RadioError::InvalidSpreadingFactor(self.spreading_factor));
+        }
+        if self.spreading_factor < 7 && self.legacy_sf5_sf6 && self.explicit_header {
+            return Err(RadioError::Unsupported(
+                "explicit header at SF5/SF6 in the SX127x legacy format",
+            ));
         }
         if self.bandwidth_hz == 0 || self.bandwidth_hz > 2_000_000 {
             return Err(RadioError::InvalidBandwidth(self.bandwidth_hz));
@@ -99,22 +110,52 @@ impl LoraParams {
         })
     }
 
-    /// Number of data symbols (after the preamble, sync word and down-chirps) of a frame.
-    pub fn payload_symbols(&self, payload_len: usize) -> usize {
-        crate::coding::symbol_count(
-            self.spreading_factor,
-            self.coding_rate,
-            self.low_data_rate_enabled(),
-            self.explicit_header,
-            self.crc,
-            payload_len,
-        )
+    /// Whether the first block (header and first payload nibbles, CR 4/8) carries SF − 2 bits
+    /// a symbol (SF7 and above, and legacy SF5/SF6), or SF bits (SX126x SF5/SF6, whose header
+    /// would not fit in 8 × (SF − 2) bits).
+    pub fn first_block_reduced(&self) -> bool {
+        self.spreading_factor >= 7 || self.legacy_sf5_sf6
     }
 
-    /// Time on air of a frame with `payload_len` bytes (Semtech formula: preamble + 4.25 + data symbols).
+    /// Up-chirps of value 0 sent between the down-chirps and the data: 2 for SX126x-format
+    /// SF5/SF6 frames, none otherwise.
+    pub fn zero_symbols_after_sync(&self) -> usize {
+        if self.first_block_reduced() {
+            0
+        } else {
+            2
+        }
+    }
+
+    /// Symbols from the start of the sync word to the first data symbol: 2 sync-word symbols,
+    /// 2.25 down-chirps and [`LoraParams::zero_symbols_after_sync`].
+    pub fn sync_to_data_symbols(&self) -> f64 {
+        4.25 + self.zero_symbols_after_sync() as f64
+    }
+
+    /// The block layout of this configuration's frames.
+    pub fn layout(&self) -> crate::coding::FrameLayout {
+        crate::coding::FrameLayout {
+            spreading_factor: self.spreading_factor,
+            low_data_rate: self.low_data_rate_enabled(),
+            explicit_header: self.explicit_header,
+            first_block_reduced: self.first_block_reduced(),
+        }
+    }
+
+    /// Number of data symbols (after the preamble, sync word and down-chirps) of a frame.
+    pub fn payload_symbols(&self, payload_len: usize) -> usize {
+        self.layout()
+            .symbol_count(self.coding_rate, self.crc, payload_len)
+    }
+
+    /// Time on air of a frame with `payload_len` bytes (Semtech formula: preamble + 4.25
+    /// (6.25 for SX126x SF5/SF6) + data symbols).
     pub fn time_on_air(&self, payload_len: usize) -> Duration {
         let tsym = self.chips_per_symbol() as f64 / f64::from(self.bandwidth_hz.max(1));
-        let n = f64::from(self.preamble_len) + 4.25 + self.payload_symbols(payload_len) as f64;
+        let n = f64::from(self.preamble_len)
+            + self.sync_to_data_symbols()
+            + self.payload_symbols(payload_len) as f64;
         Duration::from_secs_f64(n * tsym)
     }
 }
@@ -152,9 +193,51 @@ mod tests {
     }
 
     #[test]
+    fn sx126x_sf5_sf6_time_on_air() {
+        // SX1261/2 datasheet formula for SF5/SF6: Npre + 6.25 + 8 +
+        // ceil(max(8·PL + 16·CRC − 4·SF + 20·header, 0) / (4·SF)) · (CR + 4) symbols.
+        for sf in [5u8, 6] {
+            for (len, crc, explicit) in
+                [(10usize, true, true), (0, false, false), (51, true, false)]
+            {
+                let p = LoraParams {
+                    crc,
+                    explicit_header: explicit,
+                    ..LoraParams::new(sf, 125_000)
+                };
+                let bits = 8 * len as i64 + if crc { 16 } else { 0 } - 4 * i64::from(sf)
+                    + if explicit { 20 } else { 0 };
+                let blocks = (bits.max(0) as f64 / (4.0 * f64::from(sf))).ceil();
+                let symbols = 8.0 + 6.25 + 8.0 + blocks * 5.0;
+                let tsym = f64::from(1u32 << sf) / 125_000.0;
+                let t = p.time_on_air(len).as_secs_f64();
+                assert!((t - symbols * tsym).abs() < 1e-9, "sf {sf} len {len}: {t}");
+            }
+        }
+        // SF5, 10 bytes, CRC, explicit header: 8 + 6.25 + 8 + 5 × 5 = 47.25 symbols of 256 µs
+        let t = LoraParams::new(5, 125_000).time_on_air(10).as_secs_f64() * 1e3;
+        assert!((t - 12.096).abs() < 1e-6, "{t}");
+    }
+
+    #[test]
     fn validate_rejects_bad_values() {
         assert!(LoraParams::default().validate().is_ok());
         assert!(LoraParams::new(13, 125_000).validate().is_err());
+        assert!(LoraParams::new(4, 125_000).validate().is_err());
+        assert!(LoraParams::new(5, 125_000).validate().is_ok());
+        let legacy = LoraParams {
+            legacy_sf5_sf6: true,
+            ..LoraParams::new(6, 125_000)
+        };
+        assert!(
+            legacy.validate().is_err(),
+            "SX127x SF6 has no explicit header"
+        );
+        let legacy = LoraParams {
+            explicit_header: false,
+            ..legacy
+        };
+        assert!(legacy.validate().is_ok());
         assert!(LoraParams::new(7, 0).validate().is_err());
         let p = LoraParams {
             coding_rate: 5,

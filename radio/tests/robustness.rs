@@ -24,9 +24,14 @@ proptest! {
         samples in proptest::collection::vec(any_sample(), 0..6000),
         chunks in proptest::collection::vec(1usize..3000, 1..20),
         os in 1u32..3,
+        sf in 5u8..9,
+        legacy in any::<bool>(),
     ) {
-        let mut p = LoraParams::new(7, 125_000);
+        let mut p = LoraParams::new(sf, 125_000);
         p.oversampling = os;
+        p.legacy_sf5_sf6 = legacy;
+        p.explicit_header = !legacy;
+        p.implicit_payload_len = 40;
         let mut r = Receiver::new(p, Calibration::default()).expect("receiver");
         let mut i = 0;
         let mut c = 0;
@@ -77,10 +82,14 @@ proptest! {
         cw_len in 0usize..12,
         sf_app in 0usize..20,
         ldro in any::<bool>(),
+        legacy in any::<bool>(),
+        explicit in any::<bool>(),
     ) {
-        let mut p = LoraParams::new(sf.clamp(7, 12), 125_000);
+        let mut p = LoraParams::new(sf.clamp(5, 12), 125_000);
         p.coding_rate = cr.clamp(1, 4);
         p.low_data_rate = Some(ldro);
+        p.legacy_sf5_sf6 = legacy;
+        p.explicit_header = explicit;
         let _ = radio::coding::decode_frame(&p, &symbols);
         let _ = radio::coding::decode_header(sf, &symbols);
         let _ = radio::coding::interleave_block(&[0xAB, 0x12], cw_len, sf_app, usize::from(sf));

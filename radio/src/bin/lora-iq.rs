@@ -28,7 +28,7 @@ enum Command {
 /// Modulation parameters shared by both commands.
 #[derive(Args)]
 struct Phy {
-    /// Spreading factor (7..=12).
+    /// Spreading factor (5..=12).
     #[arg(long)]
     sf: u8,
     /// Bandwidth in Hz.
@@ -55,6 +55,9 @@ struct Phy {
     /// Low-data-rate optimisation: auto, on or off.
     #[arg(long, default_value = "auto")]
     ldro: String,
+    /// SF5/SF6 in the SX127x legacy format (implicit header only) instead of SX126x's.
+    #[arg(long)]
+    legacy_sf5_sf6: bool,
     /// Sample format: cf32, cs16 or cu8.
     #[arg(long, default_value = "cf32")]
     format: SampleFormat,
@@ -114,6 +117,7 @@ fn params(phy: &Phy, implicit_len: u8) -> Result<LoraParams> {
         preamble_len: phy.preamble,
         oversampling: phy.os,
         implicit_payload_len: implicit_len,
+        legacy_sf5_sf6: phy.legacy_sf5_sf6,
         ..LoraParams::new(phy.sf, phy.bw)
     };
     p.validate().context("invalid modulation parameters")?;

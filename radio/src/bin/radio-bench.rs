@@ -128,11 +128,13 @@ fn per_sweep(cli: &Cli) -> Result<Vec<Point>> {
         p.validate()?;
         let limit = SX127X_LIMIT_DB[usize::from(sf.clamp(7, 12) - 7)];
         let mut soft_10 = None;
+        let mut curve = Vec::new();
         for &off in &cli.offsets {
             let snr = limit + off;
             let (hard, soft) = per_point(&p, snr, cli.frames, cli.len, &mut rng)?;
             println!("{sf:>4} {snr:>8.1} {hard:>9.3} {soft:>9.3}");
             points.push((sf, snr, hard, soft));
+            curve.push((snr, hard, soft));
             if let Some(f) = csv.as_mut() {
                 writeln!(f, "{sf},{snr},{hard},{soft}")?;
             }
@@ -140,6 +142,18 @@ fn per_sweep(cli: &Cli) -> Result<Vec<Point>> {
                 soft_10 = Some(snr);
             }
         }
+        let at = |soft: bool| {
+            let c: Vec<(f64, f64)> = curve
+                .iter()
+                .map(|&(snr, h, s)| (snr, if soft { s } else { h }))
+                .collect();
+            snr_at_per(&c, 0.1).map_or("-".to_string(), |x| format!("{x:.1} dB"))
+        };
+        println!(
+            "     SF{sf}: 10 % PER at (interpolated) hard {}, soft {}",
+            at(false),
+            at(true)
+        );
         match soft_10 {
             Some(s) => {
                 println!("     SF{sf}: soft PER ≤ 10 % from {s:.1} dB (SX127x limit {limit:.1} dB)")
@@ -150,6 +164,21 @@ fn per_sweep(cli: &Cli) -> Result<Vec<Point>> {
         }
     }
     Ok(points)
+}
+
+/// SNR at which the PER curve (points in increasing SNR) first falls to `target`,
+/// interpolated linearly in SNR against log PER; `None` if it never crosses.
+fn snr_at_per(curve: &[(f64, f64)], target: f64) -> Option<f64> {
+    let log = |p: f64| p.max(1e-6).log10();
+    curve.windows(2).find_map(|w| {
+        let ((x0, p0), (x1, p1)) = (w[0], w[1]);
+        if p0 > target && p1 <= target {
+            let f = (log(target) - log(p0)) / (log(p1) - log(p0));
+            Some(x0 + f * (x1 - x0))
+        } else {
+            None
+        }
+    })
 }
 
 /// Plots PER (log scale) against SNR: soft decoding thick, hard decoding thin, one colour per SF.
@@ -309,4 +338,18 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snr_at_per;
+
+    #[test]
+    fn ten_percent_crossing_is_interpolated_in_log_per() {
+        let curve = [(-10.0, 1.0), (-9.0, 0.5), (-8.0, 0.02), (-7.0, 0.0)];
+        let x = snr_at_per(&curve, 0.1).expect("crossing");
+        // log10(0.1) lies half-way between log10(0.5) ≈ −0.30 and log10(0.02) ≈ −1.70
+        assert!((x - (-8.5)).abs() < 0.01, "{x}");
+        assert_eq!(snr_at_per(&[(-10.0, 0.9), (-9.0, 0.5)], 0.1), None);
+    }
 }
