@@ -283,9 +283,8 @@ impl Oracle {
         cache: &'c mut Cache,
         beacon_id: i64,
     ) -> Result<&'c [WitnessRow], OracleError> {
-        if !cache.witnesses.contains_key(&beacon_id) {
-            let rows = self.store().witnesses_of_beacon(beacon_id).await?;
-            cache.witnesses.insert(beacon_id, rows);
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.witnesses.entry(beacon_id) {
+            slot.insert(self.store().witnesses_of_beacon(beacon_id).await?);
         }
         Ok(cache
             .witnesses
