@@ -51,6 +51,8 @@ pub struct HotspotConfig {
     pub delivery: DeliveryConfig,
     /// Which radio the daemon runs on, and its settings.
     pub radio: RadioConfig,
+    /// What to do with heard LoRaWAN traffic (forwarding to a network server).
+    pub lorawan: crate::uplink::LorawanSection,
 }
 
 /// Retry policy of report delivery to the oracle.
@@ -266,6 +268,7 @@ impl Default for HotspotConfig {
             metrics_listen: String::new(),
             delivery: DeliveryConfig::default(),
             radio: RadioConfig::default(),
+            lorawan: crate::uplink::LorawanSection::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::metrics::{label, Metrics};
 use crate::node::{Hotspot, HotspotError};
 use crate::schedule::next_beacon_ms;
 use crate::spool::{Report, SpoolError};
+use crate::uplink::Upstream;
 use radio::backend::{Backend, BackendError, Reception, Transmission};
 use rand::SeedableRng;
 use std::future::Future;
@@ -62,6 +63,7 @@ pub struct Daemon<B: Backend> {
     interval_ms: Option<u64>,
     stats: DaemonStats,
     last_beacon: Option<Vec<u8>>,
+    upstream: Option<Upstream>,
 }
 
 impl<B: Backend> Daemon<B> {
@@ -84,6 +86,7 @@ impl<B: Backend> Daemon<B> {
             interval_ms: Some(interval.as_millis().max(1) as u64),
             stats: DaemonStats::default(),
             last_beacon: None,
+            upstream: None,
         }
     }
 
@@ -96,6 +99,12 @@ impl<B: Backend> Daemon<B> {
     /// Retries deliveries with this backoff.
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Forwards the LoRaWAN uplinks it hears to a network server.
+    pub fn with_upstream(mut self, upstream: Upstream) -> Self {
+        self.upstream = Some(upstream);
         self
     }
 
@@ -172,11 +181,7 @@ impl<B: Backend> Daemon<B> {
             reception.frequency_hz,
             reception.timestamp_ns,
         ) else {
-            tracing::debug!(
-                len = reception.frame.payload.len(),
-                crc_ok = ?reception.frame.crc_ok,
-                "heard a frame that is not a beacon"
-            );
+            crate::uplink::observe(&reception, &self.metrics, self.upstream.as_ref());
             return Ok(());
         };
         self.outbox.enqueue(Report::Witness(report)).await?;

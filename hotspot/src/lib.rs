@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod node;
 pub mod schedule;
 pub mod spool;
+pub mod uplink;
 
 pub use client::{ClientError, OracleClient};
 pub use config::{ConfigError, HotspotConfig};

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use hotspot::config::BackendKind;
 use hotspot::{Backoff, Daemon, Hotspot, HotspotConfig, Metrics, OracleClient, Outbox};
 use poc::Keypair;
-use radio::backend::{Backend, IqFileBackend, IqFileConfig};
+use radio::backend::{Backend, IqFileBackend, IqFileConfig, SemtechUdpBackend, SemtechUdpConfig};
 use radio::iq::SampleFormat;
 use radio::{Calibration, LoraParams};
 use std::path::{Path, PathBuf};
@@ -132,6 +132,19 @@ fn now_ns() -> u64 {
         .map_or(0, |elapsed| elapsed.as_nanos() as u64)
 }
 
+fn semtech_udp_config(config: &HotspotConfig) -> Result<SemtechUdpConfig> {
+    let section = &config.radio.semtech_udp;
+    let listen = section.listen.parse().with_context(|| {
+        format!(
+            "radio.semtech_udp.listen {:?} is not an address such as 0.0.0.0:1680",
+            section.listen
+        )
+    })?;
+    let mut semtech = SemtechUdpConfig::new(listen);
+    semtech.tx_ack_timeout = Duration::from_millis(section.tx_ack_timeout_ms);
+    Ok(semtech)
+}
+
 async fn run_daemon<B: Backend>(
     backend: B,
     hotspot: Hotspot,
@@ -143,6 +156,9 @@ async fn run_daemon<B: Backend>(
         &config.oracle,
         Duration::from_millis(config.delivery.timeout_ms),
     )?;
+    let upstream =
+        hotspot::uplink::Upstream::from_config(&config.lorawan, &hotspot.public_key(), &metrics)
+            .await?;
     let daemon = Daemon::new(
         hotspot,
         client,
@@ -155,6 +171,10 @@ async fn run_daemon<B: Backend>(
         initial: Duration::from_millis(config.delivery.backoff_initial_ms),
         max: Duration::from_millis(config.delivery.backoff_max_ms),
     });
+    let daemon = match upstream {
+        Some(upstream) => daemon.with_upstream(upstream),
+        None => daemon,
+    };
     let stats = daemon.run(shutdown_signal()).await?;
     tracing::info!(?stats, "stopped");
     Ok(())
@@ -173,6 +193,10 @@ async fn run(config: &HotspotConfig) -> Result<()> {
     match config.radio.backend {
         BackendKind::IqFile => {
             let backend = IqFileBackend::open(iq_file_config(config)?).await?;
+            run_daemon(backend, hotspot, config, metrics, outbox).await
+        }
+        BackendKind::SemtechUdp => {
+            let backend = SemtechUdpBackend::bind(semtech_udp_config(config)?).await?;
             run_daemon(backend, hotspot, config, metrics, outbox).await
         }
         other => anyhow::bail!("the {other:?} radio backend is not available in this build"),

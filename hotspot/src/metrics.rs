@@ -33,6 +33,10 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// The radio backend's own counters, by event.
     pub radio: Family<Labels, Gauge>,
+    /// Heard frames that are not beacons, by LoRaWAN message type (`uplink::UplinkKind`).
+    pub uplinks: Family<Labels, Counter>,
+    /// Events of uplink forwarding to a LoRaWAN network server, by event.
+    pub upstream: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -61,6 +65,8 @@ impl Metrics {
             delivery_retries: Counter::default(),
             queue_depth: Gauge::default(),
             radio: Family::default(),
+            uplinks: Family::default(),
+            upstream: Family::default(),
         };
         registry.register(
             "beacons_sent",
@@ -106,6 +112,16 @@ impl Metrics {
             "radio_events",
             "Counters of the radio backend",
             metrics.radio.clone(),
+        );
+        registry.register(
+            "uplinks",
+            "Heard frames that are not beacons, by LoRaWAN message type",
+            metrics.uplinks.clone(),
+        );
+        registry.register(
+            "upstream",
+            "Uplink forwarding to a LoRaWAN network server, by event",
+            metrics.upstream.clone(),
         );
         Self {
             registry: Arc::new(registry),

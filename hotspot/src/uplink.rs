@@ -1,0 +1,378 @@
+//! LoRaWAN traffic the radio hears besides beacons: each frame is parsed with the `lorawan`
+//! crate and counted by message type (`hotspot_uplinks_total{kind=...}`), and, when configured,
+//! forwarded to an upstream LoRaWAN network server over GWMP, this hotspot acting as a Semtech
+//! packet forwarder (PUSH_DATA with `rxpk`, PULL_DATA keepalives). Downlinks from the network
+//! server (PULL_RESP) are not transmitted: they are counted (`downlinks_ignored`) and left
+//! unacknowledged, so the network server times them out.
+
+use crate::metrics::{label, Metrics};
+use lorawan::parser::MHDR;
+use radio::backend::gwmp::{self, protocol::MacAddress, DownMessage};
+use radio::backend::Reception;
+use radio::RxFrame;
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Receptions waiting to be forwarded; beyond this, new ones are dropped (and counted).
+const FORWARD_QUEUE: usize = 256;
+
+/// What kind of frame the radio heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UplinkKind {
+    /// A LoRaWAN join request.
+    JoinRequest,
+    /// A LoRaWAN join accept (a downlink from another network, overheard).
+    JoinAccept,
+    /// An unconfirmed data uplink.
+    UnconfirmedDataUp,
+    /// An unconfirmed data downlink (overheard).
+    UnconfirmedDataDown,
+    /// A confirmed data uplink.
+    ConfirmedDataUp,
+    /// A confirmed data downlink (overheard).
+    ConfirmedDataDown,
+    /// A frame whose CRC failed: not parsed.
+    BadCrc,
+    /// Not a LoRaWAN 1.x frame.
+    NotLorawan,
+}
+
+impl UplinkKind {
+    /// Parses a heard frame far enough to know its kind.
+    pub fn classify(frame: &RxFrame) -> Self {
+        if frame.crc_ok == Some(false) {
+            return UplinkKind::BadCrc;
+        }
+        let Some(&first) = frame.payload.first() else {
+            return UplinkKind::NotLorawan;
+        };
+        if lorawan::parser::parse(frame.payload.clone()).is_err() {
+            return UplinkKind::NotLorawan;
+        }
+        match MHDR::new(first).mtype() {
+            lorawan::parser::MType::JoinRequest => UplinkKind::JoinRequest,
+            lorawan::parser::MType::JoinAccept => UplinkKind::JoinAccept,
+            lorawan::parser::MType::UnconfirmedDataUp => UplinkKind::UnconfirmedDataUp,
+            lorawan::parser::MType::UnconfirmedDataDown => UplinkKind::UnconfirmedDataDown,
+            lorawan::parser::MType::ConfirmedDataUp => UplinkKind::ConfirmedDataUp,
+            lorawan::parser::MType::ConfirmedDataDown => UplinkKind::ConfirmedDataDown,
+            _ => UplinkKind::NotLorawan,
+        }
+    }
+
+    /// The metric label of this kind, e.g. `join_request`.
+    pub fn label(self) -> &'static str {
+        match self {
+            UplinkKind::JoinRequest => "join_request",
+            UplinkKind::JoinAccept => "join_accept",
+            UplinkKind::UnconfirmedDataUp => "unconfirmed_data_up",
+            UplinkKind::UnconfirmedDataDown => "unconfirmed_data_down",
+            UplinkKind::ConfirmedDataUp => "confirmed_data_up",
+            UplinkKind::ConfirmedDataDown => "confirmed_data_down",
+            UplinkKind::BadCrc => "bad_crc",
+            UplinkKind::NotLorawan => "not_lorawan",
+        }
+    }
+
+    /// Whether a network server wants it: a device's uplink.
+    pub fn is_device_uplink(self) -> bool {
+        matches!(
+            self,
+            UplinkKind::JoinRequest | UplinkKind::UnconfirmedDataUp | UplinkKind::ConfirmedDataUp
+        )
+    }
+}
+
+/// `[lorawan]`: what to do with the LoRaWAN traffic the radio hears.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LorawanSection {
+    /// `host:port` of a network server's GWMP (Semtech UDP) port to forward device uplinks to;
+    /// empty (the default) forwards nothing.
+    pub forward_to: String,
+    /// Gateway EUI presented to the network server, 16 hex digits; empty derives it from the
+    /// hotspot's public key.
+    pub gateway_eui: String,
+    /// Seconds between PULL_DATA keepalives to the network server.
+    pub keepalive_secs: u64,
+}
+
+impl Default for LorawanSection {
+    fn default() -> Self {
+        Self {
+            forward_to: String::new(),
+            gateway_eui: String::new(),
+            keepalive_secs: 10,
+        }
+    }
+}
+
+/// Errors setting up uplink forwarding.
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    /// The configuration is not usable.
+    #[error("lorawan config: {0}")]
+    Config(String),
+    /// The network server's address could not be resolved or reached.
+    #[error("network server {server}: {source}")]
+    Io {
+        /// The configured server.
+        server: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+impl LorawanSection {
+    /// The gateway EUI: the configured one, else the first 8 bytes of `public_key`.
+    pub fn eui(&self, public_key: &[u8; 32]) -> Result<[u8; 8], UplinkError> {
+        let text = self.gateway_eui.trim();
+        if text.is_empty() {
+            let mut eui = [0u8; 8];
+            eui.copy_from_slice(&public_key[..8]);
+            return Ok(eui);
+        }
+        let bytes = hex::decode(text.replace([':', '-'], ""))
+            .map_err(|error| UplinkError::Config(format!("gateway_eui {text:?}: {error}")))?;
+        <[u8; 8]>::try_from(bytes.as_slice())
+            .map_err(|_| UplinkError::Config(format!("gateway_eui {text:?} is not 8 bytes")))
+    }
+}
+
+/// Counts a heard frame that is not a beacon by kind, and forwards device uplinks upstream.
+pub fn observe(
+    reception: &Reception,
+    metrics: &Metrics,
+    upstream: Option<&Upstream>,
+) -> UplinkKind {
+    let kind = UplinkKind::classify(&reception.frame);
+    metrics
+        .uplinks
+        .get_or_create(&label("kind", kind.label()))
+        .inc();
+    tracing::debug!(
+        kind = kind.label(),
+        len = reception.frame.payload.len(),
+        "heard a frame"
+    );
+    if let Some(upstream) = upstream {
+        if kind.is_device_uplink() {
+            upstream.forward(reception);
+        }
+    }
+    kind
+}
+
+/// A GWMP client towards a LoRaWAN network server: this hotspot as its packet forwarder.
+#[derive(Debug)]
+pub struct Upstream {
+    queue: mpsc::Sender<Reception>,
+    metrics: Metrics,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn count(metrics: &Metrics, event: &str) {
+    metrics.upstream.get_or_create(&label("event", event)).inc();
+}
+
+impl Upstream {
+    /// Starts forwarding to `config.forward_to` as gateway `eui`, counting into `metrics`.
+    pub async fn start(
+        config: &LorawanSection,
+        eui: [u8; 8],
+        metrics: Metrics,
+    ) -> Result<Self, UplinkError> {
+        let server = config.forward_to.trim().to_string();
+        let io = |source| UplinkError::Io {
+            server: server.clone(),
+            source,
+        };
+        let target = tokio::net::lookup_host(&server)
+            .await
+            .map_err(io)?
+            .next()
+            .ok_or_else(|| UplinkError::Config(format!("{server:?} resolves to no address")))?;
+        let local = if target.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let socket = UdpSocket::bind(local).await.map_err(io)?;
+        socket.connect(target).await.map_err(io)?;
+        let keepalive = Duration::from_secs(config.keepalive_secs.max(1));
+        let (queue, receptions) = mpsc::channel(FORWARD_QUEUE);
+        tracing::info!(%target, eui = %hex::encode(eui), "forwarding LoRaWAN uplinks upstream");
+        let task = tokio::spawn(run_client(
+            socket,
+            MacAddress::from(eui),
+            keepalive,
+            receptions,
+            metrics.clone(),
+        ));
+        Ok(Self {
+            queue,
+            metrics,
+            task,
+        })
+    }
+
+    /// The forwarder `config` asks for: `None` when `forward_to` is empty.
+    pub async fn from_config(
+        config: &LorawanSection,
+        public_key: &[u8; 32],
+        metrics: &Metrics,
+    ) -> Result<Option<Self>, UplinkError> {
+        if config.forward_to.trim().is_empty() {
+            return Ok(None);
+        }
+        let eui = config.eui(public_key)?;
+        Self::start(config, eui, metrics.clone()).await.map(Some)
+    }
+
+    /// Queues a reception for the network server; drops it (counted) when the queue is full.
+    pub fn forward(&self, reception: &Reception) {
+        if self.queue.try_send(reception.clone()).is_err() {
+            count(&self.metrics, "dropped");
+        }
+    }
+}
+
+async fn send(socket: &UdpSocket, datagram: &[u8], metrics: &Metrics, event: &str) {
+    match socket.send(datagram).await {
+        Ok(_) => count(metrics, event),
+        Err(error) => {
+            count(metrics, "send_errors");
+            tracing::debug!(%error, "network server unreachable");
+        }
+    }
+}
+
+async fn run_client(
+    socket: UdpSocket,
+    mac: MacAddress,
+    keepalive: Duration,
+    mut receptions: mpsc::Receiver<Reception>,
+    metrics: Metrics,
+) {
+    let mut token: u16 = rand::random();
+    let mut tick = tokio::time::interval(keepalive);
+    let mut buffer = vec![0u8; gwmp::MAX_DATAGRAM];
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                token = token.wrapping_add(1);
+                match gwmp::encode_pull_data(token, mac) {
+                    Ok(datagram) => send(&socket, &datagram, &metrics, "pull_data").await,
+                    Err(error) => tracing::warn!(%error, "PULL_DATA not encoded"),
+                }
+            }
+            reception = receptions.recv() => {
+                let Some(reception) = reception else { return };
+                let Some(rxpk) = gwmp::rxpk_from_reception(&reception) else {
+                    count(&metrics, "not_encodable");
+                    continue;
+                };
+                token = token.wrapping_add(1);
+                match gwmp::encode_push_data(token, mac, vec![rxpk], None) {
+                    Ok(datagram) => send(&socket, &datagram, &metrics, "push_data").await,
+                    Err(error) => tracing::warn!(%error, "PUSH_DATA not encoded"),
+                }
+            }
+            received = socket.recv(&mut buffer) => {
+                let len = match received {
+                    Ok(len) => len,
+                    Err(error) => {
+                        // E.g. ICMP port unreachable while the server is down: keep going.
+                        count(&metrics, "recv_errors");
+                        tracing::debug!(%error, "receiving from the network server");
+                        continue;
+                    }
+                };
+                match gwmp::decode_down(buffer.get(..len).unwrap_or_default()) {
+                    Ok(DownMessage::PushAck { .. }) => count(&metrics, "push_ack"),
+                    Ok(DownMessage::PullAck { .. }) => count(&metrics, "pull_ack"),
+                    Ok(DownMessage::PullResp { token }) => {
+                        // Class A downlinks need the concentrator's timing; not supported here.
+                        count(&metrics, "downlinks_ignored");
+                        tracing::debug!(token, "downlink from the network server not transmitted");
+                    }
+                    Err(error) => {
+                        count(&metrics, "garbage");
+                        tracing::debug!(%error, "not GWMP from the network server");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: Vec<u8>, crc_ok: Option<bool>) -> RxFrame {
+        RxFrame {
+            payload,
+            crc_ok,
+            spreading_factor: 9,
+            bandwidth_hz: 125_000,
+            coding_rate: 1,
+            snr_db: 0.0,
+            rssi_dbm: -100.0,
+            cfo_hz: 0.0,
+            sample_offset: 0,
+        }
+    }
+
+    #[test]
+    fn frames_are_classified_by_message_type() {
+        let data_up = vec![
+            0x40, 1, 2, 3, 4, 0, 1, 0, 1, 0xaa, 0xbb, 0x11, 0x22, 0x33, 0x44,
+        ];
+        let mut confirmed = data_up.clone();
+        confirmed[0] = 0x80;
+        let mut join_request = vec![0x00];
+        join_request.extend_from_slice(&[7; 22]);
+        for (payload, crc, kind) in [
+            (data_up.clone(), Some(true), UplinkKind::UnconfirmedDataUp),
+            (confirmed, None, UplinkKind::ConfirmedDataUp),
+            (join_request, Some(true), UplinkKind::JoinRequest),
+            (data_up, Some(false), UplinkKind::BadCrc),
+            (vec![0xe0, 1, 2], Some(true), UplinkKind::NotLorawan),
+            (vec![], Some(true), UplinkKind::NotLorawan),
+            ((0..51).collect(), Some(true), UplinkKind::NotLorawan),
+        ] {
+            assert_eq!(
+                UplinkKind::classify(&frame(payload.clone(), crc)),
+                kind,
+                "{payload:?}"
+            );
+        }
+        assert!(UplinkKind::JoinRequest.is_device_uplink());
+        assert!(!UplinkKind::UnconfirmedDataDown.is_device_uplink());
+    }
+
+    #[test]
+    fn gateway_euis_are_configured_or_derived() {
+        let key = [9u8; 32];
+        let mut section = LorawanSection::default();
+        assert_eq!(section.eui(&key).unwrap(), [9; 8]);
+        section.gateway_eui = "AA:55:5A:00:00:00:01:01".into();
+        assert_eq!(
+            section.eui(&key).unwrap(),
+            [0xaa, 0x55, 0x5a, 0, 0, 0, 1, 1]
+        );
+        section.gateway_eui = "aa55".into();
+        assert!(section.eui(&key).is_err());
+        section.gateway_eui = "zz".into();
+        assert!(section.eui(&key).is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! The hotspot on a Semtech packet forwarder, end to end over loopback UDP: a simulated packet
+//! forwarder sends uplinks to the daemon's GWMP backend, the daemon counts them by LoRaWAN
+//! message type and forwards device uplinks to a fake network server, itself speaking GWMP as a
+//! packet forwarder would.
+
+use hotspot::uplink::{LorawanSection, Upstream};
+use hotspot::{Daemon, Hotspot, Metrics, OracleClient, Outbox};
+use poc::proto::Region;
+use poc::Keypair;
+use radio::backend::gwmp::{decode_up, UpMessage};
+use radio::backend::{Reception, SemtechUdpBackend, SemtechUdpConfig};
+use radio::RxFrame;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+
+const FORWARDER_MAC: [u8; 8] = [0xaa, 0x55, 0x5a, 0, 0, 0, 1, 1];
+const GATEWAY_EUI: [u8; 8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08];
+
+/// An unconfirmed data uplink, a join request (23 bytes), and a frame that is not LoRaWAN.
+const UPLINKS: &str = r#"{"rxpk":[
+ {"time":"2026-11-25T16:21:17.528002Z","tmst":1,"chan":2,"rfch":0,"freq":904.1,"stat":1,"modu":"LORA","datr":"SF9BW125","codr":"4/5","lsnr":7.8,"rssi":-65,"size":15,"data":"QAECAwQAAQABqrsRIjNE"},
+ {"time":"2026-11-25T16:21:18.000000Z","tmst":2,"chan":2,"rfch":0,"freq":904.3,"stat":1,"modu":"LORA","datr":"SF10BW125","codr":"4/5","lsnr":-2.5,"rssi":-99,"size":23,"data":"AAcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="},
+ {"time":"2026-11-25T16:21:19.000000Z","tmst":3,"chan":2,"rfch":0,"freq":904.5,"stat":1,"modu":"LORA","datr":"SF7BW125","codr":"4/5","lsnr":3.0,"rssi":-80,"size":3,"data":"4AEC"}]}"#;
+
+fn gwmp(mac: [u8; 8], token: u16, identifier: u8, json: &str) -> Vec<u8> {
+    let mut datagram = vec![2, (token >> 8) as u8, token as u8, identifier];
+    datagram.extend_from_slice(&mac);
+    datagram.extend_from_slice(json.as_bytes());
+    datagram
+}
+
+/// The fake network server: receives one datagram (5 s without one is a hang).
+async fn lns_receive(lns: &UdpSocket) -> (Vec<u8>, std::net::SocketAddr) {
+    let mut buf = vec![0u8; 65_535];
+    let (n, from) = tokio::time::timeout(Duration::from_secs(5), lns.recv_from(&mut buf))
+        .await
+        .expect("a datagram for the network server")
+        .unwrap();
+    buf.truncate(n);
+    (buf, from)
+}
+
+/// The next PUSH_DATA the network server gets (acknowledging it and any PULL_DATA meanwhile).
+async fn next_push(lns: &UdpSocket) -> Vec<Reception> {
+    loop {
+        let (datagram, from) = lns_receive(lns).await;
+        match decode_up(&datagram).expect("GWMP from the hotspot") {
+            UpMessage::PullData { token, mac } => {
+                assert_eq!(mac.as_bytes(), &GATEWAY_EUI[..]);
+                let [hi, lo] = token.to_be_bytes();
+                lns.send_to(&[2, hi, lo, 0x04], from).await.unwrap();
+            }
+            UpMessage::PushData { token, mac, body } => {
+                assert_eq!(mac.as_bytes(), &GATEWAY_EUI[..]);
+                let [hi, lo] = token.to_be_bytes();
+                lns.send_to(&[2, hi, lo, 0x01], from).await.unwrap();
+                return body
+                    .expect("rxpk JSON")
+                    .rxpk
+                    .into_iter()
+                    .map(|rxpk| rxpk.expect("a LoRa rxpk"))
+                    .collect();
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Waits until `metrics` shows `line` (the client runs in its own task).
+async fn wait_for_metric(metrics: &Metrics, line: &str) {
+    for _ in 0..500 {
+        if metrics.render().contains(line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{line} never appeared in\n{}", metrics.render());
+}
+
+fn section(lns: &UdpSocket) -> LorawanSection {
+    LorawanSection {
+        forward_to: lns.local_addr().unwrap().to_string(),
+        gateway_eui: hex::encode(GATEWAY_EUI),
+        keepalive_secs: 1,
+    }
+}
+
+#[tokio::test]
+async fn the_upstream_client_pushes_pulls_and_survives_its_server() {
+    let lns = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let metrics = Metrics::new();
+    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics)
+        .await
+        .unwrap()
+        .expect("forwarding configured");
+    // The keepalive comes first, unprompted.
+    let (datagram, from) = lns_receive(&lns).await;
+    let Ok(UpMessage::PullData { token, .. }) = decode_up(&datagram) else {
+        panic!("expected PULL_DATA, got {datagram:?}");
+    };
+    let [hi, lo] = token.to_be_bytes();
+    lns.send_to(&[2, hi, lo, 0x04], from).await.unwrap();
+
+    let reception = Reception {
+        frame: RxFrame {
+            payload: vec![
+                0x40, 1, 2, 3, 4, 0, 1, 0, 1, 0xaa, 0xbb, 0x11, 0x22, 0x33, 0x44,
+            ],
+            crc_ok: Some(true),
+            spreading_factor: 9,
+            bandwidth_hz: 125_000,
+            coding_rate: 1,
+            snr_db: 7.5,
+            rssi_dbm: -65.0,
+            cfo_hz: 0.0,
+            sample_offset: 0,
+        },
+        frequency_hz: 904_100_000,
+        timestamp_ns: 1_795_623_677_528_002_000,
+    };
+    upstream.forward(&reception);
+    let pushed = next_push(&lns).await;
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0].frame.payload, reception.frame.payload);
+    assert_eq!(pushed[0].frequency_hz, reception.frequency_hz);
+    assert_eq!(pushed[0].timestamp_ns, reception.timestamp_ns);
+    assert_eq!(pushed[0].frame.rssi_dbm, -65.0);
+    assert_eq!(pushed[0].frame.snr_db, 7.5);
+
+    // A downlink it cannot transmit, garbage: counted, and the client keeps working.
+    lns.send_to(
+        br#"  {"txpk":{"imme":true,"freq":923.3,"rfch":0,"powe":14,"modu":"LORA","datr":"SF9BW500","codr":"4/5","ipol":true,"size":1,"data":"AQ=="}}"#,
+        from,
+    )
+    .await
+    .unwrap();
+    let mut pull_resp = vec![2, 0x12, 0x34, 0x03];
+    pull_resp.extend_from_slice(br#"{"txpk":{}}"#);
+    lns.send_to(&pull_resp, from).await.unwrap();
+    lns.send_to(&[9, 9, 9], from).await.unwrap();
+    wait_for_metric(
+        &metrics,
+        r#"hotspot_upstream_total{event="downlinks_ignored"} 1"#,
+    )
+    .await;
+    wait_for_metric(&metrics, r#"hotspot_upstream_total{event="garbage"} 2"#).await;
+    upstream.forward(&reception);
+    assert_eq!(next_push(&lns).await.len(), 1);
+    wait_for_metric(&metrics, r#"hotspot_upstream_total{event="push_data"} 2"#).await;
+    wait_for_metric(&metrics, r#"hotspot_upstream_total{event="push_ack"} 2"#).await;
+    wait_for_metric(&metrics, r#"hotspot_upstream_total{event="pull_ack"}"#).await;
+}
+
+#[tokio::test]
+async fn a_forwarders_uplinks_are_counted_and_forwarded_by_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let lns = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let metrics = Metrics::new();
+    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics)
+        .await
+        .unwrap()
+        .expect("forwarding configured");
+
+    let backend = SemtechUdpBackend::bind(SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    let hotspot = Hotspot::new(
+        Keypair::generate(),
+        Region::Us915,
+        (37.7793, -122.4192),
+        30,
+        10,
+    )
+    .unwrap();
+    // No oracle: reports would wait in the spool; this test is about uplinks.
+    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    let outbox = Outbox::open(dir.path(), metrics.clone()).unwrap();
+    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
+        .with_metrics(metrics.clone())
+        .with_upstream(upstream)
+        .without_beacons();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run(async {
+        let _ = stopped.await;
+    }));
+
+    let forwarder = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    forwarder.connect(backend_addr).await.unwrap();
+    forwarder
+        .send(&gwmp(FORWARDER_MAC, 0x0202, 0x00, UPLINKS))
+        .await
+        .unwrap();
+    let mut ack = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), forwarder.recv(&mut ack))
+        .await
+        .expect("a PUSH_ACK")
+        .unwrap();
+    assert_eq!(&ack[..n], &[2, 0x02, 0x02, 0x01]);
+
+    // The two device uplinks reach the network server, the non-LoRaWAN frame does not.
+    let first = next_push(&lns).await;
+    let second = next_push(&lns).await;
+    assert_eq!(first[0].frame.payload.len(), 15);
+    assert_eq!(first[0].frequency_hz, 904_100_000);
+    assert_eq!(second[0].frame.payload.len(), 23);
+    assert_eq!(second[0].frame.spreading_factor, 10);
+    wait_for_metric(&metrics, r#"hotspot_uplinks_total{kind="not_lorawan"} 1"#).await;
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"hotspot_uplinks_total{kind="unconfirmed_data_up"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"hotspot_uplinks_total{kind="join_request"} 1"#),
+        "{text}"
+    );
+
+    stop.send(()).unwrap();
+    let stats = running.await.unwrap().unwrap();
+    assert_eq!(stats.frames_heard, 3);
+    assert_eq!(stats.witnesses_queued, 0);
+    // The backend's counters were copied into the metrics on the way out.
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"hotspot_radio_events{event="uplinks"} 3"#),
+        "{text}"
+    );
+}
