@@ -10,8 +10,8 @@ root=$(pwd)
 arch=${1:?"usage: cross/package.sh aarch64|armv7 PATH/TO/hotspot"}
 binary=${2:?"usage: cross/package.sh aarch64|armv7 PATH/TO/hotspot"}
 case "$arch" in
-  aarch64) deb_arch=arm64; machine="ARM aarch64" ;;
-  armv7) deb_arch=armhf; machine="ARM, EABI5" ;;
+  aarch64) deb_arch=arm64; machine="ARM aarch64"; strip=aarch64-linux-gnu-strip ;;
+  armv7) deb_arch=armhf; machine="ARM, EABI5"; strip=arm-linux-gnueabihf-strip ;;
   *) echo "package: unknown target $arch (aarch64 or armv7)" >&2; exit 1 ;;
 esac
 if ! file -b "$binary" | grep -q "$machine"; then
@@ -27,6 +27,8 @@ mkdir -p "$out" "$stage/DEBIAN" "$stage/usr/bin" "$stage/etc/hotspot" \
   "$stage/lib/systemd/system" "$stage/usr/share/hotspot/hardware" "$stage/usr/share/doc/hotspot"
 
 install -m 0755 "$binary" "$stage/usr/bin/hotspot"
+# release-small binaries are stripped already; others (cross-ci) are stripped here.
+"$strip" --strip-all "$stage/usr/bin/hotspot"
 # The example configuration, with the key and the spool in the service's state directory.
 sed -e 's|^key = .*|key = "/var/lib/hotspot/hotspot_key.bin"|' \
   -e 's|^spool_dir = .*|spool_dir = "/var/lib/hotspot/spool"|' \
