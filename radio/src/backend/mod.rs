@@ -5,6 +5,11 @@
 pub mod gwmp;
 pub mod iq_file;
 pub mod semtech_udp;
+pub mod serial;
+pub mod serial_sim;
+#[cfg(feature = "soapysdr")]
+pub mod soapy;
+pub mod wideband;
 
 use crate::demod::RxFrame;
 use crate::params::LoraParams;
@@ -12,6 +17,8 @@ use std::future::Future;
 
 pub use iq_file::{IqFileBackend, IqFileConfig};
 pub use semtech_udp::{SemtechUdpBackend, SemtechUdpConfig};
+pub use serial::{SerialBackend, SerialConfig, SerialError};
+pub use wideband::{WidebandConfig, WidebandReplay, WidebandReplayConfig};
 
 /// A frame to put on air.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +65,13 @@ pub enum BackendError {
     /// is connected.
     #[error("packet forwarder: {0}")]
     Forwarder(#[from] gwmp::TxRefusal),
+    /// The serial LoRa module failed or refused a command.
+    #[error(transparent)]
+    Serial(SerialError),
+    /// The SDR failed or is not there.
+    #[cfg(feature = "soapysdr")]
+    #[error(transparent)]
+    Soapy(soapy::SoapyError),
 }
 
 /// A radio a hotspot can run on.
