@@ -421,7 +421,7 @@ pub fn reception_from_rxpk(rxpk: &RxPk) -> Result<Reception, GwmpError> {
         CRC::Disabled => None,
     };
     let frequency_hz = (rxpk.frequency() * 1e6).round();
-    if !(frequency_hz.is_finite() && frequency_hz >= 1.0 && frequency_hz < 1e11) {
+    if !(1.0..1e11).contains(&frequency_hz) {
         return Err(GwmpError::RxPk(format!(
             "frequency {} MHz out of range",
             rxpk.frequency()
