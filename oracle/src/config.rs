@@ -138,6 +138,8 @@ pub struct OracleConfig {
     pub denylist: DenylistConfig,
     /// Reputation parameters.
     pub reputation: ReputationConfig,
+    /// Thresholds of the epoch-wide defences (`[defences]`).
+    pub defences: crate::defences::DefenceConfig,
     /// How often `run` verifies pending reports.
     pub verify_period_ms: u64,
     /// Reward parameters.
@@ -169,6 +171,7 @@ impl Default for OracleConfig {
             reciprocity_window_ms: 48 * 3_600_000,
             denylist: DenylistConfig::default(),
             reputation: ReputationConfig::default(),
+            defences: crate::defences::DefenceConfig::default(),
             verify_period_ms: 5_000,
             rewards: RewardConfig::default(),
             database_url: None,

@@ -3,21 +3,25 @@
 //! Epoch `n` covers reports received in `[n·epoch_ms, (n+1)·epoch_ms)`. It can be closed once it
 //! has settled, i.e. `now >= (n+1)·epoch_ms + entropy_window_ms`, so that every report received in
 //! it has been verified. Hex density scales come from the asserted locations of the hotspots
-//! active in the epoch (a valid beacon or a valid witness of one of its beacons). A closed epoch
-//! is stored once; closing it again returns the stored report.
+//! with a valid beacon in the epoch that the epoch-wide defences ([`crate::defences`]) did not
+//! flag. A closed epoch is stored once; closing it again returns the stored report.
 //!
 //! Two rules decide rewards beyond validity. HIP-106 reciprocity: a valid beacon earns only if
 //! its beaconer has a valid witness report received from `reciprocity_window_ms` before the
 //! beacon to the epoch's end (else `gateway_no_valid_witnesses`, and its witnesses earn nothing
 //! from it either), and a selected witness earns only if its hotspot has a valid beacon in the
-//! same span (else `gateway_no_valid_beacons`). Reputation ([`crate::reputation`]) as of the
+//! same span (else `gateway_no_valid_beacons`). Only eligible witnesses (valid, not flagged,
+//! reciprocal) compete for the `max_witnesses_per_beacon` rewarded places of a beacon, in
+//! selection-key order. Reputation ([`crate::reputation`]) as of the
 //! epoch's end multiplies each hotspot's density scale and its own witness units. The closed
 //! epoch is then appended to the signed reward ledger ([`crate::ledger`]).
 
+use crate::defences::{self, BeaconEvidence, Evidence, Flags};
 use crate::error::OracleError;
 use crate::reason::RewardReason;
 use crate::rewards::{compute_rewards_weighted, PocEvent};
-use crate::store::{RewardRow, Status};
+use crate::store::{RewardRow, Status, WitnessRow};
+use crate::verify::selection_key;
 use crate::Oracle;
 use h3_coverage::density::{density_scales, hip104_levels};
 use serde::{Deserialize, Serialize};
@@ -76,6 +80,10 @@ pub struct EpochReport {
     /// (applied only when reputation is enabled).
     #[serde(default)]
     pub reputation: BTreeMap<String, f64>,
+    /// Hotspots the epoch-wide defences ([`crate::defences`]) flagged, by address, with the
+    /// reason codes; they earn nothing in the epoch.
+    #[serde(default)]
+    pub flagged: BTreeMap<String, Vec<String>>,
 }
 
 /// Valid-report receive times per hotspot, fetched once per epoch close.
@@ -167,27 +175,85 @@ impl Oracle {
         let config = self.config();
         let start_ms = epoch.saturating_mul(config.epoch_ms);
         let end_ms = start_ms.saturating_add(config.epoch_ms);
-        let mut events = Vec::new();
-        let mut active = BTreeSet::new();
-        let mut witnesses_valid = 0;
-        let mut witnesses_selected = 0;
         let beacons = self.store().valid_beacons_between(start_ms, end_ms).await?;
-        let mut ineligible: BTreeMap<String, u64> = BTreeMap::new();
-        let mut activity = Activity::default();
+        let mut witnesses_valid = 0;
+        let mut gateways: BTreeMap<[u8; 32], Option<(h3_coverage::CellIndex, i32)>> =
+            BTreeMap::new();
+        let mut epoch_reports = Vec::with_capacity(beacons.len());
         for beacon in &beacons {
-            active.insert(beacon.pub_key);
-            let mut valid = Vec::new();
-            for w in self.store().witnesses_of_beacon(beacon.id).await? {
-                if w.status != Status::Valid {
-                    continue;
-                }
-                witnesses_valid += 1;
-                active.insert(w.pub_key);
-                if w.selected {
-                    valid.push(w.pub_key);
+            let valid: Vec<WitnessRow> = self
+                .store()
+                .witnesses_of_beacon(beacon.id)
+                .await?
+                .into_iter()
+                .filter(|w| w.status == Status::Valid)
+                .collect();
+            witnesses_valid += valid.len() as u64;
+            for key in std::iter::once(&beacon.pub_key).chain(valid.iter().map(|w| &w.pub_key)) {
+                if !gateways.contains_key(key) {
+                    let placed = self.store().gateway(key).await?.and_then(|g| {
+                        g.location
+                            .and_then(|l| h3_coverage::cell_from_u64(l).ok())
+                            .map(|cell| (cell, g.gain_ddbi))
+                    });
+                    gateways.insert(*key, placed);
                 }
             }
-            witnesses_selected += valid.len() as u64;
+            epoch_reports.push((beacon, valid));
+        }
+
+        // The epoch-wide defences flag hotspots for the whole epoch.
+        let flags = if config.defences.enabled {
+            let mut evidence = Evidence::default();
+            for (key, placed) in &gateways {
+                if let Some((cell, _)) = placed {
+                    evidence.locations.insert(*key, *cell);
+                }
+            }
+            for (beacon, valid) in &epoch_reports {
+                let Some(Some((_, b_gain))) = gateways.get(&beacon.pub_key) else {
+                    continue;
+                };
+                let witnesses = valid
+                    .iter()
+                    .filter_map(|w| {
+                        let (_, w_gain) = gateways.get(&w.pub_key).copied().flatten()?;
+                        let gain_ddb = i64::from(w.report.rssi_ddbm)
+                            - i64::from(beacon.report.tx_power_ddbm)
+                            - i64::from(*b_gain)
+                            - i64::from(w_gain);
+                        Some((w.pub_key, gain_ddb as f64 / 10.0))
+                    })
+                    .collect();
+                evidence.beacons.push(BeaconEvidence {
+                    beaconer: beacon.pub_key,
+                    witnesses,
+                });
+            }
+            defences::analyse(&evidence, &config.defences)
+        } else {
+            Flags::new()
+        };
+        let flag_code = |key: &[u8; 32]| {
+            flags
+                .get(key)
+                .and_then(|reasons| reasons.iter().next())
+                .map(|reason| reason.code().to_string())
+        };
+
+        let mut events = Vec::new();
+        let mut active = BTreeSet::new();
+        let mut witnesses_selected = 0;
+        let mut ineligible: BTreeMap<String, u64> = BTreeMap::new();
+        let mut activity = Activity::default();
+        let max_selected = config.max_witnesses_per_beacon as usize;
+        for (beacon, valid) in &epoch_reports {
+            active.insert(beacon.pub_key);
+            active.extend(valid.iter().map(|w| w.pub_key));
+            if let Some(code) = flag_code(&beacon.pub_key) {
+                *ineligible.entry(code).or_default() += 1;
+                continue;
+            }
             // HIP-106 reciprocity: from `window` before the beacon to the epoch's end.
             let window = config.reciprocity_window_ms;
             let from = beacon.received_ms.saturating_sub(window);
@@ -201,35 +267,49 @@ impl Oracle {
                     .or_default() += 1;
                 continue;
             }
-            let mut selected = Vec::new();
-            for key in valid {
-                if window > 0
+            // Only eligible witnesses compete for the selection, so that ineligible ones
+            // neither take a rewarded place nor dilute the others' units.
+            let mut eligible = Vec::new();
+            for w in valid {
+                if let Some(code) = flag_code(&w.pub_key) {
+                    *ineligible.entry(code).or_default() += 1;
+                } else if window > 0
                     && !self
-                        .has_valid_activity(&mut activity, &key, true, from, end_ms)
+                        .has_valid_activity(&mut activity, &w.pub_key, true, from, end_ms)
                         .await?
                 {
                     *ineligible
                         .entry(RewardReason::GatewayNoValidBeacons.code().to_string())
                         .or_default() += 1;
                 } else {
-                    selected.push(key);
+                    eligible.push((
+                        selection_key(&beacon.report.remote_entropy, &w.pub_key),
+                        w.pub_key,
+                    ));
                 }
             }
+            eligible.sort();
+            let selected: Vec<[u8; 32]> = eligible
+                .into_iter()
+                .take(max_selected)
+                .map(|(_, key)| key)
+                .collect();
+            witnesses_selected += selected.len() as u64;
             events.push(PocEvent {
                 beaconer: beacon.pub_key,
                 witnesses: selected,
             });
         }
 
+        // Hex density counts the hotspots that proved coverage: a valid beacon, not flagged.
+        let beaconers: BTreeSet<[u8; 32]> = beacons.iter().map(|b| b.pub_key).collect();
         let mut located = Vec::new();
-        for key in &active {
-            if let Some(gateway) = self.store().gateway(key).await? {
-                if let Some(cell) = gateway
-                    .location
-                    .and_then(|l| h3_coverage::cell_from_u64(l).ok())
-                {
-                    located.push((*key, cell));
-                }
+        for key in &beaconers {
+            if flags.contains_key(key) {
+                continue;
+            }
+            if let Some(Some((cell, _))) = gateways.get(key) {
+                located.push((*key, *cell));
             }
         }
         let mut scales = density_scales(&located, &hip104_levels());
@@ -293,6 +373,15 @@ impl Oracle {
             witnesses_selected,
             ineligible,
             reputation,
+            flagged: flags
+                .iter()
+                .map(|(key, reasons)| {
+                    (
+                        poc::Address(*key).to_string(),
+                        reasons.iter().map(|r| r.code().to_string()).collect(),
+                    )
+                })
+                .collect(),
         };
         let json =
             serde_json::to_string(&report).map_err(|e| OracleError::Corrupt(e.to_string()))?;

@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod defences;
 pub mod epoch;
 pub mod error;
 pub mod http;

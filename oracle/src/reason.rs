@@ -112,13 +112,24 @@ reasons! {
 }
 
 reasons! {
-    /// Why a valid report earns nothing when its epoch closes (HIP-106 reciprocity).
+    /// Why a valid report earns nothing when its epoch closes: HIP-106 reciprocity, and the
+    /// epoch-wide defences ([`crate::defences`]), which flag a hotspot for the whole epoch.
     RewardReason {
         /// The beaconer has no valid witness report in the reciprocity window: its beacon
         /// (and so the beacon's witnesses) earns nothing.
         GatewayNoValidWitnesses => "gateway_no_valid_witnesses",
         /// The witness has no valid beacon in the reciprocity window: the witness earns nothing.
         GatewayNoValidBeacons => "gateway_no_valid_beacons",
+        /// The hotspot's links over the epoch (who heard it, whom it heard) are far too
+        /// improbable for its asserted location: a colluding ring, a spoofed location or a
+        /// replayed receiver (`crate::defences::implausible_links`).
+        ImplausibleLinks => "implausible_links",
+        /// The hotspot's RSSI is, on average over the epoch, far louder than the other
+        /// witnesses of the same beacons allow (`crate::defences::inflated_signals`).
+        InflatedSignal => "inflated_signal",
+        /// Another hotspot asserted elsewhere reports the same signals: one roof or one
+        /// replayed receiver behind several keys (`crate::defences::shared_radios`).
+        SharedRadio => "shared_radio",
     }
 }
 

@@ -1,0 +1,424 @@
+//! Epoch-wide defences: checks that look at a whole epoch of valid reports at once, where a
+//! single report looks fine but the pattern does not.
+//!
+//! Three checks, each naming the hotspots it flags with a [`RewardReason`]:
+//!
+//! - [`implausible_links`] (`implausible_links`): the witness graph against the asserted
+//!   locations. The epoch's valid reports give, for every pair (beaconer, listener) of active
+//!   hotspots, whether the listener heard the beaconer; the fraction heard by distance is the
+//!   network's own hearing curve `p(d)` (binned by distance, made non-increasing). A hotspot's
+//!   links are scored by their surprise (`−ln p` for a link heard, `−ln (1 − p)` for one not
+//!   heard) and the total compared to what an honest hotspot at that place would score (mean and
+//!   variance of the same sum under `p`). A ring of colluders that invents reports of each
+//!   other's beacons is not heard by, and does not hear, the active hotspots around its asserted
+//!   locations; a spoofed location is heard by hotspots far from it and not by those near it;
+//!   keys fed by a replaying receiver hear beacons far from where they claim to be. All score far
+//!   above honest hotspots.
+//! - [`inflated_signals`] (`inflated_signal`): a listener whose RSSI is, on average over the
+//!   epoch, much louder than the path-loss fit of the other witnesses of the same beacons. One
+//!   report can be loud by shadowing; a listener loud on every report forges its signal.
+//! - [`shared_radios`] (`shared_radio`): two listeners asserted apart whose signals of the same
+//!   beaconers are nearly identical. Radios at different places see independent shadowing
+//!   (several dB apart); equal readings mean one roof (a farm asserted apart) or one receiver
+//!   whose reports are replayed under several keys.
+//!
+//! A flagged hotspot earns nothing in the epoch: its beacons earn nothing (nor do their
+//! witnesses), its witnesses are dropped before the witness selection, and it is left out of the
+//! hex density count.
+
+use crate::reason::RewardReason;
+use h3_coverage::CellIndex;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A hotspot's key.
+pub type Key = [u8; 32];
+
+/// Thresholds of the epoch-wide defences.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DefenceConfig {
+    /// Whether the defences run when an epoch closes.
+    pub enabled: bool,
+    /// `implausible_links`: how many standard deviations above an honest hotspot's surprise a
+    /// hotspot's links must be.
+    pub links_max_z: f64,
+    /// `implausible_links`: fewest (beaconer, listener) pairs a hotspot must take part in.
+    pub links_min_pairs: usize,
+    /// `inflated_signal`: mean excess over the fit of the other witnesses, dB.
+    pub inflated_margin_db: f64,
+    /// `inflated_signal`: fewest reports with a fit (beacons with at least 4 valid witnesses).
+    pub inflated_min_reports: usize,
+    /// `shared_radio`: largest root-mean-square difference of two listeners' signals of the
+    /// same beaconers, dB.
+    pub shared_max_rms_db: f64,
+    /// `shared_radio`: fewest beaconers both listeners heard.
+    pub shared_min_beaconers: usize,
+    /// `shared_radio`: least distance between the two assertions for equal signals to
+    /// contradict them, metres (closer pairs are HIP-17's business).
+    pub shared_min_separation_m: f64,
+}
+
+impl Default for DefenceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            links_max_z: 4.0,
+            links_min_pairs: 10,
+            inflated_margin_db: 8.0,
+            inflated_min_reports: 6,
+            shared_max_rms_db: 1.5,
+            shared_min_beaconers: 8,
+            shared_min_separation_m: 300.0,
+        }
+    }
+}
+
+/// One valid beacon of the epoch with its valid witnesses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeaconEvidence {
+    /// The beaconer.
+    pub beaconer: Key,
+    /// Each valid witness with its path gain in dB: RSSI − transmit power − both antenna gains
+    /// (the negative of the path loss it claims).
+    pub witnesses: Vec<(Key, f64)>,
+}
+
+/// An epoch's valid reports and where their hotspots asserted to be.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evidence {
+    /// Asserted cell of every hotspot in `beacons`.
+    pub locations: BTreeMap<Key, CellIndex>,
+    /// The valid beacons.
+    pub beacons: Vec<BeaconEvidence>,
+}
+
+/// What the defences found, by hotspot.
+pub type Flags = BTreeMap<Key, BTreeSet<RewardReason>>;
+
+/// Runs every defence and collects the reasons each flagged hotspot was flagged for.
+pub fn analyse(evidence: &Evidence, config: &DefenceConfig) -> Flags {
+    let mut flags = Flags::new();
+    let found = [
+        (
+            RewardReason::ImplausibleLinks,
+            implausible_links(evidence, config),
+        ),
+        (
+            RewardReason::InflatedSignal,
+            inflated_signals(evidence, config),
+        ),
+        (RewardReason::SharedRadio, shared_radios(evidence, config)),
+    ];
+    for (reason, keys) in found {
+        for key in keys.into_keys() {
+            flags.entry(key).or_default().insert(reason);
+        }
+    }
+    flags
+}
+
+/// Upper edges of the distance bins of the hearing curve, metres (the last bin is open).
+const DISTANCE_BINS_M: [f64; 14] = [
+    300.0, 600.0, 1_000.0, 1_500.0, 2_000.0, 2_500.0, 3_000.0, 4_000.0, 5_000.0, 6_500.0, 8_000.0,
+    10_000.0, 15_000.0, 25_000.0,
+];
+
+fn bin_of(distance_m: f64) -> usize {
+    DISTANCE_BINS_M
+        .iter()
+        .position(|&edge| distance_m < edge)
+        .unwrap_or(DISTANCE_BINS_M.len())
+}
+
+/// Non-increasing least-squares fit of `values` weighted by `weights` (pool adjacent
+/// violators).
+fn non_increasing(values: &[f64], weights: &[f64]) -> Vec<f64> {
+    // Blocks of (mean, weight, length).
+    let mut blocks: Vec<(f64, f64, usize)> = Vec::new();
+    for (&v, &w) in values.iter().zip(weights) {
+        blocks.push((v, w, 1));
+        while blocks.len() >= 2 {
+            let last = blocks[blocks.len() - 1];
+            let prev = blocks[blocks.len() - 2];
+            if prev.0 >= last.0 {
+                break;
+            }
+            let weight = prev.1 + last.1;
+            let mean = if weight > 0.0 {
+                (prev.0 * prev.1 + last.0 * last.1) / weight
+            } else {
+                (prev.0 + last.0) / 2.0
+            };
+            blocks.pop();
+            blocks.pop();
+            blocks.push((mean, weight, prev.2 + last.2));
+        }
+    }
+    blocks
+        .into_iter()
+        .flat_map(|(mean, _, len)| std::iter::repeat_n(mean, len))
+        .collect()
+}
+
+/// Each active hotspot's links, as (other hotspot's role, distance, heard) triples: every
+/// (beaconer, listener) pair where the beaconer has a valid beacon and the listener a valid
+/// witness report in the epoch.
+struct LinkTable {
+    /// (beaconer, listener, distance, heard).
+    pairs: Vec<(Key, Key, f64, bool)>,
+}
+
+impl LinkTable {
+    fn new(evidence: &Evidence) -> Self {
+        let mut beaconers = BTreeSet::new();
+        let mut listeners = BTreeSet::new();
+        let mut heard = BTreeSet::new();
+        for beacon in &evidence.beacons {
+            beaconers.insert(beacon.beaconer);
+            for (witness, _) in &beacon.witnesses {
+                listeners.insert(*witness);
+                heard.insert((beacon.beaconer, *witness));
+            }
+        }
+        let mut pairs = Vec::new();
+        for b in &beaconers {
+            let Some(&b_cell) = evidence.locations.get(b) else {
+                continue;
+            };
+            for l in &listeners {
+                if l == b {
+                    continue;
+                }
+                let Some(&l_cell) = evidence.locations.get(l) else {
+                    continue;
+                };
+                let distance = h3_coverage::distance_m(b_cell, l_cell);
+                pairs.push((*b, *l, distance, heard.contains(&(*b, *l))));
+            }
+        }
+        Self { pairs }
+    }
+
+    /// The network's hearing curve: probability that a listener at a distance bin hears a
+    /// beaconer, non-increasing with distance and kept within [0.02, 0.98].
+    fn hearing_curve(&self) -> Vec<f64> {
+        let bins = DISTANCE_BINS_M.len() + 1;
+        let mut heard = vec![0.0; bins];
+        let mut total = vec![0.0; bins];
+        for &(_, _, d, h) in &self.pairs {
+            let bin = bin_of(d);
+            total[bin] += 1.0;
+            if h {
+                heard[bin] += 1.0;
+            }
+        }
+        // Laplace smoothing keeps empty bins at one half before the monotone fit.
+        let raw: Vec<f64> = heard
+            .iter()
+            .zip(&total)
+            .map(|(h, t)| (h + 0.5) / (t + 1.0))
+            .collect();
+        non_increasing(&raw, &total)
+            .into_iter()
+            .map(|p| p.clamp(0.02, 0.98))
+            .collect()
+    }
+}
+
+/// `implausible_links`: the hotspots whose links (who hears them, whom they hear) are too
+/// improbable for their asserted locations, with their z-scores.
+///
+/// A missing link is surprising at both of its ends, so the honest neighbours of a cheat share
+/// some of its surprise. The worst hotspot above the threshold is flagged first, its pairs are
+/// removed, and the scores (and the hearing curve) are computed again without it, until nobody
+/// is above the threshold.
+pub fn implausible_links(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
+    let mut table = LinkTable::new(evidence);
+    let mut flagged = BTreeMap::new();
+    loop {
+        let curve = table.hearing_curve();
+        // Per hotspot: (surprise, expected surprise, variance, pairs).
+        let mut sums: BTreeMap<Key, (f64, f64, f64, usize)> = BTreeMap::new();
+        for &(b, l, d, heard) in &table.pairs {
+            let p = curve[bin_of(d)];
+            let surprise = if heard { -p.ln() } else { -(1.0 - p).ln() };
+            let mean = -p * p.ln() - (1.0 - p) * (1.0 - p).ln();
+            let variance = p * (1.0 - p) * (p / (1.0 - p)).ln().powi(2);
+            for key in [b, l] {
+                let entry = sums.entry(key).or_default();
+                entry.0 += surprise;
+                entry.1 += mean;
+                entry.2 += variance;
+                entry.3 += 1;
+            }
+        }
+        let worst = sums
+            .into_iter()
+            .filter(|(_, (_, _, _, pairs))| *pairs >= config.links_min_pairs)
+            .map(|(key, (surprise, mean, variance, _))| {
+                // Both directions of a pair share one path, so count the variance twice.
+                (key, (surprise - mean) / (2.0 * variance).sqrt().max(1e-9))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match worst {
+            Some((key, z)) if z > config.links_max_z => {
+                flagged.insert(key, z);
+                table.pairs.retain(|&(b, l, _, _)| b != key && l != key);
+            }
+            _ => return flagged,
+        }
+    }
+}
+
+/// Leave-one-out residuals of a log-distance fit: for each point `(distance_m, gain_db)`, how
+/// much louder it is than `A − 10·n·log10(d)` fitted to the other points (`n` clamped to
+/// [2, 6], 2 when their distances do not differ). `None` for fewer than 4 points.
+pub fn leave_one_out_residuals(points: &[(f64, f64)]) -> Option<Vec<f64>> {
+    if points.len() < 4 {
+        return None;
+    }
+    let x = |d: f64| 10.0 * d.max(1.0).log10();
+    let residuals = points
+        .iter()
+        .enumerate()
+        .map(|(i, &(d_i, g_i))| {
+            let others = points
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, &(d, g))| (x(d), g));
+            let count = (points.len() - 1) as f64;
+            let (sum_x, sum_y) = others
+                .clone()
+                .fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1));
+            let (mean_x, mean_y) = (sum_x / count, sum_y / count);
+            let (var, cov) = others.fold((0.0, 0.0), |s, p| {
+                (
+                    s.0 + (p.0 - mean_x).powi(2),
+                    s.1 + (p.0 - mean_x) * (p.1 - mean_y),
+                )
+            });
+            let exponent = if var > 1e-9 {
+                (-cov / var).clamp(2.0, 6.0)
+            } else {
+                2.0
+            };
+            g_i - (mean_y + exponent * mean_x - exponent * x(d_i))
+        })
+        .collect();
+    Some(residuals)
+}
+
+/// `inflated_signal`: the listeners louder than the other witnesses' fit by more than the
+/// margin on average, with their mean excess in dB.
+pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
+    let mut per_listener: BTreeMap<Key, (f64, usize)> = BTreeMap::new();
+    for beacon in &evidence.beacons {
+        let Some(&b_cell) = evidence.locations.get(&beacon.beaconer) else {
+            continue;
+        };
+        let mut keys = Vec::new();
+        let mut points = Vec::new();
+        for (witness, gain) in &beacon.witnesses {
+            if let Some(&w_cell) = evidence.locations.get(witness) {
+                keys.push(*witness);
+                points.push((h3_coverage::distance_m(b_cell, w_cell), *gain));
+            }
+        }
+        let Some(residuals) = leave_one_out_residuals(&points) else {
+            continue;
+        };
+        for (key, residual) in keys.into_iter().zip(residuals) {
+            let entry = per_listener.entry(key).or_default();
+            entry.0 += residual;
+            entry.1 += 1;
+        }
+    }
+    per_listener
+        .into_iter()
+        .filter_map(|(key, (sum, count))| {
+            let mean = sum / count.max(1) as f64;
+            (count >= config.inflated_min_reports && mean > config.inflated_margin_db)
+                .then_some((key, mean))
+        })
+        .collect()
+}
+
+/// `shared_radio`: the listeners that share their signals with another listener asserted at
+/// least `shared_min_separation_m` away, with the root-mean-square difference in dB of the
+/// closest such match.
+pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
+    // Mean path gain of each (listener, beaconer).
+    let mut sums: BTreeMap<Key, BTreeMap<Key, (f64, usize)>> = BTreeMap::new();
+    for beacon in &evidence.beacons {
+        for (witness, gain) in &beacon.witnesses {
+            let entry = sums
+                .entry(*witness)
+                .or_default()
+                .entry(beacon.beaconer)
+                .or_default();
+            entry.0 += gain;
+            entry.1 += 1;
+        }
+    }
+    let means: Vec<(Key, BTreeMap<Key, f64>)> = sums
+        .into_iter()
+        .map(|(listener, by_beaconer)| {
+            let means = by_beaconer
+                .into_iter()
+                .map(|(b, (sum, n))| (b, sum / n.max(1) as f64))
+                .collect();
+            (listener, means)
+        })
+        .collect();
+    let mut flagged: BTreeMap<Key, f64> = BTreeMap::new();
+    for (i, (a, a_means)) in means.iter().enumerate() {
+        for (b, b_means) in &means[i + 1..] {
+            let (Some(&a_cell), Some(&b_cell)) =
+                (evidence.locations.get(a), evidence.locations.get(b))
+            else {
+                continue;
+            };
+            if h3_coverage::distance_m(a_cell, b_cell) < config.shared_min_separation_m {
+                continue;
+            }
+            let differences: Vec<f64> = a_means
+                .iter()
+                .filter(|(beaconer, _)| *beaconer != a && *beaconer != b)
+                .filter_map(|(beaconer, ga)| b_means.get(beaconer).map(|gb| ga - gb))
+                .collect();
+            if differences.len() < config.shared_min_beaconers {
+                continue;
+            }
+            let rms =
+                (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
+            if rms <= config.shared_max_rms_db {
+                for key in [a, b] {
+                    let best = flagged.entry(*key).or_insert(rms);
+                    *best = best.min(rms);
+                }
+            }
+        }
+    }
+    flagged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_monotone_fit_pools_violators() {
+        let fitted = non_increasing(&[0.9, 0.5, 0.7, 0.1], &[1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(fitted, vec![0.9, 0.6, 0.6, 0.1]);
+        assert_eq!(non_increasing(&[], &[]), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn bins_cover_every_distance() {
+        assert_eq!(bin_of(0.0), 0);
+        assert_eq!(bin_of(300.0), 1);
+        assert_eq!(bin_of(1e9), DISTANCE_BINS_M.len());
+    }
+}
