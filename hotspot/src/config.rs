@@ -1,5 +1,6 @@
 //! The hotspot's TOML configuration.
 
+use hardware::{Profile, RadioProfile};
 use poc::proto::Region;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("config: {0}")]
     Invalid(String),
+    /// The hardware profile is unknown, unreadable or invalid.
+    #[error(transparent)]
+    Profile(#[from] hardware::ProfileError),
 }
 
 /// Everything a hotspot needs to know about itself. Every field has a default; see
@@ -53,6 +57,18 @@ pub struct HotspotConfig {
     pub radio: RadioConfig,
     /// What to do with heard LoRaWAN traffic (forwarding to a network server).
     pub lorawan: crate::uplink::LorawanSection,
+    /// The board the hotspot runs on.
+    pub hardware: HardwareSection,
+}
+
+/// `[hardware]`: the board's profile (see the `hardware` crate).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HardwareSection {
+    /// Name of a built-in profile (e.g. "rak-hotspot-v2") or path of a profile file; empty for
+    /// none. The profile supplies defaults (radio backend, devices, antenna gain) and the
+    /// regions the board may operate in.
+    pub profile: String,
 }
 
 /// Retry policy of report delivery to the oracle.
@@ -200,36 +216,49 @@ impl Default for SerialSection {
     }
 }
 
-/// `[radio.soapysdr]`: an SDR through SoapySDR.
+/// `[radio.soapysdr]`: an SDR through SoapySDR, receiving a wideband stream split into
+/// channels and decoded at every listed spreading factor.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SoapySection {
     /// Device selection, e.g. "driver=rtlsdr" or "driver=hackrf,serial=...".
     pub args: String,
-    /// Centre frequency, hertz.
+    /// Centre frequency of the wideband stream, hertz.
     pub frequency_hz: u64,
-    /// Spreading factor the receiver listens for.
-    pub spreading_factor: u8,
-    /// Bandwidth in hertz.
+    /// Sample rate of the wideband stream (a multiple of `channel_spacing_hz`).
+    pub sample_rate_hz: u32,
+    /// Spacing of the channels the stream is split into, hertz.
+    pub channel_spacing_hz: u32,
+    /// LoRa bandwidth of each channel, hertz.
     pub bandwidth_hz: u32,
-    /// Samples per chip (sample rate = bandwidth × oversampling).
-    pub oversampling: u32,
+    /// Spreading factors decoded on every channel.
+    pub spreading_factors: Vec<u8>,
     /// Receive gain, dB.
     pub rx_gain_db: f64,
-    /// Transmit gain, dB (device-specific scale).
+    /// Whether the device transmits beacons (false: receive only).
+    pub transmit: bool,
+    /// Transmit gain (device scale, dB) that gives `tx_reference_dbm` of conducted power.
     pub tx_gain_db: f64,
+    /// Conducted power at `tx_gain_db`, dBm; a beacon's power moves the gain by the difference.
+    pub tx_reference_dbm: f64,
+    /// Samples per chip of transmitted frames (tx sample rate = bandwidth × this).
+    pub tx_oversampling: u32,
 }
 
 impl Default for SoapySection {
     fn default() -> Self {
         Self {
             args: String::new(),
-            frequency_hz: 904_100_000,
-            spreading_factor: 9,
+            frequency_hz: 904_600_000,
+            sample_rate_hz: 1_600_000,
+            channel_spacing_hz: 200_000,
             bandwidth_hz: 125_000,
-            oversampling: 8,
+            spreading_factors: vec![7, 8, 9, 10, 11, 12],
             rx_gain_db: 30.0,
+            transmit: true,
             tx_gain_db: 0.0,
+            tx_reference_dbm: 0.0,
+            tx_oversampling: 8,
         }
     }
 }
@@ -269,6 +298,7 @@ impl Default for HotspotConfig {
             delivery: DeliveryConfig::default(),
             radio: RadioConfig::default(),
             lorawan: crate::uplink::LorawanSection::default(),
+            hardware: HardwareSection::default(),
         }
     }
 }
@@ -308,12 +338,96 @@ impl HotspotConfig {
         })
     }
 
+    /// Reads a configuration file (none: the defaults) with a hardware profile applied:
+    /// `profile` (from the command line) or else the file's `hardware.profile`. Keys the file
+    /// sets win over the profile's defaults.
+    pub fn load_with_profile(
+        path: Option<&Path>,
+        profile: Option<&str>,
+    ) -> Result<(Self, Option<Profile>), ConfigError> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+                path: path.display().to_string(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::parse_with_profile(&text, profile).map_err(|error| match (error, path) {
+            (ConfigError::Parse { message, .. }, Some(path)) => ConfigError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            (other, _) => other,
+        })
+    }
+
+    /// Parses a configuration with a hardware profile applied (see
+    /// [`HotspotConfig::load_with_profile`]); returns the profile used, if any.
+    pub fn parse_with_profile(
+        text: &str,
+        profile: Option<&str>,
+    ) -> Result<(Self, Option<Profile>), ConfigError> {
+        let parse_error = |message: String| ConfigError::Parse {
+            path: "<text>".into(),
+            message,
+        };
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|error| parse_error(error.to_string()))?;
+        let name = match profile {
+            Some(name) => Some(name.to_string()),
+            None => table
+                .get("hardware")
+                .and_then(|hardware| hardware.get("profile"))
+                .and_then(toml::Value::as_str)
+                .filter(|name| !name.is_empty())
+                .map(str::to_string),
+        };
+        let Some(name) = name else {
+            return Ok((Self::parse(text)?, None));
+        };
+        let profile = load_profile(&name)?;
+        let mut merged = profile_defaults(&profile);
+        merge(&mut merged, std::mem::take(&mut table));
+        if let Some(toml::Value::Table(hardware)) = merged.get_mut("hardware") {
+            hardware.insert("profile".into(), toml::Value::String(name.clone()));
+        }
+        let config: Self = merged
+            .try_into()
+            .map_err(|error: toml::de::Error| parse_error(error.to_string()))?;
+        config.check()?;
+        let region = config.region()?;
+        if !profile.supports(region) {
+            return Err(ConfigError::Invalid(format!(
+                "region {} is not one the board {} is sold for ({}); set `region` to one of them",
+                config.region,
+                profile.name,
+                profile.regions.join(", ")
+            )));
+        }
+        if config.radio.backend == BackendKind::Soapysdr
+            && config.radio.soapysdr.transmit
+            && !profile.can_transmit()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "the board {} cannot transmit: set radio.soapysdr.transmit = false",
+                profile.name
+            )));
+        }
+        Ok((config, Some(profile)))
+    }
+
     /// Parses and checks a configuration from TOML text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(text).map_err(|error| ConfigError::Parse {
             path: "<text>".into(),
             message: error.to_string(),
         })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let config = self;
         config.region()?;
         if !(0.0..=30.0).contains(&config.location.gain_dbi) {
             return Err(ConfigError::Invalid(format!(
@@ -350,7 +464,28 @@ impl HotspotConfig {
             .format
             .parse::<radio::iq::SampleFormat>()
             .map_err(|error| ConfigError::Invalid(format!("radio.iq_file.format: {error}")))?;
-        Ok(config)
+        let soapy = &config.radio.soapysdr;
+        if soapy.channel_spacing_hz == 0
+            || soapy.sample_rate_hz % soapy.channel_spacing_hz != 0
+            || soapy.bandwidth_hz > soapy.channel_spacing_hz
+        {
+            return Err(ConfigError::Invalid(
+                "radio.soapysdr: sample_rate_hz must be a multiple of channel_spacing_hz, \
+                 and bandwidth_hz at most channel_spacing_hz"
+                    .into(),
+            ));
+        }
+        if soapy.spreading_factors.is_empty()
+            || soapy
+                .spreading_factors
+                .iter()
+                .any(|sf| !(7..=12).contains(sf))
+        {
+            return Err(ConfigError::Invalid(
+                "radio.soapysdr.spreading_factors: one or more of 7..=12".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The configured region.
@@ -361,6 +496,69 @@ impl HotspotConfig {
     /// Antenna gain in tenths of dBi, as carried on the wire.
     pub fn gain_ddbi(&self) -> i32 {
         (self.location.gain_dbi * 10.0).round() as i32
+    }
+}
+
+/// A built-in profile by name, or a profile file when `name` looks like a path.
+pub fn load_profile(name: &str) -> Result<Profile, ConfigError> {
+    if name.contains('/') || name.ends_with(".toml") {
+        Ok(Profile::from_file(Path::new(name))?)
+    } else {
+        Ok(Profile::named(name)?)
+    }
+}
+
+/// The radio backend that drives a board's radio.
+pub fn backend_for(radio: &RadioProfile) -> BackendKind {
+    match radio {
+        // Concentrators and single SX1276 chips are driven by a packet forwarder over GWMP.
+        RadioProfile::Sx1302 { .. } | RadioProfile::Sx1276 { .. } => BackendKind::SemtechUdp,
+        RadioProfile::Sdr { .. } => BackendKind::Soapysdr,
+        RadioProfile::Serial { .. } => BackendKind::Serial,
+    }
+}
+
+/// The configuration keys a profile supplies, as a TOML table the file is merged over.
+fn profile_defaults(profile: &Profile) -> toml::Table {
+    let mut text = format!(
+        "[location]\ngain_dbi = {:?}\n[radio]\nbackend = {:?}\n",
+        profile.antenna_gain_dbi,
+        match backend_for(&profile.radio) {
+            BackendKind::IqFile => "iq_file",
+            BackendKind::SemtechUdp => "semtech_udp",
+            BackendKind::Soapysdr => "soapysdr",
+            BackendKind::Serial => "serial",
+        }
+    );
+    match &profile.radio {
+        RadioProfile::Serial {
+            serial_device,
+            baud,
+        } => text.push_str(&format!(
+            "[radio.serial]\ndevice = {serial_device:?}\nbaud = {baud}\n"
+        )),
+        RadioProfile::Sdr {
+            soapy_args,
+            sample_rate_hz,
+            transmit,
+        } => text.push_str(&format!(
+            "[radio.soapysdr]\nargs = {soapy_args:?}\nsample_rate_hz = {sample_rate_hz}\ntransmit = {transmit}\n"
+        )),
+        RadioProfile::Sx1302 { .. } | RadioProfile::Sx1276 { .. } => {}
+    }
+    text.push_str("[hardware]\n");
+    toml::from_str(&text).unwrap_or_default()
+}
+
+/// Merges `over` into `base`, tables key by key, `over` winning.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(over)) => merge(base, over),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 
@@ -398,5 +596,58 @@ mod tests {
         assert!(HotspotConfig::parse("[radio.iq_file]\nformat = \"wav\"").is_err());
         assert!(HotspotConfig::parse("metrics_listen = \"nowhere\"").is_err());
         assert!(HotspotConfig::parse("[delivery]\nbackoff_initial_ms = 0").is_err());
+    }
+
+    #[test]
+    fn a_profile_supplies_defaults_that_the_file_overrides() {
+        let (config, profile) =
+            HotspotConfig::parse_with_profile("region = \"EU868\"", Some("rak3172-usb")).unwrap();
+        assert_eq!(profile.unwrap().name, "rak3172-usb");
+        assert_eq!(config.radio.backend, BackendKind::Serial);
+        assert_eq!(config.radio.serial.device, PathBuf::from("/dev/ttyUSB0"));
+        assert_eq!(config.gain_ddbi(), 20);
+        assert_eq!(config.hardware.profile, "rak3172-usb");
+
+        let text = "region = \"US915\"\n[hardware]\nprofile = \"rtl-sdr\"\n\
+                    [location]\ngain_dbi = 6.0\n[radio.soapysdr]\ntransmit = false\n";
+        let (config, profile) = HotspotConfig::parse_with_profile(text, None).unwrap();
+        assert_eq!(profile.unwrap().name, "rtl-sdr");
+        assert_eq!(config.radio.backend, BackendKind::Soapysdr);
+        assert_eq!(config.radio.soapysdr.args, "driver=rtlsdr");
+        assert_eq!(config.gain_ddbi(), 60, "the file's gain wins");
+        // The command line's profile wins over the file's.
+        let (config, _) = HotspotConfig::parse_with_profile(text, Some("rak-hotspot-v2")).unwrap();
+        assert_eq!(config.radio.backend, BackendKind::SemtechUdp);
+        assert_eq!(config.hardware.profile, "rak-hotspot-v2");
+        // No profile anywhere: plain defaults.
+        let (config, profile) = HotspotConfig::parse_with_profile("", None).unwrap();
+        assert!(profile.is_none());
+        assert_eq!(config.radio.backend, BackendKind::IqFile);
+    }
+
+    #[test]
+    fn a_wrong_profile_or_an_unsold_region_is_a_clear_error() {
+        let error = HotspotConfig::parse_with_profile("", Some("no-such-board"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("no-such-board") && error.contains("rak-hotspot-v2"),
+            "{error}"
+        );
+        let error = HotspotConfig::parse_with_profile("region = \"CN470\"", Some("sensecap-m1"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("CN470") && error.contains("sensecap-m1"),
+            "{error}"
+        );
+        let error = HotspotConfig::parse_with_profile("", Some("rtl-sdr"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cannot transmit"), "{error}");
+        let error = HotspotConfig::parse_with_profile("", Some("/nonexistent/board.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/board.toml"), "{error}");
     }
 }

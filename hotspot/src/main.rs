@@ -5,7 +5,10 @@ use clap::{Parser, Subcommand};
 use hotspot::config::BackendKind;
 use hotspot::{Backoff, Daemon, Hotspot, HotspotConfig, Metrics, OracleClient, Outbox};
 use poc::Keypair;
-use radio::backend::{Backend, IqFileBackend, IqFileConfig, SemtechUdpBackend, SemtechUdpConfig};
+use radio::backend::{
+    Backend, IqFileBackend, IqFileConfig, SemtechUdpBackend, SemtechUdpConfig, SerialBackend,
+    SerialConfig,
+};
 use radio::iq::SampleFormat;
 use radio::{Calibration, LoraParams};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,10 @@ struct Cli {
     /// Configuration file (TOML); defaults apply when it is absent.
     #[arg(long, short, global = true, env = "HOTSPOT_CONFIG")]
     config: Option<PathBuf>,
+    /// Hardware profile: a built-in name (see `hotspot profiles`) or a profile file; overrides
+    /// the config's `hardware.profile`.
+    #[arg(long, global = true, env = "HOTSPOT_PROFILE")]
+    profile: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,15 +45,18 @@ enum Command {
         /// Longitude in degrees.
         #[arg(long, allow_hyphen_values = true)]
         lon: f64,
-        /// Antenna gain in dBi.
-        #[arg(long, default_value_t = 3.0)]
-        gain: f64,
+        /// Antenna gain in dBi; defaults to the config's `location.gain_dbi` (the hardware
+        /// profile's stock antenna when a profile is in use).
+        #[arg(long)]
+        gain: Option<f64>,
         /// Antenna height above ground in metres.
         #[arg(long, default_value_t = 10)]
         elevation: i32,
     },
     /// Run the daemon: beacon, witness, deliver reports (until SIGINT or SIGTERM).
     Run,
+    /// List the built-in hardware profiles.
+    Profiles,
     /// Demodulate an IQ recording and print one JSON line per frame.
     Decode {
         /// The recording.
@@ -84,11 +94,12 @@ enum KeyAction {
     Show,
 }
 
-fn load_config(path: Option<&PathBuf>) -> Result<HotspotConfig> {
-    match path {
-        Some(path) => Ok(HotspotConfig::load(path)?),
-        None => Ok(HotspotConfig::default()),
+fn load_config(path: Option<&PathBuf>, profile: Option<&str>) -> Result<HotspotConfig> {
+    let (config, profile) = HotspotConfig::load_with_profile(path.map(PathBuf::as_path), profile)?;
+    if let Some(profile) = profile {
+        tracing::debug!(profile = %profile.name, "hardware profile");
     }
+    Ok(config)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (systemd stop).
@@ -132,6 +143,52 @@ fn now_ns() -> u64 {
         .map_or(0, |elapsed| elapsed.as_nanos() as u64)
 }
 
+fn serial_config(config: &HotspotConfig) -> SerialConfig {
+    let section = &config.radio.serial;
+    let mut serial = SerialConfig::new(
+        section.device.clone(),
+        section.frequency_hz,
+        Hotspot::beacon_params(section.spreading_factor, section.bandwidth_hz),
+    );
+    serial.baud = section.baud;
+    serial
+}
+
+#[cfg(feature = "soapysdr")]
+async fn run_soapysdr(
+    hotspot: Hotspot,
+    config: &HotspotConfig,
+    metrics: Metrics,
+    outbox: Outbox,
+) -> Result<()> {
+    use radio::backend::soapy::{SoapyBackend, SoapyConfig, SoapyTxConfig};
+    use radio::backend::wideband::WidebandConfig;
+    let section = &config.radio.soapysdr;
+    let soapy = SoapyConfig {
+        args: section.args.clone(),
+        wideband: WidebandConfig {
+            center_frequency_hz: section.frequency_hz,
+            sample_rate_hz: section.sample_rate_hz,
+            channel_spacing_hz: section.channel_spacing_hz,
+            bandwidth_hz: section.bandwidth_hz,
+            spreading_factors: section.spreading_factors.clone(),
+            template: Hotspot::beacon_params(
+                section.spreading_factors.first().copied().unwrap_or(7),
+                section.bandwidth_hz,
+            ),
+            full_scale_dbm: 0.0,
+        },
+        rx_gain_db: section.rx_gain_db,
+        tx: section.transmit.then(|| SoapyTxConfig {
+            gain_db: section.tx_gain_db,
+            reference_dbm: section.tx_reference_dbm,
+            oversampling: section.tx_oversampling,
+        }),
+    };
+    let backend = SoapyBackend::open(soapy).await?;
+    run_daemon(backend, hotspot, config, metrics, outbox, section.transmit).await
+}
+
 fn semtech_udp_config(config: &HotspotConfig) -> Result<SemtechUdpConfig> {
     let section = &config.radio.semtech_udp;
     let listen = section.listen.parse().with_context(|| {
@@ -151,6 +208,7 @@ async fn run_daemon<B: Backend>(
     config: &HotspotConfig,
     metrics: Metrics,
     outbox: Outbox,
+    beacons: bool,
 ) -> Result<()> {
     let client = OracleClient::connect_lazy(
         &config.oracle,
@@ -175,6 +233,11 @@ async fn run_daemon<B: Backend>(
         Some(upstream) => daemon.with_upstream(upstream),
         None => daemon,
     };
+    let daemon = if beacons {
+        daemon
+    } else {
+        daemon.without_beacons()
+    };
     let stats = daemon.run(shutdown_signal()).await?;
     tracing::info!(?stats, "stopped");
     Ok(())
@@ -193,13 +256,23 @@ async fn run(config: &HotspotConfig) -> Result<()> {
     match config.radio.backend {
         BackendKind::IqFile => {
             let backend = IqFileBackend::open(iq_file_config(config)?).await?;
-            run_daemon(backend, hotspot, config, metrics, outbox).await
+            run_daemon(backend, hotspot, config, metrics, outbox, true).await
         }
+        BackendKind::Serial => {
+            let backend = SerialBackend::open(serial_config(config)).await?;
+            run_daemon(backend, hotspot, config, metrics, outbox, true).await
+        }
+        #[cfg(feature = "soapysdr")]
+        BackendKind::Soapysdr => run_soapysdr(hotspot, config, metrics, outbox).await,
+        #[cfg(not(feature = "soapysdr"))]
+        BackendKind::Soapysdr => anyhow::bail!(
+            "the soapysdr radio backend is not in this build: rebuild the hotspot with \
+             `--features soapysdr` (needs libsoapysdr-dev)"
+        ),
         BackendKind::SemtechUdp => {
             let backend = SemtechUdpBackend::bind(semtech_udp_config(config)?).await?;
-            run_daemon(backend, hotspot, config, metrics, outbox).await
+            run_daemon(backend, hotspot, config, metrics, outbox, true).await
         }
-        other => anyhow::bail!("the {other:?} radio backend is not available in this build"),
     }
 }
 
@@ -249,7 +322,7 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let mut config = load_config(cli.config.as_ref())?;
+    let mut config = load_config(cli.config.as_ref(), cli.profile.as_deref())?;
     match cli.command {
         Command::Key { action } => match action {
             KeyAction::Generate { out } => {
@@ -291,7 +364,9 @@ async fn main() -> Result<()> {
         } => {
             config.location.lat = lat;
             config.location.lon = lon;
-            config.location.gain_dbi = gain;
+            if let Some(gain) = gain {
+                config.location.gain_dbi = gain;
+            }
             config.location.elevation_m = elevation;
             let key = Keypair::read_file(&config.key)?;
             let hotspot = Hotspot::from_config(key, &config)?;
@@ -309,6 +384,16 @@ async fn main() -> Result<()> {
             );
         }
         Command::Run => run(&config).await?,
+        Command::Profiles => {
+            for profile in hardware::all()? {
+                println!(
+                    "{:<20} {:<8} {}",
+                    profile.name,
+                    format!("{:?}", profile.arch).to_ascii_lowercase(),
+                    profile.description
+                );
+            }
+        }
         Command::Decode {
             file,
             format,
