@@ -19,6 +19,8 @@ apt_update() {
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+# The SoapySDR radio backend (cargo feature soapysdr) links libSoapySDR.
+pkg-config --exists SoapySDR 2>/dev/null || missing+=(libsoapysdr-dev)
 
 postgres_running() {
   (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
