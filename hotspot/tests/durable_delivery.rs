@@ -198,9 +198,10 @@ async fn reports_queued_during_an_outage_are_delivered_exactly_once_after_restar
     // The oracle comes back on the same address with the same data.
     let (oracle, _) = start_oracle(oracle_dir.path(), addr);
     // An entry leaves the spool before the delivered counter moves: wait for both.
-    wait_for("the queue to drain and five deliveries to be counted", || {
-        second.outbox.depth() == 0 && delivered(&second.metrics) >= 5
-    })
+    wait_for(
+        "the queue to drain and five deliveries to be counted",
+        || second.outbox.depth() == 0 && delivered(&second.metrics) >= 5,
+    )
     .await;
     assert_eq!(delivered(&second.metrics), 5);
     second.stop.send(()).unwrap();
