@@ -302,6 +302,8 @@ struct Worker {
     port: Box<dyn serialport::SerialPort>,
     config: SerialConfig,
     buffer: Vec<u8>,
+    /// Complete lines read but not handled yet.
+    lines: std::collections::VecDeque<String>,
     receptions: mpsc::Sender<Reception>,
     counters: Arc<Counters>,
     listening: bool,
@@ -412,7 +414,9 @@ impl Worker {
     ) -> Result<(), SerialError> {
         let deadline = Instant::now() + timeout;
         loop {
-            for text in self.read_lines()? {
+            let fresh = self.read_lines()?;
+            self.lines.extend(fresh);
+            while let Some(text) = self.lines.pop_front() {
                 let line = self.dispatch(&text);
                 if let Some(answer) = done(&line) {
                     return answer.map_err(|status| {
@@ -539,7 +543,8 @@ impl Worker {
                 Err(std_mpsc::TryRecvError::Disconnected) => return,
                 Err(std_mpsc::TryRecvError::Empty) => match self.read_lines() {
                     Ok(lines) => {
-                        for text in lines {
+                        let queued: Vec<String> = self.lines.drain(..).chain(lines).collect();
+                        for text in queued {
                             self.dispatch(&text);
                         }
                     }
@@ -587,6 +592,7 @@ impl SerialBackend {
             port,
             config,
             buffer: Vec::new(),
+            lines: std::collections::VecDeque::new(),
             receptions: reception_tx,
             counters: counters.clone(),
             listening: false,
