@@ -641,9 +641,13 @@ mod tests {
             error.contains("CN470") && error.contains("sensecap-m1"),
             "{error}"
         );
-        let error = HotspotConfig::parse_with_profile("", Some("rtl-sdr"))
-            .unwrap_err()
-            .to_string();
+        // A receive-only board is fine until the config asks it to transmit.
+        let (config, _) = HotspotConfig::parse_with_profile("", Some("rtl-sdr")).unwrap();
+        assert!(!config.radio.soapysdr.transmit);
+        let error =
+            HotspotConfig::parse_with_profile("[radio.soapysdr]\ntransmit = true", Some("rtl-sdr"))
+                .unwrap_err()
+                .to_string();
         assert!(error.contains("cannot transmit"), "{error}");
         let error = HotspotConfig::parse_with_profile("", Some("/nonexistent/board.toml"))
             .unwrap_err()
