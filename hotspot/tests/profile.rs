@@ -126,7 +126,7 @@ fn an_sdr_profile_without_the_soapysdr_build_says_which_feature_is_missing() {
         assert!(error.contains("--features soapysdr"), "{error}");
     }
     // A receive-only board is refused when told to transmit.
-    let config = write_config(dir.path(), "");
+    let config = write_config(dir.path(), "[radio.soapysdr]\ntransmit = true\n");
     let output = hotspot(&["--config", &config, "--profile", "rtl-sdr", "run"]);
     assert!(!output.status.success());
     assert!(
