@@ -179,7 +179,7 @@ async fn run_soapysdr(
             full_scale_dbm: 0.0,
         },
         rx_gain_db: section.rx_gain_db,
-        tx: section.transmit.then(|| SoapyTxConfig {
+        tx: section.transmit.then_some(SoapyTxConfig {
             gain_db: section.tx_gain_db,
             reference_dbm: section.tx_reference_dbm,
             oversampling: section.tx_oversampling,
