@@ -8,6 +8,7 @@ use oracle::{ManualClock, Oracle, OracleConfig};
 use poc::proto::{self, Region};
 use poc::{Beacon, Keypair, RegionPlan, Signable};
 use std::sync::Arc;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 pub const DAY_MS: u64 = 86_400_000;
 /// One hour into a day, so that a test's reports stay in one epoch and one beacon bucket.
@@ -213,4 +214,40 @@ pub fn witness_report(
 pub fn resign<M: Signable>(mut m: M, key: &Keypair) -> M {
     m.sign_with(key);
     m
+}
+
+/// A gRPC codec that sends and receives raw bytes, to put arbitrary bytes on the wire.
+#[derive(Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
 }
