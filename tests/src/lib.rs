@@ -9,8 +9,9 @@
 
 pub mod city;
 pub mod network;
+pub mod scenario;
 
 pub use network::{
-    BeaconOutcome, EpochOutcome, HotspotRejections, Link, Network, NetworkConfig, NetworkError,
-    NodeInfo,
+    BeaconOutcome, Behaviour, EpochOutcome, HotspotRejections, Link, Network, NetworkConfig,
+    NetworkError, NodeInfo, NodeSpec, RadioSite,
 };
