@@ -18,7 +18,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -43,27 +42,6 @@ fn assert_unchanged(before: &Snapshot, after: &Snapshot, rejections: u64, what: 
     *expected.entry("ingest_rejections".into()).or_default() += rejections;
     assert_eq!(after.counts, expected, "{what} changed the store");
     assert_eq!(after.gateways, before.gateways, "{what} changed a gateway");
-}
-
-async fn channel(addr: SocketAddr) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-/// Sends `body` as the request of `method`; the status of the refusal.
-async fn raw_call(addr: SocketAddr, method: &'static str, body: Vec<u8>) -> tonic::Status {
-    let mut grpc = tonic::client::Grpc::new(channel(addr).await);
-    grpc.ready().await.unwrap();
-    grpc.unary(
-        tonic::Request::new(body),
-        PathAndQuery::from_static(method),
-        RawCodec,
-    )
-    .await
-    .expect_err("bad bytes must be refused")
 }
 
 const METHODS: [&str; 5] = [

@@ -7,29 +7,7 @@ use oracle::store::Status as ReportStatus;
 use poc::proto::poc_lora_client::PocLoraClient;
 use poc::proto::{self, Region};
 use prost::Message;
-use tonic::codegen::http::uri::PathAndQuery;
 use tonic::Code;
-
-async fn raw_call(
-    addr: std::net::SocketAddr,
-    method: &'static str,
-    body: Vec<u8>,
-) -> tonic::Status {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    grpc.unary(
-        tonic::Request::new(body),
-        PathAndQuery::from_static(method),
-        RawCodec,
-    )
-    .await
-    .expect_err("bad bytes must be refused")
-}
 
 #[tokio::test]
 async fn full_flow_over_grpc() {
