@@ -5,22 +5,8 @@ mod common;
 
 use common::*;
 use oracle::{EpochReport, OracleConfig};
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const EPOCH: u64 = START_MS / DAY_MS;
-
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8(response).unwrap();
-    let status: u16 = text[9..12].parse().unwrap();
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
 
 /// Three hotspots beacon and witness each other for three rounds; from the second round on,
 /// hotspot 3 reports its witnesses far louder than physics allows (`rssi_too_high`).
