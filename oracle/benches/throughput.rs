@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo bench -p oracle --bench throughput -- [--store sqlite|postgres|both]
-//!     [--ingest N] [--hotspots N] [--witnesses N]
+//!     [--ingest N] [--hotspots N] [--witnesses N] [--defences on|off]
 //! ```
 //!
 //! * ingest: N signed witness reports submitted by 1 024 concurrent callers through
@@ -12,7 +12,9 @@
 //! * verify + epoch: `--hotspots` asserted hotspots on a 2 km grid each send one beacon, heard
 //!   by `--witnesses / --hotspots` neighbours; the time of ingesting them, of the verifier's
 //!   pass (`verify_pending`: every beacon and witness validated, statuses written, witnesses
-//!   selected), and of closing the reward epoch (`close_epoch`).
+//!   selected), and of closing the reward epoch (`close_epoch`). `--defences off` closes the
+//!   epoch without the epoch-wide defences (`oracle::defences`), whose pairwise checks grow
+//!   with the square of the hotspot count; the figure says which ran.
 //!
 //! PostgreSQL runs use `DATABASE_URL` and a fresh schema dropped afterwards.
 
@@ -32,6 +34,7 @@ struct Args {
     ingest: usize,
     hotspots: usize,
     witnesses: usize,
+    defences: bool,
 }
 
 fn args() -> Args {
@@ -40,6 +43,7 @@ fn args() -> Args {
         ingest: 100_000,
         hotspots: 100_000,
         witnesses: 1_000_000,
+        defences: true,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -64,6 +68,14 @@ fn args() -> Args {
             }
             "--witnesses" => {
                 a.witnesses = number();
+                i += 1;
+            }
+            "--defences" => {
+                a.defences = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => panic!("--defences {other:?}: on or off"),
+                };
                 i += 1;
             }
             _ => {} // `cargo bench` passes --bench
@@ -270,7 +282,7 @@ const NEAR: [(i64, i64); 24] = [
     (-2, -2),
 ];
 
-async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize) {
+async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize, defences: bool) {
     let dir = tempfile::tempdir().unwrap();
     let Some(store) = open_store(kind, dir.path(), "epoch").await else {
         return;
@@ -278,8 +290,10 @@ async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize) {
     let per_beacon = (witnesses / hotspots.max(1)).min(NEAR.len());
     let side = (hotspots as f64).sqrt().ceil() as usize;
     let clock = Arc::new(ManualClock::new(START_MS));
+    let mut config = OracleConfig::default();
+    config.defences.enabled = defences;
     let oracle = Oracle::with_store(
-        OracleConfig::default(),
+        config,
         store.clone(),
         Keypair::from_seed(1, 1),
         clock.clone(),
@@ -396,7 +410,8 @@ async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize) {
     let report = oracle.close_epoch(epoch).await.unwrap();
     let s = t.elapsed().as_secs_f64();
     println!(
-        "{kind}: close_epoch: {} rewarded hotspots, {} valid beacons, {} selected witnesses in {s:.2} s",
+        "{kind}: close_epoch (defences {}): {} rewarded hotspots, {} valid beacons, {} selected witnesses in {s:.2} s",
+        if defences { "on" } else { "off" },
         report.rewards.len(),
         report.beacons_valid,
         report.witnesses_selected
@@ -418,7 +433,7 @@ fn main() {
                 ingest_bench(kind, a.ingest).await;
             }
             if a.hotspots > 0 {
-                epoch_bench(kind, a.hotspots, a.witnesses).await;
+                epoch_bench(kind, a.hotspots, a.witnesses, a.defences).await;
             }
         }
     });

@@ -19,13 +19,14 @@
 use crate::defences::{self, BeaconEvidence, Evidence, Flags};
 use crate::error::OracleError;
 use crate::reason::RewardReason;
+use crate::reputation;
 use crate::rewards::{compute_rewards_weighted, PocEvent};
-use crate::store::{RewardRow, Status, WitnessRow};
+use crate::store::{ReportKind, ReportTally, RewardRow, Status, WitnessRow};
 use crate::verify::selection_key;
 use crate::Oracle;
 use h3_coverage::density::{density_scales, hip104_levels};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One hotspot's rewards in an epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,51 +87,21 @@ pub struct EpochReport {
     pub flagged: BTreeMap<String, Vec<String>>,
 }
 
-/// Valid-report receive times per hotspot, fetched once per epoch close.
-#[derive(Default)]
-struct Activity {
-    beacons: BTreeMap<[u8; 32], Vec<u64>>,
-    witnesses: BTreeMap<[u8; 32], Vec<u64>>,
+/// Receive time of each hotspot's latest valid report of a kind, among its latest
+/// `reputation.max_reports` reports of that kind, in a span ending at the epoch's end.
+type LatestValid = HashMap<[u8; 32], u64>;
+
+/// The latest valid receive time of each hotspot in `tallies`.
+fn latest_valid(tallies: &[ReportTally]) -> LatestValid {
+    let mut latest = LatestValid::new();
+    for t in tallies.iter().filter(|t| t.status == Status::Valid) {
+        let entry = latest.entry(t.pub_key).or_default();
+        *entry = (*entry).max(t.latest_ms);
+    }
+    latest
 }
 
 impl Oracle {
-    /// Whether `key` has a valid beacon (`beacons`) or a valid witness report received in
-    /// `[from_ms, to_ms)`; looks at its latest `reputation.max_reports` reports of that kind.
-    async fn has_valid_activity(
-        &self,
-        activity: &mut Activity,
-        key: &[u8; 32],
-        beacons: bool,
-        from_ms: u64,
-        to_ms: u64,
-    ) -> Result<bool, OracleError> {
-        let limit = self.config().reputation.max_reports;
-        let times = if beacons {
-            if !activity.beacons.contains_key(key) {
-                let rows = self.store().recent_beacons(key, limit).await?;
-                let times = rows
-                    .iter()
-                    .filter(|r| r.status == Status::Valid)
-                    .map(|r| r.received_ms)
-                    .collect();
-                activity.beacons.insert(*key, times);
-            }
-            &activity.beacons[key]
-        } else {
-            if !activity.witnesses.contains_key(key) {
-                let rows = self.store().recent_witnesses(key, limit).await?;
-                let times = rows
-                    .iter()
-                    .filter(|r| r.status == Status::Valid)
-                    .map(|r| r.received_ms)
-                    .collect();
-                activity.witnesses.insert(*key, times);
-            }
-            &activity.witnesses[key]
-        };
-        Ok(times.iter().any(|&t| t >= from_ms && t < to_ms))
-    }
-
     /// When epoch `epoch` can be closed.
     pub fn epoch_ready_at_ms(&self, epoch: u64) -> u64 {
         let config = self.config();
@@ -176,30 +147,34 @@ impl Oracle {
         let start_ms = epoch.saturating_mul(config.epoch_ms);
         let end_ms = start_ms.saturating_add(config.epoch_ms);
         let beacons = self.store().valid_beacons_between(start_ms, end_ms).await?;
+        let beacon_ids: Vec<i64> = beacons.iter().map(|b| b.id).collect();
+        let mut valid_by_beacon: HashMap<i64, Vec<WitnessRow>> = HashMap::new();
+        for w in self.store().witnesses_of_beacons(&beacon_ids).await? {
+            if let (Status::Valid, Some(beacon_id)) = (w.status, w.beacon_id) {
+                valid_by_beacon.entry(beacon_id).or_default().push(w);
+            }
+        }
         let mut witnesses_valid = 0;
         let mut gateways: BTreeMap<[u8; 32], Option<(h3_coverage::CellIndex, i32)>> =
             BTreeMap::new();
         let mut epoch_reports = Vec::with_capacity(beacons.len());
         for beacon in &beacons {
-            let valid: Vec<WitnessRow> = self
-                .store()
-                .witnesses_of_beacon(beacon.id)
-                .await?
-                .into_iter()
-                .filter(|w| w.status == Status::Valid)
-                .collect();
+            let valid = valid_by_beacon.remove(&beacon.id).unwrap_or_default();
             witnesses_valid += valid.len() as u64;
             for key in std::iter::once(&beacon.pub_key).chain(valid.iter().map(|w| &w.pub_key)) {
-                if !gateways.contains_key(key) {
-                    let placed = self.store().gateway(key).await?.and_then(|g| {
-                        g.location
-                            .and_then(|l| h3_coverage::cell_from_u64(l).ok())
-                            .map(|cell| (cell, g.gain_ddbi))
-                    });
-                    gateways.insert(*key, placed);
-                }
+                gateways.insert(*key, None);
             }
             epoch_reports.push((beacon, valid));
+        }
+        let keys: Vec<[u8; 32]> = gateways.keys().copied().collect();
+        for g in self.store().gateways_with_keys(&keys).await? {
+            let placed = g
+                .location
+                .and_then(|l| h3_coverage::cell_from_u64(l).ok())
+                .map(|cell| (cell, g.gain_ddbi));
+            if let Some(slot) = gateways.get_mut(&g.pub_key) {
+                *slot = placed;
+            }
         }
 
         // The epoch-wide defences flag hotspots for the whole epoch.
@@ -245,7 +220,43 @@ impl Oracle {
         let mut active = BTreeSet::new();
         let mut witnesses_selected = 0;
         let mut ineligible: BTreeMap<String, u64> = BTreeMap::new();
-        let mut activity = Activity::default();
+        // Reputation and HIP-106 activity both look at each hotspot's latest
+        // `reputation.max_reports` reports of a kind, tallied in one query per kind.
+        let limit = config.reputation.max_reports;
+        let reputation_start = end_ms.saturating_sub(config.reputation.window_ms);
+        let mut recent = Vec::with_capacity(2);
+        for kind in [ReportKind::Beacons, ReportKind::Witnesses] {
+            let tallies = self
+                .store()
+                .report_tallies(kind, reputation_start, end_ms, limit)
+                .await?;
+            recent.push(tallies);
+        }
+        let window = config.reciprocity_window_ms;
+        let reciprocity_start = start_ms.saturating_sub(window);
+        let (active_beacons, active_witnesses) = if window == 0 {
+            (LatestValid::new(), LatestValid::new())
+        } else if reputation_start <= reciprocity_start {
+            // The reputation span covers every reciprocity span: its latest valid report of a
+            // hotspot is in a beacon's span exactly when it is no older than the span's start.
+            (latest_valid(&recent[0]), latest_valid(&recent[1]))
+        } else {
+            let mut latest = Vec::with_capacity(2);
+            for kind in [ReportKind::Beacons, ReportKind::Witnesses] {
+                let tallies = self
+                    .store()
+                    .report_tallies(kind, reciprocity_start, end_ms, limit)
+                    .await?;
+                latest.push(latest_valid(&tallies));
+            }
+            let witnesses = latest.pop().unwrap_or_default();
+            (latest.pop().unwrap_or_default(), witnesses)
+        };
+        // Whether a hotspot has a valid report of a kind received from `from` to the epoch's
+        // end (every `from` here is at or after `reciprocity_start`).
+        let has_valid = |latest: &LatestValid, key: &[u8; 32], from: u64| {
+            latest.get(key).is_some_and(|&t| t >= from)
+        };
         let max_selected = config.max_witnesses_per_beacon as usize;
         for (beacon, valid) in &epoch_reports {
             active.insert(beacon.pub_key);
@@ -255,13 +266,8 @@ impl Oracle {
                 continue;
             }
             // HIP-106 reciprocity: from `window` before the beacon to the epoch's end.
-            let window = config.reciprocity_window_ms;
             let from = beacon.received_ms.saturating_sub(window);
-            if window > 0
-                && !self
-                    .has_valid_activity(&mut activity, &beacon.pub_key, false, from, end_ms)
-                    .await?
-            {
+            if window > 0 && !has_valid(&active_witnesses, &beacon.pub_key, from) {
                 *ineligible
                     .entry(RewardReason::GatewayNoValidWitnesses.code().to_string())
                     .or_default() += 1;
@@ -273,11 +279,7 @@ impl Oracle {
             for w in valid {
                 if let Some(code) = flag_code(&w.pub_key) {
                     *ineligible.entry(code).or_default() += 1;
-                } else if window > 0
-                    && !self
-                        .has_valid_activity(&mut activity, &w.pub_key, true, from, end_ms)
-                        .await?
-                {
+                } else if window > 0 && !has_valid(&active_beacons, &w.pub_key, from) {
                     *ineligible
                         .entry(RewardReason::GatewayNoValidBeacons.code().to_string())
                         .or_default() += 1;
@@ -317,13 +319,32 @@ impl Oracle {
         // witnesses' units for them, like density) and, separately, its own witness units.
         let mut reputation = BTreeMap::new();
         let mut witness_factors = BTreeMap::new();
+        let mut valid_reports: HashMap<[u8; 32], u64> = HashMap::new();
+        let mut invalid_reports: HashMap<[u8; 32], BTreeMap<String, u64>> = HashMap::new();
+        for tally in recent.iter().flatten() {
+            match tally.status {
+                Status::Valid => *valid_reports.entry(tally.pub_key).or_default() += tally.count,
+                Status::Invalid => {
+                    let reason = tally.reason.clone().unwrap_or_else(|| "unknown".into());
+                    *invalid_reports
+                        .entry(tally.pub_key)
+                        .or_default()
+                        .entry(reason)
+                        .or_default() += tally.count;
+                }
+                Status::Pending => {}
+            }
+        }
+        let no_invalid = BTreeMap::new();
         for key in &active {
-            let r = self.reputation(key, end_ms).await?;
-            reputation.insert(poc::Address(*key).to_string(), r.factor);
-            if config.reputation.enabled && r.factor < 1.0 {
+            let valid = valid_reports.get(key).copied().unwrap_or(0);
+            let invalid = invalid_reports.get(key).unwrap_or(&no_invalid);
+            let (_, _, _, factor) = reputation::score(valid, invalid, &config.reputation);
+            reputation.insert(poc::Address(*key).to_string(), factor);
+            if config.reputation.enabled && factor < 1.0 {
                 let density = scales.get(key).copied().unwrap_or(1.0);
-                scales.insert(*key, density * r.factor);
-                witness_factors.insert(*key, r.factor);
+                scales.insert(*key, density * factor);
+                witness_factors.insert(*key, factor);
             }
         }
         let params = config.rewards.params();

@@ -34,14 +34,17 @@
 
 use crate::error::OracleError;
 use crate::reason::{BeaconReason, WitnessReason};
-use crate::store::{BeaconRow, EntropyRow, GatewayRow, Status, WitnessRow};
+use crate::store::{
+    BeaconRow, BeaconVerdict, EntropyRow, GatewayRow, Status, Verdicts, WitnessRow, WitnessVerdict,
+};
 use crate::Oracle;
 use h3_coverage::{CellIndex, Resolution};
 use poc::proto::Region;
 use poc::{Beacon, RegionPlan};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Counts of one verification pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -192,37 +195,73 @@ fn cell(location: Option<u64>) -> Option<CellIndex> {
     location.and_then(|l| h3_coverage::cell_from_u64(l).ok())
 }
 
-/// What one pass has looked up, so that each is read from the store once. Within a pass the
-/// verifier alone changes verdicts (it holds the verifier lock), so these stay exact: entropy
-/// never changes once published (only found entropy is kept), beacons are all decided before
-/// the first witness is, and a beacon's witness list is updated with every verdict of the pass.
+/// A witness matched to a beacon, as far as the checks across a beacon's witnesses need it.
+#[derive(Debug, Clone, Copy)]
+struct Matched {
+    id: i64,
+    pub_key: [u8; 32],
+    received_ms: u64,
+    status: Status,
+    rssi_ddbm: i32,
+    selected: bool,
+}
+
+impl Matched {
+    fn of(witness: &WitnessRow) -> Self {
+        Self {
+            id: witness.id,
+            pub_key: witness.pub_key,
+            received_ms: witness.received_ms,
+            status: witness.status,
+            rssi_ddbm: witness.report.rssi_ddbm,
+            selected: witness.selected,
+        }
+    }
+}
+
+/// What one pass has looked up, so that each is read from the store once, mostly in bulk
+/// before the checks start. Within a pass the verifier alone changes verdicts (it holds the
+/// verifier lock) and writes them all at the end ([`Store::write_verdicts`]), so these stay
+/// exact when kept up to date with the pass's own verdicts: entropy never changes once
+/// published (only found entropy is kept), beacons are all decided before the first witness
+/// is (loaded beacons get this pass's verdicts), and a beacon's witness list and a hotspot's
+/// latest valid beacon are updated with every verdict of the pass.
+///
+/// [`Store::write_verdicts`]: crate::store::Store::write_verdicts
 #[derive(Default)]
 struct Cache {
-    gateways: HashMap<[u8; 32], Option<GatewayRow>>,
+    gateways: HashMap<[u8; 32], Option<Arc<GatewayRow>>>,
     entropy: HashMap<Vec<u8>, EntropyRow>,
+    /// Receive time of each beaconer's latest valid beacon (`None`: it has none).
+    last_valid: HashMap<[u8; 32], Option<u64>>,
+    /// This pass's beacon verdicts, by id.
+    beacon_verdicts: HashMap<i64, (Status, Option<&'static str>)>,
     /// Beacons by payload (witness loop only).
-    beacons_by_data: HashMap<Vec<u8>, Vec<BeaconRow>>,
+    beacons_by_data: HashMap<Vec<u8>, Vec<Arc<BeaconRow>>>,
     /// Beacons witnesses were matched to in this pass, by id.
-    beacons: HashMap<i64, BeaconRow>,
+    beacons: HashMap<i64, Arc<BeaconRow>>,
     /// Witnesses matched to a beacon, by beacon id, oldest first.
-    witnesses: HashMap<i64, Vec<WitnessRow>>,
+    witnesses: HashMap<i64, Vec<Matched>>,
+    /// Where each witness decided in this pass sits in the pass's verdicts, by id.
+    witness_verdicts: HashMap<i64, usize>,
 }
 
 impl Cache {
+    /// A stored beacon as this pass has decided it.
+    fn with_verdict(&self, mut beacon: BeaconRow) -> BeaconRow {
+        if let Some(&(status, reason)) = self.beacon_verdicts.get(&beacon.id) {
+            beacon.status = status;
+            beacon.reason = reason.map(str::to_string);
+        }
+        beacon
+    }
+
     /// Records a verdict of this pass in the beacon's witness list.
-    fn note_verdict(
-        &mut self,
-        witness: &WitnessRow,
-        status: Status,
-        reason: Option<&str>,
-        beacon_id: i64,
-    ) {
+    fn note_verdict(&mut self, witness: &WitnessRow, status: Status, beacon_id: i64) {
         if let Some(list) = self.witnesses.get_mut(&beacon_id) {
-            let row = WitnessRow {
+            let row = Matched {
                 status,
-                reason: reason.map(str::to_string),
-                beacon_id: Some(beacon_id),
-                ..witness.clone()
+                ..Matched::of(witness)
             };
             match list.iter_mut().find(|w| w.id == witness.id) {
                 Some(existing) => *existing = row,
@@ -235,16 +274,46 @@ impl Cache {
     }
 }
 
+/// The distinct items of `items`, in first-seen order.
+fn distinct<T: Clone + Eq + std::hash::Hash>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.clone()))
+        .collect()
+}
+
 impl Oracle {
+    /// Looks up in one go the gateways of `keys` not looked up yet.
+    async fn preload_gateways(
+        &self,
+        cache: &mut Cache,
+        keys: impl IntoIterator<Item = [u8; 32]>,
+    ) -> Result<(), OracleError> {
+        let missing = distinct(keys.into_iter().filter(|k| !cache.gateways.contains_key(k)));
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for key in &missing {
+            cache.gateways.insert(*key, None);
+        }
+        for gateway in self.store().gateways_with_keys(&missing).await? {
+            cache
+                .gateways
+                .insert(gateway.pub_key, Some(Arc::new(gateway)));
+        }
+        Ok(())
+    }
+
     async fn cached_gateway(
         &self,
         cache: &mut Cache,
         key: &[u8; 32],
-    ) -> Result<Option<GatewayRow>, OracleError> {
+    ) -> Result<Option<Arc<GatewayRow>>, OracleError> {
         if let Some(g) = cache.gateways.get(key) {
             return Ok(g.clone());
         }
-        let g = self.store().gateway(key).await?;
+        let g = self.store().gateway(key).await?.map(Arc::new);
         cache.gateways.insert(*key, g.clone());
         Ok(g)
     }
@@ -264,15 +333,82 @@ impl Oracle {
         Ok(e)
     }
 
+    /// Receive time of the latest valid beacon of `key`, this pass's verdicts included.
+    async fn cached_last_valid(
+        &self,
+        cache: &mut Cache,
+        key: &[u8; 32],
+    ) -> Result<Option<u64>, OracleError> {
+        if let Some(&t) = cache.last_valid.get(key) {
+            return Ok(t);
+        }
+        let t = self
+            .store()
+            .last_valid_beacon(key)
+            .await?
+            .map(|b| b.received_ms);
+        cache.last_valid.insert(*key, t);
+        Ok(t)
+    }
+
+    /// Looks up in one go the beacons carrying the payloads of `witnesses` and the witnesses
+    /// already matched to those beacons.
+    async fn preload_beacons(
+        &self,
+        cache: &mut Cache,
+        witnesses: &[WitnessRow],
+    ) -> Result<(), OracleError> {
+        let payloads = distinct(
+            witnesses
+                .iter()
+                .map(|w| &w.report.data)
+                .filter(|data| !cache.beacons_by_data.contains_key(*data))
+                .cloned(),
+        );
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        let beacons = self.store().beacons_with_payloads(&payloads).await?;
+        for data in payloads {
+            cache.beacons_by_data.insert(data, Vec::new());
+        }
+        let mut ids = Vec::with_capacity(beacons.len());
+        let mut keys = Vec::with_capacity(beacons.len());
+        for beacon in beacons {
+            let beacon = Arc::new(cache.with_verdict(beacon));
+            if !cache.witnesses.contains_key(&beacon.id) {
+                ids.push(beacon.id);
+            }
+            keys.push(beacon.pub_key);
+            if let Some(list) = cache.beacons_by_data.get_mut(&beacon.report.data) {
+                list.push(beacon);
+            }
+        }
+        let ids = distinct(ids);
+        for id in &ids {
+            cache.witnesses.insert(*id, Vec::new());
+        }
+        for witness in self.store().witnesses_of_beacons(&ids).await? {
+            if let Some(list) = witness.beacon_id.and_then(|b| cache.witnesses.get_mut(&b)) {
+                list.push(Matched::of(&witness));
+            }
+        }
+        self.preload_gateways(cache, keys).await
+    }
+
     async fn cached_beacons_with_data(
         &self,
         cache: &mut Cache,
         data: &[u8],
-    ) -> Result<Vec<BeaconRow>, OracleError> {
+    ) -> Result<Vec<Arc<BeaconRow>>, OracleError> {
         if let Some(b) = cache.beacons_by_data.get(data) {
             return Ok(b.clone());
         }
-        let b = self.store().beacons_with_data(data).await?;
+        let found = self.store().beacons_with_data(data).await?;
+        let b: Vec<Arc<BeaconRow>> = found
+            .into_iter()
+            .map(|b| Arc::new(cache.with_verdict(b)))
+            .collect();
         cache.beacons_by_data.insert(data.to_vec(), b.clone());
         Ok(b)
     }
@@ -282,9 +418,10 @@ impl Oracle {
         &self,
         cache: &'c mut Cache,
         beacon_id: i64,
-    ) -> Result<&'c [WitnessRow], OracleError> {
+    ) -> Result<&'c [Matched], OracleError> {
         if let std::collections::hash_map::Entry::Vacant(slot) = cache.witnesses.entry(beacon_id) {
-            slot.insert(self.store().witnesses_of_beacon(beacon_id).await?);
+            let stored = self.store().witnesses_of_beacon(beacon_id).await?;
+            slot.insert(stored.iter().map(Matched::of).collect());
         }
         Ok(cache
             .witnesses
@@ -297,11 +434,12 @@ impl Oracle {
         &self,
         cache: &mut Cache,
         beacon_id: i64,
-    ) -> Result<Option<BeaconRow>, OracleError> {
+    ) -> Result<Option<Arc<BeaconRow>>, OracleError> {
         if let Some(b) = cache.beacons.get(&beacon_id) {
             return Ok(Some(b.clone()));
         }
-        self.store().beacon(beacon_id).await
+        let stored = self.store().beacon(beacon_id).await?;
+        Ok(stored.map(|b| Arc::new(cache.with_verdict(b))))
     }
 
     /// Verifies every beacon whose entropy window has closed, and the witnesses of verified
@@ -317,8 +455,20 @@ impl Oracle {
         let window = self.config().entropy_window_ms;
         let mut summary = VerifySummary::default();
         let mut cache = Cache::default();
+        let mut verdicts = Verdicts {
+            now_ms: now,
+            ..Verdicts::default()
+        };
 
-        for beacon in self.store().pending_beacons().await? {
+        let beacons = self.store().pending_beacons().await?;
+        let beaconers = distinct(beacons.iter().map(|b| b.pub_key));
+        self.preload_gateways(&mut cache, beaconers.iter().copied())
+            .await?;
+        let last_valid = self.store().last_valid_beacon_times(&beaconers).await?;
+        for key in beaconers {
+            cache.last_valid.insert(key, last_valid.get(&key).copied());
+        }
+        for beacon in beacons {
             let entropy = self
                 .cached_entropy(&mut cache, &beacon.report.remote_entropy)
                 .await?;
@@ -330,28 +480,37 @@ impl Oracle {
                 summary.beacons_waiting += 1;
                 continue;
             }
-            match self
+            let (status, reason) = match self
                 .check_beacon(&mut cache, &beacon, entropy.as_ref())
                 .await?
             {
                 Ok(()) => {
-                    self.store()
-                        .set_beacon_status(beacon.id, Status::Valid, None, now)
-                        .await?;
                     summary.beacons_valid += 1;
+                    let latest = cache.last_valid.entry(beacon.pub_key).or_default();
+                    *latest =
+                        Some(latest.map_or(beacon.received_ms, |t| t.max(beacon.received_ms)));
+                    (Status::Valid, None)
                 }
                 Err(reason) => {
-                    self.store()
-                        .set_beacon_status(beacon.id, Status::Invalid, Some(reason.code()), now)
-                        .await?;
                     summary.beacons_invalid += 1;
+                    (Status::Invalid, Some(reason.code()))
                 }
-            }
+            };
+            cache.beacon_verdicts.insert(beacon.id, (status, reason));
+            verdicts.beacons.push(BeaconVerdict {
+                id: beacon.id,
+                status,
+                reason,
+            });
         }
 
         let mut touched = BTreeSet::new();
         let mut decided_valid = BTreeSet::new();
-        for witness in self.store().pending_witnesses().await? {
+        let witnesses = self.store().pending_witnesses().await?;
+        self.preload_gateways(&mut cache, witnesses.iter().map(|w| w.pub_key))
+            .await?;
+        self.preload_beacons(&mut cache, &witnesses).await?;
+        for witness in witnesses {
             // Among beacons with this payload, wait while any is pending, then prefer the first
             // valid one, so that a copied beacon reported first cannot void honest witnesses.
             let matches = self
@@ -370,7 +529,8 @@ impl Oracle {
                         summary.witnesses_waiting += 1;
                         continue;
                     }
-                    (self.near_beacon(&witness).await?, false)
+                    let near = self.near_beacon(&witness).await?;
+                    (near.map(|b| Arc::new(cache.with_verdict(b))), false)
                 }
             };
             if beacon.as_ref().is_some_and(|b| b.status == Status::Pending) {
@@ -384,32 +544,29 @@ impl Oracle {
                 }
                 None => self.check_orphan(&mut cache, &witness).await?,
             };
-            let beacon_id = beacon.as_ref().map(|b| b.id);
             let (status, reason) = match verdict {
                 Ok(()) => {
-                    self.store()
-                        .set_witness_status(witness.id, Status::Valid, None, beacon_id, now)
-                        .await?;
                     summary.witnesses_valid += 1;
                     decided_valid.insert(witness.id);
                     (Status::Valid, None)
                 }
                 Err(reason) => {
-                    self.store()
-                        .set_witness_status(
-                            witness.id,
-                            Status::Invalid,
-                            Some(reason.code()),
-                            beacon_id,
-                            now,
-                        )
-                        .await?;
                     summary.witnesses_invalid += 1;
                     (Status::Invalid, Some(reason.code()))
                 }
             };
+            cache
+                .witness_verdicts
+                .insert(witness.id, verdicts.witnesses.len());
+            verdicts.witnesses.push(WitnessVerdict {
+                id: witness.id,
+                status,
+                reason,
+                beacon_id: beacon.as_ref().map(|b| b.id),
+                selected: false,
+            });
             if let Some(b) = beacon {
-                cache.note_verdict(&witness, status, reason, b.id);
+                cache.note_verdict(&witness, status, b.id);
                 touched.insert(b.id);
                 cache.beacons.entry(b.id).or_insert(b);
             }
@@ -417,13 +574,17 @@ impl Oracle {
 
         for &beacon_id in &touched {
             let flagged = self
-                .check_consistency(&mut cache, beacon_id, &decided_valid, now)
+                .check_consistency(&mut cache, &mut verdicts, beacon_id, &decided_valid)
                 .await?;
             summary.witnesses_valid -= flagged;
             summary.witnesses_invalid += flagged;
         }
         for beacon_id in touched {
-            self.select_witnesses(&mut cache, beacon_id).await?;
+            self.select_witnesses(&mut cache, &mut verdicts, beacon_id)
+                .await?;
+        }
+        if !verdicts.is_empty() {
+            self.store().write_verdicts(&verdicts).await?;
         }
         Ok(summary)
     }
@@ -471,9 +632,9 @@ impl Oracle {
         {
             return Ok(Err(BeaconReason::EntropyExpired));
         }
-        if let Some(last) = self.store().last_valid_beacon(&beacon.pub_key).await? {
+        if let Some(last_ms) = self.cached_last_valid(cache, &beacon.pub_key).await? {
             let interval = config.beacon_interval_ms;
-            if last.received_ms / interval >= beacon.received_ms / interval {
+            if last_ms / interval >= beacon.received_ms / interval {
                 return Ok(Err(BeaconReason::IrregularInterval));
             }
         }
@@ -537,14 +698,16 @@ impl Oracle {
         let Some(w_cell) = cell(w_gateway.location) else {
             return Ok(Err(WitnessReason::NotAsserted));
         };
-        let earlier = self
-            .cached_witnesses_of_beacon(cache, beacon.id)
-            .await?
-            .to_vec();
-        if earlier
+        let earlier = self.cached_witnesses_of_beacon(cache, beacon.id).await?;
+        let duplicate = earlier
             .iter()
-            .any(|e| e.id != witness.id && e.pub_key == witness.pub_key)
-        {
+            .any(|e| e.id != witness.id && e.pub_key == witness.pub_key);
+        let first_valid = earlier
+            .iter()
+            .filter(|e| e.id != witness.id && e.status == Status::Valid)
+            .map(|e| e.received_ms)
+            .min();
+        if duplicate {
             return Ok(Err(WitnessReason::Duplicate));
         }
         if config.denylist.has_hotspot(&witness.pub_key) {
@@ -569,11 +732,6 @@ impl Oracle {
         if witness.received_ms > beacon.received_ms + config.witness_late_ms {
             return Ok(Err(WitnessReason::TooLate));
         }
-        let first_valid = earlier
-            .iter()
-            .filter(|e| e.id != witness.id && e.status == Status::Valid)
-            .map(|e| e.received_ms)
-            .min();
         // Helium's lag rule: when a witness reached the oracle before the beacon report, the
         // later witnesses are timed from that first witness instead of from the beacon.
         if first_valid.is_some_and(|first| {
@@ -642,9 +800,9 @@ impl Oracle {
     async fn check_consistency(
         &self,
         cache: &mut Cache,
+        verdicts: &mut Verdicts,
         beacon_id: i64,
         decided: &BTreeSet<i64>,
-        now: u64,
     ) -> Result<u64, OracleError> {
         let config = self.config();
         let Some(beacon) = self.cached_beacon(cache, beacon_id).await? else {
@@ -659,14 +817,14 @@ impl Oracle {
         };
         let mut ids = Vec::new();
         let mut points = Vec::new();
-        let witnesses = self
+        let valid: Vec<Matched> = self
             .cached_witnesses_of_beacon(cache, beacon_id)
             .await?
-            .to_vec();
-        for w in witnesses {
-            if w.status != Status::Valid {
-                continue;
-            }
+            .iter()
+            .filter(|w| w.status == Status::Valid)
+            .copied()
+            .collect();
+        for w in valid {
             let Some(g) = self.cached_gateway(cache, &w.pub_key).await? else {
                 continue;
             };
@@ -674,7 +832,7 @@ impl Oracle {
                 continue;
             };
             let distance = h3_coverage::distance_m(w_cell, b_cell);
-            let rssi = f64::from(w.report.rssi_ddbm - g.gain_ddbi) / 10.0;
+            let rssi = f64::from(w.rssi_ddbm - g.gain_ddbi) / 10.0;
             ids.push(w.id);
             points.push((distance, rssi));
         }
@@ -686,16 +844,20 @@ impl Oracle {
         ) {
             if decided.contains(&ids[i]) {
                 let reason = WitnessReason::InconsistentSignal.code();
-                self.store()
-                    .set_witness_status(ids[i], Status::Invalid, Some(reason), Some(beacon_id), now)
-                    .await?;
+                if let Some(verdict) = cache
+                    .witness_verdicts
+                    .get(&ids[i])
+                    .and_then(|&at| verdicts.witnesses.get_mut(at))
+                {
+                    verdict.status = Status::Invalid;
+                    verdict.reason = Some(reason);
+                }
                 if let Some(w) = cache
                     .witnesses
                     .get_mut(&beacon_id)
                     .and_then(|list| list.iter_mut().find(|w| w.id == ids[i]))
                 {
                     w.status = Status::Invalid;
-                    w.reason = Some(reason.to_string());
                 }
                 flagged += 1;
             }
@@ -704,8 +866,13 @@ impl Oracle {
     }
 
     /// Marks the first `max_witnesses_per_beacon` valid witnesses of a beacon, in selection-key
-    /// order, as rewarded.
-    async fn select_witnesses(&self, cache: &mut Cache, beacon_id: i64) -> Result<(), OracleError> {
+    /// order, as rewarded (and its other witnesses as not).
+    async fn select_witnesses(
+        &self,
+        cache: &mut Cache,
+        verdicts: &mut Verdicts,
+        beacon_id: i64,
+    ) -> Result<(), OracleError> {
         let Some(beacon) = self.cached_beacon(cache, beacon_id).await? else {
             return Ok(());
         };
@@ -722,12 +889,28 @@ impl Oracle {
             })
             .collect();
         valid.sort();
-        let chosen: Vec<i64> = valid
+        let chosen: HashSet<i64> = valid
             .into_iter()
             .take(self.config().max_witnesses_per_beacon as usize)
             .map(|(_, id)| id)
             .collect();
-        self.store().set_selected(beacon_id, &chosen).await
+        let Some(list) = cache.witnesses.get_mut(&beacon_id) else {
+            return Ok(());
+        };
+        for w in list {
+            let selected = chosen.contains(&w.id);
+            match cache.witness_verdicts.get(&w.id) {
+                Some(&at) => {
+                    if let Some(verdict) = verdicts.witnesses.get_mut(at) {
+                        verdict.selected = selected;
+                    }
+                }
+                None if w.selected != selected => verdicts.selections.push((w.id, selected)),
+                None => {}
+            }
+            w.selected = selected;
+        }
+        Ok(())
     }
 }
 

@@ -8,7 +8,8 @@
 mod common;
 
 use oracle::store::{
-    EntropyRow, GatewayRow, PostgresStore, RejectionRow, RewardRow, SqliteStore, Status, Store,
+    BeaconVerdict, EntropyRow, GatewayRow, PostgresStore, RejectionRow, ReportKind, ReportTally,
+    RewardRow, SqliteStore, Status, Store, Verdicts, WitnessVerdict,
 };
 use oracle::{ManualClock, Oracle, OracleConfig};
 use poc::proto;
@@ -125,6 +126,7 @@ suite!(
     entropy_latest_and_by_data,
     reports_round_trip_and_queries,
     verdicts_selection_and_counts,
+    bulk_lookups_verdicts_and_tallies,
     rejections_and_reason_counts,
     epochs_are_stored_once,
     concurrent_handles_insert_without_collisions,
@@ -417,6 +419,228 @@ async fn verdicts_selection_and_counts(f: &Fixture) {
     assert_eq!(reasons.get("too_close"), Some(&1));
     let reasons = s.rejection_counts_between(0, 50_000).await.unwrap();
     assert_eq!(reasons.get("irregular_interval"), None);
+}
+
+/// The bulk methods the verifier and the epoch close use: lookups by many keys, payloads and
+/// beacons, verdicts written in one call (more rows than one statement takes), and tallies of
+/// each hotspot's latest reports.
+async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
+    let s = f.open().await;
+    for i in [1, 2] {
+        s.put_gateway(&gateway(
+            i,
+            Some(600_000_000_000_000_000 + u64::from(i)),
+            10,
+        ))
+        .await
+        .unwrap();
+    }
+    let mut found: Vec<[u8; 32]> = s
+        .gateways_with_keys(&[key(2), key(9), key(1)])
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.pub_key)
+        .collect();
+    found.sort();
+    assert_eq!(found, vec![key(1), key(2)]);
+
+    let b1 = s
+        .insert_beacon("b1", 1_000, &beacon(1, b"p1", 904_100_000))
+        .await
+        .unwrap();
+    let b2 = s
+        .insert_beacon("b2", 2_000, &beacon(1, b"p2", 904_100_000))
+        .await
+        .unwrap();
+    let b3 = s
+        .insert_beacon("b3", 1_500, &beacon(2, b"p1", 904_100_000))
+        .await
+        .unwrap();
+    let by_payload: Vec<i64> = s
+        .beacons_with_payloads(&[b"zz".to_vec(), b"p1".to_vec()])
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(by_payload, vec![b1, b3]);
+
+    // Enough witnesses of b1 to take several statements.
+    let inserts = (0..700u32).map(|n| {
+        let s = s.clone();
+        async move {
+            let w = witness(3 + (n % 200) as u8, b"p1", 904_100_000);
+            s.insert_witness(&format!("w{n}"), 1_001 + u64::from(n), &w)
+                .await
+                .unwrap()
+        }
+    });
+    let wids: Vec<i64> = futures::future::join_all(inserts).await;
+    let orphan = s
+        .insert_witness("orphan", 1_900, &witness(2, b"p9", 904_100_000))
+        .await
+        .unwrap();
+    let waiting = s
+        .insert_witness("waiting", 1_950, &witness(2, b"p2", 904_100_000))
+        .await
+        .unwrap();
+
+    let mut verdicts = Verdicts {
+        now_ms: 5_000,
+        beacons: vec![
+            BeaconVerdict {
+                id: b1,
+                status: Status::Valid,
+                reason: None,
+            },
+            BeaconVerdict {
+                id: b2,
+                status: Status::Invalid,
+                reason: Some("irregular_interval"),
+            },
+        ],
+        ..Verdicts::default()
+    };
+    assert!(!verdicts.is_empty());
+    for (n, &id) in wids.iter().enumerate() {
+        let (status, reason) = if n % 7 == 3 {
+            (Status::Invalid, Some("too_close"))
+        } else {
+            (Status::Valid, None)
+        };
+        verdicts.witnesses.push(WitnessVerdict {
+            id,
+            status,
+            reason,
+            beacon_id: Some(b1),
+            selected: n < 2,
+        });
+    }
+    verdicts.witnesses.push(WitnessVerdict {
+        id: orphan,
+        status: Status::Invalid,
+        reason: Some("unknown_beacon"),
+        beacon_id: None,
+        selected: false,
+    });
+    s.write_verdicts(&verdicts).await.unwrap();
+
+    assert_eq!(s.beacon(b1).await.unwrap().unwrap().status, Status::Valid);
+    let invalid = s.beacon(b2).await.unwrap().unwrap();
+    assert_eq!(invalid.status, Status::Invalid);
+    assert_eq!(invalid.reason.as_deref(), Some("irregular_interval"));
+    assert_eq!(s.beacon(b3).await.unwrap().unwrap().status, Status::Pending);
+    let of_b1 = s.witnesses_of_beacon(b1).await.unwrap();
+    assert_eq!(of_b1.iter().map(|w| w.id).collect::<Vec<_>>(), wids);
+    for (n, w) in of_b1.iter().enumerate() {
+        if n % 7 == 3 {
+            assert_eq!(w.status, Status::Invalid);
+            assert_eq!(w.reason.as_deref(), Some("too_close"));
+        } else {
+            assert_eq!((w.status, w.reason.as_deref()), (Status::Valid, None));
+        }
+        assert_eq!(w.selected, n < 2, "witness {n}");
+    }
+    let pending: Vec<i64> = s
+        .pending_witnesses()
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(pending, vec![waiting]);
+    let tables = s.table_counts().await.unwrap();
+    assert_eq!(tables["witnesses_invalid"], 100 + 1);
+    assert_eq!(tables["witnesses_selected"], 2);
+
+    // A later pass changes the selection of witnesses decided before.
+    s.write_verdicts(&Verdicts {
+        now_ms: 6_000,
+        selections: vec![(wids[0], false), (wids[5], true)],
+        ..Verdicts::default()
+    })
+    .await
+    .unwrap();
+    let selected: Vec<i64> = s
+        .witnesses_of_beacons(&[b2, b1, b3])
+        .await
+        .unwrap()
+        .iter()
+        .inspect(|w| assert_eq!(w.beacon_id, Some(b1)))
+        .filter(|w| w.selected)
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(selected, vec![wids[1], wids[5]]);
+    assert!(s.witnesses_of_beacons(&[b2, b3]).await.unwrap().is_empty());
+
+    let last = s
+        .last_valid_beacon_times(&[key(1), key(2), key(9)])
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last.get(&key(1)), Some(&1_000));
+
+    let tallies = |from: u64, to: u64, limit: u32| {
+        let s = s.clone();
+        async move {
+            let mut t = s
+                .report_tallies(ReportKind::Beacons, from, to, limit)
+                .await
+                .unwrap();
+            t.sort_by_key(|t| (t.pub_key, t.latest_ms));
+            t
+        }
+    };
+    let tally =
+        |k: u8, status: Status, reason: Option<&str>, count: u64, latest_ms: u64| ReportTally {
+            pub_key: key(k),
+            status,
+            reason: reason.map(str::to_string),
+            count,
+            latest_ms,
+        };
+    assert_eq!(
+        tallies(0, 10_000, 10).await,
+        vec![
+            tally(1, Status::Valid, None, 1, 1_000),
+            tally(1, Status::Invalid, Some("irregular_interval"), 1, 2_000),
+            tally(2, Status::Pending, None, 1, 1_500),
+        ]
+    );
+    // Only each hotspot's latest report counts, even when it lies outside the span.
+    assert_eq!(
+        tallies(0, 10_000, 1).await,
+        vec![
+            tally(1, Status::Invalid, Some("irregular_interval"), 1, 2_000),
+            tally(2, Status::Pending, None, 1, 1_500),
+        ]
+    );
+    assert_eq!(
+        tallies(0, 2_000, 1).await,
+        vec![tally(2, Status::Pending, None, 1, 1_500)]
+    );
+    assert_eq!(
+        tallies(1_200, 10_000, 10).await,
+        vec![
+            tally(1, Status::Invalid, Some("irregular_interval"), 1, 2_000),
+            tally(2, Status::Pending, None, 1, 1_500),
+        ]
+    );
+    let witnesses = s
+        .report_tallies(ReportKind::Witnesses, 0, 10_000, 2_000)
+        .await
+        .unwrap();
+    let count = |status: Status| -> u64 {
+        witnesses
+            .iter()
+            .filter(|t| t.status == status)
+            .map(|t| t.count)
+            .sum()
+    };
+    assert_eq!(count(Status::Valid), 600);
+    assert_eq!(count(Status::Invalid), 101);
+    assert_eq!(count(Status::Pending), 1);
 }
 
 async fn rejections_and_reason_counts(f: &Fixture) {

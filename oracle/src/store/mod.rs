@@ -11,7 +11,7 @@ use crate::error::OracleError;
 use futures::future::BoxFuture;
 use poc::proto;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, OracleError>;
@@ -201,6 +201,86 @@ pub struct RewardTotals {
     pub total: u64,
 }
 
+/// The verifier's decision on one beacon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeaconVerdict {
+    /// Row id.
+    pub id: i64,
+    /// Valid or invalid.
+    pub status: Status,
+    /// Reason code when invalid.
+    pub reason: Option<&'static str>,
+}
+
+/// The verifier's decision on one witness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WitnessVerdict {
+    /// Row id.
+    pub id: i64,
+    /// Valid or invalid.
+    pub status: Status,
+    /// Reason code when invalid.
+    pub reason: Option<&'static str>,
+    /// The beacon it was matched to.
+    pub beacon_id: Option<i64>,
+    /// Whether it is among the rewarded witnesses of its beacon.
+    pub selected: bool,
+}
+
+/// Everything one verification pass decided, written by [`Store::write_verdicts`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdicts {
+    /// When the pass ran (stored as the verification time).
+    pub now_ms: u64,
+    /// Beacons decided.
+    pub beacons: Vec<BeaconVerdict>,
+    /// Witnesses decided.
+    pub witnesses: Vec<WitnessVerdict>,
+    /// Witnesses decided in earlier passes whose selection changed: (row id, selected).
+    pub selections: Vec<(i64, bool)>,
+}
+
+impl Verdicts {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.beacons.is_empty() && self.witnesses.is_empty() && self.selections.is_empty()
+    }
+}
+
+/// Beacon or witness reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// Beacon reports.
+    Beacons,
+    /// Witness reports.
+    Witnesses,
+}
+
+impl ReportKind {
+    /// The table holding them.
+    pub fn table(&self) -> &'static str {
+        match self {
+            ReportKind::Beacons => "beacons",
+            ReportKind::Witnesses => "witnesses",
+        }
+    }
+}
+
+/// One group of [`Store::report_tallies`]: a hotspot's reports of one status and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportTally {
+    /// Hotspot.
+    pub pub_key: [u8; 32],
+    /// Verification state.
+    pub status: Status,
+    /// Reason code (invalid reports).
+    pub reason: Option<String>,
+    /// Reports in the group.
+    pub count: u64,
+    /// Receive time of the latest of them.
+    pub latest_ms: u64,
+}
+
 /// Proof that this process holds the store-wide verifier lock; released when dropped.
 ///
 /// Verification and epoch closing read pending reports, decide them and write the verdicts;
@@ -326,6 +406,40 @@ pub trait Store: Send + Sync + 'static {
         beacon_id: i64,
         selected: &'a [i64],
     ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// The gateways among `keys` that are known (any order).
+    fn gateways_with_keys<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<Vec<GatewayRow>>>;
+    /// Beacons carrying exactly one of `payloads`, oldest first.
+    fn beacons_with_payloads<'a>(
+        &'a self,
+        payloads: &'a [Vec<u8>],
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>>;
+    /// Witnesses matched to any of `beacon_ids`, by beacon id, then oldest first.
+    fn witnesses_of_beacons<'a>(
+        &'a self,
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>>;
+    /// Receive time of the latest valid beacon of each of `keys` that has one.
+    fn last_valid_beacon_times<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<HashMap<[u8; 32], u64>>>;
+    /// Writes a verification pass's verdicts and selections: beacons before witnesses, so a
+    /// witness is never stored as decided while its beacon is still stored as pending.
+    fn write_verdicts<'a>(&'a self, verdicts: &'a Verdicts) -> BoxFuture<'a, StoreResult<()>>;
+    /// Of every hotspot's latest `limit` reports of `kind` (newest first by receive time, then
+    /// row id, as [`Store::recent_beacons`] and [`Store::recent_witnesses`] take them), those
+    /// received in `[from_ms, to_ms)`, counted by hotspot, status and reason.
+    fn report_tallies(
+        &self,
+        kind: ReportKind,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<ReportTally>>>;
 
     /// Valid beacons received in `[from_ms, to_ms)`, oldest first.
     fn valid_beacons_between(

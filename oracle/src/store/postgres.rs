@@ -9,8 +9,9 @@
 //! valid beacon), so a whole pass must run alone, not just each row.
 
 use super::{
-    BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, RewardRow,
-    RewardTotals, Status, Store, StoreResult, VerifierLock, WitnessRow,
+    BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, ReportKind,
+    ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts, VerifierLock,
+    WitnessRow,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -18,9 +19,12 @@ use poc::proto;
 use prost::Message;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Most rows sent in one array-valued statement.
+const ROWS_PER_STATEMENT: usize = 65_536;
 
 /// A [`Store`] in a PostgreSQL database (optionally in one schema of it).
 #[derive(Debug, Clone)]
@@ -517,6 +521,186 @@ impl Store for PostgresStore {
                 .execute(&self.pool)
                 .await?;
             Ok(())
+        })
+    }
+
+    fn gateways_with_keys<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<Vec<GatewayRow>>> {
+        Box::pin(async move {
+            let mut gateways = Vec::new();
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let keys: Vec<&[u8]> = chunk.iter().map(|k| k.as_slice()).collect();
+                let rows = sqlx::query("SELECT * FROM gateways WHERE pub_key = ANY($1)")
+                    .bind(keys)
+                    .fetch_all(&self.pool)
+                    .await?;
+                gateways.extend(collect(rows, gateway_row)?);
+            }
+            Ok(gateways)
+        })
+    }
+
+    fn beacons_with_payloads<'a>(
+        &'a self,
+        payloads: &'a [Vec<u8>],
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let mut beacons = Vec::new();
+            for chunk in payloads.chunks(ROWS_PER_STATEMENT) {
+                let rows = sqlx::query(&format!(
+                    "SELECT {BEACON_COLS} FROM beacons WHERE data = ANY($1)"
+                ))
+                .bind(chunk)
+                .fetch_all(&self.pool)
+                .await?;
+                beacons.extend(collect(rows, beacon_row)?);
+            }
+            beacons.sort_by_key(|b| (b.received_ms, b.id));
+            Ok(beacons)
+        })
+    }
+
+    fn witnesses_of_beacons<'a>(
+        &'a self,
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let mut witnesses = Vec::new();
+            for chunk in beacon_ids.chunks(ROWS_PER_STATEMENT) {
+                let rows = sqlx::query(&format!(
+                    "SELECT {WITNESS_COLS} FROM witnesses WHERE beacon_id = ANY($1)"
+                ))
+                .bind(chunk)
+                .fetch_all(&self.pool)
+                .await?;
+                witnesses.extend(collect(rows, witness_row)?);
+            }
+            witnesses.sort_by_key(|w| (w.beacon_id, w.received_ms, w.id));
+            Ok(witnesses)
+        })
+    }
+
+    fn last_valid_beacon_times<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<HashMap<[u8; 32], u64>>> {
+        Box::pin(async move {
+            let mut times = HashMap::new();
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let keys: Vec<&[u8]> = chunk.iter().map(|k| k.as_slice()).collect();
+                let rows = sqlx::query(
+                    "SELECT pub_key, MAX(received_ms) FROM beacons
+                     WHERE status = 'valid' AND pub_key = ANY($1) GROUP BY pub_key",
+                )
+                .bind(keys)
+                .fetch_all(&self.pool)
+                .await?;
+                for row in rows {
+                    let key: Vec<u8> = row.try_get(0)?;
+                    times.insert(key32(&key)?, u(row.try_get(1)?));
+                }
+            }
+            Ok(times)
+        })
+    }
+
+    fn write_verdicts<'a>(&'a self, verdicts: &'a Verdicts) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let now = i(verdicts.now_ms);
+            let mut tx = self.pool.begin().await?;
+            for chunk in verdicts.beacons.chunks(ROWS_PER_STATEMENT) {
+                let ids: Vec<i64> = chunk.iter().map(|v| v.id).collect();
+                let statuses: Vec<&str> = chunk.iter().map(|v| v.status.as_str()).collect();
+                let reasons: Vec<Option<&str>> = chunk.iter().map(|v| v.reason).collect();
+                sqlx::query(
+                    "UPDATE beacons AS b SET status = v.status, reason = v.reason, verified_ms = $4
+                     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[]) AS v (id, status, reason)
+                     WHERE b.id = v.id",
+                )
+                .bind(ids)
+                .bind(statuses)
+                .bind(reasons)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for chunk in verdicts.witnesses.chunks(ROWS_PER_STATEMENT) {
+                let ids: Vec<i64> = chunk.iter().map(|v| v.id).collect();
+                let statuses: Vec<&str> = chunk.iter().map(|v| v.status.as_str()).collect();
+                let reasons: Vec<Option<&str>> = chunk.iter().map(|v| v.reason).collect();
+                let beacons: Vec<Option<i64>> = chunk.iter().map(|v| v.beacon_id).collect();
+                let selected: Vec<bool> = chunk.iter().map(|v| v.selected).collect();
+                sqlx::query(
+                    "UPDATE witnesses AS w SET status = v.status, reason = v.reason,
+                       beacon_id = v.beacon_id, selected = v.selected, verified_ms = $6
+                     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BOOL[])
+                       AS v (id, status, reason, beacon_id, selected)
+                     WHERE w.id = v.id",
+                )
+                .bind(ids)
+                .bind(statuses)
+                .bind(reasons)
+                .bind(beacons)
+                .bind(selected)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for chunk in verdicts.selections.chunks(ROWS_PER_STATEMENT) {
+                let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+                let selected: Vec<bool> = chunk.iter().map(|(_, s)| *s).collect();
+                sqlx::query(
+                    "UPDATE witnesses AS w SET selected = v.selected
+                     FROM UNNEST($1::BIGINT[], $2::BOOL[]) AS v (id, selected) WHERE w.id = v.id",
+                )
+                .bind(ids)
+                .bind(selected)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn report_tallies(
+        &self,
+        kind: ReportKind,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<ReportTally>>> {
+        Box::pin(async move {
+            // A report's rank counts only newer reports, so leaving out those received before
+            // `from_ms` ranks the others exactly as the whole history would.
+            let rows = sqlx::query(&format!(
+                "SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM (
+                   SELECT pub_key, status, reason, received_ms, ROW_NUMBER() OVER (
+                     PARTITION BY pub_key ORDER BY received_ms DESC, id DESC) AS rank
+                   FROM {} WHERE received_ms >= $1) AS ranked
+                 WHERE rank <= $2 AND received_ms < $3 GROUP BY pub_key, status, reason",
+                kind.table()
+            ))
+            .bind(i(from_ms))
+            .bind(i64::from(limit))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let key: Vec<u8> = row.try_get(0)?;
+                    let status: String = row.try_get(1)?;
+                    Ok(ReportTally {
+                        pub_key: key32(&key)?,
+                        status: Status::parse(&status)?,
+                        reason: row.try_get(2)?,
+                        count: u(row.try_get(3)?),
+                        latest_ms: u(row.try_get(4)?),
+                    })
+                })
+                .collect()
         })
     }
 

@@ -14,8 +14,9 @@
 //! through: ingest and verification look a gateway up per report without touching SQLite.
 
 use super::{
-    BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, RewardRow,
-    RewardTotals, Status, Store, StoreResult, VerifierLock, WitnessRow,
+    BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, ReportKind,
+    ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts, VerifierLock,
+    WitnessRow,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -53,6 +54,10 @@ pub struct SqliteStore {
 const MAX_GROUP: usize = 4_096;
 /// Most rows in one multi-row `INSERT` (7 columns each, well under SQLite's 32 766 variables).
 const ROWS_PER_STATEMENT: usize = 512;
+/// Most verdicts committed in one transaction: a pass's verdicts are written in a few short
+/// transactions rather than one long one, so that the group commit of reports (which waits
+/// for SQLite's single write lock) is never held back for long.
+const VERDICTS_PER_TRANSACTION: usize = 16_384;
 
 /// A report row waiting for the group commit, encoded by its submitter.
 enum Insert {
@@ -271,6 +276,106 @@ async fn group_commit(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+/// Runs `{head} IN (…)` with the values in chunks; every row found.
+async fn select_in<'a, T: sqlx::Encode<'a, Sqlite> + sqlx::Type<Sqlite> + Sync + 'a>(
+    pool: &SqlitePool,
+    head: &str,
+    values: impl IntoIterator<Item = T>,
+) -> StoreResult<Vec<SqliteRow>> {
+    let values: Vec<T> = values.into_iter().collect();
+    let mut rows = Vec::new();
+    let mut rest = values.into_iter().peekable();
+    while rest.peek().is_some() {
+        let mut query = QueryBuilder::<Sqlite>::new(head);
+        query.push(" IN (");
+        let mut list = query.separated(", ");
+        for value in rest.by_ref().take(ROWS_PER_STATEMENT) {
+            list.push_bind(value);
+        }
+        query.push(")");
+        rows.extend(query.build().fetch_all(pool).await?);
+    }
+    Ok(rows)
+}
+
+/// Writes `verdicts` with `pool`, in transactions of at most [`VERDICTS_PER_TRANSACTION`] rows.
+async fn write_verdicts(pool: &SqlitePool, verdicts: &Verdicts) -> StoreResult<()> {
+    let now = i(verdicts.now_ms);
+    for chunk in verdicts.beacons.chunks(VERDICTS_PER_TRANSACTION) {
+        let mut tx = pool.begin().await?;
+        for rows in chunk.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new("WITH v (id, status, reason) AS (VALUES ");
+            let mut list = query.separated(", ");
+            for v in rows {
+                list.push("(")
+                    .push_bind_unseparated(v.id)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(v.status.as_str())
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(v.reason)
+                    .push_unseparated(")");
+            }
+            query
+                .push(") UPDATE beacons SET status = v.status, reason = v.reason, verified_ms = ")
+                .push_bind(now)
+                .push(" FROM v WHERE beacons.id = v.id");
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    }
+    for chunk in verdicts.witnesses.chunks(VERDICTS_PER_TRANSACTION) {
+        let mut tx = pool.begin().await?;
+        for rows in chunk.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "WITH v (id, status, reason, beacon_id, selected) AS (VALUES ",
+            );
+            let mut list = query.separated(", ");
+            for v in rows {
+                list.push("(")
+                    .push_bind_unseparated(v.id)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(v.status.as_str())
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(v.reason)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(v.beacon_id)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(i64::from(v.selected))
+                    .push_unseparated(")");
+            }
+            query
+                .push(
+                    ") UPDATE witnesses SET status = v.status, reason = v.reason, \
+                     beacon_id = v.beacon_id, selected = v.selected, verified_ms = ",
+                )
+                .push_bind(now)
+                .push(" FROM v WHERE witnesses.id = v.id");
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    }
+    for chunk in verdicts.selections.chunks(VERDICTS_PER_TRANSACTION) {
+        let mut tx = pool.begin().await?;
+        for rows in chunk.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new("WITH v (id, selected) AS (VALUES ");
+            let mut list = query.separated(", ");
+            for (id, selected) in rows {
+                list.push("(")
+                    .push_bind_unseparated(*id)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(i64::from(*selected))
+                    .push_unseparated(")");
+            }
+            query.push(
+                ") UPDATE witnesses SET selected = v.selected FROM v WHERE witnesses.id = v.id",
+            );
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// Stored integers are SQLite's signed 64 bits; every value we store fits.
@@ -707,6 +812,109 @@ impl Store for SqliteStore {
         })
     }
 
+    fn gateways_with_keys<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<Vec<GatewayRow>>> {
+        let cached = self.cached_gateways();
+        let found = keys.iter().filter_map(|k| cached.get(k).cloned()).collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn beacons_with_payloads<'a>(
+        &'a self,
+        payloads: &'a [Vec<u8>],
+    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(async move {
+            let head = format!("SELECT {BEACON_COLS} FROM beacons WHERE data");
+            let rows = select_in(&self.pool, &head, payloads.iter().map(Vec::as_slice)).await?;
+            let mut beacons = collect(rows, beacon_row)?;
+            beacons.sort_by_key(|b| (b.received_ms, b.id));
+            Ok(beacons)
+        })
+    }
+
+    fn witnesses_of_beacons<'a>(
+        &'a self,
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(async move {
+            let head = format!("SELECT {WITNESS_COLS} FROM witnesses WHERE beacon_id");
+            let rows = select_in(&self.pool, &head, beacon_ids.iter().copied()).await?;
+            let mut witnesses = collect(rows, witness_row)?;
+            witnesses.sort_by_key(|w| (w.beacon_id, w.received_ms, w.id));
+            Ok(witnesses)
+        })
+    }
+
+    fn last_valid_beacon_times<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<HashMap<[u8; 32], u64>>> {
+        Box::pin(async move {
+            let mut times = HashMap::new();
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT pub_key, MAX(received_ms) FROM beacons \
+                     WHERE status = 'valid' AND pub_key IN (",
+                );
+                let mut list = query.separated(", ");
+                for key in chunk {
+                    list.push_bind(key.as_slice());
+                }
+                query.push(") GROUP BY pub_key");
+                for row in query.build().fetch_all(&self.pool).await? {
+                    let key: Vec<u8> = row.try_get(0)?;
+                    times.insert(key32(&key)?, u(row.try_get(1)?));
+                }
+            }
+            Ok(times)
+        })
+    }
+
+    fn write_verdicts<'a>(&'a self, verdicts: &'a Verdicts) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(write_verdicts(&self.relaxed, verdicts))
+    }
+
+    fn report_tallies(
+        &self,
+        kind: ReportKind,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<ReportTally>>> {
+        Box::pin(async move {
+            // A report's rank counts only newer reports, so leaving out those received before
+            // `from_ms` ranks the others exactly as the whole history would.
+            let rows = sqlx::query(&format!(
+                "SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM (
+                   SELECT pub_key, status, reason, received_ms, ROW_NUMBER() OVER (
+                     PARTITION BY pub_key ORDER BY received_ms DESC, id DESC) AS rank
+                   FROM {} WHERE received_ms >= ?)
+                 WHERE rank <= ? AND received_ms < ? GROUP BY pub_key, status, reason",
+                kind.table()
+            ))
+            .bind(i(from_ms))
+            .bind(limit)
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let key: Vec<u8> = row.try_get(0)?;
+                    let status: String = row.try_get(1)?;
+                    Ok(ReportTally {
+                        pub_key: key32(&key)?,
+                        status: Status::parse(&status)?,
+                        reason: row.try_get(2)?,
+                        count: u(row.try_get(3)?),
+                        latest_ms: u(row.try_get(4)?),
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn valid_beacons_between(
         &self,
         from_ms: u64,
@@ -805,20 +1013,21 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 1 {
-                for r in rows {
-                    sqlx::query(
-                        "INSERT INTO epoch_rewards (epoch, pub_key, beacons, witnesses,
-                         beacon_amount, witness_amount, total) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(i(epoch))
-                    .bind(r.pub_key.as_slice())
-                    .bind(r.beacons)
-                    .bind(r.witnesses)
-                    .bind(i(r.beacon_amount))
-                    .bind(i(r.witness_amount))
-                    .bind(i(r.beacon_amount + r.witness_amount))
-                    .execute(&mut *tx)
-                    .await?;
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = QueryBuilder::<Sqlite>::new(
+                        "INSERT INTO epoch_rewards (epoch, pub_key, beacons, witnesses, \
+                         beacon_amount, witness_amount, total) ",
+                    );
+                    query.push_values(chunk, |mut row, r| {
+                        row.push_bind(i(epoch))
+                            .push_bind(r.pub_key.as_slice())
+                            .push_bind(r.beacons)
+                            .push_bind(r.witnesses)
+                            .push_bind(i(r.beacon_amount))
+                            .push_bind(i(r.witness_amount))
+                            .push_bind(i(r.beacon_amount + r.witness_amount));
+                    });
+                    query.build().execute(&mut *tx).await?;
                 }
             }
             tx.commit().await?;
