@@ -248,7 +248,7 @@ impl Verdicts {
 }
 
 /// Beacon or witness reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReportKind {
     /// Beacon reports.
     Beacons,

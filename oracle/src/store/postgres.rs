@@ -7,6 +7,11 @@
 //! by a session-level advisory lock ([`Store::lock_verifier`]) rather than row locks: the
 //! verifier's decisions depend on other rows (earlier witnesses of a beacon, a hotspot's last
 //! valid beacon), so a whole pass must run alone, not just each row.
+//!
+//! Reports are stored by a group commit: concurrent inserts queue up for one writer task,
+//! which stores every queued beacon and witness in one transaction (one `INSERT … SELECT FROM
+//! UNNEST` per table) and answers each caller only after the commit, so a report is
+//! acknowledged once it is durable and many reports share one commit.
 
 use super::{
     BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, ReportKind,
@@ -22,6 +27,7 @@ use sqlx::{ConnectOptions, Connection, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// Most rows sent in one array-valued statement.
 const ROWS_PER_STATEMENT: usize = 65_536;
@@ -30,6 +36,157 @@ const ROWS_PER_STATEMENT: usize = 65_536;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The group-commit writer of reports.
+    writer: mpsc::Sender<Job>,
+}
+
+/// Most reports stored in one group commit.
+const MAX_GROUP: usize = 4_096;
+
+/// A report waiting for the group commit, encoded by its submitter.
+struct Insert {
+    table: ReportKind,
+    report_id: String,
+    pub_key: Vec<u8>,
+    data: Vec<u8>,
+    /// Beacons only.
+    remote_entropy: Vec<u8>,
+    frequency_hz: i64,
+    received_ms: i64,
+    raw: Vec<u8>,
+}
+
+struct Job {
+    insert: Insert,
+    reply: oneshot::Sender<StoreResult<i64>>,
+}
+
+/// Stores the reports of one table with one statement and returns their row ids by report
+/// id. A report already stored (a replay, or the same report twice in `inserts`) is skipped:
+/// `report_id` is unique.
+async fn insert_reports(
+    conn: &mut PgConnection,
+    table: ReportKind,
+    inserts: &[&Insert],
+) -> StoreResult<HashMap<String, i64>> {
+    let ids: Vec<&str> = inserts.iter().map(|r| r.report_id.as_str()).collect();
+    let keys: Vec<&[u8]> = inserts.iter().map(|r| r.pub_key.as_slice()).collect();
+    let data: Vec<&[u8]> = inserts.iter().map(|r| r.data.as_slice()).collect();
+    let frequencies: Vec<i64> = inserts.iter().map(|r| r.frequency_hz).collect();
+    let received: Vec<i64> = inserts.iter().map(|r| r.received_ms).collect();
+    let raw: Vec<&[u8]> = inserts.iter().map(|r| r.raw.as_slice()).collect();
+    match table {
+        ReportKind::Beacons => {
+            let entropy: Vec<&[u8]> = inserts
+                .iter()
+                .map(|r| r.remote_entropy.as_slice())
+                .collect();
+            sqlx::query(
+                "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz,
+                   received_ms, raw)
+                 SELECT * FROM UNNEST($1::TEXT[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[],
+                   $5::BIGINT[], $6::BIGINT[], $7::BYTEA[])
+                 ON CONFLICT (report_id) DO NOTHING",
+            )
+            .bind(&ids)
+            .bind(keys)
+            .bind(data)
+            .bind(entropy)
+            .bind(frequencies)
+            .bind(received)
+            .bind(raw)
+            .execute(&mut *conn)
+            .await?;
+        }
+        ReportKind::Witnesses => {
+            sqlx::query(
+                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
+                 SELECT * FROM UNNEST($1::TEXT[], $2::BYTEA[], $3::BYTEA[], $4::BIGINT[],
+                   $5::BIGINT[], $6::BYTEA[])
+                 ON CONFLICT (report_id) DO NOTHING",
+            )
+            .bind(&ids)
+            .bind(keys)
+            .bind(data)
+            .bind(frequencies)
+            .bind(received)
+            .bind(raw)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT report_id, id FROM {} WHERE report_id = ANY($1)",
+        table.table()
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut stored = HashMap::with_capacity(rows.len());
+    for row in rows {
+        stored.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    Ok(stored)
+}
+
+/// Stores `jobs` in one transaction; their row ids in order.
+async fn insert_group(pool: &PgPool, jobs: &[Job]) -> StoreResult<Vec<i64>> {
+    let mut tx = pool.begin().await?;
+    let mut stored = HashMap::new();
+    for table in [ReportKind::Beacons, ReportKind::Witnesses] {
+        let inserts: Vec<&Insert> = jobs
+            .iter()
+            .map(|job| &job.insert)
+            .filter(|insert| insert.table == table)
+            .collect();
+        if !inserts.is_empty() {
+            stored.insert(table, insert_reports(&mut tx, table, &inserts).await?);
+        }
+    }
+    tx.commit().await?;
+    jobs.iter()
+        .map(|job| {
+            let Insert {
+                table, report_id, ..
+            } = &job.insert;
+            stored
+                .get(table)
+                .and_then(|ids| ids.get(report_id))
+                .copied()
+                .ok_or_else(|| {
+                    OracleError::Corrupt(format!("report {report_id} not found after insert"))
+                })
+        })
+        .collect()
+}
+
+/// The group-commit writer: takes every queued report, stores them in one transaction and
+/// answers each caller after the commit. If the group fails, each report is retried alone so
+/// that one bad report cannot fail the others. Ends when every store handle is dropped.
+async fn group_commit(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::new();
+    while queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+        match insert_group(&pool, &jobs).await {
+            Ok(ids) => {
+                for (job, id) in jobs.drain(..).zip(ids) {
+                    let _ = job.reply.send(Ok(id));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, reports = jobs.len(), "group commit failed; storing one by one");
+                for job in jobs.drain(..) {
+                    let result = insert_group(&pool, std::slice::from_ref(&job))
+                        .await
+                        .and_then(|ids| {
+                            ids.first().copied().ok_or_else(|| {
+                                OracleError::Corrupt("no row id after insert".into())
+                            })
+                        });
+                    let _ = job.reply.send(result);
+                }
+            }
+        }
+    }
 }
 
 /// Stored integers are PostgreSQL's signed 64 bits; every value we store fits.
@@ -195,25 +352,21 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let (writer, queue) = mpsc::channel(MAX_GROUP * 4);
+        tokio::spawn(group_commit(pool.clone(), queue));
+        Ok(Self { pool, writer })
     }
 
-    /// The row id of a report just inserted (`inserted`), or else of the copy stored before
-    /// (a replay: `ON CONFLICT (report_id) DO NOTHING` inserted nothing).
-    async fn stored_id(
-        &self,
-        inserted: Option<PgRow>,
-        table: &str,
-        report_id: &str,
-    ) -> StoreResult<i64> {
-        if let Some(row) = inserted {
-            return Ok(row.try_get(0)?);
-        }
-        let row = sqlx::query(&format!("SELECT id FROM {table} WHERE report_id = $1"))
-            .bind(report_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
+    /// Queues a report for the group commit and waits until it is committed.
+    async fn commit(&self, insert: Insert) -> StoreResult<i64> {
+        let (reply, answer) = oneshot::channel();
+        let stopped =
+            || OracleError::Io(std::io::Error::other("the PostgreSQL writer has stopped"));
+        self.writer
+            .send(Job { insert, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Runs the migrations again (they are recorded, so this applies only missing ones).
@@ -308,22 +461,16 @@ impl Store for PostgresStore {
         received_ms: u64,
         r: &'a proto::BeaconReport,
     ) -> BoxFuture<'a, StoreResult<i64>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id) DO NOTHING RETURNING id",
-            )
-            .bind(report_id)
-            .bind(r.pub_key.as_slice())
-            .bind(r.data.as_slice())
-            .bind(r.remote_entropy.as_slice())
-            .bind(i(r.frequency_hz))
-            .bind(i(received_ms))
-            .bind(r.encode_to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-            self.stored_id(row, "beacons", report_id).await
-        })
+        Box::pin(self.commit(Insert {
+            table: ReportKind::Beacons,
+            report_id: report_id.to_string(),
+            pub_key: r.pub_key.clone(),
+            data: r.data.clone(),
+            remote_entropy: r.remote_entropy.clone(),
+            frequency_hz: i(r.frequency_hz),
+            received_ms: i(received_ms),
+            raw: r.encode_to_vec(),
+        }))
     }
 
     fn insert_witness<'a>(
@@ -332,21 +479,16 @@ impl Store for PostgresStore {
         received_ms: u64,
         r: &'a proto::WitnessReport,
     ) -> BoxFuture<'a, StoreResult<i64>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_id) DO NOTHING RETURNING id",
-            )
-            .bind(report_id)
-            .bind(r.pub_key.as_slice())
-            .bind(r.data.as_slice())
-            .bind(i(r.frequency_hz))
-            .bind(i(received_ms))
-            .bind(r.encode_to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-            self.stored_id(row, "witnesses", report_id).await
-        })
+        Box::pin(self.commit(Insert {
+            table: ReportKind::Witnesses,
+            report_id: report_id.to_string(),
+            pub_key: r.pub_key.clone(),
+            data: r.data.clone(),
+            remote_entropy: Vec::new(),
+            frequency_hz: i(r.frequency_hz),
+            received_ms: i(received_ms),
+            raw: r.encode_to_vec(),
+        }))
     }
 
     fn insert_rejection<'a>(&'a self, r: &'a RejectionRow) -> BoxFuture<'a, StoreResult<()>> {
