@@ -28,7 +28,8 @@ limit=300
 
 locked=(--locked)
 [ "${CROSS_UNLOCKED:-0}" = 1 ] && locked=()
-cargo build "${locked[@]}" -q -p hotspot --bin hotspot
+# --workspace: the features `cargo test --workspace` built it with, so a test run leaves it fresh.
+cargo build "${locked[@]}" -q --workspace --bin hotspot
 host="$root/target/debug/hotspot"
 
 work=$(mktemp -d)

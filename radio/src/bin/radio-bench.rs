@@ -182,6 +182,7 @@ fn snr_at_per(curve: &[(f64, f64)], target: f64) -> Option<f64> {
 }
 
 /// Plots PER (log scale) against SNR: soft decoding thick, hard decoding thin, one colour per SF.
+#[cfg(feature = "plot")]
 fn plot(points: &[Point], frames: usize, png: &str, font: &str) -> Result<()> {
     use plotters::prelude::*;
     let bytes = std::fs::read(font).with_context(|| format!("reading font {font}"))?;
@@ -242,6 +243,12 @@ fn plot(points: &[Point], frames: usize, png: &str, font: &str) -> Result<()> {
     root.present()?;
     println!("PER plot written to {png}");
     Ok(())
+}
+
+/// Without the `plot` feature there is no plotting code: say so instead of writing nothing.
+#[cfg(not(feature = "plot"))]
+fn plot(_: &[Point], _: usize, png: &str, _: &str) -> Result<()> {
+    anyhow::bail!("cannot write {png}: radio-bench was built without the `plot` feature")
 }
 
 /// Samples per second the receiver processes on a continuous stream of frames with noise.
