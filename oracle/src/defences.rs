@@ -17,6 +17,9 @@
 //! - [`inflated_signals`] (`inflated_signal`): a listener whose RSSI is, on average over the
 //!   epoch, much louder than the path-loss fit of the other witnesses of the same beacons. One
 //!   report can be loud by shadowing; a listener loud on every report forges its signal.
+//! - [`misplaced_locations`] (`misplaced_location`): where the path gains of a hotspot's links
+//!   place it against where it asserted (see [`location`]). A radio asserted kilometres from
+//!   where it stands hears and is heard at strengths that fit another place.
 //! - [`shared_radios`] (`shared_radio`): two listeners asserted apart whose signals of the same
 //!   beaconers are nearly identical. Radios at different places see independent shadowing
 //!   (several dB apart); equal readings mean one roof (a farm asserted apart) or one receiver
@@ -25,6 +28,10 @@
 //! A flagged hotspot earns nothing in the epoch: its beacons earn nothing (nor do their
 //! witnesses), its witnesses are dropped before the witness selection, and it is left out of the
 //! hex density count.
+
+pub mod location;
+
+pub use location::misplaced_locations;
 
 use crate::reason::RewardReason;
 use h3_coverage::CellIndex;
@@ -49,6 +56,21 @@ pub struct DefenceConfig {
     pub inflated_margin_db: f64,
     /// `inflated_signal`: fewest reports with a fit (beacons with at least 4 valid witnesses).
     pub inflated_min_reports: usize,
+    /// `misplaced_location`: least likelihood ratio (`ΔRSS / σ²` between the asserted place
+    /// and the best-fitting one; χ² with two degrees of freedom for an honest hotspot).
+    pub location_max_ratio: f64,
+    /// `misplaced_location`: least distance between the asserted and the best-fitting place,
+    /// metres.
+    pub location_min_offset_m: f64,
+    /// `misplaced_location`: standard deviation of the prior of a hotspot's common gain offset
+    /// (antenna gain or transmit power off by a few dB), dB.
+    pub location_offset_sigma_db: f64,
+    /// `misplaced_location`: pairs asserted closer than this, metres, do not count as silent when
+    /// they have no valid report (the verifier rejects reports between them as `too_close`).
+    pub location_silent_min_m: f64,
+    /// `misplaced_location`: fewest neighbours (hotspot pairs with a valid report) a hotspot
+    /// must have.
+    pub location_min_links: usize,
     /// `shared_radio`: largest root-mean-square difference of two listeners' signals of the
     /// same beaconers, dB.
     pub shared_max_rms_db: f64,
@@ -67,6 +89,11 @@ impl Default for DefenceConfig {
             links_min_pairs: 10,
             inflated_margin_db: 8.0,
             inflated_min_reports: 6,
+            location_max_ratio: 20.0,
+            location_min_offset_m: 2_000.0,
+            location_offset_sigma_db: 1.5,
+            location_silent_min_m: 500.0,
+            location_min_links: 8,
             shared_max_rms_db: 1.5,
             shared_min_beaconers: 8,
             shared_min_separation_m: 300.0,
@@ -97,25 +124,66 @@ pub struct Evidence {
 pub type Flags = BTreeMap<Key, BTreeSet<RewardReason>>;
 
 /// Runs every defence and collects the reasons each flagged hotspot was flagged for.
+///
+/// `misplaced_location` runs last, on the evidence without the hotspots the others flagged:
+/// invented or replayed links would bend the path-loss law it locates hotspots with.
 pub fn analyse(evidence: &Evidence, config: &DefenceConfig) -> Flags {
-    let mut flags = Flags::new();
-    let found = [
-        (
-            RewardReason::ImplausibleLinks,
-            implausible_links(evidence, config),
-        ),
-        (
-            RewardReason::InflatedSignal,
-            inflated_signals(evidence, config),
-        ),
-        (RewardReason::SharedRadio, shared_radios(evidence, config)),
-    ];
-    for (reason, keys) in found {
+    fn note(flags: &mut Flags, reason: RewardReason, keys: BTreeMap<Key, f64>) {
         for key in keys.into_keys() {
             flags.entry(key).or_default().insert(reason);
         }
     }
+    let mut flags = Flags::new();
+    note(
+        &mut flags,
+        RewardReason::ImplausibleLinks,
+        implausible_links(evidence, config),
+    );
+    note(
+        &mut flags,
+        RewardReason::InflatedSignal,
+        inflated_signals(evidence, config),
+    );
+    note(
+        &mut flags,
+        RewardReason::SharedRadio,
+        shared_radios(evidence, config),
+    );
+    let cleared = evidence.without(&flags.keys().copied().collect());
+    note(
+        &mut flags,
+        RewardReason::MisplacedLocation,
+        misplaced_locations(&cleared, config),
+    );
     flags
+}
+
+impl Evidence {
+    /// The same evidence without the beacons and witness reports of `excluded` hotspots.
+    pub fn without(&self, excluded: &BTreeSet<Key>) -> Evidence {
+        Evidence {
+            locations: self
+                .locations
+                .iter()
+                .filter(|(key, _)| !excluded.contains(*key))
+                .map(|(key, cell)| (*key, *cell))
+                .collect(),
+            beacons: self
+                .beacons
+                .iter()
+                .filter(|beacon| !excluded.contains(&beacon.beaconer))
+                .map(|beacon| BeaconEvidence {
+                    beaconer: beacon.beaconer,
+                    witnesses: beacon
+                        .witnesses
+                        .iter()
+                        .filter(|(key, _)| !excluded.contains(key))
+                        .copied()
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Upper edges of the distance bins of the hearing curve, metres (the last bin is open).
@@ -201,29 +269,35 @@ impl LinkTable {
     }
 
     /// The network's hearing curve: probability that a listener at a distance bin hears a
-    /// beaconer, non-increasing with distance and kept within [0.02, 0.98].
+    /// beaconer.
     fn hearing_curve(&self) -> Vec<f64> {
-        let bins = DISTANCE_BINS_M.len() + 1;
-        let mut heard = vec![0.0; bins];
-        let mut total = vec![0.0; bins];
-        for &(_, _, d, h) in &self.pairs {
-            let bin = bin_of(d);
-            total[bin] += 1.0;
-            if h {
-                heard[bin] += 1.0;
-            }
-        }
-        // Laplace smoothing keeps empty bins at one half before the monotone fit.
-        let raw: Vec<f64> = heard
-            .iter()
-            .zip(&total)
-            .map(|(h, t)| (h + 0.5) / (t + 1.0))
-            .collect();
-        non_increasing(&raw, &total)
-            .into_iter()
-            .map(|p| p.clamp(0.02, 0.98))
-            .collect()
+        hearing_curve(self.pairs.iter().map(|&(_, _, d, heard)| (d, heard)))
     }
+}
+
+/// A hearing curve from `(distance, heard)` pairs: the fraction heard by distance bin
+/// (Laplace-smoothed, so empty bins start at one half), non-increasing with distance and kept
+/// within [0.02, 0.98].
+fn hearing_curve(pairs: impl Iterator<Item = (f64, bool)>) -> Vec<f64> {
+    let bins = DISTANCE_BINS_M.len() + 1;
+    let mut heard = vec![0.0; bins];
+    let mut total = vec![0.0; bins];
+    for (distance, was_heard) in pairs {
+        let bin = bin_of(distance);
+        total[bin] += 1.0;
+        if was_heard {
+            heard[bin] += 1.0;
+        }
+    }
+    let raw: Vec<f64> = heard
+        .iter()
+        .zip(&total)
+        .map(|(h, t)| (h + 0.5) / (t + 1.0))
+        .collect();
+    non_increasing(&raw, &total)
+        .into_iter()
+        .map(|p| p.clamp(0.02, 0.98))
+        .collect()
 }
 
 /// `implausible_links`: the hotspots whose links (who hears them, whom they hear) are too

@@ -127,6 +127,9 @@ reasons! {
         /// The hotspot's RSSI is, on average over the epoch, far louder than the other
         /// witnesses of the same beacons allow (`crate::defences::inflated_signals`).
         InflatedSignal => "inflated_signal",
+        /// The path gains of the hotspot's links place it far from its asserted location: a
+        /// spoofed location (`crate::defences::misplaced_locations`).
+        MisplacedLocation => "misplaced_location",
         /// Another hotspot asserted elsewhere reports the same signals: one roof or one
         /// replayed receiver behind several keys (`crate::defences::shared_radios`).
         SharedRadio => "shared_radio",

@@ -41,7 +41,6 @@ async fn ring() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure: no rule catches a spoofed location yet (attackers earn 8.7 %, honest lose 9.0 %)"]
 async fn spoof() {
     check(Scenario::Spoof, 7).await;
 }
