@@ -148,8 +148,21 @@ impl Oracle {
         let end_ms = start_ms.saturating_add(config.epoch_ms);
         let beacons = self.store().valid_beacons_between(start_ms, end_ms).await?;
         let beacon_ids: Vec<i64> = beacons.iter().map(|b| b.id).collect();
+        // Reputation and HIP-106 activity both look at each hotspot's latest
+        // `reputation.max_reports` reports of a kind, tallied in one query per kind; the
+        // store runs those queries while the beacons' witnesses are read.
+        let limit = config.reputation.max_reports;
+        let reputation_start = end_ms.saturating_sub(config.reputation.window_ms);
+        let (matched, beacon_tallies, witness_tallies) = futures::try_join!(
+            self.store().witnesses_of_beacons(&beacon_ids),
+            self.store()
+                .report_tallies(ReportKind::Beacons, reputation_start, end_ms, limit),
+            self.store()
+                .report_tallies(ReportKind::Witnesses, reputation_start, end_ms, limit),
+        )?;
+        let recent = [beacon_tallies, witness_tallies];
         let mut valid_by_beacon: HashMap<i64, Vec<WitnessRow>> = HashMap::new();
-        for w in self.store().witnesses_of_beacons(&beacon_ids).await? {
+        for w in matched {
             if let (Status::Valid, Some(beacon_id)) = (w.status, w.beacon_id) {
                 valid_by_beacon.entry(beacon_id).or_default().push(w);
             }
@@ -220,18 +233,6 @@ impl Oracle {
         let mut active = BTreeSet::new();
         let mut witnesses_selected = 0;
         let mut ineligible: BTreeMap<String, u64> = BTreeMap::new();
-        // Reputation and HIP-106 activity both look at each hotspot's latest
-        // `reputation.max_reports` reports of a kind, tallied in one query per kind.
-        let limit = config.reputation.max_reports;
-        let reputation_start = end_ms.saturating_sub(config.reputation.window_ms);
-        let mut recent = Vec::with_capacity(2);
-        for kind in [ReportKind::Beacons, ReportKind::Witnesses] {
-            let tallies = self
-                .store()
-                .report_tallies(kind, reputation_start, end_ms, limit)
-                .await?;
-            recent.push(tallies);
-        }
         let window = config.reciprocity_window_ms;
         let reciprocity_start = start_ms.saturating_sub(window);
         let (active_beacons, active_witnesses) = if window == 0 {

@@ -144,13 +144,14 @@ impl Oracle {
         error
     }
 
-    async fn known_gateway(&self, key: &[u8; 32]) -> Result<GatewayRow, IngestError> {
-        self.store().gateway(key).await?.ok_or_else(|| {
-            rejected(
-                IngestReason::UnknownGateway,
-                format!("{} is not a known gateway", poc::Address(*key)),
-            )
-        })
+    async fn known_gateway(&self, key: &[u8; 32]) -> Result<(), IngestError> {
+        if self.store().is_known_gateway(key).await? {
+            return Ok(());
+        }
+        Err(rejected(
+            IngestReason::UnknownGateway,
+            format!("{} is not a known gateway", poc::Address(*key)),
+        ))
     }
 
     /// The latest entropy; `FailedPrecondition` if none has been published.

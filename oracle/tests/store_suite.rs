@@ -444,6 +444,14 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
         .collect();
     found.sort();
     assert_eq!(found, vec![key(1), key(2)]);
+    assert!(s.is_known_gateway(&key(1)).await.unwrap());
+    assert!(!s.is_known_gateway(&key(9)).await.unwrap());
+    if f.is_postgres() {
+        // Another process onboards a gateway: an unknown key is asked about again.
+        let other = f.open().await;
+        other.put_gateway(&gateway(9, None, 10)).await.unwrap();
+        assert!(s.is_known_gateway(&key(9)).await.unwrap());
+    }
 
     let b1 = s
         .insert_beacon("b1", 1_000, &beacon(1, b"p1", 904_100_000))

@@ -324,6 +324,9 @@ pub trait Store: Send + Sync + 'static {
     fn gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<Option<GatewayRow>>>;
     /// Every gateway, ordered by key.
     fn gateways(&self) -> BoxFuture<'_, StoreResult<Vec<GatewayRow>>>;
+    /// Whether `key` is an onboarded gateway. Gateways are never removed, so once true it
+    /// stays true (stores may remember it).
+    fn is_known_gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<bool>>;
 
     /// Stores published entropy.
     fn put_entropy<'a>(&'a self, entropy: &'a EntropyRow) -> BoxFuture<'a, StoreResult<()>>;

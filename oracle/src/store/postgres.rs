@@ -24,8 +24,9 @@ use poc::proto;
 use prost::Message;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Row};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,6 +39,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The group-commit writer of reports.
     writer: mpsc::Sender<Job>,
+    /// Gateways seen onboarded: they are never removed, so ingest asks the database only
+    /// about keys it has not seen yet (other processes may onboard gateways at any time).
+    known: Arc<RwLock<HashSet<[u8; 32]>>>,
 }
 
 /// Most reports stored in one group commit.
@@ -354,7 +358,19 @@ impl PostgresStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let (writer, queue) = mpsc::channel(MAX_GROUP * 4);
         tokio::spawn(group_commit(pool.clone(), queue));
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            known: Arc::new(RwLock::new(HashSet::new())),
+        })
+    }
+
+    /// Remembers that `key` is an onboarded gateway.
+    fn remember_known(&self, key: [u8; 32]) {
+        self.known
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key);
     }
 
     /// Queues a report for the group commit and waits until it is committed.
@@ -397,7 +413,30 @@ impl Store for PostgresStore {
             .bind(g.raw.as_slice())
             .execute(&self.pool)
             .await?;
+            self.remember_known(g.pub_key);
             Ok(())
+        })
+    }
+
+    fn is_known_gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let seen = self
+                .known
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(key);
+            if seen {
+                return Ok(true);
+            }
+            let found = sqlx::query("SELECT 1 FROM gateways WHERE pub_key = $1")
+                .bind(key.as_slice())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            if found {
+                self.remember_known(*key);
+            }
+            Ok(found)
         })
     }
 

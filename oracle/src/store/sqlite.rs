@@ -567,6 +567,11 @@ impl Store for SqliteStore {
         Box::pin(async move { Ok(found) })
     }
 
+    fn is_known_gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<bool>> {
+        let known = self.cached_gateways().contains_key(key);
+        Box::pin(async move { Ok(known) })
+    }
+
     fn gateways(&self) -> BoxFuture<'_, StoreResult<Vec<GatewayRow>>> {
         // Keys order as the BLOBs do (memcmp), like `ORDER BY pub_key`.
         let all = self.cached_gateways().values().cloned().collect();
