@@ -195,6 +195,12 @@ struct FrameCtx {
     snr_sum: f64,
     sig_sum: f64,
     measured: usize,
+    /// The run of data windows with the same strong peak: (bin, windows, chip index of the
+    /// first). Data symbols are random; a run is the preamble of another frame.
+    run: (u16, usize, u64),
+    /// Where another frame's preamble showed up during this one (chip index), the place to
+    /// search again if this frame fails.
+    capture_at: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -391,18 +397,38 @@ impl Receiver {
         self.trim();
     }
 
+    /// Drops the samples no state can return to, and gives back the memory a long frame took.
+    /// While a frame is decoded the receiver keeps its header (a bad header resumes the search
+    /// after the sync word) and then only the last windows, or the preamble of another frame
+    /// seen during it.
     fn trim(&mut self) {
-        let hist = (6 * self.n) as u64;
+        let n = self.n as u64;
+        let hist = 6 * n;
         let keep = match &self.state {
             State::Search => self.search_pos.saturating_sub(hist),
             State::Sync { w } => w.saturating_sub(hist),
-            State::Frame(ctx) => ctx.data_start.saturating_sub(hist),
+            State::Frame(ctx) => {
+                let current = ctx.data_start + ctx.bins.len() as u64 * n;
+                let from = match (
+                    ctx.header.is_some() && ctx.bins.len() >= HEADER_BLOCK_SYMBOLS,
+                    ctx.capture_at,
+                ) {
+                    (_, Some(at)) => at.min(current),
+                    (true, None) => current,
+                    (false, None) => ctx.data_start,
+                };
+                from.saturating_sub(hist)
+            }
         };
         let drop = keep.saturating_sub(self.base) as usize;
         if drop > 0 && drop >= self.buf.len() / 2 {
             let drop = drop.min(self.buf.len());
             self.buf.drain(..drop);
             self.base += drop as u64;
+        }
+        let slack = 8 * self.n;
+        if self.buf.capacity() > 2 * self.buf.len() + 2 * slack {
+            self.buf.shrink_to(self.buf.len() + slack);
         }
     }
 
@@ -635,6 +661,8 @@ impl Receiver {
             snr_sum: 0.0,
             sig_sum: 0.0,
             measured: 0,
+            run: (0, 0, 0),
+            capture_at: None,
         })
     }
 
@@ -692,7 +720,25 @@ impl Receiver {
                 return Step::NeedMore;
             };
             let (k, pk, others) = Self::peak(&spec);
-            if pk > self.det_threshold * others {
+            let strong = pk > self.det_threshold * others;
+            if strong && ctx.capture_at.is_none() {
+                let window = pos.max(0.0) as u64;
+                let near = |a: u16, b: u16| {
+                    let d = (i32::from(a) - i32::from(b)).rem_euclid(n as i32);
+                    d <= 1 || d >= n as i32 - 1
+                };
+                ctx.run = if ctx.run.1 > 0 && near(ctx.run.0, k as u16) {
+                    (k as u16, ctx.run.1 + 1, ctx.run.2)
+                } else {
+                    (k as u16, 1, window)
+                };
+                if ctx.run.1 >= MIN_RUN {
+                    ctx.capture_at = Some(ctx.run.2);
+                }
+            } else if !strong {
+                ctx.run.1 = 0;
+            }
+            if strong {
                 let residual = Self::fractional_peak(&spec, k);
                 ctx.drift_rate =
                     (ctx.drift_rate + TRACK_RATE_GAIN * residual).clamp(-max_rate, max_rate);
@@ -746,8 +792,13 @@ impl Receiver {
             ctx.data_start + (ctx.total_symbols * n) as u64
         } else {
             // A failed frame may have been hit by a stronger one that started during it:
-            // search again from just after this frame's sync word.
-            (ctx.sync_start.max(0.0) as u64) + 2 * n as u64
+            // search again from that frame's preamble, or from just after this frame's sync
+            // word as far back as the buffer still holds.
+            let after_sync = (ctx.sync_start.max(0.0) as u64) + 2 * n as u64;
+            match ctx.capture_at {
+                Some(at) => at.saturating_sub(2 * n as u64).max(self.base),
+                None => after_sync.max(self.base),
+            }
         };
         self.state = State::Search;
         Step::Progress
@@ -808,5 +859,40 @@ impl Receiver {
             sample_offset,
         });
         good
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_frame_is_decoded_without_buffering_all_of_it() {
+        let params = LoraParams {
+            oversampling: 1,
+            ..LoraParams::new(10, 125_000)
+        };
+        let payload: Vec<u8> = (0..=254u8).collect();
+        let mut stream = vec![Complex32::new(0.0, 0.0); 4_000];
+        stream.extend(crate::modulator::modulate(&params, &payload).unwrap());
+        stream.extend(vec![Complex32::new(0.0, 0.0); 8_000]);
+        let mut receiver = Receiver::new(params, Calibration::default()).unwrap();
+        let n = receiver.n;
+        let mut frames = Vec::new();
+        let mut most_buffered = 0;
+        for chunk in stream.chunks(1_000) {
+            frames.extend(receiver.process(chunk));
+            most_buffered = most_buffered.max(receiver.buf.capacity());
+        }
+        frames.extend(receiver.flush());
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].payload, payload);
+        assert_eq!(frames[0].crc_ok, Some(true));
+        let frame_windows = stream.len() / n;
+        assert!(
+            most_buffered <= 40 * n,
+            "buffered {} windows of a {frame_windows}-window stream",
+            most_buffered / n
+        );
     }
 }
