@@ -21,8 +21,8 @@
 use super::{DefenceConfig, Evidence, Key};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Metres per degree of latitude.
-const METRES_PER_DEGREE: f64 = 111_320.0;
+/// Mean Earth radius, metres.
+const EARTH_RADIUS_M: f64 = 6_371_000.0;
 /// Fewest links (hotspot pairs) the network needs for its path-loss fit.
 const MIN_NETWORK_PAIRS: usize = 10;
 /// Points per side of the coarse search grid.
@@ -34,6 +34,64 @@ const EM_ROUNDS: usize = 50;
 /// Pairs further apart than this are not counted as silent (nobody expects them to hear each
 /// other), metres.
 const MAX_SILENT_DISTANCE_M: f64 = 25_000.0;
+
+/// A place as a point in space (Earth-centred, metres): distances between places are chords,
+/// which differ from great-circle distances by less than a millimetre over 25 km, and every
+/// hotspot has its own tangent plane to search in wherever it is on Earth.
+type Point = [f64; 3];
+
+fn point_at((lat, lon): (f64, f64)) -> Point {
+    let (lat, lon) = (lat.to_radians(), lon.to_radians());
+    [
+        EARTH_RADIUS_M * lat.cos() * lon.cos(),
+        EARTH_RADIUS_M * lat.cos() * lon.sin(),
+        EARTH_RADIUS_M * lat.sin(),
+    ]
+}
+
+fn between(a: &Point, b: &Point) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// The tangent plane at a place: a point `(east, north)` metres from it.
+struct Plane {
+    origin: Point,
+    east: Point,
+    north: Point,
+}
+
+impl Plane {
+    fn at(origin: Point) -> Self {
+        let r = between(&origin, &[0.0; 3]).max(1.0);
+        let up = [origin[0] / r, origin[1] / r, origin[2] / r];
+        let horizontal = (up[0] * up[0] + up[1] * up[1]).sqrt();
+        let east = if horizontal > 1e-12 {
+            [-up[1] / horizontal, up[0] / horizontal, 0.0]
+        } else {
+            [0.0, 1.0, 0.0]
+        };
+        let north = [
+            up[1] * east[2] - up[2] * east[1],
+            up[2] * east[0] - up[0] * east[2],
+            up[0] * east[1] - up[1] * east[0],
+        ];
+        Self {
+            origin,
+            east,
+            north,
+        }
+    }
+
+    fn point(&self, (e, n): (f64, f64)) -> Point {
+        std::array::from_fn(|i| self.origin[i] + e * self.east[i] + n * self.north[i])
+    }
+
+    fn coordinates(&self, point: &Point) -> (f64, f64) {
+        let d: Point = std::array::from_fn(|i| point[i] - self.origin[i]);
+        let dot = |v: &Point| d[0] * v[0] + d[1] * v[1] + d[2] * v[2];
+        (dot(&self.east), dot(&self.north))
+    }
+}
 
 /// A hotspot's link to a neighbour: the neighbour's index and the mean path gain, dB.
 #[derive(Debug, Clone, Copy)]
@@ -172,7 +230,9 @@ struct Fit<'a> {
     links: &'a [Link],
     /// The active hotspots it could have had a report with and has none.
     silent: &'a [usize],
-    positions: &'a [(f64, f64)],
+    positions: &'a [Point],
+    /// The hotspot's tangent plane, where its candidate places lie.
+    plane: Plane,
     /// `σ² / τ²`: the shadowing variance over the prior variance of a hotspot's gain offset.
     offset_shrink: f64,
 }
@@ -182,11 +242,9 @@ impl Fit<'_> {
     /// `point`: the heard gains' residual sum of squares over σ², less the best common gain
     /// offset `b` under its prior (`min_b Σ(rᵢ − b)² + (σ²/τ²)·b² = Σrᵢ² − (Σrᵢ)²/(k + σ²/τ²)`),
     /// plus `−2 ln P(gain < T)` for every silent pair.
-    fn deviance(&self, point: (f64, f64)) -> f64 {
-        let distance = |other: usize| {
-            let (x, y) = self.positions[other];
-            (point.0 - x).hypot(point.1 - y)
-        };
+    fn deviance(&self, place: (f64, f64)) -> f64 {
+        let point = self.plane.point(place);
+        let distance = |other: usize| between(&point, &self.positions[other]);
         let (mut sum, mut sum_sq) = (0.0, 0.0);
         for link in self.links {
             let residual = link.gain_db - self.law.expected_gain_db(distance(link.other));
@@ -204,13 +262,13 @@ impl Fit<'_> {
     }
 }
 
-/// The point of least deviance: a grid over the neighbours and the assertion, then two finer
-/// grids around the best point.
-fn best_point(fit: &Fit, asserted: (f64, f64)) -> ((f64, f64), f64) {
-    let (mut min_x, mut max_x, mut min_y, mut max_y) =
-        (asserted.0, asserted.0, asserted.1, asserted.1);
+/// The place of least deviance in the hotspot's tangent plane (its assertion at the origin): a
+/// grid over the neighbours and the assertion, then two finer grids around the best place.
+fn best_point(fit: &Fit) -> ((f64, f64), f64) {
+    let asserted = (0.0, 0.0);
+    let (mut min_x, mut max_x, mut min_y, mut max_y) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for link in fit.links {
-        let (x, y) = fit.positions[link.other];
+        let (x, y) = fit.plane.coordinates(&fit.positions[link.other]);
         min_x = min_x.min(x);
         max_x = max_x.max(x);
         min_y = min_y.min(y);
@@ -249,23 +307,10 @@ fn best_point(fit: &Fit, asserted: (f64, f64)) -> ((f64, f64), f64) {
 pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
     let keys: Vec<Key> = evidence.locations.keys().copied().collect();
     let index: BTreeMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-    let degrees: Vec<(f64, f64)> = evidence
+    let positions: Vec<Point> = evidence
         .locations
         .values()
-        .map(|cell| h3_coverage::centre(*cell))
-        .collect();
-    let Some(&(lat0, lon0)) = degrees.first() else {
-        return BTreeMap::new();
-    };
-    let cos_lat0 = lat0.to_radians().cos();
-    let positions: Vec<(f64, f64)> = degrees
-        .iter()
-        .map(|&(lat, lon)| {
-            (
-                (lon - lon0) * METRES_PER_DEGREE * cos_lat0,
-                (lat - lat0) * METRES_PER_DEGREE,
-            )
-        })
+        .map(|cell| point_at(h3_coverage::centre(*cell)))
         .collect();
 
     // Mean gain of each pair of hotspots, over both directions of the link, and who was
@@ -300,14 +345,10 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
     // neither so close that the verifier rejects their reports as too close nor too far to
     // expect any) and had none, found through a grid of MAX_SILENT_DISTANCE_M buckets.
     let heard_set: BTreeSet<(usize, usize)> = heard.iter().map(|&(a, b, _)| (a, b)).collect();
-    let bucket_of = |(x, y): (f64, f64)| {
-        (
-            (x / MAX_SILENT_DISTANCE_M).floor() as i64,
-            (y / MAX_SILENT_DISTANCE_M).floor() as i64,
-        )
-    };
-    let mut buckets: BTreeMap<(i64, i64), Vec<usize>> = BTreeMap::new();
-    for (hotspot, &position) in positions.iter().enumerate() {
+    let bucket_of =
+        |point: &Point| point.map(|coordinate| (coordinate / MAX_SILENT_DISTANCE_M).floor() as i64);
+    let mut buckets: BTreeMap<[i64; 3], Vec<usize>> = BTreeMap::new();
+    for (hotspot, position) in positions.iter().enumerate() {
         if beaconer[hotspot] || listener[hotspot] {
             buckets
                 .entry(bucket_of(position))
@@ -316,13 +357,17 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
         }
     }
     let mut silent: Vec<(usize, usize)> = Vec::new();
-    for (&(bx, by), members) in &buckets {
+    let around = |[x, y, z]: [i64; 3]| {
+        (-1..=1).flat_map(move |dx| {
+            (-1..=1).flat_map(move |dy| (-1..=1).map(move |dz| [x + dx, y + dy, z + dz]))
+        })
+    };
+    for (&bucket, members) in &buckets {
         for &a in members {
-            for (dx, dy) in (-1..=1).flat_map(|dx| (-1..=1).map(move |dy| (dx, dy))) {
-                for &b in buckets.get(&(bx + dx, by + dy)).into_iter().flatten() {
+            for next in around(bucket) {
+                for &b in buckets.get(&next).into_iter().flatten() {
                     let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
-                    let (pa, pb) = (positions[a], positions[b]);
-                    let apart = (pa.0 - pb.0).hypot(pa.1 - pb.1);
+                    let apart = between(&positions[a], &positions[b]);
                     if a < b
                         && testable
                         && (config.location_silent_min_m..=MAX_SILENT_DISTANCE_M).contains(&apart)
@@ -335,10 +380,7 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
         }
     }
 
-    let distance = |a: usize, b: usize| {
-        let (pa, pb) = (positions[a], positions[b]);
-        (pa.0 - pb.0).hypot(pa.1 - pb.1)
-    };
+    let distance = |a: usize, b: usize| between(&positions[a], &positions[b]);
     let mut flagged = BTreeMap::new();
     loop {
         let heard_points: Vec<(f64, f64)> = heard
@@ -363,23 +405,23 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
         let worst = (0..keys.len())
             .filter(|&hotspot| links[hotspot].len() >= config.location_min_links)
             .filter_map(|hotspot| {
-                let asserted = positions[hotspot];
                 let fit = Fit {
                     law,
                     links: &links[hotspot],
                     silent: &unheard[hotspot],
                     positions: &positions,
+                    plane: Plane::at(positions[hotspot]),
                     offset_shrink,
                 };
-                let at_assertion = fit.deviance(asserted);
+                let at_assertion = fit.deviance((0.0, 0.0));
                 // No point's deviance is negative, so a hotspot that fits its assertion this
                 // well cannot be flagged: skip the search.
                 if at_assertion <= config.location_max_ratio {
                     return None;
                 }
-                let (point, at_best) = best_point(&fit, asserted);
+                let (place, at_best) = best_point(&fit);
                 let ratio = at_assertion - at_best;
-                let offset = (point.0 - asserted.0).hypot(point.1 - asserted.1);
+                let offset = place.0.hypot(place.1);
                 (ratio > config.location_max_ratio && offset >= config.location_min_offset_m)
                     .then_some((hotspot, ratio))
             })
@@ -405,19 +447,33 @@ mod tests {
     /// assert a place `offset_m` north of their radio; gains follow a log-distance law with
     /// exponent 3.5 and 6 dB of shadowing per link, heard to 6 km.
     fn network(spoofed: &[usize], offset_m: f64, seed: u64) -> (Evidence, Vec<Key>) {
+        network_at((52.50, 13.35), 0, spoofed, offset_m, seed)
+    }
+
+    /// [`network`] with its south-west corner at `corner` and keys from `first_key` on.
+    fn network_at(
+        corner: (f64, f64),
+        first_key: u8,
+        spoofed: &[usize],
+        offset_m: f64,
+        seed: u64,
+    ) -> (Evidence, Vec<Key>) {
         let mut rng = StdRng::seed_from_u64(seed);
         let side = 7;
+        let lon_step = 1_200.0 / (111_320.0 * corner.0.to_radians().cos());
         let radios: Vec<(f64, f64)> = (0..side * side)
             .map(|k| {
                 let (i, j) = ((k / side) as f64, (k % side) as f64);
-                (52.50 + i * 1_200.0 / METRES_PER_DEGREE, 13.35 + j * 0.0177)
+                (corner.0 + i * 1_200.0 / 111_320.0, corner.1 + j * lon_step)
             })
             .collect();
-        let keys: Vec<Key> = (0..radios.len()).map(|k| [k as u8; 32]).collect();
+        let keys: Vec<Key> = (0..radios.len())
+            .map(|k| [first_key + k as u8; 32])
+            .collect();
         let mut evidence = Evidence::default();
         for (k, &(lat, lon)) in radios.iter().enumerate() {
             let lat = if spoofed.contains(&k) {
-                lat + offset_m / METRES_PER_DEGREE
+                lat + offset_m / 111_320.0
             } else {
                 lat
             };
@@ -464,6 +520,16 @@ mod tests {
             let found: Vec<Key> = flagged.keys().copied().collect();
             assert_eq!(found, expected, "seed {seed}: {flagged:?}");
         }
+    }
+
+    #[test]
+    fn networks_on_two_continents_are_judged_each_in_its_own_place() {
+        let (mut evidence, _) = network(&[], 0.0, 11);
+        let (sydney, keys) = network_at((-33.90, 151.15), 100, &[17], 3_000.0, 12);
+        evidence.locations.extend(sydney.locations);
+        evidence.beacons.extend(sydney.beacons);
+        let flagged = misplaced_locations(&evidence, &DefenceConfig::default());
+        assert_eq!(flagged.keys().collect::<Vec<_>>(), vec![&keys[17]]);
     }
 
     #[test]
