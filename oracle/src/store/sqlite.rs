@@ -653,25 +653,31 @@ impl Store for SqliteStore {
         })
     }
 
+    // Pending reports are sorted here rather than by SQLite, whose sorter would carry every
+    // row's raw report through the sort.
     fn pending_beacons(&self) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
         Box::pin(async move {
             let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons WHERE status = 'pending' ORDER BY received_ms, id"
+                "SELECT {BEACON_COLS} FROM beacons WHERE status = 'pending'"
             ))
             .fetch_all(&self.pool)
             .await?;
-            collect(rows, beacon_row)
+            let mut beacons = collect(rows, beacon_row)?;
+            beacons.sort_by_key(|b| (b.received_ms, b.id));
+            Ok(beacons)
         })
     }
 
     fn pending_witnesses(&self) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
         Box::pin(async move {
             let rows = sqlx::query(&format!(
-                "SELECT {WITNESS_COLS} FROM witnesses WHERE status = 'pending' ORDER BY received_ms, id"
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE status = 'pending'"
             ))
             .fetch_all(&self.pool)
             .await?;
-            collect(rows, witness_row)
+            let mut witnesses = collect(rows, witness_row)?;
+            witnesses.sort_by_key(|w| (w.received_ms, w.id));
+            Ok(witnesses)
         })
     }
 
