@@ -90,7 +90,7 @@ impl Default for DefenceConfig {
             inflated_margin_db: 8.0,
             inflated_min_reports: 6,
             location_max_ratio: 20.0,
-            location_min_offset_m: 2_000.0,
+            location_min_offset_m: 3_000.0,
             location_offset_sigma_db: 1.5,
             location_silent_min_m: 500.0,
             location_min_links: 8,

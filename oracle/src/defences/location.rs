@@ -514,7 +514,7 @@ mod tests {
     fn hotspots_asserted_kilometres_away_are_flagged() {
         let spoofed = [8, 17, 22];
         for seed in 0..3 {
-            let (evidence, keys) = network(&spoofed, 3_000.0, seed);
+            let (evidence, keys) = network(&spoofed, 4_000.0, seed);
             let flagged = misplaced_locations(&evidence, &DefenceConfig::default());
             let expected: Vec<Key> = spoofed.iter().map(|&k| keys[k]).collect();
             let found: Vec<Key> = flagged.keys().copied().collect();
@@ -525,7 +525,7 @@ mod tests {
     #[test]
     fn networks_on_two_continents_are_judged_each_in_its_own_place() {
         let (mut evidence, _) = network(&[], 0.0, 11);
-        let (sydney, keys) = network_at((-33.90, 151.15), 100, &[17], 3_000.0, 12);
+        let (sydney, keys) = network_at((-33.90, 151.15), 100, &[17], 4_000.0, 12);
         evidence.locations.extend(sydney.locations);
         evidence.beacons.extend(sydney.beacons);
         let flagged = misplaced_locations(&evidence, &DefenceConfig::default());
