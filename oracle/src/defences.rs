@@ -36,7 +36,7 @@ pub use location::misplaced_locations;
 use crate::reason::RewardReason;
 use h3_coverage::CellIndex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A hotspot's key.
 pub type Key = [u8; 32];
@@ -446,32 +446,49 @@ pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Ke
             (listener, means)
         })
         .collect();
+    // Only listeners that heard enough beaconers in common can match: count the beaconers each
+    // pair shares through the listeners of each beaconer, instead of comparing every pair.
+    let mut listeners_of: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+    for (listener, (_, by_beaconer)) in means.iter().enumerate() {
+        for beaconer in by_beaconer.keys() {
+            listeners_of.entry(*beaconer).or_default().push(listener);
+        }
+    }
+    let mut shared: HashMap<(usize, usize), usize> = HashMap::new();
+    for listeners in listeners_of.values() {
+        for (x, &i) in listeners.iter().enumerate() {
+            for &j in &listeners[x + 1..] {
+                *shared.entry((i.min(j), i.max(j))).or_default() += 1;
+            }
+        }
+    }
     let mut flagged: BTreeMap<Key, f64> = BTreeMap::new();
-    for (i, (a, a_means)) in means.iter().enumerate() {
-        for (b, b_means) in &means[i + 1..] {
-            let (Some(&a_cell), Some(&b_cell)) =
-                (evidence.locations.get(a), evidence.locations.get(b))
-            else {
-                continue;
-            };
-            if h3_coverage::distance_m(a_cell, b_cell) < config.shared_min_separation_m {
-                continue;
-            }
-            let differences: Vec<f64> = a_means
-                .iter()
-                .filter(|(beaconer, _)| *beaconer != a && *beaconer != b)
-                .filter_map(|(beaconer, ga)| b_means.get(beaconer).map(|gb| ga - gb))
-                .collect();
-            if differences.len() < config.shared_min_beaconers {
-                continue;
-            }
-            let rms =
-                (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
-            if rms <= config.shared_max_rms_db {
-                for key in [a, b] {
-                    let best = flagged.entry(*key).or_insert(rms);
-                    *best = best.min(rms);
-                }
+    for ((i, j), count) in shared {
+        if count < config.shared_min_beaconers {
+            continue;
+        }
+        let ((a, a_means), (b, b_means)) = (&means[i], &means[j]);
+        let (Some(&a_cell), Some(&b_cell)) = (evidence.locations.get(a), evidence.locations.get(b))
+        else {
+            continue;
+        };
+        if h3_coverage::distance_m(a_cell, b_cell) < config.shared_min_separation_m {
+            continue;
+        }
+        let differences: Vec<f64> = a_means
+            .iter()
+            .filter(|(beaconer, _)| *beaconer != a && *beaconer != b)
+            .filter_map(|(beaconer, ga)| b_means.get(beaconer).map(|gb| ga - gb))
+            .collect();
+        if differences.len() < config.shared_min_beaconers {
+            continue;
+        }
+        let rms =
+            (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
+        if rms <= config.shared_max_rms_db {
+            for key in [a, b] {
+                let best = flagged.entry(*key).or_insert(rms);
+                *best = best.min(rms);
             }
         }
     }
