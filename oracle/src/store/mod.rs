@@ -281,6 +281,39 @@ pub struct ReportTally {
     pub latest_ms: u64,
 }
 
+impl ReportTally {
+    /// A tally from its stored columns: key bytes, status text, reason, count and latest receive
+    /// time (both stores' signed 64-bit integers).
+    pub(crate) fn from_columns(
+        key: &[u8],
+        status: &str,
+        reason: Option<String>,
+        count: i64,
+        latest_ms: i64,
+    ) -> StoreResult<Self> {
+        Ok(Self {
+            pub_key: key32(key)?,
+            status: Status::parse(status)?,
+            reason,
+            count: count as u64,
+            latest_ms: latest_ms as u64,
+        })
+    }
+}
+
+/// The columns both stores read a beacon row from, in [`BeaconRow`] order.
+pub(crate) const BEACON_COLS: &str = "id, report_id, pub_key, received_ms, raw, status, reason";
+/// The columns both stores read a witness row from, in [`WitnessRow`] order.
+pub(crate) const WITNESS_COLS: &str =
+    "id, report_id, pub_key, received_ms, raw, status, reason, beacon_id, selected";
+
+/// A 32-byte key read back from a store.
+pub(crate) fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| OracleError::Corrupt(format!("key of {} bytes", bytes.len())))
+}
+
 /// Proof that this process holds the store-wide verifier lock; released when dropped.
 ///
 /// Verification and epoch closing read pending reports, decide them and write the verdicts;

@@ -14,9 +14,9 @@
 //! acknowledged once it is durable and many reports share one commit.
 
 use super::{
-    BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts, ReportKind,
-    ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts, VerifierLock,
-    WitnessRow,
+    key32, BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts,
+    ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts,
+    VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -201,16 +201,6 @@ fn i(v: u64) -> i64 {
 fn u(v: i64) -> u64 {
     v as u64
 }
-
-fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| OracleError::Corrupt(format!("key of {} bytes", bytes.len())))
-}
-
-const BEACON_COLS: &str = "id, report_id, pub_key, received_ms, raw, status, reason";
-const WITNESS_COLS: &str =
-    "id, report_id, pub_key, received_ms, raw, status, reason, beacon_id, selected";
 
 fn beacon_row(row: &PgRow) -> StoreResult<BeaconRow> {
     let raw: Vec<u8> = row.try_get("raw")?;
@@ -873,13 +863,13 @@ impl Store for PostgresStore {
                 .map(|row| {
                     let key: Vec<u8> = row.try_get(0)?;
                     let status: String = row.try_get(1)?;
-                    Ok(ReportTally {
-                        pub_key: key32(&key)?,
-                        status: Status::parse(&status)?,
-                        reason: row.try_get(2)?,
-                        count: u(row.try_get(3)?),
-                        latest_ms: u(row.try_get(4)?),
-                    })
+                    ReportTally::from_columns(
+                        &key,
+                        &status,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                    )
                 })
                 .collect()
         })
