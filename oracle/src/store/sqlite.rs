@@ -303,74 +303,78 @@ async fn select_in<'a, T: sqlx::Encode<'a, Sqlite> + sqlx::Type<Sqlite> + Sync +
 /// Writes `verdicts` with `pool`, in transactions of at most [`VERDICTS_PER_TRANSACTION`] rows.
 async fn write_verdicts(pool: &SqlitePool, verdicts: &Verdicts) -> StoreResult<()> {
     let now = i(verdicts.now_ms);
-    for chunk in verdicts.beacons.chunks(VERDICTS_PER_TRANSACTION) {
-        let mut tx = pool.begin().await?;
-        for rows in chunk.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::<Sqlite>::new("WITH v (id, status, reason) AS (VALUES ");
-            let mut list = query.separated(", ");
-            for v in rows {
-                list.push("(")
-                    .push_bind_unseparated(v.id)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(v.status.as_str())
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(v.reason)
-                    .push_unseparated(")");
-            }
+    update_from_values(
+        pool,
+        &verdicts.beacons,
+        "id, status, reason",
+        |mut row, v| {
+            row.push_bind(v.id)
+                .push_bind(v.status.as_str())
+                .push_bind(v.reason);
+        },
+        |query| {
             query
-                .push(") UPDATE beacons SET status = v.status, reason = v.reason, verified_ms = ")
+                .push("UPDATE beacons SET status = v.status, reason = v.reason, verified_ms = ")
                 .push_bind(now)
                 .push(" FROM v WHERE beacons.id = v.id");
-            query.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-    }
-    for chunk in verdicts.witnesses.chunks(VERDICTS_PER_TRANSACTION) {
-        let mut tx = pool.begin().await?;
-        for rows in chunk.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "WITH v (id, status, reason, beacon_id, selected) AS (VALUES ",
-            );
-            let mut list = query.separated(", ");
-            for v in rows {
-                list.push("(")
-                    .push_bind_unseparated(v.id)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(v.status.as_str())
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(v.reason)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(v.beacon_id)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(i64::from(v.selected))
-                    .push_unseparated(")");
-            }
+        },
+    )
+    .await?;
+    update_from_values(
+        pool,
+        &verdicts.witnesses,
+        "id, status, reason, beacon_id, selected",
+        |mut row, v| {
+            row.push_bind(v.id)
+                .push_bind(v.status.as_str())
+                .push_bind(v.reason)
+                .push_bind(v.beacon_id)
+                .push_bind(i64::from(v.selected));
+        },
+        |query| {
             query
                 .push(
-                    ") UPDATE witnesses SET status = v.status, reason = v.reason, \
+                    "UPDATE witnesses SET status = v.status, reason = v.reason, \
                      beacon_id = v.beacon_id, selected = v.selected, verified_ms = ",
                 )
                 .push_bind(now)
                 .push(" FROM v WHERE witnesses.id = v.id");
-            query.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-    }
-    for chunk in verdicts.selections.chunks(VERDICTS_PER_TRANSACTION) {
-        let mut tx = pool.begin().await?;
-        for rows in chunk.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::<Sqlite>::new("WITH v (id, selected) AS (VALUES ");
-            let mut list = query.separated(", ");
-            for (id, selected) in rows {
-                list.push("(")
-                    .push_bind_unseparated(*id)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(i64::from(*selected))
-                    .push_unseparated(")");
-            }
+        },
+    )
+    .await?;
+    update_from_values(
+        pool,
+        &verdicts.selections,
+        "id, selected",
+        |mut row, (id, selected)| {
+            row.push_bind(*id).push_bind(i64::from(*selected));
+        },
+        |query| {
             query.push(
-                ") UPDATE witnesses SET selected = v.selected FROM v WHERE witnesses.id = v.id",
+                "UPDATE witnesses SET selected = v.selected FROM v WHERE witnesses.id = v.id",
             );
+        },
+    )
+    .await
+}
+
+/// Updates a table from `rows` with `WITH v (columns) AS (VALUES …) UPDATE …` statements of at
+/// most [`ROWS_PER_STATEMENT`] rows, committed every [`VERDICTS_PER_TRANSACTION`] rows:
+/// `bind_row` binds one row's values in `columns` order, `push_update` writes the `UPDATE`.
+async fn update_from_values<'r, T>(
+    pool: &SqlitePool,
+    rows: &'r [T],
+    columns: &str,
+    mut bind_row: impl FnMut(Separated<'_, 'r, Sqlite, &'static str>, &'r T),
+    push_update: impl Fn(&mut QueryBuilder<'r, Sqlite>),
+) -> StoreResult<()> {
+    for chunk in rows.chunks(VERDICTS_PER_TRANSACTION) {
+        let mut tx = pool.begin().await?;
+        for statement in chunk.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new(format!("WITH v ({columns}) AS ("));
+            query.push_values(statement, &mut bind_row);
+            query.push(") ");
+            push_update(&mut query);
             query.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
