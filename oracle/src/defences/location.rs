@@ -264,7 +264,8 @@ impl Fit<'_> {
 
 /// The place of least deviance in the hotspot's tangent plane (its assertion at the origin): a
 /// grid over the neighbours and the assertion, then two finer grids around the best place.
-fn best_point(fit: &Fit) -> ((f64, f64), f64) {
+/// `at_assertion` is the deviance at the origin.
+fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
     let asserted = (0.0, 0.0);
     let (mut min_x, mut max_x, mut min_y, mut max_y) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for link in fit.links {
@@ -276,7 +277,7 @@ fn best_point(fit: &Fit) -> ((f64, f64), f64) {
     }
     let centre = ((min_x + max_x) / 2.0, (min_y + max_y) / 2.0);
     let half_side = (max_x - min_x).max(max_y - min_y) / 2.0 + SEARCH_MARGIN_M;
-    let mut best = (asserted, fit.deviance(asserted));
+    let mut best = (asserted, at_assertion);
     let search = |centre: (f64, f64), half_side: f64, best: &mut ((f64, f64), f64)| {
         let step = 2.0 * half_side / (GRID_POINTS - 1) as f64;
         for i in 0..GRID_POINTS {
@@ -419,7 +420,7 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
                 if at_assertion <= config.location_max_ratio {
                     return None;
                 }
-                let (place, at_best) = best_point(&fit);
+                let (place, at_best) = best_point(&fit, at_assertion);
                 let ratio = at_assertion - at_best;
                 let offset = place.0.hypot(place.1);
                 (ratio > config.location_max_ratio && offset >= config.location_min_offset_m)
