@@ -16,7 +16,8 @@
 //!   epoch without the epoch-wide defences (`oracle::defences`), whose pairwise checks grow
 //!   with the square of the hotspot count; the figure says which ran.
 //!
-//! PostgreSQL runs use `DATABASE_URL` and a fresh schema dropped afterwards.
+//! PostgreSQL runs use `DATABASE_URL` and a fresh schema dropped afterwards. `RUST_LOG=oracle=info`
+//! prints the epoch close's phase timings and the defences' times.
 
 use oracle::store::{GatewayRow, PostgresStore, SqliteStore, Store};
 use oracle::{ManualClock, Oracle, OracleConfig};
@@ -422,6 +423,11 @@ async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize, defences: bo
 }
 
 fn main() {
+    // Phase timings of the epoch close and the defences: RUST_LOG=oracle=info.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let a = args();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

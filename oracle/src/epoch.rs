@@ -87,6 +87,32 @@ pub struct EpochReport {
     pub flagged: BTreeMap<String, Vec<String>>,
 }
 
+/// How long each phase of an epoch close took, for the log.
+#[derive(Debug, Default)]
+struct PhaseTimes {
+    phases: Vec<(&'static str, std::time::Duration)>,
+    last: std::time::Duration,
+}
+
+impl PhaseTimes {
+    /// Ends phase `name`: the time since the previous mark of `timer`.
+    fn mark(&mut self, name: &'static str, timer: &std::time::Instant) {
+        let now = timer.elapsed();
+        self.phases.push((name, now.saturating_sub(self.last)));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for PhaseTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, time)) in self.phases.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{name}={:.3}s", time.as_secs_f64())?;
+        }
+        Ok(())
+    }
+}
+
 /// Receive time of each hotspot's latest valid report of a kind, among its latest
 /// `reputation.max_reports` reports of that kind, in a span ending at the epoch's end.
 type LatestValid = HashMap<[u8; 32], u64>;
@@ -141,12 +167,16 @@ impl Oracle {
         if self.now_ms() < ready_at_ms {
             return Err(OracleError::EpochNotSettled { epoch, ready_at_ms });
         }
+        let timer = std::time::Instant::now();
+        let mut phases = PhaseTimes::default();
         self.verify_pending_locked().await?;
+        phases.mark("verify", &timer);
 
         let config = self.config();
         let start_ms = epoch.saturating_mul(config.epoch_ms);
         let end_ms = start_ms.saturating_add(config.epoch_ms);
         let beacons = self.store().valid_beacons_between(start_ms, end_ms).await?;
+        phases.mark("read_beacons", &timer);
         let beacon_ids: Vec<i64> = beacons.iter().map(|b| b.id).collect();
         // Reputation and HIP-106 activity both look at each hotspot's latest
         // `reputation.max_reports` reports of a kind, tallied in one query per kind; the
@@ -160,6 +190,7 @@ impl Oracle {
             self.store()
                 .report_tallies(ReportKind::Witnesses, reputation_start, end_ms, limit),
         )?;
+        phases.mark("read_witnesses_and_tallies", &timer);
         let recent = [beacon_tallies, witness_tallies];
         let mut valid_by_beacon: HashMap<i64, Vec<WitnessRow>> = HashMap::new();
         for w in matched {
@@ -190,6 +221,7 @@ impl Oracle {
             }
         }
 
+        phases.mark("read_gateways", &timer);
         // The epoch-wide defences flag hotspots for the whole epoch.
         let flags = if config.defences.enabled {
             let mut evidence = Evidence::default();
@@ -222,6 +254,7 @@ impl Oracle {
         } else {
             Flags::new()
         };
+        phases.mark("defences", &timer);
         let flag_code = |key: &[u8; 32]| {
             flags
                 .get(key)
@@ -405,12 +438,16 @@ impl Oracle {
                 })
                 .collect(),
         };
+        phases.mark("rewards", &timer);
         let json =
             serde_json::to_string(&report).map_err(|e| OracleError::Corrupt(e.to_string()))?;
         self.store()
             .put_epoch(epoch, self.now_ms(), &json, &rows)
             .await?;
+        phases.mark("store", &timer);
         self.append_ledger_entry(&report).await?;
+        phases.mark("ledger", &timer);
+        tracing::info!(epoch, phases = %phases, "epoch closed");
         Ok(report)
     }
 }
