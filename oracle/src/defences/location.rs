@@ -19,7 +19,7 @@
 //! flagged first, its links are dropped and the others are tested again.
 
 use super::{DefenceConfig, Evidence, Key};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Mean Earth radius, metres.
 const EARTH_RADIUS_M: f64 = 6_371_000.0;
@@ -38,9 +38,10 @@ const MAX_SILENT_DISTANCE_M: f64 = 25_000.0;
 /// A place as a point in space (Earth-centred, metres): distances between places are chords,
 /// which differ from great-circle distances by less than a millimetre over 25 km, and every
 /// hotspot has its own tangent plane to search in wherever it is on Earth.
-type Point = [f64; 3];
+pub(crate) type Point = [f64; 3];
 
-fn point_at((lat, lon): (f64, f64)) -> Point {
+/// A `(lat, lon)` place in degrees as a point in space.
+pub(crate) fn point_at((lat, lon): (f64, f64)) -> Point {
     let (lat, lon) = (lat.to_radians(), lon.to_radians());
     [
         EARTH_RADIUS_M * lat.cos() * lon.cos(),
@@ -49,8 +50,52 @@ fn point_at((lat, lon): (f64, f64)) -> Point {
     ]
 }
 
-fn between(a: &Point, b: &Point) -> f64 {
+/// The straight-line (chord) distance between two points, metres.
+pub(crate) fn between(a: &Point, b: &Point) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// Points sorted into cubes of a given side in space: every point within that distance of a
+/// place lies in the place's cube or one of the 26 around it.
+pub(crate) struct Buckets {
+    side_m: f64,
+    cubes: HashMap<[i64; 3], Vec<usize>>,
+}
+
+impl Buckets {
+    /// The points (by index) for which `keep` holds, in cubes of `side_m` metres.
+    pub(crate) fn new(points: &[Point], side_m: f64, keep: impl Fn(usize) -> bool) -> Self {
+        let mut buckets = Self {
+            side_m,
+            cubes: HashMap::new(),
+        };
+        for (index, point) in points.iter().enumerate() {
+            if keep(index) {
+                let cube = buckets.cube_of(point);
+                buckets.cubes.entry(cube).or_default().push(index);
+            }
+        }
+        buckets
+    }
+
+    fn cube_of(&self, point: &Point) -> [i64; 3] {
+        point.map(|coordinate| (coordinate / self.side_m).floor() as i64)
+    }
+
+    /// Calls `f` with every kept point in the cubes around `point` (a superset of those closer
+    /// than the side).
+    pub(crate) fn around(&self, point: &Point, mut f: impl FnMut(usize)) {
+        let [x, y, z] = self.cube_of(point);
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for dz in -1..=1 {
+                    if let Some(members) = self.cubes.get(&[x + dx, y + dy, z + dz]) {
+                        members.iter().for_each(|&m| f(m));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The tangent plane at a place: a point `(east, north)` metres from it.
@@ -128,40 +173,73 @@ fn log_distance(distance_m: f64) -> f64 {
     10.0 * distance_m.max(1.0).log10()
 }
 
+/// Width of the bins of `x = 10·log10(d)` the silent pairs are grouped in for the path-law
+/// fit: a bin stands for its pairs at their mean `x`, which changes the fit's sums by about
+/// `h²/8` of their curvature, far below the fit's own tolerance.
+const SILENT_BIN_X: f64 = 1e-3;
+
+/// The silent pairs' `x` grouped in bins of [`SILENT_BIN_X`]: `(mean x, pairs)` per bin.
+fn silent_bins(silent: &[f64]) -> Vec<(f64, f64)> {
+    let xs: Vec<f64> = silent.iter().map(|&d| log_distance(d)).collect();
+    let lowest = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if xs.is_empty() {
+        return Vec::new();
+    }
+    let bin_of = |x: f64| ((x - lowest) / SILENT_BIN_X) as usize;
+    let mut bins = vec![(0.0, 0.0); bin_of(highest) + 1];
+    for x in xs {
+        let bin = &mut bins[bin_of(x)];
+        bin.0 += x;
+        bin.1 += 1.0;
+    }
+    bins.into_iter()
+        .filter(|bin| bin.1 > 0.0)
+        .map(|(sum, count)| (sum / count, count))
+        .collect()
+}
+
 impl PathLaw {
     /// Censored regression over `heard` `(distance_m, gain_db)` pairs and the distances of the
     /// `silent` pairs, by expectation-maximisation; `T` is a low quantile of the heard gains
-    /// and the exponent is kept within [2, 6]. `None` for too few pairs.
+    /// and the exponent is kept within [2, 6]. `None` for too few pairs. The silent pairs
+    /// enter by bins of `x` ([`silent_bins`]), so that a round costs the number of bins, not
+    /// of pairs.
     fn fit(heard: &[(f64, f64)], silent: &[f64]) -> Option<Self> {
+        Self::fit_binned(heard, &silent_bins(silent))
+    }
+
+    /// [`PathLaw::fit`] with the silent pairs as `(x, pairs)` bins.
+    fn fit_binned(heard: &[(f64, f64)], bins: &[(f64, f64)]) -> Option<Self> {
         if heard.len() < MIN_NETWORK_PAIRS {
             return None;
         }
-        let heard_gains: Vec<f64> = heard.iter().map(|p| p.1).collect();
-        let mut sorted = heard_gains.clone();
+        let heard_points: Vec<(f64, f64, f64)> = heard
+            .iter()
+            .map(|&(d, gain)| (log_distance(d), gain, 1.0))
+            .collect();
+        let mut sorted: Vec<f64> = heard.iter().map(|p| p.1).collect();
         sorted.sort_by(f64::total_cmp);
         let threshold_db = sorted[sorted.len() / 50];
-        let xs: Vec<f64> = heard
-            .iter()
-            .map(|p| log_distance(p.0))
-            .chain(silent.iter().map(|&d| log_distance(d)))
-            .collect();
-        let mut law = Self::least_squares(&xs[..heard.len()], &heard_gains, None)?;
+        let mut law = Self::least_squares(&heard_points, None)?;
         law.threshold_db = threshold_db;
-        for _ in 0..EM_ROUNDS {
+        let mut points = heard_points.clone();
+        for round in 0..EM_ROUNDS {
             // E-step: the expected gain (and its variance) of each silent pair, given that it
             // stayed below the threshold.
-            let mut ys = heard_gains.clone();
+            points.truncate(heard_points.len());
             let mut hidden_variance = 0.0;
-            for &x in &xs[heard.len()..] {
+            for &(x, count) in bins {
                 let mean = law.intercept_db - law.exponent * x;
                 let alpha = (threshold_db - mean) / law.sigma_db;
                 let lambda = normal_pdf(alpha) / normal_cdf(alpha).max(1e-300);
-                ys.push(mean - law.sigma_db * lambda);
-                hidden_variance +=
-                    law.sigma_db.powi(2) * (1.0 - alpha * lambda - lambda * lambda).max(0.0);
+                points.push((x, mean - law.sigma_db * lambda, count));
+                hidden_variance += count
+                    * law.sigma_db.powi(2)
+                    * (1.0 - alpha * lambda - lambda * lambda).max(0.0);
             }
             // M-step: least squares on the completed gains.
-            let next = Self::least_squares(&xs, &ys, Some(hidden_variance))?;
+            let next = Self::least_squares(&points, Some(hidden_variance))?;
             let converged = (next.exponent - law.exponent).abs() < 1e-4
                 && (next.sigma_db - law.sigma_db).abs() < 1e-4;
             law = Self {
@@ -169,25 +247,31 @@ impl PathLaw {
                 ..next
             };
             if converged {
+                tracing::debug!(
+                    rounds = round + 1,
+                    heard = heard.len(),
+                    bins = bins.len(),
+                    "path law fitted"
+                );
                 break;
             }
         }
         Some(law)
     }
 
-    /// Least squares of `ys` on `xs`; `extra_variance` adds the expected spread of values that
-    /// were not observed. The exponent is kept within [2, 6].
-    fn least_squares(xs: &[f64], ys: &[f64], extra_variance: Option<f64>) -> Option<Self> {
-        let count = xs.len() as f64;
-        if xs.is_empty() {
+    /// Weighted least squares of `(x, y, weight)` points; `extra_variance` adds the expected
+    /// spread of values that were not observed. The exponent is kept within [2, 6].
+    fn least_squares(points: &[(f64, f64, f64)], extra_variance: Option<f64>) -> Option<Self> {
+        let count: f64 = points.iter().map(|p| p.2).sum();
+        if points.is_empty() || count <= 0.0 {
             return None;
         }
-        let mean_x = xs.iter().sum::<f64>() / count;
-        let mean_y = ys.iter().sum::<f64>() / count;
-        let (var, cov) = xs.iter().zip(ys).fold((0.0, 0.0), |(var, cov), (x, y)| {
+        let mean_x = points.iter().map(|p| p.0 * p.2).sum::<f64>() / count;
+        let mean_y = points.iter().map(|p| p.1 * p.2).sum::<f64>() / count;
+        let (var, cov) = points.iter().fold((0.0, 0.0), |(var, cov), &(x, y, w)| {
             (
-                var + (x - mean_x).powi(2),
-                cov + (x - mean_x) * (y - mean_y),
+                var + w * (x - mean_x).powi(2),
+                cov + w * (x - mean_x) * (y - mean_y),
             )
         });
         let exponent = if var > 1e-9 {
@@ -196,10 +280,9 @@ impl PathLaw {
             2.0
         };
         let intercept_db = mean_y + exponent * mean_x;
-        let squares: f64 = xs
+        let squares: f64 = points
             .iter()
-            .zip(ys)
-            .map(|(x, y)| (y - (intercept_db - exponent * x)).powi(2))
+            .map(|&(x, y, w)| w * (y - (intercept_db - exponent * x)).powi(2))
             .sum();
         let sigma_db = ((squares + extra_variance.unwrap_or(0.0)) / count)
             .sqrt()
@@ -223,9 +306,60 @@ impl PathLaw {
     }
 }
 
+/// Step of the silence table in `x = 10·log10(d)`.
+const TABLE_STEP_X: f64 = 1.0 / 256.0;
+/// The silence table covers `x` from 0 to this (1 000 km); further pairs are computed.
+const TABLE_MAX_X: f64 = 60.0;
+
+/// `−2 ln P(not heard)` of a law as a function of `x`, tabulated with its derivative and read by
+/// cubic Hermite interpolation: a few multiplications instead of an `erfc` and a logarithm,
+/// within about 1e-9 of the exact value (points where the probability underflows are computed
+/// exactly).
+struct SilenceTable {
+    law: PathLaw,
+    /// `(value, derivative by x)` at `i · TABLE_STEP_X`; `None` where `P` underflows.
+    nodes: Vec<Option<(f64, f64)>>,
+}
+
+impl SilenceTable {
+    fn new(law: PathLaw) -> Self {
+        let slope = law.exponent / law.sigma_db;
+        let count = (TABLE_MAX_X / TABLE_STEP_X) as usize + 1;
+        let nodes = (0..count)
+            .map(|i| {
+                let x = i as f64 * TABLE_STEP_X;
+                let alpha =
+                    (law.threshold_db - (law.intercept_db - law.exponent * x)) / law.sigma_db;
+                let p = normal_cdf(alpha);
+                (p > 1e-290).then(|| (-2.0 * p.ln(), -2.0 * normal_pdf(alpha) / p * slope))
+            })
+            .collect();
+        Self { law, nodes }
+    }
+
+    /// `−2 ln P(not heard)` at a distance.
+    fn silence_deviance(&self, distance_m: f64) -> f64 {
+        let x = log_distance(distance_m) / TABLE_STEP_X;
+        let i = x.floor();
+        if let (Some(Some((g0, d0))), Some(Some((g1, d1)))) =
+            (self.nodes.get(i as usize), self.nodes.get(i as usize + 1))
+        {
+            let t = x - i;
+            let (t2, t3) = (t * t, t * t * t);
+            return (2.0 * t3 - 3.0 * t2 + 1.0) * g0
+                + (t3 - 2.0 * t2 + t) * TABLE_STEP_X * d0
+                + (3.0 * t2 - 2.0 * t3) * g1
+                + (t3 - t2) * TABLE_STEP_X * d1;
+        }
+        self.law.silence_deviance(distance_m)
+    }
+}
+
 /// What a hotspot's links look like from one point.
 struct Fit<'a> {
     law: PathLaw,
+    /// The law's silence deviance.
+    silence: &'a SilenceTable,
     /// The neighbours it has a valid report with, and their gains.
     links: &'a [Link],
     /// The active hotspots it could have had a report with and has none.
@@ -243,6 +377,12 @@ impl Fit<'_> {
     /// offset `b` under its prior (`min_b Σ(rᵢ − b)² + (σ²/τ²)·b² = Σrᵢ² − (Σrᵢ)²/(k + σ²/τ²)`),
     /// plus `−2 ln P(gain < T)` for every silent pair.
     fn deviance(&self, place: (f64, f64)) -> f64 {
+        self.deviance_up_to(place, f64::INFINITY)
+    }
+
+    /// [`Fit::deviance`], or some value at least `limit` once it is clear that the deviance
+    /// is (every term is non-negative, so the sum stops when it passes `limit`).
+    fn deviance_up_to(&self, place: (f64, f64), limit: f64) -> f64 {
         let point = self.plane.point(place);
         let distance = |other: usize| between(&point, &self.positions[other]);
         let (mut sum, mut sum_sq) = (0.0, 0.0);
@@ -251,14 +391,18 @@ impl Fit<'_> {
             sum += residual;
             sum_sq += residual * residual;
         }
-        let silence: f64 = self
-            .silent
-            .iter()
-            .map(|&other| self.law.silence_deviance(distance(other)))
-            .sum();
         let count = self.links.len() as f64;
         let variance = self.law.sigma_db * self.law.sigma_db;
-        (sum_sq - sum * sum / (count + self.offset_shrink)) / variance + silence
+        let mut deviance = (sum_sq - sum * sum / (count + self.offset_shrink)) / variance;
+        for chunk in self.silent.chunks(32) {
+            if deviance >= limit {
+                return deviance;
+            }
+            for &other in chunk {
+                deviance += self.silence.silence_deviance(distance(other));
+            }
+        }
+        deviance
     }
 }
 
@@ -286,7 +430,7 @@ fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
                     centre.0 - half_side + i as f64 * step,
                     centre.1 - half_side + j as f64 * step,
                 );
-                let value = fit.deviance(point);
+                let value = fit.deviance_up_to(point, best.1);
                 if value < best.1 {
                     *best = (point, value);
                 }
@@ -307,7 +451,7 @@ fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
 /// `location_max_ratio`, with that ratio.
 pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
     let keys: Vec<Key> = evidence.locations.keys().copied().collect();
-    let index: BTreeMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let index: HashMap<&Key, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
     let positions: Vec<Point> = evidence
         .locations
         .values()
@@ -345,53 +489,48 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
     // Pairs that could have had a valid report (one beaconed, the other listened, asserted
     // neither so close that the verifier rejects their reports as too close nor too far to
     // expect any) and had none, found through a grid of MAX_SILENT_DISTANCE_M buckets.
-    let heard_set: BTreeSet<(usize, usize)> = heard.iter().map(|&(a, b, _)| (a, b)).collect();
-    let bucket_of =
-        |point: &Point| point.map(|coordinate| (coordinate / MAX_SILENT_DISTANCE_M).floor() as i64);
-    let mut buckets: BTreeMap<[i64; 3], Vec<usize>> = BTreeMap::new();
-    for (hotspot, position) in positions.iter().enumerate() {
-        if beaconer[hotspot] || listener[hotspot] {
-            buckets
-                .entry(bucket_of(position))
-                .or_default()
-                .push(hotspot);
-        }
+    let mut heard_with: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+    for &(a, b, _) in &heard {
+        heard_with[a].push(b);
     }
+    let buckets = Buckets::new(&positions, MAX_SILENT_DISTANCE_M, |hotspot| {
+        beaconer[hotspot] || listener[hotspot]
+    });
     let mut silent: Vec<(usize, usize)> = Vec::new();
-    let around = |[x, y, z]: [i64; 3]| {
-        (-1..=1).flat_map(move |dx| {
-            (-1..=1).flat_map(move |dy| (-1..=1).map(move |dz| [x + dx, y + dy, z + dz]))
-        })
-    };
-    for (&bucket, members) in &buckets {
-        for &a in members {
-            for next in around(bucket) {
-                for &b in buckets.get(&next).into_iter().flatten() {
-                    let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
-                    let apart = between(&positions[a], &positions[b]);
-                    if a < b
-                        && testable
-                        && (config.location_silent_min_m..=MAX_SILENT_DISTANCE_M).contains(&apart)
-                        && !heard_set.contains(&(a, b))
-                    {
-                        silent.push((a, b));
-                    }
+    for a in (0..positions.len()).filter(|&a| beaconer[a] || listener[a]) {
+        buckets.around(&positions[a], |b| {
+            let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
+            if a < b && testable {
+                let apart = between(&positions[a], &positions[b]);
+                if (config.location_silent_min_m..=MAX_SILENT_DISTANCE_M).contains(&apart)
+                    && !heard_with[a].contains(&b)
+                {
+                    silent.push((a, b));
                 }
             }
-        }
+        });
     }
 
     let distance = |a: usize, b: usize| between(&positions[a], &positions[b]);
     let mut flagged = BTreeMap::new();
+    // The best place each hotspot's last search found, and whether a flagged hotspot shared a
+    // pair with it since: a flag drops a few of a neighbour's pairs, which can move its best
+    // place, while elsewhere it only nudges the law, and the place found is re-evaluated
+    // instead of searched for again.
+    let mut searched: Vec<Option<(f64, f64)>> = vec![None; keys.len()];
+    let mut touched = vec![false; keys.len()];
     loop {
         let heard_points: Vec<(f64, f64)> = heard
             .iter()
             .map(|&(a, b, gain)| (distance(a, b), gain))
             .collect();
         let silent_distances: Vec<f64> = silent.iter().map(|&(a, b)| distance(a, b)).collect();
+        let timer = std::time::Instant::now();
         let Some(law) = PathLaw::fit(&heard_points, &silent_distances) else {
             return flagged;
         };
+        let fitted_s = timer.elapsed().as_secs_f64();
+        let table = SilenceTable::new(law);
         let mut links: Vec<Vec<Link>> = vec![Vec::new(); keys.len()];
         for &(a, b, gain_db) in &heard {
             links[a].push(Link { other: b, gain_db });
@@ -403,35 +542,73 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             unheard[b].push(a);
         }
         let offset_shrink = (law.sigma_db / config.location_offset_sigma_db.max(0.1)).powi(2);
-        let worst = (0..keys.len())
-            .filter(|&hotspot| links[hotspot].len() >= config.location_min_links)
-            .filter_map(|hotspot| {
-                let fit = Fit {
-                    law,
-                    links: &links[hotspot],
-                    silent: &unheard[hotspot],
-                    positions: &positions,
-                    plane: Plane::at(positions[hotspot]),
-                    offset_shrink,
-                };
-                let at_assertion = fit.deviance((0.0, 0.0));
-                // No point's deviance is negative, so a hotspot that fits its assertion this
-                // well cannot be flagged: skip the search.
-                if at_assertion <= config.location_max_ratio {
-                    return None;
+        let (mut searches, mut worst) = (0, None::<(usize, f64)>);
+        for hotspot in 0..keys.len() {
+            if links[hotspot].len() < config.location_min_links {
+                continue;
+            }
+            let fit = Fit {
+                law,
+                silence: &table,
+                links: &links[hotspot],
+                silent: &unheard[hotspot],
+                positions: &positions,
+                plane: Plane::at(positions[hotspot]),
+                offset_shrink,
+            };
+            let at_assertion = fit.deviance((0.0, 0.0));
+            // No point's deviance is negative, so a hotspot that fits its assertion this well
+            // cannot be flagged: skip the search.
+            if at_assertion <= config.location_max_ratio {
+                continue;
+            }
+            let (place, at_best) = match searched[hotspot] {
+                Some(place) if !touched[hotspot] => {
+                    let at_place = fit.deviance(place);
+                    if at_place < at_assertion {
+                        (place, at_place)
+                    } else {
+                        ((0.0, 0.0), at_assertion)
+                    }
                 }
-                let (place, at_best) = best_point(&fit, at_assertion);
-                let ratio = at_assertion - at_best;
-                let offset = place.0.hypot(place.1);
-                (ratio > config.location_max_ratio && offset >= config.location_min_offset_m)
-                    .then_some((hotspot, ratio))
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1));
+                _ => {
+                    searches += 1;
+                    let best = best_point(&fit, at_assertion);
+                    searched[hotspot] = Some(best.0);
+                    touched[hotspot] = false;
+                    best
+                }
+            };
+            let ratio = at_assertion - at_best;
+            let offset = place.0.hypot(place.1);
+            if ratio > config.location_max_ratio
+                && offset >= config.location_min_offset_m
+                && worst.is_none_or(|(_, worst)| ratio >= worst)
+            {
+                worst = Some((hotspot, ratio));
+            }
+        }
+        tracing::debug!(
+            fit_s = fitted_s,
+            round_s = timer.elapsed().as_secs_f64(),
+            heard = heard.len(),
+            silent = silent.len(),
+            searches,
+            "misplaced_location round"
+        );
         match worst {
             Some((hotspot, ratio)) => {
                 flagged.insert(keys[hotspot], ratio);
-                heard.retain(|&(a, b, _)| a != hotspot && b != hotspot);
-                silent.retain(|&(a, b)| a != hotspot && b != hotspot);
+                let mut drop = |a: usize, b: usize| {
+                    if a == hotspot || b == hotspot {
+                        touched[a + b - hotspot] = true;
+                        false
+                    } else {
+                        true
+                    }
+                };
+                heard.retain(|&(a, b, _)| drop(a, b));
+                silent.retain(|&(a, b)| drop(a, b));
             }
             None => return flagged,
         }
@@ -542,5 +719,74 @@ mod tests {
     #[test]
     fn too_few_links_are_not_judged() {
         assert!(misplaced_locations(&Evidence::default(), &DefenceConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn binned_silent_pairs_fit_the_law_of_every_pair() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let heard: Vec<(f64, f64)> = (0..2_000)
+            .map(|_| {
+                let d: f64 = rng.gen_range(300.0..6_000.0);
+                let shadow = rng.sample::<f64, _>(rand_distr::StandardNormal) * 6.0;
+                (d, -40.0 - 35.0 * d.log10() + shadow)
+            })
+            .collect();
+        let silent: Vec<f64> = (0..20_000)
+            .map(|_| rng.gen_range(500.0..25_000.0))
+            .collect();
+        let every_pair: Vec<(f64, f64)> = silent.iter().map(|&d| (log_distance(d), 1.0)).collect();
+        let exact = PathLaw::fit_binned(&heard, &every_pair).expect("enough pairs");
+        let binned = PathLaw::fit(&heard, &silent).expect("enough pairs");
+        assert!(silent_bins(&silent).len() < silent.len() / 2);
+        assert!(
+            (exact.exponent - binned.exponent).abs() < 1e-6,
+            "{exact:?} {binned:?}"
+        );
+        assert!(
+            (exact.sigma_db - binned.sigma_db).abs() < 1e-6,
+            "{exact:?} {binned:?}"
+        );
+        assert!(
+            (exact.intercept_db - binned.intercept_db).abs() < 1e-5,
+            "{exact:?} {binned:?}"
+        );
+        assert!(
+            exact.exponent > 2.5,
+            "the law must be fitted, not clamped: {exact:?}"
+        );
+    }
+
+    #[test]
+    fn the_silence_table_agrees_with_the_law() {
+        for law in [
+            PathLaw {
+                intercept_db: -40.0,
+                exponent: 3.5,
+                sigma_db: 6.0,
+                threshold_db: -140.0,
+            },
+            PathLaw {
+                intercept_db: -78.6,
+                exponent: 2.0,
+                sigma_db: 1.0,
+                threshold_db: -148.0,
+            },
+            PathLaw {
+                intercept_db: 10.0,
+                exponent: 6.0,
+                sigma_db: 1.0,
+                threshold_db: -130.0,
+            },
+        ] {
+            let table = SilenceTable::new(law);
+            for i in 0..20_000 {
+                let d = 1.0 + i as f64 * i as f64 * 0.01;
+                let (exact, read) = (law.silence_deviance(d), table.silence_deviance(d));
+                assert!(
+                    (exact - read).abs() <= 1e-7 * exact.abs().max(1.0),
+                    "{law:?} at {d} m: {exact} vs {read}"
+                );
+            }
+        }
     }
 }
