@@ -2,7 +2,9 @@
 //! demodulation, header and payload decoding, SNR / RSSI measurement.
 //!
 //! The receiver works at one sample per chip: oversampled input goes through a decimating
-//! windowed-sinc low-pass filter ([`crate::filter::Decimator`]). Decoding is soft by default
+//! windowed-sinc low-pass filter ([`crate::filter::Decimator`]). Windows that start between
+//! two chips are read by windowed-sinc interpolation, so timing is corrected to a fraction
+//! of a chip rather than folded into the tone. Decoding is soft by default
 //! (per-bit LLRs from the FFT magnitudes, ML Hamming decoding) or hard ([`Decoding`]).
 
 use crate::chirp::base_upchirp;
@@ -162,6 +164,30 @@ pub struct RxStats {
     pub frames: u64,
 }
 
+/// Half-length, in chips, of the interpolator that reads a window starting between two chips.
+const INTERP_HALF: usize = 8;
+
+/// Windows starting closer than this (in chips) to a whole chip are read without interpolation.
+const INTERP_EXACT: f64 = 1e-3;
+
+/// Windowed-sinc (Blackman) taps reading a stream `frac` (0 < frac < 1) of a chip after a
+/// whole chip `i`: tap `t` weighs the sample at `i + t + 1 − INTERP_HALF`.
+fn interpolator(frac: f64) -> [f32; 2 * INTERP_HALF] {
+    let half = INTERP_HALF as f64;
+    let mut taps = [0.0f32; 2 * INTERP_HALF];
+    for (t, tap) in taps.iter_mut().enumerate() {
+        let d = frac - (t as f64 + 1.0 - half);
+        let sinc = if d.abs() < 1e-12 {
+            1.0
+        } else {
+            (PI * d).sin() / (PI * d)
+        };
+        let window = 0.42 + 0.5 * (PI * d / half).cos() + 0.08 * (2.0 * PI * d / half).cos();
+        *tap = (sinc * window) as f32;
+    }
+    taps
+}
+
 /// Minimum number of consecutive windows with the same dechirped peak to declare a preamble.
 const MIN_RUN: usize = 4;
 
@@ -169,17 +195,49 @@ const MIN_RUN: usize = 4;
 const MAX_CLOCK_PPM: f64 = 40.0;
 
 /// Timing tracker gains: per-symbol correction of the timing offset and of its drift rate
-/// from the measured fractional peak position (a second-order loop).
+/// from each data symbol's measured lateness (a second-order loop).
 const TRACK_GAIN: f64 = 0.05;
 const TRACK_RATE_GAIN: f64 = 0.002;
+
+/// Carrier tracker gain: per-symbol correction of the tone from the fractional peak position.
+const TONE_GAIN: f64 = 0.05;
+
+/// How late (in chips, within ±1) a dechirped data symbol of peak bin `k` arrived, or `None`
+/// when its wrap is too near an edge to tell.
+///
+/// At one sample per chip a timing offset looks like a tone, except at the chirp's wrap
+/// (sample `n − k`): a signal `δ` chips late steps its phase there by `2πδ`. Measured against
+/// bin `k`, the tone `−δ` also turns the phase by `−πδ` between the centres of the two parts
+/// (always `n / 2` apart), which leaves `πδ` between the two parts' sums.
+fn lateness(dechirped: &[Complex32], k: usize) -> Option<f64> {
+    let n = dechirped.len();
+    let split = (n - k % n) % n;
+    if split < n / 8 || split > n - n / 8 {
+        return None;
+    }
+    let step = -2.0 * PI * k as f64 / n as f64;
+    let rot = num_complex::Complex64::new(step.cos(), step.sin());
+    let mut z = num_complex::Complex64::new(1.0, 0.0);
+    let mut parts = [num_complex::Complex64::new(0.0, 0.0); 2];
+    for (t, y) in dechirped.iter().enumerate() {
+        let y = num_complex::Complex64::new(f64::from(y.re), f64::from(y.im));
+        parts[usize::from(t >= split)] += y * z;
+        z *= rot;
+        if t % 64 == 63 {
+            z /= z.norm();
+        }
+    }
+    let turn = (parts[1] * parts[0].conj()).arg();
+    turn.is_finite().then_some(turn / PI)
+}
 
 #[derive(Debug, Clone)]
 struct FrameCtx {
     /// Chip index of the first sync-word symbol (real-valued).
     sync_start: f64,
-    /// Chip index of the first data symbol.
-    data_start: u64,
-    /// Residual tone (bins) to remove from every data window, at the first data symbol.
+    /// Chip index of the first data symbol (real-valued: windows are read between chips).
+    data_start: f64,
+    /// Residual tone (bins) to remove from every data window (carrier frequency offset).
     shift: f64,
     /// Accumulated timing drift since the first data symbol, in chips (sampling-clock offset).
     drift: f64,
@@ -201,6 +259,13 @@ struct FrameCtx {
     /// Where another frame's preamble showed up during this one (chip index), the place to
     /// search again if this frame fails.
     capture_at: Option<u64>,
+}
+
+impl FrameCtx {
+    /// The chip at or before the first data symbol's start.
+    fn first_data_chip(&self) -> u64 {
+        self.data_start.max(0.0) as u64
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -333,7 +398,7 @@ impl Receiver {
                 State::Sync { w } => w + self.sync_span(),
                 State::Frame(ctx) => {
                     // one symbol more: the timing tracker may have moved the windows later
-                    ctx.data_start
+                    ctx.first_data_chip()
                         + ((ctx
                             .header
                             .map(|_| ctx.total_symbols)
@@ -408,14 +473,14 @@ impl Receiver {
             State::Search => self.search_pos.saturating_sub(hist),
             State::Sync { w } => w.saturating_sub(hist),
             State::Frame(ctx) => {
-                let current = ctx.data_start + ctx.bins.len() as u64 * n;
+                let current = ctx.first_data_chip() + ctx.bins.len() as u64 * n;
                 let from = match (
                     ctx.header.is_some() && ctx.bins.len() >= HEADER_BLOCK_SYMBOLS,
                     ctx.capture_at,
                 ) {
                     (_, Some(at)) => at.min(current),
                     (true, None) => current,
-                    (false, None) => ctx.data_start,
+                    (false, None) => ctx.first_data_chip(),
                 };
                 from.saturating_sub(hist)
             }
@@ -432,38 +497,69 @@ impl Receiver {
         }
     }
 
+    /// The `n` samples of the window starting at chip index `pos`, read between chips
+    /// (windowed-sinc interpolation) when `pos` is not whole; `None` if not buffered.
+    fn window(&self, pos: f64) -> Option<Vec<Complex32>> {
+        if !pos.is_finite() || pos < 0.0 {
+            return None;
+        }
+        let mut whole = pos.floor();
+        let mut frac = pos - whole;
+        if frac > 1.0 - INTERP_EXACT {
+            whole += 1.0;
+            frac = 0.0;
+        }
+        let whole = whole as u64;
+        let n = self.n;
+        if frac < INTERP_EXACT {
+            let start = usize::try_from(whole.checked_sub(self.base)?).ok()?;
+            return self.buf.get(start..start + n).map(<[Complex32]>::to_vec);
+        }
+        let first = whole.checked_sub(self.base + INTERP_HALF as u64 - 1)?;
+        let first = usize::try_from(first).ok()?;
+        let span = self.buf.get(first..first + n + 2 * INTERP_HALF - 1)?;
+        let taps = interpolator(frac);
+        Some(
+            span.windows(2 * INTERP_HALF)
+                .map(|w| {
+                    w.iter()
+                        .zip(&taps)
+                        .fold(Complex32::new(0.0, 0.0), |acc, (x, t)| acc + x * *t)
+                })
+                .collect(),
+        )
+    }
+
     /// Dechirps the window starting at chip index `pos` with `reference`, removes a tone of
     /// `shift` bins and returns its spectrum (unnormalised FFT), or `None` if not buffered.
     fn spectrum(&mut self, pos: f64, up_reference: bool, shift: f64) -> Option<Vec<Complex32>> {
-        if !pos.is_finite() || pos < self.base as f64 {
-            return None;
-        }
-        let start = (pos as u64 - self.base) as usize;
-        if start + self.n > self.buf.len() {
-            return None;
-        }
+        let mut v = self.dechirp(pos, up_reference, shift)?;
+        self.fft.process_with_scratch(&mut v, &mut self.scratch);
+        Some(v)
+    }
+
+    /// The window starting at chip index `pos`, dechirped with `reference` and without a tone
+    /// of `shift` bins (time domain), or `None` if not buffered.
+    fn dechirp(&mut self, pos: f64, up_reference: bool, shift: f64) -> Option<Vec<Complex32>> {
+        let mut v = self.window(pos)?;
         let reference = if up_reference { &self.up } else { &self.down };
-        let window = self.buf[start..start + self.n].iter().zip(reference);
-        let mut v: Vec<Complex32> = if shift == 0.0 {
-            window.map(|(x, r)| x * r).collect()
+        if shift == 0.0 {
+            for (x, r) in v.iter_mut().zip(reference) {
+                *x *= r;
+            }
         } else {
             // Phasor recurrence in f64 (re-normalised) instead of a sin/cos per sample.
             let step = -2.0 * PI * shift.rem_euclid(self.n as f64) / self.n as f64;
             let rot = num_complex::Complex64::new(step.cos(), step.sin());
             let mut z = num_complex::Complex64::new(1.0, 0.0);
-            window
-                .enumerate()
-                .map(|(k, (x, r))| {
-                    let out = x * r * Complex32::new(z.re as f32, z.im as f32);
-                    z *= rot;
-                    if k % 64 == 63 {
-                        z /= z.norm();
-                    }
-                    out
-                })
-                .collect()
-        };
-        self.fft.process_with_scratch(&mut v, &mut self.scratch);
+            for (k, (x, r)) in v.iter_mut().zip(reference).enumerate() {
+                *x *= r * Complex32::new(z.re as f32, z.im as f32);
+                z *= rot;
+                if k % 64 == 63 {
+                    z /= z.norm();
+                }
+            }
+        }
         Some(v)
     }
 
@@ -607,36 +703,27 @@ impl Receiver {
         if sync_k == 0 {
             return None;
         }
-        let s = g0 + (sync_k * n) as f64; // coarse start of the first sync symbol
-                                          // Down-chirp tone in the middle of the 2.25 down-chirps.
-        let q = s + 2.5 * nf;
-        let f_down = self.fine_tone(q, true, 0.0)?;
-        // Up-chirp tone, averaged over two clean preamble windows.
-        let w1 = s - 2.0 * nf;
-        let fa = self.fine_tone(w1, false, frac)?;
-        let f_up = match self.fine_tone(w1 - nf, false, fa) {
-            Some(fb) => fa + wrap(fb - fa, nf) / 2.0,
-            None => fa,
-        };
-        // f_up = e + cfo, f_down = cfo - e - (q - w1)  (mod n)
-        let x = (f_up + f_down + (q - w1)).rem_euclid(nf);
-        let cfo = if x / 2.0 < nf / 4.0 {
-            x / 2.0
-        } else {
-            x / 2.0 - nf / 2.0
-        };
-        let e_up = (f_up - cfo).rem_euclid(nf);
-        let t = w1 - e_up; // a true up-chirp boundary
-        let m = ((s + cfo - t) / nf).round();
-        let sync_start = t + m * nf;
+        // Coarse start of the first sync symbol, on the grid where the preamble dechirps to
+        // bin 0: off the true start by the CFO (in chips) and a fraction of a chip.
+        let s = g0 + (sync_k * n) as f64;
+        // First estimate from windows well inside the preamble and the down-chirps.
+        let (cfo, sync_start) =
+            self.timing_and_cfo(s - 2.0 * nf, s + 2.5 * nf, frac, |cfo| s + cfo)?;
+        // Then again from windows on the chirps' boundaries: a window across a boundary sees
+        // the two chirps' phases apart by the fractional timing offset, which biases its tone.
+        let (cfo, sync_start) = self
+            .timing_and_cfo(sync_start - 2.0 * nf, sync_start + 2.0 * nf, cfo, |_| {
+                sync_start
+            })
+            .unwrap_or((cfo, sync_start));
         let to_data = self.params.sync_to_data_symbols();
         let data = sync_start + to_data * nf;
         if !data.is_finite() || data < 0.0 {
             return None;
         }
-        let data_start = data.round() as u64;
-        let shift = cfo + (data_start as f64 - data);
-        let (shift, drift_rate) = self.refine_on_preamble(data_start, shift);
+        let data_start = data;
+        let (shift, drift_rate) = self.refine_on_preamble(data_start, cfo);
+        let drift = drift_rate * self.params.sync_to_data_symbols();
         let (header, total_symbols) = if self.params.explicit_header {
             (None, HEADER_BLOCK_SYMBOLS)
         } else {
@@ -650,7 +737,7 @@ impl Receiver {
             sync_start,
             data_start,
             shift,
-            drift: 0.0,
+            drift,
             drift_rate,
             cfo,
             header,
@@ -666,12 +753,50 @@ impl Receiver {
         })
     }
 
+    /// Carrier frequency offset (bins) and the start of the first sync symbol (chips) from
+    /// the tones of two preamble up-chirp windows ending at `up_window + n` and two down-chirp
+    /// windows from `down_window` (`up_guess`: the up-chirps' expected tone). `expected`
+    /// gives, for a CFO, where the sync word should start, to pick among the candidates a
+    /// symbol apart.
+    fn timing_and_cfo(
+        &mut self,
+        up_window: f64,
+        down_window: f64,
+        up_guess: f64,
+        expected: impl Fn(f64) -> f64,
+    ) -> Option<(f64, f64)> {
+        let nf = self.n as f64;
+        let fa = self.fine_tone(up_window, false, up_guess)?;
+        let f_up = match self.fine_tone(up_window - nf, false, fa) {
+            Some(fb) => fa + wrap(fb - fa, nf) / 2.0,
+            None => fa,
+        };
+        let fq = self.fine_tone(down_window, true, 0.0)?;
+        let f_down = match self.fine_tone(down_window + nf, true, fq) {
+            Some(fr) => fq + wrap(fr - fq, nf) / 2.0,
+            None => fq,
+        };
+        // With e the up-chirp window's offset into its symbol:
+        // f_up = e + cfo, f_down = cfo − e − (down_window − up_window)  (mod n)
+        let x = (f_up + f_down + (down_window - up_window)).rem_euclid(nf);
+        let cfo = if x / 2.0 < nf / 4.0 {
+            x / 2.0
+        } else {
+            x / 2.0 - nf / 2.0
+        };
+        let e_up = (f_up - cfo).rem_euclid(nf);
+        let boundary = up_window - e_up; // a true up-chirp boundary
+        let m = ((expected(cfo) - boundary) / nf).round();
+        let sync_start = boundary + m * nf;
+        sync_start.is_finite().then_some((cfo, sync_start))
+    }
+
     /// Refines the residual tone on the preamble windows aligned with the data grid, and
     /// estimates the timing drift per symbol (sampling-clock offset) from the slope of that
-    /// tone along the preamble. Returns the tone at the first data symbol and the drift rate.
-    fn refine_on_preamble(&mut self, data_start: u64, shift: f64) -> (f64, f64) {
+    /// tone along the preamble. Returns the carrier's tone and the drift rate.
+    fn refine_on_preamble(&mut self, data_start: f64, shift: f64) -> (f64, f64) {
         let nf = self.n as f64;
-        let sync_grid = data_start as f64 - self.params.sync_to_data_symbols() * nf;
+        let sync_grid = data_start - self.params.sync_to_data_symbols() * nf;
         // (symbols before the sync word, tone offset) of the clean preamble windows
         let mut points = Vec::new();
         for j in 1..=usize::from(self.params.preamble_len) {
@@ -701,10 +826,9 @@ impl Receiver {
         } else {
             0.0
         };
-        // tone at the sync word (j = 0), carried forward to the first data symbol
+        // the tone at the sync word (j = 0) is the carrier's
         let at_sync = mean_d - rate * mean_j;
-        let at_data = at_sync + rate * self.params.sync_to_data_symbols();
-        (shift + at_data, rate)
+        (shift + at_sync, rate)
     }
 
     fn step_frame(&mut self, mut ctx: Box<FrameCtx>) -> Step {
@@ -712,13 +836,14 @@ impl Receiver {
         let nf = n as f32;
         let max_rate = MAX_CLOCK_PPM * 1e-6 * f64::from(nf);
         while ctx.bins.len() < ctx.total_symbols {
-            // The window moves by whole chips with the timing drift; the rest is a tone.
-            let moved = ctx.drift.round();
-            let pos = (ctx.data_start + (ctx.bins.len() * n) as u64) as f64 - moved;
-            let Some(spec) = self.spectrum(pos, false, ctx.shift + ctx.drift - moved) else {
+            // The window follows the timing drift, read between chips where it falls there.
+            let pos = ctx.data_start + (ctx.bins.len() * n) as f64 - ctx.drift;
+            let Some(dechirped) = self.dechirp(pos, false, ctx.shift) else {
                 self.state = State::Frame(ctx);
                 return Step::NeedMore;
             };
+            let mut spec = dechirped.clone();
+            self.fft.process_with_scratch(&mut spec, &mut self.scratch);
             let (k, pk, others) = Self::peak(&spec);
             let strong = pk > self.det_threshold * others;
             if strong && ctx.capture_at.is_none() {
@@ -739,10 +864,12 @@ impl Receiver {
                 ctx.run.1 = 0;
             }
             if strong {
-                let residual = Self::fractional_peak(&spec, k);
-                ctx.drift_rate =
-                    (ctx.drift_rate + TRACK_RATE_GAIN * residual).clamp(-max_rate, max_rate);
-                ctx.drift += TRACK_GAIN * residual;
+                ctx.shift += TONE_GAIN * Self::fractional_peak(&spec, k);
+                if let Some(late) = lateness(&dechirped, k) {
+                    ctx.drift_rate =
+                        (ctx.drift_rate - TRACK_RATE_GAIN * late).clamp(-max_rate, max_rate);
+                    ctx.drift -= TRACK_GAIN * late;
+                }
             }
             ctx.drift =
                 (ctx.drift + ctx.drift_rate).clamp(-f64::from(nf) / 8.0, f64::from(nf) / 8.0);
@@ -789,7 +916,7 @@ impl Receiver {
             }
         }
         self.search_pos = if self.finish(&ctx) {
-            ctx.data_start + (ctx.total_symbols * n) as u64
+            ctx.first_data_chip() + (ctx.total_symbols * n) as u64
         } else {
             // A failed frame may have been hit by a stronger one that started during it:
             // search again from that frame's preamble, or from just after this frame's sync
