@@ -188,6 +188,9 @@ fn interpolator(frac: f64) -> [f32; 2 * INTERP_HALF] {
     taps
 }
 
+/// Share of a window's peak power the expected bin must hold for a sync-word check.
+const SYNC_PEAK_SHARE: f32 = 0.5;
+
 /// Minimum number of consecutive windows with the same dechirped peak to declare a preamble.
 const MIN_RUN: usize = 4;
 
@@ -292,7 +295,11 @@ pub struct Receiver {
     scratch: Vec<Complex32>,
     up: Vec<Complex32>,
     down: Vec<Complex32>,
+    /// The filtered stream, `sub` samples per chip.
     buf: Vec<Complex32>,
+    /// Samples per chip in `buf`: 2 when the input is oversampled by an even factor (windows
+    /// between chips are then read from a stream sampled above its band), else 1.
+    sub: usize,
     /// Chip index of `buf[0]`.
     base: u64,
     decimator: Decimator,
@@ -334,6 +341,8 @@ impl Receiver {
         let down: Vec<Complex32> = up.iter().map(|c| c.conj()).collect();
         let mask = (n - 1) as u16;
         let (s1, s2) = sync_word_symbols(params.sync_word);
+        let os = params.oversampling as usize;
+        let sub = if os % 2 == 0 { 2 } else { 1 };
         Ok(Receiver {
             params,
             calibration,
@@ -346,8 +355,9 @@ impl Receiver {
             up,
             down,
             buf: Vec::new(),
+            sub,
             base: 0,
-            decimator: Decimator::new(params.oversampling as usize),
+            decimator: Decimator::with_step(os, os / sub),
             staging: Vec::new(),
             state: State::Search,
             search_pos: 0,
@@ -407,7 +417,7 @@ impl Receiver {
                             * self.n) as u64
                 }
             };
-            let missing = needed.saturating_sub(self.end()) as usize;
+            let missing = needed.saturating_sub(self.end()) as usize * self.sub;
             self.buf
                 .extend(std::iter::repeat_n(Complex32::new(0.0, 0.0), missing));
             self.run();
@@ -422,7 +432,7 @@ impl Receiver {
     }
 
     fn end(&self) -> u64 {
-        self.base + self.buf.len() as u64
+        self.base + (self.buf.len() / self.sub) as u64
     }
 
     fn sync_span(&self) -> u64 {
@@ -485,13 +495,14 @@ impl Receiver {
                 from.saturating_sub(hist)
             }
         };
+        let chips = self.buf.len() / self.sub;
         let drop = keep.saturating_sub(self.base) as usize;
-        if drop > 0 && drop >= self.buf.len() / 2 {
-            let drop = drop.min(self.buf.len());
-            self.buf.drain(..drop);
+        if drop > 0 && drop >= chips / 2 {
+            let drop = drop.min(chips);
+            self.buf.drain(..drop * self.sub);
             self.base += drop as u64;
         }
-        let slack = 8 * self.n;
+        let slack = 8 * self.n * self.sub;
         if self.buf.capacity() > 2 * self.buf.len() + 2 * slack {
             self.buf.shrink_to(self.buf.len() + slack);
         }
@@ -503,24 +514,31 @@ impl Receiver {
         if !pos.is_finite() || pos < 0.0 {
             return None;
         }
-        let mut whole = pos.floor();
-        let mut frac = pos - whole;
+        // in samples of `buf`
+        let at = pos * self.sub as f64;
+        let mut whole = at.floor();
+        let mut frac = at - whole;
         if frac > 1.0 - INTERP_EXACT {
             whole += 1.0;
             frac = 0.0;
         }
         let whole = whole as u64;
-        let n = self.n;
+        let (n, sub) = (self.n, self.sub);
+        let base = self.base * sub as u64;
         if frac < INTERP_EXACT {
-            let start = usize::try_from(whole.checked_sub(self.base)?).ok()?;
-            return self.buf.get(start..start + n).map(<[Complex32]>::to_vec);
+            let start = usize::try_from(whole.checked_sub(base)?).ok()?;
+            let span = self.buf.get(start..start + sub * (n - 1) + 1)?;
+            return Some(span.iter().step_by(sub).copied().collect());
         }
-        let first = whole.checked_sub(self.base + INTERP_HALF as u64 - 1)?;
+        let first = whole.checked_sub(base + INTERP_HALF as u64 - 1)?;
         let first = usize::try_from(first).ok()?;
-        let span = self.buf.get(first..first + n + 2 * INTERP_HALF - 1)?;
+        let span = self
+            .buf
+            .get(first..first + sub * (n - 1) + 2 * INTERP_HALF)?;
         let taps = interpolator(frac);
         Some(
             span.windows(2 * INTERP_HALF)
+                .step_by(sub)
                 .map(|w| {
                     w.iter()
                         .zip(&taps)
@@ -576,6 +594,16 @@ impl Receiver {
         }
         let others = ((total - best.1) / (spec.len().max(2) - 1) as f32).max(0.0);
         (best.0, best.1.max(0.0), others)
+    }
+
+    /// Whether a dechirped window carries symbol `target`: a bin within ±2 of it holds at
+    /// least half the window's peak power. Near the noise floor a noise bin often beats the
+    /// symbol's; requiring the symbol to be the peak would miss most sync words there.
+    fn carries(spec: &[Complex32], target: u16) -> bool {
+        let n = spec.len();
+        let peak = spec.iter().map(|c| c.norm_sqr()).fold(0.0f32, f32::max);
+        let near = (0..=4).map(|d| spec[(usize::from(target) + n + d - 2) % n].norm_sqr());
+        peak > 0.0 && near.fold(0.0f32, f32::max) >= SYNC_PEAK_SHARE * peak
     }
 
     /// Fractional position in `[-0.5, 0.5]` of the tone around peak bin `k` (Jacobsen's
@@ -679,22 +707,15 @@ impl Receiver {
         let k_int = f_mod.round();
         let frac = f_mod - k_int;
         // Coarse grid on which preamble up-chirps dechirp to bin 0.
-        let g0 = w as f64 - k_int;
-        let tol = 2usize;
-        let near = |b: usize, target: u16| {
-            let d = (b + n - usize::from(target) % n) % n;
-            d <= tol || d >= n - tol
-        };
-        let mut bins = Vec::with_capacity(pre + 5);
+        let (g0, frac) = self.best_grid_phase(w as f64 - k_int, frac);
+        // Per window: does it carry (a preamble chirp, the first, the second sync symbol)?
+        let targets = [0, self.sync.0, self.sync.1];
+        let mut carries: Vec<[bool; 3]> = Vec::with_capacity(pre + 5);
         let mut sync_k = None;
         for k in 0..(pre + 4) {
             let spec = self.spectrum(g0 + (k * n) as f64, false, frac)?;
-            bins.push(Self::peak(&spec).0);
-            if k >= 2
-                && near(bins[k - 1], self.sync.0)
-                && near(bins[k], self.sync.1)
-                && near(bins[k - 2], 0)
-            {
+            carries.push(targets.map(|target| Self::carries(&spec, target)));
+            if k >= 2 && carries[k - 2][0] && carries[k - 1][1] && carries[k][2] {
                 sync_k = Some(k - 1);
                 break;
             }
@@ -751,6 +772,30 @@ impl Receiver {
             run: (0, 0, 0),
             capture_at: None,
         })
+    }
+
+    /// The grid a fraction of a chip after `grid` (and its preamble tone after `tone`) on
+    /// which the preamble windows before `grid` peak highest. A window across a chirp boundary
+    /// loses up to 3.9 dB when the frame starts half-way between chips, enough to miss the
+    /// sync word near the noise floor; of four grids a quarter of a chip apart, one loses
+    /// under 0.3 dB.
+    fn best_grid_phase(&mut self, grid: f64, tone: f64) -> (f64, f64) {
+        let nf = self.n as f64;
+        let mut best = (0.0, -1.0f32);
+        for quarter in 0..4 {
+            let phase = f64::from(quarter) / 4.0;
+            let power: f32 = (0..2)
+                .filter_map(|j| {
+                    let spec =
+                        self.spectrum(grid + phase - f64::from(j) * nf, false, tone + phase)?;
+                    Some(Self::peak(&spec).1)
+                })
+                .sum();
+            if power > best.1 {
+                best = (phase, power);
+            }
+        }
+        (grid + best.0, tone + best.0)
     }
 
     /// Carrier frequency offset (bins) and the start of the first sync symbol (chips) from

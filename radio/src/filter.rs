@@ -51,11 +51,19 @@ pub struct Decimator {
 impl Decimator {
     /// A decimator by `factor` (1 = pass-through).
     pub fn new(factor: usize) -> Self {
-        let factor = factor.max(1);
-        let taps = if factor == 1 {
+        Self::with_step(factor, factor)
+    }
+
+    /// A filter for input at `oversampling` samples per chip (band ±0.55 of the chip rate,
+    /// as [`Decimator::new`]) keeping every `step`-th output: `step = oversampling / 2` gives
+    /// two samples per chip. Oversampling 1 passes the input through.
+    pub fn with_step(oversampling: usize, step: usize) -> Self {
+        let oversampling = oversampling.max(1);
+        let factor = step.clamp(1, oversampling);
+        let taps = if oversampling == 1 {
             vec![1.0]
         } else {
-            lowpass_taps(2 * HALF_SPAN * factor + 1, 0.55 / factor as f64)
+            lowpass_taps(2 * HALF_SPAN * oversampling + 1, 0.55 / oversampling as f64)
         };
         let pre = taps.len() / 2;
         Decimator {
@@ -66,14 +74,14 @@ impl Decimator {
         }
     }
 
-    /// The decimation factor.
+    /// The decimation factor (input samples per output sample).
     pub fn factor(&self) -> usize {
         self.factor
     }
 
     /// Filters `input`, appending the output samples to `out`.
     pub fn process(&mut self, input: &[Complex32], out: &mut Vec<Complex32>) {
-        if self.factor == 1 {
+        if self.taps.len() == 1 {
             out.extend_from_slice(input);
             return;
         }

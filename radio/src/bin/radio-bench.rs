@@ -39,6 +39,10 @@ struct Cli {
     /// Payload length in bytes.
     #[arg(long, default_value_t = 16)]
     len: usize,
+    /// Samples per chip of the PER sweep's frames: their random delay in samples puts them at
+    /// random fractions of a chip (1: whole chips only).
+    #[arg(long, default_value_t = 4)]
+    oversampling: u32,
     /// Also write the PER table as CSV to this file.
     #[arg(long)]
     csv: Option<String>,
@@ -77,8 +81,10 @@ fn per_point(
     for _ in 0..frames {
         let data: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
         let tx = modulate(p, &data)?;
+        // the noise is spread over the oversampled band
+        let os_db = 10.0 * f64::from(p.oversampling).log10();
         let cond = ChannelConditions {
-            rx_power_dbm: NOISE_DBM + snr_db,
+            rx_power_dbm: NOISE_DBM + snr_db - os_db,
             noise_floor_dbm: NOISE_DBM,
             cfo_hz: rng.gen_range(-15_000.0..15_000.0),
             delay_samples: rng.gen_range(sps..3 * sps),
@@ -94,6 +100,9 @@ fn per_point(
                 .any(|f| f.crc_ok == Some(true) && f.payload == data)
             {
                 lost[i] += 1;
+                if std::env::var_os("WHY").is_some() {
+                    eprintln!("lost {:?} {:?}", decoding, r.stats());
+                }
             }
         }
     }
@@ -116,15 +125,19 @@ fn per_sweep(cli: &Cli) -> Result<Vec<Point>> {
         None => None,
     };
     println!(
-        "PER vs SNR, 125 kHz, CR 4/5, {} bytes, {} frames/point, CFO ±15 kHz, random timing",
-        cli.len, cli.frames
+        "PER vs SNR, 125 kHz, CR 4/5, {} bytes, {} frames/point, CFO ±15 kHz, random timing \
+         ({} samples per chip)",
+        cli.len, cli.frames, cli.oversampling
     );
     println!(
         "{:>4} {:>8} {:>9} {:>9}",
         "SF", "SNR dB", "PER hard", "PER soft"
     );
     for &sf in &cli.sf {
-        let p = LoraParams::new(sf, 125_000);
+        let p = LoraParams {
+            oversampling: cli.oversampling,
+            ..LoraParams::new(sf, 125_000)
+        };
         p.validate()?;
         let limit = SX127X_LIMIT_DB[usize::from(sf.clamp(7, 12) - 7)];
         let mut soft_10 = None;
