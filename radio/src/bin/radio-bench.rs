@@ -100,9 +100,6 @@ fn per_point(
                 .any(|f| f.crc_ok == Some(true) && f.payload == data)
             {
                 lost[i] += 1;
-                if std::env::var_os("WHY").is_some() {
-                    eprintln!("lost {:?} {:?}", decoding, r.stats());
-                }
             }
         }
     }
