@@ -65,7 +65,8 @@ fn main() {
     let mut rng = StdRng::seed_from_u64(1);
     let key = |i: usize| -> Key {
         let mut k = [0u8; 32];
-        k[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        // Keys in no spatial order, like real keys.
+        k[..8].copy_from_slice(&(i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
         k
     };
     let t = Instant::now();

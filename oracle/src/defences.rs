@@ -277,8 +277,10 @@ type BinCounts = [[u64; 2]; BINS];
 /// (found through [`FAR_M`] buckets in space); every other pair is an unheard one in the last
 /// bin, whose number follows from how many beaconers and listeners are active.
 struct LinkCounts {
-    /// Hotspots with a location that beaconed or listened, in key order.
+    /// Hotspots with a location that beaconed or listened, by place.
     keys: Vec<Key>,
+    /// Their indices in key order.
+    by_key: Vec<usize>,
     /// Great-circle coordinates `(lat, lon)` of each hotspot's asserted cell centre.
     centres: Vec<(f64, f64)>,
     /// The same as points in space, for the buckets.
@@ -312,17 +314,30 @@ impl LinkCounts {
         }
         let mut roles: Vec<(&Key, (bool, bool))> = roles.into_iter().collect();
         roles.sort_unstable_by_key(|(key, _)| *key);
+        // Hotspots are numbered by place (their bucket), so that neighbours in space are
+        // neighbours in memory; `by_key` keeps the key order.
+        // (point, key, centre, beacons, listens)
+        type Located<'a> = (location::Point, &'a Key, (f64, f64), bool, bool);
+        let mut located: Vec<Located> = roles
+            .into_iter()
+            .filter_map(|(key, (b, l))| {
+                let centre = h3_coverage::centre(*evidence.locations.get(key)?);
+                Some((location::point_at(centre), key, centre, b, l))
+            })
+            .collect();
+        let cube = |point: &location::Point| point.map(|c| (c / FAR_M).floor() as i64);
+        located.sort_by(|a, b| (cube(&a.0), a.1).cmp(&(cube(&b.0), b.1)));
         let mut keys = Vec::new();
         let mut centres = Vec::new();
         let (mut beaconer, mut listener) = (Vec::new(), Vec::new());
-        for (key, (b, l)) in roles {
-            if let Some(cell) = evidence.locations.get(key) {
-                keys.push(*key);
-                centres.push(h3_coverage::centre(*cell));
-                beaconer.push(b);
-                listener.push(l);
-            }
+        for (_, key, centre, b, l) in located {
+            keys.push(*key);
+            centres.push(centre);
+            beaconer.push(b);
+            listener.push(l);
         }
+        let mut by_key: Vec<usize> = (0..keys.len()).collect();
+        by_key.sort_by_key(|&i| keys[i]);
         let index: HashMap<&Key, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
         let mut heard_pairs = Vec::new();
         for beacon in &evidence.beacons {
@@ -349,6 +364,7 @@ impl LinkCounts {
         let buckets = location::Buckets::new(&points, FAR_M, |_| true);
         let count = |flags: &[bool]| flags.iter().filter(|&&f| f).count() as u64;
         let mut table = Self {
+            by_key,
             beaconers: count(&beaconer),
             listeners: count(&listener),
             both: beaconer
@@ -529,7 +545,10 @@ pub fn implausible_links(evidence: &Evidence, config: &DefenceConfig) -> BTreeMa
                 (surprise, mean, variance)
             })
             .collect();
-        let worst = (0..table.keys.len())
+        let worst = table
+            .by_key
+            .iter()
+            .copied()
             .filter(|&hotspot| table.active[hotspot])
             .filter_map(|hotspot| {
                 let pairs = table.pairs_of(hotspot);

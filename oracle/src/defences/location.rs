@@ -496,7 +496,8 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
     let buckets = Buckets::new(&positions, MAX_SILENT_DISTANCE_M, |hotspot| {
         beaconer[hotspot] || listener[hotspot]
     });
-    let mut silent: Vec<(usize, usize)> = Vec::new();
+    // (a, b, distance) of each silent pair.
+    let mut silent: Vec<(usize, usize, f64)> = Vec::new();
     for a in (0..positions.len()).filter(|&a| beaconer[a] || listener[a]) {
         buckets.around(&positions[a], |b| {
             let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
@@ -505,7 +506,7 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
                 if (config.location_silent_min_m..=MAX_SILENT_DISTANCE_M).contains(&apart)
                     && !heard_with[a].contains(&b)
                 {
-                    silent.push((a, b));
+                    silent.push((a, b, apart));
                 }
             }
         });
@@ -524,7 +525,7 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             .iter()
             .map(|&(a, b, gain)| (distance(a, b), gain))
             .collect();
-        let silent_distances: Vec<f64> = silent.iter().map(|&(a, b)| distance(a, b)).collect();
+        let silent_distances: Vec<f64> = silent.iter().map(|&(_, _, d)| d).collect();
         let timer = std::time::Instant::now();
         let Some(law) = PathLaw::fit(&heard_points, &silent_distances) else {
             return flagged;
@@ -536,32 +537,58 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             links[a].push(Link { other: b, gain_db });
             links[b].push(Link { other: a, gain_db });
         }
-        let mut unheard: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
-        for &(a, b) in &silent {
-            unheard[a].push(b);
-            unheard[b].push(a);
-        }
         let offset_shrink = (law.sigma_db / config.location_offset_sigma_db.max(0.1)).powi(2);
-        let (mut searches, mut worst) = (0, None::<(usize, f64)>);
-        for hotspot in 0..keys.len() {
-            if links[hotspot].len() < config.location_min_links {
-                continue;
-            }
+        // The silence part of each hotspot's deviance at its assertion, each pair's term
+        // computed once for both of its hotspots.
+        let mut silence_at_assertion = vec![0.0; keys.len()];
+        for &(a, b, d) in &silent {
+            let term = table.silence_deviance(d);
+            silence_at_assertion[a] += term;
+            silence_at_assertion[b] += term;
+        }
+        let no_silent_pairs: Vec<usize> = Vec::new();
+        let deviance_at_assertion = |hotspot: usize| {
             let fit = Fit {
                 law,
                 silence: &table,
                 links: &links[hotspot],
-                silent: &unheard[hotspot],
+                silent: &no_silent_pairs,
                 positions: &positions,
                 plane: Plane::at(positions[hotspot]),
                 offset_shrink,
             };
-            let at_assertion = fit.deviance((0.0, 0.0));
-            // No point's deviance is negative, so a hotspot that fits its assertion this well
-            // cannot be flagged: skip the search.
-            if at_assertion <= config.location_max_ratio {
-                continue;
+            fit.deviance((0.0, 0.0)) + silence_at_assertion[hotspot]
+        };
+        // No point's deviance is negative, so a hotspot that fits its assertion no worse than
+        // the ratio cannot be flagged: only the others are looked at further.
+        let candidates: Vec<(usize, f64)> = (0..keys.len())
+            .filter(|&hotspot| links[hotspot].len() >= config.location_min_links)
+            .map(|hotspot| (hotspot, deviance_at_assertion(hotspot)))
+            .filter(|&(_, at_assertion)| at_assertion > config.location_max_ratio)
+            .collect();
+        let mut unheard: HashMap<usize, Vec<usize>> = candidates
+            .iter()
+            .map(|&(hotspot, _)| (hotspot, Vec::new()))
+            .collect();
+        for &(a, b, _) in &silent {
+            if let Some(list) = unheard.get_mut(&a) {
+                list.push(b);
             }
+            if let Some(list) = unheard.get_mut(&b) {
+                list.push(a);
+            }
+        }
+        let (mut searches, mut worst) = (0, None::<(usize, f64)>);
+        for (hotspot, at_assertion) in candidates {
+            let fit = Fit {
+                law,
+                silence: &table,
+                links: &links[hotspot],
+                silent: unheard.get(&hotspot).unwrap_or(&no_silent_pairs),
+                positions: &positions,
+                plane: Plane::at(positions[hotspot]),
+                offset_shrink,
+            };
             let (place, at_best) = match searched[hotspot] {
                 Some(place) if !touched[hotspot] => {
                     let at_place = fit.deviance(place);
@@ -608,7 +635,7 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
                     }
                 };
                 heard.retain(|&(a, b, _)| drop(a, b));
-                silent.retain(|&(a, b)| drop(a, b));
+                silent.retain(|&(a, b, _)| drop(a, b));
             }
             None => return flagged,
         }
