@@ -309,6 +309,8 @@ pub struct Receiver {
     run_len: usize,
     run_bin: usize,
     det_threshold: f32,
+    /// Detection threshold on a peak and its stronger neighbour, over the mean bin power.
+    pair_threshold: f32,
     decoding: Decoding,
     stats: RxStats,
     out: Vec<RxFrame>,
@@ -364,6 +366,7 @@ impl Receiver {
             run_len: 0,
             run_bin: 0,
             det_threshold: (n as f32).ln() + 2.0,
+            pair_threshold: (n as f32).ln() + (n as f32).ln().ln() + 2.0,
             decoding: Decoding::default(),
             stats: RxStats::default(),
             out: Vec::new(),
@@ -656,7 +659,13 @@ impl Receiver {
             };
             self.search_pos += n;
             let (k, pk, others) = Self::peak(&spec);
-            let valid = pk.is_finite() && pk > 0.0 && pk > self.det_threshold * others;
+            // A window across a chirp boundary, when the frame starts between two chips,
+            // splits the preamble's peak over two neighbouring bins: detect on their sum.
+            let neighbour = spec[(k + 1) % self.n]
+                .norm_sqr()
+                .max(spec[(k + self.n - 1) % self.n].norm_sqr());
+            let pair = pk + neighbour;
+            let valid = pair.is_finite() && pk > 0.0 && pair > self.pair_threshold * others;
             let dist = (k + self.n - self.run_bin) % self.n;
             let close = dist <= 1 || dist == self.n - 1;
             if valid && self.run_len > 0 && close {
