@@ -165,7 +165,7 @@ pub struct RxStats {
 }
 
 /// Half-length, in chips, of the interpolator that reads a window starting between two chips.
-const INTERP_HALF: usize = 8;
+const INTERP_HALF: usize = 4;
 
 /// Windows starting closer than this (in chips) to a whole chip are read without interpolation.
 const INTERP_EXACT: f64 = 1e-3;
