@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod delivery;
+pub mod memory;
 pub mod metrics;
 pub mod node;
 pub mod schedule;

@@ -313,8 +313,15 @@ async fn decode(
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    // before any thread starts, so that none gets an arena of its own
+    hotspot::memory::limit_allocator_arenas();
+    tokio::runtime::Runtime::new()
+        .context("starting the async runtime")?
+        .block_on(cli_main())
+}
+
+async fn cli_main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

@@ -47,6 +47,9 @@ struct Cli {
     /// Replay as fast as the CPU allows (a long simulated run) instead of in real time.
     #[arg(long)]
     fast: bool,
+    /// Leave glibc's allocator at its default arenas (the daemon limits them), to compare.
+    #[arg(long)]
+    default_allocator: bool,
     /// Print a sample line every this many seconds.
     #[arg(long, default_value_t = 5)]
     every: u64,
@@ -231,6 +234,9 @@ async fn phase(
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if !cli.default_allocator {
+        hotspot::memory::limit_allocator_arenas();
+    }
     if let Some(Command::Generate { out, seconds }) = &cli.command {
         return generate(out, *seconds);
     }

@@ -1,0 +1,23 @@
+//! The daemon's memory footprint: how the C allocator is told to keep it small.
+
+/// Arenas glibc's allocator may create. By default it makes up to eight per core, one per
+/// thread that allocates concurrently, and each keeps the memory its thread freed: with the
+/// radio, runtime and delivery threads that held about 13 MB of the daemon's resident memory
+/// for nothing. Two arenas keep that overhead small without making threads wait on one lock.
+pub const MALLOC_ARENAS: i32 = 2;
+
+/// Limits glibc's allocator to [`MALLOC_ARENAS`] arenas; call before the daemon's threads
+/// start. Returns false when the limit could not be set (and always on other C libraries,
+/// whose allocators this does not concern).
+pub fn limit_allocator_arenas() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes the allocator's tuning; M_ARENA_MAX takes any
+        // positive count and may be set at any time (arenas already made are kept).
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
