@@ -16,33 +16,8 @@ use oracle::defences::{
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::time::Instant;
 
-/// Offsets of grid neighbours, nearest first (as in the `throughput` benchmark).
-const NEAR: [(i64, i64); 24] = [
-    (0, 1),
-    (1, 0),
-    (0, -1),
-    (-1, 0),
-    (1, 1),
-    (1, -1),
-    (-1, 1),
-    (-1, -1),
-    (0, 2),
-    (2, 0),
-    (0, -2),
-    (-2, 0),
-    (1, 2),
-    (2, 1),
-    (-1, 2),
-    (2, -1),
-    (1, -2),
-    (-2, 1),
-    (-1, -2),
-    (-2, -1),
-    (2, 2),
-    (2, -2),
-    (-2, 2),
-    (-2, -2),
-];
+mod grid;
+use grid::NEAR;
 
 fn main() {
     // The defences' own timings: RUST_LOG=oracle=debug.

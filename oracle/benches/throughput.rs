@@ -23,6 +23,8 @@ use oracle::store::{GatewayRow, PostgresStore, SqliteStore, Store};
 use oracle::{ManualClock, Oracle, OracleConfig};
 use poc::proto::{self, Region};
 use poc::{Beacon, Keypair, RegionPlan, Signable};
+mod grid;
+use grid::NEAR;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -254,34 +256,6 @@ async fn ingest_bench(kind: &str, n: usize) {
     drop(store);
     drop_schema(kind, "ingest").await;
 }
-
-/// Offsets of grid neighbours, nearest first.
-const NEAR: [(i64, i64); 24] = [
-    (0, 1),
-    (1, 0),
-    (0, -1),
-    (-1, 0),
-    (1, 1),
-    (1, -1),
-    (-1, 1),
-    (-1, -1),
-    (0, 2),
-    (2, 0),
-    (0, -2),
-    (-2, 0),
-    (1, 2),
-    (2, 1),
-    (-1, 2),
-    (2, -1),
-    (1, -2),
-    (-2, 1),
-    (-1, -2),
-    (-2, -1),
-    (2, 2),
-    (2, -2),
-    (-2, 2),
-    (-2, -2),
-];
 
 async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize, defences: bool) {
     let dir = tempfile::tempdir().unwrap();
