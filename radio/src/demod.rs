@@ -9,8 +9,8 @@
 
 use crate::chirp::base_upchirp;
 use crate::coding::{
-    bin_to_bits, decode_header_symbols, decode_payload_layout, implicit_header, FrameLayout,
-    Header, Symbols, HEADER_BLOCK_SYMBOLS,
+    decode_header_symbols, decode_payload_layout, implicit_header, FrameLayout, Header, Symbols,
+    HEADER_BLOCK_SYMBOLS,
 };
 use crate::error::RadioError;
 use crate::filter::Decimator;
@@ -95,12 +95,12 @@ fn ln_i0(x: f64) -> f64 {
     }
 }
 
-/// Per-bit max-log LLRs of one symbol from its dechirped spectrum.
+/// Per-bit max-log LLRs of one symbol from its dechirped spectrum (the `2^sf` bins).
 ///
 /// `amplitude` is the expected peak magnitude and `noise` the mean noise power per bin (both in
 /// unnormalised FFT units). Bin `k` is scored with the non-coherent log-likelihood
 /// `ln I0(2·amplitude·|Y_k| / noise)`; the LLR of each interleaver bit is the best score among
-/// bins whose bit pattern (see [`bin_to_bits`]) has a 1 there minus the best with a 0.
+/// bins whose bit pattern (see [`crate::coding::bin_to_bits`]) has a 1 there minus the best with a 0.
 pub fn symbol_llrs(
     spec: &[Complex32],
     sf: u8,
@@ -108,7 +108,9 @@ pub fn symbol_llrs(
     amplitude: f64,
     noise: f64,
 ) -> Vec<f32> {
-    let sf_app = usize::from(if reduced { sf.saturating_sub(2) } else { sf });
+    let sf = sf.clamp(2, 16);
+    let n = 1usize << sf;
+    let width = usize::from(if reduced { sf - 2 } else { sf });
     // A noiseless input would make every metric infinite: floor the noise 40 dB below the peak.
     let noise = noise.max(amplitude * amplitude * 1e-4);
     let scale = if noise > 0.0 && noise.is_finite() && amplitude.is_finite() {
@@ -116,31 +118,57 @@ pub fn symbol_llrs(
     } else {
         0.0
     };
-    // The metric grows with |Y_k|: find the strongest bin per bit value, then score only those.
-    let mut one = vec![0.0f32; sf_app];
-    let mut zero = vec![0.0f32; sf_app];
-    for (k, y) in spec.iter().enumerate() {
-        let pow = y.norm_sqr();
-        if !pow.is_finite() {
-            continue;
+    let power = |y: &Complex32| {
+        let p = y.norm_sqr();
+        if p.is_finite() {
+            p
+        } else {
+            0.0
         }
-        let bits = bin_to_bits(k as u16, sf, reduced);
-        for j in 0..sf_app {
-            let slot = if (bits >> (sf_app - 1 - j)) & 1 == 1 {
-                &mut one[j]
-            } else {
-                &mut zero[j]
-            };
-            if pow > *slot {
-                *slot = pow;
-            }
+    };
+    let spec = spec.get(..n).unwrap_or(spec);
+    let last = spec.len().saturating_sub(1);
+    // The metric grows with |Y_k|, so only the strongest bin per bit value counts. Symbol
+    // value s (before Gray coding) sits in bin s + 1, or in bins 4s − 1 ..= 4s + 2 when the
+    // symbol carries SF − 2 bits. Bit b of gray(s) is 1 exactly when s lies in a block of
+    // 2^b values whose index is 1 or 2 mod 4, so the maxima come from a tree of block maxima:
+    // about 3 · 2^width comparisons instead of one per bin and bit.
+    let mut blocks: Vec<f32> = if reduced {
+        // bins from n − 1 on, four by four
+        let rotated: Vec<f32> = spec[last..]
+            .iter()
+            .chain(&spec[..last])
+            .map(power)
+            .collect();
+        rotated
+            .chunks(4)
+            .map(|four| four.iter().copied().fold(0.0, f32::max))
+            .collect()
+    } else {
+        // bins from 1 on
+        spec.iter().skip(1).chain(spec.first()).map(power).collect()
+    };
+    blocks.resize(1 << width, 0.0);
+    // best[b] = [strongest power with bit b of the Gray-coded value 0, ... 1]
+    let mut best = [[0.0f32; 2]; 16];
+    for slot in best.iter_mut().take(width) {
+        for (i, &x) in blocks.iter().enumerate() {
+            let bit = usize::from(matches!(i % 4, 1 | 2));
+            slot[bit] = slot[bit].max(x);
         }
+        let half = blocks.len() / 2;
+        for i in 0..half {
+            blocks[i] = blocks[2 * i].max(blocks[2 * i + 1]);
+        }
+        blocks.truncate(half);
     }
     let metric = |pow: f32| ln_i0(scale * f64::from(pow).sqrt());
-    one.iter()
-        .zip(&zero)
-        .map(|(&a, &b)| {
-            let l = metric(a) - metric(b);
+    // interleaver bits come most significant first
+    best[..width]
+        .iter()
+        .rev()
+        .map(|&[zero, one]| {
+            let l = metric(one) - metric(zero);
             if l.is_finite() {
                 l.clamp(-1e4, 1e4) as f32
             } else {
@@ -531,7 +559,11 @@ impl Receiver {
         if frac < INTERP_EXACT {
             let start = usize::try_from(whole.checked_sub(base)?).ok()?;
             let span = self.buf.get(start..start + sub * (n - 1) + 1)?;
-            return Some(span.iter().step_by(sub).copied().collect());
+            return Some(if sub == 1 {
+                span.to_vec()
+            } else {
+                span.iter().step_by(sub).copied().collect()
+            });
         }
         let first = whole.checked_sub(base + INTERP_HALF as u64 - 1)?;
         let first = usize::try_from(first).ok()?;
@@ -539,16 +571,25 @@ impl Receiver {
             .buf
             .get(first..first + sub * (n - 1) + 2 * INTERP_HALF)?;
         let taps = interpolator(frac);
-        Some(
-            span.windows(2 * INTERP_HALF)
-                .step_by(sub)
-                .map(|w| {
-                    w.iter()
-                        .zip(&taps)
-                        .fold(Complex32::new(0.0, 0.0), |acc, (x, t)| acc + x * *t)
-                })
-                .collect(),
-        )
+        // Tap by tap over the whole window: each pass adds one scaled (strided) slice, as
+        // plain f32 arithmetic that vectorises.
+        let mut out = vec![Complex32::new(0.0, 0.0); n];
+        let out_f: &mut [f32] = bytemuck::cast_slice_mut(&mut out);
+        let span_f: &[f32] = bytemuck::cast_slice(span);
+        for (t, &tap) in taps.iter().enumerate() {
+            let from = &span_f[2 * t..];
+            if sub == 1 {
+                for (o, x) in out_f.iter_mut().zip(from) {
+                    *o += x * tap;
+                }
+            } else {
+                for (o, x) in out_f.chunks_exact_mut(2).zip(from.chunks(2 * sub)) {
+                    o[0] += x[0] * tap;
+                    o[1] += x.get(1).copied().unwrap_or(0.0) * tap;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Dechirps the window starting at chip index `pos` with `reference`, removes a tone of
@@ -569,16 +610,21 @@ impl Receiver {
                 *x *= r;
             }
         } else {
-            // Phasor recurrence in f64 (re-normalised) instead of a sin/cos per sample.
+            // A phasor recurrence in f32 instead of a sin/cos per sample, restarted every
+            // block from a recurrence in f64 so that rounding cannot accumulate.
+            const BLOCK: usize = 64;
             let step = -2.0 * PI * shift.rem_euclid(self.n as f64) / self.n as f64;
-            let rot = num_complex::Complex64::new(step.cos(), step.sin());
-            let mut z = num_complex::Complex64::new(1.0, 0.0);
-            for (k, (x, r)) in v.iter_mut().zip(reference).enumerate() {
-                *x *= r * Complex32::new(z.re as f32, z.im as f32);
-                z *= rot;
-                if k % 64 == 63 {
-                    z /= z.norm();
+            let rot = Complex32::new(step.cos() as f32, step.sin() as f32);
+            let block_step = step * BLOCK as f64;
+            let block_rot = num_complex::Complex64::new(block_step.cos(), block_step.sin());
+            let mut block_start = num_complex::Complex64::new(1.0, 0.0);
+            for (xs, rs) in v.chunks_mut(BLOCK).zip(reference.chunks(BLOCK)) {
+                let mut z = Complex32::new(block_start.re as f32, block_start.im as f32);
+                for (x, r) in xs.iter_mut().zip(rs) {
+                    *x *= r * z;
+                    z *= rot;
                 }
+                block_start *= block_rot;
             }
         }
         Some(v)
@@ -643,6 +689,12 @@ impl Receiver {
             let delta = Self::fractional_peak(&spec, k);
             let kk = wrap(k as f64, nf);
             shift = wrap(shift + kk + delta, nf);
+            // With the peak in the guessed bin, the interpolated offset is already within
+            // 1e-4 of a bin of the tone (rectangular window, |offset| ≤ 0.5): another pass
+            // would only measure the same noise again.
+            if kk == 0.0 {
+                break;
+            }
         }
         Some(shift)
     }
@@ -1046,6 +1098,65 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::coding::bin_to_bits;
+
+    /// The LLRs computed the direct way: every bin's bits taken with `bin_to_bits`.
+    fn llrs_by_definition(
+        spec: &[Complex32],
+        sf: u8,
+        reduced: bool,
+        amplitude: f64,
+        noise: f64,
+    ) -> Vec<f32> {
+        let width = usize::from(if reduced { sf - 2 } else { sf });
+        let noise = noise.max(amplitude * amplitude * 1e-4);
+        let scale = 2.0 * amplitude / noise;
+        let metric = |pow: f32| ln_i0(scale * f64::from(pow).sqrt());
+        (0..width)
+            .map(|j| {
+                let best = |bit: u16| {
+                    spec.iter()
+                        .enumerate()
+                        .filter(|(k, _)| {
+                            (bin_to_bits(*k as u16, sf, reduced) >> (width - 1 - j)) & 1 == bit
+                        })
+                        .map(|(_, y)| y.norm_sqr())
+                        .fold(0.0f32, f32::max)
+                };
+                (metric(best(1)) - metric(best(0))).clamp(-1e4, 1e4) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn llrs_match_their_definition() {
+        let mut state = 0x1234_5678u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state as f32 / u32::MAX as f32) - 0.5
+        };
+        for sf in 5..=12u8 {
+            let n = 1usize << sf;
+            for reduced in [false, true] {
+                let mut spec: Vec<Complex32> =
+                    (0..n).map(|_| Complex32::new(next(), next())).collect();
+                spec[n / 3] = Complex32::new(3.0, -2.0);
+                let fast = symbol_llrs(&spec, sf, reduced, 3.0, 0.5);
+                let slow = llrs_by_definition(&spec, sf, reduced, 3.0, 0.5);
+                assert_eq!(fast.len(), slow.len());
+                for (a, b) in fast.iter().zip(&slow) {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                        "SF{sf} {a} vs {b}"
+                    );
+                }
+                assert!(fast.iter().any(|l| l.abs() > 1.0));
+            }
+        }
+    }
 
     #[test]
     fn a_long_frame_is_decoded_without_buffering_all_of_it() {
