@@ -28,8 +28,11 @@ limit=300
 
 locked=(--locked)
 [ "${CROSS_UNLOCKED:-0}" = 1 ] && locked=()
-# --workspace: the features `cargo test --workspace` built it with, so a test run leaves it fresh.
-cargo build "${locked[@]}" -q --workspace --bin hotspot
+# --workspace and HOST_FEATURES (scripts/test.sh: hotspot/soapysdr): the features the test run
+# built it with, so a test run leaves it fresh.
+features=()
+[ -n "${HOST_FEATURES:-}" ] && features=(--features "$HOST_FEATURES")
+cargo build "${locked[@]}" -q --workspace --bin hotspot "${features[@]}"
 host="$root/target/debug/hotspot"
 
 work=$(mktemp -d)
