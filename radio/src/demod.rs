@@ -331,7 +331,6 @@ pub struct Receiver {
     /// Chip index of `buf[0]`.
     base: u64,
     decimator: Decimator,
-    staging: Vec<Complex32>,
     state: State,
     search_pos: u64,
     run_len: usize,
@@ -388,7 +387,6 @@ impl Receiver {
             sub,
             base: 0,
             decimator: Decimator::with_step(os, os / sub),
-            staging: Vec::new(),
             state: State::Search,
             search_pos: 0,
             run_len: 0,
@@ -472,18 +470,28 @@ impl Receiver {
     }
 
     fn ingest(&mut self, samples: &[Complex32]) {
-        self.staging.clear();
-        self.staging.extend(samples.iter().map(|s| {
-            if s.re.is_finite() && s.im.is_finite() {
-                *s
-            } else {
-                Complex32::new(0.0, 0.0)
-            }
-        }));
+        let finite = |s: &Complex32| s.re.is_finite() && s.im.is_finite();
         let before = self.buf.len();
-        self.decimator.process(&self.staging, &mut self.buf);
+        // Exactly what this input needs: a doubling Vec would hold up to twice the history.
+        self.buf
+            .reserve_exact(samples.len() / self.decimator.factor() + 1);
+        if samples.iter().all(finite) {
+            self.decimator.process(samples, &mut self.buf);
+        } else {
+            let clean: Vec<Complex32> = samples
+                .iter()
+                .map(|s| {
+                    if finite(s) {
+                        *s
+                    } else {
+                        Complex32::new(0.0, 0.0)
+                    }
+                })
+                .collect();
+            self.decimator.process(&clean, &mut self.buf);
+        }
         for v in &mut self.buf[before..] {
-            if !(v.re.is_finite() && v.im.is_finite()) {
+            if !finite(v) {
                 *v = Complex32::new(0.0, 0.0);
             }
         }
@@ -528,12 +536,14 @@ impl Receiver {
         };
         let chips = self.buf.len() / self.sub;
         let drop = keep.saturating_sub(self.base) as usize;
-        if drop > 0 && drop >= chips / 2 {
+        // Dropping a quarter of the buffer at a time bounds both the memory (the history plus
+        // a third) and the copying (each sample moves about three times).
+        if drop > 0 && drop >= chips / 4 {
             let drop = drop.min(chips);
             self.buf.drain(..drop * self.sub);
             self.base += drop as u64;
         }
-        let slack = 8 * self.n * self.sub;
+        let slack = 2 * self.n * self.sub;
         if self.buf.capacity() > 2 * self.buf.len() + 2 * slack {
             self.buf.shrink_to(self.buf.len() + slack);
         }
