@@ -6,15 +6,26 @@
 /// for nothing. Two arenas keep that overhead small without making threads wait on one lock.
 pub const MALLOC_ARENAS: i32 = 2;
 
-/// Limits glibc's allocator to [`MALLOC_ARENAS`] arenas; call before the daemon's threads
-/// start. Returns false when the limit could not be set (and always on other C libraries,
-/// whose allocators this does not concern).
+/// Blocks of at least this many bytes get their own mapping from the kernel, given back
+/// when freed. glibc starts at the same 128 KiB but raises the threshold each time such a
+/// block is freed, after which the radio's sample buffers (up to a few hundred KiB each,
+/// resized as frames come and go) fragment the heap; a fixed threshold keeps them apart.
+pub const MMAP_THRESHOLD: i32 = 128 * 1024;
+
+/// Limits glibc's allocator to [`MALLOC_ARENAS`] arenas and fixes its mapping threshold at
+/// [`MMAP_THRESHOLD`]; call before the daemon's threads start. Returns false when the
+/// settings could not be made (and always on other C libraries, whose allocators this does
+/// not concern).
 pub fn limit_allocator_arenas() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallopt only changes the allocator's tuning; M_ARENA_MAX takes any
-        // positive count and may be set at any time (arenas already made are kept).
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) == 1 }
+        // positive count and M_MMAP_THRESHOLD any size up to 32 MiB, both at any time
+        // (arenas already made are kept).
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) == 1
+                && libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+        }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {

@@ -18,8 +18,10 @@ use crate::modulator::sync_word_symbols;
 use crate::params::LoraParams;
 use num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::f64::consts::PI;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 /// Maps sample power to dBm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -311,6 +313,51 @@ enum Step {
     Progress,
 }
 
+/// The FFT plan and reference chirps of one symbol size, shared by every receiver of that
+/// size: the eight channels of a wideband radio hold one copy per spreading factor.
+struct SymbolTables {
+    fft: Arc<dyn Fft<f32>>,
+    up: Vec<Complex32>,
+    down: Vec<Complex32>,
+}
+
+impl SymbolTables {
+    /// The tables of `n`-chip symbols, made once and kept while a receiver uses them.
+    fn shared(n: usize) -> Arc<Self> {
+        static CACHE: OnceLock<Mutex<HashMap<usize, Weak<SymbolTables>>>> = OnceLock::new();
+        let mut cache = CACHE
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(tables) = cache.get(&n).and_then(Weak::upgrade) {
+            return tables;
+        }
+        let up = base_upchirp(n);
+        let tables = Arc::new(SymbolTables {
+            fft: FftPlanner::<f32>::new().plan_fft_forward(n),
+            down: up.iter().map(|c| c.conj()).collect(),
+            up,
+        });
+        cache.retain(|_, kept| kept.strong_count() > 0);
+        cache.insert(n, Arc::downgrade(&tables));
+        tables
+    }
+
+    /// Transforms `data` in place, with a scratch buffer kept per thread.
+    fn fft_in_place(&self, data: &mut [Complex32]) {
+        thread_local! {
+            static SCRATCH: RefCell<Vec<Complex32>> = const { RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with_borrow_mut(|scratch| {
+            let len = self.fft.get_inplace_scratch_len();
+            if scratch.len() < len {
+                scratch.resize(len, Complex32::new(0.0, 0.0));
+            }
+            self.fft.process_with_scratch(data, &mut scratch[..len]);
+        });
+    }
+}
+
 /// A streaming LoRa receiver for one (SF, bandwidth) configuration.
 pub struct Receiver {
     params: LoraParams,
@@ -319,10 +366,7 @@ pub struct Receiver {
     os: usize,
     layout: FrameLayout,
     sync: (u16, u16),
-    fft: Arc<dyn Fft<f32>>,
-    scratch: Vec<Complex32>,
-    up: Vec<Complex32>,
-    down: Vec<Complex32>,
+    tables: Arc<SymbolTables>,
     /// The filtered stream, `sub` samples per chip.
     buf: Vec<Complex32>,
     /// Samples per chip in `buf`: 2 when the input is oversampled by an even factor (windows
@@ -364,10 +408,6 @@ impl Receiver {
     pub fn new(params: LoraParams, calibration: Calibration) -> Result<Self, RadioError> {
         params.validate()?;
         let n = params.chips_per_symbol();
-        let fft = FftPlanner::<f32>::new().plan_fft_forward(n);
-        let scratch = vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()];
-        let up = base_upchirp(n);
-        let down: Vec<Complex32> = up.iter().map(|c| c.conj()).collect();
         let mask = (n - 1) as u16;
         let (s1, s2) = sync_word_symbols(params.sync_word);
         let os = params.oversampling as usize;
@@ -379,10 +419,7 @@ impl Receiver {
             os: params.oversampling as usize,
             layout: params.layout(),
             sync: (s1 & mask, s2 & mask),
-            fft,
-            scratch,
-            up,
-            down,
+            tables: SymbolTables::shared(n),
             buf: Vec::new(),
             sub,
             base: 0,
@@ -606,7 +643,7 @@ impl Receiver {
     /// `shift` bins and returns its spectrum (unnormalised FFT), or `None` if not buffered.
     fn spectrum(&mut self, pos: f64, up_reference: bool, shift: f64) -> Option<Vec<Complex32>> {
         let mut v = self.dechirp(pos, up_reference, shift)?;
-        self.fft.process_with_scratch(&mut v, &mut self.scratch);
+        self.tables.fft_in_place(&mut v);
         Some(v)
     }
 
@@ -614,7 +651,11 @@ impl Receiver {
     /// of `shift` bins (time domain), or `None` if not buffered.
     fn dechirp(&mut self, pos: f64, up_reference: bool, shift: f64) -> Option<Vec<Complex32>> {
         let mut v = self.window(pos)?;
-        let reference = if up_reference { &self.up } else { &self.down };
+        let reference = if up_reference {
+            &self.tables.up
+        } else {
+            &self.tables.down
+        };
         if shift == 0.0 {
             for (x, r) in v.iter_mut().zip(reference) {
                 *x *= r;
@@ -959,7 +1000,7 @@ impl Receiver {
                 return Step::NeedMore;
             };
             let mut spec = dechirped.clone();
-            self.fft.process_with_scratch(&mut spec, &mut self.scratch);
+            self.tables.fft_in_place(&mut spec);
             let (k, pk, others) = Self::peak(&spec);
             let strong = pk > self.det_threshold * others;
             if strong && ctx.capture_at.is_none() {

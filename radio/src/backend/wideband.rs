@@ -180,8 +180,9 @@ impl std::fmt::Debug for WidebandReplay {
     }
 }
 
-/// Samples read and decoded at a time (40 ms at 1.6 MS/s).
-const REPLAY_CHUNK: usize = 65_536;
+/// Samples read and decoded at a time (10 ms at 1.6 MS/s): every receiver buffers one chunk
+/// beyond its history, so a smaller chunk keeps the 48 receivers of 8 channels smaller.
+const REPLAY_CHUNK: usize = 16_384;
 
 impl WidebandReplay {
     /// A handle on the replay's progress.
