@@ -6,6 +6,13 @@
 //! gateway. Accepted reports are committed to the store before the reply is sent. A replay of
 //! a report (the same signed bytes again) is acknowledged with the same id and not stored again,
 //! so a client that lost an acknowledgement can simply resend.
+//!
+//! Witness reports may also come in batches of up to [`MAX_BATCH`]
+//! ([`Oracle::submit_witnesses`], the `SubmitWitnesses` call): each report of a batch gets the
+//! decision it would get alone, with the same checks in the same order, and the same
+//! rejection recorded; the accepted ones are stored in one group commit before the reply. The
+//! signatures of a batch are checked together ([`poc::signing::verify_batch`]), on the
+//! blocking pool, in one chunk per core.
 
 use crate::error::OracleError;
 use crate::reason::IngestReason;
@@ -15,12 +22,19 @@ use poc::proto::{self, poc_lora_server::PocLora, Region};
 use poc::Signable;
 use prost::Message;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 /// Largest payload a report may carry (a LoRa frame's limit).
 pub const MAX_PAYLOAD_LEN: usize = 255;
 /// How far into the future an assertion's timestamp may lie.
 pub const MAX_ASSERTION_SKEW_MS: u64 = 5 * 60_000;
+/// Most reports in one batch ([`Oracle::submit_witnesses`]). 256 of the largest well-formed
+/// witness reports (about 420 bytes each) fit in a [`crate::MAX_GRPC_MESSAGE`].
+pub const MAX_BATCH: usize = 256;
+/// Fewest signatures worth a chunk of their own on the blocking pool.
+const MIN_VERIFY_CHUNK: usize = 32;
 
 /// Why an ingest call failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +50,9 @@ pub enum IngestError {
     /// The request cannot be answered yet (no entropy published).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A batch holds more than [`MAX_BATCH`] reports; none of them was looked at.
+    #[error("a batch of {0} reports, more than {MAX_BATCH}")]
+    BatchTooLarge(usize),
     /// The thing asked about does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -52,24 +69,29 @@ impl IngestError {
             _ => None,
         }
     }
+
+    /// The gRPC status code the error is answered with.
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            IngestError::Rejected { reason, .. } => match reason {
+                IngestReason::BadSignature => tonic::Code::Unauthenticated,
+                IngestReason::UnknownGateway => tonic::Code::NotFound,
+                IngestReason::StaleAssertion => tonic::Code::FailedPrecondition,
+                IngestReason::Malformed
+                | IngestReason::InvalidLocation
+                | IngestReason::RegionUnspecified => tonic::Code::InvalidArgument,
+            },
+            IngestError::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
+            IngestError::BatchTooLarge(_) => tonic::Code::InvalidArgument,
+            IngestError::NotFound(_) => tonic::Code::NotFound,
+            IngestError::Internal(_) => tonic::Code::Internal,
+        }
+    }
 }
 
 impl From<IngestError> for Status {
     fn from(error: IngestError) -> Self {
-        let message = error.to_string();
-        match error {
-            IngestError::Rejected { reason, .. } => match reason {
-                IngestReason::BadSignature => Status::unauthenticated(message),
-                IngestReason::UnknownGateway => Status::not_found(message),
-                IngestReason::StaleAssertion => Status::failed_precondition(message),
-                IngestReason::Malformed
-                | IngestReason::InvalidLocation
-                | IngestReason::RegionUnspecified => Status::invalid_argument(message),
-            },
-            IngestError::FailedPrecondition(_) => Status::failed_precondition(message),
-            IngestError::NotFound(_) => Status::not_found(message),
-            IngestError::Internal(_) => Status::internal(message),
-        }
+        Status::new(error.code(), error.to_string())
     }
 }
 
@@ -111,14 +133,62 @@ fn check_payload(what: &str, data: &[u8]) -> Result<(), IngestError> {
 }
 
 fn check_signature<M: Signable>(message: &M) -> Result<(), IngestError> {
-    message
-        .verify()
-        .map_err(|e| rejected(IngestReason::BadSignature, e.to_string()))
+    message.verify().map_err(bad_signature)
+}
+
+fn bad_signature(error: poc::SignatureError) -> IngestError {
+    rejected(IngestReason::BadSignature, error.to_string())
+}
+
+/// The checks of a witness report before its signature, in [`Oracle::submit_witness`]'s order.
+fn check_witness_fields(report: &proto::WitnessReport) -> Result<[u8; 32], IngestError> {
+    let key = check_key(&report.pub_key)?;
+    check_payload("data", &report.data)?;
+    Ok(key)
+}
+
+/// The signature decisions of `reports[i]` for each `i` of `indices`, in order: checked
+/// together, in one chunk per core on the blocking pool when there are enough of them.
+async fn verify_signatures(
+    reports: &Arc<Vec<proto::WitnessReport>>,
+    indices: Vec<usize>,
+) -> Result<Vec<Result<(), poc::SignatureError>>, IngestError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = indices.len().div_ceil(cores).max(MIN_VERIFY_CHUNK).max(1);
+    let tasks: Vec<_> = indices
+        .chunks(chunk)
+        .map(|part| {
+            let part = part.to_vec();
+            let reports = reports.clone();
+            tokio::task::spawn_blocking(move || {
+                let batch: Vec<&proto::WitnessReport> =
+                    part.iter().filter_map(|&i| reports.get(i)).collect();
+                poc::signing::verify_batch(&batch)
+            })
+        })
+        .collect();
+    let mut decisions = Vec::with_capacity(indices.len());
+    for task in tasks {
+        let part = task.await.map_err(|e| {
+            IngestError::Internal(OracleError::Io(std::io::Error::other(format!(
+                "signature check task failed: {e}"
+            ))))
+        })?;
+        decisions.extend(part);
+    }
+    Ok(decisions)
 }
 
 /// Hex SHA-256 of a report's encoding: the id returned to the submitter.
 pub fn report_id<M: Message>(message: &M) -> String {
     hex::encode(Sha256::digest(message.encode_to_vec()))
+}
+
+/// A batch's decisions no longer match its reports (a bug, never the client's doing).
+fn lost_track() -> IngestError {
+    IngestError::Internal(OracleError::Corrupt(
+        "batch decisions out of step with its reports".into(),
+    ))
 }
 
 impl Oracle {
@@ -227,6 +297,113 @@ impl Oracle {
             id,
             received_timestamp_ms: received_ms,
         })
+    }
+
+    /// Checks and stores a batch of witness reports (at most [`MAX_BATCH`], else
+    /// [`IngestError::BatchTooLarge`] and nothing is looked at): one decision per report, in
+    /// order, each the one [`Oracle::submit_witness`] gives that report alone (the same
+    /// checks in the same order, the same rejection recorded; a replay, also within the batch,
+    /// gets the stored report's id and is stored once). The accepted reports are committed
+    /// together before this returns. An `Err` (the store failing) acknowledges nothing.
+    pub async fn submit_witnesses(
+        &self,
+        reports: Vec<proto::WitnessReport>,
+    ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
+        if reports.len() > MAX_BATCH {
+            return Err(IngestError::BatchTooLarge(reports.len()));
+        }
+        let reports = Arc::new(reports);
+        // Key and payload checks; a key's decoding is done once per distinct key.
+        let mut keys: HashMap<&[u8], Result<[u8; 32], String>> = HashMap::new();
+        let mut decided: Vec<Result<[u8; 32], IngestError>> = reports
+            .iter()
+            .map(|report| {
+                let key = keys
+                    .entry(report.pub_key.as_slice())
+                    .or_insert_with(|| check_key(&report.pub_key).map_err(|e| e.to_string()))
+                    .clone();
+                match key {
+                    Ok(key) => check_payload("data", &report.data).map(|()| key),
+                    // The same refusal check_key gives: redo it for its error.
+                    Err(_) => check_witness_fields(report),
+                }
+            })
+            .collect();
+        drop(keys);
+        // Signatures, together.
+        let to_verify: Vec<usize> = (0..reports.len())
+            .filter(|&i| decided.get(i).is_some_and(Result::is_ok))
+            .collect();
+        let signatures = verify_signatures(&reports, to_verify.clone()).await?;
+        for (i, signature) in to_verify.into_iter().zip(signatures) {
+            if let (Err(e), Some(decision)) = (signature, decided.get_mut(i)) {
+                *decision = Err(bad_signature(e));
+            }
+        }
+        // Known gateways, asked once per distinct key.
+        let mut known: HashMap<[u8; 32], bool> = HashMap::new();
+        for decision in decided.iter_mut() {
+            let Ok(key) = decision else { continue };
+            let key = *key;
+            let is_known = match known.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let k = self.store().is_known_gateway(&key).await?;
+                    known.insert(key, k);
+                    k
+                }
+            };
+            if !is_known {
+                *decision = Err(rejected(
+                    IngestReason::UnknownGateway,
+                    format!("{} is not a known gateway", poc::Address(key)),
+                ));
+            }
+        }
+        // Store the accepted ones in one group and record the refusals, together.
+        let received_ms = self.now_ms();
+        let accepted: Vec<(String, &proto::WitnessReport)> = decided
+            .iter()
+            .zip(reports.iter())
+            .filter(|(decision, _)| decision.is_ok())
+            .map(|(_, report)| (report_id(report), report))
+            .collect();
+        let refusals = decided
+            .iter_mut()
+            .zip(reports.iter())
+            .filter_map(|(decision, report)| match decision {
+                Ok(_) => None,
+                Err(e) => Some((
+                    std::mem::replace(e, IngestError::NotFound(String::new())),
+                    report,
+                )),
+            })
+            .map(|(error, report)| self.record_rejection("witness", &report.pub_key, error));
+        let (stored, refusals) = futures::join!(
+            self.store().insert_witnesses(received_ms, &accepted),
+            futures::future::join_all(refusals)
+        );
+        stored?;
+        let mut refusals = refusals.into_iter();
+        let mut accepted = accepted.into_iter();
+        let mut results = Vec::with_capacity(decided.len());
+        for decision in decided {
+            results.push(match decision {
+                Ok(_) => match accepted.next() {
+                    Some((id, _)) => Ok(proto::SubmitResp {
+                        id,
+                        received_timestamp_ms: received_ms,
+                    }),
+                    None => return Err(lost_track()),
+                },
+                Err(_) => match refusals.next() {
+                    Some(IngestError::Internal(e)) => return Err(IngestError::Internal(e)),
+                    Some(refusal) => Err(refusal),
+                    None => return Err(lost_track()),
+                },
+            });
+        }
+        Ok(results)
     }
 
     /// Checks and applies a location assertion. The signer becomes a known gateway; a
@@ -368,6 +545,39 @@ impl PocLora for GrpcService {
         Ok(Response::new(
             self.oracle.submit_witness(request.into_inner()).await?,
         ))
+    }
+
+    async fn submit_witnesses(
+        &self,
+        request: Request<proto::WitnessBatch>,
+    ) -> Result<Response<proto::BatchResp>, Status> {
+        let results = self
+            .oracle
+            .submit_witnesses(request.into_inner().reports)
+            .await?;
+        let results = results
+            .into_iter()
+            .map(|result| proto::BatchResult {
+                result: Some(match result {
+                    Ok(ack) => proto::batch_result::Result::Accepted(ack),
+                    Err(error) => {
+                        let code = error.code() as i32;
+                        let (reason, detail) = match error {
+                            IngestError::Rejected { reason, detail } => {
+                                (reason.code().to_string(), detail)
+                            }
+                            other => (String::new(), other.to_string()),
+                        };
+                        proto::batch_result::Result::Refused(proto::Refusal {
+                            reason,
+                            detail,
+                            code,
+                        })
+                    }
+                }),
+            })
+            .collect();
+        Ok(Response::new(proto::BatchResp { results }))
     }
 
     async fn assert_location(
