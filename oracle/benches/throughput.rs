@@ -3,15 +3,15 @@
 //!
 //! ```text
 //! cargo bench -p oracle --bench throughput -- [--store sqlite|postgres|both]
-//!     [--ingest N] [--batch N] [--paths single,batch,store] [--hotspots N] [--witnesses N]
+//!     [--ingest N] [--batch N] [--in-flight N] [--paths single,batch,store] [--hotspots N] [--witnesses N]
 //!     [--defences on|off]
 //! ```
 //!
 //! * ingest: N signed witness reports submitted by 1 024 concurrent callers through
 //!   `Oracle::submit_witness` (key and signature checks, gateway lookup, durable store), each
 //!   acknowledged only once committed; N other reports in batches of `--batch` (default 256,
-//!   0 to skip) through `Oracle::submit_witnesses`, batches submitted concurrently so that
-//!   1 024 reports are in flight; and N through `Store::insert_witness` alone. `--paths` picks
+//!   0 to skip) through `Oracle::submit_witnesses`, `--in-flight` batches at a time (by default
+//!   as many as make 1 024 reports); and N through `Store::insert_witness` alone. `--paths` picks
 //!   which of the three run. Each figure also gives the process's CPU time per report (user +
 //!   system, from `/proc/self/stat`), which a busy machine changes less than the rate.
 //! * verify + epoch: `--hotspots` asserted hotspots on a 2 km grid each send one beacon, heard
@@ -41,6 +41,7 @@ struct Args {
     stores: Vec<String>,
     ingest: usize,
     batch: usize,
+    in_flight: usize,
     paths: Vec<String>,
     hotspots: usize,
     witnesses: usize,
@@ -52,6 +53,7 @@ fn args() -> Args {
         stores: vec!["sqlite".into(), "postgres".into()],
         ingest: 100_000,
         batch: 256,
+        in_flight: 0,
         paths: vec!["single".into(), "batch".into(), "store".into()],
         hotspots: 100_000,
         witnesses: 1_000_000,
@@ -76,6 +78,10 @@ fn args() -> Args {
             }
             "--paths" => {
                 a.paths = value.split(',').map(str::to_string).collect();
+                i += 1;
+            }
+            "--in-flight" => {
+                a.in_flight = number();
                 i += 1;
             }
             "--batch" => {
@@ -247,7 +253,7 @@ fn rate(n: usize, s: f64, cpu: f64) -> String {
     )
 }
 
-async fn ingest_bench(kind: &str, n: usize, batch: usize, paths: &[String]) {
+async fn ingest_bench(kind: &str, n: usize, batch: usize, in_flight: usize, paths: &[String]) {
     let run = |path: &str| paths.iter().any(|p| p == path);
     let dir = tempfile::tempdir().unwrap();
     let Some(store) = open_store(kind, dir.path(), "ingest").await else {
@@ -307,7 +313,11 @@ async fn ingest_bench(kind: &str, n: usize, batch: usize, paths: &[String]) {
         while rest.peek().is_some() {
             batches.push(rest.by_ref().take(batch).collect::<Vec<_>>());
         }
-        let in_flight = (CONCURRENCY / batch).max(2);
+        let in_flight = if in_flight > 0 {
+            in_flight
+        } else {
+            (CONCURRENCY / batch).max(2)
+        };
         let (t, cpu) = (Instant::now(), cpu_seconds());
         let o = oracle.clone();
         concurrently_at(in_flight, batches, move |b| {
@@ -504,7 +514,7 @@ fn main() {
     rt.block_on(async {
         for kind in &a.stores {
             if a.ingest > 0 {
-                ingest_bench(kind, a.ingest, a.batch, &a.paths).await;
+                ingest_bench(kind, a.ingest, a.batch, a.in_flight, &a.paths).await;
             }
             if a.hotspots > 0 {
                 epoch_bench(kind, a.hotspots, a.witnesses, a.defences).await;

@@ -161,12 +161,14 @@ fn insert_head(insert: &Insert) -> &'static str {
     }
 }
 
-/// Inserts rows of one kind with multi-row statements. A report already stored (a replay, or
-/// the same report twice in `inserts`) is skipped: `report_id` is unique.
+/// Inserts rows of one kind with multi-row statements; the row ids of the reports inserted, by
+/// report id. A report already stored (a replay, or the same report twice in `inserts`) is
+/// skipped (`report_id` is unique) and not among them.
 async fn insert_rows<'a>(
     conn: &mut SqliteConnection,
     inserts: &'a [&'a Insert],
-) -> StoreResult<()> {
+) -> StoreResult<HashMap<String, i64>> {
+    let mut inserted = HashMap::new();
     for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
         let Some(first) = chunk.first() else {
             continue;
@@ -174,11 +176,15 @@ async fn insert_rows<'a>(
         let mut query = QueryBuilder::<Sqlite>::new(insert_head(first));
         query.push_values(chunk.iter().copied(), push_row);
         if first.report().is_some() {
-            query.push(" ON CONFLICT (report_id) DO NOTHING");
+            query.push(" ON CONFLICT (report_id) DO NOTHING RETURNING report_id, id");
+            for row in query.build().fetch_all(&mut *conn).await? {
+                inserted.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+        } else {
+            query.build().execute(&mut *conn).await?;
         }
-        query.build().execute(&mut *conn).await?;
     }
-    Ok(())
+    Ok(inserted)
 }
 
 /// The row ids of the reports `ids` of `table`.
@@ -216,12 +222,17 @@ async fn insert_group(conn: &mut SqliteConnection, jobs: &[Job]) -> StoreResult<
         if inserts.is_empty() {
             continue;
         }
-        insert_rows(&mut tx, &inserts).await?;
-        let ids: Vec<&str> = inserts
+        let mut ids = insert_rows(&mut tx, &inserts).await?;
+        // Replays: the rows stored before.
+        let replayed: Vec<&str> = inserts
             .iter()
             .filter_map(|insert| insert.report().map(|(_, id)| id))
+            .filter(|id| !ids.contains_key(*id))
             .collect();
-        stored.insert(table, row_ids(&mut tx, table, &ids).await?);
+        if !replayed.is_empty() {
+            ids.extend(row_ids(&mut tx, table, &replayed).await?);
+        }
+        stored.insert(table, ids);
     }
     let rejections: Vec<&Insert> = all().filter(|insert| insert.report().is_none()).collect();
     insert_rows(&mut tx, &rejections).await?;
@@ -247,15 +258,18 @@ async fn insert_group(conn: &mut SqliteConnection, jobs: &[Job]) -> StoreResult<
 
 /// Stores one report alone; its row id (0 for a rejection).
 async fn insert_one(conn: &mut SqliteConnection, insert: &Insert) -> StoreResult<i64> {
-    insert_rows(conn, &[insert]).await?;
-    match insert.report() {
-        None => Ok(0),
-        Some((table, id)) => row_ids(conn, table, &[id])
-            .await?
-            .get(id)
-            .copied()
-            .ok_or_else(|| OracleError::Corrupt(format!("report {id} not found after insert"))),
+    let inserted = insert_rows(conn, &[insert]).await?;
+    let Some((table, id)) = insert.report() else {
+        return Ok(0);
+    };
+    if let Some(&row) = inserted.get(id) {
+        return Ok(row);
     }
+    row_ids(conn, table, &[id])
+        .await?
+        .get(id)
+        .copied()
+        .ok_or_else(|| OracleError::Corrupt(format!("report {id} not found after insert")))
 }
 
 /// The group-commit writer: takes every queued report, stores them in one transaction and
