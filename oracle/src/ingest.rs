@@ -12,7 +12,8 @@
 //! decision it would get alone, with the same checks in the same order, and the same
 //! rejection recorded; the accepted ones are stored in one group commit before the reply. The
 //! signatures of a batch are checked together ([`poc::signing::verify_batch`]), on the
-//! blocking pool, in one chunk per core.
+//! blocking pool, in one chunk per core. Beacon and witness reports submitted one by one have
+//! their signatures checked together too when they arrive concurrently ([`SignatureQueue`]).
 
 use crate::error::OracleError;
 use crate::reason::IngestReason;
@@ -23,7 +24,8 @@ use poc::Signable;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 /// Largest payload a report may carry (a LoRa frame's limit).
@@ -149,8 +151,8 @@ fn check_witness_fields(report: &proto::WitnessReport) -> Result<[u8; 32], Inges
 
 /// The signature decisions of `reports[i]` for each `i` of `indices`, in order: checked
 /// together, in one chunk per core on the blocking pool when there are enough of them.
-async fn verify_signatures(
-    reports: &Arc<Vec<proto::WitnessReport>>,
+async fn verify_signatures<M: Signable + Send + Sync + 'static>(
+    reports: &Arc<Vec<M>>,
     indices: Vec<usize>,
 ) -> Result<Vec<Result<(), poc::SignatureError>>, IngestError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -161,22 +163,113 @@ async fn verify_signatures(
             let part = part.to_vec();
             let reports = reports.clone();
             tokio::task::spawn_blocking(move || {
-                let batch: Vec<&proto::WitnessReport> =
-                    part.iter().filter_map(|&i| reports.get(i)).collect();
+                let batch: Vec<&M> = part.iter().filter_map(|&i| reports.get(i)).collect();
                 poc::signing::verify_batch(&batch)
             })
         })
         .collect();
     let mut decisions = Vec::with_capacity(indices.len());
     for task in tasks {
-        let part = task.await.map_err(|e| {
-            IngestError::Internal(OracleError::Io(std::io::Error::other(format!(
-                "signature check task failed: {e}"
-            ))))
-        })?;
+        let part = task
+            .await
+            .map_err(|e| internal(format!("signature check task failed: {e}")))?;
         decisions.extend(part);
     }
     Ok(decisions)
+}
+
+fn internal(message: String) -> IngestError {
+    IngestError::Internal(OracleError::Io(std::io::Error::other(message)))
+}
+
+/// A report waiting for its signature check, and where its decision goes.
+type Waiting<M> = (M, oneshot::Sender<Result<(), poc::SignatureError>>);
+
+/// Signature checks of reports submitted one by one but concurrently, done together: each
+/// caller queues its report; whoever finds no check running starts a task that takes every
+/// queued report, checks them with [`verify_signatures`] (the decision each would get alone,
+/// at a batch's cost) and answers each, until the queue is empty. Nobody waits for a batch
+/// to fill: a report arriving at an idle queue is checked at once, alone.
+pub(crate) struct SignatureQueue<M> {
+    state: Mutex<QueueState<M>>,
+}
+
+struct QueueState<M> {
+    waiting: Vec<Waiting<M>>,
+    /// Whether a task is taking the queue.
+    draining: bool,
+}
+
+/// Marks the queue idle when its draining task ends, however it ends.
+struct Draining<'a, M>(&'a SignatureQueue<M>);
+
+impl<M> Drop for Draining<'_, M> {
+    fn drop(&mut self) {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .draining = false;
+    }
+}
+
+impl<M: Signable + Send + Sync + 'static> SignatureQueue<M> {
+    /// An idle queue.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(QueueState {
+                waiting: Vec::new(),
+                draining: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState<M>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The signature decision on `report`, the one [`Signable::verify`] gives.
+    pub(crate) async fn check(
+        self: &Arc<Self>,
+        report: M,
+    ) -> Result<Result<(), poc::SignatureError>, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut state = self.lock();
+            state.waiting.push((report, reply));
+            !std::mem::replace(&mut state.draining, true)
+        };
+        if start {
+            tokio::spawn(self.clone().drain());
+        }
+        answer
+            .await
+            .map_err(|_| internal("the signature check stopped".into()))
+    }
+
+    async fn drain(self: Arc<Self>) {
+        // Should the task end otherwise (a panic), the next caller starts another.
+        let _idle_at_end = Draining(&self);
+        loop {
+            let waiting = {
+                let mut state = self.lock();
+                if state.waiting.is_empty() {
+                    // Under the lock: a report queued from now on starts a new task.
+                    state.draining = false;
+                    return;
+                }
+                std::mem::take(&mut state.waiting)
+            };
+            let (reports, replies): (Vec<M>, Vec<_>) = waiting.into_iter().unzip();
+            let indices = (0..reports.len()).collect();
+            // On failure the replies are dropped: their callers get an internal error.
+            if let Ok(decisions) = verify_signatures(&Arc::new(reports), indices).await {
+                for (reply, decision) in replies.into_iter().zip(decisions) {
+                    let _ = reply.send(decision);
+                }
+            }
+        }
+    }
 }
 
 /// Hex SHA-256 of a report's encoding: the id returned to the submitter.
@@ -258,7 +351,11 @@ impl Oracle {
                 format!("local_entropy is {} bytes", report.local_entropy.len()),
             ));
         }
-        check_signature(report)?;
+        self.inner
+            .beacon_signatures
+            .check(report.clone())
+            .await?
+            .map_err(bad_signature)?;
         self.known_gateway(&key).await?;
         let received_ms = self.now_ms();
         let id = report_id(report);
@@ -286,7 +383,11 @@ impl Oracle {
     ) -> Result<proto::SubmitResp, IngestError> {
         let key = check_key(&report.pub_key)?;
         check_payload("data", &report.data)?;
-        check_signature(report)?;
+        self.inner
+            .witness_signatures
+            .check(report.clone())
+            .await?
+            .map_err(bad_signature)?;
         self.known_gateway(&key).await?;
         let received_ms = self.now_ms();
         let id = report_id(report);
@@ -662,5 +763,53 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_signature_checks_give_each_report_its_own_decision() {
+        let queue = SignatureQueue::<proto::WitnessReport>::new();
+        let reports: Vec<proto::WitnessReport> = (0..300u32)
+            .map(|i| {
+                let key = poc::Keypair::from_seed(11, u64::from(i % 7));
+                let mut report = proto::WitnessReport {
+                    pub_key: key.public_key().to_vec(),
+                    data: i.to_le_bytes().to_vec(),
+                    rssi_ddbm: -1000,
+                    ..Default::default()
+                };
+                report.sign_with(&key);
+                match i % 5 {
+                    // Altered after signing.
+                    1 => report.rssi_ddbm += 1,
+                    // Signed by another key.
+                    2 => report.sign_with(&poc::Keypair::from_seed(12, 0)),
+                    // Cut short.
+                    3 => {
+                        report.signature.pop();
+                    }
+                    _ => {}
+                }
+                report
+            })
+            .collect();
+        let checks = reports.iter().map(|r| {
+            let queue = queue.clone();
+            let r = r.clone();
+            tokio::spawn(async move { queue.check(r).await.unwrap() })
+        });
+        let decisions = futures::future::join_all(checks).await;
+        for (report, decision) in reports.iter().zip(decisions) {
+            assert_eq!(decision.unwrap(), report.verify());
+        }
+        // Two of five are accepted: the decisions are not all alike.
+        let accepted = reports.iter().filter(|r| r.verify().is_ok()).count();
+        assert_eq!(accepted, 120);
+        // The queue still answers afterwards.
+        assert_eq!(queue.check(reports[0].clone()).await.unwrap(), Ok(()));
     }
 }

@@ -61,6 +61,10 @@ struct Inner {
     verify_lock: tokio::sync::Mutex<()>,
     /// The reward ledger, appended to when an epoch closes (`None`: no ledger is kept).
     ledger: Option<ledger::LedgerFile>,
+    /// Signature checks of beacon reports submitted one by one, done together.
+    beacon_signatures: Arc<ingest::SignatureQueue<proto::BeaconReport>>,
+    /// Signature checks of witness reports submitted one by one, done together.
+    witness_signatures: Arc<ingest::SignatureQueue<proto::WitnessReport>>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -117,6 +121,8 @@ impl Oracle {
                 key,
                 verify_lock: tokio::sync::Mutex::new(()),
                 ledger: None,
+                beacon_signatures: ingest::SignatureQueue::new(),
+                witness_signatures: ingest::SignatureQueue::new(),
             }),
         }
     }
