@@ -157,17 +157,20 @@ async fn verify_signatures<M: Signable + Send + Sync + 'static>(
 ) -> Result<Vec<Result<(), poc::SignatureError>>, IngestError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = indices.len().div_ceil(cores).max(MIN_VERIFY_CHUNK).max(1);
-    let tasks: Vec<_> = indices
-        .chunks(chunk)
-        .map(|part| {
-            let part = part.to_vec();
-            let reports = reports.clone();
-            tokio::task::spawn_blocking(move || {
-                let batch: Vec<&M> = part.iter().filter_map(|&i| reports.get(i)).collect();
-                poc::signing::verify_batch(&batch)
-            })
-        })
-        .collect();
+    let mut tasks = Vec::new();
+    for part in indices.chunks(chunk) {
+        let permit = verify_permits()
+            .acquire_owned()
+            .await
+            .map_err(|e| internal(format!("signature check permits: {e}")))?;
+        let part = part.to_vec();
+        let reports = reports.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let batch: Vec<&M> = part.iter().filter_map(|&i| reports.get(i)).collect();
+            poc::signing::verify_batch(&batch)
+        }));
+    }
     let mut decisions = Vec::with_capacity(indices.len());
     for task in tasks {
         let part = task
@@ -176,6 +179,18 @@ async fn verify_signatures<M: Signable + Send + Sync + 'static>(
         decisions.extend(part);
     }
     Ok(decisions)
+}
+
+/// Permits for signature-check chunks running at once, one per core: however many batches
+/// arrive, the checks never take more threads than there are cores (the others wait).
+fn verify_permits() -> Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    PERMITS
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Arc::new(tokio::sync::Semaphore::new(cores))
+        })
+        .clone()
 }
 
 fn internal(message: String) -> IngestError {
