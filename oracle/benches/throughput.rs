@@ -3,12 +3,17 @@
 //!
 //! ```text
 //! cargo bench -p oracle --bench throughput -- [--store sqlite|postgres|both]
-//!     [--ingest N] [--hotspots N] [--witnesses N] [--defences on|off]
+//!     [--ingest N] [--batch N] [--in-flight N] [--paths single,batch,store] [--hotspots N] [--witnesses N]
+//!     [--defences on|off]
 //! ```
 //!
 //! * ingest: N signed witness reports submitted by 1 024 concurrent callers through
 //!   `Oracle::submit_witness` (key and signature checks, gateway lookup, durable store), each
-//!   acknowledged only once committed; and the same through `Store::insert_witness` alone.
+//!   acknowledged only once committed; N other reports in batches of `--batch` (default 256,
+//!   0 to skip) through `Oracle::submit_witnesses`, `--in-flight` batches at a time (by default
+//!   as many as make 1 024 reports); and N through `Store::insert_witness` alone. `--paths` picks
+//!   which of the three run. Each figure also gives the process's CPU time per report (user +
+//!   system, from `/proc/self/stat`), which a busy machine changes less than the rate.
 //! * verify + epoch: `--hotspots` asserted hotspots on a 2 km grid each send one beacon, heard
 //!   by `--witnesses / --hotspots` neighbours; the time of ingesting them, of the verifier's
 //!   pass (`verify_pending`: every beacon and witness validated, statuses written, witnesses
@@ -35,6 +40,9 @@ const CONCURRENCY: usize = 1_024;
 struct Args {
     stores: Vec<String>,
     ingest: usize,
+    batch: usize,
+    in_flight: usize,
+    paths: Vec<String>,
     hotspots: usize,
     witnesses: usize,
     defences: bool,
@@ -44,6 +52,9 @@ fn args() -> Args {
     let mut a = Args {
         stores: vec!["sqlite".into(), "postgres".into()],
         ingest: 100_000,
+        batch: 256,
+        in_flight: 0,
+        paths: vec!["single".into(), "batch".into(), "store".into()],
         hotspots: 100_000,
         witnesses: 1_000_000,
         defences: true,
@@ -63,6 +74,18 @@ fn args() -> Args {
             }
             "--ingest" => {
                 a.ingest = number();
+                i += 1;
+            }
+            "--paths" => {
+                a.paths = value.split(',').map(str::to_string).collect();
+                i += 1;
+            }
+            "--in-flight" => {
+                a.in_flight = number();
+                i += 1;
+            }
+            "--batch" => {
+                a.batch = number();
                 i += 1;
             }
             "--hotspots" => {
@@ -152,9 +175,18 @@ async fn concurrently<T: Send + 'static>(
     items: Vec<T>,
     f: impl Fn(T) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
 ) {
+    concurrently_at(CONCURRENCY, items, f).await;
+}
+
+/// Runs `f` over `items` with at most `limit` in flight.
+async fn concurrently_at<T: Send + 'static>(
+    limit: usize,
+    items: Vec<T>,
+    f: impl Fn(T) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+) {
     use futures::StreamExt;
     futures::stream::iter(items.into_iter().map(f))
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(limit)
         .collect::<Vec<()>>()
         .await;
 }
@@ -191,7 +223,38 @@ fn witness_of(key: &Keypair, data: Vec<u8>, beacon: &proto::BeaconReport) -> pro
     w
 }
 
-async fn ingest_bench(kind: &str, n: usize) {
+/// CPU time (user + system) this process has used so far, in seconds (Linux; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // The fields after the command name (which ends at the last ')'): utime and stime are the
+    // 12th and 13th, in clock ticks (100 a second on Linux).
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// `n` reports in `s` seconds of wall time and `cpu` seconds of CPU time, as printed.
+fn rate(n: usize, s: f64, cpu: f64) -> String {
+    format!(
+        "{n} witness reports in {s:.2} s = {:.0}/s; CPU {:.1} µs a report ({:.0} reports per CPU-second)",
+        n as f64 / s,
+        cpu * 1e6 / n as f64,
+        n as f64 / cpu.max(1e-9)
+    )
+}
+
+async fn ingest_bench(kind: &str, n: usize, batch: usize, in_flight: usize, paths: &[String]) {
+    let run = |path: &str| paths.iter().any(|p| p == path);
     let dir = tempfile::tempdir().unwrap();
     let Some(store) = open_store(kind, dir.path(), "ingest").await else {
         return;
@@ -216,42 +279,83 @@ async fn ingest_bench(kind: &str, n: usize) {
         bandwidth_hz: 125_000,
         ..Default::default()
     };
-    let reports = parallel((0..n).collect(), |i| {
-        let mut data = vec![0u8; 51];
-        data[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        witness_of(&keys[i % keys.len()], data, &fake)
-    });
-    let t = Instant::now();
-    let o = oracle.clone();
-    concurrently(reports.clone(), move |r| {
-        let o = o.clone();
-        Box::pin(async move {
-            o.submit_witness(r).await.unwrap();
+    let sign = |range: std::ops::Range<usize>| {
+        parallel(range.collect(), |i| {
+            let mut data = vec![0u8; 51];
+            data[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            witness_of(&keys[i % keys.len()], data, &fake)
         })
-    })
-    .await;
-    let s = t.elapsed().as_secs_f64();
-    println!(
-        "{kind}: ingest (signature check + durable store, acknowledged one by one, {CONCURRENCY} concurrent): {n} witness reports in {s:.2} s = {:.0}/s",
-        n as f64 / s
-    );
-    let t = Instant::now();
-    let st = store.clone();
-    // Ids of their own: the store keeps one row per report id.
-    concurrently(reports.into_iter().enumerate().collect(), move |(n, r)| {
-        let st = st.clone();
-        Box::pin(async move {
-            st.insert_witness(&format!("store-only-{n}"), START_MS, &r)
+    };
+    let reports = sign(0..n);
+    let batched = if batch > 0 && run("batch") {
+        sign(n..2 * n)
+    } else {
+        Vec::new()
+    };
+    if run("single") {
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let o = oracle.clone();
+        concurrently(reports.clone(), move |r| {
+            let o = o.clone();
+            Box::pin(async move {
+                o.submit_witness(r).await.unwrap();
+            })
+        })
+        .await;
+        println!(
+            "{kind}: ingest (signature check + durable store, acknowledged one by one, {CONCURRENCY} concurrent): {}",
+            rate(n, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+        );
+    }
+    if batch > 0 && run("batch") {
+        let mut batches = Vec::new();
+        let mut rest = batched.into_iter().peekable();
+        while rest.peek().is_some() {
+            batches.push(rest.by_ref().take(batch).collect::<Vec<_>>());
+        }
+        let in_flight = if in_flight > 0 {
+            in_flight
+        } else {
+            (CONCURRENCY / batch).max(2)
+        };
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let o = oracle.clone();
+        concurrently_at(in_flight, batches, move |b| {
+            let o = o.clone();
+            // A task per batch, as the gRPC server gives each call.
+            Box::pin(async move {
+                tokio::spawn(async move {
+                    let results = o.submit_witnesses(b).await.unwrap();
+                    assert!(results.iter().all(Result::is_ok));
+                })
                 .await
                 .unwrap();
+            })
         })
-    })
-    .await;
-    let s = t.elapsed().as_secs_f64();
-    println!(
-        "{kind}: store only (Store::insert_witness, {CONCURRENCY} concurrent): {n} in {s:.2} s = {:.0}/s",
-        n as f64 / s
-    );
+        .await;
+        println!(
+            "{kind}: ingest in batches (submit_witnesses, {batch} a batch, {in_flight} batches in flight): {}",
+            rate(n, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+        );
+    }
+    if run("store") {
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let st = store.clone();
+        // Ids of their own: the store keeps one row per report id.
+        concurrently(reports.into_iter().enumerate().collect(), move |(n, r)| {
+            let st = st.clone();
+            Box::pin(async move {
+                st.insert_witness(&format!("store-only-{n}"), START_MS, &r)
+                    .await
+                    .unwrap();
+            })
+        })
+        .await;
+        println!(
+            "{kind}: store only (Store::insert_witness, {CONCURRENCY} concurrent): {}",
+            rate(n, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+        );
+    }
     drop(oracle);
     drop(store);
     drop_schema(kind, "ingest").await;
@@ -410,7 +514,7 @@ fn main() {
     rt.block_on(async {
         for kind in &a.stores {
             if a.ingest > 0 {
-                ingest_bench(kind, a.ingest).await;
+                ingest_bench(kind, a.ingest, a.batch, a.in_flight, &a.paths).await;
             }
             if a.hotspots > 0 {
                 epoch_bench(kind, a.hotspots, a.witnesses, a.defences).await;

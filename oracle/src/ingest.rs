@@ -6,6 +6,14 @@
 //! gateway. Accepted reports are committed to the store before the reply is sent. A replay of
 //! a report (the same signed bytes again) is acknowledged with the same id and not stored again,
 //! so a client that lost an acknowledgement can simply resend.
+//!
+//! Witness reports may also come in batches of up to [`MAX_BATCH`]
+//! ([`Oracle::submit_witnesses`], the `SubmitWitnesses` call): each report of a batch gets the
+//! decision it would get alone, with the same checks in the same order, and the same
+//! rejection recorded; the accepted ones are stored in one group commit before the reply. The
+//! signatures of a batch are checked together ([`poc::signing::verify_batch`]), on the
+//! blocking pool, in one chunk per core. Beacon and witness reports submitted one by one have
+//! their signatures checked together too when they arrive concurrently ([`SignatureQueue`]).
 
 use crate::error::OracleError;
 use crate::reason::IngestReason;
@@ -15,12 +23,20 @@ use poc::proto::{self, poc_lora_server::PocLora, Region};
 use poc::Signable;
 use prost::Message;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 /// Largest payload a report may carry (a LoRa frame's limit).
 pub const MAX_PAYLOAD_LEN: usize = 255;
 /// How far into the future an assertion's timestamp may lie.
 pub const MAX_ASSERTION_SKEW_MS: u64 = 5 * 60_000;
+/// Most reports in one batch ([`Oracle::submit_witnesses`]). 256 of the largest well-formed
+/// witness reports (about 420 bytes each) fit in a [`crate::MAX_GRPC_MESSAGE`].
+pub const MAX_BATCH: usize = 256;
+/// Fewest signatures worth a chunk of their own on the blocking pool.
+const MIN_VERIFY_CHUNK: usize = 32;
 
 /// Why an ingest call failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +52,9 @@ pub enum IngestError {
     /// The request cannot be answered yet (no entropy published).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A batch holds more than [`MAX_BATCH`] reports; none of them was looked at.
+    #[error("a batch of {0} reports, more than {MAX_BATCH}")]
+    BatchTooLarge(usize),
     /// The thing asked about does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -52,24 +71,29 @@ impl IngestError {
             _ => None,
         }
     }
+
+    /// The gRPC status code the error is answered with.
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            IngestError::Rejected { reason, .. } => match reason {
+                IngestReason::BadSignature => tonic::Code::Unauthenticated,
+                IngestReason::UnknownGateway => tonic::Code::NotFound,
+                IngestReason::StaleAssertion => tonic::Code::FailedPrecondition,
+                IngestReason::Malformed
+                | IngestReason::InvalidLocation
+                | IngestReason::RegionUnspecified => tonic::Code::InvalidArgument,
+            },
+            IngestError::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
+            IngestError::BatchTooLarge(_) => tonic::Code::InvalidArgument,
+            IngestError::NotFound(_) => tonic::Code::NotFound,
+            IngestError::Internal(_) => tonic::Code::Internal,
+        }
+    }
 }
 
 impl From<IngestError> for Status {
     fn from(error: IngestError) -> Self {
-        let message = error.to_string();
-        match error {
-            IngestError::Rejected { reason, .. } => match reason {
-                IngestReason::BadSignature => Status::unauthenticated(message),
-                IngestReason::UnknownGateway => Status::not_found(message),
-                IngestReason::StaleAssertion => Status::failed_precondition(message),
-                IngestReason::Malformed
-                | IngestReason::InvalidLocation
-                | IngestReason::RegionUnspecified => Status::invalid_argument(message),
-            },
-            IngestError::FailedPrecondition(_) => Status::failed_precondition(message),
-            IngestError::NotFound(_) => Status::not_found(message),
-            IngestError::Internal(_) => Status::internal(message),
-        }
+        Status::new(error.code(), error.to_string())
     }
 }
 
@@ -111,14 +135,168 @@ fn check_payload(what: &str, data: &[u8]) -> Result<(), IngestError> {
 }
 
 fn check_signature<M: Signable>(message: &M) -> Result<(), IngestError> {
-    message
-        .verify()
-        .map_err(|e| rejected(IngestReason::BadSignature, e.to_string()))
+    message.verify().map_err(bad_signature)
+}
+
+fn bad_signature(error: poc::SignatureError) -> IngestError {
+    rejected(IngestReason::BadSignature, error.to_string())
+}
+
+/// The checks of a witness report before its signature, in [`Oracle::submit_witness`]'s order.
+fn check_witness_fields(report: &proto::WitnessReport) -> Result<[u8; 32], IngestError> {
+    let key = check_key(&report.pub_key)?;
+    check_payload("data", &report.data)?;
+    Ok(key)
+}
+
+/// The signature decisions of `reports[i]` for each `i` of `indices`, in order: checked
+/// together, in one chunk per core on the blocking pool when there are enough of them.
+async fn verify_signatures<M: Signable + Send + Sync + 'static>(
+    reports: &Arc<Vec<M>>,
+    indices: Vec<usize>,
+) -> Result<Vec<Result<(), poc::SignatureError>>, IngestError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = indices.len().div_ceil(cores).max(MIN_VERIFY_CHUNK).max(1);
+    let mut tasks = Vec::new();
+    for part in indices.chunks(chunk) {
+        let permit = verify_permits()
+            .acquire_owned()
+            .await
+            .map_err(|e| internal(format!("signature check permits: {e}")))?;
+        let part = part.to_vec();
+        let reports = reports.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let batch: Vec<&M> = part.iter().filter_map(|&i| reports.get(i)).collect();
+            poc::signing::verify_batch(&batch)
+        }));
+    }
+    let mut decisions = Vec::with_capacity(indices.len());
+    for task in tasks {
+        let part = task
+            .await
+            .map_err(|e| internal(format!("signature check task failed: {e}")))?;
+        decisions.extend(part);
+    }
+    Ok(decisions)
+}
+
+/// Permits for signature-check chunks running at once, one per core: however many batches
+/// arrive, the checks never take more threads than there are cores (the others wait).
+fn verify_permits() -> Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    PERMITS
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Arc::new(tokio::sync::Semaphore::new(cores))
+        })
+        .clone()
+}
+
+fn internal(message: String) -> IngestError {
+    IngestError::Internal(OracleError::Io(std::io::Error::other(message)))
+}
+
+/// A report waiting for its signature check, and where its decision goes.
+type Waiting<M> = (M, oneshot::Sender<Result<(), poc::SignatureError>>);
+
+/// Signature checks of reports submitted one by one but concurrently, done together: each
+/// caller queues its report; whoever finds no check running starts a task that takes every
+/// queued report, checks them with [`verify_signatures`] (the decision each would get alone,
+/// at a batch's cost) and answers each, until the queue is empty. Nobody waits for a batch
+/// to fill: a report arriving at an idle queue is checked at once, alone.
+pub(crate) struct SignatureQueue<M> {
+    state: Mutex<QueueState<M>>,
+}
+
+struct QueueState<M> {
+    waiting: Vec<Waiting<M>>,
+    /// Whether a task is taking the queue.
+    draining: bool,
+}
+
+/// Marks the queue idle when its draining task ends, however it ends.
+struct Draining<'a, M>(&'a SignatureQueue<M>);
+
+impl<M> Drop for Draining<'_, M> {
+    fn drop(&mut self) {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .draining = false;
+    }
+}
+
+impl<M: Signable + Send + Sync + 'static> SignatureQueue<M> {
+    /// An idle queue.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(QueueState {
+                waiting: Vec::new(),
+                draining: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState<M>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The signature decision on `report`, the one [`Signable::verify`] gives.
+    pub(crate) async fn check(
+        self: &Arc<Self>,
+        report: M,
+    ) -> Result<Result<(), poc::SignatureError>, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut state = self.lock();
+            state.waiting.push((report, reply));
+            !std::mem::replace(&mut state.draining, true)
+        };
+        if start {
+            tokio::spawn(self.clone().drain());
+        }
+        answer
+            .await
+            .map_err(|_| internal("the signature check stopped".into()))
+    }
+
+    async fn drain(self: Arc<Self>) {
+        // Should the task end otherwise (a panic), the next caller starts another.
+        let _idle_at_end = Draining(&self);
+        loop {
+            let waiting = {
+                let mut state = self.lock();
+                if state.waiting.is_empty() {
+                    // Under the lock: a report queued from now on starts a new task.
+                    state.draining = false;
+                    return;
+                }
+                std::mem::take(&mut state.waiting)
+            };
+            let (reports, replies): (Vec<M>, Vec<_>) = waiting.into_iter().unzip();
+            let indices = (0..reports.len()).collect();
+            // On failure the replies are dropped: their callers get an internal error.
+            if let Ok(decisions) = verify_signatures(&Arc::new(reports), indices).await {
+                for (reply, decision) in replies.into_iter().zip(decisions) {
+                    let _ = reply.send(decision);
+                }
+            }
+        }
+    }
 }
 
 /// Hex SHA-256 of a report's encoding: the id returned to the submitter.
 pub fn report_id<M: Message>(message: &M) -> String {
     hex::encode(Sha256::digest(message.encode_to_vec()))
+}
+
+/// A batch's decisions no longer match its reports (a bug, never the client's doing).
+fn lost_track() -> IngestError {
+    IngestError::Internal(OracleError::Corrupt(
+        "batch decisions out of step with its reports".into(),
+    ))
 }
 
 impl Oracle {
@@ -142,6 +320,19 @@ impl Oracle {
             }
         }
         error
+    }
+
+    /// [`check_key`] of a report's key, and whether it is an onboarded gateway's. A gateway's
+    /// key passed `check_key` when it was asserted, so it is not decompressed again (about
+    /// 5 µs a report); any other key is checked, and asked about again after the signature
+    /// (it may be onboarded meanwhile), as before.
+    async fn checked_key(&self, key: &[u8]) -> Result<([u8; 32], bool), IngestError> {
+        if let Ok(bytes) = <[u8; 32]>::try_from(key) {
+            if self.store().is_known_gateway(&bytes).await? {
+                return Ok((bytes, true));
+            }
+        }
+        Ok((check_key(key)?, false))
     }
 
     async fn known_gateway(&self, key: &[u8; 32]) -> Result<(), IngestError> {
@@ -179,7 +370,7 @@ impl Oracle {
         &self,
         report: &proto::BeaconReport,
     ) -> Result<proto::SubmitResp, IngestError> {
-        let key = check_key(&report.pub_key)?;
+        let (key, known) = self.checked_key(&report.pub_key).await?;
         check_payload("data", &report.data)?;
         check_payload("remote_entropy", &report.remote_entropy)?;
         if report.local_entropy.len() != poc::beacon::LOCAL_ENTROPY_LEN {
@@ -188,8 +379,14 @@ impl Oracle {
                 format!("local_entropy is {} bytes", report.local_entropy.len()),
             ));
         }
-        check_signature(report)?;
-        self.known_gateway(&key).await?;
+        self.inner
+            .beacon_signatures
+            .check(report.clone())
+            .await?
+            .map_err(bad_signature)?;
+        if !known {
+            self.known_gateway(&key).await?;
+        }
         let received_ms = self.now_ms();
         let id = report_id(report);
         self.store().insert_beacon(&id, received_ms, report).await?;
@@ -214,10 +411,16 @@ impl Oracle {
         &self,
         report: &proto::WitnessReport,
     ) -> Result<proto::SubmitResp, IngestError> {
-        let key = check_key(&report.pub_key)?;
+        let (key, known) = self.checked_key(&report.pub_key).await?;
         check_payload("data", &report.data)?;
-        check_signature(report)?;
-        self.known_gateway(&key).await?;
+        self.inner
+            .witness_signatures
+            .check(report.clone())
+            .await?
+            .map_err(bad_signature)?;
+        if !known {
+            self.known_gateway(&key).await?;
+        }
         let received_ms = self.now_ms();
         let id = report_id(report);
         self.store()
@@ -227,6 +430,113 @@ impl Oracle {
             id,
             received_timestamp_ms: received_ms,
         })
+    }
+
+    /// Checks and stores a batch of witness reports (at most [`MAX_BATCH`], else
+    /// [`IngestError::BatchTooLarge`] and nothing is looked at): one decision per report, in
+    /// order, each the one [`Oracle::submit_witness`] gives that report alone (the same
+    /// checks in the same order, the same rejection recorded; a replay, also within the batch,
+    /// gets the stored report's id and is stored once). The accepted reports are committed
+    /// together before this returns. An `Err` (the store failing) acknowledges nothing.
+    pub async fn submit_witnesses(
+        &self,
+        reports: Vec<proto::WitnessReport>,
+    ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
+        if reports.len() > MAX_BATCH {
+            return Err(IngestError::BatchTooLarge(reports.len()));
+        }
+        let reports = Arc::new(reports);
+        // Key and payload checks; a key's decoding is done once per distinct key.
+        let mut keys: HashMap<&[u8], Result<[u8; 32], String>> = HashMap::new();
+        let mut decided: Vec<Result<[u8; 32], IngestError>> = reports
+            .iter()
+            .map(|report| {
+                let key = keys
+                    .entry(report.pub_key.as_slice())
+                    .or_insert_with(|| check_key(&report.pub_key).map_err(|e| e.to_string()))
+                    .clone();
+                match key {
+                    Ok(key) => check_payload("data", &report.data).map(|()| key),
+                    // The same refusal check_key gives: redo it for its error.
+                    Err(_) => check_witness_fields(report),
+                }
+            })
+            .collect();
+        drop(keys);
+        // Signatures, together.
+        let to_verify: Vec<usize> = (0..reports.len())
+            .filter(|&i| decided.get(i).is_some_and(Result::is_ok))
+            .collect();
+        let signatures = verify_signatures(&reports, to_verify.clone()).await?;
+        for (i, signature) in to_verify.into_iter().zip(signatures) {
+            if let (Err(e), Some(decision)) = (signature, decided.get_mut(i)) {
+                *decision = Err(bad_signature(e));
+            }
+        }
+        // Known gateways, asked once per distinct key.
+        let mut known: HashMap<[u8; 32], bool> = HashMap::new();
+        for decision in decided.iter_mut() {
+            let Ok(key) = decision else { continue };
+            let key = *key;
+            let is_known = match known.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let k = self.store().is_known_gateway(&key).await?;
+                    known.insert(key, k);
+                    k
+                }
+            };
+            if !is_known {
+                *decision = Err(rejected(
+                    IngestReason::UnknownGateway,
+                    format!("{} is not a known gateway", poc::Address(key)),
+                ));
+            }
+        }
+        // Store the accepted ones in one group and record the refusals, together.
+        let received_ms = self.now_ms();
+        let accepted: Vec<(String, &proto::WitnessReport)> = decided
+            .iter()
+            .zip(reports.iter())
+            .filter(|(decision, _)| decision.is_ok())
+            .map(|(_, report)| (report_id(report), report))
+            .collect();
+        let refusals = decided
+            .iter_mut()
+            .zip(reports.iter())
+            .filter_map(|(decision, report)| match decision {
+                Ok(_) => None,
+                Err(e) => Some((
+                    std::mem::replace(e, IngestError::NotFound(String::new())),
+                    report,
+                )),
+            })
+            .map(|(error, report)| self.record_rejection("witness", &report.pub_key, error));
+        let (stored, refusals) = futures::join!(
+            self.store().insert_witnesses(received_ms, &accepted),
+            futures::future::join_all(refusals)
+        );
+        stored?;
+        let mut refusals = refusals.into_iter();
+        let mut accepted = accepted.into_iter();
+        let mut results = Vec::with_capacity(decided.len());
+        for decision in decided {
+            results.push(match decision {
+                Ok(_) => match accepted.next() {
+                    Some((id, _)) => Ok(proto::SubmitResp {
+                        id,
+                        received_timestamp_ms: received_ms,
+                    }),
+                    None => return Err(lost_track()),
+                },
+                Err(_) => match refusals.next() {
+                    Some(IngestError::Internal(e)) => return Err(IngestError::Internal(e)),
+                    Some(refusal) => Err(refusal),
+                    None => return Err(lost_track()),
+                },
+            });
+        }
+        Ok(results)
     }
 
     /// Checks and applies a location assertion. The signer becomes a known gateway; a
@@ -370,6 +680,39 @@ impl PocLora for GrpcService {
         ))
     }
 
+    async fn submit_witnesses(
+        &self,
+        request: Request<proto::WitnessBatch>,
+    ) -> Result<Response<proto::BatchResp>, Status> {
+        let results = self
+            .oracle
+            .submit_witnesses(request.into_inner().reports)
+            .await?;
+        let results = results
+            .into_iter()
+            .map(|result| proto::BatchResult {
+                result: Some(match result {
+                    Ok(ack) => proto::batch_result::Result::Accepted(ack),
+                    Err(error) => {
+                        let code = error.code() as i32;
+                        let (reason, detail) = match error {
+                            IngestError::Rejected { reason, detail } => {
+                                (reason.code().to_string(), detail)
+                            }
+                            other => (String::new(), other.to_string()),
+                        };
+                        proto::batch_result::Result::Refused(proto::Refusal {
+                            reason,
+                            detail,
+                            code,
+                        })
+                    }
+                }),
+            })
+            .collect();
+        Ok(Response::new(proto::BatchResp { results }))
+    }
+
     async fn assert_location(
         &self,
         request: Request<proto::LocationAssertion>,
@@ -452,5 +795,53 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_signature_checks_give_each_report_its_own_decision() {
+        let queue = SignatureQueue::<proto::WitnessReport>::new();
+        let reports: Vec<proto::WitnessReport> = (0..300u32)
+            .map(|i| {
+                let key = poc::Keypair::from_seed(11, u64::from(i % 7));
+                let mut report = proto::WitnessReport {
+                    pub_key: key.public_key().to_vec(),
+                    data: i.to_le_bytes().to_vec(),
+                    rssi_ddbm: -1000,
+                    ..Default::default()
+                };
+                report.sign_with(&key);
+                match i % 5 {
+                    // Altered after signing.
+                    1 => report.rssi_ddbm += 1,
+                    // Signed by another key.
+                    2 => report.sign_with(&poc::Keypair::from_seed(12, 0)),
+                    // Cut short.
+                    3 => {
+                        report.signature.pop();
+                    }
+                    _ => {}
+                }
+                report
+            })
+            .collect();
+        let checks = reports.iter().map(|r| {
+            let queue = queue.clone();
+            let r = r.clone();
+            tokio::spawn(async move { queue.check(r).await.unwrap() })
+        });
+        let decisions = futures::future::join_all(checks).await;
+        for (report, decision) in reports.iter().zip(decisions) {
+            assert_eq!(decision.unwrap(), report.verify());
+        }
+        // Two of five are accepted: the decisions are not all alike.
+        let accepted = reports.iter().filter(|r| r.verify().is_ok()).count();
+        assert_eq!(accepted, 120);
+        // The queue still answers afterwards.
+        assert_eq!(queue.check(reports[0].clone()).await.unwrap(), Ok(()));
     }
 }

@@ -41,8 +41,9 @@ use store::{EntropyRow, PostgresStore, SqliteStore, Store, VerifierLock};
 pub const DB_FILE: &str = "oracle.sqlite";
 /// Name of the oracle's key file in the data directory.
 pub const KEY_FILE: &str = "oracle_key.bin";
-/// Largest gRPC request the oracle decodes.
-pub const MAX_GRPC_MESSAGE: usize = 64 * 1024;
+/// Largest gRPC request the oracle decodes: room for a batch of [`ingest::MAX_BATCH`] of the
+/// largest well-formed witness reports (about 420 bytes each).
+pub const MAX_GRPC_MESSAGE: usize = 128 * 1024;
 
 /// The oracle: configuration, clock, key and store, shared by the gRPC and HTTP servers and
 /// the background timers.
@@ -60,6 +61,10 @@ struct Inner {
     verify_lock: tokio::sync::Mutex<()>,
     /// The reward ledger, appended to when an epoch closes (`None`: no ledger is kept).
     ledger: Option<ledger::LedgerFile>,
+    /// Signature checks of beacon reports submitted one by one, done together.
+    beacon_signatures: Arc<ingest::SignatureQueue<proto::BeaconReport>>,
+    /// Signature checks of witness reports submitted one by one, done together.
+    witness_signatures: Arc<ingest::SignatureQueue<proto::WitnessReport>>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -116,6 +121,8 @@ impl Oracle {
                 key,
                 verify_lock: tokio::sync::Mutex::new(()),
                 ledger: None,
+                beacon_signatures: ingest::SignatureQueue::new(),
+                witness_signatures: ingest::SignatureQueue::new(),
             }),
         }
     }

@@ -32,6 +32,9 @@ pub struct LoadConfig {
     pub hotspots: usize,
     /// Witness reports per beacon report.
     pub witnesses_per_beacon: usize,
+    /// Witness reports per `SubmitWitnesses` call; 0 or 1 sends each with `SubmitWitness`.
+    /// Beacons are always sent one a call.
+    pub batch: usize,
 }
 
 impl Default for LoadConfig {
@@ -41,6 +44,7 @@ impl Default for LoadConfig {
             reports: 200_000,
             hotspots: 1_000,
             witnesses_per_beacon: 9,
+            batch: 0,
         }
     }
 }
@@ -75,7 +79,9 @@ pub struct LoadReport {
     pub wrong_ids: u64,
     /// Wall time of the submissions.
     pub elapsed: Duration,
-    /// Request latencies in microseconds, sorted.
+    /// Calls made (a batch is one call).
+    pub calls: u64,
+    /// Call latencies in microseconds, sorted.
     pub latencies_us: Vec<u64>,
     /// Acknowledged reports found in the store.
     pub stored_acknowledged: u64,
@@ -117,9 +123,10 @@ impl std::fmt::Display for LoadReport {
             self.acknowledged,
             self.throughput()
         )?;
+        writeln!(f, "calls: {}", self.calls)?;
         writeln!(
             f,
-            "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            "call latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
             ms(self.percentile_us(0.5)),
             ms(self.percentile_us(0.9)),
             ms(self.percentile_us(0.99)),
@@ -302,38 +309,104 @@ struct ClientLog {
     latencies_us: Vec<u64>,
 }
 
+/// One call's worth of reports: a report alone, or witness reports for `SubmitWitnesses`.
+enum Call {
+    One(Report, String),
+    Witnesses(Vec<(proto::WitnessReport, String)>),
+}
+
+/// The reports as calls: witness reports gathered into batches of `batch` (when above 1),
+/// beacons one a call.
+fn calls_of(reports: Vec<Report>, batch: usize) -> Vec<Call> {
+    let mut calls = Vec::new();
+    let mut pending = Vec::new();
+    for report in reports {
+        let id = report.id();
+        match report {
+            Report::Witness(w) if batch > 1 => {
+                pending.push((w, id));
+                if pending.len() == batch {
+                    calls.push(Call::Witnesses(std::mem::take(&mut pending)));
+                }
+            }
+            other => calls.push(Call::One(other, id)),
+        }
+    }
+    if !pending.is_empty() {
+        calls.push(Call::Witnesses(pending));
+    }
+    calls
+}
+
+impl ClientLog {
+    fn error(&mut self, code: tonic::Code) {
+        *self.errors.entry(format!("{code:?}")).or_default() += 1;
+    }
+
+    fn ack(&mut self, acknowledged_id: &str, id: &str) {
+        if acknowledged_id != id {
+            self.wrong_ids += 1;
+        }
+        self.acknowledged.push(id.to_string());
+    }
+}
+
 async fn run_client(
     mut client: PocLoraClient<Channel>,
-    reports: Arc<Vec<(Report, String)>>,
+    calls: Arc<Vec<Call>>,
     next: Arc<AtomicUsize>,
 ) -> ClientLog {
     let mut log = ClientLog::default();
     loop {
         let n = next.fetch_add(1, Ordering::Relaxed);
-        let Some((report, id)) = reports.get(n) else {
+        let Some(call) = calls.get(n) else {
             break;
         };
         let started = Instant::now();
-        let result = match report {
-            Report::Beacon(b) => client.submit_beacon(b.clone()).await,
-            Report::Witness(w) => client.submit_witness(w.clone()).await,
-        };
-        log.latencies_us
-            .push(started.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
-        match result {
-            Ok(resp) => {
-                let resp = resp.into_inner();
-                if &resp.id != id {
-                    log.wrong_ids += 1;
+        match call {
+            Call::One(report, id) => {
+                let result = match report {
+                    Report::Beacon(b) => client.submit_beacon(b.clone()).await,
+                    Report::Witness(w) => client.submit_witness(w.clone()).await,
+                };
+                match result {
+                    Ok(resp) => log.ack(&resp.into_inner().id, id),
+                    Err(status) => log.error(status.code()),
                 }
-                log.acknowledged.push(id.clone());
             }
-            Err(status) => {
-                *log.errors
-                    .entry(format!("{:?}", status.code()))
-                    .or_default() += 1;
+            Call::Witnesses(batch) => {
+                let reports = batch.iter().map(|(w, _)| w.clone()).collect();
+                match client
+                    .submit_witnesses(proto::WitnessBatch { reports })
+                    .await
+                {
+                    Ok(resp) => {
+                        let results = resp.into_inner().results;
+                        if results.len() != batch.len() {
+                            log.error(tonic::Code::DataLoss);
+                        }
+                        for (result, (_, id)) in results.into_iter().zip(batch) {
+                            match result.result {
+                                Some(proto::batch_result::Result::Accepted(ack)) => {
+                                    log.ack(&ack.id, id)
+                                }
+                                Some(proto::batch_result::Result::Refused(refusal)) => {
+                                    log.error(tonic::Code::from(refusal.code))
+                                }
+                                None => log.error(tonic::Code::Unknown),
+                            }
+                        }
+                    }
+                    Err(status) => {
+                        for _ in batch {
+                            log.error(status.code());
+                        }
+                    }
+                }
             }
         }
+        log.latencies_us
+            .push(started.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
     }
     log
 }
@@ -359,15 +432,8 @@ pub async fn run(
         .await?
         .into_inner();
     let reports = build_reports(&keys, &entropy.data, config)?;
-    let reports: Arc<Vec<(Report, String)>> = Arc::new(
-        reports
-            .into_iter()
-            .map(|r| {
-                let id = r.id();
-                (r, id)
-            })
-            .collect(),
-    );
+    let submitted = reports.len() as u64;
+    let calls = Arc::new(calls_of(reports, config.batch));
 
     let mut clients = Vec::with_capacity(config.clients);
     for _ in 0..config.clients {
@@ -377,10 +443,11 @@ pub async fn run(
     let started = Instant::now();
     let tasks: Vec<_> = clients
         .into_iter()
-        .map(|client| tokio::spawn(run_client(client, reports.clone(), next.clone())))
+        .map(|client| tokio::spawn(run_client(client, calls.clone(), next.clone())))
         .collect();
     let mut report = LoadReport {
-        submitted: reports.len() as u64,
+        submitted,
+        calls: calls.len() as u64,
         ..LoadReport::default()
     };
     let mut acknowledged = BTreeSet::new();

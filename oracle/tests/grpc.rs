@@ -146,3 +146,122 @@ async fn garbage_and_truncated_protobufs_are_invalid_arguments_and_the_server_ke
         .into_inner();
     assert!(!entropy.data.is_empty());
 }
+
+#[tokio::test]
+async fn witness_batches_get_one_decision_per_report_over_grpc() {
+    use oracle::ingest::MAX_BATCH;
+    use proto::batch_result::Result as Decision;
+    let net = Net::new().await;
+    let (addr, _task) = net
+        .oracle
+        .serve_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut client = PocLoraClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let (_, w, beacon, stored) = net.baseline().await;
+    let counts = || async { net.oracle.store().table_counts().await.unwrap() };
+    let before = counts().await;
+
+    let good = witness_report(&w, &beacon, RSSI - 5, SNR);
+    let forged = resign(
+        witness_report(&w, &beacon, RSSI - 6, SNR),
+        &poc::Keypair::from_seed(5, 5),
+    );
+    let mut empty = witness_report(&w, &beacon, RSSI, SNR);
+    empty.data.clear();
+    let empty = resign(empty, &w.key);
+    let unknown = witness_report(
+        &Hotspot {
+            key: poc::Keypair::from_seed(77, 7),
+            location: 0,
+            gain: GAIN,
+            region: Region::Us915,
+        },
+        &beacon,
+        RSSI,
+        SNR,
+    );
+    let reports = vec![good.clone(), forged, stored.clone(), empty, unknown, good];
+    let resp = client
+        .submit_witnesses(proto::WitnessBatch {
+            reports: reports.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let decisions: Vec<Result<String, (String, i32)>> = resp
+        .results
+        .into_iter()
+        .map(|r| match r.result.unwrap() {
+            Decision::Accepted(ack) => Ok(ack.id),
+            Decision::Refused(refusal) => Err((refusal.reason, refusal.code)),
+        })
+        .collect();
+    let id = |r: &proto::WitnessReport| oracle::ingest::report_id(r);
+    assert_eq!(
+        decisions,
+        vec![
+            Ok(id(&reports[0])),
+            Err(("bad_signature".into(), Code::Unauthenticated as i32)),
+            Ok(id(&stored)),
+            Err(("malformed".into(), Code::InvalidArgument as i32)),
+            Err(("unknown_gateway".into(), Code::NotFound as i32)),
+            Ok(id(&reports[0])),
+        ]
+    );
+    // The same codes as the single calls.
+    for (report, decision) in reports.iter().zip(&decisions) {
+        let alone = client.submit_witness(report.clone()).await;
+        match (alone, decision) {
+            (Ok(ack), Ok(id)) => assert_eq!(&ack.into_inner().id, id),
+            (Err(status), Err((_, code))) => assert_eq!(status.code() as i32, *code),
+            (alone, decision) => panic!("alone {alone:?}, in the batch {decision:?}"),
+        }
+    }
+    let after = counts().await;
+    assert_eq!(after["witnesses"], before["witnesses"] + 1);
+    assert_eq!(after["ingest_rejections"], before["ingest_rejections"] + 6);
+
+    // Over the limit: INVALID_ARGUMENT, nothing stored or recorded.
+    let oversized = proto::WitnessBatch {
+        reports: vec![stored.clone(); MAX_BATCH + 1],
+    };
+    let status = client.submit_witnesses(oversized).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("more than"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(counts().await, after);
+
+    // A full batch of the largest well-formed reports fits the message limit.
+    let full: Vec<proto::WitnessReport> = (0..MAX_BATCH)
+        .map(|i| {
+            let mut r = witness_report(&w, &beacon, i32::MIN + i as i32, i32::MIN);
+            r.data = vec![i as u8; oracle::ingest::MAX_PAYLOAD_LEN];
+            r.timestamp_ns = u64::MAX - i as u64;
+            r.frequency_hz = u64::MAX;
+            r.spreading_factor = u32::MAX;
+            r.bandwidth_hz = u32::MAX;
+            r.channel = u32::MAX;
+            resign(r, &w.key)
+        })
+        .collect();
+    let resp = client
+        .submit_witnesses(proto::WitnessBatch { reports: full })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.results.len(), MAX_BATCH);
+    assert!(resp
+        .results
+        .iter()
+        .all(|r| matches!(r.result, Some(Decision::Accepted(_)))));
+    assert_eq!(
+        counts().await["witnesses"],
+        after["witnesses"] + MAX_BATCH as u64
+    );
+}

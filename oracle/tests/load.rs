@@ -26,6 +26,7 @@ async fn run_against(store: Arc<dyn Store>) -> load::LoadReport {
         reports: 3_000,
         hotspots: 50,
         witnesses_per_beacon: 5,
+        batch: 0,
     };
     let report = load::run(&oracle, addr, &config).await.unwrap();
     server.abort();

@@ -133,6 +133,7 @@ suite!(
     migrations_are_idempotent,
     verifier_lock_is_exclusive,
     oracle_end_to_end,
+    oracle_batch_ingest,
 );
 
 fn key(i: u8) -> [u8; 32] {
@@ -909,4 +910,130 @@ async fn oracle_end_to_end(f: &Fixture) {
     assert_eq!(report.rejections.get("rssi_too_high"), Some(&1));
     assert_eq!(store.last_closed_epoch().await.unwrap(), Some(epoch));
     assert_eq!(net.oracle.close_epoch(epoch).await.unwrap(), report);
+}
+
+/// A batch of witness reports over this store: each report gets the decision it gets alone
+/// (accepted with its id, or refused for the same reason with the same detail), replays and
+/// duplicates within the batch are stored once, refused reports are recorded and not stored,
+/// and an oversized batch changes nothing.
+async fn oracle_batch_ingest(f: &Fixture) {
+    use common::*;
+    use oracle::ingest::{IngestError, MAX_BATCH};
+    let store = f.open().await;
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let oracle = Oracle::with_store(
+        OracleConfig::default(),
+        store.clone(),
+        poc::Keypair::from_seed(7, 7),
+        clock.clone(),
+    );
+    let net = Net {
+        oracle,
+        clock,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // The baseline's witness report is stored already: in the batch it is a replay.
+    let (_, w1, beacon, stored) = net.baseline().await;
+    let w2 = net.hotspot(3, (AUSTIN.0, AUSTIN.1 + 0.03)).await;
+    let stranger = Hotspot {
+        key: poc::Keypair::from_seed(99, 1),
+        location: 0,
+        gain: GAIN,
+        region: proto::Region::Us915,
+    };
+    let good = witness_report(&w2, &beacon, RSSI, SNR);
+    let other_good = witness_report(&w2, &beacon, RSSI - 10, SNR);
+    let forged = resign(
+        witness_report(&w1, &beacon, RSSI - 20, SNR),
+        &poc::Keypair::from_seed(5, 5),
+    );
+    let mut empty = witness_report(&w1, &beacon, RSSI, SNR);
+    empty.data.clear();
+    let empty = resign(empty, &w1.key);
+    let mut short_key = witness_report(&w1, &beacon, RSSI, SNR);
+    short_key.pub_key.pop();
+    let unknown = witness_report(&stranger, &beacon, RSSI, SNR);
+    let mut altered = witness_report(&w2, &beacon, RSSI - 30, SNR);
+    altered.snr_ddb += 1;
+    let batch = vec![
+        good.clone(),
+        forged,
+        stored.clone(),
+        empty,
+        good.clone(),
+        short_key,
+        unknown,
+        other_good.clone(),
+        altered,
+    ];
+    let before = store.table_counts().await.unwrap();
+    let results = net.oracle.submit_witnesses(batch.clone()).await.unwrap();
+    assert_eq!(results.len(), batch.len());
+    let after = store.table_counts().await.unwrap();
+    // good (twice in the batch) and other_good are new; the replay is not stored again.
+    assert_eq!(after["witnesses"], before["witnesses"] + 2);
+    assert_eq!(after["ingest_rejections"], before["ingest_rejections"] + 5);
+    let decision = |r: &Result<proto::SubmitResp, IngestError>| match r {
+        Ok(ack) => Ok(ack.id.clone()),
+        Err(IngestError::Rejected { reason, detail }) => {
+            Err(format!("{}: {detail}", reason.code()))
+        }
+        Err(other) => panic!("not a per-report decision: {other}"),
+    };
+    let reasons: Vec<Option<&str>> = results
+        .iter()
+        .map(|r| r.as_ref().err().and_then(|e| e.reason()).map(|r| r.code()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            None,
+            Some("bad_signature"),
+            None,
+            Some("malformed"),
+            None,
+            Some("malformed"),
+            Some("unknown_gateway"),
+            None,
+            Some("bad_signature"),
+        ]
+    );
+    assert_eq!(decision(&results[0]), decision(&results[4]));
+    assert_eq!(
+        decision(&results[2]),
+        Ok(oracle::ingest::report_id(&stored))
+    );
+    // Alone, each report gets the same decision (accepted ones are replays by now, with the
+    // same id; refused ones are refused again, for the same reason and detail).
+    for (report, in_batch) in batch.iter().zip(&results) {
+        let alone = net.oracle.submit_witness(report.clone()).await;
+        assert_eq!(decision(&alone), decision(in_batch));
+    }
+    let end = store.table_counts().await.unwrap();
+    assert_eq!(end["witnesses"], after["witnesses"]);
+    assert_eq!(end["ingest_rejections"], after["ingest_rejections"] + 5);
+    let rows = store.recent_witnesses(&w2.pub_key(), 100).await.unwrap();
+    let id = oracle::ingest::report_id(&good);
+    assert_eq!(rows.iter().filter(|r| r.report_id == id).count(), 1);
+
+    // Over the limit: refused whole, nothing stored or recorded.
+    let oversized = vec![good; MAX_BATCH + 1];
+    assert!(matches!(
+        net.oracle.submit_witnesses(oversized).await,
+        Err(IngestError::BatchTooLarge(n)) if n == MAX_BATCH + 1
+    ));
+    // A full batch of one report is fine (each a replay of the first).
+    let full = vec![other_good.clone(); MAX_BATCH];
+    let results = net.oracle.submit_witnesses(full).await.unwrap();
+    let other_id = oracle::ingest::report_id(&other_good);
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|ack| ack.id == other_id)));
+    assert_eq!(store.table_counts().await.unwrap(), end);
+    assert!(net
+        .oracle
+        .submit_witnesses(Vec::new())
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -5,6 +5,8 @@
 //!
 //! ```text
 //! cargo run --release -p oracle --bin oracle-load -- --clients 64 --reports 200000 --store sqlite
+//! # witness reports in batches of 256 (SubmitWitnesses)
+//! cargo run --release -p oracle --bin oracle-load -- --clients 8 --reports 200000 --batch 256
 //! ```
 //! Exits with status 1 if a report was lost or an unexpected error occurred.
 
@@ -36,6 +38,9 @@ struct Args {
     /// Witness reports per beacon.
     #[arg(long, default_value_t = 9)]
     witnesses_per_beacon: usize,
+    /// Witness reports per `SubmitWitnesses` call (0: one `SubmitWitness` call each).
+    #[arg(long, default_value_t = 0)]
+    batch: usize,
     /// The store.
     #[arg(long, value_enum, default_value = "sqlite")]
     store: StoreKind,
@@ -52,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         reports: args.reports,
         hotspots: args.hotspots,
         witnesses_per_beacon: args.witnesses_per_beacon,
+        batch: args.batch,
     };
     let dir = std::env::temp_dir().join(format!("oracle-load-{}", std::process::id()));
     let schema = format!("load_{}", std::process::id());
@@ -76,8 +82,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let (addr, server) = oracle.serve_grpc("127.0.0.1:0".parse()?).await?;
     println!(
-        "oracle-load: {:?} store, {} clients, {} reports from {} hotspots ({} witnesses per beacon), on {addr}",
-        args.store, config.clients, config.reports, config.hotspots, config.witnesses_per_beacon
+        "oracle-load: {:?} store, {} clients, {} reports from {} hotspots ({} witnesses per beacon, {} witnesses a call), on {addr}",
+        args.store, config.clients, config.reports, config.hotspots, config.witnesses_per_beacon,
+        config.batch.max(1)
     );
     let result = load::run(&oracle, addr, &config).await;
     server.abort();

@@ -387,6 +387,27 @@ pub trait Store: Send + Sync + 'static {
         received_ms: u64,
         report: &'a proto::WitnessReport,
     ) -> BoxFuture<'a, StoreResult<i64>>;
+    /// Stores pending witness reports received at `received_ms`, each given with its report
+    /// id, as [`Store::insert_witness`] does one by one (a replay, also of an earlier report of
+    /// the same call, is not stored again), committed before the future resolves; their row
+    /// ids in order. This default submits them concurrently, so that the stores' group commit
+    /// takes them together.
+    fn insert_witnesses<'a>(
+        &'a self,
+        received_ms: u64,
+        reports: &'a [(String, &'a proto::WitnessReport)],
+    ) -> BoxFuture<'a, StoreResult<Vec<i64>>> {
+        Box::pin(async move {
+            futures::future::join_all(
+                reports
+                    .iter()
+                    .map(|(id, report)| self.insert_witness(id, received_ms, report)),
+            )
+            .await
+            .into_iter()
+            .collect()
+        })
+    }
     /// Records a report refused at ingest.
     fn insert_rejection<'a>(
         &'a self,
