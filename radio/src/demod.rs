@@ -264,6 +264,16 @@ fn lateness(dechirped: &[Complex32], k: usize) -> Option<f64> {
     turn.is_finite().then_some(turn / PI)
 }
 
+/// Whether a window peaking in bin `next` continues a preamble whose last window peaked in
+/// bin `last` (of `n`). Consecutive preamble windows peak in the same bin, or one either side
+/// when the tone falls between two; or two bins apart when the frame starts half-way between
+/// two chips: its phase then turns by π at the chirp boundary inside every window, which
+/// empties the tone's bin into the bins either side of it.
+fn preamble_continues(last: usize, next: usize, n: usize) -> bool {
+    let dist = (next % n.max(1) + n - last % n.max(1)) % n.max(1);
+    dist <= 2 || dist + 2 >= n
+}
+
 #[derive(Debug, Clone)]
 struct FrameCtx {
     /// Chip index of the first sync-word symbol (real-valued).
@@ -769,8 +779,7 @@ impl Receiver {
                 .max(spec[(k + self.n - 1) % self.n].norm_sqr());
             let pair = pk + neighbour;
             let valid = pair.is_finite() && pk > 0.0 && pair > self.pair_threshold * others;
-            let dist = (k + self.n - self.run_bin) % self.n;
-            let close = dist <= 1 || dist == self.n - 1;
+            let close = preamble_continues(self.run_bin, k, self.n);
             if valid && self.run_len > 0 && close {
                 self.run_len += 1;
             } else if valid {
@@ -1005,11 +1014,7 @@ impl Receiver {
             let strong = pk > self.det_threshold * others;
             if strong && ctx.capture_at.is_none() {
                 let window = pos.max(0.0) as u64;
-                let near = |a: u16, b: u16| {
-                    let d = (i32::from(a) - i32::from(b)).rem_euclid(n as i32);
-                    d <= 1 || d >= n as i32 - 1
-                };
-                ctx.run = if ctx.run.1 > 0 && near(ctx.run.0, k as u16) {
+                ctx.run = if ctx.run.1 > 0 && preamble_continues(usize::from(ctx.run.0), k, n) {
                     (k as u16, ctx.run.1 + 1, ctx.run.2)
                 } else {
                     (k as u16, 1, window)
