@@ -270,7 +270,8 @@ fn lateness(dechirped: &[Complex32], k: usize) -> Option<f64> {
 /// two chips: its phase then turns by π at the chirp boundary inside every window, which
 /// empties the tone's bin into the bins either side of it.
 fn preamble_continues(last: usize, next: usize, n: usize) -> bool {
-    let dist = (next % n.max(1) + n - last % n.max(1)) % n.max(1);
+    let n = n.max(1);
+    let dist = (next % n + n - last % n) % n;
     dist <= 2 || dist + 2 >= n
 }
 
