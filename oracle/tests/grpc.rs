@@ -9,17 +9,29 @@ use poc::proto::{self, Region};
 use prost::Message;
 use tonic::Code;
 
-#[tokio::test]
-async fn full_flow_over_grpc() {
-    let net = Net::new().await;
-    let (addr, _task) = net
+/// Serves `net`'s oracle over gRPC on loopback and connects a client to it; the task serves
+/// until dropped with the test.
+async fn serve_and_connect(
+    net: &Net,
+) -> (
+    PocLoraClient<tonic::transport::Channel>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (addr, task) = net
         .oracle
         .serve_grpc("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let mut client = PocLoraClient::connect(format!("http://{addr}"))
+    let client = PocLoraClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
+    (client, task)
+}
+
+#[tokio::test]
+async fn full_flow_over_grpc() {
+    let net = Net::new().await;
+    let (mut client, _task) = serve_and_connect(&net).await;
 
     // No entropy yet.
     let err = client.get_entropy(proto::EntropyReq {}).await.unwrap_err();
@@ -152,14 +164,7 @@ async fn witness_batches_get_one_decision_per_report_over_grpc() {
     use oracle::ingest::MAX_BATCH;
     use proto::batch_result::Result as Decision;
     let net = Net::new().await;
-    let (addr, _task) = net
-        .oracle
-        .serve_grpc("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let mut client = PocLoraClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let (mut client, _task) = serve_and_connect(&net).await;
     let (_, w, beacon, stored) = net.baseline().await;
     let counts = || async { net.oracle.store().table_counts().await.unwrap() };
     let before = counts().await;
