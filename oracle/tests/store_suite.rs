@@ -11,7 +11,6 @@ use oracle::store::{
     BeaconVerdict, EntropyRow, GatewayRow, PostgresStore, RejectionRow, ReportKind, ReportTally,
     RewardRow, SqliteStore, Status, Store, Verdicts, WitnessVerdict,
 };
-use oracle::{ManualClock, Oracle, OracleConfig};
 use poc::proto;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -856,18 +855,7 @@ async fn verifier_lock_is_exclusive(f: &Fixture) {
 async fn oracle_end_to_end(f: &Fixture) {
     use common::*;
     let store = f.open().await;
-    let clock = Arc::new(ManualClock::new(START_MS));
-    let oracle = Oracle::with_store(
-        OracleConfig::default(),
-        store.clone(),
-        poc::Keypair::from_seed(7, 7),
-        clock.clone(),
-    );
-    let net = Net {
-        oracle,
-        clock,
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let net = Net::over_store(store.clone());
     let (beaconer, w1, beacon, _) = net.baseline().await;
     let w2 = net.hotspot(3, (AUSTIN.0, AUSTIN.1 + 0.03)).await;
     let w3 = net.hotspot(4, (AUSTIN.0 - 0.02, AUSTIN.1)).await;
@@ -920,18 +908,7 @@ async fn oracle_batch_ingest(f: &Fixture) {
     use common::*;
     use oracle::ingest::{IngestError, MAX_BATCH};
     let store = f.open().await;
-    let clock = Arc::new(ManualClock::new(START_MS));
-    let oracle = Oracle::with_store(
-        OracleConfig::default(),
-        store.clone(),
-        poc::Keypair::from_seed(7, 7),
-        clock.clone(),
-    );
-    let net = Net {
-        oracle,
-        clock,
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let net = Net::over_store(store.clone());
     // The baseline's witness report is stored already: in the batch it is a replay.
     let (_, w1, beacon, stored) = net.baseline().await;
     let w2 = net.hotspot(3, (AUSTIN.0, AUSTIN.1 + 0.03)).await;

@@ -82,6 +82,22 @@ impl Net {
         Self { oracle, clock, dir }
     }
 
+    /// A network whose oracle keeps its reports in `store` (the default configuration).
+    pub fn over_store(store: Arc<dyn oracle::store::Store>) -> Self {
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let oracle = Oracle::with_store(
+            OracleConfig::default(),
+            store,
+            Keypair::from_seed(7, 7),
+            clock.clone(),
+        );
+        Self {
+            oracle,
+            clock,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A hotspot asserted at `at` in `region`.
     pub async fn hotspot_in(&self, index: u64, at: (f64, f64), region: Region) -> Hotspot {
         let key = Keypair::from_seed(42, index);
