@@ -56,11 +56,16 @@ pub struct DefenceConfig {
     pub inflated_margin_db: f64,
     /// `inflated_signal`: fewest reports with a fit (beacons with at least 4 valid witnesses).
     pub inflated_min_reports: usize,
-    /// `misplaced_location`: least likelihood ratio (`ΔRSS / σ²` between the asserted place
-    /// and the best-fitting one; χ² with two degrees of freedom for an honest hotspot).
+    /// `misplaced_location`: least displacement statistic for a flag: the deviance (−2
+    /// log-likelihood) of the best place within `location_tolerance_m` of the assertion less
+    /// that of the best place anywhere.
     pub location_max_ratio: f64,
-    /// `misplaced_location`: least distance between the asserted and the best-fitting place,
-    /// metres.
+    /// `misplaced_location`: how far from its assertion a hotspot may stand and still count as
+    /// where it asserted, metres: the statistic tests "the radio stands within this distance
+    /// of its assertion".
+    pub location_tolerance_m: f64,
+    /// `misplaced_location`: least distance between the assertion and the best-fitting place
+    /// for a flag, metres: a shift must be large as well as sure.
     pub location_min_offset_m: f64,
     /// `misplaced_location`: standard deviation of the prior of a hotspot's common gain offset
     /// (antenna gain or transmit power off by a few dB), dB.
@@ -89,11 +94,12 @@ impl Default for DefenceConfig {
             links_min_pairs: 10,
             inflated_margin_db: 8.0,
             inflated_min_reports: 6,
-            location_max_ratio: 20.0,
-            location_min_offset_m: 3_000.0,
+            location_max_ratio: 6.0,
+            location_tolerance_m: 1_000.0,
+            location_min_offset_m: 2_000.0,
             location_offset_sigma_db: 1.5,
             location_silent_min_m: 500.0,
-            location_min_links: 8,
+            location_min_links: 5,
             shared_max_rms_db: 1.5,
             shared_min_beaconers: 8,
             shared_min_separation_m: 300.0,

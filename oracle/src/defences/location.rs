@@ -10,10 +10,14 @@
 //! A hotspot's links then locate it: the point of least deviance (−2 log-likelihood) of its
 //! heard gains and its silent pairs, allowing a common gain offset of a few dB (a wrong antenna
 //! gain or transmit power, under a prior) without letting that offset explain away a real shift.
-//! A hotspot asserted where it stands fits about as well at its assertion as at that best point;
-//! one asserted kilometres from its radio fits far worse there. The test is the likelihood ratio
-//! of the two places, `deviance(asserted) − deviance(best)`, about χ² with two degrees of
-//! freedom for an honest hotspot.
+//! A hotspot asserted where it stands fits about as well near its assertion as at that best
+//! point; one asserted kilometres from its radio fits far worse there. The test is a likelihood
+//! ratio against the hypothesis "the radio stands within `location_tolerance_m` of its
+//! assertion": `deviance(best place within the tolerance) − deviance(best place)`, zero when
+//! the best place lies within the tolerance. Shadowing alone moves an honest hotspot's best
+//! place by up to a kilometre or two (more at the edge of the network, where its neighbours all
+//! lie to one side), and the tolerance keeps that from counting as evidence, so that the
+//! threshold can be low enough to catch a shift of a few kilometres from a handful of links.
 //!
 //! A misplaced hotspot also spoils one link of each of its neighbours, so the worst hotspot is
 //! flagged first, its links are dropped and the others are tested again.
@@ -27,6 +31,8 @@ const EARTH_RADIUS_M: f64 = 6_371_000.0;
 const MIN_NETWORK_PAIRS: usize = 10;
 /// Points per side of the coarse search grid.
 const GRID_POINTS: usize = 61;
+/// Points per side of the grids searching the disc around the assertion.
+const NEAR_GRID_POINTS: usize = 21;
 /// Margin of the search area around a hotspot's neighbours and assertion, metres.
 const SEARCH_MARGIN_M: f64 = 3_000.0;
 /// Most rounds of the censored fit.
@@ -446,9 +452,59 @@ fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
     best
 }
 
+/// The displacement statistic of a hotspot whose best place and its deviance are `best`: how
+/// much better the best place fits than the best place within `location_tolerance_m` of the
+/// assertion (0 when the best place lies within it). It tests the hypothesis "the radio stands
+/// within the tolerance of its assertion", not "exactly at it": shadowing moves an honest
+/// hotspot's best place by up to a kilometre or so, and that alone is no evidence.
+fn displacement(
+    fit: &Fit,
+    config: &DefenceConfig,
+    (place, at_best): ((f64, f64), f64),
+    at_assertion: f64,
+) -> f64 {
+    if place.0.hypot(place.1) <= config.location_tolerance_m {
+        return 0.0;
+    }
+    (best_point_within(fit, config.location_tolerance_m, at_assertion) - at_best).max(0.0)
+}
+
+/// The least deviance within `radius_m` of the assertion: a grid over the disc, then two finer
+/// grids around the best place, every point kept inside the disc. `at_assertion` is the
+/// deviance at the origin.
+fn best_point_within(fit: &Fit, radius_m: f64, at_assertion: f64) -> f64 {
+    let mut best = ((0.0, 0.0), at_assertion);
+    let inside = |(x, y): (f64, f64)| x.hypot(y) <= radius_m;
+    let search = |centre: (f64, f64), half_side: f64, best: &mut ((f64, f64), f64)| {
+        let step = 2.0 * half_side / (NEAR_GRID_POINTS - 1) as f64;
+        for i in 0..NEAR_GRID_POINTS {
+            for j in 0..NEAR_GRID_POINTS {
+                let point = (
+                    centre.0 - half_side + i as f64 * step,
+                    centre.1 - half_side + j as f64 * step,
+                );
+                if inside(point) {
+                    let value = fit.deviance_up_to(point, best.1);
+                    if value < best.1 {
+                        *best = (point, value);
+                    }
+                }
+            }
+        }
+        step
+    };
+    let mut step = search((0.0, 0.0), radius_m, &mut best);
+    for _ in 0..2 {
+        let around = best.0;
+        step = search(around, 2.0 * step, &mut best);
+    }
+    best.1
+}
+
 /// `misplaced_location`: the hotspots whose signals place them at least
-/// `location_min_offset_m` from their assertion with a likelihood ratio above
-/// `location_max_ratio`, with that ratio.
+/// `location_min_offset_m` from their assertion, with a likelihood ratio against standing
+/// within `location_tolerance_m` of it (the displacement statistic) above
+/// `location_max_ratio`, with that statistic.
 pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
     let keys: Vec<Key> = evidence.locations.keys().copied().collect();
     let index: HashMap<&Key, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
@@ -606,13 +662,20 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
                     best
                 }
             };
-            let ratio = at_assertion - at_best;
-            let offset = place.0.hypot(place.1);
-            if ratio > config.location_max_ratio
-                && offset >= config.location_min_offset_m
-                && worst.is_none_or(|(_, worst)| ratio >= worst)
+            let displacement = displacement(&fit, config, (place, at_best), at_assertion);
+            tracing::trace!(
+                hotspot = %poc::keys::Address(keys[hotspot]),
+                links = links[hotspot].len(),
+                at_assertion,
+                displacement,
+                offset_m = place.0.hypot(place.1),
+                "misplaced_location candidate"
+            );
+            if displacement > config.location_max_ratio
+                && place.0.hypot(place.1) >= config.location_min_offset_m
+                && worst.is_none_or(|(_, worst)| displacement >= worst)
             {
-                worst = Some((hotspot, ratio));
+                worst = Some((hotspot, displacement));
             }
         }
         tracing::debug!(
@@ -724,6 +787,22 @@ mod tests {
             let expected: Vec<Key> = spoofed.iter().map(|&k| keys[k]).collect();
             let found: Vec<Key> = flagged.keys().copied().collect();
             assert_eq!(found, expected, "seed {seed}: {flagged:?}");
+        }
+    }
+
+    #[test]
+    fn an_edge_hotspot_asserted_outward_is_flagged() {
+        // The middle of the northern row, asserted 3 km further north: away from every
+        // neighbour at once, seen by the few that hear it across the grid.
+        let edge = 6 * 7 + 3;
+        for seed in 0..3 {
+            let (evidence, keys) = network(&[edge], 3_000.0, seed);
+            let flagged = misplaced_locations(&evidence, &DefenceConfig::default());
+            assert_eq!(
+                flagged.keys().collect::<Vec<_>>(),
+                vec![&keys[edge]],
+                "seed {seed}: {flagged:?}"
+            );
         }
     }
 
