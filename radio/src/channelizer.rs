@@ -3,7 +3,7 @@
 //! brings each channel to its LoRa bandwidth (one sample per chip), and a [`MultiReceiver`] runs one
 //! [`Receiver`] per (channel, spreading factor).
 
-use crate::demod::{Calibration, Decoding, Receiver, RxFrame};
+use crate::demod::{Calibration, Decoding, Receiver, RxFrame, SharedStream};
 use crate::error::RadioError;
 use crate::filter::lowpass_taps;
 use crate::params::LoraParams;
@@ -213,6 +213,10 @@ pub struct MultiReceiver {
     os: u32,
     bufs: Vec<Vec<Complex32>>,
     resampled: Vec<Complex32>,
+    /// Each channel's stream, shared by its spreading factors' receivers.
+    streams: Vec<SharedStream>,
+    /// Spare capacity kept in a stream: two symbols of the longest.
+    slack: usize,
 }
 
 impl std::fmt::Debug for MultiReceiver {
@@ -248,6 +252,7 @@ impl MultiReceiver {
             return Err(RadioError::InvalidBandwidth(bandwidth_hz));
         }
         let mut receivers = Vec::with_capacity(m);
+        let mut longest_symbol = 1;
         for _ in 0..m {
             let mut per = Vec::with_capacity(sfs.len());
             for &sf in sfs {
@@ -257,6 +262,7 @@ impl MultiReceiver {
                     oversampling: os,
                     ..template
                 };
+                longest_symbol = longest_symbol.max(p.chips_per_symbol());
                 per.push(Receiver::new(p, Calibration::default())?.with_decoding(decoding));
             }
             receivers.push(per);
@@ -277,6 +283,8 @@ impl MultiReceiver {
             os,
             bufs: Vec::new(),
             resampled: Vec::new(),
+            streams: (0..m).map(|_| SharedStream::default()).collect(),
+            slack: 2 * longest_symbol,
         })
     }
 
@@ -323,10 +331,19 @@ impl MultiReceiver {
             let mut resampled = std::mem::take(&mut self.resampled);
             resampled.clear();
             self.resamplers[k].process(buf, &mut resampled);
+            let mut stream = std::mem::take(&mut self.streams[k]);
+            stream.push(&resampled);
             for r in 0..self.receivers[k].len() {
-                let frames = self.receivers[k][r].process(&resampled);
+                let frames = self.receivers[k][r].process_shared(&mut stream);
                 self.collect(k, frames, &mut out);
             }
+            let keep = self.receivers[k]
+                .iter()
+                .map(Receiver::needed_from)
+                .min()
+                .unwrap_or(u64::MAX);
+            stream.trim(keep, self.slack);
+            self.streams[k] = stream;
             self.resampled = resampled;
         }
         self.bufs = bufs;
@@ -337,10 +354,13 @@ impl MultiReceiver {
     pub fn flush(&mut self) -> Vec<ChannelFrame> {
         let mut out = Vec::new();
         for k in 0..self.receivers.len() {
+            let mut stream = std::mem::take(&mut self.streams[k]);
             for r in 0..self.receivers[k].len() {
-                let frames = self.receivers[k][r].flush();
+                let frames = self.receivers[k][r].flush_shared(&stream);
                 self.collect(k, frames, &mut out);
             }
+            stream.restart();
+            self.streams[k] = stream;
         }
         out
     }

@@ -412,6 +412,59 @@ fn wrap(x: f64, n: f64) -> f64 {
     (x + n / 2.0).rem_euclid(n) - n / 2.0
 }
 
+/// Drops the samples of `buf` (`sub` samples per chip, chip `base` first) before chip `keep`,
+/// a quarter of the buffer or more at a time, which bounds both the memory (what is kept plus a
+/// third) and the copying (each sample moves about three times); gives back capacity beyond
+/// `slack` samples once the buffer has shrunk to less than half of it.
+fn drop_before(buf: &mut Vec<Complex32>, base: &mut u64, keep: u64, sub: usize, slack: usize) {
+    let chips = buf.len() / sub;
+    let drop = keep.saturating_sub(*base) as usize;
+    if drop > 0 && drop >= chips / 4 {
+        let drop = drop.min(chips);
+        buf.drain(..drop * sub);
+        *base += drop as u64;
+    }
+    if buf.capacity() > 2 * buf.len() + 2 * slack {
+        buf.shrink_to(buf.len() + slack);
+    }
+}
+
+/// A stream at one sample per chip read by several receivers (the spreading factors of one
+/// channel of a [`crate::channelizer::MultiReceiver`]): one buffer holding the longest
+/// history any of them needs, instead of one buffer per receiver.
+#[derive(Debug, Default)]
+pub(crate) struct SharedStream {
+    buf: Vec<Complex32>,
+    /// Chip index of `buf[0]`.
+    base: u64,
+}
+
+impl SharedStream {
+    /// Appends samples, non-finite ones as zeros.
+    pub(crate) fn push(&mut self, samples: &[Complex32]) {
+        self.buf.reserve_exact(samples.len());
+        self.buf.extend(samples.iter().map(|s| {
+            if s.re.is_finite() && s.im.is_finite() {
+                *s
+            } else {
+                Complex32::new(0.0, 0.0)
+            }
+        }));
+    }
+
+    /// Drops what no reader needs: the samples before chip `keep`, keeping `slack` samples of
+    /// spare capacity.
+    pub(crate) fn trim(&mut self, keep: u64, slack: usize) {
+        drop_before(&mut self.buf, &mut self.base, keep, 1, slack);
+    }
+
+    /// Empties the stream after a flush, its next sample being the one after the last.
+    pub(crate) fn restart(&mut self) {
+        self.base += self.buf.len() as u64;
+        self.buf = Vec::new();
+    }
+}
+
 impl Receiver {
     /// Creates a receiver (soft decoding). With `params.explicit_header` false it receives
     /// implicit-header frames of `params.implicit_payload_len` bytes at `params.coding_rate`
@@ -545,7 +598,34 @@ impl Receiver {
         }
     }
 
+    /// Runs on `stream`, a stream at one sample per chip that other receivers read too,
+    /// instead of a buffer of its own: the stream's buffer is lent to the receiver for the
+    /// call. The caller keeps what [`Receiver::needed_from`] asks for of every receiver.
+    pub(crate) fn process_shared(&mut self, stream: &mut SharedStream) -> Vec<RxFrame> {
+        debug_assert!(self.sub == 1 && self.decimator.factor() == 1 && self.os == 1);
+        std::mem::swap(&mut self.buf, &mut stream.buf);
+        self.base = stream.base;
+        self.run_steps();
+        std::mem::swap(&mut self.buf, &mut stream.buf);
+        std::mem::take(&mut self.out)
+    }
+
+    /// [`Receiver::flush`] of a receiver run by [`Receiver::process_shared`]: finishes its
+    /// frame in progress on a copy of the stream.
+    pub(crate) fn flush_shared(&mut self, stream: &SharedStream) -> Vec<RxFrame> {
+        self.buf.clone_from(&stream.buf);
+        self.base = stream.base;
+        let frames = self.flush();
+        self.buf = Vec::new();
+        frames
+    }
+
     fn run(&mut self) {
+        self.run_steps();
+        self.trim();
+    }
+
+    fn run_steps(&mut self) {
         loop {
             let step = match std::mem::replace(&mut self.state, State::Search) {
                 State::Search => self.step_search(),
@@ -556,7 +636,6 @@ impl Receiver {
                 break;
             }
         }
-        self.trim();
     }
 
     /// Drops the samples no state can return to, and gives back the memory a long frame took.
@@ -564,9 +643,21 @@ impl Receiver {
     /// after the sync word) and then only the last windows, or the preamble of another frame
     /// seen during it.
     fn trim(&mut self) {
+        let keep = self.needed_from();
+        drop_before(
+            &mut self.buf,
+            &mut self.base,
+            keep,
+            self.sub,
+            2 * self.n * self.sub,
+        );
+    }
+
+    /// The first chip that any state of the receiver can still return to.
+    pub(crate) fn needed_from(&self) -> u64 {
         let n = self.n as u64;
         let hist = 6 * n;
-        let keep = match &self.state {
+        match &self.state {
             State::Search => self.search_pos.saturating_sub(hist),
             State::Sync { w } => w.saturating_sub(hist),
             State::Frame(ctx) => {
@@ -581,19 +672,6 @@ impl Receiver {
                 };
                 from.saturating_sub(hist)
             }
-        };
-        let chips = self.buf.len() / self.sub;
-        let drop = keep.saturating_sub(self.base) as usize;
-        // Dropping a quarter of the buffer at a time bounds both the memory (the history plus
-        // a third) and the copying (each sample moves about three times).
-        if drop > 0 && drop >= chips / 4 {
-            let drop = drop.min(chips);
-            self.buf.drain(..drop * self.sub);
-            self.base += drop as u64;
-        }
-        let slack = 2 * self.n * self.sub;
-        if self.buf.capacity() > 2 * self.buf.len() + 2 * slack {
-            self.buf.shrink_to(self.buf.len() + slack);
         }
     }
 
