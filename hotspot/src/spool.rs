@@ -74,7 +74,9 @@ impl Report {
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
-    entries: BTreeMap<u64, PathBuf>,
+    /// The kind (file extension) of each waiting report by sequence number: the file's path
+    /// follows from them, so an outage's backlog costs a few bytes of memory a report.
+    entries: BTreeMap<u64, &'static str>,
     next_seq: u64,
 }
 
@@ -82,10 +84,15 @@ fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
-fn parse_name(path: &Path) -> Option<(u64, &str)> {
+fn parse_name(path: &Path) -> Option<(u64, &'static str)> {
     let name = path.file_name()?.to_str()?;
     let (seq, kind) = name.split_once('.')?;
-    if seq.len() != 20 || !matches!(kind, "beacon" | "witness") {
+    let kind = match kind {
+        "beacon" => "beacon",
+        "witness" => "witness",
+        _ => return None,
+    };
+    if seq.len() != 20 {
         return None;
     }
     Some((seq.parse().ok()?, kind))
@@ -108,8 +115,8 @@ impl Spool {
                 continue;
             }
             match parse_name(&path) {
-                Some((seq, _)) => {
-                    entries.insert(seq, path);
+                Some((seq, kind)) => {
+                    entries.insert(seq, kind);
                 }
                 None => {
                     tracing::warn!(path = %path.display(), "ignoring a stray file in the spool")
@@ -147,10 +154,15 @@ impl Spool {
         self.entries.is_empty()
     }
 
+    /// The file of report `seq` of `kind`.
+    fn path_of(&self, seq: u64, kind: &str) -> PathBuf {
+        self.dir.join(format!("{seq:020}.{kind}"))
+    }
+
     /// Writes a report durably and returns its sequence number.
     pub fn push(&mut self, report: &Report) -> Result<u64, SpoolError> {
         let seq = self.next_seq;
-        let path = self.dir.join(format!("{seq:020}.{}", report.kind()));
+        let path = self.path_of(seq, report.kind());
         let tmp = path.with_extension(format!("{}.tmp", report.kind()));
         let mut file = File::create(&tmp).map_err(io(&tmp))?;
         file.write_all(&report.encode()).map_err(io(&tmp))?;
@@ -159,18 +171,18 @@ impl Spool {
         fs::rename(&tmp, &path).map_err(io(&path))?;
         sync_dir(&self.dir)?;
         self.next_seq += 1;
-        self.entries.insert(seq, path);
+        self.entries.insert(seq, report.kind());
         Ok(seq)
     }
 
     /// The oldest report still waiting. Files that cannot be read back are set aside in
     /// `corrupt/` and skipped.
     pub fn front(&mut self) -> Result<Option<(u64, Report)>, SpoolError> {
-        while let Some((&seq, path)) = self.entries.iter().next() {
-            let path = path.clone();
+        while let Some((&seq, &kind)) = self.entries.iter().next() {
+            let path = self.path_of(seq, kind);
             let decoded = fs::read(&path)
                 .ok()
-                .and_then(|bytes| Report::decode(parse_name(&path)?.1, &bytes));
+                .and_then(|bytes| Report::decode(kind, &bytes));
             match decoded {
                 Some(report) => return Ok(Some((seq, report))),
                 None => {
@@ -184,12 +196,13 @@ impl Spool {
 
     /// Removes an acknowledged report for good.
     pub fn remove(&mut self, seq: u64) -> Result<(), SpoolError> {
-        if let Some(path) = self.entries.remove(&seq) {
+        if let Some(kind) = self.entries.remove(&seq) {
+            let path = self.path_of(seq, kind);
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => {
-                    self.entries.insert(seq, path.clone());
+                    self.entries.insert(seq, kind);
                     return Err(SpoolError::Io {
                         path: path.display().to_string(),
                         source,
@@ -203,7 +216,8 @@ impl Spool {
 
     /// Moves a report out of the queue into the subdirectory `folder` (kept for inspection).
     pub fn set_aside(&mut self, seq: u64, folder: &str) -> Result<(), SpoolError> {
-        if let Some(path) = self.entries.remove(&seq) {
+        if let Some(kind) = self.entries.remove(&seq) {
+            let path = self.path_of(seq, kind);
             let target_dir = self.dir.join(folder);
             fs::create_dir_all(&target_dir).map_err(io(&target_dir))?;
             let target = target_dir.join(path.file_name().unwrap_or_default());
