@@ -142,6 +142,11 @@ pub struct OracleConfig {
     pub defences: crate::defences::DefenceConfig,
     /// How often `run` verifies pending reports.
     pub verify_period_ms: u64,
+    /// Most refusals of reports signed by keys that are not onboarded gateways recorded in
+    /// `ingest_rejections` per minute; beyond it they are only counted in the log, so that a
+    /// flood of forged reports cannot fill the store. A gateway's own refusals are always
+    /// recorded (its owner reads them in the explorer).
+    pub max_stranger_rejections_per_minute: u32,
     /// Reward parameters.
     pub rewards: RewardConfig,
     /// PostgreSQL URL (`postgres://user:password@host/db`) of a store shared by several
@@ -173,6 +178,7 @@ impl Default for OracleConfig {
             reputation: ReputationConfig::default(),
             defences: crate::defences::DefenceConfig::default(),
             verify_period_ms: 5_000,
+            max_stranger_rejections_per_minute: 600,
             rewards: RewardConfig::default(),
             database_url: None,
         }

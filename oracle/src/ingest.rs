@@ -3,7 +3,10 @@
 //! A report is refused (and the refusal recorded in `ingest_rejections`) when it is malformed
 //! (wrong key length, a key that is not an ed25519 point, empty data, data over 255 bytes, wrong
 //! entropy lengths), when its signature does not verify, or when its signer is not a known
-//! gateway. Accepted reports are committed to the store before the reply is sent. A replay of
+//! gateway. Refusals of reports from keys that are not onboarded gateways are recorded up to
+//! `max_stranger_rejections_per_minute` a minute and only counted in the log beyond it, so that
+//! a flood of forged reports cannot fill the store; a gateway's own refusals are always
+//! recorded. Accepted reports are committed to the store before the reply is sent. A replay of
 //! a report (the same signed bytes again) is acknowledged with the same id and not stored again,
 //! so a client that lost an acknowledgement can simply resend.
 //!
@@ -299,6 +302,43 @@ fn lost_track() -> IngestError {
     ))
 }
 
+/// How many refusals of strangers' reports (keys that are not onboarded gateways) have been
+/// recorded in the current minute, and how many were only counted.
+#[derive(Debug, Default)]
+pub(crate) struct RejectionBudget {
+    minute: u64,
+    recorded: u32,
+    suppressed: u64,
+}
+
+impl RejectionBudget {
+    /// Whether one more refusal at `now_ms` may be recorded with at most `per_minute` a minute;
+    /// logs how many were not when a minute with suppressed refusals ends.
+    fn admit(&mut self, now_ms: u64, per_minute: u32) -> bool {
+        let minute = now_ms / 60_000;
+        if minute != self.minute {
+            if self.suppressed > 0 {
+                tracing::warn!(
+                    suppressed = self.suppressed,
+                    recorded = self.recorded,
+                    "refusals of reports from unknown keys not recorded (over the limit a minute)"
+                );
+            }
+            *self = Self {
+                minute,
+                ..Self::default()
+            };
+        }
+        if self.recorded < per_minute {
+            self.recorded += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
 impl Oracle {
     async fn record_rejection(
         &self,
@@ -308,6 +348,26 @@ impl Oracle {
     ) -> IngestError {
         if let IngestError::Rejected { reason, detail } = &error {
             tracing::debug!(kind, reason = reason.code(), detail, "ingest rejection");
+            let gateway = match <[u8; 32]>::try_from(claimed_key) {
+                Ok(key) => match self.store().is_known_gateway(&key).await {
+                    Ok(known) => known,
+                    Err(db) => return IngestError::Internal(db),
+                },
+                Err(_) => false,
+            };
+            if !gateway {
+                let per_minute = self.config().max_stranger_rejections_per_minute;
+                let now_ms = self.now_ms();
+                let admitted = self
+                    .inner
+                    .stranger_rejections
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .admit(now_ms, per_minute);
+                if !admitted {
+                    return error;
+                }
+            }
             let row = RejectionRow {
                 kind: kind.to_string(),
                 reason: reason.code().to_string(),

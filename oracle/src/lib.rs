@@ -65,6 +65,8 @@ struct Inner {
     beacon_signatures: Arc<ingest::SignatureQueue<proto::BeaconReport>>,
     /// Signature checks of witness reports submitted one by one, done together.
     witness_signatures: Arc<ingest::SignatureQueue<proto::WitnessReport>>,
+    /// Refusals of strangers' reports recorded in the current minute.
+    stranger_rejections: std::sync::Mutex<ingest::RejectionBudget>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -123,6 +125,7 @@ impl Oracle {
                 ledger: None,
                 beacon_signatures: ingest::SignatureQueue::new(),
                 witness_signatures: ingest::SignatureQueue::new(),
+                stranger_rejections: std::sync::Mutex::default(),
             }),
         }
     }

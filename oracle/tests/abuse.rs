@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use oracle::store::GatewayRow;
-use oracle::MAX_GRPC_MESSAGE;
+use oracle::{OracleConfig, MAX_GRPC_MESSAGE};
 use poc::proto::poc_lora_client::PocLoraClient;
 use poc::proto::{self, Region};
 use prost::Message;
@@ -397,4 +397,47 @@ async fn bad_http_requests_get_json_4xx_errors_and_change_nothing() {
     // Still serving.
     let (status, body) = get(addr, &format!("/api/v1/hotspots/{known}")).await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_flood_of_strangers_reports_is_recorded_only_up_to_the_limit_a_minute() {
+    let net = Net::with_config(OracleConfig {
+        max_stranger_rejections_per_minute: 5,
+        ..OracleConfig::default()
+    })
+    .await;
+    let (_, mut client) = serve(&net).await;
+    let (_, w, beacon, _) = net.baseline().await;
+    let mallory = poc::Keypair::from_seed(66, 6);
+    let before = snapshot(&net).await;
+
+    let stranger = |index: u64| Hotspot {
+        key: poc::Keypair::from_seed(77, index),
+        location: 0,
+        gain: GAIN,
+        region: Region::Us915,
+    };
+    for index in 0..20 {
+        let err = client
+            .submit_witness(witness_report(&stranger(index), &beacon, RSSI, SNR))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound, "{}", err.message());
+    }
+    // A gateway's own refusals are all on record, whatever strangers sent.
+    for offset in 0..8 {
+        let impostor = resign(witness_report(&w, &beacon, RSSI, SNR + offset), &mallory);
+        let err = client.submit_witness(impostor).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{}", err.message());
+    }
+    assert_unchanged(&before, &snapshot(&net).await, 5 + 8, "a flood of refusals");
+
+    // The next minute records strangers' refusals again.
+    net.advance(60_000);
+    let err = client
+        .submit_witness(witness_report(&stranger(99), &beacon, RSSI, SNR))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{}", err.message());
+    assert_unchanged(&before, &snapshot(&net).await, 5 + 8 + 1, "a new minute");
 }
