@@ -251,15 +251,16 @@ impl Oracle {
                 self.store().epoch_witnesses(start_ms, end_ms),
             )?;
             phases.mark("read_reports", &timer);
+            let mut keys: Vec<[u8; 32]> = by_beacon(&beacons, &matched)
+                .into_iter()
+                .flat_map(|(beacon, valid)| {
+                    std::iter::once(beacon.pub_key).chain(valid.iter().map(|w| w.pub_key))
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
             let mut gateways: BTreeMap<[u8; 32], Option<(h3_coverage::CellIndex, i32)>> =
-                BTreeMap::new();
-            for (beacon, valid) in by_beacon(&beacons, &matched) {
-                for key in std::iter::once(&beacon.pub_key).chain(valid.iter().map(|w| &w.pub_key))
-                {
-                    gateways.insert(*key, None);
-                }
-            }
-            let keys: Vec<[u8; 32]> = gateways.keys().copied().collect();
+                keys.iter().map(|key| (*key, None)).collect();
             for g in self.store().gateways_with_keys(&keys).await? {
                 let placed = g
                     .location
@@ -419,11 +420,27 @@ impl Oracle {
             }
         }
         let no_invalid = BTreeMap::new();
+        // Every active hotspot's address, encoded on every core (base58 is slow enough to
+        // show at 100 000 hotspots).
+        let active_keys: Vec<[u8; 32]> = active.iter().copied().collect();
+        let addresses: HashMap<[u8; 32], String> = active_keys
+            .iter()
+            .copied()
+            .zip(crate::parallel::map(&active_keys, |key| {
+                poc::Address(*key).to_string()
+            }))
+            .collect();
+        let address = |key: &[u8; 32]| {
+            addresses
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| poc::Address(*key).to_string())
+        };
         for key in &active {
             let valid = valid_reports.get(key).copied().unwrap_or(0);
             let invalid = invalid_reports.get(key).unwrap_or(&no_invalid);
             let (_, _, _, factor) = reputation::score(valid, invalid, &config.reputation);
-            reputation.insert(poc::Address(*key).to_string(), factor);
+            reputation.insert(address(key), factor);
             if config.reputation.enabled && factor < 1.0 {
                 let density = scales.get(key).copied().unwrap_or(1.0);
                 scales.insert(*key, density * factor);
@@ -449,7 +466,7 @@ impl Oracle {
         let mut reward_rows: Vec<HotspotRewardRow> = rows
             .iter()
             .map(|r| HotspotRewardRow {
-                address: poc::Address(r.pub_key).to_string(),
+                address: address(&r.pub_key),
                 beacons: r.beacons,
                 witnesses: r.witnesses,
                 beacon_amount: r.beacon_amount,
