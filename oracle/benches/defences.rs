@@ -7,13 +7,18 @@
 //! ```
 //!
 //! `--shadowing` adds that standard deviation of per-link shadowing to the path gains (0: every
-//! gain equal, as the `throughput` benchmark's reports have).
+//! gain equal, as the `throughput` benchmark's reports have). `--spoof N` moves the assertions of
+//! every N-th hotspot 5 km north of its radio (0: none), so that the defences have something to
+//! flag. Each defence's line ends with a digest of what it flagged (keys and values, bit for
+//! bit), to compare two builds.
 
 use oracle::defences::{
-    implausible_links, inflated_signals, misplaced_locations, shared_radios, BeaconEvidence,
-    DefenceConfig, Evidence, Key,
+    analyse, implausible_links, inflated_signals, misplaced_locations, shared_radios,
+    BeaconEvidence, DefenceConfig, Evidence, Key,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 mod grid;
@@ -35,6 +40,7 @@ fn main() {
     let hotspots = value("--hotspots", 100_000.0) as usize;
     let witnesses = value("--witnesses", 1_000_000.0) as usize;
     let shadowing = value("--shadowing", 0.0);
+    let spoof = value("--spoof", 0.0) as usize;
     let per_beacon = (witnesses / hotspots.max(1)).min(NEAR.len());
     let side = (hotspots as f64).sqrt().ceil() as usize;
     let mut rng = StdRng::seed_from_u64(1);
@@ -48,7 +54,12 @@ fn main() {
     let mut evidence = Evidence::default();
     for i in 0..hotspots {
         let (r, c) = (i / side, i % side);
-        let cell = h3_coverage::cell_at(26.0 + r as f64 * 0.02, -100.0 + c as f64 * 0.02)
+        let north = if spoof > 0 && i % spoof == spoof - 1 {
+            0.045
+        } else {
+            0.0
+        };
+        let cell = h3_coverage::cell_at(26.0 + r as f64 * 0.02 + north, -100.0 + c as f64 * 0.02)
             .expect("valid coordinates");
         evidence.locations.insert(key(i), cell);
     }
@@ -82,22 +93,42 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let config = DefenceConfig::default();
-    let time = |name: &str, f: &dyn Fn() -> usize| {
+    let time = |name: &str, f: &dyn Fn() -> BTreeMap<Key, f64>| {
         let t = Instant::now();
         let flagged = f();
+        let s = t.elapsed().as_secs_f64();
+        let mut digest = Sha256::new();
+        for (key, value) in &flagged {
+            digest.update(key);
+            digest.update(value.to_bits().to_le_bytes());
+        }
         println!(
-            "{name}: {flagged} flagged in {:.2} s",
-            t.elapsed().as_secs_f64()
+            "{name}: {} flagged in {s:.2} s (digest {})",
+            flagged.len(),
+            hex::encode(&digest.finalize()[..8])
         );
     };
     time("implausible_links", &|| {
-        implausible_links(&evidence, &config).len()
+        implausible_links(&evidence, &config)
     });
-    time("inflated_signal", &|| {
-        inflated_signals(&evidence, &config).len()
-    });
-    time("shared_radio", &|| shared_radios(&evidence, &config).len());
+    time("inflated_signal", &|| inflated_signals(&evidence, &config));
+    time("shared_radio", &|| shared_radios(&evidence, &config));
     time("misplaced_location", &|| {
-        misplaced_locations(&evidence, &config).len()
+        misplaced_locations(&evidence, &config)
     });
+    let t = Instant::now();
+    let flags = analyse(&evidence, &config);
+    let mut digest = Sha256::new();
+    for (key, reasons) in &flags {
+        digest.update(key);
+        for reason in reasons {
+            digest.update(reason.code());
+        }
+    }
+    println!(
+        "analyse (all four, misplaced_location without the others' flags): {} flagged in {:.2} s (digest {})",
+        flags.len(),
+        t.elapsed().as_secs_f64(),
+        hex::encode(&digest.finalize()[..8])
+    );
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench -p oracle --bench throughput -- [--store sqlite|postgres|both]
 //!     [--ingest N] [--batch N] [--in-flight N] [--paths single,batch,store] [--hotspots N] [--witnesses N]
-//!     [--defences on|off]
+//!     [--defences on|off] [--reuse NAME]
 //! ```
 //!
 //! * ingest: N signed witness reports submitted by 1 024 concurrent callers through
@@ -20,6 +20,11 @@
 //!   selected), and of closing the reward epoch (`close_epoch`). `--defences off` closes the
 //!   epoch without the epoch-wide defences (`oracle::defences`), whose pairwise checks grow
 //!   with the square of the hotspot count; the figure says which ran.
+//!
+//! `--reuse NAME` keeps the verified network for the next run: in the SQLite file `NAME.sqlite`
+//! of the working directory, or the PostgreSQL schema `bench_NAME`. A run that finds it
+//! already there only closes the epoch again (its stored epochs deleted first), which skips
+//! the minutes of signing, ingesting and verifying the full-size network.
 //!
 //! PostgreSQL runs use `DATABASE_URL` and a fresh schema dropped afterwards. `RUST_LOG=oracle=info`
 //! prints the epoch close's phase timings and the defences' times.
@@ -46,6 +51,7 @@ struct Args {
     hotspots: usize,
     witnesses: usize,
     defences: bool,
+    reuse: Option<String>,
 }
 
 fn args() -> Args {
@@ -58,6 +64,7 @@ fn args() -> Args {
         hotspots: 100_000,
         witnesses: 1_000_000,
         defences: true,
+        reuse: None,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -102,6 +109,10 @@ fn args() -> Args {
                     "off" => false,
                     other => panic!("--defences {other:?}: on or off"),
                 };
+                i += 1;
+            }
+            "--reuse" => {
+                a.reuse = Some(value.clone());
                 i += 1;
             }
             _ => {} // `cargo bench` passes --bench
@@ -361,13 +372,82 @@ async fn ingest_bench(kind: &str, n: usize, batch: usize, in_flight: usize, path
     drop_schema(kind, "ingest").await;
 }
 
-async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize, defences: bool) {
+/// Whether the network kept by `--reuse NAME` is there; its stored epochs are deleted, so that
+/// the epoch can be closed again.
+async fn reusable(kind: &str, name: &str) -> bool {
+    use sqlx::Connection;
+    if kind == "sqlite" {
+        let path = format!("{name}.sqlite");
+        if !std::path::Path::new(&path).exists() {
+            return false;
+        }
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+            .await
+            .unwrap();
+        for sql in ["DELETE FROM epoch_rewards", "DELETE FROM epochs"] {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+        return true;
+    }
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        return false;
+    };
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let schema = format!("bench_{name}");
+    let found: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1",
+    )
+    .bind(&schema)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    if found == 0 {
+        return false;
+    }
+    for table in ["epoch_rewards", "epochs"] {
+        sqlx::query(&format!("DELETE FROM {schema}.{table}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    true
+}
+
+async fn epoch_bench(
+    kind: &str,
+    hotspots: usize,
+    witnesses: usize,
+    defences: bool,
+    reuse: Option<&str>,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(store) = open_store(kind, dir.path(), "epoch").await else {
-        return;
+    let reused = match reuse {
+        Some(name) => reusable(kind, name).await,
+        None => false,
+    };
+    let store: Arc<dyn Store> = match (reuse, kind) {
+        (None, _) => match open_store(kind, dir.path(), "epoch").await {
+            Some(store) => store,
+            None => return,
+        },
+        (Some(name), "sqlite") => Arc::new(
+            SqliteStore::open(std::path::Path::new(&format!("{name}.sqlite")))
+                .await
+                .unwrap(),
+        ),
+        (Some(name), _) => {
+            let Ok(url) = std::env::var("DATABASE_URL") else {
+                println!("postgres: DATABASE_URL is not set; skipped");
+                return;
+            };
+            Arc::new(
+                PostgresStore::connect_in_schema(&url, &format!("bench_{name}"))
+                    .await
+                    .unwrap(),
+            )
+        }
     };
     let per_beacon = (witnesses / hotspots.max(1)).min(NEAR.len());
-    let side = (hotspots as f64).sqrt().ceil() as usize;
     let clock = Arc::new(ManualClock::new(START_MS));
     let mut config = OracleConfig::default();
     config.defences.enabled = defences;
@@ -377,7 +457,52 @@ async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize, defences: bo
         Keypair::from_seed(1, 1),
         clock.clone(),
     );
+    if !reused {
+        build_network(&oracle, &store, &clock, hotspots, per_beacon, kind).await;
+    }
+    let epoch = START_MS / DAY_MS;
+    clock.set(oracle.epoch_ready_at_ms(epoch));
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let report = oracle.close_epoch(epoch).await.unwrap();
+    let (s, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    println!(
+        "{kind}: close_epoch (defences {}): {} rewarded hotspots, {} valid beacons, {} selected witnesses, {} flagged in {s:.2} s, CPU {cpu:.2} s (rewards digest {})",
+        if defences { "on" } else { "off" },
+        report.rewards.len(),
+        report.beacons_valid,
+        report.witnesses_selected,
+        report.flagged.len(),
+        rewards_digest(&report)
+    );
+    drop(oracle);
+    drop(store);
+    if reuse.is_none() {
+        drop_schema(kind, "epoch").await;
+    }
+}
 
+/// A digest of an epoch's rewards, flags and reputations, to compare two builds' epochs.
+fn rewards_digest(report: &oracle::EpochReport) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(serde_json::to_vec(&report.rewards).unwrap());
+    digest.update(serde_json::to_vec(&report.flagged).unwrap());
+    digest.update(serde_json::to_vec(&report.reputation).unwrap());
+    digest.update(serde_json::to_vec(&report.ineligible).unwrap());
+    hex::encode(&digest.finalize()[..8])
+}
+
+/// Asserts `hotspots` hotspots on a 2 km grid, each sending a beacon heard by `per_beacon`
+/// neighbours, ingests and verifies them.
+async fn build_network(
+    oracle: &Oracle,
+    store: &Arc<dyn Store>,
+    clock: &Arc<ManualClock>,
+    hotspots: usize,
+    per_beacon: usize,
+    kind: &str,
+) {
+    let side = (hotspots as f64).sqrt().ceil() as usize;
     let t = Instant::now();
     let keys: Vec<Keypair> = parallel((0..hotspots as u64).collect(), |i| Keypair::from_seed(5, i));
     let spot = |i: usize| (i / side, i % side);
@@ -482,22 +607,6 @@ async fn epoch_bench(kind: &str, hotspots: usize, witnesses: usize, defences: bo
         summary.witnesses_invalid,
         (summary.witnesses_valid + summary.witnesses_invalid) as f64 / s
     );
-
-    let epoch = START_MS / DAY_MS;
-    clock.set(oracle.epoch_ready_at_ms(epoch));
-    let t = Instant::now();
-    let report = oracle.close_epoch(epoch).await.unwrap();
-    let s = t.elapsed().as_secs_f64();
-    println!(
-        "{kind}: close_epoch (defences {}): {} rewarded hotspots, {} valid beacons, {} selected witnesses in {s:.2} s",
-        if defences { "on" } else { "off" },
-        report.rewards.len(),
-        report.beacons_valid,
-        report.witnesses_selected
-    );
-    drop(oracle);
-    drop(store);
-    drop_schema(kind, "epoch").await;
 }
 
 fn main() {
@@ -517,7 +626,14 @@ fn main() {
                 ingest_bench(kind, a.ingest, a.batch, a.in_flight, &a.paths).await;
             }
             if a.hotspots > 0 {
-                epoch_bench(kind, a.hotspots, a.witnesses, a.defences).await;
+                epoch_bench(
+                    kind,
+                    a.hotspots,
+                    a.witnesses,
+                    a.defences,
+                    a.reuse.as_deref(),
+                )
+                .await;
             }
         }
     });

@@ -269,6 +269,20 @@ fn hearing_curve(bins: &BinCounts) -> Vec<f64> {
         .collect()
 }
 
+/// How far the great-circle distance of two places may be from their chord (between the
+/// points of [`location::point_at`]), relative: the arc exceeds the chord by less than 1e-6 at
+/// 25 km, and the radius of [`h3_coverage::distance_between_m`] may differ from the points' by
+/// up to this (0.1 %: any mean Earth radius from 6 365 to 6 378 km).
+const CHORD_TOLERANCE: f64 = 1e-3;
+
+/// The distance bin of a pair from its chord alone, when every distance within
+/// [`CHORD_TOLERANCE`] of the chord falls in the same bin; `None` near a bin's edge, where
+/// the great-circle distance decides.
+fn bin_of_chord(chord_m: f64) -> Option<usize> {
+    let low = bin_of(chord_m * (1.0 - CHORD_TOLERANCE));
+    (low == bin_of(chord_m * (1.0 + CHORD_TOLERANCE) + 1e-6)).then_some(low)
+}
+
 /// Pairs asserted at least this far apart fall in the last (open) distance bin, metres.
 const FAR_M: f64 = DISTANCE_BINS_M[DISTANCE_BINS_M.len() - 1];
 
@@ -277,6 +291,14 @@ const BINS: usize = DISTANCE_BINS_M.len() + 1;
 
 /// Counts of (beaconer, listener) pairs by distance bin, unheard (`[0]`) and heard (`[1]`).
 type BinCounts = [[u64; 2]; BINS];
+
+/// Adds `part` to `total`.
+fn add_bins(total: &mut BinCounts, part: &BinCounts) {
+    for (total, part) in total.iter_mut().zip(part) {
+        total[0] += part[0];
+        total[1] += part[1];
+    }
+}
 
 /// Every (beaconer, listener) pair of active hotspots, counted rather than listed: the pairs
 /// asserted closer than [`FAR_M`] and the heard ones are counted by distance bin per hotspot
@@ -379,7 +401,7 @@ impl LinkCounts {
                 .filter(|(b, l)| **b && **l)
                 .count() as u64,
             active: vec![true; keys.len()],
-            counted: vec![[[0; 2]; BINS]; keys.len()],
+            counted: Vec::new(),
             network: [[0; 2]; BINS],
             keys,
             centres,
@@ -390,53 +412,86 @@ impl LinkCounts {
             heard,
             buckets,
         };
-        let mut near = Vec::new();
-        for a in 0..table.keys.len() {
-            near.clear();
-            table.buckets.around(&table.points[a], |b| {
+        // Every pair once (from its lower-numbered hotspot), on every core, each core
+        // counting into tables of its own, which are then added up.
+        let n = table.keys.len();
+        let per_core =
+            crate::parallel::map_ranges(n, n.div_ceil(crate::parallel::threads()), |range| {
+                let mut counted = vec![[[0; 2]; BINS]; n];
+                let mut network = [[0; 2]; BINS];
+                let mut near = Vec::new();
+                for a in range {
+                    table.count_pairs_from(a, &mut near, |b, bin, was_heard| {
+                        let heard = usize::from(was_heard);
+                        counted[a][bin][heard] += 1;
+                        counted[b][bin][heard] += 1;
+                        network[bin][heard] += 1;
+                    });
+                }
+                (counted, network)
+            });
+        for (counted, network) in per_core {
+            if table.counted.is_empty() {
+                table.counted = counted;
+            } else {
+                for (total, part) in table.counted.iter_mut().zip(&counted) {
+                    add_bins(total, part);
+                }
+            }
+            add_bins(&mut table.network, &network);
+        }
+        table.counted.resize(n, [[0; 2]; BINS]);
+        table
+    }
+
+    /// Calls `count(b, bin, heard)` for each pair of `a` with a hotspot `b` numbered higher:
+    /// those closer than [`FAR_M`] and the heard ones further away. `near` is scratch space.
+    fn count_pairs_from(
+        &self,
+        a: usize,
+        near: &mut Vec<usize>,
+        mut count: impl FnMut(usize, usize, bool),
+    ) {
+        near.clear();
+        self.buckets
+            .within_with_points(&self.points[a], FAR_M, |b, _| {
                 if b > a {
                     near.push(b);
                 }
             });
-            for &b in &near {
-                let Some(bin) = table.near_bin(a, b) else {
-                    continue;
-                };
-                if table.beaconer[a] && table.listener[b] {
-                    let was_heard = table.heard_by[a].contains(&b);
-                    table.count(a, b, bin, was_heard);
-                }
-                if table.beaconer[b] && table.listener[a] {
-                    let was_heard = table.heard_by[b].contains(&a);
-                    table.count(a, b, bin, was_heard);
-                }
+        for &b in near.iter() {
+            let Some(bin) = self.near_bin(a, b) else {
+                continue;
+            };
+            if self.beaconer[a] && self.listener[b] {
+                count(b, bin, self.heard_by[a].contains(&b));
             }
-            for i in 0..table.heard_by[a].len() {
-                let b = table.heard_by[a][i];
-                if table.near_bin(a, b).is_none() {
-                    table.count(a, b, BINS - 1, true);
-                }
+            if self.beaconer[b] && self.listener[a] {
+                count(b, bin, self.heard_by[b].contains(&a));
             }
         }
-        table
-    }
-
-    /// Counts one pair of `a` and `b`.
-    fn count(&mut self, a: usize, b: usize, bin: usize, was_heard: bool) {
-        let heard = usize::from(was_heard);
-        self.counted[a][bin][heard] += 1;
-        self.counted[b][bin][heard] += 1;
-        self.network[bin][heard] += 1;
+        for &b in &self.heard_by[a] {
+            if self.near_bin(a, b).is_none() {
+                count(b, BINS - 1, true);
+            }
+        }
     }
 
     /// The distance bin of two hotspots asserted closer than [`FAR_M`], `None` for others.
     fn near_bin(&self, a: usize, b: usize) -> Option<usize> {
         // A chord at least FAR_M long is an arc at least as long: the last bin.
-        if location::between(&self.points[a], &self.points[b]) >= FAR_M {
+        let squared = location::squared_between(&self.points[a], &self.points[b]);
+        if squared >= FAR_M * FAR_M {
             return None;
         }
-        let distance = h3_coverage::distance_between_m(self.centres[a], self.centres[b]);
-        (distance < FAR_M).then(|| bin_of(distance))
+        let chord = squared.sqrt();
+        let bin = bin_of_chord(chord).unwrap_or_else(|| {
+            bin_of(h3_coverage::distance_between_m(
+                self.centres[a],
+                self.centres[b],
+            ))
+        });
+        (bin < BINS - 1).then_some(bin)
     }
 
     /// Calls `f(self, other, bin, heard)` for each counted pair (closer than [`FAR_M`], or
@@ -593,15 +648,19 @@ pub fn leave_one_out_residuals(points: &[(f64, f64)]) -> Option<Vec<f64>> {
         return None;
     }
     let x = |d: f64| 10.0 * d.max(1.0).log10();
+    // Each point's `x` once, not once for every fit it is in.
+    let xs: Vec<f64> = points.iter().map(|&(d, _)| x(d)).collect();
     let residuals = points
         .iter()
+        .zip(&xs)
         .enumerate()
-        .map(|(i, &(d_i, g_i))| {
+        .map(|(i, (&(_, g_i), &x_i))| {
             let others = points
                 .iter()
+                .zip(&xs)
                 .enumerate()
                 .filter(|(j, _)| *j != i)
-                .map(|(_, &(d, g))| (x(d), g));
+                .map(|(_, (&(_, g), &x))| (x, g));
             let count = (points.len() - 1) as f64;
             let (sum_x, sum_y) = others
                 .clone()
@@ -618,121 +677,202 @@ pub fn leave_one_out_residuals(points: &[(f64, f64)]) -> Option<Vec<f64>> {
             } else {
                 2.0
             };
-            g_i - (mean_y + exponent * mean_x - exponent * x(d_i))
+            g_i - (mean_y + exponent * mean_x - exponent * x_i)
         })
         .collect();
     Some(residuals)
 }
 
+/// The located hotspots of an epoch by number (in key order), with their cell centres.
+struct Located<'a> {
+    keys: Vec<&'a Key>,
+    index: HashMap<&'a Key, usize>,
+    centres: Vec<(f64, f64)>,
+}
+
+impl<'a> Located<'a> {
+    fn new(evidence: &'a Evidence) -> Self {
+        let keys: Vec<&Key> = evidence.locations.keys().collect();
+        let index = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        let centres = evidence
+            .locations
+            .values()
+            .map(|cell| h3_coverage::centre(*cell))
+            .collect();
+        Self {
+            keys,
+            index,
+            centres,
+        }
+    }
+}
+
 /// `inflated_signal`: the listeners louder than the other witnesses' fit by more than the
 /// margin on average, with their mean excess in dB.
 pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
-    let mut per_listener: BTreeMap<Key, (f64, usize)> = BTreeMap::new();
-    for beacon in &evidence.beacons {
-        let Some(&b_cell) = evidence.locations.get(&beacon.beaconer) else {
-            continue;
-        };
-        let mut keys = Vec::new();
-        let mut points = Vec::new();
-        for (witness, gain) in &beacon.witnesses {
-            if let Some(&w_cell) = evidence.locations.get(witness) {
-                keys.push(*witness);
-                points.push((h3_coverage::distance_m(b_cell, w_cell), *gain));
+    let located = Located::new(evidence);
+    // Each beacon's located witnesses with their residuals, on every core.
+    let residuals: Vec<Option<(Vec<usize>, Vec<f64>)>> =
+        crate::parallel::map(&evidence.beacons, |beacon| {
+            let &b = located.index.get(&beacon.beaconer)?;
+            let mut listeners = Vec::new();
+            let mut points = Vec::new();
+            for (witness, gain) in &beacon.witnesses {
+                if let Some(&w) = located.index.get(witness) {
+                    listeners.push(w);
+                    let distance =
+                        h3_coverage::distance_between_m(located.centres[b], located.centres[w]);
+                    points.push((distance, *gain));
+                }
             }
-        }
-        let Some(residuals) = leave_one_out_residuals(&points) else {
-            continue;
-        };
-        for (key, residual) in keys.into_iter().zip(residuals) {
-            let entry = per_listener.entry(key).or_default();
+            Some((listeners, leave_one_out_residuals(&points)?))
+        });
+    // Added up in the beacons' order.
+    let mut per_listener: Vec<(f64, usize)> = vec![(0.0, 0); located.keys.len()];
+    for (listeners, residuals) in residuals.into_iter().flatten() {
+        for (listener, residual) in listeners.into_iter().zip(residuals) {
+            let entry = &mut per_listener[listener];
             entry.0 += residual;
             entry.1 += 1;
         }
     }
     per_listener
         .into_iter()
-        .filter_map(|(key, (sum, count))| {
+        .enumerate()
+        .filter(|(_, (_, count))| *count > 0)
+        .filter_map(|(listener, (sum, count))| {
             let mean = sum / count.max(1) as f64;
             (count >= config.inflated_min_reports && mean > config.inflated_margin_db)
-                .then_some((key, mean))
+                .then_some((*located.keys[listener], mean))
         })
         .collect()
 }
+
+/// Hotspots a piece of `shared_radio`'s parallel pair search covers.
+const SHARED_PIECE: usize = 512;
 
 /// `shared_radio`: the listeners that share their signals with another listener asserted at
 /// least `shared_min_separation_m` away, with the root-mean-square difference in dB of the
 /// closest such match.
 pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
-    // Mean path gain of each (listener, beaconer).
-    let mut sums: BTreeMap<Key, BTreeMap<Key, (f64, usize)>> = BTreeMap::new();
-    for beacon in &evidence.beacons {
-        for (witness, gain) in &beacon.witnesses {
-            let entry = sums
-                .entry(*witness)
-                .or_default()
-                .entry(beacon.beaconer)
-                .or_default();
-            entry.0 += gain;
-            entry.1 += 1;
-        }
-    }
-    let means: Vec<(Key, BTreeMap<Key, f64>)> = sums
-        .into_iter()
-        .map(|(listener, by_beaconer)| {
-            let means = by_beaconer
-                .into_iter()
-                .map(|(b, (sum, n))| (b, sum / n.max(1) as f64))
-                .collect();
-            (listener, means)
+    // Every hotspot of the reports, numbered in key order.
+    let mut keys: Vec<&Key> = evidence
+        .beacons
+        .iter()
+        .flat_map(|beacon| {
+            std::iter::once(&beacon.beaconer).chain(beacon.witnesses.iter().map(|(key, _)| key))
         })
         .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let index: HashMap<&Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    // Mean path gain of each (listener, beaconer), its reports added up in their order (a
+    // stable sort keeps it).
+    let mut reports: Vec<(usize, usize, f64)> = Vec::new();
+    for beacon in &evidence.beacons {
+        let beaconer = index[&beacon.beaconer];
+        for (witness, gain) in &beacon.witnesses {
+            reports.push((index[witness], beaconer, *gain));
+        }
+    }
+    reports.sort_by_key(|&(listener, beaconer, _)| (listener, beaconer));
+    // Each listener's beaconers in key order, with the mean gain.
+    let mut means: Vec<Vec<(usize, f64)>> = vec![Vec::new(); keys.len()];
+    for same in reports.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        let sum = same.iter().fold(0.0, |sum, report| sum + report.2);
+        let (listener, beaconer, _) = same[0];
+        means[listener].push((beaconer, sum / same.len() as f64));
+    }
+    drop(reports);
     // Only listeners that heard enough beaconers in common can match: count the beaconers each
     // pair shares through the listeners of each beaconer, instead of comparing every pair.
-    let mut listeners_of: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
-    for (listener, (_, by_beaconer)) in means.iter().enumerate() {
-        for beaconer in by_beaconer.keys() {
-            listeners_of.entry(*beaconer).or_default().push(listener);
+    let mut listeners_of: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+    for (listener, by_beaconer) in means.iter().enumerate() {
+        for &(beaconer, _) in by_beaconer {
+            listeners_of[beaconer].push(listener);
         }
     }
-    let mut shared: HashMap<(usize, usize), usize> = HashMap::new();
-    for listeners in listeners_of.values() {
-        for (x, &i) in listeners.iter().enumerate() {
-            for &j in &listeners[x + 1..] {
-                *shared.entry((i.min(j), i.max(j))).or_default() += 1;
+    // Each listener `i` and the later listeners `j` it shares enough beaconers with, on every
+    // core: `(i, j, rms)` of the pairs that match.
+    let matches = crate::parallel::map_ranges(keys.len(), SHARED_PIECE, |range| {
+        let mut shared = vec![0usize; keys.len()];
+        let mut partners = Vec::new();
+        let mut found = Vec::new();
+        for i in range {
+            partners.clear();
+            for &(beaconer, _) in &means[i] {
+                for &j in &listeners_of[beaconer] {
+                    if j > i {
+                        if shared[j] == 0 {
+                            partners.push(j);
+                        }
+                        shared[j] += 1;
+                    }
+                }
+            }
+            for &j in &partners {
+                let count = std::mem::take(&mut shared[j]);
+                if count < config.shared_min_beaconers {
+                    continue;
+                }
+                if let Some(rms) = shared_rms(
+                    evidence,
+                    config,
+                    (keys[i], &means[i]),
+                    (keys[j], &means[j]),
+                    &keys,
+                ) {
+                    found.push((i, j, rms));
+                }
             }
         }
-    }
+        found
+    });
     let mut flagged: BTreeMap<Key, f64> = BTreeMap::new();
-    for ((i, j), count) in shared {
-        if count < config.shared_min_beaconers {
-            continue;
-        }
-        let ((a, a_means), (b, b_means)) = (&means[i], &means[j]);
-        let (Some(&a_cell), Some(&b_cell)) = (evidence.locations.get(a), evidence.locations.get(b))
-        else {
-            continue;
-        };
-        if h3_coverage::distance_m(a_cell, b_cell) < config.shared_min_separation_m {
-            continue;
-        }
-        let differences: Vec<f64> = a_means
-            .iter()
-            .filter(|(beaconer, _)| *beaconer != a && *beaconer != b)
-            .filter_map(|(beaconer, ga)| b_means.get(beaconer).map(|gb| ga - gb))
-            .collect();
-        if differences.len() < config.shared_min_beaconers {
-            continue;
-        }
-        let rms =
-            (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
-        if rms <= config.shared_max_rms_db {
-            for key in [a, b] {
-                let best = flagged.entry(*key).or_insert(rms);
-                *best = best.min(rms);
-            }
+    for (i, j, rms) in matches.into_iter().flatten() {
+        for key in [keys[i], keys[j]] {
+            let best = flagged.entry(*key).or_insert(rms);
+            *best = best.min(rms);
         }
     }
     flagged
+}
+
+/// The root-mean-square difference of two listeners' mean gains of the beaconers both heard
+/// (other than themselves), when they are asserted apart and it is small enough to flag them.
+fn shared_rms(
+    evidence: &Evidence,
+    config: &DefenceConfig,
+    (a, a_means): (&Key, &[(usize, f64)]),
+    (b, b_means): (&Key, &[(usize, f64)]),
+    keys: &[&Key],
+) -> Option<f64> {
+    let (Some(&a_cell), Some(&b_cell)) = (evidence.locations.get(a), evidence.locations.get(b))
+    else {
+        return None;
+    };
+    if h3_coverage::distance_m(a_cell, b_cell) < config.shared_min_separation_m {
+        return None;
+    }
+    // Both lists are in the beaconers' key order: a merge finds the common ones.
+    let mut differences = Vec::new();
+    let mut rest = b_means.iter().peekable();
+    for &(beaconer, ga) in a_means {
+        if keys[beaconer] == a || keys[beaconer] == b {
+            continue;
+        }
+        while rest.next_if(|(other, _)| *other < beaconer).is_some() {}
+        if let Some(&&(other, gb)) = rest.peek() {
+            if other == beaconer {
+                differences.push(ga - gb);
+            }
+        }
+    }
+    if differences.len() < config.shared_min_beaconers {
+        return None;
+    }
+    let rms = (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
+    (rms <= config.shared_max_rms_db).then_some(rms)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::error::OracleError;
 use crate::reason::RewardReason;
 use crate::reputation;
 use crate::rewards::{compute_rewards_weighted, PocEvent};
-use crate::store::{ReportKind, ReportTally, RewardRow, Status, WitnessRow};
+use crate::store::{BeaconRow, EpochWitness, ReportKind, ReportTally, RewardRow, Status};
 use crate::verify::selection_key;
 use crate::Oracle;
 use h3_coverage::density::{density_scales, hip104_levels};
@@ -117,6 +117,62 @@ impl std::fmt::Display for PhaseTimes {
 /// `reputation.max_reports` reports of that kind, in a span ending at the epoch's end.
 type LatestValid = HashMap<[u8; 32], u64>;
 
+/// Each valid beacon with its valid witnesses (`witnesses` ordered by beacon), in the beacons'
+/// order.
+fn by_beacon<'a>(
+    beacons: &'a [BeaconRow],
+    witnesses: &'a [EpochWitness],
+) -> Vec<(&'a BeaconRow, &'a [EpochWitness])> {
+    let of_beacon: HashMap<i64, &[EpochWitness]> = witnesses
+        .chunk_by(|a, b| a.beacon_id == b.beacon_id)
+        .map(|same| (same[0].beacon_id, same))
+        .collect();
+    beacons
+        .iter()
+        .map(|beacon| {
+            (
+                beacon,
+                of_beacon.get(&beacon.id).copied().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The defences' evidence: where each located hotspot asserted, and each beacon's witnesses
+/// with the path gain of their reports, dB.
+fn evidence(
+    epoch_reports: &[(&BeaconRow, &[EpochWitness])],
+    gateways: &BTreeMap<[u8; 32], Option<(h3_coverage::CellIndex, i32)>>,
+) -> Evidence {
+    let mut evidence = Evidence::default();
+    for (key, placed) in gateways {
+        if let Some((cell, _)) = placed {
+            evidence.locations.insert(*key, *cell);
+        }
+    }
+    for (beacon, valid) in epoch_reports {
+        let Some(Some((_, b_gain))) = gateways.get(&beacon.pub_key) else {
+            continue;
+        };
+        let witnesses = valid
+            .iter()
+            .filter_map(|w| {
+                let (_, w_gain) = gateways.get(&w.pub_key).copied().flatten()?;
+                let gain_ddb = i64::from(w.rssi_ddbm)
+                    - i64::from(beacon.report.tx_power_ddbm)
+                    - i64::from(*b_gain)
+                    - i64::from(w_gain);
+                Some((w.pub_key, gain_ddb as f64 / 10.0))
+            })
+            .collect();
+        evidence.beacons.push(BeaconEvidence {
+            beaconer: beacon.pub_key,
+            witnesses,
+        });
+    }
+    evidence
+}
+
 /// The latest valid receive time of each hotspot in `tallies`.
 fn latest_valid(tallies: &[ReportTally]) -> LatestValid {
     let mut latest = LatestValid::new();
@@ -175,86 +231,72 @@ impl Oracle {
         let config = self.config();
         let start_ms = epoch.saturating_mul(config.epoch_ms);
         let end_ms = start_ms.saturating_add(config.epoch_ms);
-        let beacons = self.store().valid_beacons_between(start_ms, end_ms).await?;
-        phases.mark("read_beacons", &timer);
-        let beacon_ids: Vec<i64> = beacons.iter().map(|b| b.id).collect();
         // Reputation and HIP-106 activity both look at each hotspot's latest
         // `reputation.max_reports` reports of a kind, tallied in one query per kind; the
-        // store runs those queries while the beacons' witnesses are read.
+        // store runs those queries while the beacons and their witnesses are read and the
+        // defences run.
         let limit = config.reputation.max_reports;
         let reputation_start = end_ms.saturating_sub(config.reputation.window_ms);
-        let (matched, beacon_tallies, witness_tallies) = futures::try_join!(
-            self.store().witnesses_of_beacons(&beacon_ids),
-            self.store()
-                .report_tallies(ReportKind::Beacons, reputation_start, end_ms, limit),
-            self.store()
-                .report_tallies(ReportKind::Witnesses, reputation_start, end_ms, limit),
-        )?;
-        phases.mark("read_witnesses_and_tallies", &timer);
-        let recent = [beacon_tallies, witness_tallies];
-        let mut valid_by_beacon: HashMap<i64, Vec<WitnessRow>> = HashMap::new();
-        for w in matched {
-            if let (Status::Valid, Some(beacon_id)) = (w.status, w.beacon_id) {
-                valid_by_beacon.entry(beacon_id).or_default().push(w);
-            }
-        }
-        let mut witnesses_valid = 0;
-        let mut gateways: BTreeMap<[u8; 32], Option<(h3_coverage::CellIndex, i32)>> =
-            BTreeMap::new();
-        let mut epoch_reports = Vec::with_capacity(beacons.len());
-        for beacon in &beacons {
-            let valid = valid_by_beacon.remove(&beacon.id).unwrap_or_default();
-            witnesses_valid += valid.len() as u64;
-            for key in std::iter::once(&beacon.pub_key).chain(valid.iter().map(|w| &w.pub_key)) {
-                gateways.insert(*key, None);
-            }
-            epoch_reports.push((beacon, valid));
-        }
-        let keys: Vec<[u8; 32]> = gateways.keys().copied().collect();
-        for g in self.store().gateways_with_keys(&keys).await? {
-            let placed = g
-                .location
-                .and_then(|l| h3_coverage::cell_from_u64(l).ok())
-                .map(|cell| (cell, g.gain_ddbi));
-            if let Some(slot) = gateways.get_mut(&g.pub_key) {
-                *slot = placed;
-            }
-        }
-
-        phases.mark("read_gateways", &timer);
-        // The epoch-wide defences flag hotspots for the whole epoch.
-        let flags = if config.defences.enabled {
-            let mut evidence = Evidence::default();
-            for (key, placed) in &gateways {
-                if let Some((cell, _)) = placed {
-                    evidence.locations.insert(*key, *cell);
+        let tallies = async {
+            futures::try_join!(
+                self.store()
+                    .report_tallies(ReportKind::Beacons, reputation_start, end_ms, limit),
+                self.store()
+                    .report_tallies(ReportKind::Witnesses, reputation_start, end_ms, limit),
+            )
+        };
+        let reports_and_flags = async {
+            let (beacons, matched) = futures::try_join!(
+                self.store().valid_beacons_between(start_ms, end_ms),
+                self.store().epoch_witnesses(start_ms, end_ms),
+            )?;
+            phases.mark("read_reports", &timer);
+            let mut keys: Vec<[u8; 32]> = by_beacon(&beacons, &matched)
+                .into_iter()
+                .flat_map(|(beacon, valid)| {
+                    std::iter::once(beacon.pub_key).chain(valid.iter().map(|w| w.pub_key))
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let mut gateways: BTreeMap<[u8; 32], Option<(h3_coverage::CellIndex, i32)>> =
+                keys.iter().map(|key| (*key, None)).collect();
+            for g in self.store().gateways_with_keys(&keys).await? {
+                let placed = g
+                    .location
+                    .and_then(|l| h3_coverage::cell_from_u64(l).ok())
+                    .map(|cell| (cell, g.gain_ddbi));
+                if let Some(slot) = gateways.get_mut(&g.pub_key) {
+                    *slot = placed;
                 }
             }
-            for (beacon, valid) in &epoch_reports {
-                let Some(Some((_, b_gain))) = gateways.get(&beacon.pub_key) else {
-                    continue;
-                };
-                let witnesses = valid
-                    .iter()
-                    .filter_map(|w| {
-                        let (_, w_gain) = gateways.get(&w.pub_key).copied().flatten()?;
-                        let gain_ddb = i64::from(w.report.rssi_ddbm)
-                            - i64::from(beacon.report.tx_power_ddbm)
-                            - i64::from(*b_gain)
-                            - i64::from(w_gain);
-                        Some((w.pub_key, gain_ddb as f64 / 10.0))
-                    })
-                    .collect();
-                evidence.beacons.push(BeaconEvidence {
-                    beaconer: beacon.pub_key,
-                    witnesses,
-                });
-            }
-            defences::analyse(&evidence, &config.defences)
-        } else {
-            Flags::new()
+            phases.mark("read_gateways", &timer);
+            // The epoch-wide defences flag hotspots for the whole epoch; they run on a thread
+            // of their own (and on every core), while the tallies arrive.
+            let flags = if config.defences.enabled {
+                let evidence = evidence(&by_beacon(&beacons, &matched), &gateways);
+                let defence_config = config.defences.clone();
+                match tokio::task::spawn_blocking(move || {
+                    defences::analyse(&evidence, &defence_config)
+                })
+                .await
+                {
+                    Ok(flags) => flags,
+                    Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+                }
+            } else {
+                Flags::new()
+            };
+            phases.mark("defences", &timer);
+            Ok::<_, OracleError>((beacons, matched, gateways, flags))
         };
-        phases.mark("defences", &timer);
+        let (tallies, reports_and_flags) = futures::join!(tallies, reports_and_flags);
+        let (beacons, matched, gateways, flags) = reports_and_flags?;
+        let (beacon_tallies, witness_tallies) = tallies?;
+        phases.mark("tallies", &timer);
+        let recent = [beacon_tallies, witness_tallies];
+        let epoch_reports = by_beacon(&beacons, &matched);
+        let witnesses_valid = matched.len() as u64;
         let flag_code = |key: &[u8; 32]| {
             flags
                 .get(key)
@@ -292,31 +334,28 @@ impl Oracle {
             latest.get(key).is_some_and(|&t| t >= from)
         };
         let max_selected = config.max_witnesses_per_beacon as usize;
-        for (beacon, valid) in &epoch_reports {
-            active.insert(beacon.pub_key);
-            active.extend(valid.iter().map(|w| w.pub_key));
+        // Each beacon's event (`None` for a beacon that earns nothing) and the reason codes of
+        // its reports that earn nothing, decided on every core, then gathered in order.
+        let decided = crate::parallel::map(&epoch_reports, |(beacon, valid)| {
+            let mut unpaid: Vec<String> = Vec::new();
             if let Some(code) = flag_code(&beacon.pub_key) {
-                *ineligible.entry(code).or_default() += 1;
-                continue;
+                unpaid.push(code);
+                return (None, unpaid);
             }
             // HIP-106 reciprocity: from `window` before the beacon to the epoch's end.
             let from = beacon.received_ms.saturating_sub(window);
             if window > 0 && !has_valid(&active_witnesses, &beacon.pub_key, from) {
-                *ineligible
-                    .entry(RewardReason::GatewayNoValidWitnesses.code().to_string())
-                    .or_default() += 1;
-                continue;
+                unpaid.push(RewardReason::GatewayNoValidWitnesses.code().to_string());
+                return (None, unpaid);
             }
             // Only eligible witnesses compete for the selection, so that ineligible ones
             // neither take a rewarded place nor dilute the others' units.
             let mut eligible = Vec::new();
-            for w in valid {
+            for w in valid.iter() {
                 if let Some(code) = flag_code(&w.pub_key) {
-                    *ineligible.entry(code).or_default() += 1;
+                    unpaid.push(code);
                 } else if window > 0 && !has_valid(&active_beacons, &w.pub_key, from) {
-                    *ineligible
-                        .entry(RewardReason::GatewayNoValidBeacons.code().to_string())
-                        .or_default() += 1;
+                    unpaid.push(RewardReason::GatewayNoValidBeacons.code().to_string());
                 } else {
                     eligible.push((
                         selection_key(&beacon.report.remote_entropy, &w.pub_key),
@@ -330,11 +369,22 @@ impl Oracle {
                 .take(max_selected)
                 .map(|(_, key)| key)
                 .collect();
-            witnesses_selected += selected.len() as u64;
-            events.push(PocEvent {
+            let event = PocEvent {
                 beaconer: beacon.pub_key,
                 witnesses: selected,
-            });
+            };
+            (Some(event), unpaid)
+        });
+        for ((beacon, valid), (event, unpaid)) in epoch_reports.iter().zip(decided) {
+            active.insert(beacon.pub_key);
+            active.extend(valid.iter().map(|w| w.pub_key));
+            for code in unpaid {
+                *ineligible.entry(code).or_default() += 1;
+            }
+            if let Some(event) = event {
+                witnesses_selected += event.witnesses.len() as u64;
+                events.push(event);
+            }
         }
 
         // Hex density counts the hotspots that proved coverage: a valid beacon, not flagged.
@@ -370,11 +420,27 @@ impl Oracle {
             }
         }
         let no_invalid = BTreeMap::new();
+        // Every active hotspot's address, encoded on every core (base58 is slow enough to
+        // show at 100 000 hotspots).
+        let active_keys: Vec<[u8; 32]> = active.iter().copied().collect();
+        let addresses: HashMap<[u8; 32], String> = active_keys
+            .iter()
+            .copied()
+            .zip(crate::parallel::map(&active_keys, |key| {
+                poc::Address(*key).to_string()
+            }))
+            .collect();
+        let address = |key: &[u8; 32]| {
+            addresses
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| poc::Address(*key).to_string())
+        };
         for key in &active {
             let valid = valid_reports.get(key).copied().unwrap_or(0);
             let invalid = invalid_reports.get(key).unwrap_or(&no_invalid);
             let (_, _, _, factor) = reputation::score(valid, invalid, &config.reputation);
-            reputation.insert(poc::Address(*key).to_string(), factor);
+            reputation.insert(address(key), factor);
             if config.reputation.enabled && factor < 1.0 {
                 let density = scales.get(key).copied().unwrap_or(1.0);
                 scales.insert(*key, density * factor);
@@ -400,7 +466,7 @@ impl Oracle {
         let mut reward_rows: Vec<HotspotRewardRow> = rows
             .iter()
             .map(|r| HotspotRewardRow {
-                address: poc::Address(r.pub_key).to_string(),
+                address: address(&r.pub_key),
                 beacons: r.beacons,
                 witnesses: r.witnesses,
                 beacon_amount: r.beacon_amount,

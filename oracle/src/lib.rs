@@ -15,6 +15,7 @@ pub mod http;
 pub mod ingest;
 pub mod ledger;
 pub mod load;
+pub mod parallel;
 pub mod reason;
 pub mod reputation;
 pub mod rewards;

@@ -534,6 +534,33 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
     });
     s.write_verdicts(&verdicts).await.unwrap();
 
+    // The epoch close's narrow read: the valid witnesses of the valid beacons of a span, in
+    // the order of their beacon and receive time, with their RSSI.
+    let read: Vec<(i64, i64, [u8; 32], u64, i32)> = s
+        .epoch_witnesses(0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| (w.id, w.beacon_id, w.pub_key, w.received_ms, w.rssi_ddbm))
+        .collect();
+    let expected: Vec<(i64, i64, [u8; 32], u64, i32)> = wids
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 7 != 3)
+        .map(|(n, &id)| {
+            let listener = 3 + (n % 200) as u8;
+            (
+                id,
+                b1,
+                key(listener),
+                1_001 + n as u64,
+                -1000 - i32::from(listener),
+            )
+        })
+        .collect();
+    assert_eq!(read, expected);
+    assert!(s.epoch_witnesses(1_001, 10_000).await.unwrap().is_empty());
+
     assert_eq!(s.beacon(b1).await.unwrap().unwrap().status, Status::Valid);
     let invalid = s.beacon(b2).await.unwrap().unwrap();
     assert_eq!(invalid.status, Status::Invalid);

@@ -41,6 +41,10 @@ const EM_ROUNDS: usize = 50;
 /// other), metres.
 const MAX_SILENT_DISTANCE_M: f64 = 25_000.0;
 
+/// The square of [`MAX_SILENT_DISTANCE_M`] with a margin for rounding: pairs further apart
+/// are not looked at.
+const MAX_SILENT_SQUARED: f64 = MAX_SILENT_DISTANCE_M * MAX_SILENT_DISTANCE_M * (1.0 + 1e-9);
+
 /// A place as a point in space (Earth-centred, metres): distances between places are chords,
 /// which differ from great-circle distances by less than a millimetre over 25 km, and every
 /// hotspot has its own tangent plane to search in wherever it is on Earth.
@@ -58,14 +62,21 @@ pub(crate) fn point_at((lat, lon): (f64, f64)) -> Point {
 
 /// The straight-line (chord) distance between two points, metres.
 pub(crate) fn between(a: &Point, b: &Point) -> f64 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    squared_between(a, b).sqrt()
+}
+
+/// The square of [`between`].
+pub(crate) fn squared_between(a: &Point, b: &Point) -> f64 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)
 }
 
 /// Points sorted into cubes of a given side in space: every point within that distance of a
 /// place lies in the place's cube or one of the 26 around it.
 pub(crate) struct Buckets {
     side_m: f64,
-    cubes: HashMap<[i64; 3], Vec<usize>>,
+    /// The points of each cube, by index, with the point (kept beside the index, so that a
+    /// cube's points are read from one place in memory).
+    cubes: HashMap<[i64; 3], Vec<(usize, Point)>>,
 }
 
 impl Buckets {
@@ -78,7 +89,7 @@ impl Buckets {
         for (index, point) in points.iter().enumerate() {
             if keep(index) {
                 let cube = buckets.cube_of(point);
-                buckets.cubes.entry(cube).or_default().push(index);
+                buckets.cubes.entry(cube).or_default().push((index, *point));
             }
         }
         buckets
@@ -91,16 +102,50 @@ impl Buckets {
     /// Calls `f` with every kept point in the cubes around `point` (a superset of those closer
     /// than the side).
     pub(crate) fn around(&self, point: &Point, mut f: impl FnMut(usize)) {
-        let [x, y, z] = self.cube_of(point);
+        self.around_with_points(point, |index, _| f(index));
+    }
+
+    /// [`Buckets::around`], with each point too.
+    pub(crate) fn around_with_points(&self, point: &Point, f: impl FnMut(usize, &Point)) {
+        self.within_with_points(point, f64::INFINITY, f);
+    }
+
+    /// [`Buckets::around`], with each point too, leaving out the cubes that hold no place
+    /// closer than `radius_m` to `point`.
+    pub(crate) fn within_with_points(
+        &self,
+        point: &Point,
+        radius_m: f64,
+        mut f: impl FnMut(usize, &Point),
+    ) {
+        let cube = self.cube_of(point);
+        // A metre of margin against rounding: a cube left out is surely too far.
+        let radius_squared = (radius_m + 1.0) * (radius_m + 1.0);
         for dx in -1..=1 {
             for dy in -1..=1 {
                 for dz in -1..=1 {
-                    if let Some(members) = self.cubes.get(&[x + dx, y + dy, z + dz]) {
-                        members.iter().for_each(|&m| f(m));
+                    let other = [cube[0] + dx, cube[1] + dy, cube[2] + dz];
+                    if self.gap_squared(point, &other) > radius_squared {
+                        continue;
+                    }
+                    if let Some(members) = self.cubes.get(&other) {
+                        members.iter().for_each(|(m, p)| f(*m, p));
                     }
                 }
             }
         }
+    }
+
+    /// The square of the distance from `point` to the nearest place of `cube`.
+    fn gap_squared(&self, point: &Point, cube: &[i64; 3]) -> f64 {
+        (0..3)
+            .map(|axis| {
+                let low = cube[axis] as f64 * self.side_m;
+                let high = low + self.side_m;
+                let gap = (low - point[axis]).max(point[axis] - high).max(0.0);
+                gap * gap
+            })
+            .sum()
     }
 }
 
@@ -185,11 +230,16 @@ fn log_distance(distance_m: f64) -> f64 {
 const SILENT_BIN_X: f64 = 1e-3;
 
 /// The silent pairs' `x` grouped in bins of [`SILENT_BIN_X`]: `(mean x, pairs)` per bin.
+#[cfg(test)]
 fn silent_bins(silent: &[f64]) -> Vec<(f64, f64)> {
-    let xs: Vec<f64> = silent.iter().map(|&d| log_distance(d)).collect();
-    let lowest = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    let highest = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if xs.is_empty() {
+    silent_bins_of(silent.iter().map(|&d| log_distance(d)))
+}
+
+/// [`silent_bins`] of the pairs' `x` (read twice: for their range, then into the bins).
+fn silent_bins_of(xs: impl Iterator<Item = f64> + Clone) -> Vec<(f64, f64)> {
+    let lowest = xs.clone().fold(f64::INFINITY, f64::min);
+    let highest = xs.clone().fold(f64::NEG_INFINITY, f64::max);
+    if xs.clone().next().is_none() {
         return Vec::new();
     }
     let bin_of = |x: f64| ((x - lowest) / SILENT_BIN_X) as usize;
@@ -211,6 +261,7 @@ impl PathLaw {
     /// and the exponent is kept within [2, 6]. `None` for too few pairs. The silent pairs
     /// enter by bins of `x` ([`silent_bins`]), so that a round costs the number of bins, not
     /// of pairs.
+    #[cfg(test)]
     fn fit(heard: &[(f64, f64)], silent: &[f64]) -> Option<Self> {
         Self::fit_binned(heard, &silent_bins(silent))
     }
@@ -306,8 +357,14 @@ impl PathLaw {
     }
 
     /// `−2 ln P(not heard)` at a distance.
+    #[cfg(test)]
     fn silence_deviance(&self, distance_m: f64) -> f64 {
-        let alpha = (self.threshold_db - self.expected_gain_db(distance_m)) / self.sigma_db;
+        self.silence_deviance_at(log_distance(distance_m))
+    }
+
+    /// `−2 ln P(not heard)` at `x = 10·log10 d`.
+    fn silence_deviance_at(&self, x: f64) -> f64 {
+        let alpha = (self.threshold_db - (self.intercept_db - self.exponent * x)) / self.sigma_db;
         -2.0 * normal_cdf(alpha).max(1e-300).ln()
     }
 }
@@ -345,7 +402,12 @@ impl SilenceTable {
 
     /// `−2 ln P(not heard)` at a distance.
     fn silence_deviance(&self, distance_m: f64) -> f64 {
-        let x = log_distance(distance_m) / TABLE_STEP_X;
+        self.silence_deviance_at(log_distance(distance_m))
+    }
+
+    /// `−2 ln P(not heard)` at `x = 10·log10 d`.
+    fn silence_deviance_at(&self, x_db: f64) -> f64 {
+        let x = x_db / TABLE_STEP_X;
         let i = x.floor();
         if let (Some(Some((g0, d0))), Some(Some((g1, d1)))) =
             (self.nodes.get(i as usize), self.nodes.get(i as usize + 1))
@@ -357,7 +419,7 @@ impl SilenceTable {
                 + (3.0 * t2 - 2.0 * t3) * g1
                 + (t3 - t2) * TABLE_STEP_X * d1;
         }
-        self.law.silence_deviance(distance_m)
+        self.law.silence_deviance_at(x_db)
     }
 }
 
@@ -517,7 +579,7 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
     // Mean gain of each pair of hotspots, over both directions of the link, and who was
     // active: a beaconer can be heard, a listener (a hotspot with a valid witness report) can
     // hear.
-    let mut pair_sums: BTreeMap<(usize, usize), (f64, usize)> = BTreeMap::new();
+    let mut reports: Vec<(usize, usize, f64)> = Vec::new();
     let mut beaconer = vec![false; keys.len()];
     let mut listener = vec![false; keys.len()];
     for beacon in &evidence.beacons {
@@ -533,15 +595,19 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
                 continue;
             }
             listener[w] = true;
-            let entry = pair_sums.entry((b.min(w), b.max(w))).or_default();
-            entry.0 += gain;
-            entry.1 += 1;
+            reports.push((b.min(w), b.max(w), *gain));
         }
     }
-    let mut heard: Vec<(usize, usize, f64)> = pair_sums
-        .into_iter()
-        .map(|((a, b), (sum, count))| (a, b, sum / count as f64))
-        .collect();
+    // A stable sort keeps each pair's reports in their order, so that the sums are added up
+    // as report by report.
+    reports.sort_by_key(|&(a, b, _)| (a, b));
+    let mut heard: Vec<(usize, usize, f64)> = Vec::new();
+    for same_pair in reports.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        let sum = same_pair.iter().fold(0.0, |sum, report| sum + report.2);
+        let (a, b, _) = same_pair[0];
+        heard.push((a, b, sum / same_pair.len() as f64));
+    }
+    drop(reports);
     // Pairs that could have had a valid report (one beaconed, the other listened, asserted
     // neither so close that the verifier rejects their reports as too close nor too far to
     // expect any) and had none, found through a grid of MAX_SILENT_DISTANCE_M buckets.
@@ -549,27 +615,23 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
     for &(a, b, _) in &heard {
         heard_with[a].push(b);
     }
+    let in_play: Vec<bool> = (0..keys.len())
+        .map(|hotspot| beaconer[hotspot] || listener[hotspot])
+        .collect();
     let buckets = Buckets::new(&positions, MAX_SILENT_DISTANCE_M, |hotspot| {
-        beaconer[hotspot] || listener[hotspot]
+        in_play[hotspot]
     });
-    // (a, b, distance) of each silent pair.
-    let mut silent: Vec<(usize, usize, f64)> = Vec::new();
-    for a in (0..positions.len()).filter(|&a| beaconer[a] || listener[a]) {
-        buckets.around(&positions[a], |b| {
-            let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
-            if a < b && testable {
-                let apart = between(&positions[a], &positions[b]);
-                if (config.location_silent_min_m..=MAX_SILENT_DISTANCE_M).contains(&apart)
-                    && !heard_with[a].contains(&b)
-                {
-                    silent.push((a, b, apart));
-                }
-            }
-        });
-    }
+    let silent = SilentPairs::find(&positions, &buckets, &in_play, config, |a, b| {
+        let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
+        testable && !heard_with[a].contains(&b)
+    });
+    drop(buckets);
+    drop(heard_with);
 
     let distance = |a: usize, b: usize| between(&positions[a], &positions[b]);
     let mut flagged = BTreeMap::new();
+    // Hotspots not flagged yet: a flag drops every pair of the flagged hotspot.
+    let mut active = vec![true; keys.len()];
     // The best place each hotspot's last search found, and whether a flagged hotspot shared a
     // pair with it since: a flag drops a few of a neighbour's pairs, which can move its best
     // place, while elsewhere it only nudges the law, and the place found is re-evaluated
@@ -581,9 +643,10 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             .iter()
             .map(|&(a, b, gain)| (distance(a, b), gain))
             .collect();
-        let silent_distances: Vec<f64> = silent.iter().map(|&(_, _, d)| d).collect();
         let timer = std::time::Instant::now();
-        let Some(law) = PathLaw::fit(&heard_points, &silent_distances) else {
+        let silent_count = silent.active(&active).count();
+        let bins = silent_bins_of(silent.active(&active).map(|(_, _, x)| x));
+        let Some(law) = PathLaw::fit_binned(&heard_points, &bins) else {
             return flagged;
         };
         let fitted_s = timer.elapsed().as_secs_f64();
@@ -595,13 +658,23 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
         }
         let offset_shrink = (law.sigma_db / config.location_offset_sigma_db.max(0.1)).powi(2);
         // The silence part of each hotspot's deviance at its assertion, each pair's term
-        // computed once for both of its hotspots.
+        // computed once for both of its hotspots (on every core), then added up in the pairs'
+        // order.
+        let terms: Vec<Vec<f64>> = crate::parallel::map(&silent.pieces, |piece| {
+            piece
+                .pairs
+                .iter()
+                .zip(&piece.xs)
+                .filter(|((a, b), _)| active[*a as usize] && active[*b as usize])
+                .map(|(_, &x)| table.silence_deviance_at(x))
+                .collect()
+        });
         let mut silence_at_assertion = vec![0.0; keys.len()];
-        for &(a, b, d) in &silent {
-            let term = table.silence_deviance(d);
+        for ((a, b, _), term) in silent.active(&active).zip(terms.iter().flatten()) {
             silence_at_assertion[a] += term;
             silence_at_assertion[b] += term;
         }
+        drop(terms);
         let no_silent_pairs: Vec<usize> = Vec::new();
         let deviance_at_assertion = |hotspot: usize| {
             let fit = Fit {
@@ -622,47 +695,58 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             .map(|hotspot| (hotspot, deviance_at_assertion(hotspot)))
             .filter(|&(_, at_assertion)| at_assertion > config.location_max_ratio)
             .collect();
-        let mut unheard: HashMap<usize, Vec<usize>> = candidates
-            .iter()
-            .map(|&(hotspot, _)| (hotspot, Vec::new()))
-            .collect();
-        for &(a, b, _) in &silent {
-            if let Some(list) = unheard.get_mut(&a) {
+        // Each candidate's silent partners, in the pairs' order.
+        let mut slot = vec![usize::MAX; keys.len()];
+        for (i, &(hotspot, _)) in candidates.iter().enumerate() {
+            slot[hotspot] = i;
+        }
+        let mut unheard: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
+        for (a, b, _) in silent.active(&active) {
+            if let Some(list) = unheard.get_mut(slot[a]) {
                 list.push(b);
             }
-            if let Some(list) = unheard.get_mut(&b) {
+            if let Some(list) = unheard.get_mut(slot[b]) {
                 list.push(a);
             }
         }
-        let (mut searches, mut worst) = (0, None::<(usize, f64)>);
-        for (hotspot, at_assertion) in candidates {
-            let fit = Fit {
-                law,
-                silence: &table,
-                links: &links[hotspot],
-                silent: unheard.get(&hotspot).unwrap_or(&no_silent_pairs),
-                positions: &positions,
-                plane: Plane::at(positions[hotspot]),
-                offset_shrink,
-            };
-            let (place, at_best) = match searched[hotspot] {
-                Some(place) if !touched[hotspot] => {
-                    let at_place = fit.deviance(place);
-                    if at_place < at_assertion {
-                        (place, at_place)
-                    } else {
-                        ((0.0, 0.0), at_assertion)
+        // Each candidate's best place on every core (a new search, or the last one's place
+        // re-evaluated; `true` for a new search) and its displacement statistic.
+        let outcomes: Vec<((f64, f64), bool, f64)> = crate::parallel::map(
+            &candidates.iter().zip(&unheard).collect::<Vec<_>>(),
+            |&(&(hotspot, at_assertion), unheard)| {
+                let fit = Fit {
+                    law,
+                    silence: &table,
+                    links: &links[hotspot],
+                    silent: unheard,
+                    positions: &positions,
+                    plane: Plane::at(positions[hotspot]),
+                    offset_shrink,
+                };
+                let (best, new_search) = match searched[hotspot] {
+                    Some(place) if !touched[hotspot] => {
+                        let at_place = fit.deviance(place);
+                        if at_place < at_assertion {
+                            ((place, at_place), false)
+                        } else {
+                            (((0.0, 0.0), at_assertion), false)
+                        }
                     }
-                }
-                _ => {
-                    searches += 1;
-                    let best = best_point(&fit, at_assertion);
-                    searched[hotspot] = Some(best.0);
-                    touched[hotspot] = false;
-                    best
-                }
-            };
-            let displacement = displacement(&fit, config, (place, at_best), at_assertion);
+                    _ => (best_point(&fit, at_assertion), true),
+                };
+                let statistic = displacement(&fit, config, best, at_assertion);
+                (best.0, new_search, statistic)
+            },
+        );
+        let (mut searches, mut worst) = (0, None::<(usize, f64)>);
+        for ((hotspot, at_assertion), (place, new_search, displacement)) in
+            candidates.into_iter().zip(outcomes)
+        {
+            if new_search {
+                searches += 1;
+                searched[hotspot] = Some(place);
+                touched[hotspot] = false;
+            }
             tracing::trace!(
                 hotspot = %poc::keys::Address(keys[hotspot]),
                 links = links[hotspot].len(),
@@ -682,26 +766,93 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             fit_s = fitted_s,
             round_s = timer.elapsed().as_secs_f64(),
             heard = heard.len(),
-            silent = silent.len(),
+            silent = silent_count,
             searches,
             "misplaced_location round"
         );
         match worst {
             Some((hotspot, ratio)) => {
                 flagged.insert(keys[hotspot], ratio);
-                let mut drop = |a: usize, b: usize| {
+                heard.retain(|&(a, b, _)| {
                     if a == hotspot || b == hotspot {
                         touched[a + b - hotspot] = true;
                         false
                     } else {
                         true
                     }
-                };
-                heard.retain(|&(a, b, _)| drop(a, b));
-                silent.retain(|&(a, b, _)| drop(a, b));
+                });
+                for (a, b, _) in silent.active(&active) {
+                    if a == hotspot || b == hotspot {
+                        touched[a + b - hotspot] = true;
+                    }
+                }
+                active[hotspot] = false;
             }
             None => return flagged,
         }
+    }
+}
+
+/// Hotspots a piece of [`SilentPairs`] covers.
+const SILENT_PIECE: usize = 2_048;
+
+/// Silent pairs `(a, b)`, `a < b`, of the hotspots `a` of one piece, in the order found, with
+/// `x = 10·log10 d` of each.
+struct SilentPiece {
+    pairs: Vec<(u32, u32)>,
+    xs: Vec<f64>,
+}
+
+/// Every silent pair once, by `a` and then in the order the buckets give, with its
+/// `x = 10·log10 d` computed once.
+struct SilentPairs {
+    pieces: Vec<SilentPiece>,
+}
+
+impl SilentPairs {
+    /// The pairs of hotspots in play (all of them in `buckets`) asserted from
+    /// `location_silent_min_m` to [`MAX_SILENT_DISTANCE_M`] apart for which `silent(a, b)`
+    /// holds (`a < b`), found on every core.
+    fn find(
+        positions: &[Point],
+        buckets: &Buckets,
+        in_play: &[bool],
+        config: &DefenceConfig,
+        silent: impl Fn(usize, usize) -> bool + Sync,
+    ) -> Self {
+        let pieces = crate::parallel::map_ranges(positions.len(), SILENT_PIECE, |range| {
+            let mut piece = SilentPiece {
+                pairs: Vec::new(),
+                xs: Vec::new(),
+            };
+            for a in range.filter(|&a| in_play[a]) {
+                buckets.within_with_points(&positions[a], MAX_SILENT_DISTANCE_M, |b, at| {
+                    if a < b && squared_between(&positions[a], at) <= MAX_SILENT_SQUARED {
+                        let apart = between(&positions[a], at);
+                        if (config.location_silent_min_m..=MAX_SILENT_DISTANCE_M).contains(&apart)
+                            && silent(a, b)
+                        {
+                            piece.pairs.push((a as u32, b as u32));
+                            piece.xs.push(log_distance(apart));
+                        }
+                    }
+                });
+            }
+            piece
+        });
+        Self { pieces }
+    }
+
+    /// `(a, b, x)` of each pair of two `active` hotspots, in order.
+    fn active<'a>(
+        &'a self,
+        active: &'a [bool],
+    ) -> impl Iterator<Item = (usize, usize, f64)> + Clone + 'a {
+        self.pieces
+            .iter()
+            .flat_map(|piece| piece.pairs.iter().zip(&piece.xs))
+            .map(|(&(a, b), &x)| (a as usize, b as usize, x))
+            .filter(|&(a, b, _)| active[a] && active[b])
     }
 }
 

@@ -266,6 +266,70 @@ impl ReportKind {
     }
 }
 
+/// A valid witness of a valid beacon, as the epoch close reads it ([`Store::epoch_witnesses`]):
+/// a narrow row instead of the whole report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochWitness {
+    /// Row id.
+    pub id: i64,
+    /// The beacon it was matched to.
+    pub beacon_id: i64,
+    /// Witness.
+    pub pub_key: [u8; 32],
+    /// When the oracle received it.
+    pub received_ms: u64,
+    /// The RSSI it reported, tenths of dBm.
+    pub rssi_ddbm: i32,
+}
+
+/// The one field of a stored witness report the epoch close needs: decoding it alone skips
+/// the report's other fields without copying them.
+#[derive(Clone, PartialEq, prost::Message)]
+struct WitnessSignal {
+    /// [`proto::WitnessReport::rssi_ddbm`] (the same field number).
+    #[prost(int32, tag = "4")]
+    rssi_ddbm: i32,
+}
+
+impl EpochWitness {
+    /// The row of the columns `id, beacon_id, pub_key, received_ms, rssi_ddbm`, and the stored
+    /// report where `rssi_ddbm` is NULL (a report stored before the column was added).
+    pub(crate) fn from_columns(
+        id: i64,
+        beacon_id: i64,
+        key: &[u8],
+        received_ms: i64,
+        rssi_ddbm: Option<i32>,
+        raw: Option<&[u8]>,
+    ) -> StoreResult<Self> {
+        let rssi_ddbm = match (rssi_ddbm, raw) {
+            (Some(rssi), _) => rssi,
+            (None, Some(raw)) => {
+                <WitnessSignal as prost::Message>::decode(raw)
+                    .map_err(|e| OracleError::Corrupt(e.to_string()))?
+                    .rssi_ddbm
+            }
+            (None, None) => {
+                return Err(OracleError::Corrupt(format!(
+                    "witness {id}: neither an RSSI nor the report"
+                )))
+            }
+        };
+        Ok(Self {
+            id,
+            beacon_id,
+            pub_key: key32(key)?,
+            received_ms: received_ms as u64,
+            rssi_ddbm,
+        })
+    }
+
+    /// Sorts rows as [`Store::epoch_witnesses`] returns them.
+    pub(crate) fn sort(rows: &mut [EpochWitness]) {
+        rows.sort_unstable_by_key(|w| (w.beacon_id, w.received_ms, w.id));
+    }
+}
+
 /// One group of [`Store::report_tallies`]: a hotspot's reports of one status and reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportTally {
@@ -504,6 +568,13 @@ pub trait Store: Send + Sync + 'static {
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
+    /// The valid witnesses of the valid beacons received in `[from_ms, to_ms)` (those of
+    /// [`Store::valid_beacons_between`]), ordered by beacon row id, receive time and row id.
+    fn epoch_witnesses(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>>;
     /// Counts by reason code of invalid beacons, invalid witnesses and ingest rejections
     /// received in `[from_ms, to_ms)`.
     fn rejection_counts_between(

@@ -14,9 +14,9 @@
 //! acknowledged once it is durable and many reports share one commit.
 
 use super::{
-    key32, BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts,
-    ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts,
-    VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    key32, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, RejectionRow,
+    ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult,
+    Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -57,6 +57,8 @@ struct Insert {
     remote_entropy: Vec<u8>,
     frequency_hz: i64,
     received_ms: i64,
+    /// Witnesses only.
+    rssi_ddbm: i32,
     raw: Vec<u8>,
 }
 
@@ -104,9 +106,10 @@ async fn insert_reports(
         }
         ReportKind::Witnesses => {
             sqlx::query(
-                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw)
+                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms,
+                   rssi_ddbm, raw)
                  SELECT * FROM UNNEST($1::TEXT[], $2::BYTEA[], $3::BYTEA[], $4::BIGINT[],
-                   $5::BIGINT[], $6::BYTEA[])
+                   $5::BIGINT[], $6::INT[], $7::BYTEA[])
                  ON CONFLICT (report_id) DO NOTHING",
             )
             .bind(&ids)
@@ -114,6 +117,7 @@ async fn insert_reports(
             .bind(data)
             .bind(frequencies)
             .bind(received)
+            .bind(inserts.iter().map(|r| r.rssi_ddbm).collect::<Vec<i32>>())
             .bind(raw)
             .execute(&mut *conn)
             .await?;
@@ -498,6 +502,7 @@ impl Store for PostgresStore {
             remote_entropy: r.remote_entropy.clone(),
             frequency_hz: i(r.frequency_hz),
             received_ms: i(received_ms),
+            rssi_ddbm: 0,
             raw: r.encode_to_vec(),
         }))
     }
@@ -516,6 +521,7 @@ impl Store for PostgresStore {
             remote_entropy: Vec::new(),
             frequency_hz: i(r.frequency_hz),
             received_ms: i(received_ms),
+            rssi_ddbm: r.rssi_ddbm,
             raw: r.encode_to_vec(),
         }))
     }
@@ -891,6 +897,43 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
             collect(rows, beacon_row)
+        })
+    }
+
+    fn epoch_witnesses(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT w.id, w.beacon_id, w.pub_key, w.received_ms, w.rssi_ddbm,
+                   CASE WHEN w.rssi_ddbm IS NULL THEN w.raw END
+                 FROM witnesses w JOIN beacons b ON b.id = w.beacon_id
+                 WHERE b.status = 'valid' AND b.received_ms >= $1 AND b.received_ms < $2
+                   AND w.status = 'valid'",
+            )
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            let mut witnesses = rows
+                .iter()
+                .map(|row| {
+                    let key: &[u8] = row.try_get(2)?;
+                    let raw: Option<&[u8]> = row.try_get(5)?;
+                    EpochWitness::from_columns(
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        key,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                        raw,
+                    )
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            EpochWitness::sort(&mut witnesses);
+            Ok(witnesses)
         })
     }
 

@@ -14,9 +14,9 @@
 //! through: ingest and verification look a gateway up per report without touching SQLite.
 
 use super::{
-    key32, BeaconRow, EntropyRow, EpochSummaryRow, GatewayRow, RejectionRow, ReportCounts,
-    ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts,
-    VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    key32, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, RejectionRow,
+    ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult,
+    Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -85,6 +85,7 @@ enum Insert {
         data: Vec<u8>,
         frequency_hz: u64,
         received_ms: u64,
+        rssi_ddbm: i32,
         raw: Vec<u8>,
     },
     Rejection(RejectionRow),
@@ -133,6 +134,7 @@ fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a In
             data,
             frequency_hz,
             received_ms,
+            rssi_ddbm,
             raw,
         } => {
             row.push_bind(report_id.as_str())
@@ -140,6 +142,7 @@ fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a In
                 .push_bind(data.as_slice())
                 .push_bind(i(*frequency_hz))
                 .push_bind(i(*received_ms))
+                .push_bind(*rssi_ddbm)
                 .push_bind(raw.as_slice());
         }
         Insert::Rejection(r) => {
@@ -159,7 +162,7 @@ fn insert_head(insert: &Insert) -> &'static str {
             "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw) "
         }
         Insert::Witness { .. } => {
-            "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, raw) "
+            "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, rssi_ddbm, raw) "
         }
         Insert::Rejection(_) => {
             "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail) "
@@ -520,6 +523,39 @@ fn rejection_row(row: &SqliteRow) -> StoreResult<RejectionRow> {
     })
 }
 
+/// Reads the witnesses of beacon `beacon_id` as [`Store::epoch_witnesses`] packs them: four
+/// fields a witness, separated by spaces: row id, receive time, key in hex, and the RSSI, or
+/// `x` and the stored report in hex where the RSSI column is NULL.
+fn unpack_witnesses(beacon_id: i64, packed: &str, into: &mut Vec<EpochWitness>) -> StoreResult<()> {
+    let corrupt = || OracleError::Corrupt(format!("packed witnesses of beacon {beacon_id}"));
+    let mut fields = packed.split_ascii_whitespace();
+    while let Some(id) = fields.next() {
+        let (Some(received_ms), Some(key), Some(rssi)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(corrupt());
+        };
+        let key = hex::decode(key).map_err(|_| corrupt())?;
+        let raw = match rssi.strip_prefix('x') {
+            Some(raw) => Some(hex::decode(raw).map_err(|_| corrupt())?),
+            None => None,
+        };
+        let rssi = match raw {
+            Some(_) => None,
+            None => Some(rssi.parse().map_err(|_| corrupt())?),
+        };
+        into.push(EpochWitness::from_columns(
+            id.parse().map_err(|_| corrupt())?,
+            beacon_id,
+            &key,
+            received_ms.parse().map_err(|_| corrupt())?,
+            rssi,
+            raw.as_deref(),
+        )?);
+    }
+    Ok(())
+}
+
 fn collect<T>(rows: Vec<SqliteRow>, f: fn(&SqliteRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     rows.iter().map(f).collect()
 }
@@ -710,6 +746,7 @@ impl Store for SqliteStore {
             data: r.data.clone(),
             frequency_hz: r.frequency_hz,
             received_ms,
+            rssi_ddbm: r.rssi_ddbm,
             raw: r.encode_to_vec(),
         }))
     }
@@ -727,6 +764,7 @@ impl Store for SqliteStore {
                 data: r.data.clone(),
                 frequency_hz: r.frequency_hz,
                 received_ms,
+                rssi_ddbm: r.rssi_ddbm,
                 raw: r.encode_to_vec(),
             })
             .collect();
@@ -983,20 +1021,51 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, StoreResult<Vec<ReportTally>>> {
         Box::pin(async move {
             // A report's rank counts only newer reports, so leaving out those received before
-            // `from_ms` ranks the others exactly as the whole history would.
-            let rows = sqlx::query(&format!(
-                "SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM (
-                   SELECT pub_key, status, reason, received_ms, ROW_NUMBER() OVER (
-                     PARTITION BY pub_key ORDER BY received_ms DESC, id DESC) AS rank
-                   FROM {} WHERE received_ms >= ?)
-                 WHERE rank <= ? AND received_ms < ? GROUP BY pub_key, status, reason",
-                kind.table()
+            // `from_ms` ranks the others exactly as the whole history would. A hotspot with at
+            // most `limit` reports since then has every one of them ranked within the limit:
+            // only the others ("heavy") need ranking, which SQLite does by sorting (the
+            // costly part at a million reports).
+            let table = kind.table();
+            let heavy: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+                "SELECT pub_key FROM {table} WHERE received_ms >= ?
+                 GROUP BY pub_key HAVING COUNT(*) > ? LIMIT 1"
             ))
             .bind(i(from_ms))
             .bind(limit)
-            .bind(i(to_ms))
-            .fetch_all(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
+            let rows = if heavy.is_none() {
+                sqlx::query(&format!(
+                    "SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM {table}
+                     WHERE received_ms >= ? AND received_ms < ? GROUP BY pub_key, status, reason"
+                ))
+                .bind(i(from_ms))
+                .bind(i(to_ms))
+                .fetch_all(&self.pool)
+                .await?
+            } else {
+                sqlx::query(&format!(
+                    "WITH heavy AS MATERIALIZED (
+                       SELECT pub_key FROM {table} WHERE received_ms >= ?1
+                       GROUP BY pub_key HAVING COUNT(*) > ?2)
+                     SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM {table}
+                     WHERE received_ms >= ?1 AND received_ms < ?3
+                       AND pub_key NOT IN (SELECT pub_key FROM heavy)
+                     GROUP BY pub_key, status, reason
+                     UNION ALL
+                     SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM (
+                       SELECT pub_key, status, reason, received_ms, ROW_NUMBER() OVER (
+                         PARTITION BY pub_key ORDER BY received_ms DESC, id DESC) AS rank
+                       FROM {table}
+                       WHERE received_ms >= ?1 AND pub_key IN (SELECT pub_key FROM heavy))
+                     WHERE rank <= ?2 AND received_ms < ?3 GROUP BY pub_key, status, reason"
+                ))
+                .bind(i(from_ms))
+                .bind(limit)
+                .bind(i(to_ms))
+                .fetch_all(&self.pool)
+                .await?
+            };
             rows.iter()
                 .map(|row| {
                     let key: Vec<u8> = row.try_get(0)?;
@@ -1029,6 +1098,37 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
             collect(rows, beacon_row)
+        })
+    }
+
+    fn epoch_witnesses(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>> {
+        Box::pin(async move {
+            // One row a beacon, its witnesses packed as text ([`unpack_witnesses`]): SQLite
+            // builds a million short strings in about a second, while the driver spends
+            // microseconds on each row it hands over. The beacons come in the order of their
+            // time index, which the grouping follows without sorting.
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT b.id, group_concat(w.id || ' ' || w.received_ms || ' ' || hex(w.pub_key)
+                   || ' ' || coalesce(w.rssi_ddbm, 'x' || hex(w.raw)), ' ')
+                 FROM beacons b CROSS JOIN witnesses w ON w.beacon_id = b.id
+                 WHERE b.received_ms >= ? AND b.received_ms < ? AND +b.status = 'valid'
+                   AND +w.status = 'valid'
+                 GROUP BY b.received_ms, b.id",
+            )
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            let mut witnesses = Vec::new();
+            for (beacon_id, packed) in &rows {
+                unpack_witnesses(*beacon_id, packed, &mut witnesses)?;
+            }
+            EpochWitness::sort(&mut witnesses);
+            Ok(witnesses)
         })
     }
 
