@@ -64,6 +64,11 @@ pub struct DefenceConfig {
     /// where it asserted, metres: the statistic tests "the radio stands within this distance
     /// of its assertion".
     pub location_tolerance_m: f64,
+    /// `misplaced_location`: least deviance of a hotspot's links at its assertion for its
+    /// best place to be searched at all (a search costs thousands of evaluations of its
+    /// links; an honest hotspot's deviance at its assertion is about its number of links plus
+    /// a term per silent pair).
+    pub location_min_deviance: f64,
     /// `misplaced_location`: least distance between the assertion and the best-fitting place
     /// for a flag, metres: a shift must be large as well as sure.
     pub location_min_offset_m: f64,
@@ -96,6 +101,7 @@ impl Default for DefenceConfig {
             inflated_min_reports: 6,
             location_max_ratio: 6.0,
             location_tolerance_m: 1_000.0,
+            location_min_deviance: 20.0,
             location_min_offset_m: 2_000.0,
             location_offset_sigma_db: 1.5,
             location_silent_min_m: 500.0,

@@ -689,11 +689,14 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             fit.deviance((0.0, 0.0)) + silence_at_assertion[hotspot]
         };
         // No point's deviance is negative, so a hotspot that fits its assertion no worse than
-        // the ratio cannot be flagged: only the others are looked at further.
+        // the ratio cannot be flagged, and one that fits it no worse than the least deviance
+        // is taken to fit it: only the others are searched.
         let candidates: Vec<(usize, f64)> = (0..keys.len())
             .filter(|&hotspot| links[hotspot].len() >= config.location_min_links)
             .map(|hotspot| (hotspot, deviance_at_assertion(hotspot)))
-            .filter(|&(_, at_assertion)| at_assertion > config.location_max_ratio)
+            .filter(|&(_, at_assertion)| {
+                at_assertion > config.location_max_ratio.max(config.location_min_deviance)
+            })
             .collect();
         // Each candidate's silent partners, in the pairs' order.
         let mut slot = vec![usize::MAX; keys.len()];
