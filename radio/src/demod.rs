@@ -412,6 +412,16 @@ fn wrap(x: f64, n: f64) -> f64 {
     (x + n / 2.0).rem_euclid(n) - n / 2.0
 }
 
+/// The sample, or zero when either part is not finite (a NaN or an infinity from a file or a
+/// device must not spread through the filters and FFTs).
+fn finite_or_zero(sample: Complex32) -> Complex32 {
+    if sample.re.is_finite() && sample.im.is_finite() {
+        sample
+    } else {
+        Complex32::new(0.0, 0.0)
+    }
+}
+
 /// Drops the samples of `buf` (`sub` samples per chip, chip `base` first) before chip `keep`,
 /// a quarter of the buffer or more at a time, which bounds both the memory (what is kept plus a
 /// third) and the copying (each sample moves about three times); gives back capacity beyond
@@ -443,13 +453,7 @@ impl SharedStream {
     /// Appends samples, non-finite ones as zeros.
     pub(crate) fn push(&mut self, samples: &[Complex32]) {
         self.buf.reserve_exact(samples.len());
-        self.buf.extend(samples.iter().map(|s| {
-            if s.re.is_finite() && s.im.is_finite() {
-                *s
-            } else {
-                Complex32::new(0.0, 0.0)
-            }
-        }));
+        self.buf.extend(samples.iter().copied().map(finite_or_zero));
     }
 
     /// Drops what no reader needs: the samples before chip `keep`, keeping `slack` samples of
@@ -579,22 +583,11 @@ impl Receiver {
         if samples.iter().all(finite) {
             self.decimator.process(samples, &mut self.buf);
         } else {
-            let clean: Vec<Complex32> = samples
-                .iter()
-                .map(|s| {
-                    if finite(s) {
-                        *s
-                    } else {
-                        Complex32::new(0.0, 0.0)
-                    }
-                })
-                .collect();
+            let clean: Vec<Complex32> = samples.iter().copied().map(finite_or_zero).collect();
             self.decimator.process(&clean, &mut self.buf);
         }
         for v in &mut self.buf[before..] {
-            if !finite(v) {
-                *v = Complex32::new(0.0, 0.0);
-            }
+            *v = finite_or_zero(*v);
         }
     }
 
