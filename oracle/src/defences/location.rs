@@ -489,18 +489,41 @@ fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
     }
     let centre = ((min_x + max_x) / 2.0, (min_y + max_y) / 2.0);
     let half_side = (max_x - min_x).max(max_y - min_y) / 2.0 + SEARCH_MARGIN_M;
-    let mut best = (asserted, at_assertion);
+    search_grids(
+        fit,
+        centre,
+        half_side,
+        GRID_POINTS,
+        |_| true,
+        (asserted, at_assertion),
+    )
+}
+
+/// The least deviance found on a grid of `points × points` over the square of half-side
+/// `half_side` around `centre`, then on two finer grids around the best point so far, among
+/// the points `allowed` lets through; `start` is the best point known before.
+fn search_grids(
+    fit: &Fit,
+    centre: (f64, f64),
+    half_side: f64,
+    points: usize,
+    allowed: impl Fn((f64, f64)) -> bool,
+    start: ((f64, f64), f64),
+) -> ((f64, f64), f64) {
+    let mut best = start;
     let search = |centre: (f64, f64), half_side: f64, best: &mut ((f64, f64), f64)| {
-        let step = 2.0 * half_side / (GRID_POINTS - 1) as f64;
-        for i in 0..GRID_POINTS {
-            for j in 0..GRID_POINTS {
+        let step = 2.0 * half_side / (points - 1) as f64;
+        for i in 0..points {
+            for j in 0..points {
                 let point = (
                     centre.0 - half_side + i as f64 * step,
                     centre.1 - half_side + j as f64 * step,
                 );
-                let value = fit.deviance_up_to(point, best.1);
-                if value < best.1 {
-                    *best = (point, value);
+                if allowed(point) {
+                    let value = fit.deviance_up_to(point, best.1);
+                    if value < best.1 {
+                        *best = (point, value);
+                    }
                 }
             }
         }
@@ -535,32 +558,9 @@ fn displacement(
 /// grids around the best place, every point kept inside the disc. `at_assertion` is the
 /// deviance at the origin.
 fn best_point_within(fit: &Fit, radius_m: f64, at_assertion: f64) -> f64 {
-    let mut best = ((0.0, 0.0), at_assertion);
     let inside = |(x, y): (f64, f64)| x.hypot(y) <= radius_m;
-    let search = |centre: (f64, f64), half_side: f64, best: &mut ((f64, f64), f64)| {
-        let step = 2.0 * half_side / (NEAR_GRID_POINTS - 1) as f64;
-        for i in 0..NEAR_GRID_POINTS {
-            for j in 0..NEAR_GRID_POINTS {
-                let point = (
-                    centre.0 - half_side + i as f64 * step,
-                    centre.1 - half_side + j as f64 * step,
-                );
-                if inside(point) {
-                    let value = fit.deviance_up_to(point, best.1);
-                    if value < best.1 {
-                        *best = (point, value);
-                    }
-                }
-            }
-        }
-        step
-    };
-    let mut step = search((0.0, 0.0), radius_m, &mut best);
-    for _ in 0..2 {
-        let around = best.0;
-        step = search(around, 2.0 * step, &mut best);
-    }
-    best.1
+    let start = ((0.0, 0.0), at_assertion);
+    search_grids(fit, (0.0, 0.0), radius_m, NEAR_GRID_POINTS, inside, start).1
 }
 
 /// `misplaced_location`: the hotspots whose signals place them at least
