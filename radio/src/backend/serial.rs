@@ -1,8 +1,12 @@
 //! A LoRa module on a serial port, in point-to-point mode, driven by the RAKwireless RUI3 AT
 //! command set (RAK3172 and other STM32WL / SX126x modules):
 //!
-//! - set up with `AT+NWM=0` (P2P mode) and
-//!   `AT+P2P=<frequency Hz>:<SF>:<bandwidth kHz>:<coding rate 0-3>:<preamble>:<power dBm>`;
+//! - set up with `AT+NWM=0` (P2P mode),
+//!   `AT+P2P=<frequency Hz>:<SF>:<bandwidth kHz>:<coding rate 0-3>:<preamble>:<power dBm>`
+//!   and `AT+SYNCWORD=<4 hex digits>`: the sync word of the modulation (public 0x34 for
+//!   beacons) in the SX126x register form, `0x3444` for 0x34 ([`sx126x_sync_word`]). A module
+//!   whose firmware lacks the command (`AT_COMMAND_NOT_FOUND`) keeps its own sync word, with a
+//!   warning (once), since frames with another sync word never reach the backend;
 //! - listens with `AT+PRECV=65534` (receive until told otherwise) and turns each
 //!   `+EVT:RXP2P:<rssi>:<snr>:<hex payload>` line into a [`Reception`];
 //! - transmits by stopping reception (`AT+PRECV=0`), setting the frame's parameters, sending
@@ -307,6 +311,16 @@ struct Worker {
     receptions: mpsc::Sender<Reception>,
     counters: Arc<Counters>,
     listening: bool,
+    /// False once the firmware answered that it has no `AT+SYNCWORD`.
+    sync_word_settable: bool,
+}
+
+/// The SX126x register form of a LoRa sync word, which `AT+SYNCWORD` takes: each nibble
+/// followed by 4 (0x34, public, is 0x3444; 0x12, private, is 0x1424).
+pub fn sx126x_sync_word(sync_word: u8) -> u16 {
+    let high = u16::from(sync_word >> 4);
+    let low = u16::from(sync_word & 0x0f);
+    (high << 12) | (4 << 8) | (low << 4) | 4
 }
 
 impl Worker {
@@ -465,9 +479,35 @@ impl Worker {
         Err(last.unwrap_or(SerialError::Stopped))
     }
 
+    /// Sets the module's sync word after each `AT+P2P` (whether that resets it is not
+    /// documented), unless the firmware cannot.
+    fn set_sync_word(&mut self, sync_word: u8) -> Result<(), SerialError> {
+        if !self.sync_word_settable {
+            return Ok(());
+        }
+        let command = format!("AT+SYNCWORD={:04X}", sx126x_sync_word(sync_word));
+        match self.command(&command) {
+            Ok(()) => Ok(()),
+            Err(SerialError::Module {
+                status: ModuleStatus::CommandNotFound,
+                ..
+            }) => {
+                tracing::warn!(
+                    wanted = %format!("{sync_word:#04x}"),
+                    "serial module: the firmware has no AT+SYNCWORD, so the module keeps its \
+                     own sync word; if it is not the wanted one, no beacon is heard or sent"
+                );
+                self.sync_word_settable = false;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     fn listen(&mut self) -> Result<(), SerialError> {
         let arguments = p2p_arguments(self.config.frequency_hz, &self.config.params, 14)?;
         self.command(&format!("AT+P2P={arguments}"))?;
+        self.set_sync_word(self.config.params.sync_word)?;
         self.command("AT+PRECV=65534")?;
         self.listening = true;
         Ok(())
@@ -511,6 +551,7 @@ impl Worker {
         }
         let sent = self
             .command(&format!("AT+P2P={arguments}"))
+            .and_then(|()| self.set_sync_word(transmission.params.sync_word))
             .and_then(|()| self.command(&format!("AT+PSEND={payload}")))
             .and_then(|()| {
                 let air = transmission.params.time_on_air(transmission.payload.len());
@@ -596,6 +637,7 @@ impl SerialBackend {
             receptions: reception_tx,
             counters: counters.clone(),
             listening: false,
+            sync_word_settable: true,
         };
         std::thread::Builder::new()
             .name("serial-lora".into())
@@ -664,6 +706,14 @@ impl Backend for SerialBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_words_take_the_sx126x_register_form() {
+        assert_eq!(sx126x_sync_word(0x34), 0x3444);
+        assert_eq!(sx126x_sync_word(0x12), 0x1424);
+        assert_eq!(sx126x_sync_word(0x00), 0x0404);
+        assert_eq!(sx126x_sync_word(0xff), 0xf4f4);
+    }
 
     #[test]
     fn lines_are_classified() {

@@ -1,8 +1,11 @@
 //! A simulated RUI3 LoRa module (RAK3172 class) on a pseudo-terminal, for tests and for trying
 //! the serial backend without hardware. Open [`SimulatedModule::path`] like a real serial
-//! device: the simulator answers the P2P AT commands (`AT`, `AT+NWM`, `AT+P2P`, `AT+PRECV`,
-//! `AT+PSEND`) the way the module does, records what was transmitted, and can emit received
-//! frames (`+EVT:RXP2P`), error answers and raw bytes on demand.
+//! device: the simulator answers the P2P AT commands (`AT`, `AT+NWM`, `AT+P2P`, `AT+SYNCWORD`,
+//! `AT+PRECV`, `AT+PSEND`) the way the module does, records what was transmitted, and can emit
+//! received frames (`+EVT:RXP2P`), error answers and raw bytes on demand.
+//!
+//! Its sync word starts at the SX126x's reset value, 0x1424 (private, LoRa 0x12), not the
+//! public one beacons use: only a backend that sets it hears the frames emitted as public.
 
 use serialport::{SerialPort, TTYPort};
 use std::collections::VecDeque;
@@ -18,6 +21,8 @@ use std::time::Duration;
 pub struct SentFrame {
     /// The `AT+P2P` arguments in force when it was sent.
     pub p2p: String,
+    /// The sync word in force when it was sent (SX126x register form, e.g. 0x3444).
+    pub sync_word: u16,
     /// The payload.
     pub payload: Vec<u8>,
 }
@@ -27,6 +32,7 @@ struct State {
     listening: bool,
     p2p_mode: bool,
     p2p: String,
+    sync_word: u16,
     sent: Vec<SentFrame>,
     commands: Vec<String>,
     forced: VecDeque<(String, String)>,
@@ -42,6 +48,11 @@ pub struct SimulatedModule {
     /// Kept open so the terminal exists before and after the backend opens it.
     _slave: TTYPort,
 }
+
+/// The sync word of an SX126x after reset (LoRa 0x12, private), in register form.
+pub const RESET_SYNC_WORD: u16 = 0x1424;
+/// The public LoRa sync word 0x34, in register form.
+pub const PUBLIC_SYNC_WORD: u16 = 0x3444;
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -120,6 +131,27 @@ fn answer(state: &mut State, command: &str) -> Vec<String> {
         state.p2p = arguments.to_string();
         return ok();
     }
+    if command == "AT+SYNCWORD=?" {
+        return vec![
+            format!("AT+SYNCWORD={:04X}", state.sync_word),
+            "OK".into(),
+        ];
+    }
+    if let Some(word) = command.strip_prefix("AT+SYNCWORD=") {
+        if !state.p2p_mode {
+            return status("AT_MODE_NO_SUPPORT");
+        }
+        if state.listening {
+            return status("AT_BUSY_ERROR");
+        }
+        return match u16::from_str_radix(word, 16) {
+            Ok(value) if word.len() == 4 => {
+                state.sync_word = value;
+                ok()
+            }
+            _ => status("AT_PARAM_ERROR"),
+        };
+    }
     if let Some(window) = command.strip_prefix("AT+PRECV=") {
         if !state.p2p_mode {
             return status("AT_MODE_NO_SUPPORT");
@@ -148,6 +180,7 @@ fn answer(state: &mut State, command: &str) -> Vec<String> {
         };
         state.sent.push(SentFrame {
             p2p: state.p2p.clone(),
+            sync_word: state.sync_word,
             payload,
         });
         return vec!["OK".into(), "+EVT:TXP2P DONE".into()];
@@ -164,7 +197,10 @@ impl SimulatedModule {
         })?;
         master.set_timeout(Duration::from_millis(20))?;
         let writer = Arc::new(Mutex::new(master.try_clone_native()?));
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            sync_word: RESET_SYNC_WORD,
+            ..State::default()
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (state, writer, stop) = (state.clone(), writer.clone(), stop.clone());
@@ -197,6 +233,11 @@ impl SimulatedModule {
         lock(&self.state).p2p.clone()
     }
 
+    /// The sync word in force (SX126x register form).
+    pub fn sync_word(&self) -> u16 {
+        lock(&self.state).sync_word
+    }
+
     /// Frames transmitted so far.
     pub fn sent(&self) -> Vec<SentFrame> {
         lock(&self.state).sent.clone()
@@ -215,10 +256,26 @@ impl SimulatedModule {
             .push_back((prefix.to_string(), status.to_string()));
     }
 
-    /// Emits a received frame as the module does, if it is listening; returns whether it did.
+    /// Emits a received frame sent with the public sync word as the module does, if it is
+    /// listening with that sync word; returns whether it did.
     pub fn emit_reception(&self, rssi_dbm: i32, snr_db: i32, payload: &[u8]) -> bool {
-        if !self.is_listening() {
-            return false;
+        self.emit_reception_with_sync_word(PUBLIC_SYNC_WORD, rssi_dbm, snr_db, payload)
+    }
+
+    /// Emits a received frame sent with `sync_word` (register form), if the module is
+    /// listening with that sync word (a radio hears no other); returns whether it did.
+    pub fn emit_reception_with_sync_word(
+        &self,
+        sync_word: u16,
+        rssi_dbm: i32,
+        snr_db: i32,
+        payload: &[u8],
+    ) -> bool {
+        {
+            let state = lock(&self.state);
+            if !state.listening || state.sync_word != sync_word {
+                return false;
+            }
         }
         let hex: String = payload.iter().map(|byte| format!("{byte:02X}")).collect();
         self.write_raw(format!("+EVT:RXP2P:{rssi_dbm}:{snr_db}:{hex}\r\n").as_bytes());
@@ -313,6 +370,8 @@ mod tests {
         assert!(module.is_listening());
         assert_eq!(module.p2p(), "904100000:9:125:0:8:14");
         assert!(module.commands().contains(&"AT+NWM=0".to_string()));
+        assert_eq!(module.sync_word(), PUBLIC_SYNC_WORD);
+        assert!(!module.emit_reception_with_sync_word(RESET_SYNC_WORD, -60, 9, b"private"));
         assert!(module.emit_reception(-97, -3, b"hello beacon"));
         let reception = next(&mut backend).await;
         assert_eq!(reception.frame.payload, b"hello beacon");
@@ -333,6 +392,7 @@ mod tests {
         // 27 dBm is more than the module can do: it sends at its most, 22 dBm.
         assert_eq!(sent[0].p2p, "903900000:10:125:0:8:22");
         assert_eq!(sent[0].payload, beacon().payload);
+        assert_eq!(sent[0].sync_word, PUBLIC_SYNC_WORD);
         assert!(module.is_listening());
         assert_eq!(module.p2p(), "904100000:9:125:0:8:14");
         assert!(module.emit_reception(-80, 9, &[1, 2, 3]));
@@ -389,6 +449,43 @@ mod tests {
         assert!(garbage >= Some(4), "{garbage:?}");
         backend.transmit(&beacon()).await.unwrap();
         assert_eq!(module.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn each_frame_is_sent_with_its_own_sync_word_and_listening_restores_the_public_one() {
+        let module = SimulatedModule::start().unwrap();
+        let mut backend = SerialBackend::open(config(&module)).await.unwrap();
+        let mut private = beacon();
+        private.params.sync_word = 0x12;
+        backend.transmit(&private).await.unwrap();
+        backend.transmit(&beacon()).await.unwrap();
+        let words: Vec<u16> = module.sent().iter().map(|frame| frame.sync_word).collect();
+        assert_eq!(words, vec![RESET_SYNC_WORD, PUBLIC_SYNC_WORD]);
+        assert_eq!(module.sync_word(), PUBLIC_SYNC_WORD);
+        assert!(module.emit_reception(-80, 9, b"public again"));
+        assert_eq!(next(&mut backend).await.frame.payload, b"public again");
+    }
+
+    #[tokio::test]
+    async fn firmware_without_the_sync_word_command_is_used_as_it_is() {
+        let module = SimulatedModule::start().unwrap();
+        module.fail_next("AT+SYNCWORD", "AT_COMMAND_NOT_FOUND");
+        let mut backend = SerialBackend::open(config(&module)).await.unwrap();
+        assert!(module.is_listening());
+        assert_eq!(module.sync_word(), RESET_SYNC_WORD);
+        backend.transmit(&beacon()).await.unwrap();
+        assert_eq!(module.sent().len(), 1);
+        let asked = module
+            .commands()
+            .iter()
+            .filter(|command| command.starts_with("AT+SYNCWORD"))
+            .count();
+        assert_eq!(asked, 1, "not asked again once the firmware said it has no such command");
+        // Any other refusal of the sync word is an error.
+        let other = SimulatedModule::start().unwrap();
+        other.fail_next("AT+SYNCWORD", "AT_PARAM_ERROR");
+        let error = SerialBackend::open(config(&other)).await.unwrap_err();
+        assert!(error.to_string().contains("AT+SYNCWORD=3444"), "{error}");
     }
 
     #[tokio::test]
