@@ -55,11 +55,11 @@ pub struct SqliteStore {
 const MAX_GROUP: usize = 4_096;
 /// WAL pages (4 KiB each) after which a commit checkpoints the WAL into the database.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
-/// Most reports or rejections in one multi-row `INSERT` (at most 7 columns each: 28 672
+/// Most reports or rejections in one multi-row `INSERT` (at most 8 columns each: 32 000
 /// variables, under SQLite's 32 766). A group commit's statements go one at a time between its
 /// task and SQLite's thread, so fewer, larger ones keep the writer busier: 4 096 rather than
 /// 512 measured about 10 % more reports a second through `submit_witnesses`.
-const REPORT_ROWS_PER_INSERT: usize = 4_096;
+const REPORT_ROWS_PER_INSERT: usize = 4_000;
 /// Most rows in one multi-row statement elsewhere (7 columns each, well under SQLite's 32 766
 /// variables).
 const ROWS_PER_STATEMENT: usize = 512;
@@ -72,6 +72,7 @@ const VERDICTS_PER_TRANSACTION: usize = 16_384;
 enum Insert {
     Beacon {
         report_id: String,
+        report_key: Vec<u8>,
         pub_key: Vec<u8>,
         data: Vec<u8>,
         remote_entropy: Vec<u8>,
@@ -81,6 +82,7 @@ enum Insert {
     },
     Witness {
         report_id: String,
+        report_key: Vec<u8>,
         pub_key: Vec<u8>,
         data: Vec<u8>,
         frequency_hz: u64,
@@ -92,13 +94,30 @@ enum Insert {
 }
 
 impl Insert {
-    /// The table of a report and its id; `None` for a rejection.
-    fn report(&self) -> Option<(&'static str, &str)> {
+    /// The table of a report and its [`report_key`]; `None` for a rejection.
+    fn report(&self) -> Option<(&'static str, &[u8])> {
         match self {
-            Insert::Beacon { report_id, .. } => Some(("beacons", report_id)),
-            Insert::Witness { report_id, .. } => Some(("witnesses", report_id)),
+            Insert::Beacon { report_key, .. } => Some(("beacons", report_key)),
+            Insert::Witness { report_key, .. } => Some(("witnesses", report_key)),
             Insert::Rejection(_) => None,
         }
+    }
+}
+
+/// The key by which a report's replays are found (migration `0004_report_key`): the first 16
+/// bytes of the SHA-256 that a report id spells in hex; an id that is not 64 hex digits is its
+/// own key. Sixteen bytes keep the unique index small; two different reports share a key only
+/// by a 128-bit collision, and another's report only by a 128-bit second preimage.
+fn report_key(report_id: &str) -> Vec<u8> {
+    let digest = (report_id.len() == 64)
+        .then(|| hex::decode(report_id).ok())
+        .flatten();
+    match digest {
+        Some(mut bytes) => {
+            bytes.truncate(16);
+            bytes
+        }
+        None => report_id.as_bytes().to_vec(),
     }
 }
 
@@ -113,6 +132,7 @@ fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a In
     match insert {
         Insert::Beacon {
             report_id,
+            report_key,
             pub_key,
             data,
             remote_entropy,
@@ -121,6 +141,7 @@ fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a In
             raw,
         } => {
             row.push_bind(report_id.as_str())
+                .push_bind(report_key.as_slice())
                 .push_bind(pub_key.as_slice())
                 .push_bind(data.as_slice())
                 .push_bind(remote_entropy.as_slice())
@@ -130,6 +151,7 @@ fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a In
         }
         Insert::Witness {
             report_id,
+            report_key,
             pub_key,
             data,
             frequency_hz,
@@ -138,6 +160,7 @@ fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a In
             raw,
         } => {
             row.push_bind(report_id.as_str())
+                .push_bind(report_key.as_slice())
                 .push_bind(pub_key.as_slice())
                 .push_bind(data.as_slice())
                 .push_bind(i(*frequency_hz))
@@ -159,10 +182,10 @@ fn push_row<'a>(mut row: Separated<'_, 'a, Sqlite, &'static str>, insert: &'a In
 fn insert_head(insert: &Insert) -> &'static str {
     match insert {
         Insert::Beacon { .. } => {
-            "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, received_ms, raw) "
+            "INSERT INTO beacons (report_id, report_key, pub_key, data, remote_entropy, frequency_hz, received_ms, raw) "
         }
         Insert::Witness { .. } => {
-            "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, rssi_ddbm, raw) "
+            "INSERT INTO witnesses (report_id, report_key, pub_key, data, frequency_hz, received_ms, rssi_ddbm, raw) "
         }
         Insert::Rejection(_) => {
             "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail) "
@@ -171,12 +194,12 @@ fn insert_head(insert: &Insert) -> &'static str {
 }
 
 /// Inserts rows of one kind with multi-row statements; the row ids of the reports inserted, by
-/// report id. A report already stored (a replay, or the same report twice in `inserts`) is
-/// skipped (`report_id` is unique) and not among them.
+/// report key. A report already stored (a replay, or the same report twice in `inserts`) is
+/// skipped (`report_key` is unique) and not among them.
 async fn insert_rows<'a>(
     conn: &mut SqliteConnection,
     inserts: &'a [&'a Insert],
-) -> StoreResult<HashMap<String, i64>> {
+) -> StoreResult<HashMap<Vec<u8>, i64>> {
     let mut inserted = HashMap::new();
     for chunk in inserts.chunks(REPORT_ROWS_PER_INSERT) {
         let Some(first) = chunk.first() else {
@@ -185,7 +208,7 @@ async fn insert_rows<'a>(
         let mut query = QueryBuilder::<Sqlite>::new(insert_head(first));
         query.push_values(chunk.iter().copied(), push_row);
         if first.report().is_some() {
-            query.push(" ON CONFLICT (report_id) DO NOTHING RETURNING report_id, id");
+            query.push(" ON CONFLICT (report_key) DO NOTHING RETURNING report_key, id");
             for row in query.build().fetch_all(&mut *conn).await? {
                 inserted.insert(row.try_get(0)?, row.try_get(1)?);
             }
@@ -196,16 +219,16 @@ async fn insert_rows<'a>(
     Ok(inserted)
 }
 
-/// The row ids of the reports `ids` of `table`.
+/// The row ids of the reports of `table` whose report keys are `keys`.
 async fn row_ids(
     conn: &mut SqliteConnection,
     table: &str,
-    ids: &[&str],
-) -> StoreResult<HashMap<String, i64>> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+    keys: &[&[u8]],
+) -> StoreResult<HashMap<Vec<u8>, i64>> {
+    let mut found = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT report_id, id FROM {table} WHERE report_id IN ("
+            "SELECT report_key, id FROM {table} WHERE report_key IN ("
         ));
         let mut list = query.separated(", ");
         for id in chunk {
@@ -233,10 +256,10 @@ async fn insert_group(conn: &mut SqliteConnection, jobs: &[Job]) -> StoreResult<
         }
         let mut ids = insert_rows(&mut tx, &inserts).await?;
         // Replays: the rows stored before.
-        let replayed: Vec<&str> = inserts
+        let replayed: Vec<&[u8]> = inserts
             .iter()
-            .filter_map(|insert| insert.report().map(|(_, id)| id))
-            .filter(|id| !ids.contains_key(*id))
+            .filter_map(|insert| insert.report().map(|(_, key)| key))
+            .filter(|key| !ids.contains_key(*key))
             .collect();
         if !replayed.is_empty() {
             ids.extend(row_ids(&mut tx, table, &replayed).await?);
@@ -252,13 +275,11 @@ async fn insert_group(conn: &mut SqliteConnection, jobs: &[Job]) -> StoreResult<
                 .iter()
                 .map(|insert| match insert.report() {
                     None => Ok(0),
-                    Some((table, id)) => stored
+                    Some((table, key)) => stored
                         .get(table)
-                        .and_then(|ids| ids.get(id))
+                        .and_then(|ids| ids.get(key))
                         .copied()
-                        .ok_or_else(|| {
-                            OracleError::Corrupt(format!("report {id} not found after insert"))
-                        }),
+                        .ok_or_else(|| not_found_after_insert(key)),
                 })
                 .collect()
         })
@@ -268,17 +289,24 @@ async fn insert_group(conn: &mut SqliteConnection, jobs: &[Job]) -> StoreResult<
 /// Stores one report alone; its row id (0 for a rejection).
 async fn insert_one(conn: &mut SqliteConnection, insert: &Insert) -> StoreResult<i64> {
     let inserted = insert_rows(conn, &[insert]).await?;
-    let Some((table, id)) = insert.report() else {
+    let Some((table, key)) = insert.report() else {
         return Ok(0);
     };
-    if let Some(&row) = inserted.get(id) {
+    if let Some(&row) = inserted.get(key) {
         return Ok(row);
     }
-    row_ids(conn, table, &[id])
+    row_ids(conn, table, &[key])
         .await?
-        .get(id)
+        .get(key)
         .copied()
-        .ok_or_else(|| OracleError::Corrupt(format!("report {id} not found after insert")))
+        .ok_or_else(|| not_found_after_insert(key))
+}
+
+fn not_found_after_insert(report_key: &[u8]) -> OracleError {
+    OracleError::Corrupt(format!(
+        "report with key {} not found after insert",
+        hex::encode(report_key)
+    ))
 }
 
 /// The group-commit writer: takes every queued report, stores them in one transaction and
@@ -725,6 +753,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<i64>> {
         Box::pin(self.commit(Insert::Beacon {
             report_id: report_id.to_string(),
+            report_key: report_key(report_id),
             pub_key: r.pub_key.clone(),
             data: r.data.clone(),
             remote_entropy: r.remote_entropy.clone(),
@@ -742,6 +771,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<i64>> {
         Box::pin(self.commit(Insert::Witness {
             report_id: report_id.to_string(),
+            report_key: report_key(report_id),
             pub_key: r.pub_key.clone(),
             data: r.data.clone(),
             frequency_hz: r.frequency_hz,
@@ -760,6 +790,7 @@ impl Store for SqliteStore {
             .iter()
             .map(|(report_id, r)| Insert::Witness {
                 report_id: report_id.clone(),
+                report_key: report_key(report_id),
                 pub_key: r.pub_key.clone(),
                 data: r.data.clone(),
                 frequency_hz: r.frequency_hz,

@@ -132,10 +132,7 @@ fn answer(state: &mut State, command: &str) -> Vec<String> {
         return ok();
     }
     if command == "AT+SYNCWORD=?" {
-        return vec![
-            format!("AT+SYNCWORD={:04X}", state.sync_word),
-            "OK".into(),
-        ];
+        return vec![format!("AT+SYNCWORD={:04X}", state.sync_word), "OK".into()];
     }
     if let Some(word) = command.strip_prefix("AT+SYNCWORD=") {
         if !state.p2p_mode {
@@ -480,7 +477,10 @@ mod tests {
             .iter()
             .filter(|command| command.starts_with("AT+SYNCWORD"))
             .count();
-        assert_eq!(asked, 1, "not asked again once the firmware said it has no such command");
+        assert_eq!(
+            asked, 1,
+            "not asked again once the firmware said it has no such command"
+        );
         // Any other refusal of the sync word is an error.
         let other = SimulatedModule::start().unwrap();
         other.fail_next("AT+SYNCWORD", "AT_PARAM_ERROR");
