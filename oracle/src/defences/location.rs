@@ -568,6 +568,14 @@ fn best_point_within(fit: &Fit, radius_m: f64, at_assertion: f64) -> f64 {
 /// within `location_tolerance_m` of it (the displacement statistic) above
 /// `location_max_ratio`, with that statistic.
 pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
+    misplaced_locations_in_rounds(evidence, config).0
+}
+
+/// [`misplaced_locations`], and how many rounds (law fits) it took.
+fn misplaced_locations_in_rounds(
+    evidence: &Evidence,
+    config: &DefenceConfig,
+) -> (BTreeMap<Key, f64>, usize) {
     let keys: Vec<Key> = evidence.locations.keys().copied().collect();
     let index: HashMap<&Key, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
     let positions: Vec<Point> = evidence
@@ -638,7 +646,9 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
     // instead of searched for again.
     let mut searched: Vec<Option<(f64, f64)>> = vec![None; keys.len()];
     let mut touched = vec![false; keys.len()];
+    let mut rounds = 0;
     loop {
+        rounds += 1;
         let heard_points: Vec<(f64, f64)> = heard
             .iter()
             .map(|&(a, b, gain)| (distance(a, b), gain))
@@ -647,7 +657,7 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
         let silent_count = silent.active(&active).count();
         let bins = silent_bins_of(silent.active(&active).map(|(_, _, x)| x));
         let Some(law) = PathLaw::fit_binned(&heard_points, &bins) else {
-            return flagged;
+            return (flagged, rounds);
         };
         let fitted_s = timer.elapsed().as_secs_f64();
         let table = SilenceTable::new(law);
@@ -741,9 +751,11 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
                 (best.0, new_search, statistic)
             },
         );
-        let (mut searches, mut worst) = (0, None::<(usize, f64)>);
-        for ((hotspot, at_assertion), (place, new_search, displacement)) in
-            candidates.into_iter().zip(outcomes)
+        let mut searches = 0;
+        // The hotspots that would be flagged were each the worst, as (candidate, statistic).
+        let mut flaggable: Vec<(usize, f64)> = Vec::new();
+        for (i, (&(hotspot, at_assertion), &(place, new_search, displacement))) in
+            candidates.iter().zip(&outcomes).enumerate()
         {
             if new_search {
                 searches += 1;
@@ -760,9 +772,33 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             );
             if displacement > config.location_max_ratio
                 && place.0.hypot(place.1) >= config.location_min_offset_m
-                && worst.is_none_or(|(_, worst)| displacement >= worst)
             {
-                worst = Some((hotspot, displacement));
+                flaggable.push((i, displacement));
+            }
+        }
+        // Worst first (the later hotspot first among equals). A hotspot is flagged in this
+        // round unless it shares a pair, heard or silent, with a worse one: flagging that one
+        // drops the pair and changes its statistic, which is then computed again next round.
+        // Hotspots that share no pair with a worse one are flagged together, as they would be
+        // one after another (only the law's refit between them differs), so that many
+        // misplaced hotspots take a few rounds rather than one round each.
+        flaggable.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then(candidates[b.0].0.cmp(&candidates[a.0].0))
+        });
+        let mut waits = vec![false; keys.len()];
+        let mut chosen: Vec<(usize, f64)> = Vec::new();
+        for (i, displacement) in flaggable {
+            let hotspot = candidates[i].0;
+            if !waits[hotspot] {
+                chosen.push((hotspot, displacement));
+            }
+            // Whether flagged now or left for later, its fate can change its partners'.
+            for link in &links[hotspot] {
+                waits[link.other] = true;
+            }
+            for &other in &unheard[i] {
+                waits[other] = true;
             }
         }
         tracing::debug!(
@@ -771,27 +807,34 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
             heard = heard.len(),
             silent = silent_count,
             searches,
+            flagged = chosen.len(),
             "misplaced_location round"
         );
-        match worst {
-            Some((hotspot, ratio)) => {
-                flagged.insert(keys[hotspot], ratio);
-                heard.retain(|&(a, b, _)| {
-                    if a == hotspot || b == hotspot {
-                        touched[a + b - hotspot] = true;
-                        false
-                    } else {
-                        true
-                    }
-                });
-                for (a, b, _) in silent.active(&active) {
-                    if a == hotspot || b == hotspot {
-                        touched[a + b - hotspot] = true;
-                    }
-                }
-                active[hotspot] = false;
+        if chosen.is_empty() {
+            return (flagged, rounds);
+        }
+        let mut dropped = vec![false; keys.len()];
+        for &(hotspot, ratio) in &chosen {
+            flagged.insert(keys[hotspot], ratio);
+            dropped[hotspot] = true;
+        }
+        heard.retain(|&(a, b, _)| {
+            if dropped[a] || dropped[b] {
+                touched[a] = true;
+                touched[b] = true;
+                false
+            } else {
+                true
             }
-            None => return flagged,
+        });
+        for (a, b, _) in silent.active(&active) {
+            if dropped[a] || dropped[b] {
+                touched[a] = true;
+                touched[b] = true;
+            }
+        }
+        for &(hotspot, _) in &chosen {
+            active[hotspot] = false;
         }
     }
 }
@@ -958,6 +1001,28 @@ mod tests {
                 "seed {seed}: {flagged:?}"
             );
         }
+    }
+
+    #[test]
+    fn misplaced_hotspots_that_share_no_pair_are_flagged_in_one_round() {
+        // Berlin and Munich, 500 km apart: no pair between the two grids.
+        let (mut evidence, berlin) = network(&[17], 4_000.0, 3);
+        let (munich, keys) = network_at((48.10, 11.50), 100, &[24], 4_000.0, 4);
+        evidence.locations.extend(munich.locations);
+        evidence.beacons.extend(munich.beacons);
+        let (flagged, rounds) = misplaced_locations_in_rounds(&evidence, &DefenceConfig::default());
+        assert_eq!(
+            flagged.keys().collect::<Vec<_>>(),
+            vec![&berlin[17], &keys[24]],
+            "{flagged:?}"
+        );
+        // One round flags both, the next finds nothing more.
+        assert_eq!(rounds, 2);
+        // Within one grid every hotspot shares a pair with every other: one flag a round.
+        let spoofed = [8, 17, 22];
+        let (evidence, _) = network(&spoofed, 4_000.0, 0);
+        let (flagged, rounds) = misplaced_locations_in_rounds(&evidence, &DefenceConfig::default());
+        assert_eq!((flagged.len(), rounds), (3, 4), "{flagged:?}");
     }
 
     #[test]
