@@ -31,7 +31,9 @@ const EARTH_RADIUS_M: f64 = 6_371_000.0;
 const MIN_NETWORK_PAIRS: usize = 10;
 /// Points per side of the coarse search grid.
 const GRID_POINTS: usize = 61;
-/// Points per side of the grids searching the disc around the assertion.
+/// Points per side of the grids searching the disc around the assertion, and of the finer
+/// grids around the best point of a coarse grid (spacings of a few tens of metres, then a few
+/// metres: far finer than any distance the test looks at).
 const NEAR_GRID_POINTS: usize = 21;
 /// Margin of the search area around a hotspot's neighbours and assertion, metres.
 const SEARCH_MARGIN_M: f64 = 3_000.0;
@@ -493,46 +495,48 @@ fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
         fit,
         centre,
         half_side,
-        GRID_POINTS,
+        (GRID_POINTS, NEAR_GRID_POINTS),
         |_| true,
         (asserted, at_assertion),
     )
 }
 
-/// The least deviance found on a grid of `points × points` over the square of half-side
-/// `half_side` around `centre`, then on two finer grids around the best point so far, among
-/// the points `allowed` lets through; `start` is the best point known before.
+/// The least deviance found on a grid of `coarse × coarse` points over the square of half-side
+/// `half_side` around `centre`, then on two finer grids of `fine × fine` points, each over two
+/// steps of the grid before around the best point so far, among the points `allowed` lets
+/// through; `start` is the best point known before.
 fn search_grids(
     fit: &Fit,
     centre: (f64, f64),
     half_side: f64,
-    points: usize,
+    (coarse, fine): (usize, usize),
     allowed: impl Fn((f64, f64)) -> bool,
     start: ((f64, f64), f64),
 ) -> ((f64, f64), f64) {
     let mut best = start;
-    let search = |centre: (f64, f64), half_side: f64, best: &mut ((f64, f64), f64)| {
-        let step = 2.0 * half_side / (points - 1) as f64;
-        for i in 0..points {
-            for j in 0..points {
-                let point = (
-                    centre.0 - half_side + i as f64 * step,
-                    centre.1 - half_side + j as f64 * step,
-                );
-                if allowed(point) {
-                    let value = fit.deviance_up_to(point, best.1);
-                    if value < best.1 {
-                        *best = (point, value);
+    let search =
+        |centre: (f64, f64), half_side: f64, points: usize, best: &mut ((f64, f64), f64)| {
+            let step = 2.0 * half_side / (points - 1) as f64;
+            for i in 0..points {
+                for j in 0..points {
+                    let point = (
+                        centre.0 - half_side + i as f64 * step,
+                        centre.1 - half_side + j as f64 * step,
+                    );
+                    if allowed(point) {
+                        let value = fit.deviance_up_to(point, best.1);
+                        if value < best.1 {
+                            *best = (point, value);
+                        }
                     }
                 }
             }
-        }
-        step
-    };
-    let mut step = search(centre, half_side, &mut best);
+            step
+        };
+    let mut step = search(centre, half_side, coarse, &mut best);
     for _ in 0..2 {
         let around = best.0;
-        step = search(around, 2.0 * step, &mut best);
+        step = search(around, 2.0 * step, fine, &mut best);
     }
     best
 }
@@ -560,7 +564,8 @@ fn displacement(
 fn best_point_within(fit: &Fit, radius_m: f64, at_assertion: f64) -> f64 {
     let inside = |(x, y): (f64, f64)| x.hypot(y) <= radius_m;
     let start = ((0.0, 0.0), at_assertion);
-    search_grids(fit, (0.0, 0.0), radius_m, NEAR_GRID_POINTS, inside, start).1
+    let points = (NEAR_GRID_POINTS, NEAR_GRID_POINTS);
+    search_grids(fit, (0.0, 0.0), radius_m, points, inside, start).1
 }
 
 /// `misplaced_location`: the hotspots whose signals place them at least
