@@ -371,6 +371,25 @@ pub(crate) const BEACON_COLS: &str = "id, report_id, pub_key, received_ms, raw, 
 pub(crate) const WITNESS_COLS: &str =
     "id, report_id, pub_key, received_ms, raw, status, reason, beacon_id, selected";
 
+/// The key by which both stores find a report's replays (migrations `0004_report_key`): the
+/// first 16 bytes of the SHA-256 that a report id spells in hex; an id that is not 64 hex
+/// digits is its own key. Sixteen bytes keep the unique index small (its entries land at
+/// random places, so a larger key costs index pages written per commit); two different reports
+/// share a key only by a 128-bit collision, and another's report only by a 128-bit second
+/// preimage.
+pub(crate) fn report_key(report_id: &str) -> Vec<u8> {
+    let digest = (report_id.len() == 64)
+        .then(|| hex::decode(report_id).ok())
+        .flatten();
+    match digest {
+        Some(mut bytes) => {
+            bytes.truncate(16);
+            bytes
+        }
+        None => report_id.as_bytes().to_vec(),
+    }
+}
+
 /// A 32-byte key read back from a store.
 pub(crate) fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
     bytes

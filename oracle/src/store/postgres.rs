@@ -14,9 +14,9 @@
 //! acknowledged once it is durable and many reports share one commit.
 
 use super::{
-    key32, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, RejectionRow,
-    ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult,
-    Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow,
+    RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store,
+    StoreResult, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -51,6 +51,8 @@ const MAX_GROUP: usize = 4_096;
 struct Insert {
     table: ReportKind,
     report_id: String,
+    /// [`report_key`] of the id.
+    report_key: Vec<u8>,
     pub_key: Vec<u8>,
     data: Vec<u8>,
     /// Beacons only.
@@ -68,14 +70,15 @@ struct Job {
 }
 
 /// Stores the reports of one table with one statement and returns their row ids by report
-/// id. A report already stored (a replay, or the same report twice in `inserts`) is skipped:
-/// `report_id` is unique.
+/// key. A report already stored (a replay, or the same report twice in `inserts`) is skipped:
+/// `report_key` is unique.
 async fn insert_reports(
     conn: &mut PgConnection,
     table: ReportKind,
     inserts: &[&Insert],
-) -> StoreResult<HashMap<String, i64>> {
+) -> StoreResult<HashMap<Vec<u8>, i64>> {
     let ids: Vec<&str> = inserts.iter().map(|r| r.report_id.as_str()).collect();
+    let report_keys: Vec<&[u8]> = inserts.iter().map(|r| r.report_key.as_slice()).collect();
     let keys: Vec<&[u8]> = inserts.iter().map(|r| r.pub_key.as_slice()).collect();
     let data: Vec<&[u8]> = inserts.iter().map(|r| r.data.as_slice()).collect();
     let frequencies: Vec<i64> = inserts.iter().map(|r| r.frequency_hz).collect();
@@ -89,10 +92,10 @@ async fn insert_reports(
                 .collect();
             sqlx::query(
                 "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz,
-                   received_ms, raw)
+                   received_ms, raw, report_key)
                  SELECT * FROM UNNEST($1::TEXT[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[],
-                   $5::BIGINT[], $6::BIGINT[], $7::BYTEA[])
-                 ON CONFLICT (report_id) DO NOTHING",
+                   $5::BIGINT[], $6::BIGINT[], $7::BYTEA[], $8::BYTEA[])
+                 ON CONFLICT (report_key) DO NOTHING",
             )
             .bind(&ids)
             .bind(keys)
@@ -101,16 +104,17 @@ async fn insert_reports(
             .bind(frequencies)
             .bind(received)
             .bind(raw)
+            .bind(&report_keys)
             .execute(&mut *conn)
             .await?;
         }
         ReportKind::Witnesses => {
             sqlx::query(
                 "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms,
-                   rssi_ddbm, raw)
+                   rssi_ddbm, raw, report_key)
                  SELECT * FROM UNNEST($1::TEXT[], $2::BYTEA[], $3::BYTEA[], $4::BIGINT[],
-                   $5::BIGINT[], $6::INT[], $7::BYTEA[])
-                 ON CONFLICT (report_id) DO NOTHING",
+                   $5::BIGINT[], $6::INT[], $7::BYTEA[], $8::BYTEA[])
+                 ON CONFLICT (report_key) DO NOTHING",
             )
             .bind(&ids)
             .bind(keys)
@@ -119,15 +123,16 @@ async fn insert_reports(
             .bind(received)
             .bind(inserts.iter().map(|r| r.rssi_ddbm).collect::<Vec<i32>>())
             .bind(raw)
+            .bind(&report_keys)
             .execute(&mut *conn)
             .await?;
         }
     }
     let rows = sqlx::query(&format!(
-        "SELECT report_id, id FROM {} WHERE report_id = ANY($1)",
+        "SELECT report_key, id FROM {} WHERE report_key = ANY($1)",
         table.table()
     ))
-    .bind(&ids)
+    .bind(&report_keys)
     .fetch_all(&mut *conn)
     .await?;
     let mut stored = HashMap::with_capacity(rows.len());
@@ -155,11 +160,14 @@ async fn insert_group(pool: &PgPool, jobs: &[Job]) -> StoreResult<Vec<i64>> {
     jobs.iter()
         .map(|job| {
             let Insert {
-                table, report_id, ..
+                table,
+                report_id,
+                report_key,
+                ..
             } = &job.insert;
             stored
                 .get(table)
-                .and_then(|ids| ids.get(report_id))
+                .and_then(|ids| ids.get(report_key))
                 .copied()
                 .ok_or_else(|| {
                     OracleError::Corrupt(format!("report {report_id} not found after insert"))
@@ -497,6 +505,7 @@ impl Store for PostgresStore {
         Box::pin(self.commit(Insert {
             table: ReportKind::Beacons,
             report_id: report_id.to_string(),
+            report_key: report_key(report_id),
             pub_key: r.pub_key.clone(),
             data: r.data.clone(),
             remote_entropy: r.remote_entropy.clone(),
@@ -516,6 +525,7 @@ impl Store for PostgresStore {
         Box::pin(self.commit(Insert {
             table: ReportKind::Witnesses,
             report_id: report_id.to_string(),
+            report_key: report_key(report_id),
             pub_key: r.pub_key.clone(),
             data: r.data.clone(),
             remote_entropy: Vec::new(),

@@ -14,9 +14,9 @@
 //! through: ingest and verification look a gateway up per report without touching SQLite.
 
 use super::{
-    key32, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, RejectionRow,
-    ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult,
-    Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow,
+    RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store,
+    StoreResult, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -94,30 +94,13 @@ enum Insert {
 }
 
 impl Insert {
-    /// The table of a report and its [`report_key`]; `None` for a rejection.
+    /// The table of a report and its report key ([`report_key`]); `None` for a rejection.
     fn report(&self) -> Option<(&'static str, &[u8])> {
         match self {
             Insert::Beacon { report_key, .. } => Some(("beacons", report_key)),
             Insert::Witness { report_key, .. } => Some(("witnesses", report_key)),
             Insert::Rejection(_) => None,
         }
-    }
-}
-
-/// The key by which a report's replays are found (migration `0004_report_key`): the first 16
-/// bytes of the SHA-256 that a report id spells in hex; an id that is not 64 hex digits is its
-/// own key. Sixteen bytes keep the unique index small; two different reports share a key only
-/// by a 128-bit collision, and another's report only by a 128-bit second preimage.
-fn report_key(report_id: &str) -> Vec<u8> {
-    let digest = (report_id.len() == 64)
-        .then(|| hex::decode(report_id).ok())
-        .flatten();
-    match digest {
-        Some(mut bytes) => {
-            bytes.truncate(16);
-            bytes
-        }
-        None => report_id.as_bytes().to_vec(),
     }
 }
 
