@@ -87,16 +87,16 @@ pub struct EpochReport {
     pub flagged: BTreeMap<String, Vec<String>>,
 }
 
-/// How long each phase of an epoch close took, for the log.
+/// How long each phase of an epoch close or a verification pass took, for the log.
 #[derive(Debug, Default)]
-struct PhaseTimes {
+pub(crate) struct PhaseTimes {
     phases: Vec<(&'static str, std::time::Duration)>,
     last: std::time::Duration,
 }
 
 impl PhaseTimes {
     /// Ends phase `name`: the time since the previous mark of `timer`.
-    fn mark(&mut self, name: &'static str, timer: &std::time::Instant) {
+    pub(crate) fn mark(&mut self, name: &'static str, timer: &std::time::Instant) {
         let now = timer.elapsed();
         self.phases.push((name, now.saturating_sub(self.last)));
         self.last = now;

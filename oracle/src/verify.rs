@@ -459,6 +459,8 @@ impl Oracle {
             now_ms: now,
             ..Verdicts::default()
         };
+        let timer = std::time::Instant::now();
+        let mut phases = crate::epoch::PhaseTimes::default();
 
         let beacons = self.store().pending_beacons().await?;
         let beaconers = distinct(beacons.iter().map(|b| b.pub_key));
@@ -468,6 +470,7 @@ impl Oracle {
         for key in beaconers {
             cache.last_valid.insert(key, last_valid.get(&key).copied());
         }
+        phases.mark("read_beacons", &timer);
         for beacon in beacons {
             let entropy = self
                 .cached_entropy(&mut cache, &beacon.report.remote_entropy)
@@ -504,12 +507,14 @@ impl Oracle {
             });
         }
 
+        phases.mark("beacons", &timer);
         let mut touched = BTreeSet::new();
         let mut decided_valid = BTreeSet::new();
         let witnesses = self.store().pending_witnesses().await?;
         self.preload_gateways(&mut cache, witnesses.iter().map(|w| w.pub_key))
             .await?;
         self.preload_beacons(&mut cache, &witnesses).await?;
+        phases.mark("read_witnesses", &timer);
         for witness in witnesses {
             // Among beacons with this payload, wait while any is pending, then prefer the first
             // valid one, so that a copied beacon reported first cannot void honest witnesses.
@@ -572,6 +577,7 @@ impl Oracle {
             }
         }
 
+        phases.mark("witnesses", &timer);
         for &beacon_id in &touched {
             let flagged = self
                 .check_consistency(&mut cache, &mut verdicts, beacon_id, &decided_valid)
@@ -583,8 +589,16 @@ impl Oracle {
             self.select_witnesses(&mut cache, &mut verdicts, beacon_id)
                 .await?;
         }
+        phases.mark("consistency_and_selection", &timer);
         if !verdicts.is_empty() {
             self.store().write_verdicts(&verdicts).await?;
+            phases.mark("write_verdicts", &timer);
+            tracing::info!(
+                beacons = verdicts.beacons.len(),
+                witnesses = verdicts.witnesses.len(),
+                phases = %phases,
+                "verification pass"
+            );
         }
         Ok(summary)
     }
