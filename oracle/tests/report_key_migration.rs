@@ -53,6 +53,74 @@ fn old_reports() -> (Vec<(String, proto::WitnessReport)>, proto::BeaconReport) {
     (witnesses, beacon(3))
 }
 
+/// Rows stored the way the stores did up to migration 0003, in SQL with `?` placeholders.
+const OLD_WITNESS_ROW: &str = "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, \
+     received_ms, rssi_ddbm, raw) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id";
+const OLD_BEACON_ROW: &str = "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, \
+     frequency_hz, received_ms, raw) VALUES (?, ?, ?, ?, 904100000, 1, ?) RETURNING id";
+
+/// `sql` with PostgreSQL's numbered placeholders (`$1`, `$2`, …) instead of `?`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::new();
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Stores [`old_reports`]' rows in `$pool` (either store's pool; `$dialect` turns the SQL
+/// into its placeholders); their row ids, witnesses then the beacon.
+macro_rules! store_old_rows {
+    ($pool:expr, $dialect:expr) => {{
+        let (witnesses, beacon) = old_reports();
+        let witness_sql = $dialect(OLD_WITNESS_ROW);
+        let mut witness_rows: Vec<i64> = Vec::new();
+        for (id, r) in &witnesses {
+            witness_rows.push(
+                sqlx::query_scalar(&witness_sql)
+                    .bind(id)
+                    .bind(&r.pub_key)
+                    .bind(&r.data)
+                    .bind(r.frequency_hz as i64)
+                    .bind(r.rssi_ddbm)
+                    .bind(r.encode_to_vec())
+                    .fetch_one($pool)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let beacon_row: i64 = sqlx::query_scalar(&$dialect(OLD_BEACON_ROW))
+            .bind(report_id(&beacon))
+            .bind(&beacon.pub_key)
+            .bind(&beacon.data)
+            .bind(&beacon.remote_entropy)
+            .bind(beacon.encode_to_vec())
+            .fetch_one($pool)
+            .await
+            .unwrap();
+        (witness_rows, beacon_row)
+    }};
+}
+
+/// Checks that nothing was stored twice: the two old witnesses and the one new, the one beacon.
+macro_rules! nothing_stored_twice {
+    ($pool:expr) => {
+        for (table, expected) in [("witnesses", 3), ("beacons", 1)] {
+            let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one($pool)
+                .await
+                .unwrap();
+            assert_eq!(count, expected, "{table}");
+        }
+    };
+}
+
 /// Submits the old reports again, and one new witness, to the migrated store: each old one
 /// gets its old row id.
 async fn replays_find_the_old_rows(
@@ -105,51 +173,15 @@ async fn sqlite_reports_stored_before_the_report_key_are_still_found_as_replays(
         .await
         .unwrap();
     let (witnesses, old_beacon) = old_reports();
-    let mut witness_rows = Vec::new();
-    for (id, r) in &witnesses {
-        witness_rows.push(
-            sqlx::query_scalar(
-                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, \
-                 rssi_ddbm, raw) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
-            )
-            .bind(id)
-            .bind(&r.pub_key)
-            .bind(&r.data)
-            .bind(r.frequency_hz as i64)
-            .bind(r.rssi_ddbm)
-            .bind(r.encode_to_vec())
-            .fetch_one(&pool)
-            .await
-            .unwrap(),
-        );
-    }
-    let beacon_row: i64 = sqlx::query_scalar(
-        "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, \
-         received_ms, raw) VALUES (?, ?, ?, ?, 904100000, 1, ?) RETURNING id",
-    )
-    .bind(report_id(&old_beacon))
-    .bind(&old_beacon.pub_key)
-    .bind(&old_beacon.data)
-    .bind(&old_beacon.remote_entropy)
-    .bind(old_beacon.encode_to_vec())
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (witness_rows, beacon_row) = store_old_rows!(&pool, |sql: &str| sql.to_string());
     pool.close().await;
 
     let store = SqliteStore::open(&path).await.unwrap();
     replays_find_the_old_rows(&store, &witnesses, &witness_rows, &old_beacon, beacon_row).await;
-    // Nothing was stored twice: the two old witnesses and the one new, the one beacon.
     let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path))
         .await
         .unwrap();
-    for (table, expected) in [("witnesses", 3), ("beacons", 1)] {
-        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(count, expected, "{table}");
-    }
+    nothing_stored_twice!(&pool);
 }
 
 #[tokio::test]
@@ -177,48 +209,13 @@ async fn postgres_reports_stored_before_the_report_key_are_still_found_as_replay
         .await
         .unwrap();
     let (witnesses, old_beacon) = old_reports();
-    let mut witness_rows = Vec::new();
-    for (id, r) in &witnesses {
-        witness_rows.push(
-            sqlx::query_scalar(
-                "INSERT INTO witnesses (report_id, pub_key, data, frequency_hz, received_ms, \
-                 rssi_ddbm, raw) VALUES ($1, $2, $3, $4, 1, $5, $6) RETURNING id",
-            )
-            .bind(id)
-            .bind(&r.pub_key)
-            .bind(&r.data)
-            .bind(r.frequency_hz as i64)
-            .bind(r.rssi_ddbm)
-            .bind(r.encode_to_vec())
-            .fetch_one(&pool)
-            .await
-            .unwrap(),
-        );
-    }
-    let beacon_row: i64 = sqlx::query_scalar(
-        "INSERT INTO beacons (report_id, pub_key, data, remote_entropy, frequency_hz, \
-         received_ms, raw) VALUES ($1, $2, $3, $4, 904100000, 1, $5) RETURNING id",
-    )
-    .bind(report_id(&old_beacon))
-    .bind(&old_beacon.pub_key)
-    .bind(&old_beacon.data)
-    .bind(&old_beacon.remote_entropy)
-    .bind(old_beacon.encode_to_vec())
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (witness_rows, beacon_row) = store_old_rows!(&pool, numbered);
 
     let store = PostgresStore::connect_in_schema(&url, &schema)
         .await
         .unwrap();
     replays_find_the_old_rows(&store, &witnesses, &witness_rows, &old_beacon, beacon_row).await;
-    for (table, expected) in [("witnesses", 3), ("beacons", 1)] {
-        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(count, expected, "{table}");
-    }
+    nothing_stored_twice!(&pool);
     drop(store);
     pool.close().await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
