@@ -511,10 +511,11 @@ impl Oracle {
         let mut touched = BTreeSet::new();
         let mut decided_valid = BTreeSet::new();
         let witnesses = self.store().pending_witnesses().await?;
+        phases.mark("read_witnesses", &timer);
         self.preload_gateways(&mut cache, witnesses.iter().map(|w| w.pub_key))
             .await?;
         self.preload_beacons(&mut cache, &witnesses).await?;
-        phases.mark("read_witnesses", &timer);
+        phases.mark("read_their_beacons", &timer);
         for witness in witnesses {
             // Among beacons with this payload, wait while any is pending, then prefer the first
             // valid one, so that a copied beacon reported first cannot void honest witnesses.
