@@ -3,12 +3,13 @@
 //! may be stored unacknowledged, and nothing may be refused. (Figures: the `oracle-load`
 //! binary.)
 
+mod common;
+
+use common::START_MS;
 use oracle::load::{self, LoadConfig};
 use oracle::store::{PostgresStore, SqliteStore, Store};
 use oracle::{ManualClock, Oracle, OracleConfig};
 use std::sync::Arc;
-
-const START_MS: u64 = 20_800 * 86_400_000 + 3_600_000;
 
 async fn run_against(store: Arc<dyn Store>) -> load::LoadReport {
     let oracle = Oracle::with_store(
@@ -59,12 +60,7 @@ async fn concurrent_ingest_on_sqlite_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_ingest_on_postgres_loses_nothing() {
-    let Ok(url) = std::env::var("DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "DATABASE_URL must be set on CI"
-        );
-        eprintln!("DATABASE_URL is not set: the PostgreSQL load test is skipped");
+    let Some(url) = common::database_url("the PostgreSQL load test") else {
         return;
     };
     let schema = format!("load_test_{}", std::process::id());

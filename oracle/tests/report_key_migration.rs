@@ -1,6 +1,8 @@
 //! Migration `0004_report_key` of both stores: reports stored before it are still recognised as
 //! replays after it (by the key derived from their stored report id), whatever their id.
 
+mod common;
+
 use oracle::ingest::report_id;
 use oracle::store::{PostgresStore, SqliteStore, Store};
 use poc::proto;
@@ -186,12 +188,7 @@ async fn sqlite_reports_stored_before_the_report_key_are_still_found_as_replays(
 
 #[tokio::test]
 async fn postgres_reports_stored_before_the_report_key_are_still_found_as_replays() {
-    let Ok(url) = std::env::var("DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "DATABASE_URL must be set in CI"
-        );
-        eprintln!("DATABASE_URL is not set: the PostgreSQL migration test is skipped");
+    let Some(url) = common::database_url("the PostgreSQL migration test") else {
         return;
     };
     let schema = format!("report_key_{}", std::process::id());

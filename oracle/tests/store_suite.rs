@@ -29,13 +29,7 @@ impl Fixture {
 
     /// A fresh schema, or `None` (after a note) when no PostgreSQL is configured outside CI.
     fn postgres(test: &str) -> Option<Self> {
-        let Ok(url) = std::env::var("DATABASE_URL") else {
-            if std::env::var_os("CI").is_some() {
-                panic!("CI is set but DATABASE_URL is not: the PostgreSQL store tests must run");
-            }
-            eprintln!("note: DATABASE_URL is not set; skipping the PostgreSQL half of {test}");
-            return None;
-        };
+        let url = common::database_url(&format!("the PostgreSQL half of {test}"))?;
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

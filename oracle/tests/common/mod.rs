@@ -10,6 +10,22 @@ use poc::{Beacon, Keypair, RegionPlan, Signable};
 use std::sync::Arc;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+/// The PostgreSQL server of the PostgreSQL half of a test (`DATABASE_URL`), or `None` after a
+/// note that `what` is skipped; with `CI` set, a missing `DATABASE_URL` fails the test instead.
+pub fn database_url(what: &str) -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but DATABASE_URL is not: {what} must run"
+            );
+            eprintln!("note: DATABASE_URL is not set; skipping {what}");
+            None
+        }
+    }
+}
+
 pub const DAY_MS: u64 = 86_400_000;
 /// One hour into a day, so that a test's reports stay in one epoch and one beacon bucket.
 pub const START_MS: u64 = 20_800 * DAY_MS + 3_600_000;
