@@ -20,7 +20,7 @@
 
 use crate::error::OracleError;
 use crate::reason::{BeaconReason, IngestReason, WitnessReason};
-use crate::store::{BeaconRow, GatewayRow, ReportCounts, RewardTotals, Status, WitnessRow};
+use crate::store::{BeaconRow, GatewayRow, ReportCounts, RewardTotals, Status, Store, WitnessRow};
 use crate::Oracle;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -504,7 +504,17 @@ fn beacon_json(b: &BeaconRow) -> Value {
     })
 }
 
-fn witness_json(w: &WitnessRow) -> Value {
+/// Witness rows as JSON, each marked `selected` when a closed epoch paid it.
+async fn witnesses_json(store: &dyn Store, rows: &[WitnessRow]) -> Result<Vec<Value>, ApiError> {
+    let beacons: Vec<i64> = rows.iter().filter_map(|w| w.beacon_id).collect();
+    let paid = store.paid_witnesses(&beacons).await?;
+    Ok(rows
+        .iter()
+        .map(|w| witness_json(w, paid.contains(&w.id)))
+        .collect())
+}
+
+fn witness_json(w: &WitnessRow, selected: bool) -> Value {
     json!({
         "kind": "witness",
         "id": w.id,
@@ -514,7 +524,7 @@ fn witness_json(w: &WitnessRow) -> Value {
         "rssi_ddbm": w.report.rssi_ddbm,
         "snr_ddb": w.report.snr_ddb,
         "beacon_id": w.beacon_id,
-        "selected": w.selected,
+        "selected": selected,
         "status": w.status,
         "reason": w.reason,
         "explanation": explanation_json("witness", w.reason.as_deref()),
@@ -597,12 +607,7 @@ async fn hotspot(
         .iter()
         .map(beacon_json)
         .collect();
-    let witnesses: Vec<Value> = store
-        .recent_witnesses(&key, RECENT)
-        .await?
-        .iter()
-        .map(witness_json)
-        .collect();
+    let witnesses = witnesses_json(store, &store.recent_witnesses(&key, RECENT).await?).await?;
     let rejections: Vec<Value> = store
         .recent_rejections(&key, RECENT)
         .await?
@@ -643,12 +648,8 @@ async fn history(
         .iter()
         .map(beacon_json)
         .collect();
-    let witnesses: Vec<Value> = store
-        .witness_history(&key, page.offset, page.limit)
-        .await?
-        .iter()
-        .map(witness_json)
-        .collect();
+    let rows = store.witness_history(&key, page.offset, page.limit).await?;
+    let witnesses = witnesses_json(store, &rows).await?;
     let beacons_total = counts.beacons_valid + counts.beacons_invalid + counts.beacons_pending;
     let witnesses_total =
         counts.witnesses_valid + counts.witnesses_invalid + counts.witnesses_pending;

@@ -16,9 +16,11 @@ pub mod ingest;
 pub mod ledger;
 pub mod load;
 pub mod parallel;
+pub mod phases;
 pub mod reason;
 pub mod reputation;
 pub mod rewards;
+pub mod selection;
 pub mod store;
 pub mod verify;
 

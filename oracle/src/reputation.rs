@@ -123,12 +123,21 @@ pub struct Reputation {
     pub why: String,
 }
 
-/// Scores evidence: returns (α, β, score, factor).
-pub fn score(
-    valid: u64,
-    invalid: &BTreeMap<String, u64>,
-    config: &ReputationConfig,
-) -> (f64, f64, f64, f64) {
+/// A posterior over a hotspot's reports: Beta(α, β) and what follows from it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Posterior α (prior + valid reports).
+    pub alpha: f64,
+    /// Posterior β (prior + weighted invalid reports).
+    pub beta: f64,
+    /// Posterior mean `α / (α + β)`.
+    pub score: f64,
+    /// What rewards are multiplied by, in [0, 1]: the score relative to the prior's mean.
+    pub factor: f64,
+}
+
+/// Scores evidence: `valid` reports and the invalid ones by reason code.
+pub fn score(valid: u64, invalid: &BTreeMap<String, u64>, config: &ReputationConfig) -> Score {
     let alpha = config.prior_valid + valid as f64;
     let beta = config.prior_invalid
         + invalid
@@ -138,7 +147,12 @@ pub fn score(
     let score = alpha / (alpha + beta);
     let neutral = config.prior_valid / (config.prior_valid + config.prior_invalid);
     let factor = (score / neutral).clamp(0.0, 1.0);
-    (alpha, beta, score, factor)
+    Score {
+        alpha,
+        beta,
+        score,
+        factor,
+    }
 }
 
 /// Builds a [`Reputation`] with its explanation from counted evidence.
@@ -150,7 +164,12 @@ pub fn explain(
     invalid: BTreeMap<String, u64>,
     config: &ReputationConfig,
 ) -> Reputation {
-    let (alpha, beta, score, factor) = score(valid_beacons + valid_witnesses, &invalid, config);
+    let Score {
+        alpha,
+        beta,
+        score,
+        factor,
+    } = score(valid_beacons + valid_witnesses, &invalid, config);
     let days = (window.1 - window.0) as f64 / 86_400_000.0;
     let mut why = format!(
         "Score {score:.3} = α/(α+β) with α = {} prior + {} valid reports ({valid_beacons} \
@@ -287,10 +306,10 @@ mod tests {
     #[test]
     fn newcomers_and_honest_hotspots_earn_in_full() {
         let c = ReputationConfig::default();
-        assert_eq!(score(0, &BTreeMap::new(), &c).3, 1.0);
-        assert!((score(0, &BTreeMap::new(), &c).2 - 0.75).abs() < 1e-12);
+        assert_eq!(score(0, &BTreeMap::new(), &c).factor, 1.0);
+        assert!((score(0, &BTreeMap::new(), &c).score - 0.75).abs() < 1e-12);
         // Some lateness does not hurt a hotspot with a record.
-        assert_eq!(score(20, &invalid(&[("too_late", 5)]), &c).3, 1.0);
+        assert_eq!(score(20, &invalid(&[("too_late", 5)]), &c).factor, 1.0);
     }
 
     #[test]
@@ -298,15 +317,18 @@ mod tests {
         let c = ReputationConfig::default();
         let late = score(10, &invalid(&[("too_late", 4)]), &c);
         let loud = score(10, &invalid(&[("rssi_too_high", 4)]), &c);
-        assert!(loud.2 < late.2);
-        assert!(loud.3 < 1.0 && loud.3 > 0.0);
+        assert!(loud.score < late.score);
+        assert!(loud.factor < 1.0 && loud.factor > 0.0);
         // α = 13, β = 17: score 13/30, factor 0.578.
-        assert!((loud.2 - 13.0 / 30.0).abs() < 1e-12);
-        assert!((loud.3 - (13.0 / 30.0) / 0.75).abs() < 1e-12);
+        assert!((loud.score - 13.0 / 30.0).abs() < 1e-12);
+        assert!((loud.factor - (13.0 / 30.0) / 0.75).abs() < 1e-12);
         // A record of nothing but forgeries leaves little.
-        assert!(score(0, &invalid(&[("invalid_payload", 20)]), &c).3 < 0.05);
+        assert!(score(0, &invalid(&[("invalid_payload", 20)]), &c).factor < 0.05);
         // The beaconer's fault and ingest-level reasons do not count.
-        assert_eq!(score(0, &invalid(&[("invalid_beacon", 50)]), &c).3, 1.0);
+        assert_eq!(
+            score(0, &invalid(&[("invalid_beacon", 50)]), &c).factor,
+            1.0
+        );
     }
 
     #[test]

@@ -29,8 +29,8 @@
 //! a typical gateway front end, so an honest receiver always passes): no receiver can measure a
 //! signal further above the noise than that.
 //!
-//! At most `max_witnesses_per_beacon` valid witnesses of a beacon are selected for reward,
-//! deterministically: ordered by SHA-256(beacon remote entropy ‖ witness key), first k.
+//! Verification selects nothing: which valid witnesses are paid is decided once, by the epoch
+//! close ([`crate::selection`]), among the witnesses eligible then.
 
 use crate::error::OracleError;
 use crate::reason::{BeaconReason, WitnessReason};
@@ -42,7 +42,6 @@ use h3_coverage::{CellIndex, Resolution};
 use poc::proto::Region;
 use poc::{Beacon, RegionPlan};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -183,14 +182,6 @@ pub fn nearly_equal(a: &[u8], b: &[u8]) -> bool {
     differing * 4 <= a.len()
 }
 
-/// The selection key of a witness of a beacon.
-pub fn selection_key(remote_entropy: &[u8], witness: &[u8; 32]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(remote_entropy);
-    hasher.update(witness);
-    hasher.finalize().into()
-}
-
 fn cell(location: Option<u64>) -> Option<CellIndex> {
     location.and_then(|l| h3_coverage::cell_from_u64(l).ok())
 }
@@ -203,7 +194,6 @@ struct Matched {
     received_ms: u64,
     status: Status,
     rssi_ddbm: i32,
-    selected: bool,
 }
 
 impl Matched {
@@ -214,7 +204,6 @@ impl Matched {
             received_ms: witness.received_ms,
             status: witness.status,
             rssi_ddbm: witness.report.rssi_ddbm,
-            selected: witness.selected,
         }
     }
 }
@@ -443,7 +432,7 @@ impl Oracle {
     }
 
     /// Verifies every beacon whose entropy window has closed, and the witnesses of verified
-    /// beacons; selects rewarded witnesses. Reports already decided are left alone, so calling
+    /// beacons. Reports already decided are left alone, so calling
     /// it again changes nothing.
     pub async fn verify_pending(&self) -> Result<VerifySummary, OracleError> {
         let _guard = self.lock_verifier().await?;
@@ -459,8 +448,7 @@ impl Oracle {
             now_ms: now,
             ..Verdicts::default()
         };
-        let timer = std::time::Instant::now();
-        let mut phases = crate::epoch::PhaseTimes::default();
+        let mut phases = crate::phases::PhaseTimes::start();
 
         let beacons = self.store().pending_beacons().await?;
         let beaconers = distinct(beacons.iter().map(|b| b.pub_key));
@@ -470,7 +458,7 @@ impl Oracle {
         for key in beaconers {
             cache.last_valid.insert(key, last_valid.get(&key).copied());
         }
-        phases.mark("read_beacons", &timer);
+        phases.mark("read_beacons");
         for beacon in beacons {
             let entropy = self
                 .cached_entropy(&mut cache, &beacon.report.remote_entropy)
@@ -507,15 +495,15 @@ impl Oracle {
             });
         }
 
-        phases.mark("beacons", &timer);
+        phases.mark("beacons");
         let mut touched = BTreeSet::new();
         let mut decided_valid = BTreeSet::new();
         let witnesses = self.store().pending_witnesses().await?;
-        phases.mark("read_witnesses", &timer);
+        phases.mark("read_witnesses");
         self.preload_gateways(&mut cache, witnesses.iter().map(|w| w.pub_key))
             .await?;
         self.preload_beacons(&mut cache, &witnesses).await?;
-        phases.mark("read_their_beacons", &timer);
+        phases.mark("read_their_beacons");
         for witness in witnesses {
             // Among beacons with this payload, wait while any is pending, then prefer the first
             // valid one, so that a copied beacon reported first cannot void honest witnesses.
@@ -569,7 +557,6 @@ impl Oracle {
                 status,
                 reason,
                 beacon_id: beacon.as_ref().map(|b| b.id),
-                selected: false,
             });
             if let Some(b) = beacon {
                 cache.note_verdict(&witness, status, b.id);
@@ -578,7 +565,7 @@ impl Oracle {
             }
         }
 
-        phases.mark("witnesses", &timer);
+        phases.mark("witnesses");
         for &beacon_id in &touched {
             let flagged = self
                 .check_consistency(&mut cache, &mut verdicts, beacon_id, &decided_valid)
@@ -586,14 +573,10 @@ impl Oracle {
             summary.witnesses_valid -= flagged;
             summary.witnesses_invalid += flagged;
         }
-        for beacon_id in touched {
-            self.select_witnesses(&mut cache, &mut verdicts, beacon_id)
-                .await?;
-        }
-        phases.mark("consistency_and_selection", &timer);
+        phases.mark("consistency");
         if !verdicts.is_empty() {
             self.store().write_verdicts(&verdicts).await?;
-            phases.mark("write_verdicts", &timer);
+            phases.mark("write_verdicts");
             tracing::info!(
                 beacons = verdicts.beacons.len(),
                 witnesses = verdicts.witnesses.len(),
@@ -878,54 +861,6 @@ impl Oracle {
             }
         }
         Ok(flagged)
-    }
-
-    /// Marks the first `max_witnesses_per_beacon` valid witnesses of a beacon, in selection-key
-    /// order, as rewarded (and its other witnesses as not).
-    async fn select_witnesses(
-        &self,
-        cache: &mut Cache,
-        verdicts: &mut Verdicts,
-        beacon_id: i64,
-    ) -> Result<(), OracleError> {
-        let Some(beacon) = self.cached_beacon(cache, beacon_id).await? else {
-            return Ok(());
-        };
-        let mut valid: Vec<([u8; 32], i64)> = self
-            .cached_witnesses_of_beacon(cache, beacon_id)
-            .await?
-            .iter()
-            .filter(|w| w.status == Status::Valid)
-            .map(|w| {
-                (
-                    selection_key(&beacon.report.remote_entropy, &w.pub_key),
-                    w.id,
-                )
-            })
-            .collect();
-        valid.sort();
-        let chosen: HashSet<i64> = valid
-            .into_iter()
-            .take(self.config().max_witnesses_per_beacon as usize)
-            .map(|(_, id)| id)
-            .collect();
-        let Some(list) = cache.witnesses.get_mut(&beacon_id) else {
-            return Ok(());
-        };
-        for w in list {
-            let selected = chosen.contains(&w.id);
-            match cache.witness_verdicts.get(&w.id) {
-                Some(&at) => {
-                    if let Some(verdict) = verdicts.witnesses.get_mut(at) {
-                        verdict.selected = selected;
-                    }
-                }
-                None if w.selected != selected => verdicts.selections.push((w.id, selected)),
-                None => {}
-            }
-            w.selected = selected;
-        }
-        Ok(())
     }
 }
 

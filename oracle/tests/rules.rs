@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use oracle::store::Status;
-use oracle::IngestReason;
+use oracle::{IngestReason, OracleConfig};
 use poc::proto::Region;
 
 fn invalid(reason: &str) -> (Status, Option<String>) {
@@ -15,7 +15,7 @@ fn invalid(reason: &str) -> (Status, Option<String>) {
 const VALID: (Status, Option<String>) = (Status::Valid, None);
 
 #[tokio::test]
-async fn baseline_beacon_and_witness_are_valid_and_selected() {
+async fn baseline_beacon_and_witness_are_valid() {
     let net = Net::new().await;
     let (b, w, _, _) = net.baseline().await;
     // Nothing is decided while the entropy window is open.
@@ -25,13 +25,6 @@ async fn baseline_beacon_and_witness_are_valid_and_selected() {
     net.settle().await;
     assert_eq!(net.beacon_verdict(&b).await, VALID);
     assert_eq!(net.witness_verdict(&w).await, VALID);
-    let rows = net
-        .oracle
-        .store()
-        .recent_witnesses(&w.pub_key(), 1)
-        .await
-        .unwrap();
-    assert!(rows[0].selected);
     // Idempotent.
     let again = net.oracle.verify_pending().await.unwrap();
     assert!(again.is_empty());
@@ -349,10 +342,9 @@ async fn replayed_witness_is_a_duplicate() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 2);
-    // Newest first: the replay is the duplicate, the original stays valid and selected.
+    // Newest first: the replay is the duplicate, the original stays valid.
     assert_eq!(rows[0].reason.as_deref(), Some("duplicate"));
     assert_eq!(rows[1].status, Status::Valid);
-    assert!(rows[1].selected && !rows[0].selected);
 }
 
 #[tokio::test]
@@ -521,17 +513,23 @@ async fn witness_of_an_invalid_beacon() {
     );
 }
 
+/// Twenty valid witnesses of one beacon, the three first by selection key without a beacon of
+/// their own (HIP-106: they earn nothing): the close pays the first fourteen of the other
+/// seventeen, by selection key, and records exactly those as paid.
 #[tokio::test]
-async fn at_most_fourteen_witnesses_are_selected_by_hash_order() {
-    let net = Net::new().await;
+async fn the_close_selects_fourteen_eligible_witnesses_by_hash_order() {
+    let mut config = OracleConfig::default();
+    config.defences.enabled = false;
+    let net = Net::with_config(config).await;
     let beaconer = net.hotspot(1, AUSTIN).await;
     let mut witnesses = Vec::new();
-    for i in 0..17u64 {
-        let angle = i as f64 * std::f64::consts::TAU / 17.0;
+    for i in 0..20u64 {
+        let angle = i as f64 * std::f64::consts::TAU / 20.0;
         let at = (AUSTIN.0 + 0.02 * angle.sin(), AUSTIN.1 + 0.02 * angle.cos());
         witnesses.push(net.hotspot(100 + i, at).await);
     }
     let entropy = net.oracle.publish_entropy().await.unwrap();
+    witnesses.sort_by_key(|w| oracle::selection::selection_key(&entropy.data, &w.pub_key()));
     let beacon = beacon_report(&beaconer, &entropy.data, [5; 4]);
     net.oracle.submit_beacon(beacon.clone()).await.unwrap();
     for w in &witnesses {
@@ -540,33 +538,70 @@ async fn at_most_fourteen_witnesses_are_selected_by_hash_order() {
             .await
             .unwrap();
     }
-    net.settle().await;
-    let mut expected: Vec<([u8; 32], [u8; 32])> = witnesses
-        .iter()
-        .map(|w| {
-            (
-                oracle::verify::selection_key(&entropy.data, &w.pub_key()),
-                w.pub_key(),
-            )
-        })
-        .collect();
-    expected.sort();
-    let expected: std::collections::BTreeSet<[u8; 32]> =
-        expected.iter().take(14).map(|(_, k)| *k).collect();
-    let mut selected = std::collections::BTreeSet::new();
-    for w in &witnesses {
-        let rows = net
-            .oracle
-            .store()
-            .recent_witnesses(&w.pub_key(), 1)
-            .await
-            .unwrap();
-        assert_eq!(rows[0].status, Status::Valid, "{:?}", rows[0].reason);
-        if rows[0].selected {
-            selected.insert(w.pub_key());
+    // Every witness but the first three beacons once; the beaconer witnesses one of them.
+    for (i, w) in witnesses.iter().enumerate().skip(3) {
+        let own = beacon_report(w, &entropy.data, [i as u8; 4]);
+        net.oracle.submit_beacon(own.clone()).await.unwrap();
+        if i == 3 {
+            net.oracle
+                .submit_witness(witness_report(&beaconer, &own, -1100, 0))
+                .await
+                .unwrap();
         }
     }
-    assert_eq!(selected, expected);
+    net.settle().await;
+    for w in &witnesses {
+        assert_eq!(net.witness_verdict(w).await, VALID);
+    }
+    let epoch = START_MS / DAY_MS;
+    net.clock.set(net.oracle.epoch_ready_at_ms(epoch));
+    let report = net.oracle.close_epoch(epoch).await.unwrap();
+    assert_eq!(report.ineligible.get("gateway_no_valid_beacons"), Some(&3));
+
+    let store = net.oracle.store();
+    let rows = store
+        .witnesses_of_beacon(beacon_id(&net, &beaconer).await)
+        .await
+        .unwrap();
+    let paid = store
+        .paid_witnesses(&[rows[0].beacon_id.unwrap()])
+        .await
+        .unwrap();
+    let paid_keys: std::collections::BTreeSet<[u8; 32]> = rows
+        .iter()
+        .filter(|w| paid.contains(&w.id))
+        .map(|w| w.pub_key)
+        .collect();
+    let expected: std::collections::BTreeSet<[u8; 32]> =
+        witnesses[3..17].iter().map(|w| w.pub_key()).collect();
+    assert_eq!(paid_keys, expected);
+    // The explorer shows the same witnesses as paid.
+    let body = explorer_hotspot(&net, &witnesses[3]).await;
+    assert_eq!(body["recent_witnesses"][0]["selected"], true);
+    let body = explorer_hotspot(&net, &witnesses[0]).await;
+    assert_eq!(body["recent_witnesses"][0]["selected"], false);
+}
+
+/// The row id of a hotspot's latest beacon.
+async fn beacon_id(net: &Net, h: &Hotspot) -> i64 {
+    net.oracle
+        .store()
+        .recent_beacons(&h.pub_key(), 1)
+        .await
+        .unwrap()[0]
+        .id
+}
+
+/// A hotspot's explorer page, as JSON.
+async fn explorer_hotspot(net: &Net, h: &Hotspot) -> serde_json::Value {
+    let (addr, _server) = net
+        .oracle
+        .serve_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (status, body) = get(addr, &format!("/api/v1/hotspots/{}", h.key.address())).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@
 mod common;
 
 use oracle::store::{
-    BeaconVerdict, EntropyRow, GatewayRow, PostgresStore, RejectionRow, ReportKind, ReportTally,
-    RewardRow, SqliteStore, Status, Store, Verdicts, WitnessVerdict,
+    BeaconVerdict, EntropyRow, GatewayRow, PaidBeacon, PostgresStore, RejectionRow, ReportKind,
+    ReportTally, RewardRow, SqliteStore, Status, Store, Verdicts, WitnessVerdict,
 };
 use poc::proto;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -263,7 +263,6 @@ async fn reports_round_trip_and_queries(f: &Fixture) {
     );
     assert_eq!(pending[1].report, w1);
     assert_eq!(pending[1].beacon_id, None);
-    assert!(!pending[1].selected);
 
     let same = s.beacons_with_data(b"payload-one").await.unwrap();
     assert_eq!(same.len(), 1);
@@ -368,20 +367,34 @@ async fn verdicts_selection_and_counts(f: &Fixture) {
     assert!(of.iter().all(|w| w.beacon_id == Some(bid)));
     assert!(s.witnesses_of_beacon(other).await.unwrap().is_empty());
 
-    s.set_selected(bid, &wids[0..3]).await.unwrap();
-    // Selecting again replaces the selection; ids of other beacons are ignored.
-    s.set_selected(bid, &[wids[1], wids[3]]).await.unwrap();
-    let selected: Vec<i64> = s
-        .witnesses_of_beacon(bid)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|w| w.selected)
-        .map(|w| w.id)
-        .collect();
-    assert_eq!(selected, vec![wids[1], wids[3]]);
-    s.set_selected(other, &[wids[0]]).await.unwrap();
-    assert!(!s.witnesses_of_beacon(bid).await.unwrap()[0].selected);
+    // Nothing is paid before an epoch closes; the close stores what it paid with the epoch.
+    assert!(s.paid_witnesses(&[bid, other]).await.unwrap().is_empty());
+    let reward = |k: u8, beacons: u32, witnesses: u32| RewardRow {
+        pub_key: key(k),
+        beacons,
+        witnesses,
+        beacon_amount: u64::from(beacons) * 10,
+        witness_amount: u64::from(witnesses) * 40,
+    };
+    let paid = [PaidBeacon {
+        beacon_id: bid,
+        witness_ids: vec![wids[1], wids[3]],
+    }];
+    s.put_epoch(
+        0,
+        5_000,
+        "{}",
+        &[reward(1, 1, 0), reward(3, 0, 1), reward(5, 0, 1)],
+        &paid,
+    )
+    .await
+    .unwrap();
+    let paid_ids = s.paid_witnesses(&[bid, other]).await.unwrap();
+    assert_eq!(paid_ids, [wids[1], wids[3]].into_iter().collect());
+    assert!(s.paid_witnesses(&[other]).await.unwrap().is_empty());
+    // A second close of the same epoch keeps the first.
+    s.put_epoch(0, 6_000, "{}", &[], &[]).await.unwrap();
+    assert_eq!(s.paid_witnesses(&[bid]).await.unwrap(), paid_ids);
 
     let valid = s.valid_beacons_between(1_000, 1_001).await.unwrap();
     assert_eq!(valid.iter().map(|b| b.id).collect::<Vec<_>>(), vec![bid]);
@@ -516,7 +529,6 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
             status,
             reason,
             beacon_id: Some(b1),
-            selected: n < 2,
         });
     }
     verdicts.witnesses.push(WitnessVerdict {
@@ -524,7 +536,6 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
         status: Status::Invalid,
         reason: Some("unknown_beacon"),
         beacon_id: None,
-        selected: false,
     });
     s.write_verdicts(&verdicts).await.unwrap();
 
@@ -569,7 +580,6 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
         } else {
             assert_eq!((w.status, w.reason.as_deref()), (Status::Valid, None));
         }
-        assert_eq!(w.selected, n < 2, "witness {n}");
     }
     let pending: Vec<i64> = s
         .pending_witnesses()
@@ -581,26 +591,10 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
     assert_eq!(pending, vec![waiting]);
     let tables = s.table_counts().await.unwrap();
     assert_eq!(tables["witnesses_invalid"], 100 + 1);
-    assert_eq!(tables["witnesses_selected"], 2);
-
-    // A later pass changes the selection of witnesses decided before.
-    s.write_verdicts(&Verdicts {
-        now_ms: 6_000,
-        selections: vec![(wids[0], false), (wids[5], true)],
-        ..Verdicts::default()
-    })
-    .await
-    .unwrap();
-    let selected: Vec<i64> = s
-        .witnesses_of_beacons(&[b2, b1, b3])
-        .await
-        .unwrap()
-        .iter()
-        .inspect(|w| assert_eq!(w.beacon_id, Some(b1)))
-        .filter(|w| w.selected)
-        .map(|w| w.id)
-        .collect();
-    assert_eq!(selected, vec![wids[1], wids[5]]);
+    assert_eq!(
+        tables["witnesses_selected"], 0,
+        "nothing is paid before a close"
+    );
     assert!(s.witnesses_of_beacons(&[b2, b3]).await.unwrap().is_empty());
 
     let last = s
@@ -730,15 +724,17 @@ async fn epochs_are_stored_once(f: &Fixture) {
             })
             .collect::<Vec<_>>()
     };
-    s.put_epoch(5, 1_000, "{\"epoch\":5}", &rows(10))
+    s.put_epoch(5, 1_000, "{\"epoch\":5}", &rows(10), &[])
         .await
         .unwrap();
-    s.put_epoch(7, 2_000, "{\"epoch\":7}", &rows(100))
+    s.put_epoch(7, 2_000, "{\"epoch\":7}", &rows(100), &[])
         .await
         .unwrap();
-    s.put_epoch(6, 3_000, "{\"epoch\":6}", &[]).await.unwrap();
+    s.put_epoch(6, 3_000, "{\"epoch\":6}", &[], &[])
+        .await
+        .unwrap();
     // A second close of epoch 5 keeps the first.
-    s.put_epoch(5, 9_000, "{\"other\":1}", &rows(1_000_000))
+    s.put_epoch(5, 9_000, "{\"other\":1}", &rows(1_000_000), &[])
         .await
         .unwrap();
     assert_eq!(
@@ -903,10 +899,13 @@ async fn oracle_end_to_end(f: &Fixture) {
     let report = net.oracle.close_epoch(epoch).await.unwrap();
     assert_eq!(report.beacons_valid, 1);
     assert_eq!(report.witnesses_valid, 2);
-    // The verifier selected both valid witnesses; how many of them the epoch rewards is the
-    // reward rules' business (reciprocity may hold them back).
-    assert_eq!(store.table_counts().await.unwrap()["witnesses_selected"], 2);
+    // How many of the valid witnesses the epoch pays is the reward rules' business
+    // (reciprocity may hold them back); the store counts exactly what the close paid.
     assert!(report.witnesses_selected <= 2);
+    assert_eq!(
+        store.table_counts().await.unwrap()["witnesses_selected"],
+        report.witnesses_selected
+    );
     // Who is paid depends on the reward rules (reputation may hold new hotspots back); only
     // the three participants can be.
     let paid: Vec<String> = [&beaconer, &w1, &w2]

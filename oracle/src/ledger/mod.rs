@@ -158,12 +158,14 @@ pub fn shares_root(shares: &[Share]) -> [u8; 32] {
     merkle::root(&leaves)
 }
 
-/// Digest of an epoch's inputs: `SHA-256("lorapoc-ledger-inputs-v1" ‖ for each valid beacon, in
-/// the order used: report id ‖ u32 count ‖ the selected witnesses' report ids, sorted)`, where a
-/// report id is the 32-byte SHA-256 of the report's encoding.
+/// Digest of what an epoch paid: `SHA-256("lorapoc-ledger-inputs-v2" ‖ for each beacon that
+/// earned, oldest first: its report id ‖ u32 count ‖ the public keys of the witnesses paid for
+/// it, sorted)`, where a report id is the 32-byte SHA-256 of the report's encoding. A witness is
+/// named by its key: a beacon has at most one valid witness report per hotspot. The epoch close
+/// computes it over the very selection it paid.
 pub fn inputs_digest(beacons: &[([u8; 32], Vec<[u8; 32]>)]) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    hasher.update(b"lorapoc-ledger-inputs-v1");
+    hasher.update(b"lorapoc-ledger-inputs-v2");
     for (beacon, witnesses) in beacons {
         let mut witnesses = witnesses.clone();
         witnesses.sort();

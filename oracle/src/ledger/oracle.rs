@@ -1,20 +1,11 @@
 //! The oracle's side of the ledger: appending an entry when an epoch closes, and reading
 //! entries and claims for the API.
 
-use super::{inputs_digest, Claim, LedgerEntry, LedgerFile, Manifest, Share};
+use super::{Claim, LedgerEntry, LedgerFile, Manifest, Share};
 use crate::epoch::EpochReport;
 use crate::error::OracleError;
-use crate::store::Status;
+use crate::store::RewardRow;
 use crate::Oracle;
-use sha2::{Digest, Sha256};
-
-/// A report id (hex SHA-256) as 32 bytes; an id that is not 64 hex digits is hashed instead.
-fn report_id_bytes(id: &str) -> [u8; 32] {
-    hex::decode(id)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .unwrap_or_else(|| Sha256::digest(id.as_bytes()).into())
-}
 
 impl Oracle {
     /// The ledger file, when the oracle keeps one (it does when opened on a data directory).
@@ -44,31 +35,15 @@ impl Oracle {
         Ok(self.ledger_entry(epoch)?.and_then(|e| e.claim(hotspot)))
     }
 
-    /// The digest of an epoch's inputs: its valid beacons, oldest first, each with its selected
-    /// valid witnesses (see [`super::inputs_digest`]).
-    pub async fn epoch_inputs_digest(&self, epoch: u64) -> Result<[u8; 32], OracleError> {
-        let start_ms = epoch.saturating_mul(self.config().epoch_ms);
-        let end_ms = start_ms.saturating_add(self.config().epoch_ms);
-        let mut inputs = Vec::new();
-        for beacon in self.store().valid_beacons_between(start_ms, end_ms).await? {
-            let witnesses = self
-                .store()
-                .witnesses_of_beacon(beacon.id)
-                .await?
-                .into_iter()
-                .filter(|w| w.status == Status::Valid && w.selected)
-                .map(|w| report_id_bytes(&w.report_id))
-                .collect();
-            inputs.push((report_id_bytes(&beacon.report_id), witnesses));
-        }
-        Ok(inputs_digest(&inputs))
-    }
-
-    /// Appends the ledger entry of a closed epoch unless the ledger already reaches it. An
-    /// epoch older than the ledger's head cannot be chained any more and is left out (logged).
+    /// Appends the ledger entry of a closed epoch unless the ledger already reaches it. The
+    /// shares come from the close's reward rows (`rows`) or, for an epoch stored before a
+    /// crash, from its stored report; the inputs digest is the one the close computed over what
+    /// it paid. An epoch older than the ledger's head cannot be chained any more and is left
+    /// out (logged).
     pub(crate) async fn append_ledger_entry(
         &self,
         report: &EpochReport,
+        rows: Option<&[RewardRow]>,
     ) -> Result<(), OracleError> {
         let Some(ledger) = self.ledger() else {
             return Ok(());
@@ -87,22 +62,17 @@ impl Oracle {
                 return Ok(());
             }
         }
-        let mut shares = report
-            .rewards
-            .iter()
-            .map(|r| {
-                let hotspot = r
-                    .address
-                    .parse::<poc::Address>()
-                    .map_err(|e| OracleError::Corrupt(format!("reward address: {e}")))?;
-                Ok(Share {
-                    hotspot,
-                    beacon_amount: r.beacon_amount,
-                    witness_amount: r.witness_amount,
-                    total: r.total,
-                })
-            })
-            .collect::<Result<Vec<_>, OracleError>>()?;
+        let Some(inputs_digest) = stored_digest(report)? else {
+            tracing::warn!(
+                epoch = report.epoch,
+                "epoch stored without the digest of what it paid; it stays out of the ledger"
+            );
+            return Ok(());
+        };
+        let mut shares = match rows {
+            Some(rows) => rows.iter().map(share_of_row).collect(),
+            None => shares_of_report(report)?,
+        };
         shares.sort_by_key(|s| s.hotspot.0);
         let manifest = Manifest {
             epoch: report.epoch,
@@ -112,7 +82,7 @@ impl Oracle {
             beacon_pool: report.beacon_pool,
             witness_pool: report.witness_pool,
             undistributed: report.undistributed,
-            inputs_digest: self.epoch_inputs_digest(report.epoch).await?,
+            inputs_digest,
             prev_hash: prev.map_or([0; 32], LedgerEntry::hash),
             shares,
         };
@@ -122,4 +92,50 @@ impl Oracle {
         })?;
         ledger.append(&entry)
     }
+}
+
+/// The inputs digest a stored report carries, if it carries one.
+fn stored_digest(report: &EpochReport) -> Result<Option<[u8; 32]>, OracleError> {
+    report
+        .inputs_digest
+        .as_deref()
+        .map(|text| {
+            hex::decode(text)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or_else(|| {
+                    OracleError::Corrupt(format!("epoch {}: inputs digest {text:?}", report.epoch))
+                })
+        })
+        .transpose()
+}
+
+/// A reward row's ledger share.
+fn share_of_row(row: &RewardRow) -> Share {
+    Share {
+        hotspot: poc::Address(row.pub_key),
+        beacon_amount: row.beacon_amount,
+        witness_amount: row.witness_amount,
+        total: row.beacon_amount + row.witness_amount,
+    }
+}
+
+/// The ledger shares of a stored report, whose hotspots are named by address.
+fn shares_of_report(report: &EpochReport) -> Result<Vec<Share>, OracleError> {
+    report
+        .rewards
+        .iter()
+        .map(|r| {
+            let hotspot = r
+                .address
+                .parse::<poc::Address>()
+                .map_err(|e| OracleError::Corrupt(format!("reward address: {e}")))?;
+            Ok(Share {
+                hotspot,
+                beacon_amount: r.beacon_amount,
+                witness_amount: r.witness_amount,
+                total: r.total,
+            })
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@ use crate::error::OracleError;
 use futures::future::BoxFuture;
 use poc::proto;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, OracleError>;
@@ -117,8 +117,16 @@ pub struct WitnessRow {
     pub reason: Option<String>,
     /// The beacon it was matched to.
     pub beacon_id: Option<i64>,
-    /// Whether it is among the rewarded witnesses of its beacon.
-    pub selected: bool,
+}
+
+/// A beacon that earned in a closed epoch, with the witnesses paid for it: what the epoch
+/// close selected, stored with the epoch ([`Store::put_epoch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidBeacon {
+    /// The beacon's row id.
+    pub beacon_id: i64,
+    /// Row ids of the witnesses paid for it.
+    pub witness_ids: Vec<i64>,
 }
 
 /// A report refused at ingest.
@@ -148,7 +156,7 @@ pub struct RewardRow {
     pub pub_key: [u8; 32],
     /// Valid beacons.
     pub beacons: u32,
-    /// Selected witnesses.
+    /// Paid witnesses.
     pub witnesses: u32,
     /// Beacon pool share.
     pub beacon_amount: u64,
@@ -171,7 +179,7 @@ pub struct ReportCounts {
     pub witnesses_invalid: u64,
     /// Witnesses not verified yet.
     pub witnesses_pending: u64,
-    /// Witnesses selected for reward.
+    /// Witnesses paid in closed epochs.
     pub witnesses_selected: u64,
 }
 
@@ -223,8 +231,6 @@ pub struct WitnessVerdict {
     pub reason: Option<&'static str>,
     /// The beacon it was matched to.
     pub beacon_id: Option<i64>,
-    /// Whether it is among the rewarded witnesses of its beacon.
-    pub selected: bool,
 }
 
 /// Everything one verification pass decided, written by [`Store::write_verdicts`].
@@ -236,14 +242,12 @@ pub struct Verdicts {
     pub beacons: Vec<BeaconVerdict>,
     /// Witnesses decided.
     pub witnesses: Vec<WitnessVerdict>,
-    /// Witnesses decided in earlier passes whose selection changed: (row id, selected).
-    pub selections: Vec<(i64, bool)>,
 }
 
 impl Verdicts {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.beacons.is_empty() && self.witnesses.is_empty() && self.selections.is_empty()
+        self.beacons.is_empty() && self.witnesses.is_empty()
     }
 }
 
@@ -369,7 +373,7 @@ impl ReportTally {
 pub(crate) const BEACON_COLS: &str = "id, report_id, pub_key, received_ms, raw, status, reason";
 /// The columns both stores read a witness row from, in [`WitnessRow`] order.
 pub(crate) const WITNESS_COLS: &str =
-    "id, report_id, pub_key, received_ms, raw, status, reason, beacon_id, selected";
+    "id, report_id, pub_key, received_ms, raw, status, reason, beacon_id";
 
 /// The key by which both stores find a report's replays (migrations `0004_report_key`): the
 /// first 16 bytes of the SHA-256 that a report id spells in hex; an id that is not 64 hex
@@ -388,6 +392,26 @@ pub(crate) fn report_key(report_id: &str) -> Vec<u8> {
         }
         None => report_id.as_bytes().to_vec(),
     }
+}
+
+/// The stored form of a paid beacon's witness ids ([`PaidBeacon`]): 8 bytes each,
+/// little-endian.
+pub(crate) fn encode_ids(ids: &[i64]) -> Vec<u8> {
+    ids.iter().flat_map(|id| id.to_le_bytes()).collect()
+}
+
+/// The witness ids of [`encode_ids`]; a length that is not a multiple of 8 is corrupt.
+pub(crate) fn decode_ids(bytes: &[u8]) -> StoreResult<Vec<i64>> {
+    if bytes.len() % 8 != 0 {
+        return Err(OracleError::Corrupt(format!(
+            "paid witness ids of {} bytes",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .collect())
 }
 
 /// A 32-byte key read back from a store.
@@ -540,12 +564,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<()>>;
     /// Witnesses matched to a beacon, oldest first.
     fn witnesses_of_beacon(&self, beacon_id: i64) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>>;
-    /// Marks exactly `selected` among the witnesses of `beacon_id` as rewarded.
-    fn set_selected<'a>(
+    /// The row ids of the witnesses paid, in closed epochs, for any of `beacon_ids`.
+    fn paid_witnesses<'a>(
         &'a self,
-        beacon_id: i64,
-        selected: &'a [i64],
-    ) -> BoxFuture<'a, StoreResult<()>>;
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<HashSet<i64>>>;
 
     /// The gateways among `keys` that are known (any order).
     fn gateways_with_keys<'a>(
@@ -567,7 +590,7 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         keys: &'a [[u8; 32]],
     ) -> BoxFuture<'a, StoreResult<HashMap<[u8; 32], u64>>>;
-    /// Writes a verification pass's verdicts and selections: beacons before witnesses, so a
+    /// Writes a verification pass's verdicts: beacons before witnesses, so a
     /// witness is never stored as decided while its beacon is still stored as pending.
     fn write_verdicts<'a>(&'a self, verdicts: &'a Verdicts) -> BoxFuture<'a, StoreResult<()>>;
     /// Of every hotspot's latest `limit` reports of `kind` (newest first by receive time, then
@@ -608,13 +631,15 @@ pub trait Store: Send + Sync + 'static {
     fn epoch_report(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Option<String>>>;
     /// The latest closed epoch.
     fn last_closed_epoch(&self) -> BoxFuture<'_, StoreResult<Option<u64>>>;
-    /// Stores a closed epoch in one transaction; keeps an existing one.
+    /// Stores a closed epoch in one transaction: its report, its reward rows and the beacons
+    /// that earned with the witnesses paid for them; keeps an existing one.
     fn put_epoch<'a>(
         &'a self,
         epoch: u64,
         closed_ms: u64,
         report_json: &'a str,
         rows: &'a [RewardRow],
+        paid: &'a [PaidBeacon],
     ) -> BoxFuture<'a, StoreResult<()>>;
 
     /// Report counts per hotspot.

@@ -14,9 +14,10 @@
 //! acknowledged once it is durable and many reports share one commit.
 
 use super::{
-    key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow,
-    RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store,
-    StoreResult, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    decode_ids, encode_ids, key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow,
+    EpochWitness, GatewayRow, PaidBeacon, RejectionRow, ReportCounts, ReportKind, ReportTally,
+    RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts, VerifierLock, WitnessRow,
+    BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -244,7 +245,6 @@ fn witness_row(row: &PgRow) -> StoreResult<WitnessRow> {
         status: Status::parse(&status)?,
         reason: row.try_get("reason")?,
         beacon_id: row.try_get("beacon_id")?,
-        selected: row.try_get("selected")?,
     })
 }
 
@@ -696,18 +696,22 @@ impl Store for PostgresStore {
         })
     }
 
-    fn set_selected<'a>(
+    fn paid_witnesses<'a>(
         &'a self,
-        beacon_id: i64,
-        selected: &'a [i64],
-    ) -> BoxFuture<'a, StoreResult<()>> {
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<HashSet<i64>>> {
         Box::pin(async move {
-            sqlx::query("UPDATE witnesses SET selected = (id = ANY($2)) WHERE beacon_id = $1")
-                .bind(beacon_id)
-                .bind(selected)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
+            let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
+                "SELECT witness_ids FROM epoch_selections WHERE beacon_id = ANY($1)",
+            )
+            .bind(beacon_ids)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut paid = HashSet::new();
+            for (bytes,) in rows {
+                paid.extend(decode_ids(&bytes)?);
+            }
+            Ok(paid)
         })
     }
 
@@ -818,32 +822,18 @@ impl Store for PostgresStore {
                 let statuses: Vec<&str> = chunk.iter().map(|v| v.status.as_str()).collect();
                 let reasons: Vec<Option<&str>> = chunk.iter().map(|v| v.reason).collect();
                 let beacons: Vec<Option<i64>> = chunk.iter().map(|v| v.beacon_id).collect();
-                let selected: Vec<bool> = chunk.iter().map(|v| v.selected).collect();
                 sqlx::query(
                     "UPDATE witnesses AS w SET status = v.status, reason = v.reason,
-                       beacon_id = v.beacon_id, selected = v.selected, verified_ms = $6
-                     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BOOL[])
-                       AS v (id, status, reason, beacon_id, selected)
+                       beacon_id = v.beacon_id, verified_ms = $5
+                     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[])
+                       AS v (id, status, reason, beacon_id)
                      WHERE w.id = v.id",
                 )
                 .bind(ids)
                 .bind(statuses)
                 .bind(reasons)
                 .bind(beacons)
-                .bind(selected)
                 .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for chunk in verdicts.selections.chunks(ROWS_PER_STATEMENT) {
-                let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
-                let selected: Vec<bool> = chunk.iter().map(|(_, s)| *s).collect();
-                sqlx::query(
-                    "UPDATE witnesses AS w SET selected = v.selected
-                     FROM UNNEST($1::BIGINT[], $2::BOOL[]) AS v (id, selected) WHERE w.id = v.id",
-                )
-                .bind(ids)
-                .bind(selected)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -1013,6 +1003,7 @@ impl Store for PostgresStore {
         closed_ms: u64,
         report_json: &'a str,
         rows: &'a [RewardRow],
+        paid: &'a [PaidBeacon],
     ) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await?;
@@ -1051,6 +1042,22 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            if inserted.rows_affected() == 1 {
+                for chunk in paid.chunks(ROWS_PER_STATEMENT) {
+                    let beacons: Vec<i64> = chunk.iter().map(|p| p.beacon_id).collect();
+                    let witnesses: Vec<Vec<u8>> =
+                        chunk.iter().map(|p| encode_ids(&p.witness_ids)).collect();
+                    sqlx::query(
+                        "INSERT INTO epoch_selections (beacon_id, epoch, witness_ids)
+                         SELECT b, $1, w FROM UNNEST($2::BIGINT[], $3::BYTEA[]) AS v (b, w)",
+                    )
+                    .bind(i(epoch))
+                    .bind(beacons)
+                    .bind(witnesses)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
             tx.commit().await?;
             Ok(())
         })
@@ -1076,7 +1083,7 @@ impl Store for PostgresStore {
                 }
             }
             let rows = sqlx::query(
-                "SELECT pub_key, status, COUNT(*), COUNT(*) FILTER (WHERE selected) FROM witnesses GROUP BY pub_key, status",
+                "SELECT pub_key, status, COUNT(*) FROM witnesses GROUP BY pub_key, status",
             )
             .fetch_all(&self.pool)
             .await?;
@@ -1084,14 +1091,21 @@ impl Store for PostgresStore {
                 let key: Vec<u8> = row.try_get(0)?;
                 let status: String = row.try_get(1)?;
                 let n = u(row.try_get(2)?);
-                let selected: i64 = row.try_get(3)?;
                 let c = map.entry(key32(&key)?).or_default();
-                c.witnesses_selected += u(selected);
                 match Status::parse(&status)? {
                     Status::Pending => c.witnesses_pending += n,
                     Status::Valid => c.witnesses_valid += n,
                     Status::Invalid => c.witnesses_invalid += n,
                 }
+            }
+            let rows = sqlx::query(
+                "SELECT pub_key, SUM(witnesses)::BIGINT FROM epoch_rewards GROUP BY pub_key",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                map.entry(key32(&key)?).or_default().witnesses_selected = u(row.try_get(1)?);
             }
             Ok(map)
         })
@@ -1213,7 +1227,7 @@ impl Store for PostgresStore {
                 ),
                 (
                     "witnesses_selected",
-                    "SELECT COUNT(*) FROM witnesses WHERE selected",
+                    "SELECT COALESCE(SUM(witnesses), 0)::BIGINT FROM epoch_rewards",
                 ),
                 (
                     "ingest_rejections",

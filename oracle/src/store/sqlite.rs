@@ -4,7 +4,7 @@
 //! concurrent inserts queue up for one writer task, which stores every queued report in one
 //! transaction committed with `synchronous = FULL` (one fsync for the whole group) and only
 //! then answers each caller, so a report is acknowledged once it is on disk, and many
-//! concurrent reports share an fsync. Verdicts (statuses, matched beacons, selections) are
+//! concurrent reports share an fsync. Verdicts (statuses and matched beacons) are
 //! written on connections with `synchronous = NORMAL`: atomic and never corrupt, but a power
 //! cut (not a process crash) may roll the latest ones back to pending, and the next pass
 //! decides them again. Every later FULL commit (a report, a closed epoch) makes them durable.
@@ -14,9 +14,10 @@
 //! through: ingest and verification look a gateway up per report without touching SQLite.
 
 use super::{
-    key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow,
-    RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store,
-    StoreResult, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    decode_ids, encode_ids, key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow,
+    EpochWitness, GatewayRow, PaidBeacon, RejectionRow, ReportCounts, ReportKind, ReportTally,
+    RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts, VerifierLock, WitnessRow,
+    BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -28,7 +29,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -399,36 +400,21 @@ async fn write_verdicts(pool: &SqlitePool, verdicts: &Verdicts) -> StoreResult<(
     update_from_values(
         pool,
         &verdicts.witnesses,
-        "id, status, reason, beacon_id, selected",
+        "id, status, reason, beacon_id",
         |mut row, v| {
             row.push_bind(v.id)
                 .push_bind(v.status.as_str())
                 .push_bind(v.reason)
-                .push_bind(v.beacon_id)
-                .push_bind(i64::from(v.selected));
+                .push_bind(v.beacon_id);
         },
         |query| {
             query
                 .push(
                     "UPDATE witnesses SET status = v.status, reason = v.reason, \
-                     beacon_id = v.beacon_id, selected = v.selected, verified_ms = ",
+                     beacon_id = v.beacon_id, verified_ms = ",
                 )
                 .push_bind(now)
                 .push(" FROM v WHERE witnesses.id = v.id");
-        },
-    )
-    .await?;
-    update_from_values(
-        pool,
-        &verdicts.selections,
-        "id, selected",
-        |mut row, (id, selected)| {
-            row.push_bind(*id).push_bind(i64::from(*selected));
-        },
-        |query| {
-            query.push(
-                "UPDATE witnesses SET selected = v.selected FROM v WHERE witnesses.id = v.id",
-            );
         },
     )
     .await
@@ -487,7 +473,6 @@ fn witness_row(row: &SqliteRow) -> StoreResult<WitnessRow> {
     let raw: Vec<u8> = row.try_get("raw")?;
     let key: Vec<u8> = row.try_get("pub_key")?;
     let status: String = row.try_get("status")?;
-    let selected: i64 = row.try_get("selected")?;
     Ok(WitnessRow {
         id: row.try_get("id")?,
         report_id: row.try_get("report_id")?,
@@ -498,7 +483,6 @@ fn witness_row(row: &SqliteRow) -> StoreResult<WitnessRow> {
         status: Status::parse(&status)?,
         reason: row.try_get("reason")?,
         beacon_id: row.try_get("beacon_id")?,
-        selected: selected != 0,
     })
 }
 
@@ -942,26 +926,27 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_selected<'a>(
+    fn paid_witnesses<'a>(
         &'a self,
-        beacon_id: i64,
-        selected: &'a [i64],
-    ) -> BoxFuture<'a, StoreResult<()>> {
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<HashSet<i64>>> {
         Box::pin(async move {
-            let mut tx = self.relaxed.begin().await?;
-            sqlx::query("UPDATE witnesses SET selected = 0 WHERE beacon_id = ?")
-                .bind(beacon_id)
-                .execute(&mut *tx)
-                .await?;
-            for id in selected {
-                sqlx::query("UPDATE witnesses SET selected = 1 WHERE id = ? AND beacon_id = ?")
-                    .bind(id)
-                    .bind(beacon_id)
-                    .execute(&mut *tx)
-                    .await?;
+            let mut paid = HashSet::new();
+            for chunk in beacon_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT witness_ids FROM epoch_selections WHERE beacon_id IN (",
+                );
+                let mut ids = query.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                query.push(")");
+                for row in query.build().fetch_all(&self.pool).await? {
+                    let bytes: Vec<u8> = row.try_get(0)?;
+                    paid.extend(decode_ids(&bytes)?);
+                }
             }
-            tx.commit().await?;
-            Ok(())
+            Ok(paid)
         })
     }
 
@@ -1215,6 +1200,7 @@ impl Store for SqliteStore {
         closed_ms: u64,
         report_json: &'a str,
         rows: &'a [RewardRow],
+        paid: &'a [PaidBeacon],
     ) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await?;
@@ -1244,6 +1230,17 @@ impl Store for SqliteStore {
                     });
                     query.build().execute(&mut *tx).await?;
                 }
+                for chunk in paid.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = QueryBuilder::<Sqlite>::new(
+                        "INSERT INTO epoch_selections (beacon_id, epoch, witness_ids) ",
+                    );
+                    query.push_values(chunk, |mut row, p| {
+                        row.push_bind(p.beacon_id)
+                            .push_bind(i(epoch))
+                            .push_bind(encode_ids(&p.witness_ids));
+                    });
+                    query.build().execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
             Ok(())
@@ -1270,7 +1267,7 @@ impl Store for SqliteStore {
                 }
             }
             let rows = sqlx::query(
-                "SELECT pub_key, status, COUNT(*), SUM(selected) FROM witnesses GROUP BY pub_key, status",
+                "SELECT pub_key, status, COUNT(*) FROM witnesses GROUP BY pub_key, status",
             )
             .fetch_all(&self.pool)
             .await?;
@@ -1278,14 +1275,20 @@ impl Store for SqliteStore {
                 let key: Vec<u8> = row.try_get(0)?;
                 let status: String = row.try_get(1)?;
                 let n = u(row.try_get(2)?);
-                let selected: Option<i64> = row.try_get(3)?;
                 let c = map.entry(key32(&key)?).or_default();
-                c.witnesses_selected += u(selected.unwrap_or(0));
                 match Status::parse(&status)? {
                     Status::Pending => c.witnesses_pending += n,
                     Status::Valid => c.witnesses_valid += n,
                     Status::Invalid => c.witnesses_invalid += n,
                 }
+            }
+            let rows =
+                sqlx::query("SELECT pub_key, SUM(witnesses) FROM epoch_rewards GROUP BY pub_key")
+                    .fetch_all(&self.pool)
+                    .await?;
+            for row in rows {
+                let key: Vec<u8> = row.try_get(0)?;
+                map.entry(key32(&key)?).or_default().witnesses_selected = u(row.try_get(1)?);
             }
             Ok(map)
         })
@@ -1407,7 +1410,7 @@ impl Store for SqliteStore {
                 ),
                 (
                     "witnesses_selected",
-                    "SELECT COUNT(*) FROM witnesses WHERE selected = 1",
+                    "SELECT COALESCE(SUM(witnesses), 0) FROM epoch_rewards",
                 ),
                 (
                     "ingest_rejections",

@@ -1,0 +1,415 @@
+//! The epoch close's decisions, as pure functions over what the close loaded: which beacons
+//! and witnesses are paid (reciprocity, the defences' flags, one selection), the hex density
+//! and reputation scales, and the integer shares. No store, no clock: the same inputs give the
+//! same report on any machine.
+
+use super::{EpochReport, HotspotRewardRow};
+use crate::config::OracleConfig;
+use crate::defences::{BeaconEvidence, Evidence, Flags};
+use crate::reason::RewardReason;
+use crate::reputation;
+use crate::rewards::{compute_rewards_weighted, EpochRewards, PocEvent, RewardError};
+use crate::selection;
+use crate::store::{BeaconRow, EpochWitness, PaidBeacon, ReportTally, RewardRow, Status};
+use h3_coverage::density::{density_scales, hip104_levels};
+use h3_coverage::CellIndex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Receive time of each hotspot's latest valid report of a kind, among its latest
+/// `reputation.max_reports` reports of that kind, in a span ending at the epoch's end.
+pub type LatestValid = HashMap<[u8; 32], u64>;
+
+/// Where each hotspot of the epoch asserted (its cell and antenna gain, tenths of dBi), `None`
+/// for a hotspot not asserted or not known.
+pub type Placements = BTreeMap<[u8; 32], Option<(CellIndex, i32)>>;
+
+/// Everything an epoch close decides from, loaded by the service.
+#[derive(Debug, Clone, Default)]
+pub struct EpochInputs {
+    /// Epoch number.
+    pub epoch: u64,
+    /// First millisecond of the epoch.
+    pub start_ms: u64,
+    /// First millisecond after the epoch.
+    pub end_ms: u64,
+    /// The valid beacons received in the epoch, oldest first.
+    pub beacons: Vec<BeaconRow>,
+    /// Their valid witnesses, ordered by beacon row id, receive time and row id.
+    pub witnesses: Vec<EpochWitness>,
+    /// Where the hotspots of those reports asserted.
+    pub placements: Placements,
+    /// The hotspots the epoch-wide defences flagged.
+    pub flags: Flags,
+    /// Each hotspot's latest reports of each kind in the reputation span, tallied.
+    pub recent: Vec<ReportTally>,
+    /// HIP-106: each hotspot's latest valid beacon in the reciprocity span (empty when the
+    /// window is 0).
+    pub active_beacons: LatestValid,
+    /// HIP-106: each hotspot's latest valid witness in the reciprocity span.
+    pub active_witnesses: LatestValid,
+    /// Counts by reason code of the epoch's invalid reports and ingest rejections.
+    pub rejections: BTreeMap<String, u64>,
+}
+
+/// A decided epoch: its report, its reward rows (by key) and what was paid for each beacon.
+#[derive(Debug, Clone)]
+pub struct DecidedEpoch {
+    /// The report (amounts, counts, flags, reputation, the inputs digest).
+    pub report: EpochReport,
+    /// Reward rows ordered by public key.
+    pub rows: Vec<RewardRow>,
+    /// Each paid beacon with its paid witnesses, in the beacons' order.
+    pub paid: Vec<PaidBeacon>,
+}
+
+/// Each valid beacon with its valid witnesses (`witnesses` ordered by beacon), in the beacons'
+/// order.
+pub fn by_beacon<'a>(
+    beacons: &'a [BeaconRow],
+    witnesses: &'a [EpochWitness],
+) -> Vec<(&'a BeaconRow, &'a [EpochWitness])> {
+    let of_beacon: HashMap<i64, &[EpochWitness]> = witnesses
+        .chunk_by(|a, b| a.beacon_id == b.beacon_id)
+        .map(|same| (same[0].beacon_id, same))
+        .collect();
+    beacons
+        .iter()
+        .map(|beacon| {
+            (
+                beacon,
+                of_beacon.get(&beacon.id).copied().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The defences' evidence: where each located hotspot asserted, and each beacon's witnesses
+/// with the path gain of their reports, dB.
+pub fn evidence(
+    beacons: &[BeaconRow],
+    witnesses: &[EpochWitness],
+    placements: &Placements,
+) -> Evidence {
+    let mut evidence = Evidence::default();
+    for (key, placed) in placements {
+        if let Some((cell, _)) = placed {
+            evidence.locations.insert(*key, *cell);
+        }
+    }
+    for (beacon, valid) in by_beacon(beacons, witnesses) {
+        let Some(Some((_, b_gain))) = placements.get(&beacon.pub_key) else {
+            continue;
+        };
+        let witnesses = valid
+            .iter()
+            .filter_map(|w| {
+                let (_, w_gain) = placements.get(&w.pub_key).copied().flatten()?;
+                let gain_ddb = i64::from(w.rssi_ddbm)
+                    - i64::from(beacon.report.tx_power_ddbm)
+                    - i64::from(*b_gain)
+                    - i64::from(w_gain);
+                Some((w.pub_key, gain_ddb as f64 / 10.0))
+            })
+            .collect();
+        evidence.beacons.push(BeaconEvidence {
+            beaconer: beacon.pub_key,
+            witnesses,
+        });
+    }
+    evidence
+}
+
+/// The latest valid receive time of each hotspot in `tallies`.
+pub fn latest_valid<'a>(tallies: impl IntoIterator<Item = &'a ReportTally>) -> LatestValid {
+    let mut latest = LatestValid::new();
+    for t in tallies.into_iter().filter(|t| t.status == Status::Valid) {
+        let entry = latest.entry(t.pub_key).or_default();
+        *entry = (*entry).max(t.latest_ms);
+    }
+    latest
+}
+
+/// What one beacon pays: nothing (`None`), or its beaconer and the witnesses selected among
+/// the eligible ones; and the reason codes of its reports that earn nothing.
+struct BeaconDecision<'a> {
+    paid: Option<(&'a BeaconRow, Vec<&'a EpochWitness>)>,
+    unpaid: Vec<&'static str>,
+}
+
+/// Decides one beacon: the beaconer must be unflagged and reciprocal (HIP-106: a valid witness
+/// from `reciprocity_window_ms` before the beacon to the epoch's end), and only eligible
+/// witnesses (unflagged, with a valid beacon in the same span) compete for the
+/// `max_witnesses_per_beacon` paid places, so that ineligible ones neither take a place nor
+/// dilute the others' units.
+fn decide_beacon<'a>(
+    beacon: &'a BeaconRow,
+    valid: &'a [EpochWitness],
+    inputs: &EpochInputs,
+    config: &OracleConfig,
+) -> BeaconDecision<'a> {
+    let window = config.reciprocity_window_ms;
+    let flag_code = |key: &[u8; 32]| {
+        inputs
+            .flags
+            .get(key)
+            .and_then(|reasons| reasons.iter().next())
+            .map(RewardReason::code)
+    };
+    let active = |latest: &LatestValid, key: &[u8; 32], from: u64| {
+        window == 0 || latest.get(key).is_some_and(|&t| t >= from)
+    };
+    let mut unpaid = Vec::new();
+    if let Some(code) = flag_code(&beacon.pub_key) {
+        unpaid.push(code);
+        return BeaconDecision { paid: None, unpaid };
+    }
+    let from = beacon.received_ms.saturating_sub(window);
+    if !active(&inputs.active_witnesses, &beacon.pub_key, from) {
+        unpaid.push(RewardReason::GatewayNoValidWitnesses.code());
+        return BeaconDecision { paid: None, unpaid };
+    }
+    let mut eligible = Vec::new();
+    for w in valid {
+        if let Some(code) = flag_code(&w.pub_key) {
+            unpaid.push(code);
+        } else if !active(&inputs.active_beacons, &w.pub_key, from) {
+            unpaid.push(RewardReason::GatewayNoValidBeacons.code());
+        } else {
+            eligible.push(w);
+        }
+    }
+    let selected = selection::select(
+        &beacon.report.remote_entropy,
+        eligible,
+        |w| w.pub_key,
+        config.max_witnesses_per_beacon as usize,
+    );
+    BeaconDecision {
+        paid: Some((beacon, selected)),
+        unpaid,
+    }
+}
+
+/// The epoch's paid beacons and witnesses.
+struct Selection {
+    /// One reward event per paid beacon, in the beacons' order.
+    events: Vec<PocEvent>,
+    /// The same, by row ids, for the store.
+    paid: Vec<PaidBeacon>,
+    /// The same, by report id and witness keys, for the ledger's inputs digest.
+    pinned: Vec<([u8; 32], Vec<[u8; 32]>)>,
+    /// Valid beacons and witnesses that earn nothing, by reason code.
+    ineligible: BTreeMap<String, u64>,
+    /// Every hotspot with a valid beacon or a valid witness of one.
+    active: BTreeSet<[u8; 32]>,
+}
+
+/// Decides every beacon (on every core, gathered in order).
+fn select_paid(inputs: &EpochInputs, config: &OracleConfig) -> Selection {
+    let epoch_reports = by_beacon(&inputs.beacons, &inputs.witnesses);
+    let decided = crate::parallel::map(&epoch_reports, |(beacon, valid)| {
+        decide_beacon(beacon, valid, inputs, config)
+    });
+    let mut selection = Selection {
+        events: Vec::new(),
+        paid: Vec::new(),
+        pinned: Vec::new(),
+        ineligible: BTreeMap::new(),
+        active: BTreeSet::new(),
+    };
+    for ((beacon, valid), decision) in epoch_reports.iter().zip(decided) {
+        selection.active.insert(beacon.pub_key);
+        selection.active.extend(valid.iter().map(|w| w.pub_key));
+        for code in decision.unpaid {
+            *selection.ineligible.entry(code.to_string()).or_default() += 1;
+        }
+        let Some((beacon, witnesses)) = decision.paid else {
+            continue;
+        };
+        let keys: Vec<[u8; 32]> = witnesses.iter().map(|w| w.pub_key).collect();
+        selection.paid.push(PaidBeacon {
+            beacon_id: beacon.id,
+            witness_ids: witnesses.iter().map(|w| w.id).collect(),
+        });
+        selection
+            .pinned
+            .push((report_id_bytes(&beacon.report_id), keys.clone()));
+        selection.events.push(PocEvent {
+            beaconer: beacon.pub_key,
+            witnesses: keys,
+        });
+    }
+    selection
+}
+
+/// A report id (hex SHA-256) as 32 bytes; an id that is not 64 hex digits is hashed instead.
+pub fn report_id_bytes(id: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    hex::decode(id)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .unwrap_or_else(|| Sha256::digest(id.as_bytes()).into())
+}
+
+/// Hex density scales of the hotspots that proved coverage: a valid beacon, not flagged, and
+/// an asserted location.
+fn density(inputs: &EpochInputs) -> BTreeMap<[u8; 32], f64> {
+    let beaconers: BTreeSet<[u8; 32]> = inputs.beacons.iter().map(|b| b.pub_key).collect();
+    let located: Vec<([u8; 32], CellIndex)> = beaconers
+        .into_iter()
+        .filter(|key| !inputs.flags.contains_key(key))
+        .filter_map(|key| match inputs.placements.get(&key) {
+            Some(Some((cell, _))) => Some((key, *cell)),
+            _ => None,
+        })
+        .collect();
+    density_scales(&located, &hip104_levels())
+}
+
+/// Reputation factors as of the epoch's end, of every active hotspot, by key.
+fn reputation_factors(
+    recent: &[ReportTally],
+    active: &BTreeSet<[u8; 32]>,
+    config: &OracleConfig,
+) -> BTreeMap<[u8; 32], f64> {
+    let mut valid_reports: HashMap<[u8; 32], u64> = HashMap::new();
+    let mut invalid_reports: HashMap<[u8; 32], BTreeMap<String, u64>> = HashMap::new();
+    for tally in recent {
+        match tally.status {
+            Status::Valid => *valid_reports.entry(tally.pub_key).or_default() += tally.count,
+            Status::Invalid => {
+                let reason = tally.reason.clone().unwrap_or_else(|| "unknown".into());
+                *invalid_reports
+                    .entry(tally.pub_key)
+                    .or_default()
+                    .entry(reason)
+                    .or_default() += tally.count;
+            }
+            Status::Pending => {}
+        }
+    }
+    let no_invalid = BTreeMap::new();
+    active
+        .iter()
+        .map(|key| {
+            let valid = valid_reports.get(key).copied().unwrap_or(0);
+            let invalid = invalid_reports.get(key).unwrap_or(&no_invalid);
+            (
+                *key,
+                reputation::score(valid, invalid, &config.reputation).factor,
+            )
+        })
+        .collect()
+}
+
+/// Decides a closed epoch from its loaded inputs.
+pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoch, RewardError> {
+    let selection = select_paid(inputs, config);
+    let mut scales = density(inputs);
+    // Reputation scales each hotspot's beacons (and so its witnesses' units for them, like
+    // density) and, separately, its own witness units.
+    let factors = reputation_factors(&inputs.recent, &selection.active, config);
+    let mut witness_factors = BTreeMap::new();
+    if config.reputation.enabled {
+        for (key, &factor) in factors.iter().filter(|(_, f)| **f < 1.0) {
+            let density = scales.get(key).copied().unwrap_or(1.0);
+            scales.insert(*key, density * factor);
+            witness_factors.insert(*key, factor);
+        }
+    }
+    let rewards = compute_rewards_weighted(
+        &selection.events,
+        &scales,
+        &witness_factors,
+        &config.rewards.params(),
+    )?;
+    let mut rows: Vec<RewardRow> = rewards
+        .hotspots
+        .iter()
+        .map(|h| RewardRow {
+            pub_key: h.hotspot,
+            beacons: h.beacons,
+            witnesses: h.witnesses,
+            beacon_amount: h.beacon_amount,
+            witness_amount: h.witness_amount,
+        })
+        .collect();
+    rows.sort_by_key(|r| r.pub_key);
+    let report = report_of(inputs, &selection, &factors, &rewards, &rows);
+    Ok(DecidedEpoch {
+        report,
+        rows,
+        paid: selection.paid,
+    })
+}
+
+/// The epoch's report, with every hotspot named by its address.
+fn report_of(
+    inputs: &EpochInputs,
+    selection: &Selection,
+    factors: &BTreeMap<[u8; 32], f64>,
+    rewards: &EpochRewards,
+    rows: &[RewardRow],
+) -> EpochReport {
+    // Addresses encoded on every core (base58 is slow enough to show at 100 000 hotspots).
+    let active: Vec<[u8; 32]> = selection.active.iter().copied().collect();
+    let addresses: HashMap<[u8; 32], String> = active
+        .iter()
+        .copied()
+        .zip(crate::parallel::map(&active, |key| {
+            poc::Address(*key).to_string()
+        }))
+        .collect();
+    let address = |key: &[u8; 32]| {
+        addresses
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| poc::Address(*key).to_string())
+    };
+    let mut reward_rows: Vec<HotspotRewardRow> = rows
+        .iter()
+        .map(|r| HotspotRewardRow {
+            address: address(&r.pub_key),
+            beacons: r.beacons,
+            witnesses: r.witnesses,
+            beacon_amount: r.beacon_amount,
+            witness_amount: r.witness_amount,
+            total: r.beacon_amount + r.witness_amount,
+        })
+        .collect();
+    reward_rows.sort_by(|a, b| a.address.cmp(&b.address));
+    EpochReport {
+        epoch: inputs.epoch,
+        start_ms: inputs.start_ms,
+        end_ms: inputs.end_ms,
+        emission: rewards.emission,
+        beacon_pool: rewards.beacon_pool,
+        witness_pool: rewards.witness_pool,
+        undistributed: rewards.undistributed,
+        rewards: reward_rows,
+        rejections: inputs.rejections.clone(),
+        beacons_valid: inputs.beacons.len() as u64,
+        witnesses_valid: inputs.witnesses.len() as u64,
+        witnesses_selected: selection
+            .events
+            .iter()
+            .map(|e| e.witnesses.len() as u64)
+            .sum(),
+        ineligible: selection.ineligible.clone(),
+        reputation: factors
+            .iter()
+            .map(|(key, factor)| (address(key), *factor))
+            .collect(),
+        flagged: inputs
+            .flags
+            .iter()
+            .map(|(key, reasons)| {
+                (
+                    poc::Address(*key).to_string(),
+                    reasons.iter().map(|r| r.code().to_string()).collect(),
+                )
+            })
+            .collect(),
+        inputs_digest: Some(hex::encode(crate::ledger::inputs_digest(&selection.pinned))),
+    }
+}

@@ -1,0 +1,302 @@
+//! Closing an epoch: valid beacons and their selected witnesses become reward shares.
+//!
+//! Epoch `n` covers reports received in `[n·epoch_ms, (n+1)·epoch_ms)`. It can be closed once it
+//! has settled, i.e. `now >= (n+1)·epoch_ms + entropy_window_ms`, so that every report received in
+//! it has been verified. Hex density scales come from the asserted locations of the hotspots
+//! with a valid beacon in the epoch that the epoch-wide defences ([`crate::defences`]) did not
+//! flag. A closed epoch is stored once; closing it again returns the stored report.
+//!
+//! Two rules decide rewards beyond validity. HIP-106 reciprocity: a valid beacon earns only if
+//! its beaconer has a valid witness report received from `reciprocity_window_ms` before the
+//! beacon to the epoch's end (else `gateway_no_valid_witnesses`, and its witnesses earn nothing
+//! from it either), and a selected witness earns only if its hotspot has a valid beacon in the
+//! same span (else `gateway_no_valid_beacons`). Only eligible witnesses (valid, not flagged,
+//! reciprocal) compete for the `max_witnesses_per_beacon` paid places of a beacon, in
+//! selection-key order ([`crate::selection`]): a witness is selected once, here. Reputation
+//! ([`crate::reputation`]) as of the epoch's end multiplies each hotspot's density scale and its
+//! own witness units. The closed epoch, with what was paid for each beacon, is then stored and
+//! appended to the signed reward ledger ([`crate::ledger`]), which pins exactly what was paid.
+//!
+//! The close runs as named steps, each timed in the log: `verify` (pending reports),
+//! `read_reports`, `read_gateways`, `defences`, `tallies` ([`Oracle::load_epoch`]), `decide`
+//! ([`decide::decide`], pure), `store` and `ledger`.
+
+pub mod decide;
+
+use crate::defences::{self, Flags};
+use crate::error::OracleError;
+use crate::phases::PhaseTimes;
+use crate::store::{BeaconRow, EpochWitness, ReportKind, ReportTally};
+use crate::Oracle;
+use decide::{DecidedEpoch, EpochInputs, LatestValid, Placements};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One hotspot's rewards in an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HotspotRewardRow {
+    /// The hotspot's address.
+    pub address: String,
+    /// Valid beacons.
+    pub beacons: u32,
+    /// Selected (rewarded) witnesses.
+    pub witnesses: u32,
+    /// Share of the beacon pool.
+    pub beacon_amount: u64,
+    /// Share of the witness pool.
+    pub witness_amount: u64,
+    /// Sum of both.
+    pub total: u64,
+}
+
+/// The outcome of a closed epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// Epoch number.
+    pub epoch: u64,
+    /// First millisecond of the epoch.
+    pub start_ms: u64,
+    /// First millisecond after the epoch.
+    pub end_ms: u64,
+    /// Proof-of-coverage emission of the epoch.
+    pub emission: u64,
+    /// Part of the emission for beaconers.
+    pub beacon_pool: u64,
+    /// Part of the emission for witnesses.
+    pub witness_pool: u64,
+    /// What could not be given out (no beacons or no witnesses).
+    pub undistributed: u64,
+    /// Rewards per hotspot, ordered by address.
+    pub rewards: Vec<HotspotRewardRow>,
+    /// Counts by reason code of invalid beacons, invalid witnesses and ingest rejections
+    /// received in the epoch.
+    pub rejections: BTreeMap<String, u64>,
+    /// Valid beacons.
+    pub beacons_valid: u64,
+    /// Valid witnesses of those beacons.
+    pub witnesses_valid: u64,
+    /// Witnesses paid: those the close selected for the beacons that earned.
+    pub witnesses_selected: u64,
+    /// Valid beacons and selected witnesses that earned nothing, by reason code
+    /// ([`RewardReason`], HIP-106 reciprocity).
+    #[serde(default)]
+    pub ineligible: BTreeMap<String, u64>,
+    /// Reputation reward factor of every active hotspot as of the epoch's end, by address
+    /// (applied only when reputation is enabled).
+    #[serde(default)]
+    pub reputation: BTreeMap<String, f64>,
+    /// Hotspots the epoch-wide defences ([`crate::defences`]) flagged, by address, with the
+    /// reason codes; they earn nothing in the epoch.
+    #[serde(default)]
+    pub flagged: BTreeMap<String, Vec<String>>,
+    /// Hex of the digest of what was paid ([`crate::ledger::inputs_digest`]), which the
+    /// epoch's ledger entry pins; absent in reports stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_digest: Option<String>,
+}
+
+/// The first and the first-after millisecond of epoch `epoch`.
+fn epoch_span(epoch: u64, epoch_ms: u64) -> (u64, u64) {
+    let start_ms = epoch.saturating_mul(epoch_ms);
+    (start_ms, start_ms.saturating_add(epoch_ms))
+}
+
+impl Oracle {
+    /// When epoch `epoch` can be closed.
+    pub fn epoch_ready_at_ms(&self, epoch: u64) -> u64 {
+        let config = self.config();
+        (epoch + 1)
+            .saturating_mul(config.epoch_ms)
+            .saturating_add(config.entropy_window_ms)
+    }
+
+    /// Whether epoch `epoch` can be closed now.
+    pub fn epoch_settled(&self, epoch: u64) -> bool {
+        self.now_ms() >= self.epoch_ready_at_ms(epoch)
+    }
+
+    /// The stored report of a closed epoch.
+    pub async fn epoch_report(&self, epoch: u64) -> Result<Option<EpochReport>, OracleError> {
+        self.store()
+            .epoch_report(epoch)
+            .await?
+            .map(|json| {
+                serde_json::from_str(&json).map_err(|e| OracleError::Corrupt(e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// Closes an epoch: verifies pending reports, computes, stores and returns its rewards.
+    /// Closing a closed epoch returns the stored report; an epoch that has not settled yet is
+    /// refused with [`OracleError::EpochNotSettled`].
+    pub async fn close_epoch(&self, epoch: u64) -> Result<EpochReport, OracleError> {
+        let _guard = self.lock_verifier().await?;
+        if let Some(report) = self.epoch_report(epoch).await? {
+            // A crash between storing the epoch and appending its ledger entry leaves the entry
+            // missing; it is appended now, from the stored report.
+            self.append_ledger_entry(&report, None).await?;
+            return Ok(report);
+        }
+        let ready_at_ms = self.epoch_ready_at_ms(epoch);
+        if self.now_ms() < ready_at_ms {
+            return Err(OracleError::EpochNotSettled { epoch, ready_at_ms });
+        }
+        let mut phases = PhaseTimes::start();
+        self.verify_pending_locked().await?;
+        phases.mark("verify");
+        let inputs = self.load_epoch(epoch, &mut phases).await?;
+        let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())
+            .map_err(|e| OracleError::Rewards(e.to_string()))?;
+        phases.mark("decide");
+        let json =
+            serde_json::to_string(&report).map_err(|e| OracleError::Corrupt(e.to_string()))?;
+        self.store()
+            .put_epoch(epoch, self.now_ms(), &json, &rows, &paid)
+            .await?;
+        phases.mark("store");
+        self.append_ledger_entry(&report, Some(&rows)).await?;
+        phases.mark("ledger");
+        tracing::info!(epoch, phases = %phases, "epoch closed");
+        Ok(report)
+    }
+
+    /// Loads what the close of `epoch` decides from. The store tallies the hotspots' recent
+    /// reports (for reputation and HIP-106) while the epoch's reports are read and the
+    /// defences run on every core.
+    async fn load_epoch(
+        &self,
+        epoch: u64,
+        phases: &mut PhaseTimes,
+    ) -> Result<EpochInputs, OracleError> {
+        let config = self.config();
+        let (start_ms, end_ms) = epoch_span(epoch, config.epoch_ms);
+        let reputation_start = end_ms.saturating_sub(config.reputation.window_ms);
+        let limit = config.reputation.max_reports;
+        let tallies = async {
+            futures::try_join!(
+                self.store()
+                    .report_tallies(ReportKind::Beacons, reputation_start, end_ms, limit),
+                self.store()
+                    .report_tallies(ReportKind::Witnesses, reputation_start, end_ms, limit),
+                self.store().rejection_counts_between(start_ms, end_ms),
+            )
+        };
+        let (tallies, reports) =
+            futures::join!(tallies, self.load_reports(start_ms, end_ms, phases));
+        let (beacons, witnesses, placements, flags) = reports?;
+        let (beacon_tallies, witness_tallies, rejections) = tallies?;
+        phases.mark("tallies");
+        let (active_beacons, active_witnesses) = self
+            .reciprocity_activity(start_ms, end_ms, [&beacon_tallies, &witness_tallies])
+            .await?;
+        let mut recent = beacon_tallies;
+        recent.extend(witness_tallies);
+        Ok(EpochInputs {
+            epoch,
+            start_ms,
+            end_ms,
+            beacons,
+            witnesses,
+            placements,
+            flags,
+            recent,
+            active_beacons,
+            active_witnesses,
+            rejections,
+        })
+    }
+
+    /// The epoch's valid beacons and witnesses, where their hotspots asserted, and the flags of
+    /// the epoch-wide defences (run on a thread of their own, and on every core).
+    async fn load_reports(
+        &self,
+        start_ms: u64,
+        end_ms: u64,
+        phases: &mut PhaseTimes,
+    ) -> Result<(Vec<BeaconRow>, Vec<EpochWitness>, Placements, Flags), OracleError> {
+        let (beacons, witnesses) = futures::try_join!(
+            self.store().valid_beacons_between(start_ms, end_ms),
+            self.store().epoch_witnesses(start_ms, end_ms),
+        )?;
+        phases.mark("read_reports");
+        let placements = self.placements(&beacons, &witnesses).await?;
+        phases.mark("read_gateways");
+        let config = self.config();
+        let flags = if config.defences.enabled {
+            let evidence = decide::evidence(&beacons, &witnesses, &placements);
+            let defence_config = config.defences.clone();
+            match tokio::task::spawn_blocking(move || defences::analyse(&evidence, &defence_config))
+                .await
+            {
+                Ok(flags) => flags,
+                Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+            }
+        } else {
+            Flags::new()
+        };
+        phases.mark("defences");
+        Ok((beacons, witnesses, placements, flags))
+    }
+
+    /// Where each hotspot of the epoch's reports asserted.
+    async fn placements(
+        &self,
+        beacons: &[BeaconRow],
+        witnesses: &[EpochWitness],
+    ) -> Result<Placements, OracleError> {
+        let mut keys: Vec<[u8; 32]> = beacons
+            .iter()
+            .map(|b| b.pub_key)
+            .chain(witnesses.iter().map(|w| w.pub_key))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut placements: Placements = keys.iter().map(|key| (*key, None)).collect();
+        for g in self.store().gateways_with_keys(&keys).await? {
+            let placed = g
+                .location
+                .and_then(|l| h3_coverage::cell_from_u64(l).ok())
+                .map(|cell| (cell, g.gain_ddbi));
+            if let Some(slot) = placements.get_mut(&g.pub_key) {
+                *slot = placed;
+            }
+        }
+        Ok(placements)
+    }
+
+    /// HIP-106 activity: each hotspot's latest valid beacon and witness from
+    /// `reciprocity_window_ms` before the epoch to its end. When the reputation span covers
+    /// every reciprocity span, its tallies (`reputation`) answer; otherwise the store tallies
+    /// the longer span.
+    async fn reciprocity_activity(
+        &self,
+        start_ms: u64,
+        end_ms: u64,
+        reputation: [&[ReportTally]; 2],
+    ) -> Result<(LatestValid, LatestValid), OracleError> {
+        let config = self.config();
+        let window = config.reciprocity_window_ms;
+        let reciprocity_start = start_ms.saturating_sub(window);
+        let reputation_start = end_ms.saturating_sub(config.reputation.window_ms);
+        if window == 0 {
+            return Ok((LatestValid::new(), LatestValid::new()));
+        }
+        if reputation_start <= reciprocity_start {
+            return Ok((
+                decide::latest_valid(reputation[0]),
+                decide::latest_valid(reputation[1]),
+            ));
+        }
+        let limit = config.reputation.max_reports;
+        let (beacons, witnesses) = futures::try_join!(
+            self.store()
+                .report_tallies(ReportKind::Beacons, reciprocity_start, end_ms, limit),
+            self.store()
+                .report_tallies(ReportKind::Witnesses, reciprocity_start, end_ms, limit),
+        )?;
+        Ok((
+            decide::latest_valid(&beacons),
+            decide::latest_valid(&witnesses),
+        ))
+    }
+}
