@@ -18,6 +18,9 @@ pub enum OracleError {
     /// An I/O error (directories, sockets).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The reward ledger file could not be read or appended to.
+    #[error(transparent)]
+    Ledger(#[from] ledger::FileError),
     /// A stored value could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

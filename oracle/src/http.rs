@@ -146,7 +146,7 @@ pub fn router(oracle: Oracle) -> Router {
         router = router.route(path, route);
     }
     router
-        .merge(crate::ledger::routes())
+        .merge(crate::ledger_service::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")

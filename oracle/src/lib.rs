@@ -13,7 +13,7 @@ pub mod epoch;
 pub mod error;
 pub mod http;
 pub mod ingest;
-pub mod ledger;
+pub mod ledger_service;
 pub mod load;
 pub mod parallel;
 pub mod phases;
@@ -63,7 +63,7 @@ struct Inner {
     /// Serialises verification and epoch closing.
     verify_lock: tokio::sync::Mutex<()>,
     /// The reward ledger, appended to when an epoch closes (`None`: no ledger is kept).
-    ledger: Option<ledger::LedgerFile>,
+    ledger: Option<::ledger::LedgerFile>,
     /// Signature checks of beacon reports submitted one by one, done together.
     beacon_signatures: Arc<ingest::SignatureQueue<proto::BeaconReport>>,
     /// Signature checks of witness reports submitted one by one, done together.
@@ -105,7 +105,9 @@ impl Oracle {
         };
         let mut oracle = Self::with_store(config, store, key, clock);
         if let Some(inner) = Arc::get_mut(&mut oracle.inner) {
-            inner.ledger = Some(ledger::LedgerFile::new(data_dir.join(ledger::LEDGER_FILE)));
+            inner.ledger = Some(::ledger::LedgerFile::new(
+                data_dir.join(::ledger::LEDGER_FILE),
+            ));
         }
         Ok(oracle)
     }

@@ -39,96 +39,8 @@ enum Command {
     /// The signed, hash-chained reward ledger.
     Ledger {
         #[command(subcommand)]
-        command: LedgerCommand,
+        command: ledger::cli::LedgerCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum LedgerCommand {
-    /// Copy the whole ledger of a data directory to a file.
-    Export {
-        /// The oracle's data directory.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// Where to write the ledger.
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Check a ledger file offline: signatures, chain, Merkle roots, sums; names the first bad
-    /// entry.
-    Verify {
-        /// The ledger file.
-        file: PathBuf,
-        /// The oracle address every entry must be signed by (default: the first entry's signer).
-        #[arg(long)]
-        oracle_key: Option<String>,
-    },
-    /// Check one hotspot's claim (the JSON of `GET /api/v1/ledger/{epoch}/proof/{address}`)
-    /// against a Merkle root alone.
-    VerifyClaim {
-        /// The epoch's Merkle root, hex.
-        #[arg(long)]
-        root: String,
-        /// The claim JSON file.
-        #[arg(long)]
-        proof: PathBuf,
-    },
-}
-
-fn ledger_command(command: LedgerCommand) -> anyhow::Result<()> {
-    use oracle::ledger;
-    match command {
-        LedgerCommand::Export { data_dir, out } => {
-            let path = data_dir.join(ledger::LEDGER_FILE);
-            let entries = ledger::read_ledger(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let summary = ledger::verify_chain(&entries, None)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            std::fs::write(&out, ledger::encode_file(&entries))
-                .with_context(|| format!("writing {}", out.display()))?;
-            println!("exported {} entries to {}", summary.entries, out.display());
-        }
-        LedgerCommand::Verify { file, oracle_key } => {
-            let oracle = oracle_key
-                .map(|k| k.parse::<poc::Address>())
-                .transpose()
-                .context("--oracle-key is not an address")?;
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let summary = ledger::verify_bytes(&bytes, oracle)
-                .map_err(|e| anyhow::anyhow!("{}: bad ledger: {e}", file.display()))?;
-            match (summary.oracle, summary.head) {
-                (Some(oracle), Some((epoch, hash))) => println!(
-                    "ok: {} entries signed by {oracle}, head epoch {epoch} hash {}",
-                    summary.entries,
-                    hex::encode(hash)
-                ),
-                _ => println!("ok: empty ledger"),
-            }
-        }
-        LedgerCommand::VerifyClaim { root, proof } => {
-            let root: [u8; 32] = hex::decode(&root)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .context("--root is not 32 hex bytes")?;
-            let text = std::fs::read_to_string(&proof)
-                .with_context(|| format!("reading {}", proof.display()))?;
-            let claim: ledger::Claim =
-                serde_json::from_str(&text).context("the proof is not a claim JSON")?;
-            claim
-                .verify(&root)
-                .map_err(|e| anyhow::anyhow!("claim does not verify: {e}"))?;
-            println!(
-                "ok: {} receives {} (beacon {}, witness {}) in epoch {}",
-                claim.share.hotspot,
-                claim.share.total,
-                claim.share.beacon_amount,
-                claim.share.witness_amount,
-                claim.epoch
-            );
-        }
-    }
-    Ok(())
 }
 
 #[tokio::main]
@@ -140,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Ledger { command } => return ledger_command(command),
+        Command::Ledger { command } => return Ok(ledger::cli::run(command)?),
         Command::Serve {
             data_dir,
             config,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use oracle::ledger::{self, LedgerError};
+use ledger::LedgerError;
 use std::process::Command;
 
 const EPOCH: u64 = START_MS / DAY_MS;

@@ -2,7 +2,10 @@
 //! report signing, beacon derivation from oracle entropy, and the regions' beacon plans.
 
 pub mod beacon;
-pub mod keys;
+/// ed25519 key pairs and addresses ([`poc_keys`]).
+pub mod keys {
+    pub use poc_keys::*;
+}
 pub mod region;
 pub mod signing;
 

@@ -410,6 +410,6 @@ fn report_of(
                 )
             })
             .collect(),
-        inputs_digest: Some(hex::encode(crate::ledger::inputs_digest(&selection.pinned))),
+        inputs_digest: Some(hex::encode(ledger::inputs_digest(&selection.pinned))),
     }
 }

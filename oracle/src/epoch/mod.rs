@@ -15,7 +15,7 @@
 //! selection-key order ([`crate::selection`]): a witness is selected once, here. Reputation
 //! ([`crate::reputation`]) as of the epoch's end multiplies each hotspot's density scale and its
 //! own witness units. The closed epoch, with what was paid for each beacon, is then stored and
-//! appended to the signed reward ledger ([`crate::ledger`]), which pins exactly what was paid.
+//! appended to the signed reward ledger ([`ledger`]), which pins exactly what was paid.
 //!
 //! The close runs as named steps, each timed in the log: `verify` (pending reports),
 //! `read_reports`, `read_gateways`, `defences`, `tallies` ([`Oracle::load_epoch`]), `decide`
@@ -89,7 +89,7 @@ pub struct EpochReport {
     /// reason codes; they earn nothing in the epoch.
     #[serde(default)]
     pub flagged: BTreeMap<String, Vec<String>>,
-    /// Hex of the digest of what was paid ([`crate::ledger::inputs_digest`]), which the
+    /// Hex of the digest of what was paid ([`ledger::inputs_digest`]), which the
     /// epoch's ledger entry pins; absent in reports stored before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_digest: Option<String>,

@@ -1,7 +1,6 @@
 //! The append-only ledger file: `u32 little-endian length ‖ entry` records, oldest first.
 
-use super::{BadEntry, LedgerEntry, LedgerError, HEADER_LEN, TRAILER_LEN};
-use crate::error::OracleError;
+use crate::{BadEntry, LedgerEntry, LedgerError, HEADER_LEN, TRAILER_LEN};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -52,12 +51,39 @@ pub fn encode(entries: &[LedgerEntry]) -> Vec<u8> {
     out
 }
 
+/// Why a ledger file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be read, written or synced.
+    #[error("ledger file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The file does not decode as a ledger.
+    #[error("ledger file {path}: {source}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The first entry that does not decode.
+        source: BadEntry,
+    },
+}
+
 /// Reads and decodes a ledger file (a missing file is an empty ledger). Does not verify it.
-pub fn read_ledger(path: &Path) -> Result<Vec<LedgerEntry>, OracleError> {
+pub fn read_ledger(path: &Path) -> Result<Vec<LedgerEntry>, FileError> {
     match std::fs::read(path) {
-        Ok(bytes) => parse(&bytes).map_err(|e| OracleError::Corrupt(format!("ledger: {e}"))),
+        Ok(bytes) => parse(&bytes).map_err(|source| FileError::Malformed {
+            path: path.to_path_buf(),
+            source,
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e.into()),
+        Err(source) => Err(FileError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -79,19 +105,25 @@ impl LedgerFile {
     }
 
     /// Every entry, oldest first.
-    pub fn entries(&self) -> Result<Vec<LedgerEntry>, OracleError> {
+    pub fn entries(&self) -> Result<Vec<LedgerEntry>, FileError> {
         read_ledger(&self.path)
     }
 
     /// Appends one entry and fsyncs the file (and, for a new file, its directory).
-    pub fn append(&self, entry: &LedgerEntry) -> Result<(), OracleError> {
+    pub fn append(&self, entry: &LedgerEntry) -> Result<(), FileError> {
+        let io = |source| FileError::Io {
+            path: self.path.clone(),
+            source,
+        };
         let created = !self.path.exists();
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&self.path)?;
-        file.write_all(&encode(std::slice::from_ref(entry)))?;
-        file.sync_all()?;
+            .open(&self.path)
+            .map_err(io)?;
+        file.write_all(&encode(std::slice::from_ref(entry)))
+            .map_err(io)?;
+        file.sync_all().map_err(io)?;
         if created {
             if let Some(dir) = self.path.parent() {
                 if let Ok(dir) = std::fs::File::open(dir) {

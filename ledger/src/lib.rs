@@ -24,16 +24,14 @@
 //! A ledger file is the concatenation of `u32 length ‖ entry` records, oldest first; the oracle
 //! appends to `ledger.bin` in its data directory and fsyncs after each entry.
 
+pub mod cli;
 pub mod file;
 pub mod merkle;
-mod oracle;
-mod routes;
 
-pub use file::{encode as encode_file, read_ledger, LedgerFile, LEDGER_FILE};
-pub use routes::routes;
+pub use file::{encode as encode_file, read_ledger, FileError, LedgerFile, LEDGER_FILE};
+pub use poc_keys::{Address, Keypair};
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use poc::Keypair;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -88,7 +86,7 @@ pub enum LedgerError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Share {
     /// The hotspot's public key.
-    pub hotspot: poc::Address,
+    pub hotspot: Address,
     /// Share of the beacon pool.
     pub beacon_amount: u64,
     /// Share of the witness pool.
@@ -291,7 +289,7 @@ impl LedgerEntry {
         let mut shares = Vec::with_capacity(count as usize);
         for _ in 0..count {
             shares.push(Share {
-                hotspot: poc::Address(r.array()?),
+                hotspot: Address(r.array()?),
                 beacon_amount: r.u64()?,
                 witness_amount: r.u64()?,
                 total: r.u64()?,
@@ -327,8 +325,8 @@ impl LedgerEntry {
     }
 
     /// The oracle that signed it.
-    pub fn signer(&self) -> poc::Address {
-        poc::Address(self.oracle_key)
+    pub fn signer(&self) -> Address {
+        Address(self.oracle_key)
     }
 
     /// Checks the entry on its own: signature, Merkle root, share order and sums.
@@ -387,7 +385,7 @@ impl LedgerEntry {
     }
 
     /// The share of `hotspot` and its Merkle proof.
-    pub fn claim(&self, hotspot: &poc::Address) -> Option<Claim> {
+    pub fn claim(&self, hotspot: &Address) -> Option<Claim> {
         let shares = &self.manifest.shares;
         let index = shares
             .binary_search_by(|s| s.hotspot.0.cmp(&hotspot.0))
@@ -468,7 +466,7 @@ pub struct LedgerSummary {
     /// Entries.
     pub entries: usize,
     /// The signing oracle (`None` for an empty ledger).
-    pub oracle: Option<poc::Address>,
+    pub oracle: Option<Address>,
     /// The last entry's epoch and hash.
     pub head: Option<(u64, [u8; 32])>,
 }
@@ -478,7 +476,7 @@ pub struct LedgerSummary {
 /// predecessor's hash (the first carries zeros).
 pub fn verify_chain(
     entries: &[LedgerEntry],
-    oracle: Option<poc::Address>,
+    oracle: Option<Address>,
 ) -> Result<LedgerSummary, BadEntry> {
     let mut expected_signer = oracle;
     let mut prev: Option<&LedgerEntry> = None;
@@ -521,7 +519,7 @@ pub fn verify_chain(
 }
 
 /// Parses a ledger file's bytes and verifies the chain; names the first bad entry.
-pub fn verify_bytes(bytes: &[u8], oracle: Option<poc::Address>) -> Result<LedgerSummary, BadEntry> {
+pub fn verify_bytes(bytes: &[u8], oracle: Option<Address>) -> Result<LedgerSummary, BadEntry> {
     let entries = file::parse(bytes)?;
     verify_chain(&entries, oracle)
 }
@@ -533,7 +531,7 @@ mod tests {
     fn manifest(epoch: u64, prev_hash: [u8; 32], n: u8) -> Manifest {
         let mut shares: Vec<Share> = (0..n)
             .map(|i| Share {
-                hotspot: poc::Keypair::from_seed(7, u64::from(i)).address(),
+                hotspot: Keypair::from_seed(7, u64::from(i)).address(),
                 beacon_amount: 100,
                 witness_amount: 300,
                 total: 400,

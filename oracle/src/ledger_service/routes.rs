@@ -5,13 +5,13 @@
 //! - `GET /api/v1/ledger/{epoch}/proof/{address}`: a hotspot's [`Claim`] (share + Merkle proof)
 //! - `GET /api/v1/hotspots/{address}/reputation`: see [`crate::reputation`]
 
-use super::{Claim, LedgerEntry};
 use crate::Oracle;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use ledger::{Claim, LedgerEntry};
 use serde_json::{json, Value};
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {

@@ -1,11 +1,15 @@
-//! The oracle's side of the ledger: appending an entry when an epoch closes, and reading
+//! The oracle's side of the reward ledger ([`ledger`]): appending an entry when an epoch closes, and reading
 //! entries and claims for the API.
 
-use super::{Claim, LedgerEntry, LedgerFile, Manifest, Share};
+mod routes;
+
+pub use routes::routes;
+
 use crate::epoch::EpochReport;
 use crate::error::OracleError;
 use crate::store::RewardRow;
 use crate::Oracle;
+use ledger::{Claim, LedgerEntry, LedgerFile, Manifest, Share};
 
 impl Oracle {
     /// The ledger file, when the oracle keeps one (it does when opened on a data directory).
@@ -15,7 +19,7 @@ impl Oracle {
 
     /// Every ledger entry, oldest first (empty without a ledger).
     pub fn ledger_entries(&self) -> Result<Vec<LedgerEntry>, OracleError> {
-        self.ledger().map_or(Ok(Vec::new()), LedgerFile::entries)
+        Ok(self.ledger().map_or(Ok(Vec::new()), LedgerFile::entries)?)
     }
 
     /// The ledger entry of an epoch.
@@ -90,7 +94,7 @@ impl Oracle {
         entry.check().map_err(|e| {
             OracleError::Corrupt(format!("ledger entry of epoch {}: {e}", report.epoch))
         })?;
-        ledger.append(&entry)
+        Ok(ledger.append(&entry)?)
     }
 }
 
