@@ -3,9 +3,20 @@
 /// Errors of the oracle library.
 #[derive(Debug, thiserror::Error)]
 pub enum OracleError {
-    /// The configuration is unreadable or inconsistent.
+    /// The configuration is inconsistent or does not parse.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] oracle_core::ConfigError),
+    /// The configuration file could not be read.
+    #[error("configuration file {path}: {source}")]
+    ConfigFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A stored status text is not one the oracle writes.
+    #[error("corrupt stored data: {0}")]
+    Status(#[from] oracle_core::reports::UnknownStatus),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),

@@ -8,28 +8,25 @@
 
 pub mod clock;
 pub mod config;
-pub mod defences;
 pub mod epoch;
 pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod ledger_service;
 pub mod load;
-pub mod parallel;
 pub mod phases;
-pub mod reason;
 pub mod reputation;
-pub mod rewards;
-pub mod selection;
 pub mod store;
 pub mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{OracleConfig, RewardConfig};
-pub use epoch::{EpochReport, HotspotRewardRow};
 pub use error::OracleError;
 pub use ingest::IngestError;
-pub use reason::{BeaconReason, IngestReason, WitnessReason};
+pub use oracle_core::{
+    defences, parallel, reason, rewards, rules, selection, BeaconReason, EpochReport,
+    HotspotRewardRow, IngestReason, WitnessReason,
+};
 pub use verify::VerifySummary;
 
 use poc::proto;

@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
             database_url,
         } => {
             let mut config = match config {
-                Some(path) => OracleConfig::load(&path)
+                Some(path) => oracle::config::load(&path)
                     .with_context(|| format!("loading {}", path.display()))?,
                 None => OracleConfig::default(),
             };

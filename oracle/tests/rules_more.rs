@@ -144,7 +144,7 @@ async fn witness_snr_far_below_the_demodulation_floor() {
     // is the lowest believable SNR.
     let plan = poc::RegionPlan::for_region(Region::Us915).unwrap();
     assert_eq!(plan.datarate_for(51).unwrap().spreading_factor, 9);
-    assert_eq!(oracle::verify::demod_floor_db(9), Some(-12.5));
+    assert_eq!(oracle::rules::demod_floor_db(9), Some(-12.5));
     assert_eq!(
         witness_case(OracleConfig::default(), AUSTIN_NORTH, RSSI, -226).await,
         invalid("snr_too_low")
@@ -287,7 +287,7 @@ async fn a_far_witness_much_louder_than_near_ones_is_inconsistent() {
 
 #[test]
 fn outlier_fit_is_generous_to_shadowing() {
-    use oracle::verify::signal_outliers;
+    use oracle::rules::signal_outliers;
     // Exponent 3 with ±8 dB of shadowing: nobody is flagged at a 25 dB margin.
     let points: Vec<(f64, f64)> = [1.0f64, 2.0, 3.0, 5.0, 8.0, 12.0]
         .iter()

@@ -9,10 +9,11 @@ pub mod keys {
 pub mod region;
 pub mod signing;
 
-/// Generated protobuf messages and the gRPC client and server of the `PocLora` service.
+/// Generated protobuf messages and, with the `grpc` feature, the gRPC client and server of the
+/// `PocLora` service.
 pub mod proto {
     #![allow(missing_docs, clippy::all)]
-    tonic::include_proto!("lorapoc.v1");
+    include!(concat!(env!("OUT_DIR"), "/lorapoc.v1.rs"));
 }
 
 pub use beacon::{Beacon, BeaconError, BEACON_PAYLOAD_LEN};

@@ -3,7 +3,7 @@
 //! Epoch `n` covers reports received in `[n·epoch_ms, (n+1)·epoch_ms)`. It can be closed once it
 //! has settled, i.e. `now >= (n+1)·epoch_ms + entropy_window_ms`, so that every report received in
 //! it has been verified. Hex density scales come from the asserted locations of the hotspots
-//! with a valid beacon in the epoch that the epoch-wide defences ([`crate::defences`]) did not
+//! with a valid beacon in the epoch that the epoch-wide defences ([`oracle_core::defences`]) did not
 //! flag. A closed epoch is stored once; closing it again returns the stored report.
 //!
 //! Two rules decide rewards beyond validity. HIP-106 reciprocity: a valid beacon earns only if
@@ -12,88 +12,23 @@
 //! from it either), and a selected witness earns only if its hotspot has a valid beacon in the
 //! same span (else `gateway_no_valid_beacons`). Only eligible witnesses (valid, not flagged,
 //! reciprocal) compete for the `max_witnesses_per_beacon` paid places of a beacon, in
-//! selection-key order ([`crate::selection`]): a witness is selected once, here. Reputation
-//! ([`crate::reputation`]) as of the epoch's end multiplies each hotspot's density scale and its
+//! selection-key order ([`oracle_core::selection`]): a witness is selected once, here. Reputation
+//! ([`oracle_core::reputation`]) as of the epoch's end multiplies each hotspot's density scale and its
 //! own witness units. The closed epoch, with what was paid for each beacon, is then stored and
 //! appended to the signed reward ledger ([`ledger`]), which pins exactly what was paid.
 //!
 //! The close runs as named steps, each timed in the log: `verify` (pending reports),
 //! `read_reports`, `read_gateways`, `defences`, `tallies` ([`Oracle::load_epoch`]), `decide`
-//! ([`decide::decide`], pure), `store` and `ledger`.
+//! ([`oracle_core::epoch::decide`], pure), `store` and `ledger`.
 
-pub mod decide;
+pub use oracle_core::epoch::{EpochReport, HotspotRewardRow};
 
-use crate::defences::{self, Flags};
 use crate::error::OracleError;
 use crate::phases::PhaseTimes;
 use crate::store::{BeaconRow, EpochWitness, ReportKind, ReportTally};
 use crate::Oracle;
-use decide::{DecidedEpoch, EpochInputs, LatestValid, Placements};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// One hotspot's rewards in an epoch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HotspotRewardRow {
-    /// The hotspot's address.
-    pub address: String,
-    /// Valid beacons.
-    pub beacons: u32,
-    /// Selected (rewarded) witnesses.
-    pub witnesses: u32,
-    /// Share of the beacon pool.
-    pub beacon_amount: u64,
-    /// Share of the witness pool.
-    pub witness_amount: u64,
-    /// Sum of both.
-    pub total: u64,
-}
-
-/// The outcome of a closed epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochReport {
-    /// Epoch number.
-    pub epoch: u64,
-    /// First millisecond of the epoch.
-    pub start_ms: u64,
-    /// First millisecond after the epoch.
-    pub end_ms: u64,
-    /// Proof-of-coverage emission of the epoch.
-    pub emission: u64,
-    /// Part of the emission for beaconers.
-    pub beacon_pool: u64,
-    /// Part of the emission for witnesses.
-    pub witness_pool: u64,
-    /// What could not be given out (no beacons or no witnesses).
-    pub undistributed: u64,
-    /// Rewards per hotspot, ordered by address.
-    pub rewards: Vec<HotspotRewardRow>,
-    /// Counts by reason code of invalid beacons, invalid witnesses and ingest rejections
-    /// received in the epoch.
-    pub rejections: BTreeMap<String, u64>,
-    /// Valid beacons.
-    pub beacons_valid: u64,
-    /// Valid witnesses of those beacons.
-    pub witnesses_valid: u64,
-    /// Witnesses paid: those the close selected for the beacons that earned.
-    pub witnesses_selected: u64,
-    /// Valid beacons and selected witnesses that earned nothing, by reason code
-    /// ([`RewardReason`], HIP-106 reciprocity).
-    #[serde(default)]
-    pub ineligible: BTreeMap<String, u64>,
-    /// Reputation reward factor of every active hotspot as of the epoch's end, by address
-    /// (applied only when reputation is enabled).
-    #[serde(default)]
-    pub reputation: BTreeMap<String, f64>,
-    /// Hotspots the epoch-wide defences ([`crate::defences`]) flagged, by address, with the
-    /// reason codes; they earn nothing in the epoch.
-    #[serde(default)]
-    pub flagged: BTreeMap<String, Vec<String>>,
-    /// Hex of the digest of what was paid ([`ledger::inputs_digest`]), which the
-    /// epoch's ledger entry pins; absent in reports stored before it was kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inputs_digest: Option<String>,
-}
+use oracle_core::defences::{self, Flags};
+use oracle_core::epoch::{self as decide, DecidedEpoch, EpochInputs, LatestValid, Placements};
 
 /// The first and the first-after millisecond of epoch `epoch`.
 fn epoch_span(epoch: u64, epoch_ms: u64) -> (u64, u64) {

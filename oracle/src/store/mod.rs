@@ -9,125 +9,16 @@ pub use sqlite::SqliteStore;
 
 use crate::error::OracleError;
 use futures::future::BoxFuture;
+pub use oracle_core::reports::{
+    BeaconRow, EntropyRow, EpochWitness, GatewayRow, PaidBeacon, ReportTally, RewardRow, Status,
+    WitnessRow,
+};
 use poc::proto;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, OracleError>;
-
-/// Verification state of a stored report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Not verified yet.
-    Pending,
-    /// Verified and valid.
-    Valid,
-    /// Verified and invalid; the report carries a reason.
-    Invalid,
-}
-
-impl Status {
-    /// The stored text.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Valid => "valid",
-            Status::Invalid => "invalid",
-        }
-    }
-
-    /// Parses the stored text.
-    pub fn parse(text: &str) -> StoreResult<Self> {
-        match text {
-            "pending" => Ok(Status::Pending),
-            "valid" => Ok(Status::Valid),
-            "invalid" => Ok(Status::Invalid),
-            other => Err(OracleError::Corrupt(format!("status {other:?}"))),
-        }
-    }
-}
-
-/// A gateway and its latest assertion.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GatewayRow {
-    /// Public key.
-    pub pub_key: [u8; 32],
-    /// Asserted H3 cell, `None` when onboarded without a location.
-    pub location: Option<u64>,
-    /// Antenna gain in tenths of dBi.
-    pub gain_ddbi: i32,
-    /// Antenna elevation in metres.
-    pub elevation_m: i32,
-    /// Region as its protobuf number.
-    pub region: i32,
-    /// Timestamp of the latest assertion.
-    pub asserted_ms: u64,
-    /// The signed assertion as received.
-    pub raw: Vec<u8>,
-}
-
-/// A published entropy value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntropyRow {
-    /// The random data.
-    pub data: Vec<u8>,
-    /// Publication time.
-    pub timestamp_ms: u64,
-    /// The signed protobuf.
-    pub raw: Vec<u8>,
-}
-
-/// A stored beacon report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BeaconRow {
-    /// Row id.
-    pub id: i64,
-    /// Hex SHA-256 of the report's encoding.
-    pub report_id: String,
-    /// Beaconer.
-    pub pub_key: [u8; 32],
-    /// When the oracle received it.
-    pub received_ms: u64,
-    /// The report.
-    pub report: proto::BeaconReport,
-    /// Verification state.
-    pub status: Status,
-    /// Reason code when invalid.
-    pub reason: Option<String>,
-}
-
-/// A stored witness report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WitnessRow {
-    /// Row id.
-    pub id: i64,
-    /// Hex SHA-256 of the report's encoding.
-    pub report_id: String,
-    /// Witness.
-    pub pub_key: [u8; 32],
-    /// When the oracle received it.
-    pub received_ms: u64,
-    /// The report.
-    pub report: proto::WitnessReport,
-    /// Verification state.
-    pub status: Status,
-    /// Reason code when invalid.
-    pub reason: Option<String>,
-    /// The beacon it was matched to.
-    pub beacon_id: Option<i64>,
-}
-
-/// A beacon that earned in a closed epoch, with the witnesses paid for it: what the epoch
-/// close selected, stored with the epoch ([`Store::put_epoch`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaidBeacon {
-    /// The beacon's row id.
-    pub beacon_id: i64,
-    /// Row ids of the witnesses paid for it.
-    pub witness_ids: Vec<i64>,
-}
 
 /// A report refused at ingest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,21 +38,6 @@ pub struct RejectionRow {
 
 fn hex_bytes<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(bytes))
-}
-
-/// One rewarded hotspot of a closed epoch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RewardRow {
-    /// Hotspot.
-    pub pub_key: [u8; 32],
-    /// Valid beacons.
-    pub beacons: u32,
-    /// Paid witnesses.
-    pub witnesses: u32,
-    /// Beacon pool share.
-    pub beacon_amount: u64,
-    /// Witness pool share.
-    pub witness_amount: u64,
 }
 
 /// Report counts of one hotspot.
@@ -270,22 +146,6 @@ impl ReportKind {
     }
 }
 
-/// A valid witness of a valid beacon, as the epoch close reads it ([`Store::epoch_witnesses`]):
-/// a narrow row instead of the whole report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EpochWitness {
-    /// Row id.
-    pub id: i64,
-    /// The beacon it was matched to.
-    pub beacon_id: i64,
-    /// Witness.
-    pub pub_key: [u8; 32],
-    /// When the oracle received it.
-    pub received_ms: u64,
-    /// The RSSI it reported, tenths of dBm.
-    pub rssi_ddbm: i32,
-}
-
 /// The one field of a stored witness report the epoch close needs: decoding it alone skips
 /// the report's other fields without copying them.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -295,78 +155,54 @@ struct WitnessSignal {
     rssi_ddbm: i32,
 }
 
-impl EpochWitness {
-    /// The row of the columns `id, beacon_id, pub_key, received_ms, rssi_ddbm`, and the stored
-    /// report where `rssi_ddbm` is NULL (a report stored before the column was added).
-    pub(crate) fn from_columns(
-        id: i64,
-        beacon_id: i64,
-        key: &[u8],
-        received_ms: i64,
-        rssi_ddbm: Option<i32>,
-        raw: Option<&[u8]>,
-    ) -> StoreResult<Self> {
-        let rssi_ddbm = match (rssi_ddbm, raw) {
-            (Some(rssi), _) => rssi,
-            (None, Some(raw)) => {
-                <WitnessSignal as prost::Message>::decode(raw)
-                    .map_err(|e| OracleError::Corrupt(e.to_string()))?
-                    .rssi_ddbm
-            }
-            (None, None) => {
-                return Err(OracleError::Corrupt(format!(
-                    "witness {id}: neither an RSSI nor the report"
-                )))
-            }
-        };
-        Ok(Self {
-            id,
-            beacon_id,
-            pub_key: key32(key)?,
-            received_ms: received_ms as u64,
-            rssi_ddbm,
-        })
-    }
-
-    /// Sorts rows as [`Store::epoch_witnesses`] returns them.
-    pub(crate) fn sort(rows: &mut [EpochWitness]) {
-        rows.sort_unstable_by_key(|w| (w.beacon_id, w.received_ms, w.id));
-    }
+/// An [`EpochWitness`] from the columns `id, beacon_id, pub_key, received_ms, rssi_ddbm`, and
+/// the stored report where `rssi_ddbm` is NULL (a report stored before the column was added).
+pub(crate) fn epoch_witness_from_columns(
+    id: i64,
+    beacon_id: i64,
+    key: &[u8],
+    received_ms: i64,
+    rssi_ddbm: Option<i32>,
+    raw: Option<&[u8]>,
+) -> StoreResult<EpochWitness> {
+    let rssi_ddbm = match (rssi_ddbm, raw) {
+        (Some(rssi), _) => rssi,
+        (None, Some(raw)) => {
+            <WitnessSignal as prost::Message>::decode(raw)
+                .map_err(|e| OracleError::Corrupt(e.to_string()))?
+                .rssi_ddbm
+        }
+        (None, None) => {
+            return Err(OracleError::Corrupt(format!(
+                "witness {id}: neither an RSSI nor the report"
+            )))
+        }
+    };
+    Ok(EpochWitness {
+        id,
+        beacon_id,
+        pub_key: key32(key)?,
+        received_ms: received_ms as u64,
+        rssi_ddbm,
+    })
 }
 
-/// One group of [`Store::report_tallies`]: a hotspot's reports of one status and reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportTally {
-    /// Hotspot.
-    pub pub_key: [u8; 32],
-    /// Verification state.
-    pub status: Status,
-    /// Reason code (invalid reports).
-    pub reason: Option<String>,
-    /// Reports in the group.
-    pub count: u64,
-    /// Receive time of the latest of them.
-    pub latest_ms: u64,
-}
-
-impl ReportTally {
-    /// A tally from its stored columns: key bytes, status text, reason, count and latest receive
-    /// time (both stores' signed 64-bit integers).
-    pub(crate) fn from_columns(
-        key: &[u8],
-        status: &str,
-        reason: Option<String>,
-        count: i64,
-        latest_ms: i64,
-    ) -> StoreResult<Self> {
-        Ok(Self {
-            pub_key: key32(key)?,
-            status: Status::parse(status)?,
-            reason,
-            count: count as u64,
-            latest_ms: latest_ms as u64,
-        })
-    }
+/// A [`ReportTally`] from its stored columns: key bytes, status text, reason, count and latest
+/// receive time (both stores' signed 64-bit integers).
+pub(crate) fn tally_from_columns(
+    key: &[u8],
+    status: &str,
+    reason: Option<String>,
+    count: i64,
+    latest_ms: i64,
+) -> StoreResult<ReportTally> {
+    Ok(ReportTally {
+        pub_key: key32(key)?,
+        status: Status::parse(status)?,
+        reason,
+        count: count as u64,
+        latest_ms: latest_ms as u64,
+    })
 }
 
 /// The columns both stores read a beacon row from, in [`BeaconRow`] order.

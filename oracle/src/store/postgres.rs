@@ -14,10 +14,10 @@
 //! acknowledged once it is durable and many reports share one commit.
 
 use super::{
-    decode_ids, encode_ids, key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow,
-    EpochWitness, GatewayRow, PaidBeacon, RejectionRow, ReportCounts, ReportKind, ReportTally,
-    RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts, VerifierLock, WitnessRow,
-    BEACON_COLS, WITNESS_COLS,
+    decode_ids, encode_ids, epoch_witness_from_columns, key32, report_key, tally_from_columns,
+    BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, PaidBeacon, RejectionRow,
+    ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult,
+    Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -341,8 +341,8 @@ impl PostgresStore {
         let mut options = PgConnectOptions::from_str(url)?;
         if let Some(schema) = schema {
             if !valid_schema(schema) {
-                return Err(OracleError::Config(format!(
-                    "PostgreSQL schema {schema:?}: use ASCII letters, digits and _"
+                return Err(OracleError::Config(oracle_core::ConfigError::Invalid(
+                    format!("PostgreSQL schema {schema:?}: use ASCII letters, digits and _"),
                 )));
             }
             let mut conn = options.connect().await?;
@@ -869,7 +869,7 @@ impl Store for PostgresStore {
                 .map(|row| {
                     let key: Vec<u8> = row.try_get(0)?;
                     let status: String = row.try_get(1)?;
-                    ReportTally::from_columns(
+                    tally_from_columns(
                         &key,
                         &status,
                         row.try_get(2)?,
@@ -922,7 +922,7 @@ impl Store for PostgresStore {
                 .map(|row| {
                     let key: &[u8] = row.try_get(2)?;
                     let raw: Option<&[u8]> = row.try_get(5)?;
-                    EpochWitness::from_columns(
+                    epoch_witness_from_columns(
                         row.try_get(0)?,
                         row.try_get(1)?,
                         key,

@@ -14,10 +14,10 @@
 //! through: ingest and verification look a gateway up per report without touching SQLite.
 
 use super::{
-    decode_ids, encode_ids, key32, report_key, BeaconRow, EntropyRow, EpochSummaryRow,
-    EpochWitness, GatewayRow, PaidBeacon, RejectionRow, ReportCounts, ReportKind, ReportTally,
-    RewardRow, RewardTotals, Status, Store, StoreResult, Verdicts, VerifierLock, WitnessRow,
-    BEACON_COLS, WITNESS_COLS,
+    decode_ids, encode_ids, epoch_witness_from_columns, key32, report_key, tally_from_columns,
+    BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, PaidBeacon, RejectionRow,
+    ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult,
+    Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::error::OracleError;
 use futures::future::BoxFuture;
@@ -539,7 +539,7 @@ fn unpack_witnesses(beacon_id: i64, packed: &str, into: &mut Vec<EpochWitness>) 
             Some(_) => None,
             None => Some(rssi.parse().map_err(|_| corrupt())?),
         };
-        into.push(EpochWitness::from_columns(
+        into.push(epoch_witness_from_columns(
             id.parse().map_err(|_| corrupt())?,
             beacon_id,
             &key,
@@ -1072,7 +1072,7 @@ impl Store for SqliteStore {
                 .map(|row| {
                     let key: Vec<u8> = row.try_get(0)?;
                     let status: String = row.try_get(1)?;
-                    ReportTally::from_columns(
+                    tally_from_columns(
                         &key,
                         &status,
                         row.try_get(2)?,

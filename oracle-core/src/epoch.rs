@@ -1,19 +1,82 @@
-//! The epoch close's decisions, as pure functions over what the close loaded: which beacons
+//! An epoch's report, and the epoch close's decisions as pure functions over what the close loaded: which beacons
 //! and witnesses are paid (reciprocity, the defences' flags, one selection), the hex density
 //! and reputation scales, and the integer shares. No store, no clock: the same inputs give the
 //! same report on any machine.
 
-use super::{EpochReport, HotspotRewardRow};
 use crate::config::OracleConfig;
 use crate::defences::{BeaconEvidence, Evidence, Flags};
 use crate::reason::RewardReason;
+use crate::reports::{BeaconRow, EpochWitness, PaidBeacon, ReportTally, RewardRow, Status};
 use crate::reputation;
 use crate::rewards::{compute_rewards_weighted, EpochRewards, PocEvent, RewardError};
 use crate::selection;
-use crate::store::{BeaconRow, EpochWitness, PaidBeacon, ReportTally, RewardRow, Status};
 use h3_coverage::density::{density_scales, hip104_levels};
 use h3_coverage::CellIndex;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One hotspot's rewards in an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HotspotRewardRow {
+    /// The hotspot's address.
+    pub address: String,
+    /// Valid beacons.
+    pub beacons: u32,
+    /// Selected (rewarded) witnesses.
+    pub witnesses: u32,
+    /// Share of the beacon pool.
+    pub beacon_amount: u64,
+    /// Share of the witness pool.
+    pub witness_amount: u64,
+    /// Sum of both.
+    pub total: u64,
+}
+
+/// The outcome of a closed epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// Epoch number.
+    pub epoch: u64,
+    /// First millisecond of the epoch.
+    pub start_ms: u64,
+    /// First millisecond after the epoch.
+    pub end_ms: u64,
+    /// Proof-of-coverage emission of the epoch.
+    pub emission: u64,
+    /// Part of the emission for beaconers.
+    pub beacon_pool: u64,
+    /// Part of the emission for witnesses.
+    pub witness_pool: u64,
+    /// What could not be given out (no beacons or no witnesses).
+    pub undistributed: u64,
+    /// Rewards per hotspot, ordered by address.
+    pub rewards: Vec<HotspotRewardRow>,
+    /// Counts by reason code of invalid beacons, invalid witnesses and ingest rejections
+    /// received in the epoch.
+    pub rejections: BTreeMap<String, u64>,
+    /// Valid beacons.
+    pub beacons_valid: u64,
+    /// Valid witnesses of those beacons.
+    pub witnesses_valid: u64,
+    /// Witnesses paid: those the close selected for the beacons that earned.
+    pub witnesses_selected: u64,
+    /// Valid beacons and selected witnesses that earned nothing, by reason code
+    /// ([`RewardReason`], HIP-106 reciprocity).
+    #[serde(default)]
+    pub ineligible: BTreeMap<String, u64>,
+    /// Reputation reward factor of every active hotspot as of the epoch's end, by address
+    /// (applied only when reputation is enabled).
+    #[serde(default)]
+    pub reputation: BTreeMap<String, f64>,
+    /// Hotspots the epoch-wide defences ([`crate::defences`]) flagged, by address, with the
+    /// reason codes; they earn nothing in the epoch.
+    #[serde(default)]
+    pub flagged: BTreeMap<String, Vec<String>>,
+    /// Hex of the digest of what was paid ([`ledger::inputs_digest`]), which the
+    /// epoch's ledger entry pins; absent in reports stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_digest: Option<String>,
+}
 
 /// Receive time of each hotspot's latest valid report of a kind, among its latest
 /// `reputation.max_reports` reports of that kind, in a span ending at the epoch's end.

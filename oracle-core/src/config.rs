@@ -1,0 +1,254 @@
+//! The oracle's configuration, read from TOML; every field has a default.
+
+use crate::reputation::ReputationConfig;
+use crate::rewards::RewardParams;
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML does not parse or has unknown fields.
+    #[error("{0}")]
+    Parse(String),
+    /// A value is out of its range or inconsistent with another.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Reward parameters as configured; converted to [`RewardParams`] when an epoch closes.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Proof-of-coverage emission per epoch, in the smallest token unit.
+    pub emission: u64,
+    /// Weight of the beacon pool.
+    pub beacon_weight: u64,
+    /// Weight of the witness pool.
+    pub witness_weight: u64,
+    /// Witness count up to which rewards grow linearly (HIP-15 `N`).
+    pub witness_target: u32,
+    /// Decay of rewards beyond the target (HIP-15 `r`).
+    pub witness_decay: f64,
+}
+
+impl Default for RewardConfig {
+    fn default() -> Self {
+        let params = RewardParams::default();
+        Self {
+            emission: params.emission,
+            beacon_weight: params.beacon_weight,
+            witness_weight: params.witness_weight,
+            witness_target: params.witness_target,
+            witness_decay: params.witness_decay,
+        }
+    }
+}
+
+impl RewardConfig {
+    /// The parameters the reward computation takes.
+    pub fn params(&self) -> RewardParams {
+        RewardParams {
+            emission: self.emission,
+            beacon_weight: self.beacon_weight,
+            witness_weight: self.witness_weight,
+            witness_target: self.witness_target,
+            witness_decay: self.witness_decay,
+        }
+    }
+}
+
+/// Hotspots and beaconer–witness pairs whose reports are refused (`denylisted`,
+/// `denylisted_edge`), by address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DenylistConfig {
+    /// Hotspot addresses: their beacons and witnesses are invalid.
+    pub hotspots: Vec<String>,
+    /// Address pairs: either one's witness reports of the other's beacons are invalid.
+    pub edges: Vec<[String; 2]>,
+}
+
+impl DenylistConfig {
+    fn parse(text: &str) -> Result<[u8; 32], ConfigError> {
+        text.parse::<poc::Address>()
+            .map(|a| a.0)
+            .map_err(|e| ConfigError::Invalid(format!("denylist address {text:?}: {e}")))
+    }
+
+    /// Whether a hotspot is denylisted (unparsable entries, refused by `validate`, match none).
+    pub fn has_hotspot(&self, key: &[u8; 32]) -> bool {
+        self.hotspots
+            .iter()
+            .any(|a| Self::parse(a).is_ok_and(|k| &k == key))
+    }
+
+    /// Whether the pair of `beaconer` and `witness` is denylisted, in either order (edges are
+    /// not directional, as in Helium).
+    pub fn has_edge(&self, beaconer: &[u8; 32], witness: &[u8; 32]) -> bool {
+        self.edges.iter().any(|[a, b]| {
+            let (Ok(a), Ok(b)) = (Self::parse(a), Self::parse(b)) else {
+                return false;
+            };
+            (&a == beaconer && &b == witness) || (&a == witness && &b == beaconer)
+        })
+    }
+
+    /// Checks that every entry is an address.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for a in self.hotspots.iter().chain(self.edges.iter().flatten()) {
+            Self::parse(a)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything the oracle can be tuned with.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OracleConfig {
+    /// How often fresh entropy is published.
+    pub entropy_period_ms: u64,
+    /// How long after its timestamp an entropy value may be used.
+    pub entropy_window_ms: u64,
+    /// One beacon per hotspot per interval bucket; must divide `epoch_ms`.
+    pub beacon_interval_ms: u64,
+    /// Length of a reward epoch.
+    pub epoch_ms: u64,
+    /// Most witnesses of one beacon that are rewarded.
+    pub max_witnesses_per_beacon: u32,
+    /// Least H3 grid distance (between resolution-11 parents) from witness to beaconer.
+    pub min_witness_grid_distance: u32,
+    /// Greatest great-circle distance from witness to beaconer, in metres.
+    pub max_witness_distance_m: f64,
+    /// Latest a witness report may arrive after its beacon report.
+    pub witness_late_ms: u64,
+    /// Latest a witness report may arrive after the beacon's first valid witness (Helium:
+    /// 1 500 ms).
+    pub witness_after_first_ms: u64,
+    /// Largest difference between a witness's and its beacon's frequency.
+    pub max_frequency_offset_hz: u64,
+    /// Receiver noise figure assumed by the SNR check, in dB (added to the thermal floor).
+    pub noise_figure_db: f64,
+    /// Slack granted above the free-space RSSI bound, in tenths of dB (Helium: none).
+    pub rssi_margin_ddb: i32,
+    /// How far below its spreading factor's demodulation floor (−7.5 dB at SF7 … −20 dB at
+    /// SF12) a witness's SNR may be before it is `snr_too_low`, in dB.
+    pub snr_floor_margin_db: f64,
+    /// How much louder than the path-loss model fitted to a beacon's other witnesses a witness
+    /// may be before it is `inconsistent_signal`, in dB.
+    pub consistency_margin_db: f64,
+    /// Fewest valid witnesses of a beacon (the suspect included) for the consistency check.
+    pub consistency_min_witnesses: u32,
+    /// HIP-106 reciprocity: a beacon earns only if its beaconer has a valid witness report, and
+    /// a witness earns only if its hotspot has a valid beacon, received from this long before
+    /// the report to the epoch's end; 0 turns the rule off.
+    pub reciprocity_window_ms: u64,
+    /// Denylisted hotspots and pairs.
+    pub denylist: DenylistConfig,
+    /// Reputation parameters.
+    pub reputation: ReputationConfig,
+    /// Thresholds of the epoch-wide defences (`[defences]`).
+    pub defences: crate::defences::DefenceConfig,
+    /// How often `run` verifies pending reports.
+    pub verify_period_ms: u64,
+    /// Most refusals of reports signed by keys that are not onboarded gateways recorded in
+    /// `ingest_rejections` per minute; beyond it they are only counted in the log, so that a
+    /// flood of forged reports cannot fill the store. A gateway's own refusals are always
+    /// recorded (its owner reads them in the explorer).
+    pub max_stranger_rejections_per_minute: u32,
+    /// Reward parameters.
+    pub rewards: RewardConfig,
+    /// PostgreSQL URL (`postgres://user:password@host/db`) of a store shared by several
+    /// oracle processes; unset means the embedded SQLite file in the data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Default for OracleConfig {
+    fn default() -> Self {
+        Self {
+            entropy_period_ms: 60_000,
+            entropy_window_ms: 180_000,
+            beacon_interval_ms: 6 * 3_600_000,
+            epoch_ms: 24 * 3_600_000,
+            max_witnesses_per_beacon: 14,
+            min_witness_grid_distance: 8,
+            max_witness_distance_m: 100_000.0,
+            witness_late_ms: 4_000,
+            witness_after_first_ms: 1_500,
+            max_frequency_offset_hz: 100_000,
+            noise_figure_db: 3.0,
+            rssi_margin_ddb: 0,
+            snr_floor_margin_db: 10.0,
+            consistency_margin_db: 25.0,
+            consistency_min_witnesses: 4,
+            reciprocity_window_ms: 48 * 3_600_000,
+            denylist: DenylistConfig::default(),
+            reputation: ReputationConfig::default(),
+            defences: crate::defences::DefenceConfig::default(),
+            verify_period_ms: 5_000,
+            max_stranger_rejections_per_minute: 600,
+            rewards: RewardConfig::default(),
+            database_url: None,
+        }
+    }
+}
+
+impl OracleConfig {
+    /// Parses and checks a TOML text; missing fields take their defaults.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that the periods are usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |what: &str| Err(ConfigError::Invalid(what.to_string()));
+        if self.entropy_period_ms == 0 || self.entropy_window_ms == 0 || self.epoch_ms == 0 {
+            return bad("entropy_period_ms, entropy_window_ms and epoch_ms must be positive");
+        }
+        if self.epoch_ms.checked_rem(self.beacon_interval_ms) != Some(0) {
+            return bad("beacon_interval_ms must be positive and divide epoch_ms");
+        }
+        if self.verify_period_ms == 0 {
+            return bad("verify_period_ms must be positive");
+        }
+        let non_negative = |value: f64| value.is_finite() && value >= 0.0;
+        if !non_negative(self.snr_floor_margin_db) || !non_negative(self.consistency_margin_db) {
+            return bad("snr_floor_margin_db and consistency_margin_db must be non-negative");
+        }
+        self.denylist.validate()?;
+        self.reputation.validate()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_toml_keeps_defaults_and_bad_values_are_refused() {
+        let config =
+            OracleConfig::from_toml("epoch_ms = 43200000\n[rewards]\nemission = 77\n").unwrap();
+        assert_eq!(config.epoch_ms, 43_200_000);
+        assert_eq!(config.rewards.emission, 77);
+        assert_eq!(config.entropy_window_ms, 180_000);
+        assert!(matches!(
+            OracleConfig::from_toml("beacon_interval_ms = 7\n"),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            OracleConfig::from_toml("no_such_field = 1\n"),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn the_example_file_spells_out_the_defaults() {
+        let example: OracleConfig =
+            toml::from_str(include_str!("../../oracle/oracle.example.toml")).unwrap();
+        assert_eq!(example, OracleConfig::default());
+    }
+}
