@@ -107,7 +107,7 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-ge
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core
 fi
 
-# --- oracle: headless Chromium for the map page test (oracle/tests/explorer_map.rs) ---------------
+# --- oracle: headless Chromium for the map page test (oracle/tests/it/explorer_map.rs) ---------------
 # Debian's chromium; the test drives it over the DevTools protocol and fails under CI=true
 # without it.
 if $want_tests && ! [ -x /usr/bin/chromium ]; then

@@ -17,7 +17,7 @@
 //! * verify + epoch: `--hotspots` asserted hotspots on a 2 km grid each send one beacon, heard
 //!   by `--witnesses / --hotspots` neighbours; the time of ingesting them, of the verifier's
 //!   pass (`verify_pending`: every beacon and witness validated, statuses written, witnesses
-//!   selected), and of closing the reward epoch (`close_epoch`). `--defences off` closes the
+//!   decided), and of closing the reward epoch (`close_epoch`). `--defences off` closes the
 //!   epoch without the epoch-wide defences (`oracle::defences`), whose pairwise checks grow
 //!   with the square of the hotspot count; the figure says which ran.
 //!
@@ -384,6 +384,18 @@ async fn reusable(kind: &str, name: &str) -> bool {
         let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
             .await
             .unwrap();
+        let selections: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'epoch_selections'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if selections > 0 {
+            sqlx::query("DELETE FROM epoch_selections")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
         for sql in ["DELETE FROM epoch_rewards", "DELETE FROM epochs"] {
             sqlx::query(sql).execute(&mut conn).await.unwrap();
         }
@@ -404,6 +416,13 @@ async fn reusable(kind: &str, name: &str) -> bool {
     if found == 0 {
         return false;
     }
+    sqlx::query(&format!(
+        "DO $$ BEGIN IF to_regclass('{schema}.epoch_selections') IS NOT NULL THEN \
+         DELETE FROM {schema}.epoch_selections; END IF; END $$"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     for table in ["epoch_rewards", "epochs"] {
         sqlx::query(&format!("DELETE FROM {schema}.{table}"))
             .execute(&mut conn)
@@ -466,7 +485,7 @@ async fn epoch_bench(
     let report = oracle.close_epoch(epoch).await.unwrap();
     let (s, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     println!(
-        "{kind}: close_epoch (defences {}): {} rewarded hotspots, {} valid beacons, {} selected witnesses, {} flagged in {s:.2} s, CPU {cpu:.2} s (rewards digest {})",
+        "{kind}: close_epoch (defences {}): {} rewarded hotspots, {} valid beacons, {} paid witnesses, {} flagged in {s:.2} s, CPU {cpu:.2} s (rewards digest {})",
         if defences { "on" } else { "off" },
         report.rewards.len(),
         report.beacons_valid,

@@ -1,8 +1,6 @@
 //! The explorer API over a real HTTP connection.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn explorer_endpoints() {

@@ -1,8 +1,6 @@
 //! The background loop of `oracle serve`: entropy, verification and epoch closing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::store::Status;
 use oracle::OracleConfig;
 

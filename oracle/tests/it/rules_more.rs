@@ -3,9 +3,7 @@
 //! HIP-106 reciprocity at epoch close. Each case differs from a valid baseline in one way and
 //! is rejected by exactly that rule.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::store::Status;
 use oracle::OracleConfig;
 use poc::proto::Region;

@@ -1,8 +1,6 @@
 //! The ingest service over a real gRPC connection, including garbage input.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::store::Status as ReportStatus;
 use poc::proto::poc_lora_client::PocLoraClient;
 use poc::proto::{self, Region};

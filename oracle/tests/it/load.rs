@@ -3,9 +3,7 @@
 //! may be stored unacknowledged, and nothing may be refused. (Figures: the `oracle-load`
 //! binary.)
 
-mod common;
-
-use common::START_MS;
+use crate::common::START_MS;
 use oracle::load::{self, LoadConfig};
 use oracle::store::{PostgresStore, SqliteStore, Store};
 use oracle::{ManualClock, Oracle, OracleConfig};
@@ -60,7 +58,7 @@ async fn concurrent_ingest_on_sqlite_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_ingest_on_postgres_loses_nothing() {
-    let Some(url) = common::database_url("the PostgreSQL load test") else {
+    let Some(url) = crate::common::database_url("the PostgreSQL load test") else {
         return;
     };
     let schema = format!("load_test_{}", std::process::id());

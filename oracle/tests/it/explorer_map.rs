@@ -7,15 +7,13 @@
 //! `scripts/setup.sh --tests`). Without it the test is skipped, except under `CI=true`, where
 //! it fails.
 
-mod common;
-
+use crate::common::*;
 use chromiumoxide::cdp::browser_protocol::log::{EnableParams, EventEntryAdded, LogEntryLevel};
 use chromiumoxide::cdp::js_protocol::runtime::{
     ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
 };
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::{Browser, BrowserConfig};
-use common::*;
 use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

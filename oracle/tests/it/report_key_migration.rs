@@ -1,8 +1,6 @@
 //! Migration `0004_report_key` of both stores: reports stored before it are still recognised as
 //! replays after it (by the key derived from their stored report id), whatever their id.
 
-mod common;
-
 use oracle::ingest::report_id;
 use oracle::store::{PostgresStore, SqliteStore, Store};
 use poc::proto;
@@ -188,7 +186,7 @@ async fn sqlite_reports_stored_before_the_report_key_are_still_found_as_replays(
 
 #[tokio::test]
 async fn postgres_reports_stored_before_the_report_key_are_still_found_as_replays() {
-    let Some(url) = common::database_url("the PostgreSQL migration test") else {
+    let Some(url) = crate::common::database_url("the PostgreSQL migration test") else {
         return;
     };
     let schema = format!("report_key_{}", std::process::id());

@@ -1,9 +1,7 @@
 //! One test per rejection rule: each report differs from the valid baseline in one way and is
 //! rejected by exactly that rule.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::store::Status;
 use oracle::{IngestReason, OracleConfig};
 use poc::proto::Region;

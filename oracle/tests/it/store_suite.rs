@@ -5,8 +5,6 @@
 //! Without `DATABASE_URL` the PostgreSQL half is skipped with a note, unless `CI` is set, in
 //! which case it fails.
 
-mod common;
-
 use oracle::store::{
     BeaconVerdict, EntropyRow, GatewayRow, PaidBeacon, PostgresStore, RejectionRow, ReportKind,
     ReportTally, RewardRow, SqliteStore, Status, Store, Verdicts, WitnessVerdict,
@@ -29,7 +27,7 @@ impl Fixture {
 
     /// A fresh schema, or `None` (after a note) when no PostgreSQL is configured outside CI.
     fn postgres(test: &str) -> Option<Self> {
-        let url = common::database_url(&format!("the PostgreSQL half of {test}"))?;
+        let url = crate::common::database_url(&format!("the PostgreSQL half of {test}"))?;
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -870,7 +868,7 @@ async fn verifier_lock_is_exclusive(f: &Fixture) {
 /// The oracle's own behaviour over this store: a beacon, its witnesses, verification and an
 /// epoch closed with shares summing to the emission.
 async fn oracle_end_to_end(f: &Fixture) {
-    use common::*;
+    use crate::common::*;
     let store = f.open().await;
     let net = Net::over_store(store.clone());
     let (beaconer, w1, beacon, _) = net.baseline().await;
@@ -925,7 +923,7 @@ async fn oracle_end_to_end(f: &Fixture) {
 /// duplicates within the batch are stored once, refused reports are recorded and not stored,
 /// and an oversized batch changes nothing.
 async fn oracle_batch_ingest(f: &Fixture) {
-    use common::*;
+    use crate::common::*;
     use oracle::ingest::{IngestError, MAX_BATCH};
     let store = f.open().await;
     let net = Net::over_store(store.clone());

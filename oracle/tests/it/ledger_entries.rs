@@ -1,9 +1,7 @@
 //! The reward ledger: entries appended as epochs close, verified offline, every tampered byte
 //! detected, claims checked against the Merkle root alone, over the API and the CLI.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ledger::LedgerError;
 use std::process::Command;
 

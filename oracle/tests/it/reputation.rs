@@ -1,9 +1,7 @@
 //! Reputation from validation history: it lowers the rewards of a hotspot with a poor record
 //! and is explained over the API.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::{EpochReport, OracleConfig};
 
 const EPOCH: u64 = START_MS / DAY_MS;

@@ -2,9 +2,7 @@
 //! several resolutions, closed epochs, limits and bad input, and the OpenAPI document against
 //! the router.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::http::{explain, route_paths, MAX_URI, OPENAPI_JSON};
 use oracle::{BeaconReason, IngestReason, WitnessReason};
 use serde_json::Value;

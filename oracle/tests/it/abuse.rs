@@ -6,9 +6,7 @@
 //! refused but decodable report adds is its audit row in `ingest_rejections` (shown by the
 //! explorer, ignored by reputation); the tests assert exactly how many such rows appear.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::store::GatewayRow;
 use oracle::{OracleConfig, MAX_GRPC_MESSAGE};
 use poc::proto::poc_lora_client::PocLoraClient;

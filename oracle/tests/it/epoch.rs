@@ -1,8 +1,6 @@
 //! Closing epochs: shares sum exactly to the emission, results are deterministic and stored.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use oracle::{EpochReport, OracleError};
 
 const EPOCH: u64 = START_MS / DAY_MS;

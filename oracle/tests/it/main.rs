@@ -1,0 +1,21 @@
+//! The oracle's end-to-end tests, in one binary (one link instead of one per file): each
+//! module tests one part over a real store, gRPC and HTTP.
+
+mod common;
+
+mod abuse;
+mod crash;
+mod defences;
+mod epoch;
+mod explorer;
+mod explorer_map;
+mod grpc;
+mod http;
+mod ledger_entries;
+mod load;
+mod report_key_migration;
+mod reputation;
+mod rules;
+mod rules_more;
+mod run;
+mod store_suite;
