@@ -106,6 +106,68 @@ impl Cache {
     }
 }
 
+/// One verification pass: what it has looked up, what it decided so far, and its counts.
+struct Pass {
+    now_ms: u64,
+    cache: Cache,
+    verdicts: Verdicts,
+    summary: VerifySummary,
+    /// Beacons that got a witness verdict in this pass.
+    touched: BTreeSet<i64>,
+    /// Witnesses found valid in this pass (only they can still turn `inconsistent_signal`).
+    decided_valid: BTreeSet<i64>,
+}
+
+impl Pass {
+    fn new(now_ms: u64) -> Self {
+        Self {
+            now_ms,
+            cache: Cache::default(),
+            verdicts: Verdicts {
+                now_ms,
+                ..Verdicts::default()
+            },
+            summary: VerifySummary::default(),
+            touched: BTreeSet::new(),
+            decided_valid: BTreeSet::new(),
+        }
+    }
+
+    /// Records a witness's verdict (against `beacon`, or an orphan's).
+    fn record_witness(
+        &mut self,
+        witness: &WitnessRow,
+        beacon: Option<Arc<BeaconRow>>,
+        verdict: Result<(), WitnessReason>,
+    ) {
+        let (status, reason) = match verdict {
+            Ok(()) => {
+                self.summary.witnesses_valid += 1;
+                self.decided_valid.insert(witness.id);
+                (Status::Valid, None)
+            }
+            Err(reason) => {
+                self.summary.witnesses_invalid += 1;
+                (Status::Invalid, Some(reason.code()))
+            }
+        };
+        self.cache
+            .witness_verdicts
+            .insert(witness.id, self.verdicts.witnesses.len());
+        self.verdicts.witnesses.push(WitnessVerdict {
+            id: witness.id,
+            status,
+            reason,
+            beacon_id: beacon.as_ref().map(|b| b.id),
+        });
+        if let Some(b) = beacon {
+            self.cache.note_verdict(witness, status, b.id);
+            self.touched.insert(b.id);
+            self.cache.beacons.entry(b.id).or_insert(b);
+        }
+    }
+}
+
 /// The distinct items of `items`, in first-seen order.
 fn distinct<T: Clone + Eq + std::hash::Hash>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut seen = HashSet::new();
@@ -283,146 +345,27 @@ impl Oracle {
     }
 
     pub(crate) async fn verify_pending_locked(&self) -> Result<VerifySummary, OracleError> {
-        let now = self.now_ms();
-        let window = self.config().entropy_window_ms;
-        let mut summary = VerifySummary::default();
-        let mut cache = Cache::default();
-        let mut verdicts = Verdicts {
-            now_ms: now,
-            ..Verdicts::default()
-        };
+        let mut pass = Pass::new(self.now_ms());
         let mut phases = crate::phases::PhaseTimes::start();
-
-        let beacons = self.store().pending_beacons().await?;
-        let beaconers = distinct(beacons.iter().map(|b| b.pub_key));
-        self.preload_gateways(&mut cache, beaconers.iter().copied())
-            .await?;
-        let last_valid = self.store().last_valid_beacon_times(&beaconers).await?;
-        for key in beaconers {
-            cache.last_valid.insert(key, last_valid.get(&key).copied());
-        }
-        phases.mark("read_beacons");
-        for beacon in beacons {
-            let entropy = self
-                .cached_entropy(&mut cache, &beacon.report.remote_entropy)
-                .await?;
-            let ready_at = match &entropy {
-                Some(e) => e.timestamp_ms.saturating_add(window),
-                None => beacon.received_ms.saturating_add(window),
-            };
-            if now < ready_at {
-                summary.beacons_waiting += 1;
-                continue;
-            }
-            let (status, reason) = match self
-                .check_beacon(&mut cache, &beacon, entropy.as_ref())
-                .await?
-            {
-                Ok(()) => {
-                    summary.beacons_valid += 1;
-                    let latest = cache.last_valid.entry(beacon.pub_key).or_default();
-                    *latest =
-                        Some(latest.map_or(beacon.received_ms, |t| t.max(beacon.received_ms)));
-                    (Status::Valid, None)
-                }
-                Err(reason) => {
-                    summary.beacons_invalid += 1;
-                    (Status::Invalid, Some(reason.code()))
-                }
-            };
-            cache.beacon_verdicts.insert(beacon.id, (status, reason));
-            verdicts.beacons.push(BeaconVerdict {
-                id: beacon.id,
-                status,
-                reason,
-            });
-        }
-
-        phases.mark("beacons");
-        let mut touched = BTreeSet::new();
-        let mut decided_valid = BTreeSet::new();
-        let witnesses = self.store().pending_witnesses().await?;
-        phases.mark("read_witnesses");
-        self.preload_gateways(&mut cache, witnesses.iter().map(|w| w.pub_key))
-            .await?;
-        self.preload_beacons(&mut cache, &witnesses).await?;
-        phases.mark("read_their_beacons");
-        for witness in witnesses {
-            // Among beacons with this payload, wait while any is pending, then prefer the first
-            // valid one, so that a copied beacon reported first cannot void honest witnesses.
-            let matches = self
-                .cached_beacons_with_data(&mut cache, &witness.report.data)
-                .await?;
-            let exact = matches
-                .iter()
-                .find(|b| b.status == Status::Pending)
-                .or_else(|| matches.iter().find(|b| b.status == Status::Valid))
-                .or_else(|| matches.first())
-                .cloned();
-            let (beacon, is_exact) = match exact {
-                Some(b) => (Some(b), true),
-                None => {
-                    if now < witness.received_ms.saturating_add(window) {
-                        summary.witnesses_waiting += 1;
-                        continue;
-                    }
-                    let near = self.near_beacon(&witness).await?;
-                    (near.map(|b| Arc::new(cache.with_verdict(b))), false)
-                }
-            };
-            if beacon.as_ref().is_some_and(|b| b.status == Status::Pending) {
-                summary.witnesses_waiting += 1;
-                continue;
-            }
-            let verdict = match &beacon {
-                Some(b) => {
-                    self.check_witness(&mut cache, &witness, b, is_exact)
-                        .await?
-                }
-                None => Err(rules::check_orphan(
-                    self.cached_gateway(&mut cache, &witness.pub_key)
-                        .await?
-                        .as_deref(),
-                )),
-            };
-            let (status, reason) = match verdict {
-                Ok(()) => {
-                    summary.witnesses_valid += 1;
-                    decided_valid.insert(witness.id);
-                    (Status::Valid, None)
-                }
-                Err(reason) => {
-                    summary.witnesses_invalid += 1;
-                    (Status::Invalid, Some(reason.code()))
-                }
-            };
-            cache
-                .witness_verdicts
-                .insert(witness.id, verdicts.witnesses.len());
-            verdicts.witnesses.push(WitnessVerdict {
-                id: witness.id,
-                status,
-                reason,
-                beacon_id: beacon.as_ref().map(|b| b.id),
-            });
-            if let Some(b) = beacon {
-                cache.note_verdict(&witness, status, b.id);
-                touched.insert(b.id);
-                cache.beacons.entry(b.id).or_insert(b);
-            }
-        }
-
-        phases.mark("witnesses");
-        for &beacon_id in &touched {
+        self.verify_beacons(&mut pass, &mut phases).await?;
+        self.verify_witnesses(&mut pass, &mut phases).await?;
+        let touched = std::mem::take(&mut pass.touched);
+        for beacon_id in touched {
             let flagged = self
-                .check_consistency(&mut cache, &mut verdicts, beacon_id, &decided_valid)
+                .check_consistency(
+                    &mut pass.cache,
+                    &mut pass.verdicts,
+                    beacon_id,
+                    &pass.decided_valid,
+                )
                 .await?;
-            summary.witnesses_valid -= flagged;
-            summary.witnesses_invalid += flagged;
+            pass.summary.witnesses_valid -= flagged;
+            pass.summary.witnesses_invalid += flagged;
         }
         phases.mark("consistency");
+        let verdicts = &pass.verdicts;
         if !verdicts.is_empty() {
-            self.store().write_verdicts(&verdicts).await?;
+            self.store().write_verdicts(verdicts).await?;
             phases.mark("write_verdicts");
             tracing::info!(
                 beacons = verdicts.beacons.len(),
@@ -431,7 +374,131 @@ impl Oracle {
                 "verification pass"
             );
         }
-        Ok(summary)
+        Ok(pass.summary)
+    }
+
+    /// Decides every pending beacon whose entropy window has closed.
+    async fn verify_beacons(
+        &self,
+        pass: &mut Pass,
+        phases: &mut crate::phases::PhaseTimes,
+    ) -> Result<(), OracleError> {
+        let window = self.config().entropy_window_ms;
+        let cache = &mut pass.cache;
+        let beacons = self.store().pending_beacons().await?;
+        let beaconers = distinct(beacons.iter().map(|b| b.pub_key));
+        self.preload_gateways(cache, beaconers.iter().copied())
+            .await?;
+        let last_valid = self.store().last_valid_beacon_times(&beaconers).await?;
+        for key in beaconers {
+            cache.last_valid.insert(key, last_valid.get(&key).copied());
+        }
+        phases.mark("read_beacons");
+        for beacon in beacons {
+            let entropy = self
+                .cached_entropy(cache, &beacon.report.remote_entropy)
+                .await?;
+            let ready_at = match &entropy {
+                Some(e) => e.timestamp_ms.saturating_add(window),
+                None => beacon.received_ms.saturating_add(window),
+            };
+            if pass.now_ms < ready_at {
+                pass.summary.beacons_waiting += 1;
+                continue;
+            }
+            let (status, reason) = match self.check_beacon(cache, &beacon, entropy.as_ref()).await?
+            {
+                Ok(()) => {
+                    pass.summary.beacons_valid += 1;
+                    let latest = cache.last_valid.entry(beacon.pub_key).or_default();
+                    *latest =
+                        Some(latest.map_or(beacon.received_ms, |t| t.max(beacon.received_ms)));
+                    (Status::Valid, None)
+                }
+                Err(reason) => {
+                    pass.summary.beacons_invalid += 1;
+                    (Status::Invalid, Some(reason.code()))
+                }
+            };
+            cache.beacon_verdicts.insert(beacon.id, (status, reason));
+            pass.verdicts.beacons.push(BeaconVerdict {
+                id: beacon.id,
+                status,
+                reason,
+            });
+        }
+        phases.mark("beacons");
+        Ok(())
+    }
+
+    /// Decides every pending witness whose beacon is decided (or that waited its window).
+    async fn verify_witnesses(
+        &self,
+        pass: &mut Pass,
+        phases: &mut crate::phases::PhaseTimes,
+    ) -> Result<(), OracleError> {
+        let witnesses = self.store().pending_witnesses().await?;
+        phases.mark("read_witnesses");
+        self.preload_gateways(&mut pass.cache, witnesses.iter().map(|w| w.pub_key))
+            .await?;
+        self.preload_beacons(&mut pass.cache, &witnesses).await?;
+        phases.mark("read_their_beacons");
+        for witness in witnesses {
+            let Some((beacon, exact)) = self.beacon_of(pass, &witness).await? else {
+                pass.summary.witnesses_waiting += 1;
+                continue;
+            };
+            let verdict = match &beacon {
+                Some(b) => {
+                    self.check_witness(&mut pass.cache, &witness, b, exact)
+                        .await?
+                }
+                None => Err(rules::check_orphan(
+                    self.cached_gateway(&mut pass.cache, &witness.pub_key)
+                        .await?
+                        .as_deref(),
+                )),
+            };
+            pass.record_witness(&witness, beacon, verdict);
+        }
+        phases.mark("witnesses");
+        Ok(())
+    }
+
+    /// The beacon a witness is checked against, and whether its payload is exactly the
+    /// beacon's: `None` while the witness must wait (a matching beacon is pending, or it
+    /// matches none and its window is open); `Some((None, _))` for an orphan.
+    async fn beacon_of(
+        &self,
+        pass: &mut Pass,
+        witness: &WitnessRow,
+    ) -> Result<Option<(Option<Arc<BeaconRow>>, bool)>, OracleError> {
+        // Among beacons with this payload, wait while any is pending, then prefer the first
+        // valid one, so that a copied beacon reported first cannot void honest witnesses.
+        let matches = self
+            .cached_beacons_with_data(&mut pass.cache, &witness.report.data)
+            .await?;
+        let exact = matches
+            .iter()
+            .find(|b| b.status == Status::Pending)
+            .or_else(|| matches.iter().find(|b| b.status == Status::Valid))
+            .or_else(|| matches.first())
+            .cloned();
+        let (beacon, is_exact) = match exact {
+            Some(b) => (Some(b), true),
+            None => {
+                let window = self.config().entropy_window_ms;
+                if pass.now_ms < witness.received_ms.saturating_add(window) {
+                    return Ok(None);
+                }
+                let near = self.near_beacon(witness).await?;
+                (near.map(|b| Arc::new(pass.cache.with_verdict(b))), false)
+            }
+        };
+        if beacon.as_ref().is_some_and(|b| b.status == Status::Pending) {
+            return Ok(None);
+        }
+        Ok(Some((beacon, is_exact)))
     }
 
     /// A verified beacon that the witness nearly matches, or `None`. A pending candidate is

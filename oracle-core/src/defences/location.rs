@@ -576,106 +576,127 @@ pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTree
     misplaced_locations_in_rounds(evidence, config).0
 }
 
-/// [`misplaced_locations`], and how many rounds (law fits) it took.
-fn misplaced_locations_in_rounds(
-    evidence: &Evidence,
-    config: &DefenceConfig,
-) -> (BTreeMap<Key, f64>, usize) {
-    let keys: Vec<Key> = evidence.locations.keys().copied().collect();
-    let index: HashMap<&Key, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
-    let positions: Vec<Point> = evidence
-        .locations
-        .values()
-        .map(|cell| point_at(h3_coverage::centre(*cell)))
-        .collect();
+/// The epoch's network as `misplaced_location` sees it: the located hotspots, the mean gain of
+/// each heard pair, and the silent pairs.
+struct PairNetwork {
+    keys: Vec<Key>,
+    positions: Vec<Point>,
+    /// `(a, b, mean gain dB)`, `a < b`, of every pair with a valid report (either direction).
+    heard: Vec<(usize, usize, f64)>,
+    silent: SilentPairs,
+}
 
-    // Mean gain of each pair of hotspots, over both directions of the link, and who was
-    // active: a beaconer can be heard, a listener (a hotspot with a valid witness report) can
-    // hear.
-    let mut reports: Vec<(usize, usize, f64)> = Vec::new();
-    let mut beaconer = vec![false; keys.len()];
-    let mut listener = vec![false; keys.len()];
-    for beacon in &evidence.beacons {
-        let Some(&b) = index.get(&beacon.beaconer) else {
-            continue;
-        };
-        beaconer[b] = true;
-        for (witness, gain) in &beacon.witnesses {
-            let Some(&w) = index.get(witness) else {
+impl PairNetwork {
+    /// The mean gain of each pair of hotspots, over both directions of the link, and the
+    /// pairs that could have had a valid report (one beaconed, the other listened, asserted
+    /// neither so close that the verifier rejects their reports as too close nor too far to
+    /// expect any) and had none, found through a grid of `MAX_SILENT_DISTANCE_M` buckets.
+    fn of(evidence: &Evidence, config: &DefenceConfig) -> Self {
+        let keys: Vec<Key> = evidence.locations.keys().copied().collect();
+        let index: HashMap<&Key, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
+        let positions: Vec<Point> = evidence
+            .locations
+            .values()
+            .map(|cell| point_at(h3_coverage::centre(*cell)))
+            .collect();
+        // A beaconer can be heard, a listener (a hotspot with a valid witness report) can hear.
+        let mut reports: Vec<(usize, usize, f64)> = Vec::new();
+        let mut beaconer = vec![false; keys.len()];
+        let mut listener = vec![false; keys.len()];
+        for beacon in &evidence.beacons {
+            let Some(&b) = index.get(&beacon.beaconer) else {
                 continue;
             };
-            if w == b {
-                continue;
+            beaconer[b] = true;
+            for (witness, gain) in &beacon.witnesses {
+                match index.get(witness) {
+                    Some(&w) if w != b => {
+                        listener[w] = true;
+                        reports.push((b.min(w), b.max(w), *gain));
+                    }
+                    _ => {}
+                }
             }
-            listener[w] = true;
-            reports.push((b.min(w), b.max(w), *gain));
+        }
+        // A stable sort keeps each pair's reports in their order, so that the sums are added
+        // up as report by report.
+        reports.sort_by_key(|&(a, b, _)| (a, b));
+        let heard: Vec<(usize, usize, f64)> = reports
+            .chunk_by(|x, y| (x.0, x.1) == (y.0, y.1))
+            .map(|same_pair| {
+                let sum = same_pair.iter().fold(0.0, |sum, report| sum + report.2);
+                let (a, b, _) = same_pair[0];
+                (a, b, sum / same_pair.len() as f64)
+            })
+            .collect();
+        let mut heard_with: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+        for &(a, b, _) in &heard {
+            heard_with[a].push(b);
+        }
+        let in_play: Vec<bool> = (0..keys.len())
+            .map(|hotspot| beaconer[hotspot] || listener[hotspot])
+            .collect();
+        let buckets = Buckets::new(&positions, MAX_SILENT_DISTANCE_M, |hotspot| {
+            in_play[hotspot]
+        });
+        let silent = SilentPairs::find(&positions, &buckets, &in_play, config, |a, b| {
+            let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
+            testable && !heard_with[a].contains(&b)
+        });
+        Self {
+            keys,
+            positions,
+            heard,
+            silent,
         }
     }
-    // A stable sort keeps each pair's reports in their order, so that the sums are added up
-    // as report by report.
-    reports.sort_by_key(|&(a, b, _)| (a, b));
-    let mut heard: Vec<(usize, usize, f64)> = Vec::new();
-    for same_pair in reports.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
-        let sum = same_pair.iter().fold(0.0, |sum, report| sum + report.2);
-        let (a, b, _) = same_pair[0];
-        heard.push((a, b, sum / same_pair.len() as f64));
-    }
-    drop(reports);
-    // Pairs that could have had a valid report (one beaconed, the other listened, asserted
-    // neither so close that the verifier rejects their reports as too close nor too far to
-    // expect any) and had none, found through a grid of MAX_SILENT_DISTANCE_M buckets.
-    let mut heard_with: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
-    for &(a, b, _) in &heard {
-        heard_with[a].push(b);
-    }
-    let in_play: Vec<bool> = (0..keys.len())
-        .map(|hotspot| beaconer[hotspot] || listener[hotspot])
-        .collect();
-    let buckets = Buckets::new(&positions, MAX_SILENT_DISTANCE_M, |hotspot| {
-        in_play[hotspot]
-    });
-    let silent = SilentPairs::find(&positions, &buckets, &in_play, config, |a, b| {
-        let testable = (beaconer[a] && listener[b]) || (beaconer[b] && listener[a]);
-        testable && !heard_with[a].contains(&b)
-    });
-    drop(buckets);
-    drop(heard_with);
+}
 
-    let distance = |a: usize, b: usize| between(&positions[a], &positions[b]);
-    let mut flagged = BTreeMap::new();
-    // Hotspots not flagged yet: a flag drops every pair of the flagged hotspot.
-    let mut active = vec![true; keys.len()];
-    // The best place each hotspot's last search found, and whether a flagged hotspot shared a
-    // pair with it since: a flag drops a few of a neighbour's pairs, which can move its best
-    // place, while elsewhere it only nudges the law, and the place found is re-evaluated
-    // instead of searched for again.
-    let mut searched: Vec<Option<(f64, f64)>> = vec![None; keys.len()];
-    let mut touched = vec![false; keys.len()];
-    let mut rounds = 0;
-    loop {
-        rounds += 1;
-        let heard_points: Vec<(f64, f64)> = heard
+/// What the rounds carry from one to the next.
+struct Rounds {
+    /// Hotspots not flagged yet: a flag drops every pair of the flagged hotspot.
+    active: Vec<bool>,
+    /// The best place each hotspot's last search found, and whether a flagged hotspot shared a
+    /// pair with it since: a flag drops a few of a neighbour's pairs, which can move its best
+    /// place, while elsewhere it only nudges the law, and the place found is re-evaluated
+    /// instead of searched for again.
+    searched: Vec<Option<(f64, f64)>>,
+    touched: Vec<bool>,
+    flagged: BTreeMap<Key, f64>,
+    count: usize,
+}
+
+/// One round's fit of the path-loss law and what follows from it for every hotspot.
+struct Round {
+    law: PathLaw,
+    table: SilenceTable,
+    links: Vec<Vec<Link>>,
+    offset_shrink: f64,
+    /// The silence part of each hotspot's deviance at its assertion.
+    silence_at_assertion: Vec<f64>,
+}
+
+impl Round {
+    /// Fits the law to the active pairs; `None` when it cannot be fitted.
+    fn fit(net: &PairNetwork, active: &[bool], config: &DefenceConfig) -> Option<Self> {
+        let distance = |a: usize, b: usize| between(&net.positions[a], &net.positions[b]);
+        let heard_points: Vec<(f64, f64)> = net
+            .heard
             .iter()
             .map(|&(a, b, gain)| (distance(a, b), gain))
             .collect();
-        let timer = std::time::Instant::now();
-        let silent_count = silent.active(&active).count();
-        let bins = silent_bins_of(silent.active(&active).map(|(_, _, x)| x));
-        let Some(law) = PathLaw::fit_binned(&heard_points, &bins) else {
-            return (flagged, rounds);
-        };
-        let fitted_s = timer.elapsed().as_secs_f64();
+        let bins = silent_bins_of(net.silent.active(active).map(|(_, _, x)| x));
+        let law = PathLaw::fit_binned(&heard_points, &bins)?;
         let table = SilenceTable::new(law);
-        let mut links: Vec<Vec<Link>> = vec![Vec::new(); keys.len()];
-        for &(a, b, gain_db) in &heard {
+        let mut links: Vec<Vec<Link>> = vec![Vec::new(); net.keys.len()];
+        for &(a, b, gain_db) in &net.heard {
             links[a].push(Link { other: b, gain_db });
             links[b].push(Link { other: a, gain_db });
         }
         let offset_shrink = (law.sigma_db / config.location_offset_sigma_db.max(0.1)).powi(2);
-        // The silence part of each hotspot's deviance at its assertion, each pair's term
-        // computed once for both of its hotspots (on every core), then added up in the pairs'
-        // order.
-        let terms: Vec<Vec<f64>> = crate::parallel::map(&silent.pieces, |piece| {
+        // Each pair's term computed once for both of its hotspots (on every core), then added
+        // up in the pairs' order.
+        let terms: Vec<Vec<f64>> = crate::parallel::map(&net.silent.pieces, |piece| {
             piece
                 .pairs
                 .iter()
@@ -684,65 +705,65 @@ fn misplaced_locations_in_rounds(
                 .map(|(_, &x)| table.silence_deviance_at(x))
                 .collect()
         });
-        let mut silence_at_assertion = vec![0.0; keys.len()];
-        for ((a, b, _), term) in silent.active(&active).zip(terms.iter().flatten()) {
+        let mut silence_at_assertion = vec![0.0; net.keys.len()];
+        for ((a, b, _), term) in net.silent.active(active).zip(terms.iter().flatten()) {
             silence_at_assertion[a] += term;
             silence_at_assertion[b] += term;
         }
-        drop(terms);
-        let no_silent_pairs: Vec<usize> = Vec::new();
-        let deviance_at_assertion = |hotspot: usize| {
-            let fit = Fit {
-                law,
-                silence: &table,
-                links: &links[hotspot],
-                silent: &no_silent_pairs,
-                positions: &positions,
-                plane: Plane::at(positions[hotspot]),
-                offset_shrink,
-            };
-            fit.deviance((0.0, 0.0)) + silence_at_assertion[hotspot]
-        };
-        // No point's deviance is negative, so a hotspot that fits its assertion no worse than
-        // the ratio cannot be flagged, and one that fits it no worse than the least deviance
-        // is taken to fit it: only the others are searched.
-        let candidates: Vec<(usize, f64)> = (0..keys.len())
-            .filter(|&hotspot| links[hotspot].len() >= config.location_min_links)
-            .map(|hotspot| (hotspot, deviance_at_assertion(hotspot)))
+        Some(Self {
+            law,
+            table,
+            links,
+            offset_shrink,
+            silence_at_assertion,
+        })
+    }
+
+    /// A hotspot's fit with the given silent partners.
+    fn fit_of<'a>(&'a self, net: &'a PairNetwork, hotspot: usize, silent: &'a [usize]) -> Fit<'a> {
+        Fit {
+            law: self.law,
+            silence: &self.table,
+            links: &self.links[hotspot],
+            silent,
+            positions: &net.positions,
+            plane: Plane::at(net.positions[hotspot]),
+            offset_shrink: self.offset_shrink,
+        }
+    }
+
+    /// The hotspots worth a search, with their deviance at the assertion. No point's deviance
+    /// is negative, so a hotspot that fits its assertion no worse than the ratio cannot be
+    /// flagged, and one that fits it no worse than the least deviance is taken to fit it.
+    fn candidates(&self, net: &PairNetwork, config: &DefenceConfig) -> Vec<(usize, f64)> {
+        (0..net.keys.len())
+            .filter(|&hotspot| self.links[hotspot].len() >= config.location_min_links)
+            .map(|hotspot| {
+                let at = self.fit_of(net, hotspot, &[]).deviance((0.0, 0.0));
+                (hotspot, at + self.silence_at_assertion[hotspot])
+            })
             .filter(|&(_, at_assertion)| {
                 at_assertion > config.location_max_ratio.max(config.location_min_deviance)
             })
-            .collect();
-        // Each candidate's silent partners, in the pairs' order.
-        let mut slot = vec![usize::MAX; keys.len()];
-        for (i, &(hotspot, _)) in candidates.iter().enumerate() {
-            slot[hotspot] = i;
-        }
-        let mut unheard: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
-        for (a, b, _) in silent.active(&active) {
-            if let Some(list) = unheard.get_mut(slot[a]) {
-                list.push(b);
-            }
-            if let Some(list) = unheard.get_mut(slot[b]) {
-                list.push(a);
-            }
-        }
-        // Each candidate's best place on every core (a new search, or the last one's place
-        // re-evaluated; `true` for a new search) and its displacement statistic.
-        let outcomes: Vec<((f64, f64), bool, f64)> = crate::parallel::map(
-            &candidates.iter().zip(&unheard).collect::<Vec<_>>(),
+            .collect()
+    }
+
+    /// Each candidate's best place on every core (a new search, or the last one's place
+    /// re-evaluated; `true` for a new search) and its displacement statistic.
+    fn search(
+        &self,
+        net: &PairNetwork,
+        rounds: &Rounds,
+        candidates: &[(usize, f64)],
+        unheard: &[Vec<usize>],
+        config: &DefenceConfig,
+    ) -> Vec<((f64, f64), bool, f64)> {
+        crate::parallel::map(
+            &candidates.iter().zip(unheard).collect::<Vec<_>>(),
             |&(&(hotspot, at_assertion), unheard)| {
-                let fit = Fit {
-                    law,
-                    silence: &table,
-                    links: &links[hotspot],
-                    silent: unheard,
-                    positions: &positions,
-                    plane: Plane::at(positions[hotspot]),
-                    offset_shrink,
-                };
-                let (best, new_search) = match searched[hotspot] {
-                    Some(place) if !touched[hotspot] => {
+                let fit = self.fit_of(net, hotspot, unheard);
+                let (best, new_search) = match rounds.searched[hotspot] {
+                    Some(place) if !rounds.touched[hotspot] => {
                         let at_place = fit.deviance(place);
                         if at_place < at_assertion {
                             ((place, at_place), false)
@@ -755,92 +776,171 @@ fn misplaced_locations_in_rounds(
                 let statistic = displacement(&fit, config, best, at_assertion);
                 (best.0, new_search, statistic)
             },
+        )
+    }
+}
+
+/// Each candidate's silent partners, in the pairs' order.
+fn silent_partners(
+    net: &PairNetwork,
+    active: &[bool],
+    candidates: &[(usize, f64)],
+) -> Vec<Vec<usize>> {
+    let mut slot = vec![usize::MAX; net.keys.len()];
+    for (i, &(hotspot, _)) in candidates.iter().enumerate() {
+        slot[hotspot] = i;
+    }
+    let mut unheard: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
+    for (a, b, _) in net.silent.active(active) {
+        if let Some(list) = unheard.get_mut(slot[a]) {
+            list.push(b);
+        }
+        if let Some(list) = unheard.get_mut(slot[b]) {
+            list.push(a);
+        }
+    }
+    unheard
+}
+
+/// Notes the round's searches and returns the flaggable candidates, as (candidate index,
+/// statistic), and how many new searches ran.
+fn flaggable(
+    net: &PairNetwork,
+    round: &Round,
+    rounds: &mut Rounds,
+    candidates: &[(usize, f64)],
+    outcomes: &[((f64, f64), bool, f64)],
+    config: &DefenceConfig,
+) -> (Vec<(usize, f64)>, usize) {
+    let mut searches = 0;
+    let mut flaggable = Vec::new();
+    for (i, (&(hotspot, at_assertion), &(place, new_search, displacement))) in
+        candidates.iter().zip(outcomes).enumerate()
+    {
+        if new_search {
+            searches += 1;
+            rounds.searched[hotspot] = Some(place);
+            rounds.touched[hotspot] = false;
+        }
+        tracing::trace!(
+            hotspot = %poc::keys::Address(net.keys[hotspot]),
+            links = round.links[hotspot].len(),
+            at_assertion,
+            displacement,
+            offset_m = place.0.hypot(place.1),
+            "misplaced_location candidate"
         );
-        let mut searches = 0;
-        // The hotspots that would be flagged were each the worst, as (candidate, statistic).
-        let mut flaggable: Vec<(usize, f64)> = Vec::new();
-        for (i, (&(hotspot, at_assertion), &(place, new_search, displacement))) in
-            candidates.iter().zip(&outcomes).enumerate()
+        if displacement > config.location_max_ratio
+            && place.0.hypot(place.1) >= config.location_min_offset_m
         {
-            if new_search {
-                searches += 1;
-                searched[hotspot] = Some(place);
-                touched[hotspot] = false;
-            }
-            tracing::trace!(
-                hotspot = %poc::keys::Address(keys[hotspot]),
-                links = links[hotspot].len(),
-                at_assertion,
-                displacement,
-                offset_m = place.0.hypot(place.1),
-                "misplaced_location candidate"
-            );
-            if displacement > config.location_max_ratio
-                && place.0.hypot(place.1) >= config.location_min_offset_m
-            {
-                flaggable.push((i, displacement));
-            }
+            flaggable.push((i, displacement));
         }
-        // Worst first (the later hotspot first among equals). A hotspot is flagged in this
-        // round unless it shares a pair, heard or silent, with a worse one: flagging that one
-        // drops the pair and changes its statistic, which is then computed again next round.
-        // Hotspots that share no pair with a worse one are flagged together, as they would be
-        // one after another (only the law's refit between them differs), so that many
-        // misplaced hotspots take a few rounds rather than one round each.
-        flaggable.sort_by(|a, b| {
-            b.1.total_cmp(&a.1)
-                .then(candidates[b.0].0.cmp(&candidates[a.0].0))
-        });
-        let mut waits = vec![false; keys.len()];
-        let mut chosen: Vec<(usize, f64)> = Vec::new();
-        for (i, displacement) in flaggable {
-            let hotspot = candidates[i].0;
-            if !waits[hotspot] {
-                chosen.push((hotspot, displacement));
-            }
-            // Whether flagged now or left for later, its fate can change its partners'.
-            for link in &links[hotspot] {
-                waits[link.other] = true;
-            }
-            for &other in &unheard[i] {
-                waits[other] = true;
-            }
+    }
+    (flaggable, searches)
+}
+
+/// The hotspots flagged this round, worst first (the later hotspot first among equals). A
+/// hotspot is flagged unless it shares a pair, heard or silent, with a worse one: flagging that
+/// one drops the pair and changes its statistic, which is then computed again next round.
+/// Hotspots that share no pair with a worse one are flagged together, as they would be one
+/// after another (only the law's refit between them differs), so that many misplaced hotspots
+/// take a few rounds rather than one round each.
+fn choose(
+    mut flaggable: Vec<(usize, f64)>,
+    candidates: &[(usize, f64)],
+    links: &[Vec<Link>],
+    unheard: &[Vec<usize>],
+) -> Vec<(usize, f64)> {
+    flaggable.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then(candidates[b.0].0.cmp(&candidates[a.0].0))
+    });
+    let mut waits = vec![false; links.len()];
+    let mut chosen: Vec<(usize, f64)> = Vec::new();
+    for (i, displacement) in flaggable {
+        let hotspot = candidates[i].0;
+        if !waits[hotspot] {
+            chosen.push((hotspot, displacement));
         }
+        // Whether flagged now or left for later, its fate can change its partners'.
+        for link in &links[hotspot] {
+            waits[link.other] = true;
+        }
+        for &other in &unheard[i] {
+            waits[other] = true;
+        }
+    }
+    chosen
+}
+
+/// Flags `chosen`, drops their pairs and marks their partners as touched.
+fn flag(net: &mut PairNetwork, rounds: &mut Rounds, chosen: &[(usize, f64)]) {
+    let mut dropped = vec![false; net.keys.len()];
+    for &(hotspot, ratio) in chosen {
+        rounds.flagged.insert(net.keys[hotspot], ratio);
+        dropped[hotspot] = true;
+    }
+    let touched = &mut rounds.touched;
+    net.heard.retain(|&(a, b, _)| {
+        if dropped[a] || dropped[b] {
+            touched[a] = true;
+            touched[b] = true;
+            false
+        } else {
+            true
+        }
+    });
+    for (a, b, _) in net.silent.active(&rounds.active) {
+        if dropped[a] || dropped[b] {
+            touched[a] = true;
+            touched[b] = true;
+        }
+    }
+    for &(hotspot, _) in chosen {
+        rounds.active[hotspot] = false;
+    }
+}
+
+/// [`misplaced_locations`], and how many rounds (law fits) it took.
+fn misplaced_locations_in_rounds(
+    evidence: &Evidence,
+    config: &DefenceConfig,
+) -> (BTreeMap<Key, f64>, usize) {
+    let mut net = PairNetwork::of(evidence, config);
+    let n = net.keys.len();
+    let mut rounds = Rounds {
+        active: vec![true; n],
+        searched: vec![None; n],
+        touched: vec![false; n],
+        flagged: BTreeMap::new(),
+        count: 0,
+    };
+    loop {
+        rounds.count += 1;
+        let timer = std::time::Instant::now();
+        let Some(round) = Round::fit(&net, &rounds.active, config) else {
+            return (rounds.flagged, rounds.count);
+        };
+        let fitted_s = timer.elapsed().as_secs_f64();
+        let candidates = round.candidates(&net, config);
+        let unheard = silent_partners(&net, &rounds.active, &candidates);
+        let outcomes = round.search(&net, &rounds, &candidates, &unheard, config);
+        let (flaggable, searches) =
+            flaggable(&net, &round, &mut rounds, &candidates, &outcomes, config);
+        let chosen = choose(flaggable, &candidates, &round.links, &unheard);
         tracing::debug!(
             fit_s = fitted_s,
             round_s = timer.elapsed().as_secs_f64(),
-            heard = heard.len(),
-            silent = silent_count,
+            heard = net.heard.len(),
+            silent = net.silent.active(&rounds.active).count(),
             searches,
             flagged = chosen.len(),
             "misplaced_location round"
         );
         if chosen.is_empty() {
-            return (flagged, rounds);
+            return (rounds.flagged, rounds.count);
         }
-        let mut dropped = vec![false; keys.len()];
-        for &(hotspot, ratio) in &chosen {
-            flagged.insert(keys[hotspot], ratio);
-            dropped[hotspot] = true;
-        }
-        heard.retain(|&(a, b, _)| {
-            if dropped[a] || dropped[b] {
-                touched[a] = true;
-                touched[b] = true;
-                false
-            } else {
-                true
-            }
-        });
-        for (a, b, _) in silent.active(&active) {
-            if dropped[a] || dropped[b] {
-                touched[a] = true;
-                touched[b] = true;
-            }
-        }
-        for &(hotspot, _) in &chosen {
-            active[hotspot] = false;
-        }
+        flag(&mut net, &mut rounds, &chosen);
     }
 }
 
