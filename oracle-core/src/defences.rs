@@ -1,7 +1,7 @@
 //! Epoch-wide defences: checks that look at a whole epoch of valid reports at once, where a
 //! single report looks fine but the pattern does not.
 //!
-//! Three checks, each naming the hotspots it flags with a [`RewardReason`]:
+//! Four checks, each naming the hotspots it flags with a [`RewardReason`]:
 //!
 //! - [`implausible_links`] (`implausible_links`): the witness graph against the asserted
 //!   locations. The epoch's valid reports give, for every pair (beaconer, listener) of active

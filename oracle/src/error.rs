@@ -37,7 +37,7 @@ pub enum OracleError {
     Corrupt(String),
     /// The reward computation refused its input.
     #[error("rewards: {0}")]
-    Rewards(String),
+    Rewards(#[from] oracle_core::rewards::RewardError),
     /// An epoch that has not settled yet: it closes once its end plus the entropy window has
     /// passed, so that every report received in it can be verified.
     #[error("epoch {epoch} has not settled; it can be closed from {ready_at_ms} ms")]

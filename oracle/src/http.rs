@@ -110,7 +110,7 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// The explorer's own routes: path (axum and OpenAPI share the `{param}` syntax) and handler.
+/// Every route of the HTTP API: path (axum and OpenAPI share the `{param}` syntax) and handler.
 fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
     vec![
         ("/", get(map_page)),
@@ -128,9 +128,13 @@ fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
         ("/api/v1/coverage", get(coverage)),
         ("/api/v1/reasons", get(reasons)),
     ]
+    .into_iter()
+    .chain(crate::ledger_service::routes())
+    .chain(crate::reputation::routes())
+    .collect()
 }
 
-/// The paths of the explorer's own routes, as registered in [`router`].
+/// The paths of every route, as registered in [`router`].
 pub fn route_paths() -> Vec<&'static str> {
     explorer_routes()
         .into_iter()
@@ -146,7 +150,6 @@ pub fn router(oracle: Oracle) -> Router {
         router = router.route(path, route);
     }
     router
-        .merge(crate::ledger_service::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")

@@ -9,8 +9,8 @@ use crate::Oracle;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, MethodRouter};
+use axum::Json;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -57,9 +57,9 @@ impl Oracle {
     }
 }
 
-/// `GET /api/v1/hotspots/{address}/reputation`.
-pub fn routes() -> Router<Oracle> {
-    Router::new().route("/api/v1/hotspots/{address}/reputation", get(reputation))
+/// `GET /api/v1/hotspots/{address}/reputation`, listed with the explorer's routes.
+pub fn routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
+    vec![("/api/v1/hotspots/{address}/reputation", get(reputation))]
 }
 
 async fn reputation(State(oracle): State<Oracle>, Path(address): Path<String>) -> Response {

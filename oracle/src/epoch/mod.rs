@@ -80,8 +80,7 @@ impl Oracle {
         self.verify_pending_locked().await?;
         phases.mark("verify");
         let inputs = self.load_epoch(epoch, &mut phases).await?;
-        let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())
-            .map_err(|e| OracleError::Rewards(e.to_string()))?;
+        let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())?;
         phases.mark("decide");
         let json =
             serde_json::to_string(&report).map_err(|e| OracleError::Corrupt(e.to_string()))?;

@@ -1,16 +1,15 @@
-//! HTTP routes of the ledger and of reputation, merged into the explorer API:
+//! HTTP routes of the ledger, listed with the explorer's:
 //!
 //! - `GET /api/v1/ledger`: every entry's header (no shares), oldest first
 //! - `GET /api/v1/ledger/{epoch}`: one entry with its shares and its canonical encoding (hex)
 //! - `GET /api/v1/ledger/{epoch}/proof/{address}`: a hotspot's [`Claim`] (share + Merkle proof)
-//! - `GET /api/v1/hotspots/{address}/reputation`: see [`crate::reputation`]
 
 use crate::Oracle;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, MethodRouter};
+use axum::Json;
 use ledger::{Claim, LedgerEntry};
 use serde_json::{json, Value};
 
@@ -44,13 +43,13 @@ pub fn entry_header(entry: &LedgerEntry) -> Value {
     })
 }
 
-/// Routes of the ledger and reputation API, to merge into the explorer's router.
-pub fn routes() -> Router<Oracle> {
-    Router::new()
-        .route("/api/v1/ledger", get(list))
-        .route("/api/v1/ledger/{epoch}", get(entry))
-        .route("/api/v1/ledger/{epoch}/proof/{address}", get(proof))
-        .merge(crate::reputation::routes())
+/// The ledger's routes, listed with the explorer's in [`crate::http::router`].
+pub fn routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
+    vec![
+        ("/api/v1/ledger", get(list)),
+        ("/api/v1/ledger/{epoch}", get(entry)),
+        ("/api/v1/ledger/{epoch}/proof/{address}", get(proof)),
+    ]
 }
 
 async fn list(State(oracle): State<Oracle>) -> Response {

@@ -83,7 +83,12 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let net = Net::new().await;
+    // Without HIP-106 reciprocity the beaconer is paid, so that its ledger claim exists.
+    let net = Net::with_config(oracle::OracleConfig {
+        reciprocity_window_ms: 0,
+        ..oracle::OracleConfig::default()
+    })
+    .await;
     let (addr, _task) = net
         .oracle
         .serve_http("127.0.0.1:0".parse().unwrap())
