@@ -3,7 +3,8 @@
 //! I/O (files, sockets, devices and the tools live in the `radio-io` crate).
 //!
 //! Modules:
-//! - [`params`] — modulation parameters ([`LoraParams`]), time on air.
+//! - [`params`] — modulation parameters ([`LoraParams`]), the block layout of a frame
+//!   ([`params::FrameLayout`]), time on air.
 //! - [`coding`] — whitening, header, CRC, Hamming, interleaving, Gray mapping.
 //! - [`modulator`] — chirp synthesis of whole frames.
 //! - [`demod`] — the streaming [`Receiver`].
