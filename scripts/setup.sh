@@ -19,7 +19,7 @@ apt_update() {
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-# The SoapySDR radio backend (cargo feature soapysdr) links libSoapySDR.
+# The SoapySDR radio backend (cargo feature soapysdr of radio-io and hotspot) links libSoapySDR.
 pkg-config --exists SoapySDR 2>/dev/null || missing+=(libsoapysdr-dev)
 
 postgres_running() {
@@ -100,7 +100,7 @@ if $want_tests; then
   fi
 fi
 
-# --- radio: font for radio-bench's PER plot (plotters renders text from a TrueType file) ----------
+# --- radio-io: font for radio-bench's PER plot (plotters renders text from a TrueType file) -------
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing fonts-dejavu-core (radio-bench plot)"
   apt_update

@@ -12,7 +12,7 @@ step() {
   "$@"
 }
 step cargo fmt --all -- --check
-# Lints and tests run once, with the SoapySDR backend compiled in (cargo feature soapysdr;
+# Lints and tests run once, with the SoapySDR backend compiled in (radio-io's feature soapysdr;
 # scripts/setup.sh installs libsoapysdr-dev). The default build (no SoapySDR) is linted for the
 # hotspot binary, the one place where it differs, and compiled by the ARM builds below.
 step cargo clippy --workspace --all-targets --locked --features hotspot/soapysdr -- -D warnings

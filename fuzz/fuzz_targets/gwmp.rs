@@ -1,5 +1,5 @@
 //! Fuzz target: datagrams from Semtech packet forwarders (GWMP v2), decoded as
-//! `radio::backend::semtech_udp` decodes them with `radio::backend::gwmp`: `decode_up` (each
+//! `radio_io::semtech_udp` decodes them with `radio_io::gwmp`: `decode_up` (each
 //! `rxpk` turned into a `Reception`, the `stat` object, TX_ACK outcomes), the LoRaWAN parse of
 //! each payload, `decode_down`, and the forwarder's UTC time parser. Nothing may panic. (The
 //! `semtech-udp` crate's parser, which the backend used before, panics on short datagrams:
@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use radio::backend::gwmp::{decode_down, decode_up, parse_rx_time, UpMessage};
+use radio_io::gwmp::{decode_down, decode_up, parse_rx_time, UpMessage};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {

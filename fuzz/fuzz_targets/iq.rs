@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use radio::backend::{Backend, IqFileBackend, IqFileConfig};
+use radio_io::{Backend, IqFileBackend, IqFileConfig};
 use radio::iq::SampleFormat;
 use radio::{Calibration, LoraParams};
 use std::io::Write;

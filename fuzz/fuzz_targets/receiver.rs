@@ -49,5 +49,5 @@ fuzz_target!(|data: &[u8]| {
         coding_rate: 1 + selector % 4,
         has_crc: selector & 1 == 1,
     };
-    let _ = decode_payload_symbols(&soft, sf, selector & 2 == 2, selector & 4 == 4, &header);
+    let _ = decode_payload_symbols(&soft, sf, selector & 2 == 2, selector & 4 == 4, false, &header);
 });

@@ -8,7 +8,7 @@ use crate::node::{Hotspot, HotspotError};
 use crate::schedule::next_beacon_ms;
 use crate::spool::{Report, SpoolError};
 use crate::uplink::Upstream;
-use radio::backend::{Backend, BackendError, Reception, Transmission};
+use radio_io::{Backend, BackendError, Reception, Transmission};
 use rand::SeedableRng;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

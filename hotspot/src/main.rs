@@ -5,12 +5,12 @@ use clap::{Parser, Subcommand};
 use hotspot::config::BackendKind;
 use hotspot::{Backoff, Daemon, Hotspot, HotspotConfig, Metrics, OracleClient, Outbox};
 use poc::Keypair;
-use radio::backend::{
+use radio::iq::SampleFormat;
+use radio::{Calibration, LoraParams};
+use radio_io::{
     Backend, IqFileBackend, IqFileConfig, SemtechUdpBackend, SemtechUdpConfig, SerialBackend,
     SerialConfig,
 };
-use radio::iq::SampleFormat;
-use radio::{Calibration, LoraParams};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -161,8 +161,8 @@ async fn run_soapysdr(
     metrics: Metrics,
     outbox: Outbox,
 ) -> Result<()> {
-    use radio::backend::soapy::{SoapyBackend, SoapyConfig, SoapyTxConfig};
-    use radio::backend::wideband::WidebandConfig;
+    use radio_io::soapy::{SoapyBackend, SoapyConfig, SoapyTxConfig};
+    use radio_io::wideband::WidebandConfig;
     let section = &config.radio.soapysdr;
     let soapy = SoapyConfig {
         args: section.args.clone(),

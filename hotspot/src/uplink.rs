@@ -7,9 +7,9 @@
 
 use crate::metrics::{label, Metrics};
 use lorawan::parser::MHDR;
-use radio::backend::gwmp::{self, protocol::MacAddress, DownMessage};
-use radio::backend::Reception;
 use radio::RxFrame;
+use radio_io::gwmp::{self, protocol::MacAddress, DownMessage};
+use radio_io::Reception;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::net::UdpSocket;

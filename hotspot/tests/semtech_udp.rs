@@ -7,9 +7,9 @@ use hotspot::uplink::{LorawanSection, Upstream};
 use hotspot::{Daemon, Hotspot, Metrics, OracleClient, Outbox};
 use poc::proto::Region;
 use poc::Keypair;
-use radio::backend::gwmp::{decode_up, UpMessage};
-use radio::backend::{Reception, SemtechUdpBackend, SemtechUdpConfig};
 use radio::RxFrame;
+use radio_io::gwmp::{decode_up, UpMessage};
+use radio_io::{Reception, SemtechUdpBackend, SemtechUdpConfig};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 

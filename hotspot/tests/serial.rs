@@ -2,7 +2,7 @@
 //! the `rak3172-usb` hardware profile: the daemon sets the module up for P2P reception, turns a
 //! beacon it hears into a spooled witness report, and survives garbage on the port.
 
-use radio::backend::serial_sim::SimulatedModule;
+use radio_io::serial_sim::SimulatedModule;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -10,13 +10,10 @@
 //! against gr-lora_sdr (EPFL) `lib/*_impl.cc`; the code here is our own.
 
 use crate::error::RadioError;
-use crate::params::LoraParams;
+use crate::params::{FrameLayout, LoraParams, HEADER_BLOCK_SYMBOLS};
 
 /// Maximum payload length of a LoRa frame.
 pub const MAX_PAYLOAD: usize = 255;
-
-/// Number of symbols of the first (reduced-rate, CR 4/8) block.
-pub const HEADER_BLOCK_SYMBOLS: usize = 8;
 
 /// Whitening sequence of `len` bytes: LFSR seeded 0xFF, `s = (s << 1) | (b7 ^ b5 ^ b4 ^ b3)`.
 pub fn whitening_sequence(len: usize) -> Vec<u8> {
@@ -288,77 +285,8 @@ pub fn bin_to_bits(bin: u16, sf: u8, reduced: bool) -> u16 {
     gray_encode(s as u16)
 }
 
-/// How the data symbols of a frame are grouped into interleaver blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameLayout {
-    /// Spreading factor, 5..=12.
-    pub spreading_factor: u8,
-    /// Low-data-rate optimisation of the payload blocks (SF − 2 bits a symbol).
-    pub low_data_rate: bool,
-    /// Whether the first block starts with the five explicit-header nibbles.
-    pub explicit_header: bool,
-    /// Whether the first block carries SF − 2 bits a symbol (SF7–12 and legacy SF5/SF6) or SF
-    /// bits (SX126x SF5/SF6).
-    pub first_block_reduced: bool,
-}
-
-impl FrameLayout {
-    /// The chips' layout for `sf` (SX126x format at SF5/SF6).
-    pub fn new(sf: u8, low_data_rate: bool, explicit_header: bool) -> Self {
-        FrameLayout {
-            spreading_factor: sf,
-            low_data_rate,
-            explicit_header,
-            first_block_reduced: sf >= 7,
-        }
-    }
-
-    /// Nibbles carried by the first block (8 symbols at CR 4/8).
-    pub fn first_block_nibbles(&self) -> usize {
-        let sf = usize::from(self.spreading_factor);
-        if self.first_block_reduced {
-            sf.saturating_sub(2)
-        } else {
-            sf
-        }
-    }
-
-    /// Nibbles carried by each following block.
-    pub fn block_nibbles(&self) -> usize {
-        let sf = usize::from(self.spreading_factor);
-        if self.low_data_rate {
-            sf.saturating_sub(2)
-        } else {
-            sf
-        }
-    }
-
-    /// Whether symbol `index` (0 = first data symbol) carries SF − 2 bits.
-    pub fn symbol_reduced(&self, index: usize) -> bool {
-        if index < HEADER_BLOCK_SYMBOLS {
-            self.first_block_reduced
-        } else {
-            self.low_data_rate
-        }
-    }
-
-    /// Number of data symbols of a frame (after the preamble), as counted by Semtech.
-    pub fn symbol_count(&self, cr: u8, crc: bool, payload_len: usize) -> usize {
-        let nibbles =
-            2 * payload_len + if self.explicit_header { 5 } else { 0 } + if crc { 4 } else { 0 };
-        let rest = nibbles.saturating_sub(self.first_block_nibbles());
-        HEADER_BLOCK_SYMBOLS + rest.div_ceil(self.block_nibbles().max(1)) * (4 + usize::from(cr))
-    }
-
-    fn valid(&self) -> bool {
-        (5..=12).contains(&self.spreading_factor)
-            && (self.first_block_reduced || self.spreading_factor < 7)
-            && (self.first_block_nibbles() >= 5 || !self.explicit_header)
-    }
-}
-
-/// Number of data symbols of a frame (after the preamble), as counted by Semtech (the chips'
-/// layout, SX126x format at SF5/SF6).
+/// Number of data symbols of a frame (after the preamble), as counted by Semtech. At SF5/SF6
+/// `legacy_sf5_sf6` selects the SX127x format (see [`FrameLayout::new`]).
 pub fn symbol_count(
     sf: u8,
     cr: u8,
@@ -366,8 +294,9 @@ pub fn symbol_count(
     explicit: bool,
     crc: bool,
     payload_len: usize,
+    legacy_sf5_sf6: bool,
 ) -> usize {
-    FrameLayout::new(sf, ldro, explicit).symbol_count(cr, crc, payload_len)
+    FrameLayout::new(sf, ldro, explicit, legacy_sf5_sf6).symbol_count(cr, crc, payload_len)
 }
 
 /// Encodes a payload into the chirp values of the data symbols (after the preamble,
@@ -527,13 +456,13 @@ pub fn hamming_decode_soft(llrs: &[f32], cr: u8) -> u8 {
     best.1
 }
 
-/// Decodes the explicit header from the first block of a frame (the chips' layout: reduced
-/// rate at SF7 and above, full rate at SF5/SF6).
+/// Decodes the explicit header from the first block of a frame (reduced rate at SF7 and above,
+/// full rate at SF5/SF6: the SX127x format has no explicit header there).
 ///
 /// Returns the header and the payload nibbles carried by the first block (SF − 7 of them at
 /// SF7 and above, SF − 5 at SF5/SF6).
 pub fn decode_header_symbols(symbols: &Symbols<'_>, sf: u8) -> Option<(Header, Vec<u8>)> {
-    let layout = FrameLayout::new(sf, false, true);
+    let layout = FrameLayout::new(sf, false, true, false);
     if !layout.valid() || symbols.len() < HEADER_BLOCK_SYMBOLS {
         return None;
     }
@@ -566,15 +495,17 @@ pub struct DecodedPayload {
 
 /// Decodes the payload of a frame from all its data symbols (`symbols[0..8]` is the first
 /// block), given its header (read from the air, or known in advance when `explicit` is
-/// false), in the chips' layout (SX126x format at SF5/SF6).
+/// false). At SF5/SF6 `legacy_sf5_sf6` selects the SX127x format (see [`FrameLayout::new`]).
 pub fn decode_payload_symbols(
     symbols: &Symbols<'_>,
     sf: u8,
     ldro: bool,
     explicit: bool,
+    legacy_sf5_sf6: bool,
     header: &Header,
 ) -> Result<DecodedPayload, RadioError> {
-    decode_payload_layout(symbols, &FrameLayout::new(sf, ldro, explicit), header)
+    let layout = FrameLayout::new(sf, ldro, explicit, legacy_sf5_sf6);
+    decode_payload_layout(symbols, &layout, header)
 }
 
 /// Decodes the payload of a frame laid out as `layout` from all its data symbols, given its
@@ -649,7 +580,7 @@ pub fn decode_payload(
     header: &Header,
     bins: &[u16],
 ) -> Result<DecodedPayload, RadioError> {
-    decode_payload_symbols(&Symbols::Hard { sf, bins }, sf, ldro, true, header)
+    decode_payload_symbols(&Symbols::Hard { sf, bins }, sf, ldro, true, false, header)
 }
 
 /// The header an implicit-header frame is received with (length, CR and CRC from `params`).
@@ -972,6 +903,43 @@ mod tests {
         let p = LoraParams::new(5, 125_000);
         assert_eq!(p.payload_symbols(0), 8 + 5);
         assert_eq!(p.layout().first_block_nibbles(), 5);
+    }
+
+    /// The functions that take the format as arguments (`symbol_count`, `decode_payload_symbols`)
+    /// count and decode legacy (SX127x) SF5/SF6 frames as `LoraParams` lays them out. They used
+    /// to build the SX126x layout whatever the format, and read these frames wrong.
+    #[test]
+    fn legacy_sf5_sf6_format_functions_agree_with_params() {
+        for sf in [5u8, 6] {
+            for (cr, crc, len) in [
+                (1u8, true, 0usize),
+                (1, true, 10),
+                (4, false, 13),
+                (2, true, 255),
+            ] {
+                let p = LoraParams {
+                    coding_rate: cr,
+                    crc,
+                    explicit_header: false,
+                    legacy_sf5_sf6: true,
+                    implicit_payload_len: len as u8,
+                    ..LoraParams::new(sf, 125_000)
+                };
+                let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let syms = encode_frame(&p, &payload).expect("encode");
+                let ldro = p.low_data_rate_enabled();
+                assert_eq!(
+                    symbol_count(sf, cr, ldro, false, crc, len, true),
+                    syms.len()
+                );
+                let symbols = Symbols::Hard { sf, bins: &syms };
+                let header = implicit_header(&p);
+                let d = decode_payload_symbols(&symbols, sf, ldro, false, true, &header)
+                    .expect("decode");
+                assert_eq!(d.payload, payload, "SF{sf} CR{cr} CRC {crc} {len} bytes");
+                assert_eq!(d.crc_ok, crc.then_some(true));
+            }
+        }
     }
 
     #[test]

@@ -9,13 +9,12 @@
 
 use crate::chirp::base_upchirp;
 use crate::coding::{
-    decode_header_symbols, decode_payload_layout, implicit_header, FrameLayout, Header, Symbols,
-    HEADER_BLOCK_SYMBOLS,
+    decode_header_symbols, decode_payload_layout, implicit_header, Header, Symbols,
 };
 use crate::error::RadioError;
 use crate::filter::Decimator;
 use crate::modulator::sync_word_symbols;
-use crate::params::LoraParams;
+use crate::params::{FrameLayout, LoraParams, HEADER_BLOCK_SYMBOLS};
 use num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use std::cell::RefCell;

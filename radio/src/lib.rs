@@ -1,8 +1,10 @@
 //! The LoRa physical layer of the coverage network: bit-exact frame coding, a chirp
-//! modulator, a streaming receiver, and a simulated RF channel.
+//! modulator, a streaming receiver, and a simulated RF channel. Signal processing only: no
+//! I/O (files, sockets, devices and the tools live in the `radio-io` crate).
 //!
 //! Modules:
-//! - [`params`] — modulation parameters ([`LoraParams`]), time on air.
+//! - [`params`] — modulation parameters ([`LoraParams`]), the block layout of a frame
+//!   ([`params::FrameLayout`]), time on air.
 //! - [`coding`] — whitening, header, CRC, Hamming, interleaving, Gray mapping.
 //! - [`modulator`] — chirp synthesis of whole frames.
 //! - [`demod`] — the streaming [`Receiver`].
@@ -11,11 +13,9 @@
 //! - [`filter`] — the decimating low-pass filter in front of the receiver.
 //! - [`error`] — [`RadioError`].
 //! - [`iq`] — IQ file sample formats (cf32, cs16, cu8).
-//! - [`backend`] — the radios a hotspot runs on, behind one [`backend::Backend`] trait.
 
 #![warn(missing_docs)]
 
-pub mod backend;
 pub mod channel;
 pub mod channelizer;
 mod chirp;

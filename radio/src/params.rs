@@ -1,4 +1,4 @@
-//! LoRa modulation parameters.
+//! LoRa modulation parameters and the block layout of a frame's data symbols.
 
 use crate::error::RadioError;
 use std::time::Duration;
@@ -36,6 +36,90 @@ pub struct LoraParams {
 
 /// Longest symbol duration without low-data-rate optimisation, in seconds.
 pub const LDRO_MAX_SYMBOL_S: f64 = 0.016;
+
+/// Number of symbols of the first block (the explicit header, if any, and the first payload
+/// nibbles, always at CR 4/8).
+pub const HEADER_BLOCK_SYMBOLS: usize = 8;
+
+/// Whether the first block carries SF − 2 bits a symbol: at SF7 and above, and at SF5/SF6 in the
+/// SX127x (legacy) format. The one rule behind [`LoraParams::first_block_reduced`] and
+/// [`FrameLayout::new`].
+fn first_block_reduced(sf: u8, legacy_sf5_sf6: bool) -> bool {
+    sf >= 7 || legacy_sf5_sf6
+}
+
+/// How the data symbols of a frame are grouped into interleaver blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLayout {
+    /// Spreading factor, 5..=12.
+    pub spreading_factor: u8,
+    /// Low-data-rate optimisation of the payload blocks (SF − 2 bits a symbol).
+    pub low_data_rate: bool,
+    /// Whether the first block starts with the five explicit-header nibbles.
+    pub explicit_header: bool,
+    /// Whether the first block carries SF − 2 bits a symbol (SF7–12 and legacy SF5/SF6) or SF
+    /// bits (SX126x SF5/SF6).
+    pub first_block_reduced: bool,
+}
+
+impl FrameLayout {
+    /// The layout of frames at `sf`: at SF5/SF6 the SX126x / SX1302 format, or the SX127x
+    /// one when `legacy_sf5_sf6` (see [`LoraParams::legacy_sf5_sf6`]; ignored at SF7 and
+    /// above). [`LoraParams::layout`] gives the same layout for the same parameters.
+    pub fn new(sf: u8, low_data_rate: bool, explicit_header: bool, legacy_sf5_sf6: bool) -> Self {
+        FrameLayout {
+            spreading_factor: sf,
+            low_data_rate,
+            explicit_header,
+            first_block_reduced: first_block_reduced(sf, legacy_sf5_sf6),
+        }
+    }
+
+    /// Nibbles carried by the first block (8 symbols at CR 4/8).
+    pub fn first_block_nibbles(&self) -> usize {
+        let sf = usize::from(self.spreading_factor);
+        if self.first_block_reduced {
+            sf.saturating_sub(2)
+        } else {
+            sf
+        }
+    }
+
+    /// Nibbles carried by each following block.
+    pub fn block_nibbles(&self) -> usize {
+        let sf = usize::from(self.spreading_factor);
+        if self.low_data_rate {
+            sf.saturating_sub(2)
+        } else {
+            sf
+        }
+    }
+
+    /// Whether symbol `index` (0 = first data symbol) carries SF − 2 bits.
+    pub fn symbol_reduced(&self, index: usize) -> bool {
+        if index < HEADER_BLOCK_SYMBOLS {
+            self.first_block_reduced
+        } else {
+            self.low_data_rate
+        }
+    }
+
+    /// Number of data symbols of a frame (after the preamble), as counted by Semtech.
+    pub fn symbol_count(&self, cr: u8, crc: bool, payload_len: usize) -> usize {
+        let nibbles =
+            2 * payload_len + if self.explicit_header { 5 } else { 0 } + if crc { 4 } else { 0 };
+        let rest = nibbles.saturating_sub(self.first_block_nibbles());
+        HEADER_BLOCK_SYMBOLS + rest.div_ceil(self.block_nibbles().max(1)) * (4 + usize::from(cr))
+    }
+
+    /// Whether the layout is one a frame can have: SF5–12, a reduced-rate first block at SF7 and
+    /// above, and room for the explicit header in the first block when there is one.
+    pub(crate) fn valid(&self) -> bool {
+        (5..=12).contains(&self.spreading_factor)
+            && (self.first_block_reduced || self.spreading_factor < 7)
+            && (self.first_block_nibbles() >= 5 || !self.explicit_header)
+    }
+}
 
 impl LoraParams {
     /// Parameters with CR 4/5, explicit header, CRC on, sync word 0x34, preamble 8, oversampling 1.
@@ -114,7 +198,7 @@ impl LoraParams {
     /// a symbol (SF7 and above, and legacy SF5/SF6), or SF bits (SX126x SF5/SF6, whose header
     /// would not fit in 8 × (SF − 2) bits).
     pub fn first_block_reduced(&self) -> bool {
-        self.spreading_factor >= 7 || self.legacy_sf5_sf6
+        first_block_reduced(self.spreading_factor, self.legacy_sf5_sf6)
     }
 
     /// Up-chirps of value 0 sent between the down-chirps and the data: 2 for SX126x-format
@@ -134,13 +218,13 @@ impl LoraParams {
     }
 
     /// The block layout of this configuration's frames.
-    pub fn layout(&self) -> crate::coding::FrameLayout {
-        crate::coding::FrameLayout {
-            spreading_factor: self.spreading_factor,
-            low_data_rate: self.low_data_rate_enabled(),
-            explicit_header: self.explicit_header,
-            first_block_reduced: self.first_block_reduced(),
-        }
+    pub fn layout(&self) -> FrameLayout {
+        FrameLayout::new(
+            self.spreading_factor,
+            self.low_data_rate_enabled(),
+            self.explicit_header,
+            self.legacy_sf5_sf6,
+        )
     }
 
     /// Number of data symbols (after the preamble, sync word and down-chirps) of a frame.
@@ -217,6 +301,44 @@ mod tests {
         // SF5, 10 bytes, CRC, explicit header: 8 + 6.25 + 8 + 5 × 5 = 47.25 symbols of 256 µs
         let t = LoraParams::new(5, 125_000).time_on_air(10).as_secs_f64() * 1e3;
         assert!((t - 12.096).abs() < 1e-6, "{t}");
+    }
+
+    /// `FrameLayout::new` and `LoraParams::layout` must give the same layout for the same
+    /// parameters. `FrameLayout::new` used to take no SF5/SF6 format and always gave the SX126x
+    /// layout, so legacy SF5/SF6 frames were counted and decoded with the wrong first block.
+    #[test]
+    fn frame_layout_new_agrees_with_params() {
+        for sf in 5..=12u8 {
+            for legacy in [false, true] {
+                for explicit in [false, true] {
+                    for ldro in [None, Some(false), Some(true)] {
+                        let p = LoraParams {
+                            legacy_sf5_sf6: legacy,
+                            explicit_header: explicit,
+                            low_data_rate: ldro,
+                            ..LoraParams::new(sf, 125_000)
+                        };
+                        let layout =
+                            FrameLayout::new(sf, p.low_data_rate_enabled(), explicit, legacy);
+                        assert_eq!(layout, p.layout(), "{p:?}");
+                        assert_eq!(layout.first_block_reduced, p.first_block_reduced());
+                        for len in [0, 1, 10, 51, 255] {
+                            assert_eq!(
+                                layout.symbol_count(p.coding_rate, p.crc, len),
+                                p.payload_symbols(len),
+                                "{p:?} {len}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let legacy = FrameLayout::new(5, false, false, true);
+        assert!(legacy.first_block_reduced);
+        assert_eq!(legacy.first_block_nibbles(), 3);
+        let sx126x = FrameLayout::new(5, false, false, false);
+        assert!(!sx126x.first_block_reduced);
+        assert_eq!(sx126x.first_block_nibbles(), 5);
     }
 
     #[test]

@@ -95,7 +95,7 @@ proptest! {
         let _ = radio::coding::interleave_block(&[0xAB, 0x12], cw_len, sf_app, usize::from(sf));
         let _ = radio::coding::deinterleave_block(&symbols, cw_len, sf_app);
         let _ = radio::coding::hamming_decode(symbols.first().copied().unwrap_or(0) as u8, cr);
-        let _ = radio::coding::symbol_count(sf, cr, ldro, true, true, symbols.len());
+        let _ = radio::coding::symbol_count(sf, cr, ldro, explicit, true, symbols.len(), legacy);
         for &b in symbols.iter().take(8) {
             let _ = radio::coding::bin_to_bits(b, sf, ldro);
         }

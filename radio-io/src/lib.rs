@@ -1,6 +1,18 @@
 //! Radio backends: what a hotspot transmits through and receives from. Each backend turns a
 //! piece of hardware (or a file, or a simulation) into [`Transmission`]s out and
-//! [`Reception`]s in.
+//! [`Reception`]s in, on the `radio` crate's modulator and receiver.
+//!
+//! Modules:
+//! - [`iq_file`] — IQ sample files (one channel, one SF).
+//! - [`wideband`] — wideband IQ (file or synthesised replay) through the channelizer.
+//! - [`semtech_udp`] — Semtech packet forwarders over UDP, on the [`gwmp`] codec.
+//! - [`serial`] — RAK3172 / RUI3 LoRa P2P modules over AT commands; [`serial_sim`] simulates
+//!   one on a pseudo-terminal.
+//! - `soapy` — SoapySDR devices (cargo feature `soapysdr`).
+//!
+//! Binaries: `lora-iq` (frames to and from IQ files) and `radio-bench` (PER and throughput).
+
+#![warn(missing_docs)]
 
 pub mod gwmp;
 pub mod iq_file;
@@ -11,8 +23,8 @@ pub mod serial_sim;
 pub mod soapy;
 pub mod wideband;
 
-use crate::demod::RxFrame;
-use crate::params::LoraParams;
+use radio::demod::RxFrame;
+use radio::params::LoraParams;
 use std::future::Future;
 
 pub use iq_file::{IqFileBackend, IqFileConfig};
@@ -57,7 +69,7 @@ pub enum BackendError {
     },
     /// The modulation or frame is not possible.
     #[error(transparent)]
-    Radio(#[from] crate::RadioError),
+    Radio(#[from] radio::RadioError),
     /// The radio refused a transmission (too late, frequency or power not allowed, busy).
     #[error("transmission refused: {0}")]
     Refused(String),

@@ -8,8 +8,8 @@
 
 pub use semtech_udp as protocol;
 
-use super::{Reception, Transmission};
-use crate::demod::RxFrame;
+use crate::{Reception, Transmission};
+use radio::demod::RxFrame;
 use semtech_udp::pull_resp::{self, PhyData, Time, TxPk};
 use semtech_udp::push_data::{self, RxPk, RxPkV1, Stat, CRC};
 use semtech_udp::{
@@ -759,8 +759,8 @@ pub fn encode_push_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::LoraParams;
     use proptest::prelude::*;
+    use radio::params::LoraParams;
 
     const MAC: [u8; 8] = [0xaa, 0x55, 0x5a, 0, 0, 0, 1, 1];
 

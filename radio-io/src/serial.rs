@@ -19,9 +19,9 @@
 //! [`Backend::receive`] is cancel-safe. Lines the backend does not understand and bytes that
 //! are not text are logged, counted and skipped.
 
-use super::{Backend, BackendError, Reception, Transmission};
-use crate::demod::RxFrame;
-use crate::params::LoraParams;
+use crate::{Backend, BackendError, Reception, Transmission};
+use radio::demod::RxFrame;
+use radio::params::LoraParams;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! `radio-bench`: packet error rate versus SNR (AWGN, random CFO and timing; hard and soft
 //! decoding) and demodulator throughput on one core. Run it in release mode:
 //!
-//! `cargo run --release -p radio --bin radio-bench -- --frames 1000 --csv per.csv --png per.png`
+//! `cargo run --release -p radio-io --bin radio-bench -- --frames 1000 --csv per.csv --png per.png`
 
 use anyhow::{Context, Result};
 use clap::Parser;

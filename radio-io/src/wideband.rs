@@ -4,13 +4,13 @@
 //! their channel's frequency and time; [`WidebandReplay`] is a receive-only radio that plays an
 //! IQ recording through it, at real-time pace or as fast as the CPU allows.
 
-use super::{Backend, BackendError, Reception, Transmission};
-use crate::channelizer::{ChannelFrame, MultiReceiver};
-use crate::demod::Decoding;
-use crate::error::RadioError;
-use crate::iq::SampleFormat;
-use crate::params::LoraParams;
-use crate::Complex32;
+use crate::{Backend, BackendError, Reception, Transmission};
+use radio::channelizer::{ChannelFrame, MultiReceiver};
+use radio::demod::Decoding;
+use radio::error::RadioError;
+use radio::iq::SampleFormat;
+use radio::params::LoraParams;
+use radio::Complex32;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -351,7 +351,7 @@ pub fn synthesise(
     noise_dbm: f32,
     seed: u64,
 ) -> Result<Synthesised, RadioError> {
-    use crate::channelizer::Resampler;
+    use radio::channelizer::Resampler;
     use rand::{Rng, SeedableRng};
     let fs = config.sample_rate_hz;
     let decoder = WidebandDecoder::new(config.clone(), 0)?;
@@ -384,7 +384,7 @@ pub fn synthesise(
                 ..config.template
             };
             let payload: Vec<u8> = (0..payload_len).map(|_| rng.gen()).collect();
-            let frame = crate::modulator::modulate(&params, &payload)?;
+            let frame = radio::modulator::modulate(&params, &payload)?;
             let mut wide = Vec::new();
             let mut resampler = Resampler::new(up, down);
             resampler.process(&frame, &mut wide);

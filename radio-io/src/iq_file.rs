@@ -3,12 +3,12 @@
 //! in a directory (for a TX-capable SDR tool to play out). Used for field debugging, replaying
 //! captures, and tests.
 
-use super::{Backend, BackendError, Reception, Transmission};
-use crate::demod::{Calibration, Receiver, RxFrame};
-use crate::iq::SampleFormat;
-use crate::modulator::modulate;
-use crate::params::LoraParams;
-use crate::Complex32;
+use crate::{Backend, BackendError, Reception, Transmission};
+use radio::demod::{Calibration, Receiver, RxFrame};
+use radio::iq::SampleFormat;
+use radio::modulator::modulate;
+use radio::params::LoraParams;
+use radio::Complex32;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use tokio::io::AsyncReadExt;

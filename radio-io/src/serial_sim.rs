@@ -333,9 +333,9 @@ fn serve(mut master: TTYPort, state: &Mutex<State>, writer: &Mutex<TTYPort>, sto
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::serial::{ModuleStatus, SerialBackend, SerialConfig, SerialError};
-    use crate::backend::{Backend, BackendError, Transmission};
-    use crate::params::LoraParams;
+    use crate::serial::{ModuleStatus, SerialBackend, SerialConfig, SerialError};
+    use crate::{Backend, BackendError, Transmission};
+    use radio::params::LoraParams;
 
     fn config(module: &SimulatedModule) -> SerialConfig {
         let mut config = SerialConfig::new(module.path(), 904_100_000, LoraParams::new(9, 125_000));
@@ -352,7 +352,7 @@ mod tests {
         }
     }
 
-    async fn next(backend: &mut SerialBackend) -> crate::backend::Reception {
+    async fn next(backend: &mut SerialBackend) -> crate::Reception {
         tokio::time::timeout(Duration::from_secs(10), backend.receive())
             .await
             .expect("a reception in time")

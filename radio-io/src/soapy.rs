@@ -6,10 +6,10 @@
 //! power. When no device matches the args, opening fails with [`SoapyError::NoDevice`], which
 //! lists the devices SoapySDR can see.
 
-use super::wideband::{WidebandConfig, WidebandDecoder};
-use super::{Backend, BackendError, Reception, Transmission};
-use crate::modulator::modulate;
-use crate::Complex32;
+use crate::wideband::{WidebandConfig, WidebandDecoder};
+use crate::{Backend, BackendError, Reception, Transmission};
+use radio::modulator::modulate;
+use radio::Complex32;
 use soapysdr::{Device, Direction, ErrorCode, TxStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -257,7 +257,7 @@ impl Drop for SoapyBackend {
 
 fn send_frame(state: &mut TxState, transmission: &Transmission) -> Result<(), BackendError> {
     let oversampling = state.config.oversampling;
-    let params = crate::params::LoraParams {
+    let params = radio::params::LoraParams {
         oversampling,
         ..transmission.params
     };

@@ -2,9 +2,9 @@
 //! uplinks received and acknowledged, beacons sent by PULL_RESP and their TX_ACK (success and
 //! each refusal) handled, several forwarders told apart, and garbage on the port survived.
 
-use radio::backend::gwmp::{protocol::MacAddress, TxRefusal, TxTiming};
-use radio::backend::{Backend, BackendError, SemtechUdpBackend, SemtechUdpConfig, Transmission};
 use radio::LoraParams;
+use radio_io::gwmp::{protocol::MacAddress, TxRefusal, TxTiming};
+use radio_io::{Backend, BackendError, SemtechUdpBackend, SemtechUdpConfig, Transmission};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::net::SocketAddr;

@@ -11,14 +11,14 @@
 //!   [`BackendError::Forwarder`] with a [`TxRefusal`], counted by kind.
 //! - Datagrams that are not GWMP are logged (rate-limited), counted and survived.
 
-use super::gwmp::{
+use crate::gwmp::{
     self, decode_up, encode_pull_ack, encode_pull_resp, encode_push_ack, protocol::push_data::Stat,
     protocol::MacAddress, GwmpError, TxRefusal, TxTiming, UpMessage,
 };
-use super::{Backend, BackendError, Reception, Transmission};
+use crate::{Backend, BackendError, Reception, Transmission};
 use std::collections::{BTreeMap, VecDeque};
 
-pub use super::gwmp::parse_rx_time;
+pub use crate::gwmp::parse_rx_time;
 
 /// Turns an uplink into a reception, or `None` when it is not a usable LoRa frame (see
 /// [`gwmp::reception_from_rxpk`], which says why).
