@@ -207,11 +207,16 @@ fn print_epoch(nodes: &[NodeInfo], outcome: &EpochOutcome) {
     );
 }
 
+/// The log filter unless `RUST_LOG` sets one: warnings, but not the hotspots' delivery
+/// warning for each report the oracle refuses (each epoch's summary counts them) or retries.
+const DEFAULT_LOG_FILTER: &str = "warn,hotspot::delivery=error";
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
         )
         .with_writer(std::io::stderr)
         .init();
