@@ -4,10 +4,11 @@
 use crate::client::OracleClient;
 use crate::delivery::{Backoff, Outbox};
 use crate::metrics::{label, Metrics};
-use crate::node::{Hotspot, HotspotError};
+use crate::node::{Hotspot, HotspotError, PreparedBeacon};
 use crate::schedule::next_beacon_ms;
 use crate::spool::{Report, SpoolError};
 use crate::uplink::Upstream;
+use poc::proto;
 use radio_io::{Backend, BackendError, Reception, Transmission};
 use rand::SeedableRng;
 use std::future::Future;
@@ -119,6 +120,21 @@ impl<B: Backend> Daemon<B> {
         &self.stats
     }
 
+    /// The hotspot it runs.
+    pub fn hotspot(&self) -> &Hotspot {
+        &self.hotspot
+    }
+
+    /// Its outbox.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Its metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     fn skip_beacon(&mut self) {
         self.stats.beacons_skipped += 1;
         self.metrics.beacons_skipped.inc();
@@ -133,16 +149,32 @@ impl<B: Backend> Daemon<B> {
                 return Ok(());
             }
         };
+        self.beacon_with(&entropy, rand::random(), now_ms())
+            .await
+            .map(drop)
+    }
+
+    /// Beacons once: builds the beacon of the oracle's `entropy` and the hotspot's
+    /// `local_entropy`, stamped `timestamp_ms`, puts it on air and queues its report. Returns
+    /// the beacon, or `None` when it was skipped (entropy not signed by the oracle, or the
+    /// radio did not send it). The daemon's own schedule calls this with fresh entropy, random
+    /// local entropy and the current time.
+    pub async fn beacon_with(
+        &mut self,
+        entropy: &proto::Entropy,
+        local_entropy: [u8; 4],
+        timestamp_ms: u64,
+    ) -> Result<Option<PreparedBeacon>, DaemonError> {
         let prepared = match self.hotspot.prepare_beacon(
-            &entropy,
-            rand::random(),
-            now_ms() * 1_000_000,
+            entropy,
+            local_entropy,
+            timestamp_ms * 1_000_000,
         ) {
             Ok(prepared) => prepared,
             Err(HotspotError::Entropy(error)) => {
                 self.skip_beacon();
                 tracing::warn!(%error, "the oracle's entropy is not signed right: beacon skipped");
-                return Ok(());
+                return Ok(None);
             }
             Err(error) => return Err(error.into()),
         };
@@ -155,7 +187,7 @@ impl<B: Backend> Daemon<B> {
         if let Err(error) = self.backend.transmit(&transmission).await {
             self.skip_beacon();
             tracing::warn!(%error, "the radio did not send the beacon");
-            return Ok(());
+            return Ok(None);
         }
         self.stats.beacons_sent += 1;
         self.metrics.beacons_sent.inc();
@@ -166,15 +198,23 @@ impl<B: Backend> Daemon<B> {
             "beacon transmitted"
         );
         self.last_beacon = Some(prepared.beacon.payload.clone());
-        self.outbox.enqueue(Report::Beacon(prepared.report)).await?;
-        Ok(())
+        self.outbox
+            .enqueue(Report::Beacon(prepared.report.clone()))
+            .await?;
+        Ok(Some(prepared))
     }
 
-    async fn witness(&mut self, reception: Reception) -> Result<(), DaemonError> {
+    /// Handles a frame the radio decoded: a beacon of another hotspot becomes a witness report
+    /// in the outbox (returned), anything else is counted as an uplink and forwarded when an
+    /// upstream is set. The daemon calls this for every reception of its radio.
+    pub async fn hear(
+        &mut self,
+        reception: Reception,
+    ) -> Result<Option<proto::WitnessReport>, DaemonError> {
         self.stats.frames_heard += 1;
         self.metrics.frames_heard.inc();
         if self.last_beacon.as_deref() == Some(reception.frame.payload.as_slice()) {
-            return Ok(()); // our own beacon coming back
+            return Ok(None); // our own beacon coming back
         }
         let Some(report) = self.hotspot.witness(
             &reception.frame,
@@ -182,9 +222,9 @@ impl<B: Backend> Daemon<B> {
             reception.timestamp_ns,
         ) else {
             crate::uplink::observe(&reception, &self.metrics, self.upstream.as_ref());
-            return Ok(());
+            return Ok(None);
         };
-        self.outbox.enqueue(Report::Witness(report)).await?;
+        self.outbox.enqueue(Report::Witness(report.clone())).await?;
         self.stats.witnesses_queued += 1;
         self.metrics.witnesses_accepted.inc();
         tracing::info!(
@@ -193,7 +233,7 @@ impl<B: Backend> Daemon<B> {
             snr_db = reception.frame.snr_db,
             "witness report queued"
         );
-        Ok(())
+        Ok(Some(report))
     }
 
     fn copy_radio_counters(&self) {
@@ -212,20 +252,12 @@ impl<B: Backend> Daemon<B> {
         mut self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<DaemonStats, DaemonError> {
-        let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
-        let delivery = tokio::spawn(self.outbox.clone().deliver(
-            self.client.clone(),
-            self.backoff,
-            async {
-                let _ = delivery_stopped.await;
-            },
-        ));
+        let delivery = self
+            .outbox
+            .spawn_delivery(self.client.clone(), self.backoff);
         let result = self.serve(shutdown).await;
-        let _ = stop_delivery.send(());
-        match delivery.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "report delivery failed"),
-            Err(error) => tracing::error!(%error, "report delivery task failed"),
+        if let Err(error) = delivery.stop().await {
+            tracing::error!(%error, "report delivery failed");
         }
         self.copy_radio_counters();
         result.map(|()| self.stats)
@@ -251,7 +283,9 @@ impl<B: Backend> Daemon<B> {
                     }
                 }
                 received = self.backend.receive(), if radio_open => match received? {
-                    Some(reception) => self.witness(reception).await?,
+                    Some(reception) => {
+                        self.hear(reception).await?;
+                    }
                     None => {
                         tracing::info!("the radio's receive stream ended");
                         radio_open = false;

@@ -16,7 +16,11 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, oneshot, watch, Notify};
+use tokio::task::JoinHandle;
+
+/// How many refusals a slow [`Outbox::refusals`] subscriber may fall behind by.
+const REFUSALS_KEPT: usize = 256;
 
 /// Exponential backoff with jitter: attempt `n` (from 0) waits a random time between half and
 /// all of `min(max, initial × 2ⁿ)`.
@@ -49,13 +53,49 @@ impl Backoff {
     }
 }
 
+/// A report the oracle refused for good, set aside in the spool's `rejected/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Its sequence number in the spool.
+    pub seq: u64,
+    /// `beacon` or `witness`.
+    pub kind: &'static str,
+    /// The oracle's answer.
+    pub reason: String,
+}
+
 /// The hotspot's outbox: a spool of reports shared by the producers (beaconing, witnessing) and
 /// the one delivery task.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     spool: Arc<Mutex<Spool>>,
     wake: Arc<Notify>,
+    /// Reports waiting, updated with every change of the spool.
+    depth: Arc<watch::Sender<usize>>,
+    refused: broadcast::Sender<Refusal>,
     metrics: Metrics,
+}
+
+/// A delivery task running in the background (see [`Outbox::spawn_delivery`]). Dropping it
+/// stops the task as [`Delivery::stop`] does, without waiting for it.
+#[derive(Debug)]
+pub struct Delivery {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), SpoolError>>,
+}
+
+impl Delivery {
+    /// Stops delivering once the submission in flight, if any, is answered; undelivered reports
+    /// stay spooled.
+    pub async fn stop(self) -> Result<(), SpoolError> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_else(|join| {
+            Err(SpoolError::Io {
+                path: "delivery task".into(),
+                source: std::io::Error::other(join.to_string()),
+            })
+        })
+    }
 }
 
 fn lock(spool: &Mutex<Spool>) -> MutexGuard<'_, Spool> {
@@ -79,9 +119,12 @@ impl Outbox {
         if !spool.is_empty() {
             tracing::info!(reports = spool.len(), "resuming the report queue");
         }
+        let (depth, _) = watch::channel(spool.len());
         Ok(Self {
             spool: Arc::new(Mutex::new(spool)),
             wake: Arc::new(Notify::new()),
+            depth: Arc::new(depth),
+            refused: broadcast::channel(REFUSALS_KEPT).0,
             metrics,
         })
     }
@@ -91,16 +134,32 @@ impl Outbox {
         lock(&self.spool).len()
     }
 
+    /// Completes once no report waits: every report queued so far has been acknowledged or
+    /// refused.
+    pub async fn wait_until_empty(&self) {
+        let mut depth = self.depth.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = depth.wait_for(|&waiting| waiting == 0).await;
+    }
+
+    /// The reports the oracle refuses from now on, as the delivery task sets them aside. A
+    /// refusal is announced before [`Outbox::wait_until_empty`] can see the report gone.
+    pub fn refusals(&self) -> broadcast::Receiver<Refusal> {
+        self.refused.subscribe()
+    }
+
     async fn with_spool<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Spool) -> Result<T, SpoolError> + Send + 'static,
     ) -> Result<T, SpoolError> {
         let spool = self.spool.clone();
         let metrics = self.metrics.clone();
+        let depth = self.depth.clone();
         tokio::task::spawn_blocking(move || {
             let mut spool = lock(&spool);
             let result = work(&mut spool);
             metrics.queue_depth.set(spool.len() as i64);
+            depth.send_replace(spool.len());
             result
         })
         .await
@@ -129,6 +188,15 @@ impl Outbox {
             Err(error) if error.is_transient() => Attempt::Retry(error),
             Err(error) => Attempt::Refused(error),
         }
+    }
+
+    /// Delivers spooled reports through `client` in a task of its own until it is stopped.
+    pub fn spawn_delivery(&self, client: OracleClient, backoff: Backoff) -> Delivery {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.clone().deliver(client, backoff, async {
+            let _ = stopped.await;
+        }));
+        Delivery { stop, task }
     }
 
     /// Delivers spooled reports through `client` until `shutdown` completes. Shutdown is noticed
@@ -165,8 +233,19 @@ impl Outbox {
                 }
                 Attempt::Refused(error) => {
                     tracing::warn!(seq, kind, %error, "the oracle refused a report; set aside in rejected/");
-                    self.with_spool(move |spool| spool.set_aside(seq, "rejected"))
-                        .await?;
+                    let refusal = Refusal {
+                        seq,
+                        kind,
+                        reason: error.to_string(),
+                    };
+                    let refused = self.refused.clone();
+                    self.with_spool(move |spool| {
+                        spool.set_aside(seq, "rejected")?;
+                        // Nobody listening is the usual case, not an error.
+                        let _ = refused.send(refusal);
+                        Ok(())
+                    })
+                    .await?;
                     self.metrics
                         .reports_refused
                         .get_or_create(&label("kind", kind))

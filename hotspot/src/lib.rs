@@ -15,7 +15,7 @@ pub mod uplink;
 pub use client::{ClientError, OracleClient};
 pub use config::{ConfigError, HotspotConfig};
 pub use daemon::{Daemon, DaemonError, DaemonStats};
-pub use delivery::{Backoff, Outbox};
+pub use delivery::{Backoff, Delivery, Outbox, Refusal};
 pub use metrics::Metrics;
 pub use node::{Hotspot, HotspotError, PreparedBeacon};
 pub use spool::{Report, Spool, SpoolError};

@@ -7,6 +7,7 @@ use poc::proto::{self, Region};
 use poc::{Address, Beacon, BeaconError, Keypair, RegionPlan, Signable};
 use radio::demod::{Calibration, Receiver, RxFrame};
 use radio::params::LoraParams;
+use radio_io::Reception;
 
 /// Sync word of proof-of-coverage beacons (LoRaWAN public).
 pub const BEACON_SYNC_WORD: u8 = 0x34;
@@ -195,15 +196,35 @@ impl Hotspot {
         samples: &[Complex32],
         start_ns: u64,
     ) -> Result<Vec<proto::WitnessReport>, HotspotError> {
+        Ok(self
+            .demodulate(frequency_hz, params, samples, start_ns)?
+            .iter()
+            .filter_map(|heard| self.witness(&heard.frame, heard.frequency_hz, heard.timestamp_ns))
+            .collect())
+    }
+
+    /// Demodulates samples heard on `frequency_hz` at the given data rate with this hotspot's
+    /// calibration: every frame found, timed from `start_ns`, the time of the first sample.
+    pub fn demodulate(
+        &self,
+        frequency_hz: u64,
+        params: &LoraParams,
+        samples: &[Complex32],
+        start_ns: u64,
+    ) -> Result<Vec<Reception>, HotspotError> {
         let mut receiver = Receiver::new(*params, self.calibration)?;
         let mut frames = receiver.process(samples);
         frames.extend(receiver.flush());
         let sample_period_ns = 1e9 / params.sample_rate();
         Ok(frames
-            .iter()
-            .filter_map(|frame| {
+            .into_iter()
+            .map(|frame| {
                 let offset_ns = (frame.sample_offset as f64 * sample_period_ns) as u64;
-                self.witness(frame, frequency_hz, start_ns + offset_ns)
+                Reception {
+                    frame,
+                    frequency_hz,
+                    timestamp_ns: start_ns + offset_ns,
+                }
             })
             .collect())
     }

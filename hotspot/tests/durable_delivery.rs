@@ -228,3 +228,37 @@ async fn reports_queued_during_an_outage_are_delivered_exactly_once_after_restar
         .filter_map(Result::ok)
         .all(|entry| entry.path().is_dir()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_report_is_announced_and_set_aside_and_the_outbox_drains() {
+    let oracle_dir = tempfile::tempdir().unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    let (oracle, addr) = start_oracle(oracle_dir.path(), "127.0.0.1:0".parse().unwrap());
+    // The key never asserted a location: the oracle does not know it and refuses its reports.
+    let stranger = start_hotspot(
+        &Keypair::generate(),
+        spool_dir.path(),
+        &format!("http://{addr}"),
+    );
+    let mut refusals = stranger.outbox.refusals();
+    stranger.heard.send(beacon_heard(1)).unwrap();
+    wait_for("the witness to be queued", || {
+        stranger.metrics.witnesses_accepted.get() == 1
+    })
+    .await;
+    tokio::time::timeout(Duration::from_secs(30), stranger.outbox.wait_until_empty())
+        .await
+        .expect("the outbox drains");
+    let refusal = refusals
+        .try_recv()
+        .expect("the refusal was announced first");
+    assert_eq!(refusal.kind, "witness");
+    assert!(refusal.reason.contains("SubmitWitness"), "{refusal:?}");
+    let rejected = spool_dir
+        .path()
+        .join(format!("rejected/{:020}.witness", refusal.seq));
+    assert!(rejected.exists(), "{} set aside", rejected.display());
+    stranger.stop.send(()).unwrap();
+    stranger.task.await.unwrap().unwrap();
+    oracle.stop();
+}

@@ -1,24 +1,45 @@
 //! The simulated network: an oracle, hotspots and the air between them.
 
+use crate::air::SimRadio;
 use crate::city;
-use hotspot::{Hotspot, OracleClient};
+use crate::link::OracleLink;
+use hotspot::node::PreparedBeacon;
+use hotspot::{Backoff, Daemon, Delivery, Hotspot, Metrics, OracleClient, Outbox, Refusal};
 use oracle::clock::{Clock, ManualClock};
 use oracle::{EpochReport, Oracle, OracleConfig};
 use poc::proto::{BeaconReport, Region, WitnessReport};
 use poc::Keypair;
 use radio::channel::{propagate, thermal_noise_dbm, ChannelConditions, PathLoss};
-use radio::demod::{Calibration, Receiver, RxFrame};
+use radio::demod::RxFrame;
+use radio_io::Reception;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::{self, error::TryRecvError};
 
 /// 2026-01-01T00:00:00Z, where simulated time starts.
 pub const START_MS: u64 = 1_767_225_600_000;
+
+/// From the end of a beacon's transmission until its witnesses' reports leave, milliseconds.
+const WITNESS_DELAY_MS: u64 = 250;
+/// Longest a hotspot's delivery waits for the oracle's answer.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The hotspots' delivery backoff: short, as it runs in real time while the simulated clock
+/// stands still.
+const DELIVERY_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(5),
+    max: Duration::from_millis(100),
+};
+/// Longest real time a step waits for a hotspot's spool to drain (or, in an outage, for its
+/// delivery to fail) before the simulation gives up.
+const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Errors of the simulation.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +53,36 @@ pub enum NetworkError {
     /// A gRPC call failed.
     #[error("gRPC: {0}")]
     Client(#[from] hotspot::ClientError),
+    /// A hotspot's daemon failed.
+    #[error("daemon: {0}")]
+    Daemon(#[from] hotspot::DaemonError),
+    /// A hotspot's spool could not be opened.
+    #[error(transparent)]
+    Spool(#[from] hotspot::SpoolError),
+    /// A hotspot's link to the oracle could not be opened.
+    #[error("oracle link: {0}")]
+    Link(#[from] std::io::Error),
+    /// A hotspot's daemon skipped a beacon it was told to send.
+    #[error("hotspot {0} skipped its beacon")]
+    BeaconSkipped(usize),
+    /// A hotspot's spool did not drain in time.
+    #[error("hotspot {hotspot}: {waiting} reports still undelivered after {timeout:?}")]
+    Undelivered {
+        /// Index of the hotspot.
+        hotspot: usize,
+        /// Reports still in its spool.
+        waiting: usize,
+        /// How long the step waited.
+        timeout: Duration,
+    },
+    /// Refusals of a hotspot's reports went by unseen.
+    #[error("hotspot {hotspot}: {missed} refusals missed")]
+    RefusalsMissed {
+        /// Index of the hotspot.
+        hotspot: usize,
+        /// How many.
+        missed: u64,
+    },
     /// The configuration is unusable.
     #[error("invalid network configuration: {0}")]
     Config(String),
@@ -48,6 +99,12 @@ pub struct NetworkConfig {
     pub seed: u64,
     /// Where the oracle keeps its store.
     pub data_dir: PathBuf,
+    /// Where each hotspot keeps its spool (`<spool_dir>/<index>`). `None`: a temporary
+    /// directory on the memory file system `/dev/shm` when the machine has one, else
+    /// `<data_dir>/spools`. Every report is written and synced to its spool before it is
+    /// delivered, as on a hotspot; on a memory file system the syncs cost nothing, which keeps
+    /// runs of tens of thousands of reports quick.
+    pub spool_dir: Option<PathBuf>,
     /// The oracle's settings.
     pub oracle: OracleConfig,
     /// The region all hotspots operate in.
@@ -75,6 +132,14 @@ pub struct NetworkConfig {
     pub link_budget: bool,
     /// Standard deviation of the RSSI/SNR measurement error in link-budget mode, dB.
     pub measurement_db: f64,
+    /// Simulated time (ms since the Unix epoch) during which the oracle is unreachable for
+    /// every hotspot. A step of the simulation (a beacon's transmission, its witnesses'
+    /// receptions) in it cuts the hotspots' links before their reports are spooled, waits until
+    /// every hotspot with reports has failed to deliver them, then restores the links one
+    /// hotspot at a time in the order the reports were made and waits for each spool to drain.
+    /// The simulated clock stands still meanwhile, so the oracle receives the same reports at
+    /// the same simulated times, in the same order, as without the outage.
+    pub outage: Option<Range<u64>>,
 }
 
 impl NetworkConfig {
@@ -102,6 +167,8 @@ impl NetworkConfig {
             replay_receiver: None,
             link_budget: false,
             measurement_db: 1.0,
+            spool_dir: None,
+            outage: None,
         }
     }
 }
@@ -181,12 +248,109 @@ pub struct NodeInfo {
     pub behaviour: Behaviour,
 }
 
+/// A simulated hotspot: the daemon's beacon and receive steps on a simulated radio, its spool
+/// and delivery task, and its link to the oracle.
 struct Node {
     info: NodeInfo,
-    hotspot: Hotspot,
+    daemon: Daemon<SimRadio>,
+    /// A connection of its own to the oracle, which outages leave alone: the location
+    /// assertion and the beacon entropy go over it.
     client: OracleClient,
+    link: OracleLink,
+    _delivery: Delivery,
+    refusals: broadcast::Receiver<Refusal>,
     crystal_ppm: f64,
     rejections_seen: BTreeMap<String, u64>,
+}
+
+impl Node {
+    /// Hotspot `index` of the network: its key, its location assertion (unless it is one of
+    /// the unasserted), its spool in `spool`, its daemon on a simulated radio and its delivery
+    /// task, which reaches the oracle over a link of its own.
+    async fn start(
+        config: &NetworkConfig,
+        index: usize,
+        spec: NodeSpec,
+        oracle: SocketAddr,
+        clock: &Arc<ManualClock>,
+        spool: &std::path::Path,
+    ) -> Result<Self, NetworkError> {
+        let key = Keypair::from_seed(config.seed, index as u64);
+        let hotspot = Hotspot::new(key, config.region, spec.asserted, config.gain_ddbi, 10)?;
+        let asserted = index >= config.hotspots || index < config.hotspots - config.unasserted;
+        let mut client = OracleClient::connect(&format!("http://{oracle}")).await?;
+        if asserted {
+            client.assert_location(hotspot.assertion(START_MS)).await?;
+        }
+        let info = NodeInfo {
+            name: spec.name,
+            address: hotspot.address().to_string(),
+            lat: spec.asserted.0,
+            lon: spec.asserted.1,
+            asserted,
+            radio: spec.radio,
+            behaviour: spec.behaviour,
+        };
+        let link = OracleLink::open(oracle).await?;
+        let metrics = Metrics::new();
+        let outbox = Outbox::open(spool, metrics.clone())?;
+        let delivery_client = OracleClient::connect_lazy(&link.endpoint(), DELIVERY_TIMEOUT)?;
+        let delivery = outbox.spawn_delivery(delivery_client.clone(), DELIVERY_BACKOFF);
+        let refusals = outbox.refusals();
+        let interval = Duration::from_millis(config.oracle.beacon_interval_ms);
+        let radio = SimRadio::new(clock.clone());
+        let daemon = Daemon::new(hotspot, delivery_client, radio, outbox, interval)
+            .with_metrics(metrics)
+            .with_backoff(DELIVERY_BACKOFF);
+        Ok(Self {
+            info,
+            daemon,
+            client,
+            link,
+            _delivery: delivery,
+            refusals,
+            crystal_ppm: 0.0,
+            rejections_seen: BTreeMap::new(),
+        })
+    }
+
+    /// The same hotspot with a crystal `ppm` parts per million off.
+    fn with_crystal(mut self, ppm: f64) -> Self {
+        self.crystal_ppm = ppm;
+        self
+    }
+
+    /// Waits until the hotspot's spool has drained, then moves the reports the oracle refused
+    /// meanwhile into `refused`.
+    async fn settle(
+        &mut self,
+        index: usize,
+        refused: &mut Vec<(usize, String)>,
+    ) -> Result<(), NetworkError> {
+        let outbox = self.daemon.outbox();
+        if tokio::time::timeout(STEP_TIMEOUT, outbox.wait_until_empty())
+            .await
+            .is_err()
+        {
+            return Err(NetworkError::Undelivered {
+                hotspot: index,
+                waiting: outbox.depth(),
+                timeout: STEP_TIMEOUT,
+            });
+        }
+        loop {
+            match self.refusals.try_recv() {
+                Ok(refusal) => refused.push((index, refusal.reason)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return Ok(()),
+                Err(TryRecvError::Lagged(missed)) => {
+                    return Err(NetworkError::RefusalsMissed {
+                        hotspot: index,
+                        missed,
+                    })
+                }
+            }
+        }
+    }
 }
 
 /// The radio link between two hotspots.
@@ -214,7 +378,7 @@ pub struct BeaconOutcome {
     /// The witness reports submitted, with the index of the hotspot that sent each.
     pub witnesses: Vec<(usize, WitnessReport)>,
     /// Reports (the beacon's or witnesses') the oracle refused at ingest, with the sender and
-    /// the oracle's reason.
+    /// the oracle's reason, as the senders' delivery set them aside.
     pub refused: Vec<(usize, String)>,
 }
 
@@ -223,6 +387,17 @@ impl BeaconOutcome {
     pub fn heard_by(&self) -> Vec<usize> {
         self.witnesses.iter().map(|(index, _)| *index).collect()
     }
+}
+
+/// What the outages of a run did (see [`NetworkConfig::outage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutageStats {
+    /// Steps of the simulation that ran during an outage.
+    pub steps: u64,
+    /// Reports that waited in the spools for the oracle to come back, over all those steps.
+    pub reports_held: u64,
+    /// Most reports waiting at once.
+    pub most_held: u64,
 }
 
 /// One hotspot's rejected reports in an epoch.
@@ -258,6 +433,30 @@ pub struct Network {
     nodes: Vec<Node>,
     rng: ChaCha8Rng,
     last_entropy_ms: Option<u64>,
+    /// Each hotspot's delivery retries when its link was last cut, while the links are cut.
+    retries_at_cut: Option<Vec<u64>>,
+    outage_stats: OutageStats,
+    spool_dir: PathBuf,
+    /// The temporary directory of the spools, when the network made one.
+    _spools: Option<tempfile::TempDir>,
+}
+
+/// The directory of the hotspots' spools (see [`NetworkConfig::spool_dir`]), and the temporary
+/// directory to remove when the network ends, if one was made.
+fn spool_dir(config: &NetworkConfig) -> (PathBuf, Option<tempfile::TempDir>) {
+    if let Some(dir) = &config.spool_dir {
+        return (dir.clone(), None);
+    }
+    let memory = std::path::Path::new("/dev/shm");
+    if memory.is_dir() {
+        if let Ok(temp) = tempfile::Builder::new()
+            .prefix("netsim-spools-")
+            .tempdir_in(memory)
+        {
+            return (temp.path().to_path_buf(), Some(temp));
+        }
+    }
+    (config.data_dir.join("spools"), None)
 }
 
 impl Network {
@@ -277,7 +476,7 @@ impl Network {
         let (grpc_addr, _server) = oracle
             .serve_grpc(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await?;
-        let endpoint = format!("http://{grpc_addr}");
+        let (spool_dir, spools) = spool_dir(&config);
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let total = config.hotspots + config.extra.len();
         let mut nodes = Vec::with_capacity(total);
@@ -302,28 +501,10 @@ impl Network {
                     }
                 }
             };
-            let key = Keypair::from_seed(config.seed, index as u64);
-            let hotspot = Hotspot::new(key, config.region, spec.asserted, config.gain_ddbi, 10)?;
-            let asserted = index >= config.hotspots || index < config.hotspots - config.unasserted;
-            let mut client = OracleClient::connect(&endpoint).await?;
-            if asserted {
-                client.assert_location(hotspot.assertion(START_MS)).await?;
-            }
-            nodes.push(Node {
-                info: NodeInfo {
-                    name: spec.name,
-                    address: hotspot.address().to_string(),
-                    lat: spec.asserted.0,
-                    lon: spec.asserted.1,
-                    asserted,
-                    radio: spec.radio,
-                    behaviour: spec.behaviour,
-                },
-                hotspot,
-                client,
-                crystal_ppm: rng.gen_range(-config.crystal_ppm..=config.crystal_ppm),
-                rejections_seen: BTreeMap::new(),
-            });
+            let crystal_ppm = rng.gen_range(-config.crystal_ppm..=config.crystal_ppm);
+            let spool = spool_dir.join(index.to_string());
+            let node = Node::start(&config, index, spec, grpc_addr, &clock, &spool).await?;
+            nodes.push(node.with_crystal(crystal_ppm));
         }
         Ok(Self {
             config,
@@ -333,6 +514,10 @@ impl Network {
             nodes,
             rng,
             last_entropy_ms: None,
+            retries_at_cut: None,
+            outage_stats: OutageStats::default(),
+            spool_dir,
+            _spools: spools,
         })
     }
 
@@ -358,12 +543,33 @@ impl Network {
 
     /// The hotspot at `index`.
     pub fn hotspot(&self, index: usize) -> &Hotspot {
-        &self.nodes[index].hotspot
+        self.nodes[index].daemon.hotspot()
     }
 
-    /// A gRPC client of the oracle, as hotspot `index` holds it.
+    /// A gRPC client of the oracle, as hotspot `index` holds it, on a connection that outages
+    /// leave alone.
     pub fn client(&self, index: usize) -> OracleClient {
         self.nodes[index].client.clone()
+    }
+
+    /// The outbox (spool) of hotspot `index`.
+    pub fn outbox(&self, index: usize) -> &Outbox {
+        self.nodes[index].daemon.outbox()
+    }
+
+    /// The spool directory of hotspot `index`.
+    pub fn spool_dir(&self, index: usize) -> PathBuf {
+        self.spool_dir.join(index.to_string())
+    }
+
+    /// The daemon metrics of hotspot `index`: reports delivered and refused, delivery retries.
+    pub fn metrics(&self, index: usize) -> &Metrics {
+        self.nodes[index].daemon.metrics()
+    }
+
+    /// What the outages did so far.
+    pub fn outage_stats(&self) -> OutageStats {
+        self.outage_stats
     }
 
     /// A random generator for one event, derived from the seed and the event's identity, so
@@ -456,17 +662,17 @@ impl Network {
         Ok(())
     }
 
-    /// The frames hotspot `receiver`'s radio decodes of a beacon from `tx`: demodulated from
-    /// IQ samples, or from the link budget in link-budget mode.
+    /// What radio `rx` decodes of a beacon from radio `tx`: demodulated from IQ samples by
+    /// `demodulator` (the hotspot whose radio it is), or from the link budget in link-budget
+    /// mode.
     fn receive(
         &mut self,
-        tx: RadioSite,
-        rx: RadioSite,
-        rx_crystal_ppm: f64,
-        tx_crystal_ppm: f64,
-        prepared: &hotspot::node::PreparedBeacon,
+        (tx, tx_crystal_ppm): (RadioSite, f64),
+        (rx, rx_crystal_ppm): (RadioSite, f64),
+        prepared: &PreparedBeacon,
         at_ms: u64,
-    ) -> Result<Vec<(RxFrame, u64)>, NetworkError> {
+        demodulator: usize,
+    ) -> Result<Vec<Reception>, NetworkError> {
         let frequency_hz = prepared.beacon.frequency_hz as f64;
         let bandwidth_hz = f64::from(prepared.params.bandwidth_hz);
         let tx_power_dbm = f64::from(prepared.beacon.tx_power_ddbm) / 10.0;
@@ -491,7 +697,11 @@ impl Network {
                 cfo_hz: 0.0,
                 sample_offset: 0,
             };
-            return Ok(vec![(frame, at_ms * 1_000_000)]);
+            return Ok(vec![Reception {
+                frame,
+                frequency_hz: prepared.beacon.frequency_hz,
+                timestamp_ns: at_ms * 1_000_000,
+            }]);
         }
         let sample_rate = prepared.params.sample_rate();
         let symbol_samples = prepared.params.samples_per_symbol();
@@ -506,18 +716,12 @@ impl Network {
         };
         let samples = propagate(&prepared.samples, sample_rate, &conditions, &mut self.rng);
         let start_ns = at_ms * 1_000_000 - (delay_samples as f64 / sample_rate * 1e9) as u64;
-        let mut receiver = Receiver::new(prepared.params, Calibration::default())
-            .map_err(hotspot::HotspotError::from)?;
-        let mut frames = receiver.process(&samples);
-        frames.extend(receiver.flush());
-        let sample_period_ns = 1e9 / sample_rate;
-        Ok(frames
-            .into_iter()
-            .map(|frame| {
-                let at_ns = start_ns + (frame.sample_offset as f64 * sample_period_ns) as u64;
-                (frame, at_ns)
-            })
-            .collect())
+        Ok(self.nodes[demodulator].daemon.hotspot().demodulate(
+            prepared.beacon.frequency_hz,
+            &prepared.params,
+            &samples,
+            start_ns,
+        )?)
     }
 
     /// A ring member's invented frame of a fellow member's beacon: the signal a log-distance
@@ -527,7 +731,7 @@ impl Network {
         &self,
         beaconer: usize,
         member: usize,
-        prepared: &hotspot::node::PreparedBeacon,
+        prepared: &PreparedBeacon,
         at_ms: u64,
     ) -> RxFrame {
         let (b, m) = (&self.nodes[beaconer].info, &self.nodes[member].info);
@@ -560,7 +764,9 @@ impl Network {
 
     /// Hotspot `beaconer` transmits its beacon at `at_ms`; every other hotspot demodulates
     /// what reaches it and reports what it decoded. Attackers do what their [`Behaviour`]
-    /// says.
+    /// says. Every report goes the daemon's way: the beacon's and each witness's report are
+    /// written to the sender's spool and delivered by its delivery task, and the simulated
+    /// clock waits until they are delivered.
     pub async fn beacon(
         &mut self,
         beaconer: usize,
@@ -570,30 +776,56 @@ impl Network {
         self.fresh_entropy(at_ms).await?;
         let entropy = self.nodes[beaconer].client.entropy().await?;
         let local_entropy: [u8; 4] = self.event_rng(b"local", beaconer as u64, at_ms).gen();
-        let prepared = self.nodes[beaconer].hotspot.prepare_beacon(
-            &entropy,
-            local_entropy,
-            at_ms * 1_000_000,
-        )?;
+        let mut refused = Vec::new();
+        let outage = self.begin_step();
+        // The radio returns once the beacon is on air, and its report leaves then.
+        let prepared = self.nodes[beaconer]
+            .daemon
+            .beacon_with(&entropy, local_entropy, at_ms)
+            .await?
+            .ok_or(NetworkError::BeaconSkipped(beaconer))?;
+        self.deliver(&[beaconer], outage, &mut refused).await?;
+
+        let receptions = self.receptions(beaconer, &prepared, at_ms)?;
         let airtime_ms = prepared
             .params
             .time_on_air(prepared.beacon.payload.len())
-            .as_millis();
-        self.clock.set(at_ms + airtime_ms as u64 + 50);
-        let mut refused = Vec::new();
-        let submitted = self.nodes[beaconer]
-            .client
-            .submit_beacon(prepared.report.clone())
-            .await;
-        match submitted {
-            Ok(_) => {}
-            Err(error) if error.code().is_some() => refused.push((beaconer, error.to_string())),
-            Err(error) => return Err(error.into()),
+            .as_millis() as u64;
+        self.clock.set(at_ms + airtime_ms + WITNESS_DELAY_MS);
+        let outage = self.begin_step();
+        let mut witnesses = Vec::new();
+        for (receiver, reception) in receptions {
+            if let Some(report) = self.nodes[receiver].daemon.hear(reception).await? {
+                witnesses.push((receiver, report));
+                if !outage {
+                    self.deliver(&[receiver], false, &mut refused).await?;
+                }
+            }
         }
+        if outage {
+            let senders: Vec<usize> = witnesses.iter().map(|(sender, _)| *sender).collect();
+            self.deliver(&senders, true, &mut refused).await?;
+        }
+        Ok(BeaconOutcome {
+            beaconer,
+            at_ms,
+            report: prepared.report,
+            witnesses,
+            refused,
+        })
+    }
 
+    /// What each hotspot's radio hears of `beaconer`'s beacon, in hotspot order: the
+    /// propagated signal for radios on air (a farm's radios ignore each other), the hidden
+    /// receiver's frames for the replaying keys, and the ring's invented frames.
+    fn receptions(
+        &mut self,
+        beaconer: usize,
+        prepared: &PreparedBeacon,
+        at_ms: u64,
+    ) -> Result<Vec<(usize, Reception)>, NetworkError> {
         let beaconer_behaviour = self.nodes[beaconer].info.behaviour;
-        let frequency_hz = prepared.beacon.frequency_hz;
-        let mut frames: Vec<(usize, RxFrame, u64)> = Vec::new();
+        let mut heard: Vec<(usize, Reception)> = Vec::new();
         if let Some(tx) = self.nodes[beaconer].info.radio {
             let tx_ppm = self.nodes[beaconer].crystal_ppm;
             for receiver in 0..self.nodes.len() {
@@ -606,63 +838,123 @@ impl Network {
                 }
                 let behaviour = info.behaviour;
                 let rx_ppm = self.nodes[receiver].crystal_ppm;
-                for (mut frame, at_ns) in self.receive(tx, rx, rx_ppm, tx_ppm, &prepared, at_ms)? {
+                for mut reception in
+                    self.receive((tx, tx_ppm), (rx, rx_ppm), prepared, at_ms, receiver)?
+                {
                     if let Behaviour::ForgeRssi { offset_db } = behaviour {
-                        frame.rssi_dbm += offset_db as f32;
-                        frame.snr_db += offset_db as f32;
+                        reception.frame.rssi_dbm += offset_db as f32;
+                        reception.frame.snr_db += offset_db as f32;
                     }
-                    frames.push((receiver, frame, at_ns));
+                    heard.push((receiver, reception));
                 }
             }
             if let Some(hidden) = self.config.replay_receiver {
-                let heard = self.receive(tx, hidden, 0.0, tx_ppm, &prepared, at_ms)?;
-                for replayer in 0..self.nodes.len() {
-                    if self.nodes[replayer].info.behaviour == Behaviour::Replay {
-                        for (frame, at_ns) in &heard {
-                            frames.push((replayer, frame.clone(), *at_ns));
-                        }
-                    }
+                let replayers: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&node| self.nodes[node].info.behaviour == Behaviour::Replay)
+                    .collect();
+                let radio_of = replayers.first().copied().unwrap_or(beaconer);
+                let hidden = (hidden, 0.0);
+                let frames = self.receive((tx, tx_ppm), hidden, prepared, at_ms, radio_of)?;
+                for replayer in replayers {
+                    heard.extend(frames.iter().map(|frame| (replayer, frame.clone())));
                 }
             }
         }
         if beaconer_behaviour == Behaviour::Ring {
             for member in 0..self.nodes.len() {
                 if member != beaconer && self.nodes[member].info.behaviour == Behaviour::Ring {
-                    let frame = self.invented_frame(beaconer, member, &prepared, at_ms);
-                    frames.push((member, frame, at_ms * 1_000_000));
+                    let frame = self.invented_frame(beaconer, member, prepared, at_ms);
+                    let reception = Reception {
+                        frame,
+                        frequency_hz: prepared.beacon.frequency_hz,
+                        timestamp_ns: at_ms * 1_000_000,
+                    };
+                    heard.push((member, reception));
                 }
             }
         }
-        let reports: Vec<(usize, WitnessReport)> = frames
-            .into_iter()
-            .filter_map(|(receiver, frame, at_ns)| {
-                self.nodes[receiver]
-                    .hotspot
-                    .witness(&frame, frequency_hz, at_ns)
-                    .map(|report| (receiver, report))
-            })
-            .collect();
-        self.clock.set(at_ms + airtime_ms as u64 + 250);
-        for (receiver, report) in &reports {
-            let submitted = self.nodes[*receiver]
-                .client
-                .submit_witness(report.clone())
-                .await;
-            match submitted {
-                Ok(_) => {}
-                Err(error) if error.code().is_some() => {
-                    refused.push((*receiver, error.to_string()))
-                }
-                Err(error) => return Err(error.into()),
+        Ok(heard)
+    }
+
+    /// Starts a step of the simulation at the clock's time: cuts every hotspot's link to the
+    /// oracle if the time is in the outage, restores them otherwise. Returns whether it is.
+    fn begin_step(&mut self) -> bool {
+        let now = self.clock.now_ms();
+        let outage = self
+            .config
+            .outage
+            .as_ref()
+            .is_some_and(|span| span.contains(&now));
+        if outage {
+            for node in &self.nodes {
+                node.link.cut();
+            }
+            let retries = self
+                .nodes
+                .iter()
+                .map(|node| node.daemon.metrics().delivery_retries.get());
+            self.retries_at_cut = Some(retries.collect());
+        } else if self.retries_at_cut.take().is_some() {
+            for node in &self.nodes {
+                node.link.restore();
             }
         }
-        Ok(BeaconOutcome {
-            beaconer,
-            at_ms,
-            report: prepared.report,
-            witnesses: reports,
-            refused,
-        })
+        outage
+    }
+
+    /// Waits until the reports just spooled by `senders` (in the order they were made) are
+    /// delivered. In an outage, first waits until each sender's delivery has failed, then
+    /// restores the senders' links one at a time in that order.
+    async fn deliver(
+        &mut self,
+        senders: &[usize],
+        outage: bool,
+        refused: &mut Vec<(usize, String)>,
+    ) -> Result<(), NetworkError> {
+        let mut order: Vec<usize> = Vec::with_capacity(senders.len());
+        for &sender in senders {
+            if !order.contains(&sender) {
+                order.push(sender);
+            }
+        }
+        if outage {
+            self.wait_for_failed_deliveries(&order).await?;
+            let held: u64 = order
+                .iter()
+                .map(|&sender| self.nodes[sender].daemon.outbox().depth() as u64)
+                .sum();
+            self.outage_stats.steps += 1;
+            self.outage_stats.reports_held += held;
+            self.outage_stats.most_held = self.outage_stats.most_held.max(held);
+        }
+        for sender in order {
+            if outage {
+                self.nodes[sender].link.restore();
+            }
+            self.nodes[sender].settle(sender, refused).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until each of `senders` has retried a delivery since the links were cut.
+    async fn wait_for_failed_deliveries(&self, senders: &[usize]) -> Result<(), NetworkError> {
+        let at_cut = self.retries_at_cut.as_deref().unwrap_or_default();
+        let started = Instant::now();
+        for &sender in senders {
+            let before = at_cut.get(sender).copied().unwrap_or(0);
+            let daemon = &self.nodes[sender].daemon;
+            while daemon.metrics().delivery_retries.get() <= before {
+                if started.elapsed() > STEP_TIMEOUT {
+                    return Err(NetworkError::Undelivered {
+                        hotspot: sender,
+                        waiting: daemon.outbox().depth(),
+                        timeout: STEP_TIMEOUT,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        Ok(())
     }
 
     /// Runs one epoch (by the oracle's numbering): every hotspot beacons once per beacon
@@ -730,7 +1022,7 @@ impl Network {
             let totals = self
                 .oracle
                 .store()
-                .reason_counts(&node.hotspot.public_key())
+                .reason_counts(&node.daemon.hotspot().public_key())
                 .await?;
             let mut since = BTreeMap::new();
             for (reason, count) in &totals {

@@ -3,8 +3,8 @@
 //! attackers earn and what the honest hotspots lose, and which rules caught the attackers.
 //!
 //! Both runs use the link-budget mode of [`Network`] (log-distance path loss with per-link
-//! shadowing; no IQ samples) and submit every report over gRPC to a real oracle that verifies
-//! and rewards them with its default rules. Every random draw is tied to the event it decides
+//! shadowing; no IQ samples) and deliver every report from the hotspots' spools over gRPC to
+//! a real oracle that verifies and rewards them with its default rules. Every random draw is tied to the event it decides
 //! (a beacon's moment, a reception, a link's shadowing), so the honest hotspots live the same
 //! epochs in both runs and any difference in their rewards comes from the attackers.
 
