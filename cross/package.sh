@@ -31,11 +31,14 @@ install -m 0755 "$binary" "$stage/usr/bin/hotspot"
 "$strip" --strip-all "$stage/usr/bin/hotspot"
 # The example configuration, with the key and the spool in the service's state directory.
 sed -e 's|^key = .*|key = "/var/lib/hotspot/hotspot_key.bin"|' \
+  -e 's|^onboarding_record = "[^"]*"|onboarding_record = "/var/lib/hotspot/onboarding.pb"|' \
   -e 's|^spool_dir = .*|spool_dir = "/var/lib/hotspot/spool"|' \
   hotspot/hotspot.example.toml > "$stage/etc/hotspot/hotspot.toml"
 chmod 0644 "$stage/etc/hotspot/hotspot.toml"
 grep -q '^key = "/var/lib/hotspot/hotspot_key.bin"' "$stage/etc/hotspot/hotspot.toml" ||
   { echo "package: hotspot.example.toml has no top-level key = line to point at /var/lib/hotspot" >&2; exit 1; }
+grep -q '^onboarding_record = "/var/lib/hotspot/onboarding.pb"' "$stage/etc/hotspot/hotspot.toml" ||
+  { echo "package: hotspot.example.toml has no onboarding_record = line to point at /var/lib/hotspot" >&2; exit 1; }
 # The unit as written for a manual install, with the packaged binary's path.
 sed -e 's|/usr/local/bin/hotspot|/usr/bin/hotspot|g' hotspot/hotspot.service \
   > "$stage/lib/systemd/system/hotspot.service"

@@ -84,6 +84,18 @@ for arch in "${targets[@]}"; do
     if arm key generate --out "$key" > /dev/null 2>&1; then
       fail "$arch: key generate overwrote an existing key"
     fi
+    # The maker's factory step on the board: the host must read the record as this
+    # hotspot's, with a valid maker signature.
+    "$host" key generate --out "$work/maker.$arch" > /dev/null
+    arm --config "$work/config.$arch.toml" record issue --maker-key "$work/maker.$arch" \
+      --out "$work/record.$arch" > /dev/null 2> "$work/stderr" ||
+      fail "$arch: record issue failed: $(tail -3 "$work/stderr")"
+    "$host" --config "$work/config.$arch.toml" record show --record "$work/record.$arch" \
+      > "$work/record.$arch.json" 2> "$work/stderr" ||
+      fail "$arch: the host cannot read the record: $(tail -3 "$work/stderr")"
+    grep -q '"maker_signature_valid": true' "$work/record.$arch.json" &&
+      grep -q '"is_this_hotspot": true' "$work/record.$arch.json" ||
+      fail "$arch: the record does not verify on x86-64: $(cat "$work/record.$arch.json")"
   else
     fail "$arch: key generate exited $status: $(tail -3 "$work/stderr")"
   fi
@@ -102,4 +114,4 @@ if [ "$failures" -gt 0 ]; then
   echo "qemu-check: $failures failure(s)" >&2
   exit 1
 fi
-echo "qemu-check: ${targets[*]} match x86-64 (version, key, $host_frames frames decoded)"
+echo "qemu-check: ${targets[*]} match x86-64 (version, key, onboarding record, $host_frames frames decoded)"

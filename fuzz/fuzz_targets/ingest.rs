@@ -92,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
             .expect("a store");
         let clock = Arc::new(ManualClock::new(START_MS));
         let oracle = Oracle::with_store(
-            OracleConfig::default(),
+            OracleConfig::open(),
             Arc::new(store),
             Keypair::from_seed(1, 1),
             clock.clone(),

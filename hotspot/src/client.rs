@@ -160,6 +160,19 @@ impl OracleClient {
         Ok(response.into_inner())
     }
 
+    /// Submits an onboarding request (the maker's record, signed by the hotspot and its owner).
+    pub async fn onboard(
+        &mut self,
+        request: proto::OnboardRequest,
+    ) -> Result<proto::SubmitResp, ClientError> {
+        let response = self
+            .inner
+            .onboard(request)
+            .await
+            .map_err(status("Onboard"))?;
+        Ok(response.into_inner())
+    }
+
     /// What the oracle knows of a hotspot.
     pub async fn gateway_info(
         &mut self,

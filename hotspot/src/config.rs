@@ -39,6 +39,9 @@ pub enum ConfigError {
 pub struct HotspotConfig {
     /// Path of the ed25519 key file.
     pub key: PathBuf,
+    /// Path of the maker's onboarding record for this hotspot (`hotspot onboard` reads it;
+    /// the maker's image ships it).
+    pub onboarding_record: PathBuf,
     /// gRPC endpoint of the oracle.
     pub oracle: String,
     /// The LoRa region the hotspot operates in, e.g. "US915".
@@ -289,6 +292,7 @@ impl Default for HotspotConfig {
     fn default() -> Self {
         Self {
             key: PathBuf::from("hotspot_key.bin"),
+            onboarding_record: PathBuf::from("onboarding.pb"),
             oracle: "http://127.0.0.1:50051".into(),
             region: "US915".into(),
             location: LocationConfig::default(),

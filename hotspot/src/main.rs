@@ -53,6 +53,21 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         elevation: i32,
     },
+    /// Onboard the hotspot: its maker's record, signed by the hotspot and its owner, who pays
+    /// the onboarding fee in data credits.
+    Onboard {
+        /// The owner's key file (`hotspot key generate --out owner.key` makes one).
+        #[arg(long)]
+        owner_key: PathBuf,
+        /// The maker's onboarding record; defaults to the config's `onboarding_record`.
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
+    /// The maker's onboarding record of this hotspot.
+    Record {
+        #[command(subcommand)]
+        action: RecordAction,
+    },
     /// Run the daemon: beacon, witness, deliver reports (until SIGINT or SIGTERM).
     Run,
     /// List the built-in hardware profiles.
@@ -79,6 +94,26 @@ enum Command {
         /// Sync word (0x34 public/LoRaWAN, 0x12 private), decimal.
         #[arg(long, default_value_t = 0x34)]
         sync_word: u8,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordAction {
+    /// Issue the record for this hotspot's key with the maker's key (a maker's factory step).
+    Issue {
+        /// The maker's key file.
+        #[arg(long)]
+        maker_key: PathBuf,
+        /// Where to write the record; defaults to the config's `onboarding_record`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the record as JSON: the hotspot and maker addresses, the issue time, and whether
+    /// the maker's signature verifies and the record is this hotspot's.
+    Show {
+        /// The record; defaults to the config's `onboarding_record`.
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
 }
 
@@ -313,6 +348,49 @@ async fn decode(
     Ok(())
 }
 
+/// `hotspot record issue|show`.
+fn record(action: RecordAction, config: &HotspotConfig) -> Result<()> {
+    match action {
+        RecordAction::Issue { maker_key, out } => {
+            let path = out.unwrap_or_else(|| config.onboarding_record.clone());
+            let key = Keypair::read_file(&config.key)?;
+            let maker = Keypair::read_file(&maker_key)?;
+            let record = poc::onboarding::issue_record(&maker, key.public_key(), unix_ms()?);
+            poc::onboarding::write_record(&path, &record)?;
+            println!("{}", path.display());
+        }
+        RecordAction::Show { record } => {
+            let path = record.unwrap_or_else(|| config.onboarding_record.clone());
+            let record = poc::onboarding::read_record(&path)?;
+            let address = |bytes: &[u8]| {
+                poc::Address::from_public_key(bytes)
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|_| "invalid".into())
+            };
+            let own_key = Keypair::read_file(&config.key)
+                .ok()
+                .map(|k| k.public_key().to_vec());
+            let summary = serde_json::json!({
+                "hotspot": address(&record.hotspot_key),
+                "maker": address(&record.maker_key),
+                "issued_ms": record.issued_ms,
+                "maker_signature_valid": poc::Signable::verify(&record).is_ok(),
+                "is_this_hotspot": own_key.as_deref() == Some(record.hotspot_key.as_slice()),
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, by the system clock.
+fn unix_ms() -> Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("system clock before 1970")?
+        .as_millis() as u64)
+}
+
 fn main() -> Result<()> {
     // before any thread starts, so that none gets an arena of its own
     hotspot::memory::limit_allocator_arenas();
@@ -377,10 +455,7 @@ async fn cli_main() -> Result<()> {
             config.location.elevation_m = elevation;
             let key = Keypair::read_file(&config.key)?;
             let hotspot = Hotspot::from_config(key, &config)?;
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .context("system clock before 1970")?
-                .as_millis() as u64;
+            let now_ms = unix_ms()?;
             let mut client = OracleClient::connect(&config.oracle).await?;
             let response = client.assert_location(hotspot.assertion(now_ms)).await?;
             println!(
@@ -390,6 +465,22 @@ async fn cli_main() -> Result<()> {
                 response.id
             );
         }
+        Command::Onboard { owner_key, record } => {
+            let path = record.unwrap_or_else(|| config.onboarding_record.clone());
+            let record = poc::onboarding::read_record(&path)?;
+            let key = Keypair::read_file(&config.key)?;
+            let owner = Keypair::read_file(&owner_key)?;
+            let request = poc::onboarding::onboard_request(record, &key, &owner, unix_ms()?);
+            let mut client = OracleClient::connect(&config.oracle).await?;
+            let response = client.onboard(request).await?;
+            println!(
+                "onboarded {} for owner {} (receipt {})",
+                key.address(),
+                owner.address(),
+                response.id
+            );
+        }
+        Command::Record { action } => record(action, &config)?,
         Command::Run => run(&config).await?,
         Command::Profiles => {
             for profile in hardware::all()? {

@@ -62,7 +62,7 @@ fn start_oracle(dir: &Path, addr: SocketAddr) -> (OracleProcess, SocketAddr) {
             .build()
             .unwrap();
         let bound = runtime.block_on(async {
-            let oracle = Oracle::open(OracleConfig::default(), &dir, Arc::new(SystemClock))
+            let oracle = Oracle::open(OracleConfig::open(), &dir, Arc::new(SystemClock))
                 .await
                 .unwrap();
             let (bound, _server) = oracle.serve_grpc(addr).await.unwrap();
@@ -210,7 +210,7 @@ async fn reports_queued_during_an_outage_are_delivered_exactly_once_after_restar
 
     // The oracle holds each of the eight witnesses exactly once.
     let oracle = Oracle::open(
-        OracleConfig::default(),
+        OracleConfig::open(),
         oracle_dir.path(),
         Arc::new(SystemClock),
     )

@@ -143,7 +143,7 @@ fn start_oracle(dir: &Path) -> (tokio::runtime::Runtime, SocketAddr) {
         .build()
         .unwrap();
     let bound = runtime.block_on(async {
-        let oracle = Oracle::open(OracleConfig::default(), dir, Arc::new(SystemClock))
+        let oracle = Oracle::open(OracleConfig::open(), dir, Arc::new(SystemClock))
             .await
             .unwrap();
         let (bound, _server) = oracle

@@ -152,7 +152,7 @@ impl NetworkConfig {
             unasserted: 0,
             seed,
             data_dir,
-            oracle: OracleConfig::default(),
+            oracle: OracleConfig::open(),
             region: Region::Us915,
             gain_ddbi: 30,
             path_loss: PathLoss::LogDistance {

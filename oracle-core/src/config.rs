@@ -143,6 +143,8 @@ pub struct OracleConfig {
     /// a witness earns only if its hotspot has a valid beacon, received from this long before
     /// the report to the epoch's end; 0 turns the rule off.
     pub reciprocity_window_ms: u64,
+    /// Onboarding, makers and fees (`[identity]`).
+    pub identity: crate::identity::IdentityConfig,
     /// Denylisted hotspots and pairs.
     pub denylist: DenylistConfig,
     /// Reputation parameters.
@@ -183,6 +185,7 @@ impl Default for OracleConfig {
             consistency_margin_db: 25.0,
             consistency_min_witnesses: 4,
             reciprocity_window_ms: 48 * 3_600_000,
+            identity: crate::identity::IdentityConfig::default(),
             denylist: DenylistConfig::default(),
             reputation: ReputationConfig::default(),
             defences: crate::defences::DefenceConfig::default(),
@@ -195,6 +198,15 @@ impl Default for OracleConfig {
 }
 
 impl OracleConfig {
+    /// The defaults on an open network, where any key becomes a hotspot by asserting a location,
+    /// free of charge ([`crate::identity::Onboarding::Open`]): for simulations and tests.
+    pub fn open() -> Self {
+        Self {
+            identity: crate::identity::IdentityConfig::open(),
+            ..Self::default()
+        }
+    }
+
     /// Parses and checks a TOML text; missing fields take their defaults.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -218,6 +230,7 @@ impl OracleConfig {
         if !non_negative(self.snr_floor_margin_db) || !non_negative(self.consistency_margin_db) {
             return bad("snr_floor_margin_db and consistency_margin_db must be non-negative");
         }
+        self.identity.makers()?;
         self.denylist.validate()?;
         self.reputation.validate()?;
         Ok(())

@@ -112,6 +112,9 @@ pub struct EpochInputs {
     pub active_witnesses: LatestValid,
     /// Counts by reason code of the epoch's invalid reports and ingest rejections.
     pub rejections: BTreeMap<String, u64>,
+    /// The owner of each onboarded hotspot among the epoch's reports (none on an open
+    /// network): an owner's hotspots earn nothing for witnessing each other.
+    pub owners: HashMap<[u8; 32], [u8; 32]>,
 }
 
 /// A decided epoch: its report, its reward rows (by key) and what was paid for each beacon.
@@ -201,7 +204,7 @@ struct BeaconDecision<'a> {
 
 /// Decides one beacon: the beaconer must be unflagged and reciprocal (HIP-106: a valid witness
 /// from `reciprocity_window_ms` before the beacon to the epoch's end), and only eligible
-/// witnesses (unflagged, with a valid beacon in the same span) compete for the
+/// witnesses (unflagged, of another owner, with a valid beacon in the same span) compete for the
 /// `max_witnesses_per_beacon` paid places, so that ineligible ones neither take a place nor
 /// dilute the others' units.
 fn decide_beacon<'a>(
@@ -231,10 +234,13 @@ fn decide_beacon<'a>(
         unpaid.push(RewardReason::GatewayNoValidWitnesses.code());
         return BeaconDecision { paid: None, unpaid };
     }
+    let beaconer_owner = inputs.owners.get(&beacon.pub_key);
     let mut eligible = Vec::new();
     for w in valid {
         if let Some(code) = flag_code(&w.pub_key) {
             unpaid.push(code);
+        } else if beaconer_owner.is_some() && inputs.owners.get(&w.pub_key) == beaconer_owner {
+            unpaid.push(RewardReason::SameOwner.code());
         } else if !active(&inputs.active_beacons, &w.pub_key, from) {
             unpaid.push(RewardReason::GatewayNoValidBeacons.code());
         } else {

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod defences;
 pub mod epoch;
+pub mod identity;
 pub mod parallel;
 pub mod reason;
 pub mod reports;

@@ -133,6 +133,9 @@ reasons! {
         /// Another hotspot asserted elsewhere reports the same signals: one roof or one
         /// replayed receiver behind several keys (`crate::defences::shared_radios`).
         SharedRadio => "shared_radio",
+        /// The witness has the same owner as the beaconer: an owner's hotspots earn nothing
+        /// for witnessing each other.
+        SameOwner => "same_owner",
     }
 }
 
@@ -151,6 +154,25 @@ reasons! {
         InvalidLocation => "invalid_location",
         /// A location assertion without a region.
         RegionUnspecified => "region_unspecified",
+        /// A location assertion by a hotspot that was never onboarded (the oracle requires
+        /// makers' records).
+        NotOnboarded => "not_onboarded",
+        /// An onboarding request without a maker's signed record.
+        NoMakerSignature => "no_maker_signature",
+        /// The owner's signature on an onboarding request does not verify.
+        BadOwnerSignature => "bad_owner_signature",
+        /// The maker's record names another hotspot than the one onboarding.
+        RecordMismatch => "record_mismatch",
+        /// The record's maker is not one the oracle knows.
+        UnknownMaker => "unknown_maker",
+        /// The maker's signature on the record does not verify.
+        BadMakerSignature => "bad_maker_signature",
+        /// The hotspot is already onboarded, bound to another owner or by another maker.
+        AlreadyOnboarded => "already_onboarded",
+        /// The maker has onboarded as many hotspots as its allowance permits.
+        MakerAllowanceExhausted => "maker_allowance_exhausted",
+        /// The owner's data-credit balance does not cover the fee.
+        InsufficientBalance => "insufficient_balance",
     }
 }
 

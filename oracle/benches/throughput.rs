@@ -272,7 +272,7 @@ async fn ingest_bench(kind: &str, n: usize, batch: usize, in_flight: usize, path
     };
     let clock = Arc::new(ManualClock::new(START_MS));
     let oracle = Oracle::with_store(
-        OracleConfig::default(),
+        OracleConfig::open(),
         store.clone(),
         Keypair::from_seed(1, 1),
         clock,
@@ -468,7 +468,7 @@ async fn epoch_bench(
     };
     let per_beacon = (witnesses / hotspots.max(1)).min(NEAR.len());
     let clock = Arc::new(ManualClock::new(START_MS));
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.defences.enabled = defences;
     let oracle = Oracle::with_store(
         config,

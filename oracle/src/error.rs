@@ -35,6 +35,9 @@ pub enum OracleError {
     /// A stored value could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A data-credit amount out of range.
+    #[error("{0} data credits is more than a balance can hold")]
+    AmountTooLarge(u64),
     /// The reward computation refused its input.
     #[error("rewards: {0}")]
     Rewards(#[from] oracle_core::rewards::RewardError),

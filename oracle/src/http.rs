@@ -14,6 +14,8 @@
 //! - `GET /api/v1/stats`: table counts, latest entropy and last closed epoch
 //! - `GET /api/v1/coverage?resolution=`: GeoJSON of the H3 cells holding asserted hotspots
 //! - `GET /api/v1/reasons`: every reason code with its explanation
+//! - `GET /api/v1/makers`, `GET /api/v1/owners/{address}`: makers, owners and balances
+//!   ([`crate::identity_routes`])
 //!
 //! Errors are JSON `{"error": "..."}` with a 4xx or 5xx status; URIs longer than [`MAX_URI`]
 //! and bodies larger than [`MAX_BODY`] are refused.
@@ -108,7 +110,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Every route of the HTTP API: path (axum and OpenAPI share the `{param}` syntax) and handler.
 fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
@@ -131,6 +133,7 @@ fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
     .into_iter()
     .chain(crate::ledger_service::routes())
     .chain(crate::reputation::routes())
+    .chain(crate::identity_routes::routes())
     .collect()
 }
 
@@ -196,16 +199,16 @@ async fn limits(request: Request, next: Next) -> Response {
 /// A page of a list: `limit` items after skipping `offset`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
+pub(crate) struct PageQuery {
     limit: Option<u32>,
     offset: Option<u64>,
 }
 
 /// A validated page.
 #[derive(Debug, Clone, Copy)]
-struct Page {
-    limit: u32,
-    offset: u64,
+pub(crate) struct Page {
+    pub(crate) limit: u32,
+    pub(crate) offset: u64,
 }
 
 impl PageQuery {
@@ -224,7 +227,7 @@ impl PageQuery {
     }
 }
 
-fn page_of(query: Result<Query<PageQuery>, QueryRejection>) -> Result<Page, ApiError> {
+pub(crate) fn page_of(query: Result<Query<PageQuery>, QueryRejection>) -> Result<Page, ApiError> {
     let Query(query) = query?;
     query.page()
 }
@@ -383,6 +386,43 @@ const INGEST_EXPLANATIONS: &[(&str, &str)] = &[
         "region_unspecified",
         "The location assertion names no LoRa region.",
     ),
+    (
+        "not_onboarded",
+        "The location assertion came from a hotspot that was never onboarded with a maker's \
+         record.",
+    ),
+    (
+        "no_maker_signature",
+        "The onboarding request carries no record signed by the hotspot's maker.",
+    ),
+    (
+        "bad_owner_signature",
+        "The owner's signature on the onboarding request does not verify.",
+    ),
+    (
+        "record_mismatch",
+        "The maker's record names another hotspot than the one onboarding.",
+    ),
+    (
+        "unknown_maker",
+        "The record's maker is not registered with this oracle.",
+    ),
+    (
+        "bad_maker_signature",
+        "The maker's signature on the onboarding record does not verify.",
+    ),
+    (
+        "already_onboarded",
+        "The hotspot is already onboarded, bound to another owner or maker.",
+    ),
+    (
+        "maker_allowance_exhausted",
+        "The maker has onboarded as many hotspots as its allowance permits.",
+    ),
+    (
+        "insufficient_balance",
+        "The owner's data-credit balance does not cover the fee.",
+    ),
 ];
 
 /// Explanations, for people, of why a valid report earned nothing when its epoch closed.
@@ -396,6 +436,11 @@ const REWARD_EXPLANATIONS: &[(&str, &str)] = &[
         "gateway_no_valid_beacons",
         "The witness had no valid beacon of its own in the reciprocity window, so its witness \
          reports earn nothing.",
+    ),
+    (
+        "same_owner",
+        "The witness has the same owner as the beaconer: an owner's hotspots earn nothing for \
+         witnessing each other.",
     ),
 ];
 
@@ -534,7 +579,9 @@ fn witness_json(w: &WitnessRow, selected: bool) -> Value {
     })
 }
 
-fn parse_address(address: Result<Path<String>, PathRejection>) -> Result<poc::Address, ApiError> {
+pub(crate) fn parse_address(
+    address: Result<Path<String>, PathRejection>,
+) -> Result<poc::Address, ApiError> {
     let Path(address) = address?;
     if address.len() > 64 {
         return Err(ApiError::bad_request("not a hotspot address: too long"));
@@ -604,6 +651,9 @@ async fn hotspot(
         .copied()
         .unwrap_or_default();
     let mut body = gateway_json(&gateway, counts, rewards);
+    let binding = store.binding(&key).await?;
+    body["owner"] = json!(binding.map(|b| poc::Address(b.owner).to_string()));
+    body["maker"] = json!(binding.map(|b| poc::Address(b.maker).to_string()));
     let beacons: Vec<Value> = store
         .recent_beacons(&key, RECENT)
         .await?

@@ -20,8 +20,10 @@
 
 use crate::error::OracleError;
 use crate::reason::IngestReason;
+use crate::store::identity::OnboardingWrite;
 use crate::store::{GatewayRow, RejectionRow};
 use crate::Oracle;
+use oracle_core::identity::{self, Onboarding};
 use poc::proto::{self, poc_lora_server::PocLora, Region};
 use poc::Signable;
 use prost::Message;
@@ -79,12 +81,20 @@ impl IngestError {
     pub fn code(&self) -> tonic::Code {
         match self {
             IngestError::Rejected { reason, .. } => match reason {
-                IngestReason::BadSignature => tonic::Code::Unauthenticated,
-                IngestReason::UnknownGateway => tonic::Code::NotFound,
-                IngestReason::StaleAssertion => tonic::Code::FailedPrecondition,
+                IngestReason::BadSignature
+                | IngestReason::BadOwnerSignature
+                | IngestReason::BadMakerSignature
+                | IngestReason::NoMakerSignature => tonic::Code::Unauthenticated,
+                IngestReason::UnknownGateway | IngestReason::NotOnboarded => tonic::Code::NotFound,
+                IngestReason::UnknownMaker => tonic::Code::PermissionDenied,
+                IngestReason::StaleAssertion
+                | IngestReason::AlreadyOnboarded
+                | IngestReason::MakerAllowanceExhausted
+                | IngestReason::InsufficientBalance => tonic::Code::FailedPrecondition,
                 IngestReason::Malformed
                 | IngestReason::InvalidLocation
-                | IngestReason::RegionUnspecified => tonic::Code::InvalidArgument,
+                | IngestReason::RegionUnspecified
+                | IngestReason::RecordMismatch => tonic::Code::InvalidArgument,
             },
             IngestError::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
             IngestError::BatchTooLarge(_) => tonic::Code::InvalidArgument,
@@ -654,7 +664,16 @@ impl Oracle {
                 format!("timestamp {} lies in the future", a.timestamp_ms),
             ));
         }
-        if let Some(existing) = self.store().gateway(&key).await? {
+        let raw = a.encode_to_vec();
+        let existing = self.store().gateway(&key).await?;
+        if let Some(existing) = existing {
+            if existing.raw == raw {
+                // A replay of the assertion in force: acknowledged again, paid once.
+                return Ok(proto::SubmitResp {
+                    id: report_id(a),
+                    received_timestamp_ms: now,
+                });
+            }
             if a.timestamp_ms <= existing.asserted_ms {
                 return Err(rejected(
                     IngestReason::StaleAssertion,
@@ -665,20 +684,74 @@ impl Oracle {
                 ));
             }
         }
-        let raw = a.encode_to_vec();
-        self.store()
-            .put_gateway(&GatewayRow {
-                pub_key: key,
-                location,
-                gain_ddbi: a.gain_ddbi,
-                elevation_m: a.elevation_m,
-                region: a.region,
-                asserted_ms: a.timestamp_ms,
-                raw,
-            })
-            .await?;
+        let gateway = GatewayRow {
+            pub_key: key,
+            location,
+            gain_ddbi: a.gain_ddbi,
+            elevation_m: a.elevation_m,
+            region: a.region,
+            asserted_ms: a.timestamp_ms,
+            raw,
+        };
+        let identity = &self.config().identity;
+        match identity.onboarding {
+            Onboarding::Open => self.store().put_gateway(&gateway).await?,
+            Onboarding::Makers => self
+                .store()
+                .put_paid_gateway(&gateway, identity.assertion_fee_dc, now)
+                .await?
+                .map_err(|r| rejected(r.reason, r.detail))?,
+        }
         Ok(proto::SubmitResp {
             id: report_id(a),
+            received_timestamp_ms: now,
+        })
+    }
+
+    /// Checks and applies an onboarding request ([`oracle_core::identity`]): the maker's record,
+    /// the hotspot's and the owner's signatures, the maker's allowance and the owner's balance.
+    /// The hotspot becomes a known gateway without a location, and the owner pays the fee. A
+    /// replay of an accepted request is acknowledged again, without a fee.
+    pub async fn onboard(
+        &self,
+        request: proto::OnboardRequest,
+    ) -> Result<proto::SubmitResp, IngestError> {
+        match self.accept_onboarding(&request).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => Err(self
+                .record_rejection("onboarding", &request.pub_key, e)
+                .await),
+        }
+    }
+
+    async fn accept_onboarding(
+        &self,
+        request: &proto::OnboardRequest,
+    ) -> Result<proto::SubmitResp, IngestError> {
+        let identity = &self.config().identity;
+        if identity.onboarding == Onboarding::Open {
+            return Err(rejected(
+                IngestReason::Malformed,
+                "this network is open: hotspots join by asserting a location",
+            ));
+        }
+        check_key(&request.pub_key)?;
+        let makers = identity.makers().map_err(OracleError::Config)?;
+        let now = self.now_ms();
+        let binding = identity::check_request(request, &makers, now)
+            .map_err(|r| rejected(r.reason, r.detail))?;
+        self.store()
+            .onboard(OnboardingWrite {
+                binding,
+                makers: &makers,
+                fee_dc: identity.onboarding_fee_dc,
+                at_ms: now,
+                raw: request.encode_to_vec(),
+            })
+            .await?
+            .map_err(|r| rejected(r.reason, r.detail))?;
+        Ok(proto::SubmitResp {
+            id: report_id(request),
             received_timestamp_ms: now,
         })
     }
@@ -689,6 +762,7 @@ impl Oracle {
         let gateway = self.store().gateway(&key).await?.ok_or_else(|| {
             IngestError::NotFound(format!("{} is not a known gateway", poc::Address(key)))
         })?;
+        let binding = self.store().binding(&key).await?;
         Ok(proto::GatewayInfo {
             pub_key: key.to_vec(),
             asserted: gateway.location.is_some(),
@@ -696,6 +770,8 @@ impl Oracle {
             gain_ddbi: gateway.gain_ddbi,
             elevation_m: gateway.elevation_m,
             region: gateway.region,
+            owner_key: binding.map(|b| b.owner.to_vec()).unwrap_or_default(),
+            maker_key: binding.map(|b| b.maker.to_vec()).unwrap_or_default(),
         })
     }
 }
@@ -779,6 +855,15 @@ impl PocLora for GrpcService {
     ) -> Result<Response<proto::SubmitResp>, Status> {
         Ok(Response::new(
             self.oracle.assert_location(request.into_inner()).await?,
+        ))
+    }
+
+    async fn onboard(
+        &self,
+        request: Request<proto::OnboardRequest>,
+    ) -> Result<Response<proto::SubmitResp>, Status> {
+        Ok(Response::new(
+            self.oracle.onboard(request.into_inner()).await?,
         ))
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod epoch;
 pub mod error;
 pub mod http;
+pub mod identity_routes;
 pub mod ingest;
 pub mod ledger_service;
 pub mod load;
@@ -24,7 +25,7 @@ pub use config::{OracleConfig, RewardConfig};
 pub use error::OracleError;
 pub use ingest::IngestError;
 pub use oracle_core::{
-    defences, parallel, reason, rewards, rules, selection, BeaconReason, EpochReport,
+    defences, identity, parallel, reason, rewards, rules, selection, BeaconReason, EpochReport,
     HotspotRewardRow, IngestReason, WitnessReason,
 };
 pub use verify::VerifySummary;

@@ -1,9 +1,11 @@
-//! `oracle serve`: runs the proof-of-coverage oracle until Ctrl-C. `oracle ledger …`: exports
-//! and verifies the signed reward ledger offline.
+//! `oracle serve`: runs the proof-of-coverage oracle until Ctrl-C. `oracle credit`: adds data
+//! credits to an owner's balance. `oracle ledger …`: exports and verifies the signed reward
+//! ledger offline.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use oracle::{Oracle, OracleConfig, SystemClock};
+use poc::Address;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,26 +17,64 @@ struct Cli {
     command: Command,
 }
 
+/// Where the oracle keeps its state.
+#[derive(clap::Args)]
+struct Place {
+    /// Directory holding oracle.sqlite and oracle_key.bin.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// TOML configuration; defaults apply to anything missing.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// PostgreSQL URL of a shared store (overrides `database_url` of the configuration);
+    /// without one the embedded SQLite file in the data directory is used.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl Place {
+    async fn open(self) -> anyhow::Result<Oracle> {
+        let mut config = match &self.config {
+            Some(path) => {
+                oracle::config::load(path).with_context(|| format!("loading {}", path.display()))?
+            }
+            None => OracleConfig::default(),
+        };
+        if self.database_url.is_some() {
+            config.database_url = self.database_url;
+        }
+        Oracle::open(config, &self.data_dir, Arc::new(SystemClock))
+            .await
+            .with_context(|| format!("opening {}", self.data_dir.display()))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Publish entropy, ingest reports over gRPC, verify them, close epochs, serve the API.
     Serve {
-        /// Directory holding oracle.sqlite and oracle_key.bin.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// TOML configuration; defaults apply to anything missing.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
         /// gRPC ingest address.
         #[arg(long, default_value = "127.0.0.1:50051")]
         grpc_addr: SocketAddr,
         /// HTTP explorer API address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         http_addr: SocketAddr,
-        /// PostgreSQL URL of a shared store (overrides `database_url` of the configuration);
-        /// without one the embedded SQLite file in the data directory is used.
-        #[arg(long, env = "DATABASE_URL")]
-        database_url: Option<String>,
+    },
+    /// Add data credits to an owner's balance (recorded in the journal the ledger pins).
+    Credit {
+        #[command(flatten)]
+        place: Place,
+        /// The owner's address.
+        #[arg(long)]
+        owner: Address,
+        /// Data credits to add.
+        #[arg(long)]
+        amount: u64,
+        /// A reference kept with the credit (a payment's id).
+        #[arg(long, default_value = "")]
+        memo: String,
     },
     /// The signed, hash-chained reward ledger.
     Ledger {
@@ -53,24 +93,25 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Ledger { command } => return Ok(ledger::cli::run(command)?),
+        Command::Credit {
+            place,
+            owner,
+            amount,
+            memo,
+        } => {
+            let oracle = place.open().await?;
+            let balance = oracle
+                .store()
+                .credit(&owner.0, amount, oracle.now_ms(), &memo)
+                .await?;
+            println!("{owner}: {balance} DC");
+        }
         Command::Serve {
-            data_dir,
-            config,
+            place,
             grpc_addr,
             http_addr,
-            database_url,
         } => {
-            let mut config = match config {
-                Some(path) => oracle::config::load(&path)
-                    .with_context(|| format!("loading {}", path.display()))?,
-                None => OracleConfig::default(),
-            };
-            if database_url.is_some() {
-                config.database_url = database_url;
-            }
-            let oracle = Oracle::open(config, &data_dir, Arc::new(SystemClock))
-                .await
-                .with_context(|| format!("opening {}", data_dir.display()))?;
+            let oracle = place.open().await?;
             tracing::info!(address = %oracle.address(), "oracle started");
             let (grpc, _grpc_task) = oracle.serve_grpc(grpc_addr).await?;
             let (http, _http_task) = oracle.serve_http(http_addr).await?;

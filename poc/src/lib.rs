@@ -1,11 +1,13 @@
 //! Proof of coverage: the protobuf wire types shared by hotspot and oracle, ed25519 keys and
-//! report signing, beacon derivation from oracle entropy, and the regions' beacon plans.
+//! report signing, beacon derivation from oracle entropy, the regions' beacon plans, and the
+//! maker-signed onboarding records that give hotspots their identity.
 
 pub mod beacon;
 /// ed25519 key pairs and addresses ([`poc_keys`]).
 pub mod keys {
     pub use poc_keys::*;
 }
+pub mod onboarding;
 pub mod region;
 pub mod signing;
 

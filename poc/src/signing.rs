@@ -129,10 +129,24 @@ fn prepare<M: Signable>(
     key: &([u8; 32], EdwardsPoint),
     key_index: usize,
 ) -> Result<Prepared, SignatureError> {
-    let signature: &[u8; 64] = message
-        .signature()
+    prepare_bytes(
+        message.signature(),
+        &message.signing_bytes(),
+        key,
+        key_index,
+    )
+}
+
+/// The encoding checks (steps 1 and 2 of the rule) of `signature` over `signed` by `key`.
+fn prepare_bytes(
+    signature: &[u8],
+    signed: &[u8],
+    key: &([u8; 32], EdwardsPoint),
+    key_index: usize,
+) -> Result<Prepared, SignatureError> {
+    let signature: &[u8; 64] = signature
         .try_into()
-        .map_err(|_| SignatureError::BadLength(message.signature().len()))?;
+        .map_err(|_| SignatureError::BadLength(signature.len()))?;
     let mut r_bytes = [0u8; 32];
     r_bytes.copy_from_slice(&signature[..32]);
     let mut s_bytes = [0u8; 32];
@@ -152,7 +166,7 @@ fn prepare<M: Signable>(
         Sha512::new()
             .chain_update(r_bytes)
             .chain_update(key.0)
-            .chain_update(message.signing_bytes()),
+            .chain_update(signed),
     );
     Ok(Prepared {
         key: key.1,
@@ -263,6 +277,46 @@ signable!(proto::BeaconReport, pub_key);
 signable!(proto::WitnessReport, pub_key);
 signable!(proto::LocationAssertion, pub_key);
 signable!(proto::Entropy, oracle_key);
+signable!(proto::OnboardingRecord, maker_key);
+
+/// The hotspot signs an onboarding request; the owner's consent is a second signature over the
+/// same bytes: the request with both signature fields empty.
+impl Signable for proto::OnboardRequest {
+    fn signer(&self) -> &[u8] {
+        &self.pub_key
+    }
+    fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+    fn set_signature(&mut self, signature: Vec<u8>) {
+        self.signature = signature;
+    }
+    fn signing_bytes(&self) -> Vec<u8> {
+        let mut unsigned = self.clone();
+        unsigned.signature = Vec::new();
+        unsigned.owner_signature = Vec::new();
+        unsigned.encode_to_vec()
+    }
+}
+
+/// Adds the owner's consent to an onboarding request: `owner`'s signature over the bytes the
+/// hotspot signs. Sets `owner_key` to `owner`'s key first.
+pub fn sign_owner_consent(request: &mut proto::OnboardRequest, owner: &Keypair) {
+    request.owner_key = owner.public_key().to_vec();
+    request.owner_signature = owner.sign(&request.signing_bytes()).to_vec();
+}
+
+/// Checks the owner's consent on an onboarding request, by the rule of the module
+/// documentation.
+pub fn verify_owner_consent(request: &proto::OnboardRequest) -> Result<(), SignatureError> {
+    let key = decode_key(&request.owner_key)?;
+    let prepared = prepare_bytes(&request.owner_signature, &request.signing_bytes(), &key, 0)?;
+    if prepared.holds() {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
 
 #[cfg(test)]
 mod tests {

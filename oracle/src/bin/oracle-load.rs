@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let oracle = Oracle::with_store(
-        OracleConfig::default(),
+        OracleConfig::open(),
         store,
         poc::Keypair::generate(),
         Arc::new(SystemClock),

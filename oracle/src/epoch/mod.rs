@@ -125,6 +125,14 @@ impl Oracle {
             .await?;
         let mut recent = beacon_tallies;
         recent.extend(witness_tallies);
+        let owners = self
+            .store()
+            .bindings()
+            .await?
+            .into_iter()
+            .filter(|b| placements.contains_key(&b.hotspot))
+            .map(|b| (b.hotspot, b.owner))
+            .collect();
         Ok(EpochInputs {
             epoch,
             start_ms,
@@ -137,6 +145,7 @@ impl Oracle {
             active_beacons,
             active_witnesses,
             rejections,
+            owners,
         })
     }
 

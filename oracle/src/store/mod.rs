@@ -1,6 +1,7 @@
 //! Persistence behind an async [`Store`] trait: [`SqliteStore`] (one embedded file, the default)
 //! and [`PostgresStore`] (a server that several oracle processes may share).
 
+pub mod identity;
 mod postgres;
 mod sqlite;
 
@@ -23,7 +24,7 @@ pub type StoreResult<T> = Result<T, OracleError>;
 /// A report refused at ingest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RejectionRow {
-    /// `beacon`, `witness`, `assertion` or `gateway_info`.
+    /// `beacon`, `witness`, `assertion`, `onboarding` or `gateway_info`.
     pub kind: String,
     /// Reason code.
     pub reason: String,
@@ -293,7 +294,7 @@ impl std::fmt::Debug for VerifierLock {
 ///
 /// Every write is committed before the future resolves, so a report is acknowledged only once
 /// it is durable.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: identity::IdentityStore + Send + Sync + 'static {
     /// Inserts or replaces a gateway.
     fn put_gateway<'a>(&'a self, gateway: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>>;
     /// One gateway.

@@ -396,6 +396,30 @@ impl PostgresStore {
     }
 }
 
+/// The identity store's hooks ([`super::identity::identity_store`]).
+impl PostgresStore {
+    fn identity_sql(&self, sql: &'static str) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(super::identity::numbered(sql))
+    }
+
+    async fn identity_lock(&self) {}
+
+    /// Identity writes of every process sharing the database go one at a time.
+    async fn identity_begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE onboardings IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    fn gateway_written(&self, gateway: GatewayRow) {
+        self.remember_known(gateway.pub_key);
+    }
+}
+
+super::identity::identity_store!(PostgresStore, sqlx::Postgres, PgRow);
+
 impl Store for PostgresStore {
     fn put_gateway<'a>(&'a self, g: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {

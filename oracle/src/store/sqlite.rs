@@ -633,6 +633,32 @@ impl SqliteStore {
     }
 }
 
+/// The identity store's hooks ([`super::identity::identity_store`]).
+impl SqliteStore {
+    fn identity_sql(&self, sql: &'static str) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(sql)
+    }
+
+    async fn identity_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.gateway_writes.lock().await
+    }
+
+    /// `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes fails with
+    /// `SQLITE_BUSY` when another connection committed in between.
+    async fn identity_begin(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    fn gateway_written(&self, gateway: GatewayRow) {
+        self.gateways
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(gateway.pub_key, gateway);
+    }
+}
+
+super::identity::identity_store!(SqliteStore, Sqlite, SqliteRow);
+
 impl Store for SqliteStore {
     fn put_gateway<'a>(&'a self, g: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {

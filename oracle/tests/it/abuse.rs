@@ -401,7 +401,7 @@ async fn bad_http_requests_get_json_4xx_errors_and_change_nothing() {
 async fn a_flood_of_strangers_reports_is_recorded_only_up_to_the_limit_a_minute() {
     let net = Net::with_config(OracleConfig {
         max_stranger_rejections_per_minute: 5,
-        ..OracleConfig::default()
+        ..OracleConfig::open()
     })
     .await;
     let (_, mut client) = serve(&net).await;

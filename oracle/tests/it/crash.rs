@@ -1,6 +1,7 @@
 //! Crash durability: the `oracle` binary is killed with SIGKILL while several gRPC clients
 //! submit signed reports; after a restart on the same data directory every report it
-//! acknowledged must be in the store.
+//! acknowledged must be in the store. The hotspots join as on a production network: a maker's
+//! record, an owner credited with `oracle credit`, onboarding and paid assertions.
 
 use oracle::store::{SqliteStore, Store};
 use poc::proto::poc_lora_client::PocLoraClient;
@@ -35,6 +36,40 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
+/// The maker of the test's hotspots and their owner.
+fn maker() -> Keypair {
+    Keypair::from_seed(78, 0)
+}
+
+fn owner() -> Keypair {
+    Keypair::from_seed(78, 1)
+}
+
+/// Writes the oracle's configuration (the test's maker registered) into `dir` and credits the
+/// owner with `oracle credit`.
+fn configure(dir: &Path) {
+    let config = format!(
+        "[identity]\nmakers = [{{ name = \"crash-test\", key = \"{}\", allowance = {CLIENTS} }}]\n\
+         onboarding_fee_dc = 100\nassertion_fee_dc = 10\n",
+        maker().address()
+    );
+    std::fs::write(dir.join("oracle.toml"), config).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_oracle"))
+        .args(["credit", "--amount", "10000"])
+        .arg("--owner")
+        .arg(owner().address().to_string())
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--config")
+        .arg(dir.join("oracle.toml"))
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("oracle credit runs");
+    assert!(output.status.success(), "oracle credit: {output:?}");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(printed.trim(), format!("{}: 10000 DC", owner().address()));
+}
+
 /// Starts `oracle serve` on `dir` and returns it with its gRPC address (read from its log).
 fn start(dir: &Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_oracle"))
@@ -47,6 +82,8 @@ fn start(dir: &Path) -> (Child, SocketAddr) {
         ])
         .arg("--data-dir")
         .arg(dir)
+        .arg("--config")
+        .arg(dir.join("oracle.toml"))
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -174,9 +211,20 @@ async fn every_acknowledged_report_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let keys: Vec<Keypair> = (0..CLIENTS).map(|n| Keypair::from_seed(77, n)).collect();
 
+    configure(dir.path());
     let (mut oracle, addr) = start(dir.path());
     let mut setup = client(addr).await;
     for (n, key) in keys.iter().enumerate() {
+        let record = poc::onboarding::issue_record(&maker(), key.public_key(), now_ms());
+        setup
+            .onboard(poc::onboarding::onboard_request(
+                record,
+                key,
+                &owner(),
+                now_ms(),
+            ))
+            .await
+            .expect("onboarding accepted");
         setup
             .assert_location(assertion(key, n as u64))
             .await

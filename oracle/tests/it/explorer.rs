@@ -86,7 +86,7 @@ async fn fixture() -> Fixture {
     // Without HIP-106 reciprocity the beaconer is paid, so that its ledger claim exists.
     let net = Net::with_config(oracle::OracleConfig {
         reciprocity_window_ms: 0,
-        ..oracle::OracleConfig::default()
+        ..oracle::OracleConfig::open()
     })
     .await;
     let (addr, _task) = net

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 async fn run_against(store: Arc<dyn Store>) -> load::LoadReport {
     let oracle = Oracle::with_store(
-        OracleConfig::default(),
+        OracleConfig::open(),
         store,
         poc::Keypair::from_seed(1, 1),
         Arc::new(ManualClock::new(START_MS)),

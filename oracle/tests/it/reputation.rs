@@ -9,7 +9,7 @@ const EPOCH: u64 = START_MS / DAY_MS;
 /// Three hotspots beacon and witness each other for three rounds; from the second round on,
 /// hotspot 3 reports its witnesses far louder than physics allows (`rssi_too_high`).
 async fn scenario(reputation: bool) -> (Net, EpochReport) {
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.reputation.enabled = reputation;
     let net = Net::with_config(config).await;
     let hotspots = [

@@ -223,7 +223,12 @@ async fn assertions_must_be_newer_located_and_in_a_region() {
     let net = Net::new().await;
     let h = net.hotspot(1, AUSTIN).await;
     let now = net.clock.now_ms();
-    let stale = assertion(&h.key, h.location, GAIN, Region::Us915, now);
+    let replay = assertion(&h.key, h.location, GAIN, Region::Us915, now);
+    net.oracle
+        .assert_location(replay)
+        .await
+        .expect("a replay of the assertion in force is acknowledged again");
+    let stale = assertion(&h.key, h.location, GAIN + 10, Region::Us915, now);
     let err = net.oracle.assert_location(stale).await.unwrap_err();
     assert_eq!(err.reason(), Some(IngestReason::StaleAssertion));
     let bad_cell = assertion(&h.key, 12345, GAIN, Region::Us915, now + 1);
@@ -516,7 +521,7 @@ async fn witness_of_an_invalid_beacon() {
 /// seventeen, by selection key, and records exactly those as paid.
 #[tokio::test]
 async fn the_close_selects_fourteen_eligible_witnesses_by_hash_order() {
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.defences.enabled = false;
     let net = Net::with_config(config).await;
     let beaconer = net.hotspot(1, AUSTIN).await;

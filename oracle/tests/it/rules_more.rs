@@ -38,45 +38,45 @@ async fn beacon_case(
 
 #[tokio::test]
 async fn beacon_baseline_is_valid() {
-    assert_eq!(beacon_case(OracleConfig::default(), |_| {}).await, VALID);
+    assert_eq!(beacon_case(OracleConfig::open(), |_| {}).await, VALID);
 }
 
 #[tokio::test]
 async fn beacon_on_a_frequency_outside_the_plan() {
-    let verdict = beacon_case(OracleConfig::default(), |r| r.frequency_hz = 902_000_000).await;
+    let verdict = beacon_case(OracleConfig::open(), |r| r.frequency_hz = 902_000_000).await;
     assert_eq!(verdict, invalid("frequency_not_allowed"));
 }
 
 #[tokio::test]
 async fn beacon_at_a_data_rate_outside_the_plan() {
-    let verdict = beacon_case(OracleConfig::default(), |r| r.spreading_factor = 6).await;
+    let verdict = beacon_case(OracleConfig::open(), |r| r.spreading_factor = 6).await;
     assert_eq!(verdict, invalid("datarate_not_allowed"));
-    let verdict = beacon_case(OracleConfig::default(), |r| r.bandwidth_hz = 250_000).await;
+    let verdict = beacon_case(OracleConfig::open(), |r| r.bandwidth_hz = 250_000).await;
     assert_eq!(verdict, invalid("datarate_not_allowed"));
     // SF10 is in the plan but carries at most 11 bytes, not a 51-byte beacon.
-    let verdict = beacon_case(OracleConfig::default(), |r| r.spreading_factor = 10).await;
+    let verdict = beacon_case(OracleConfig::open(), |r| r.spreading_factor = 10).await;
     assert_eq!(verdict, invalid("datarate_not_allowed"));
 }
 
 #[tokio::test]
 async fn beacon_above_the_eirp_limit() {
-    let verdict = beacon_case(OracleConfig::default(), |r| r.tx_power_ddbm += 1).await;
+    let verdict = beacon_case(OracleConfig::open(), |r| r.tx_power_ddbm += 1).await;
     assert_eq!(verdict, invalid("power_not_allowed"));
 }
 
 #[tokio::test]
 async fn beacon_of_a_denylisted_hotspot() {
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.denylist.hotspots = vec![poc::Keypair::from_seed(42, 1).address().to_string()];
     assert_eq!(beacon_case(config, |_| {}).await, invalid("denylisted"));
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.denylist.hotspots = vec![poc::Keypair::from_seed(42, 2).address().to_string()];
     assert_eq!(beacon_case(config, |_| {}).await, VALID);
 }
 
 #[tokio::test]
 async fn denylist_entries_must_be_addresses() {
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.denylist.edges = vec![["nope".into(), "nope".into()]];
     assert!(config.validate().is_err());
 }
@@ -108,27 +108,27 @@ async fn witness_case(
 async fn witness_of_a_denylisted_hotspot_or_pair() {
     let beaconer = poc::Keypair::from_seed(42, 1).address().to_string();
     let witness = poc::Keypair::from_seed(42, 2).address().to_string();
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.denylist.hotspots = vec![witness.clone()];
     assert_eq!(
         witness_case(config, AUSTIN_NORTH, RSSI, SNR).await,
         invalid("denylisted")
     );
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.denylist.edges = vec![[beaconer.clone(), witness.clone()]];
     assert_eq!(
         witness_case(config, AUSTIN_NORTH, RSSI, SNR).await,
         invalid("denylisted_edge")
     );
     // Edges have no direction.
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.denylist.edges = vec![[witness.clone(), beaconer]];
     assert_eq!(
         witness_case(config, AUSTIN_NORTH, RSSI, SNR).await,
         invalid("denylisted_edge")
     );
     // Another pair of the same witness is not denied.
-    let mut config = OracleConfig::default();
+    let mut config = OracleConfig::open();
     config.denylist.edges = vec![[
         witness,
         poc::Keypair::from_seed(42, 9).address().to_string(),
@@ -144,11 +144,11 @@ async fn witness_snr_far_below_the_demodulation_floor() {
     assert_eq!(plan.datarate_for(51).unwrap().spreading_factor, 9);
     assert_eq!(oracle::rules::demod_floor_db(9), Some(-12.5));
     assert_eq!(
-        witness_case(OracleConfig::default(), AUSTIN_NORTH, RSSI, -226).await,
+        witness_case(OracleConfig::open(), AUSTIN_NORTH, RSSI, -226).await,
         invalid("snr_too_low")
     );
     assert_eq!(
-        witness_case(OracleConfig::default(), AUSTIN_NORTH, RSSI, -225).await,
+        witness_case(OracleConfig::open(), AUSTIN_NORTH, RSSI, -225).await,
         VALID
     );
 }
@@ -253,7 +253,7 @@ async fn a_far_witness_much_louder_than_near_ones_is_inconsistent() {
     // Without enough witnesses to fit a model, the same loud witness stands.
     let config = OracleConfig {
         consistency_min_witnesses: 6,
-        ..OracleConfig::default()
+        ..OracleConfig::open()
     };
     let net = Net::with_config(config).await;
     let beaconer = net.hotspot(1, AUSTIN).await;
@@ -309,7 +309,7 @@ const EPOCH: u64 = START_MS / DAY_MS;
 async fn reciprocity_epoch(window_ms: u64) -> oracle::EpochReport {
     let config = OracleConfig {
         reciprocity_window_ms: window_ms,
-        ..OracleConfig::default()
+        ..OracleConfig::open()
     };
     let net = Net::with_config(config).await;
     let a = net.hotspot(1, AUSTIN).await;

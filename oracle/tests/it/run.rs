@@ -9,7 +9,7 @@ async fn run_publishes_entropy_verifies_and_closes_settled_epochs() {
     let config = OracleConfig {
         entropy_period_ms: 20,
         verify_period_ms: 10,
-        ..OracleConfig::default()
+        ..OracleConfig::open()
     };
     let net = Net::with_config(config).await;
     let (b, w, _, _) = net.baseline().await;

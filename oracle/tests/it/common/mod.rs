@@ -86,7 +86,7 @@ pub fn assertion(
 
 impl Net {
     pub async fn new() -> Self {
-        Self::with_config(OracleConfig::default()).await
+        Self::with_config(OracleConfig::open()).await
     }
 
     pub async fn with_config(config: OracleConfig) -> Self {
@@ -102,7 +102,7 @@ impl Net {
     pub fn over_store(store: Arc<dyn oracle::store::Store>) -> Self {
         let clock = Arc::new(ManualClock::new(START_MS));
         let oracle = Oracle::with_store(
-            OracleConfig::default(),
+            OracleConfig::open(),
             store,
             Keypair::from_seed(7, 7),
             clock.clone(),

@@ -1,0 +1,30 @@
+-- Identities that cost something: each onboarded hotspot's maker and owner, the owners'
+-- data-credit balances, and the journal of every credit and fee (the ledger pins each
+-- epoch's part of it).
+CREATE TABLE onboardings (
+    hotspot_key   BYTEA PRIMARY KEY NOT NULL,
+    owner_key     BYTEA NOT NULL,
+    maker_key     BYTEA NOT NULL,
+    onboarded_ms  BIGINT NOT NULL,
+    fee_dc        BIGINT NOT NULL,
+    raw           BYTEA NOT NULL
+);
+CREATE INDEX onboardings_owner ON onboardings (owner_key);
+CREATE INDEX onboardings_maker ON onboardings (maker_key);
+CREATE TABLE dc_balances (
+    owner_key  BYTEA PRIMARY KEY NOT NULL,
+    balance    BIGINT NOT NULL CHECK (balance >= 0)
+);
+-- `amount` is positive for a credit and negative for a fee; `kind` is `credit`, `onboarding`
+-- or `assertion`.
+CREATE TABLE dc_journal (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    owner_key    BYTEA NOT NULL,
+    at_ms        BIGINT NOT NULL,
+    amount       BIGINT NOT NULL,
+    kind         TEXT NOT NULL,
+    hotspot_key  BYTEA,
+    memo         TEXT NOT NULL
+);
+CREATE INDEX dc_journal_at ON dc_journal (at_ms);
+CREATE INDEX dc_journal_owner ON dc_journal (owner_key);
