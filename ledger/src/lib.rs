@@ -1,17 +1,18 @@
 //! The reward ledger: every closed epoch becomes a signed, hash-chained manifest that anyone can
 //! verify offline with the oracle's address alone.
 //!
-//! # Encoding (version 1)
+//! # Encoding (versions 1 and 2)
 //!
 //! All integers are unsigned little-endian. An entry is
 //!
 //! | field | bytes |
 //! |---|---|
-//! | magic `LPOCLDG1` | 8 |
+//! | magic `LPOCLDG1` (version 1) or `LPOCLDG2` (version 2) | 8 |
 //! | epoch | 8 |
 //! | start_ms, end_ms (the epoch's time range `[start, end)`) | 8 + 8 |
 //! | emission, beacon_pool, witness_pool, undistributed | 4 × 8 |
 //! | inputs digest ([`inputs_digest`]) | 32 |
+//! | version 2 only: the data-credit journal's digest ([`journal_digest`]), credits and fees in the epoch | 32 + 8 + 8 |
 //! | previous entry's hash (zeros for the first entry) | 32 |
 //! | Merkle root over the shares ([`merkle`]) | 32 |
 //! | share count `n` | 4 |
@@ -35,8 +36,12 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// First bytes of every entry.
+/// First bytes of a version 1 entry (no data-credit journal).
 pub const MAGIC: &[u8; 8] = b"LPOCLDG1";
+/// First bytes of a version 2 entry (with the data-credit journal's pin).
+pub const MAGIC_V2: &[u8; 8] = b"LPOCLDG2";
+/// Bytes of the journal pin of a version 2 entry.
+pub const JOURNAL_PIN_LEN: usize = 32 + 8 + 8;
 /// Bytes of one encoded share.
 pub const SHARE_LEN: usize = 56;
 /// Bytes of an entry before its shares.
@@ -131,6 +136,8 @@ pub struct Manifest {
     pub undistributed: u64,
     /// SHA-256 of the epoch's inputs.
     pub inputs_digest: [u8; 32],
+    /// The epoch's data-credit journal (version 2 entries; `None` in version 1).
+    pub journal: Option<JournalPin>,
     /// Hash of the previous entry, zeros for the first.
     pub prev_hash: [u8; 32],
     /// Shares sorted by public key.
@@ -176,10 +183,86 @@ pub fn inputs_digest(beacons: &[([u8; 32], Vec<[u8; 32]>)]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+/// What an epoch's data-credit journal held: the credits added and the fees paid in the epoch,
+/// and the digest of its entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalPin {
+    /// SHA-256 of the entries ([`journal_digest`]).
+    #[serde(with = "hex_array")]
+    pub digest: [u8; 32],
+    /// Data credits added to balances.
+    pub credits_dc: u64,
+    /// Data credits paid in fees.
+    pub fees_dc: u64,
+}
+
+mod hex_array {
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        hex::decode(&text)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| serde::de::Error::custom("not 32 bytes of hex"))
+    }
+}
+
+/// One entry of the data-credit journal, as [`journal_digest`] hashes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalItem<'a> {
+    /// The owner whose balance changed.
+    pub owner: [u8; 32],
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Positive for a credit, negative for a fee.
+    pub amount: i64,
+    /// `credit`, `onboarding` or `assertion`.
+    pub kind: &'a str,
+    /// The hotspot a fee was for.
+    pub hotspot: Option<[u8; 32]>,
+    /// Free text.
+    pub memo: &'a str,
+}
+
+/// The pin of an epoch's journal entries, in journal order: SHA-256 over
+/// `"lorapoc-dc-journal-v1"` and, per entry, owner (32) ‖ at_ms (8) ‖ amount (8, two's
+/// complement) ‖ kind length (4) ‖ kind ‖ hotspot (32, zeros for none) ‖ memo length (4) ‖ memo.
+pub fn journal_digest<'a>(items: impl IntoIterator<Item = JournalItem<'a>>) -> JournalPin {
+    let mut hasher = Sha256::new();
+    hasher.update(b"lorapoc-dc-journal-v1");
+    let mut pin = JournalPin::default();
+    for item in items {
+        hasher.update(item.owner);
+        hasher.update(item.at_ms.to_le_bytes());
+        hasher.update(item.amount.to_le_bytes());
+        hasher.update((item.kind.len() as u32).to_le_bytes());
+        hasher.update(item.kind.as_bytes());
+        hasher.update(item.hotspot.unwrap_or([0; 32]));
+        hasher.update((item.memo.len() as u32).to_le_bytes());
+        hasher.update(item.memo.as_bytes());
+        if item.amount >= 0 {
+            pin.credits_dc = pin.credits_dc.saturating_add(item.amount.unsigned_abs());
+        } else {
+            pin.fees_dc = pin.fees_dc.saturating_add(item.amount.unsigned_abs());
+        }
+    }
+    pin.digest = hasher.finalize().into();
+    pin
+}
+
 impl Manifest {
     fn encode_unsigned(&self, merkle_root: &[u8; 32], oracle_key: &[u8; 32]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + self.shares.len() * SHARE_LEN + TRAILER_LEN);
-        out.extend_from_slice(MAGIC);
+        let mut out = Vec::with_capacity(
+            HEADER_LEN + JOURNAL_PIN_LEN + self.shares.len() * SHARE_LEN + TRAILER_LEN,
+        );
+        out.extend_from_slice(if self.journal.is_some() {
+            MAGIC_V2
+        } else {
+            MAGIC
+        });
         for v in [
             self.epoch,
             self.start_ms,
@@ -192,6 +275,11 @@ impl Manifest {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&self.inputs_digest);
+        if let Some(pin) = &self.journal {
+            out.extend_from_slice(&pin.digest);
+            out.extend_from_slice(&pin.credits_dc.to_le_bytes());
+            out.extend_from_slice(&pin.fees_dc.to_le_bytes());
+        }
         out.extend_from_slice(&self.prev_hash);
         out.extend_from_slice(merkle_root);
         out.extend_from_slice(&(self.shares.len() as u32).to_le_bytes());
@@ -262,9 +350,14 @@ impl LedgerEntry {
     /// Decodes an entry; the whole slice must be one entry. Does not check the signature.
     pub fn decode(bytes: &[u8]) -> Result<Self, LedgerError> {
         let mut r = Reader { bytes, at: 0 };
-        if r.take(8)? != MAGIC {
+        let magic = r.take(8)?;
+        let version_2 = if magic == MAGIC {
+            false
+        } else if magic == MAGIC_V2 {
+            true
+        } else {
             return Err(LedgerError::Malformed("bad magic".into()));
-        }
+        };
         let epoch = r.u64()?;
         let start_ms = r.u64()?;
         let end_ms = r.u64()?;
@@ -273,13 +366,23 @@ impl LedgerEntry {
         let witness_pool = r.u64()?;
         let undistributed = r.u64()?;
         let inputs_digest = r.array()?;
+        let journal = if version_2 {
+            Some(JournalPin {
+                digest: r.array()?,
+                credits_dc: r.u64()?,
+                fees_dc: r.u64()?,
+            })
+        } else {
+            None
+        };
         let prev_hash = r.array()?;
         let merkle_root = r.array()?;
         let count = r.u32()?;
         if count > MAX_SHARES {
             return Err(LedgerError::Malformed(format!("{count} shares")));
         }
-        let expected_len = HEADER_LEN + count as usize * SHARE_LEN + TRAILER_LEN;
+        let pin_len = if version_2 { JOURNAL_PIN_LEN } else { 0 };
+        let expected_len = HEADER_LEN + pin_len + count as usize * SHARE_LEN + TRAILER_LEN;
         if bytes.len() != expected_len {
             return Err(LedgerError::Malformed(format!(
                 "{} bytes for {count} shares, expected {expected_len}",
@@ -307,6 +410,7 @@ impl LedgerEntry {
                 witness_pool,
                 undistributed,
                 inputs_digest,
+                journal,
                 prev_hash,
                 shares,
             },
@@ -547,9 +651,54 @@ mod tests {
             witness_pool: 300 * u64::from(n) + 4,
             undistributed: 5,
             inputs_digest: [9; 32],
+            journal: None,
             prev_hash,
             shares,
         }
+    }
+
+    #[test]
+    fn a_journal_pin_makes_a_version_2_entry_that_round_trips() {
+        let key = Keypair::from_seed(1, 0);
+        let item = |amount: i64, kind: &'static str| JournalItem {
+            owner: [3; 32],
+            at_ms: 5,
+            amount,
+            kind,
+            hotspot: (amount < 0).then_some([4; 32]),
+            memo: "",
+        };
+        let pin = journal_digest([item(100, "credit"), item(-40, "onboarding")]);
+        assert_eq!((pin.credits_dc, pin.fees_dc), (100, 40));
+        let reordered = journal_digest([item(-40, "onboarding"), item(100, "credit")]);
+        assert_ne!(
+            pin.digest, reordered.digest,
+            "the journal's order is pinned"
+        );
+        assert_ne!(pin.digest, journal_digest([]).digest);
+
+        let mut m = valid(3, [0; 32], 2, &key).manifest;
+        m.journal = Some(pin);
+        let entry = m.sign(&key);
+        let bytes = entry.encode();
+        assert_eq!(&bytes[..8], MAGIC_V2);
+        assert_eq!(
+            bytes.len(),
+            HEADER_LEN + JOURNAL_PIN_LEN + 2 * SHARE_LEN + TRAILER_LEN
+        );
+        let decoded = LedgerEntry::decode(&bytes).unwrap();
+        assert_eq!(decoded, entry);
+        decoded.check().unwrap();
+        let mut tampered = bytes.clone();
+        tampered[8 + 8 * 7 + 32 + 33] ^= 1;
+        assert_eq!(
+            LedgerEntry::decode(&tampered).unwrap().check(),
+            Err(LedgerError::BadSignature),
+            "the credits are signed"
+        );
+        let version_1 = valid(4, entry.hash(), 1, &key);
+        assert_eq!(&version_1.encode()[..8], MAGIC);
+        verify_chain(&[entry, version_1], None).unwrap();
     }
 
     /// Pools carry a remainder of 1 and 4 units that the shares do not, so amounts here are

@@ -22,6 +22,7 @@ fn entry(epoch: u64, prev_hash: [u8; 32], key: &Keypair) -> LedgerEntry {
         witness_pool: 600,
         undistributed: 0,
         inputs_digest: [epoch as u8; 32],
+        journal: None,
         prev_hash,
         shares,
     }

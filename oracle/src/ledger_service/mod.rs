@@ -42,7 +42,7 @@ impl Oracle {
     /// Appends the ledger entry of a closed epoch unless the ledger already reaches it. The
     /// shares come from the close's reward rows (`rows`) or, for an epoch stored before a
     /// crash, from its stored report; the inputs digest is the one the close computed over what
-    /// it paid. An epoch older than the ledger's head cannot be chained any more and is left
+    /// it paid; the journal pin covers the data-credit journal's entries of the epoch's span. An epoch older than the ledger's head cannot be chained any more and is left
     /// out (logged).
     pub(crate) async fn append_ledger_entry(
         &self,
@@ -78,6 +78,18 @@ impl Oracle {
             None => shares_of_report(report)?,
         };
         shares.sort_by_key(|s| s.hotspot.0);
+        let journal = self
+            .store()
+            .dc_journal(None, (report.start_ms, report.end_ms), u32::MAX, 0)
+            .await?;
+        let journal = ledger::journal_digest(journal.iter().map(|e| ledger::JournalItem {
+            owner: e.owner,
+            at_ms: e.at_ms,
+            amount: e.amount,
+            kind: e.kind.code(),
+            hotspot: e.hotspot,
+            memo: &e.memo,
+        }));
         let manifest = Manifest {
             epoch: report.epoch,
             start_ms: report.start_ms,
@@ -87,6 +99,7 @@ impl Oracle {
             witness_pool: report.witness_pool,
             undistributed: report.undistributed,
             inputs_digest,
+            journal: Some(journal),
             prev_hash: prev.map_or([0; 32], LedgerEntry::hash),
             shares,
         };

@@ -35,6 +35,7 @@ pub fn entry_header(entry: &LedgerEntry) -> Value {
         "undistributed": m.undistributed,
         "shares": m.shares.len(),
         "inputs_digest": hex::encode(m.inputs_digest),
+        "dc_journal": m.journal,
         "prev_hash": hex::encode(m.prev_hash),
         "merkle_root": hex::encode(entry.merkle_root),
         "hash": hex::encode(entry.hash()),

@@ -224,10 +224,10 @@ async fn an_owners_hotspots_earn_nothing_for_witnessing_each_other() {
     config.defences.enabled = false;
     config.reciprocity_window_ms = 0;
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("oracle.sqlite"))
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let oracle = Oracle::open(config, dir.path(), clock.clone())
         .await
         .unwrap();
-    let (oracle, clock) = oracle_over(Arc::new(store), config);
     let (alice, bob) = (Keypair::from_seed(503, 0), Keypair::from_seed(503, 1));
     for owner in [&alice, &bob] {
         oracle
@@ -264,6 +264,26 @@ async fn an_owners_hotspots_earn_nothing_for_witnessing_each_other() {
     };
     assert_eq!(earned(&sibling), 0);
     assert!(earned(&stranger) > 0);
+
+    // The ledger entry pins the epoch's journal: two credits, three onboardings and assertions.
+    let entry = oracle.ledger_entry(epoch).unwrap().expect("a ledger entry");
+    let pin = entry.manifest.journal.expect("a version 2 entry");
+    assert_eq!(pin.credits_dc, 2_000);
+    assert_eq!(pin.fees_dc, 3 * (ONBOARDING_FEE + ASSERTION_FEE));
+    let journal = oracle
+        .store()
+        .dc_journal(None, (report.start_ms, report.end_ms), 100, 0)
+        .await
+        .unwrap();
+    let recomputed = ledger::journal_digest(journal.iter().map(|e| ledger::JournalItem {
+        owner: e.owner,
+        at_ms: e.at_ms,
+        amount: e.amount,
+        kind: e.kind.code(),
+        hotspot: e.hotspot,
+        memo: &e.memo,
+    }));
+    assert_eq!(recomputed, pin);
 
     let (addr, _server) = oracle
         .serve_http("127.0.0.1:0".parse().unwrap())

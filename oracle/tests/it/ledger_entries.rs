@@ -244,7 +244,7 @@ async fn cli_exports_and_verifies() {
     // Tamper with an amount of the second entry: the CLI names entry 1.
     let mut bytes = std::fs::read(&out).unwrap();
     let first_len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize + 4;
-    let share_amount = first_len + 4 + ledger::HEADER_LEN + 32;
+    let share_amount = first_len + 4 + ledger::HEADER_LEN + ledger::JOURNAL_PIN_LEN + 32;
     bytes[share_amount] ^= 1;
     std::fs::write(&out, &bytes).unwrap();
     let bad = verify(&address);
