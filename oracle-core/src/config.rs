@@ -230,6 +230,13 @@ impl OracleConfig {
         if !non_negative(self.snr_floor_margin_db) || !non_negative(self.consistency_margin_db) {
             return bad("snr_floor_margin_db and consistency_margin_db must be non-negative");
         }
+        let d = &self.defences;
+        let positive = d.suspicion_threshold.is_finite() && d.suspicion_threshold > 0.0;
+        if !(0.0..1.0).contains(&d.suspicion_decay) || !positive {
+            return bad(
+                "defences.suspicion_decay must be in [0, 1) and suspicion_threshold positive",
+            );
+        }
         self.identity.makers()?;
         self.denylist.validate()?;
         self.reputation.validate()?;

@@ -89,6 +89,12 @@ pub struct DefenceConfig {
     /// `shared_radio`: least distance between the two assertions for equal signals to
     /// contradict them, metres (closer pairs are HIP-17's business).
     pub shared_min_separation_m: f64,
+    /// `suspected`: weight left of a flag per epoch since it ([`crate::suspicion`]).
+    pub suspicion_decay: f64,
+    /// `suspected`: the suspicion at which a hotspot earns nothing in an epoch.
+    pub suspicion_threshold: f64,
+    /// `suspected`: how many earlier epochs' flags count.
+    pub suspicion_epochs: u32,
 }
 
 impl Default for DefenceConfig {
@@ -109,6 +115,9 @@ impl Default for DefenceConfig {
             shared_max_rms_db: 1.5,
             shared_min_beaconers: 8,
             shared_min_separation_m: 300.0,
+            suspicion_decay: 0.7,
+            suspicion_threshold: 0.5,
+            suspicion_epochs: 8,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod reputation;
 pub mod rewards;
 pub mod rules;
 pub mod selection;
+pub mod suspicion;
 
 pub use config::{ConfigError, OracleConfig, RewardConfig};
 pub use epoch::{EpochReport, HotspotRewardRow};

@@ -136,6 +136,9 @@ reasons! {
         /// The witness has the same owner as the beaconer: an owner's hotspots earn nothing
         /// for witnessing each other.
         SameOwner => "same_owner",
+        /// The defences flagged the hotspot in recent epochs and its suspicion has not decayed
+        /// below the threshold yet (`crate::suspicion`).
+        Suspected => "suspected",
     }
 }
 

@@ -442,6 +442,11 @@ const REWARD_EXPLANATIONS: &[(&str, &str)] = &[
         "The witness has the same owner as the beaconer: an owner's hotspots earn nothing for \
          witnessing each other.",
     ),
+    (
+        "suspected",
+        "The epoch-wide defences flagged the hotspot in recent epochs; its suspicion decays \
+         epoch by epoch and it earns again once it falls below the threshold.",
+    ),
 ];
 
 fn lookup(table: &[(&str, &'static str)], code: &str) -> Option<&'static str> {

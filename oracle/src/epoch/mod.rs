@@ -29,6 +29,7 @@ use crate::store::{BeaconRow, EpochWitness, ReportKind, ReportTally};
 use crate::Oracle;
 use oracle_core::defences::{self, Flags};
 use oracle_core::epoch::{self as decide, DecidedEpoch, EpochInputs, LatestValid, Placements};
+use oracle_core::suspicion;
 
 /// The first and the first-after millisecond of epoch `epoch`.
 fn epoch_span(epoch: u64, epoch_ms: u64) -> (u64, u64) {
@@ -117,9 +118,15 @@ impl Oracle {
         };
         let (tallies, reports) =
             futures::join!(tallies, self.load_reports(start_ms, end_ms, phases));
-        let (beacons, witnesses, placements, flags) = reports?;
+        let (beacons, witnesses, placements, mut flags) = reports?;
         let (beacon_tallies, witness_tallies, rejections) = tallies?;
         phases.mark("tallies");
+        if config.defences.enabled {
+            let history = self.flag_history(epoch).await?;
+            let suspected =
+                suspicion::flag_suspected(&mut flags, &history, epoch, &config.defences);
+            tracing::debug!(epoch, suspected, "suspicion carried from earlier epochs");
+        }
         let (active_beacons, active_witnesses) = self
             .reciprocity_activity(start_ms, end_ms, [&beacon_tallies, &witness_tallies])
             .await?;
@@ -205,6 +212,29 @@ impl Oracle {
             }
         }
         Ok(placements)
+    }
+
+    /// The defences' flags of the closed epochs whose suspicion still counts for `epoch`
+    /// ([`suspicion`]), read from their stored reports.
+    async fn flag_history(&self, epoch: u64) -> Result<suspicion::FlagHistory, OracleError> {
+        /// The part of a stored epoch report the history reads.
+        #[derive(serde::Deserialize)]
+        struct Flagged {
+            #[serde(default)]
+            flagged: std::collections::BTreeMap<String, Vec<String>>,
+        }
+        let back = u64::from(self.config().defences.suspicion_epochs);
+        let mut history = suspicion::FlagHistory::new();
+        for earlier in epoch.saturating_sub(back)..epoch {
+            let Some(json) = self.store().epoch_report(earlier).await? else {
+                continue;
+            };
+            let report: Flagged = serde_json::from_str(&json).map_err(|e| {
+                OracleError::Corrupt(format!("stored report of epoch {earlier}: {e}"))
+            })?;
+            history.insert(earlier, suspicion::evidence_of(&report.flagged));
+        }
+        Ok(history)
     }
 
     /// HIP-106 activity: each hotspot's latest valid beacon and witness from
