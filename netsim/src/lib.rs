@@ -14,8 +14,11 @@ pub mod city;
 pub mod link;
 pub mod network;
 pub mod scenario;
+pub mod sweep;
+pub mod terrain;
+pub mod world;
 
 pub use network::{
-    BeaconOutcome, Behaviour, EpochOutcome, HotspotRejections, Link, Network, NetworkConfig,
-    NetworkError, NodeInfo, NodeSpec, OutageStats, RadioSite,
+    Antenna, BeaconOutcome, Behaviour, EpochOutcome, HotspotRejections, Link, Network,
+    NetworkConfig, NetworkError, NodeInfo, NodeSpec, OutageStats, RadioSite,
 };

@@ -3,6 +3,7 @@
 use crate::air::SimRadio;
 use crate::city;
 use crate::link::OracleLink;
+use crate::terrain::{Shadowing, Terrain};
 use hotspot::node::PreparedBeacon;
 use hotspot::{Backoff, Daemon, Delivery, Hotspot, Metrics, OracleClient, Outbox, Refusal};
 use oracle::clock::{Clock, ManualClock};
@@ -109,12 +110,23 @@ pub struct NetworkConfig {
     pub oracle: OracleConfig,
     /// The region all hotspots operate in.
     pub region: Region,
-    /// Antenna gain of every hotspot, tenths of dBi.
+    /// Antenna gain of every hotspot, tenths of dBi, unless [`NetworkConfig::antennas`] or
+    /// its [`NodeSpec`] gives its own.
     pub gain_ddbi: i32,
     /// Path loss by distance.
     pub path_loss: PathLoss,
+    /// Path loss at the reference distance of [`PathLoss::LogDistance`], dB; `None`: the
+    /// free-space loss there.
+    pub reference_loss_db: Option<f64>,
     /// Standard deviation of log-normal shadowing per link, dB.
     pub shadowing_db: f64,
+    /// How much of the shadowing nearby links share ([`crate::terrain`]); by default none.
+    pub terrain: Terrain,
+    /// Gain of an antenna per decade of height above 10 m, dB.
+    pub height_gain_db_per_decade: f64,
+    /// The antennas of the first hotspots, by index; the others have [`NetworkConfig::gain_ddbi`]
+    /// at 10 m.
+    pub antennas: Vec<Antenna>,
     /// Receiver noise figure, dB.
     pub noise_figure_db: f64,
     /// Largest crystal error of a hotspot, parts per million.
@@ -159,7 +171,11 @@ impl NetworkConfig {
                 exponent: 3.7,
                 reference_m: 1.0,
             },
+            reference_loss_db: None,
             shadowing_db: 6.0,
+            terrain: Terrain::default(),
+            height_gain_db_per_decade: 0.0,
+            antennas: Vec::new(),
             noise_figure_db: 6.0,
             crystal_ppm: 2.0,
             sites: Vec::new(),
@@ -205,6 +221,25 @@ impl Behaviour {
     }
 }
 
+/// A hotspot's antenna.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Antenna {
+    /// Gain, tenths of dBi (as asserted).
+    pub gain_ddbi: i32,
+    /// Height above ground, metres.
+    pub height_m: f64,
+}
+
+impl Default for Antenna {
+    /// 3 dBi at 10 m.
+    fn default() -> Self {
+        Self {
+            gain_ddbi: 30,
+            height_m: 10.0,
+        }
+    }
+}
+
 /// Where a radio really stands.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RadioSite {
@@ -214,6 +249,8 @@ pub struct RadioSite {
     pub lon: f64,
     /// Radios with the same site number share their shadowing (one roof).
     pub site: u64,
+    /// Its antenna.
+    pub antenna: Antenna,
 }
 
 /// A hotspot to add to the network.
@@ -227,6 +264,8 @@ pub struct NodeSpec {
     pub radio: Option<RadioSite>,
     /// What it does.
     pub behaviour: Behaviour,
+    /// The antenna it asserts (its radio's is [`RadioSite::antenna`]).
+    pub antenna: Antenna,
 }
 
 /// A hotspot of the simulation as the report names it.
@@ -246,6 +285,8 @@ pub struct NodeInfo {
     pub radio: Option<RadioSite>,
     /// What it does.
     pub behaviour: Behaviour,
+    /// The antenna it asserted.
+    pub antenna: Antenna,
 }
 
 /// A simulated hotspot: the daemon's beacon and receive steps on a simulated radio, its spool
@@ -256,7 +297,9 @@ struct Node {
     /// A connection of its own to the oracle, which outages leave alone: the location
     /// assertion and the beacon entropy go over it.
     client: OracleClient,
-    link: OracleLink,
+    /// The delivery's way to the oracle when the run has an outage; without one the delivery
+    /// connects to the oracle directly.
+    link: Option<OracleLink>,
     _delivery: Delivery,
     refusals: broadcast::Receiver<Refusal>,
     crystal_ppm: f64,
@@ -276,7 +319,14 @@ impl Node {
         spool: &std::path::Path,
     ) -> Result<Self, NetworkError> {
         let key = Keypair::from_seed(config.seed, index as u64);
-        let hotspot = Hotspot::new(key, config.region, spec.asserted, config.gain_ddbi, 10)?;
+        let (gain_ddbi, elevation_m) = (spec.antenna.gain_ddbi, spec.antenna.height_m.round());
+        let hotspot = Hotspot::new(
+            key,
+            config.region,
+            spec.asserted,
+            gain_ddbi,
+            elevation_m as i32,
+        )?;
         let asserted = index >= config.hotspots || index < config.hotspots - config.unasserted;
         let mut client = OracleClient::connect(&format!("http://{oracle}")).await?;
         if asserted {
@@ -290,11 +340,18 @@ impl Node {
             asserted,
             radio: spec.radio,
             behaviour: spec.behaviour,
+            antenna: spec.antenna,
         };
-        let link = OracleLink::open(oracle).await?;
+        let link = match config.outage {
+            Some(_) => Some(OracleLink::open(oracle).await?),
+            None => None,
+        };
+        let endpoint = link
+            .as_ref()
+            .map_or_else(|| format!("http://{oracle}"), OracleLink::endpoint);
         let metrics = Metrics::new();
         let outbox = Outbox::open(spool, metrics.clone())?;
-        let delivery_client = OracleClient::connect_lazy(&link.endpoint(), DELIVERY_TIMEOUT)?;
+        let delivery_client = OracleClient::connect_lazy(&endpoint, DELIVERY_TIMEOUT)?;
         let delivery = outbox.spawn_delivery(delivery_client.clone(), DELIVERY_BACKOFF);
         let refusals = outbox.refusals();
         let interval = Duration::from_millis(config.oracle.beacon_interval_ms);
@@ -432,6 +489,7 @@ pub struct Network {
     grpc_addr: SocketAddr,
     nodes: Vec<Node>,
     rng: ChaCha8Rng,
+    shadowing: Shadowing,
     last_entropy_ms: Option<u64>,
     /// Each hotspot's delivery retries when its link was last cut, while the links are cut.
     retries_at_cut: Option<Vec<u64>>,
@@ -489,6 +547,10 @@ impl Network {
                         .get(index)
                         .cloned()
                         .unwrap_or_else(|| city::site(index));
+                    let antenna = config.antennas.get(index).copied().unwrap_or(Antenna {
+                        gain_ddbi: config.gain_ddbi,
+                        height_m: 10.0,
+                    });
                     NodeSpec {
                         name,
                         asserted: (lat, lon),
@@ -496,8 +558,10 @@ impl Network {
                             lat,
                             lon,
                             site: index as u64,
+                            antenna,
                         }),
                         behaviour: Behaviour::Honest,
+                        antenna,
                     }
                 }
             };
@@ -506,6 +570,7 @@ impl Network {
             let node = Node::start(&config, index, spec, grpc_addr, &clock, &spool).await?;
             nodes.push(node.with_crystal(crystal_ppm));
         }
+        let shadowing = Shadowing::new(config.seed, config.shadowing_db, config.terrain);
         Ok(Self {
             config,
             oracle,
@@ -513,6 +578,7 @@ impl Network {
             grpc_addr,
             nodes,
             rng,
+            shadowing,
             last_entropy_ms: None,
             retries_at_cut: None,
             outage_stats: OutageStats::default(),
@@ -575,21 +641,7 @@ impl Network {
     /// A random generator for one event, derived from the seed and the event's identity, so
     /// that runs with and without extra hotspots draw the same numbers for the same events.
     pub fn event_rng(&self, tag: &[u8], a: u64, b: u64) -> ChaCha8Rng {
-        let digest = Sha256::new()
-            .chain_update(b"netsim-event")
-            .chain_update(tag)
-            .chain_update(self.config.seed.to_le_bytes())
-            .chain_update(a.to_le_bytes())
-            .chain_update(b.to_le_bytes())
-            .finalize();
-        ChaCha8Rng::from_seed(digest.into())
-    }
-
-    /// Shadowing of the link between two radio sites: the same both ways and for the whole run.
-    fn shadowing_db(&self, a: u64, b: u64) -> f64 {
-        let mut link_rng = self.event_rng(b"shadowing", a.min(b), a.max(b));
-        let normal: f64 = link_rng.sample(rand_distr::StandardNormal);
-        normal * self.config.shadowing_db
+        event_rng(self.config.seed, tag, a, b)
     }
 
     /// Where hotspot `index`'s radio stands, or where it claims to when it has none.
@@ -599,7 +651,35 @@ impl Network {
             lat: info.lat,
             lon: info.lon,
             site: index as u64,
+            antenna: info.antenna,
         })
+    }
+
+    /// Path loss by distance without shadowing, dB.
+    pub fn path_loss_db(&self, distance_m: f64, frequency_hz: f64) -> f64 {
+        match (self.config.reference_loss_db, self.config.path_loss) {
+            (
+                Some(reference_loss_db),
+                PathLoss::LogDistance {
+                    exponent,
+                    reference_m,
+                },
+            ) => {
+                reference_loss_db
+                    + 10.0 * exponent * (distance_m.max(reference_m) / reference_m).log10()
+            }
+            _ => self.config.path_loss.loss_db(distance_m, frequency_hz),
+        }
+    }
+
+    /// What an antenna adds to a link: its gain and its height's.
+    fn antenna_gain_db(&self, antenna: &Antenna) -> f64 {
+        let height = if self.config.height_gain_db_per_decade == 0.0 {
+            0.0
+        } else {
+            self.config.height_gain_db_per_decade * (antenna.height_m / 10.0).log10()
+        };
+        f64::from(antenna.gain_ddbi) / 10.0 + height
     }
 
     /// The radio link from hotspot `tx` to hotspot `rx` for a transmission of `tx_power_dbm`
@@ -631,9 +711,9 @@ impl Network {
         bandwidth_hz: f64,
     ) -> Link {
         let distance_m = h3_coverage::distance_between_m((tx.lat, tx.lon), (rx.lat, rx.lon));
-        let path_loss_db = self.config.path_loss.loss_db(distance_m, frequency_hz)
-            + self.shadowing_db(tx.site, rx.site);
-        let gains_db = f64::from(self.config.gain_ddbi) / 10.0 * 2.0;
+        let path_loss_db =
+            self.path_loss_db(distance_m, frequency_hz) + self.shadowing.link_db(&tx, &rx);
+        let gains_db = self.antenna_gain_db(&tx.antenna) + self.antenna_gain_db(&rx.antenna);
         let rx_power_dbm = tx_power_dbm + gains_db - path_loss_db;
         let noise_dbm = thermal_noise_dbm(bandwidth_hz, self.config.noise_figure_db);
         Link {
@@ -740,10 +820,10 @@ impl Network {
         let bandwidth_hz = f64::from(prepared.params.bandwidth_hz);
         let mut rng = self.event_rng(b"invented", at_ms, member as u64);
         let shadow: f64 = rng.sample::<f64, _>(rand_distr::StandardNormal) * 6.0;
-        let gains_db = f64::from(self.config.gain_ddbi) / 10.0 * 2.0;
+        let gains_db = f64::from(b.antenna.gain_ddbi + m.antenna.gain_ddbi) / 10.0;
         let noise_dbm = thermal_noise_dbm(bandwidth_hz, self.config.noise_figure_db);
         let mut rssi = f64::from(prepared.beacon.tx_power_ddbm) / 10.0 + gains_db
-            - self.config.path_loss.loss_db(distance_m, frequency_hz)
+            - self.path_loss_db(distance_m, frequency_hz)
             + shadow;
         let floor = 10.0 - 2.5 * f64::from(prepared.params.spreading_factor);
         if rssi - noise_dbm < floor + 1.0 {
@@ -887,7 +967,9 @@ impl Network {
             .is_some_and(|span| span.contains(&now));
         if outage {
             for node in &self.nodes {
-                node.link.cut();
+                if let Some(link) = &node.link {
+                    link.cut();
+                }
             }
             let retries = self
                 .nodes
@@ -896,7 +978,9 @@ impl Network {
             self.retries_at_cut = Some(retries.collect());
         } else if self.retries_at_cut.take().is_some() {
             for node in &self.nodes {
-                node.link.restore();
+                if let Some(link) = &node.link {
+                    link.restore();
+                }
             }
         }
         outage
@@ -929,7 +1013,9 @@ impl Network {
         }
         for sender in order {
             if outage {
-                self.nodes[sender].link.restore();
+                if let Some(link) = &self.nodes[sender].link {
+                    link.restore();
+                }
             }
             self.nodes[sender].settle(sender, refused).await?;
         }
@@ -1044,4 +1130,17 @@ impl Network {
     pub fn first_epoch(&self) -> u64 {
         START_MS / self.config.oracle.epoch_ms
     }
+}
+
+/// A random generator for one event of the run seeded with `seed`, derived from the seed and
+/// the event's identity (`tag`, `a`, `b`).
+pub fn event_rng(seed: u64, tag: &[u8], a: u64, b: u64) -> ChaCha8Rng {
+    let digest = Sha256::new()
+        .chain_update(b"netsim-event")
+        .chain_update(tag)
+        .chain_update(seed.to_le_bytes())
+        .chain_update(a.to_le_bytes())
+        .chain_update(b.to_le_bytes())
+        .finalize();
+    ChaCha8Rng::from_seed(digest.into())
 }

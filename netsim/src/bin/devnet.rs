@@ -1,16 +1,22 @@
 //! `devnet`: a local proof-of-coverage network on one machine. An oracle on the embedded store
-//! and simulated hotspots in San Francisco, whose beacons travel as IQ samples through a
-//! simulated RF channel; prints a reward table per epoch, then serves the oracle's HTTP API.
+//! and simulated hotspots in a world (San Francisco by default), whose beacons travel as IQ
+//! samples through a simulated RF channel; prints a reward table per epoch, then serves the
+//! oracle's HTTP API. With `--scenario` it runs attack scenarios instead, for one seed or,
+//! with `--seeds`, as a sweep over many seeds and worlds.
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use netsim::scenario::{Scenario, ScenarioConfig};
+use netsim::scenario::{Baseline, Scenario, ScenarioConfig, ScenarioReport};
+use netsim::sweep::{RunRecord, SweepPlan, SweepReport, Targets};
+use netsim::world::{World, BUILT_IN, DEFAULT_WORLD};
 use netsim::{EpochOutcome, Network, NetworkConfig, NodeInfo};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -52,31 +58,194 @@ struct Args {
     /// With `--scenario`: also write the table as Markdown to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// The world: a built-in world's name (`san-francisco`, `suburbs`, `rural`, `valley`) or
+    /// a world file (see `netsim/WORLDS.md`). With `--scenario`, may be repeated, and `all`
+    /// names every built-in world. San Francisco by default.
+    #[arg(long)]
+    world: Vec<String>,
+    /// With `--scenario`: run a sweep over the seeds `A..B` (both included) instead of one
+    /// seed, printing the median, 95th percentile and maximum per scenario and world.
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: Option<RangeInclusive<u64>>,
+    /// With `--seeds`: write every run and the summaries as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// With `--seeds`: the seed range the oracle's thresholds were tuned on, stated in the
+    /// Markdown.
+    #[arg(long)]
+    tuned_on: Option<String>,
+    /// With `--seeds`: append each run, as it finishes, as a line of JSON to this file (a
+    /// stopped sweep keeps what it did).
+    #[arg(long)]
+    runs_log: Option<PathBuf>,
+    /// Summarise the runs of a runs log (`--runs-log`) instead of running anything: the seeds
+    /// every world and scenario completed, as a sweep would (`--markdown`, `--json`).
+    #[arg(long)]
+    summarize: Option<PathBuf>,
+    /// With `--seeds`: scenario runs at once (default: twice the cores; the runs mostly wait
+    /// on one another's messages).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+/// `A..B` (both included) or a single seed.
+fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, String> {
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("seed {s:?}: {e}"))
+    };
+    let (a, b) = match text.split_once("..") {
+        Some((a, b)) => (parse(a)?, parse(b.trim_start_matches('='))?),
+        None => (parse(text)?, parse(text)?),
+    };
+    if a > b {
+        return Err(format!("empty seed range {text}"));
+    }
+    Ok(a..=b)
+}
+
+/// The worlds named on the command line (the default world when none).
+fn worlds(names: &[String]) -> Result<Vec<Arc<World>>> {
+    if names.is_empty() {
+        return Ok(vec![Arc::new(World::built_in(DEFAULT_WORLD)?)]);
+    }
+    let mut worlds = Vec::new();
+    for name in names {
+        if name == "all" {
+            for (built_in, _) in BUILT_IN {
+                worlds.push(Arc::new(World::built_in(built_in)?));
+            }
+        } else {
+            worlds.push(Arc::new(World::load(name)?));
+        }
+    }
+    Ok(worlds)
+}
+
+fn scenarios(which: &str) -> Result<Vec<Scenario>> {
+    if which == "all" {
+        return Ok(Scenario::ALL.to_vec());
+    }
+    which
+        .split(',')
+        .map(|name| Scenario::from_name(name).with_context(|| format!("unknown scenario {name}")))
+        .collect()
+}
+
+async fn run_sweep(args: &Args, which: &str, seeds: RangeInclusive<u64>) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let plan = SweepPlan {
+        worlds: worlds(&args.world)?,
+        scenarios: scenarios(which)?,
+        seeds,
+        epochs: args.epochs,
+        jobs: args.jobs.unwrap_or(2 * cores),
+        data_root: args.data_dir.clone(),
+    };
+    let total = plan.worlds.len() * plan.scenarios.len() * plan.seeds.clone().count();
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {pos}/{len} runs ({elapsed}, eta {eta}) {msg}",
+        )
+        .context("progress style")?
+        .progress_chars("=> "),
+    );
+    let targets = Targets::default();
+    let failing = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let log = match &args.runs_log {
+        Some(path) => Some(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let progress = {
+        let (bar, failing) = (bar.clone(), failing.clone());
+        Arc::new(move |record: &RunRecord| {
+            if let Some(log) = &log {
+                use std::io::Write;
+                let mut file = log.lock().unwrap_or_else(|p| p.into_inner());
+                if let Ok(line) = serde_json::to_string(record) {
+                    if let Err(error) = writeln!(file, "{line}") {
+                        bar.println(format!("devnet: runs log: {error}"));
+                    }
+                }
+            }
+            if !record.meets(&targets) {
+                failing.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let missed = failing.load(std::sync::atomic::Ordering::Relaxed);
+            bar.set_message(format!("{missed} missing targets"));
+            bar.inc(1);
+        })
+    };
+    let tuned_on = args.tuned_on.clone();
+    let report = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || SweepReport::run(&plan, targets, tuned_on, progress))
+            .await?
+    };
+    bar.finish_and_clear();
+    eprintln!(
+        "devnet: {} runs in {:.0} s ({} at once)",
+        report.runs.len(),
+        report.seconds,
+        plan.jobs
+    );
+    write_sweep(args, which, &report)
+}
+
+/// Summarises a runs log (`--summarize`).
+fn summarize_log(args: &Args, path: &std::path::Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let runs = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(|(k, line)| {
+            serde_json::from_str::<RunRecord>(line)
+                .with_context(|| format!("{} line {}", path.display(), k + 1))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let report =
+        SweepReport::from_runs(runs, Targets::default(), args.tuned_on.clone(), args.epochs);
+    write_sweep(args, args.scenario.as_deref().unwrap_or("all"), &report)
+}
+
+/// Prints a sweep's tables and writes its JSON and Markdown where the arguments say.
+fn write_sweep(args: &Args, which: &str, report: &SweepReport) -> Result<()> {
+    let table = report.markdown();
+    println!("{table}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.markdown {
+        let text = format!(
+            "## Sweep\n\nGenerated by `devnet --scenario {which} --seeds {} --epochs {}{}{}`. Each scenario runs the same network (same seed and world) without and with 10 % attackers, in link-budget mode, every report through the oracle's gRPC ingest, verification and epoch close with default rules. *Attacker share*: share of the emission the attackers earned. *Honest loss*: what honest hotspots earned less than in the attack-free run, summed per hotspot, over their attack-free earnings. *Runs failing*: attacker share above 2 % or honest loss above 1 %. *Attack-free flagged*: honest hotspot-epochs of the attack-free runs in which the hotspot was flagged by a defence or had its rewards reduced by its reputation. Median and 95th percentile by nearest rank.\n\n{table}",
+            report.seeds,
+            args.epochs,
+            report.worlds.iter().map(|w| format!(" --world {w}")).collect::<String>(),
+            args.tuned_on.as_ref().map(|t| format!(" --tuned-on {t}")).unwrap_or_default(),
+        );
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 async fn run_scenarios(args: &Args, which: &str) -> Result<()> {
-    let scenarios: Vec<Scenario> = if which == "all" {
-        Scenario::ALL.to_vec()
-    } else {
-        which
-            .split(',')
-            .map(|name| {
-                Scenario::from_name(name).with_context(|| format!("unknown scenario {name}"))
-            })
-            .collect::<Result<_>>()?
-    };
+    if let Some(seeds) = args.seeds.clone() {
+        return run_sweep(args, which, seeds).await;
+    }
     let mut reports = Vec::new();
-    for scenario in scenarios {
-        let (data_dir, _temp) = prepare_data_dir(None)?;
-        let config = ScenarioConfig::new(scenario, args.epochs, args.seed);
-        let started = std::time::Instant::now();
-        let report = netsim::scenario::run(scenario, &config, &data_dir).await?;
-        eprintln!(
-            "devnet: scenario {} done in {:.1} s",
-            scenario.name(),
-            started.elapsed().as_secs_f64()
-        );
-        reports.push(report);
+    let worlds = worlds(&args.world)?;
+    for world in &worlds {
+        reports.extend(run_one_seed(args, world, &scenarios(which)?).await?);
     }
     let table = netsim::scenario::markdown(&reports);
     println!("{table}");
@@ -97,13 +266,53 @@ async fn run_scenarios(args: &Args, which: &str) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.markdown {
+        let names: Vec<&str> = worlds.iter().map(|w| w.name.as_str()).collect();
         let text = format!(
-            "# Attack scenarios\n\nGenerated by `cargo run --bin devnet -- --scenario all --epochs {} --seed {} --markdown netsim/REPORT.md`.\nEach scenario runs the same network (same seed) without and with 10 % attackers, in link-budget mode (log-distance path loss n = 3.7, 6 dB per-link shadowing), every report through the oracle's gRPC ingest, verification and epoch close with default rules. *Attacker share*: share of the emission the attackers earned. *Honest loss*: what honest hotspots earned less than in the attack-free run, summed per hotspot, over their attack-free earnings. *Rules that caught*: defence flags (hotspots × epochs), invalid attacker reports, and reciprocity withholdings beyond the attack-free run's, by reason code (see `oracle/RULES.md`).\n\n{table}",
-            args.epochs, args.seed
+            "## Seed {seed} in detail\n\nGenerated by `cargo run --release --bin devnet -- --scenario {which} --epochs {} --seed {seed}{} --markdown FILE`, in the world{} {}.\nEach scenario runs the same network (same seed) without and with 10 % attackers, in link-budget mode (the world's log-distance path loss and shadowing), every report through the oracle's gRPC ingest, verification and epoch close with default rules. *Attacker share*: share of the emission the attackers earned. *Honest loss*: what honest hotspots earned less than in the attack-free run, summed per hotspot, over their attack-free earnings. *Rules that caught*: defence flags (hotspots × epochs), invalid attacker reports, and reciprocity withholdings beyond the attack-free run's, by reason code (see `oracle/RULES.md`).\n\n{table}",
+            args.epochs,
+            args.world.iter().map(|w| format!(" --world {w}")).collect::<String>(),
+            if names.len() > 1 { "s" } else { "" },
+            names.join(", "),
+            seed = args.seed,
         );
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The scenarios in `world` for `args.seed`, one after another; scenarios of the same size
+/// share their attack-free run.
+async fn run_one_seed(
+    args: &Args,
+    world: &Arc<World>,
+    scenarios: &[Scenario],
+) -> Result<Vec<ScenarioReport>> {
+    let (data_dir, _temp) = prepare_data_dir(None)?;
+    let mut baselines: Vec<Baseline> = Vec::new();
+    let mut reports = Vec::new();
+    for (k, &scenario) in scenarios.iter().enumerate() {
+        let config = ScenarioConfig::in_world(scenario, world.clone(), args.epochs, args.seed);
+        let started = std::time::Instant::now();
+        let index = match baselines.iter().position(|b| b.fits(&config)) {
+            Some(index) => index,
+            None => {
+                let dir = data_dir.join(format!("attack-free-{k}"));
+                baselines.push(netsim::scenario::run_baseline(&config, &dir).await?);
+                baselines.len() - 1
+            }
+        };
+        let dir = data_dir.join(scenario.name());
+        let report =
+            netsim::scenario::run_attack(scenario, &config, &baselines[index], &dir).await?;
+        eprintln!(
+            "devnet: scenario {} in {} done in {:.1} s",
+            scenario.name(),
+            world.name,
+            started.elapsed().as_secs_f64()
+        );
+        reports.push(report);
+    }
+    Ok(reports)
 }
 
 #[derive(Serialize)]
@@ -126,7 +335,17 @@ fn prepare_data_dir(requested: Option<PathBuf>) -> Result<(PathBuf, Option<tempf
             Ok((dir, None))
         }
         None => {
-            let temp = tempfile::Builder::new().prefix("devnet-").tempdir()?;
+            // On the memory file system when there is one: the oracle's store syncs each
+            // write, which costs nothing there.
+            let builder = || {
+                let mut b = tempfile::Builder::new();
+                b.prefix("devnet-");
+                b
+            };
+            let temp = match builder().tempdir_in("/dev/shm") {
+                Ok(temp) => temp,
+                Err(_) => builder().tempdir()?,
+            };
             Ok((temp.path().to_path_buf(), Some(temp)))
         }
     }
@@ -221,20 +440,37 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(path) = args.summarize.clone() {
+        return summarize_log(&args, &path);
+    }
     if let Some(which) = args.scenario.clone() {
         return run_scenarios(&args, &which).await;
     }
     let (data_dir, _temp) = prepare_data_dir(args.data_dir)?;
     let mut config = NetworkConfig::new(args.hotspots, args.seed, data_dir.clone());
     config.unasserted = args.unasserted;
+    let world = worlds(&args.world)?.remove(0);
+    if !args.world.is_empty() {
+        if args.hotspots > world.sites.len() {
+            bail!(
+                "--hotspots {}: the world {} has {} sites",
+                args.hotspots,
+                world.name,
+                world.sites.len()
+            );
+        }
+        let sites: Vec<&netsim::world::Site> = world.sites.iter().take(args.hotspots).collect();
+        world.apply(&mut config, &sites);
+    }
     let mut network = Network::start(config).await?;
     let nodes = network.nodes();
     eprintln!(
-        "devnet: oracle {} on {} (gRPC {}), {} hotspots in San Francisco, seed {}",
+        "devnet: oracle {} on {} (gRPC {}), {} hotspots in the world {}, seed {}",
         network.oracle().address(),
         data_dir.display(),
         network.grpc_addr(),
         nodes.len(),
+        world.name,
         args.seed
     );
 

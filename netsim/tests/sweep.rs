@@ -1,0 +1,89 @@
+//! A tiny sweep end to end: two seeds, one small world, two scenarios; its JSON holds every
+//! run, and a world file with a mistake is refused with the mistake named.
+
+use netsim::scenario::Scenario;
+use netsim::sweep::{RunRecord, SweepPlan, SweepReport, Targets};
+use netsim::world::World;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Twelve sites on a 3 × 4 grid 600 m apart in Sacramento; the last is an attacker's.
+fn tiny_world() -> String {
+    let mut text = String::from(
+        "name = \"tiny\"\n[propagation]\npath_loss_exponent = 3.5\nshadowing_db = 6.0\nshared_fraction = 0.5\ncorrelation_m = 800.0\n[network]\nhotspots = 12\n",
+    );
+    for k in 0..12 {
+        let (row, col) = (k / 4, k % 4);
+        text.push_str(&format!(
+            "[[sites]]\nname = \"s{k}\"\nlat = {}\nlon = {}\nrole = \"{}\"\n",
+            38.575 + row as f64 * 0.0054,
+            -121.49 + col as f64 * 0.0068,
+            if k == 11 { "attacker" } else { "honest" }
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_tiny_sweep_writes_every_run() {
+    let world = World::parse(&tiny_world(), "tiny.toml").expect("the tiny world parses");
+    let plan = SweepPlan {
+        worlds: vec![Arc::new(world)],
+        scenarios: vec![Scenario::Spoof, Scenario::WitnessOnly],
+        seeds: 5..=6,
+        epochs: 1,
+        jobs: 2,
+        data_root: None,
+    };
+    let seen = Arc::new(AtomicUsize::new(0));
+    let progress = {
+        let seen = seen.clone();
+        Arc::new(move |_: &RunRecord| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        })
+    };
+    let report = SweepReport::run(&plan, Targets::default(), Some("1..100".into()), progress);
+    assert_eq!(seen.load(Ordering::Relaxed), 4);
+    let json = serde_json::to_string(&report).unwrap();
+    let back: SweepReport = serde_json::from_str(&json).unwrap();
+    let runs: Vec<(&str, &str, u64)> = back
+        .runs
+        .iter()
+        .map(|r| (r.world.as_str(), r.scenario.as_str(), r.seed))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("tiny", "spoof", 5),
+            ("tiny", "spoof", 6),
+            ("tiny", "witness-only", 5),
+            ("tiny", "witness-only", 6),
+        ]
+    );
+    for run in &back.runs {
+        assert!(run.error.is_none(), "{run:?}");
+        assert_eq!((run.hotspots, run.attackers), (12, 1), "{run:?}");
+        assert_eq!(run.attack_free_hotspot_epochs, 11, "{run:?}");
+    }
+    assert_eq!(back.summaries.len(), 2);
+    assert_eq!(back.seeds, "5..6");
+    let markdown = report.markdown();
+    assert!(markdown.contains("Seeds 5..6"), "{markdown}");
+    assert!(markdown.contains("tuned on seeds 1..100"), "{markdown}");
+    assert!(markdown.contains("| spoof | 2 |"), "{markdown}");
+}
+
+#[test]
+fn a_world_file_with_a_mistake_is_refused_with_the_mistake_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    let text = tiny_world().replace("shadowing_db = 6.0", "shadowing_db = \"loud\"");
+    std::fs::write(&path, text).unwrap();
+    let error = World::load(path.to_str().unwrap()).unwrap_err().to_string();
+    assert!(error.contains("broken.toml"), "{error}");
+    assert!(error.contains("shadowing_db"), "{error}");
+    let missing = World::load("/nonexistent/world.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("/nonexistent/world.toml"), "{missing}");
+}
