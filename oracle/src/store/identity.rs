@@ -242,13 +242,7 @@ macro_rules! identity_store {
                             &b.maker,
                         )
                         .await?,
-                        owner_balance: identity_sql::count(
-                            self,
-                            &mut *tx,
-                            "SELECT COALESCE(MAX(balance), 0) FROM dc_balances WHERE owner_key = ?",
-                            &b.owner,
-                        )
-                        .await?,
+                        owner_balance: identity_sql::balance_in(self, &mut *tx, &b.owner).await?,
                     };
                     let fee_dc = match decide_onboarding(b, &state, write.makers, write.fee_dc) {
                         Err(refusal) => return Ok(Err(refusal)),
@@ -299,13 +293,7 @@ macro_rules! identity_store {
                             detail: format!("{} was never onboarded", poc::Address(gateway.pub_key)),
                         }));
                     };
-                    let balance = identity_sql::count(
-                        self,
-                        &mut *tx,
-                        "SELECT COALESCE(MAX(balance), 0) FROM dc_balances WHERE owner_key = ?",
-                        &binding.owner,
-                    )
-                    .await?;
+                    let balance = identity_sql::balance_in(self, &mut *tx, &binding.owner).await?;
                     if let Err(refusal) = check_balance(balance, fee_dc, "assertion") {
                         return Ok(Err(refusal));
                     }
@@ -342,13 +330,7 @@ macro_rules! identity_store {
                         memo: memo.to_string(),
                     };
                     identity_sql::journal(self, &mut *tx, &entry).await?;
-                    let balance = identity_sql::count(
-                        self,
-                        &mut *tx,
-                        "SELECT COALESCE(MAX(balance), 0) FROM dc_balances WHERE owner_key = ?",
-                        owner,
-                    )
-                    .await?;
+                    let balance = identity_sql::balance_in(self, &mut *tx, owner).await?;
                     tx.commit().await?;
                     Ok(balance)
                 })
@@ -360,13 +342,7 @@ macro_rules! identity_store {
             ) -> futures::future::BoxFuture<'a, $crate::store::StoreResult<u64>> {
                 Box::pin(async move {
                     let mut conn = self.pool.acquire().await?;
-                    identity_sql::count(
-                        self,
-                        &mut *conn,
-                        "SELECT COALESCE(MAX(balance), 0) FROM dc_balances WHERE owner_key = ?",
-                        owner,
-                    )
-                    .await
+                    identity_sql::balance_in(self, &mut *conn, owner).await
                 })
             }
 
@@ -488,6 +464,20 @@ macro_rules! identity_store {
                     .fetch_one(&mut *conn)
                     .await?;
                 Ok(n.max(0) as u64)
+            }
+
+            pub(super) async fn balance_in(
+                store: &$store,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                owner: &[u8; 32],
+            ) -> StoreResult<u64> {
+                count(
+                    store,
+                    conn,
+                    "SELECT COALESCE(MAX(balance), 0) FROM dc_balances WHERE owner_key = ?",
+                    owner,
+                )
+                .await
             }
 
             pub(super) async fn binding_in(
