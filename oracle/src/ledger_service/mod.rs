@@ -7,6 +7,7 @@ pub use routes::routes;
 
 use crate::epoch::EpochReport;
 use crate::error::OracleError;
+use crate::store::identity::DcEntry;
 use crate::store::RewardRow;
 use crate::Oracle;
 use ledger::{Claim, LedgerEntry, LedgerFile, Manifest, Share};
@@ -82,14 +83,7 @@ impl Oracle {
             .store()
             .dc_journal(None, (report.start_ms, report.end_ms), u32::MAX, 0)
             .await?;
-        let journal = ledger::journal_digest(journal.iter().map(|e| ledger::JournalItem {
-            owner: e.owner,
-            at_ms: e.at_ms,
-            amount: e.amount,
-            kind: e.kind.code(),
-            hotspot: e.hotspot,
-            memo: &e.memo,
-        }));
+        let journal = ledger::journal_digest(journal.iter().map(DcEntry::journal_item));
         let manifest = Manifest {
             epoch: report.epoch,
             start_ms: report.start_ms,

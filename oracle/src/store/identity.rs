@@ -73,6 +73,23 @@ fn optional_address<S: serde::Serializer>(key: &Option<[u8; 32]>, s: S) -> Resul
     }
 }
 
+impl DcEntry {
+    /// The entry as the ledger's journal digest reads it.
+    pub fn journal_item(&self) -> ledger::JournalItem<'_> {
+        ledger::JournalItem {
+            owner: self.owner,
+            at_ms: self.at_ms,
+            amount: self.amount,
+            kind: self.kind.code(),
+            hotspot: self.hotspot,
+            memo: &self.memo,
+        }
+    }
+}
+
+/// The columns of a binding, as every binding read selects them.
+pub(crate) const BINDING_SELECT: &str = "SELECT hotspot_key, owner_key, maker_key FROM onboardings";
+
 /// An onboarding to apply: the request's checked binding, the fee, and the request's bytes.
 #[derive(Debug, Clone)]
 pub struct OnboardingWrite<'a> {
@@ -211,7 +228,7 @@ pub(crate) const UPSERT_GATEWAY: &str =
        region = excluded.region, asserted_ms = excluded.asserted_ms, raw = excluded.raw";
 
 /// Implements [`IdentityStore`] for a store over one sqlx database type. The store provides
-/// `identity_sql(&'static str) -> Cow<str>` (its placeholder form), `identity_lock()` (held
+/// `identity_sql(&str) -> Cow<str>` (its placeholder form), `identity_lock()` (held
 /// across each identity write: serialises them in this process), `identity_begin()` (a
 /// transaction that holds the write lock from its start, so that its reads and writes are not
 /// interleaved with another process's) and `gateway_written(GatewayRow)` (its gateway cache).
@@ -366,9 +383,8 @@ macro_rules! identity_store {
                 $crate::store::StoreResult<Vec<$crate::store::identity::Binding>>,
             > {
                 Box::pin(async move {
-                    let rows = sqlx::query(
-                        "SELECT hotspot_key, owner_key, maker_key FROM onboardings ORDER BY hotspot_key",
-                    )
+                    let sql = format!("{} ORDER BY hotspot_key", $crate::store::identity::BINDING_SELECT);
+                    let rows = sqlx::query(&sql)
                     .fetch_all(&self.pool)
                     .await?;
                     rows.iter().map(identity_sql::binding_row).collect()
@@ -383,10 +399,11 @@ macro_rules! identity_store {
                 $crate::store::StoreResult<Vec<$crate::store::identity::Binding>>,
             > {
                 Box::pin(async move {
-                    let rows = sqlx::query(&self.identity_sql(
-                        "SELECT hotspot_key, owner_key, maker_key FROM onboardings
-                         WHERE owner_key = ? ORDER BY hotspot_key",
-                    ))
+                    let sql = format!(
+                        "{} WHERE owner_key = ? ORDER BY hotspot_key",
+                        $crate::store::identity::BINDING_SELECT
+                    );
+                    let rows = sqlx::query(&self.identity_sql(&sql))
                     .bind(owner.as_slice())
                     .fetch_all(&self.pool)
                     .await?;
@@ -485,9 +502,11 @@ macro_rules! identity_store {
                 conn: &mut <$db as sqlx::Database>::Connection,
                 hotspot: &[u8; 32],
             ) -> StoreResult<Option<Binding>> {
-                let row = sqlx::query(&store.identity_sql(
-                    "SELECT hotspot_key, owner_key, maker_key FROM onboardings WHERE hotspot_key = ?",
-                ))
+                let sql = format!(
+                    "{} WHERE hotspot_key = ?",
+                    $crate::store::identity::BINDING_SELECT
+                );
+                let row = sqlx::query(&store.identity_sql(&sql))
                 .bind(hotspot.as_slice())
                 .fetch_optional(&mut *conn)
                 .await?;

@@ -398,7 +398,7 @@ impl PostgresStore {
 
 /// The identity store's hooks ([`super::identity::identity_store`]).
 impl PostgresStore {
-    fn identity_sql(&self, sql: &'static str) -> std::borrow::Cow<'static, str> {
+    fn identity_sql<'s>(&self, sql: &'s str) -> std::borrow::Cow<'s, str> {
         std::borrow::Cow::Owned(super::identity::numbered(sql))
     }
 

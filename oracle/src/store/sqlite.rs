@@ -635,7 +635,7 @@ impl SqliteStore {
 
 /// The identity store's hooks ([`super::identity::identity_store`]).
 impl SqliteStore {
-    fn identity_sql(&self, sql: &'static str) -> std::borrow::Cow<'static, str> {
+    fn identity_sql<'s>(&self, sql: &'s str) -> std::borrow::Cow<'s, str> {
         std::borrow::Cow::Borrowed(sql)
     }
 

@@ -7,6 +7,7 @@ use crate::common::{
     GAIN, START_MS,
 };
 use oracle::identity::{IdentityConfig, MakerConfig};
+use oracle::store::identity::DcEntry;
 use oracle::store::{PostgresStore, SqliteStore, Store};
 use oracle::{ManualClock, Oracle, OracleConfig};
 use poc::onboarding::{issue_record, onboard_request};
@@ -275,14 +276,7 @@ async fn an_owners_hotspots_earn_nothing_for_witnessing_each_other() {
         .dc_journal(None, (report.start_ms, report.end_ms), 100, 0)
         .await
         .unwrap();
-    let recomputed = ledger::journal_digest(journal.iter().map(|e| ledger::JournalItem {
-        owner: e.owner,
-        at_ms: e.at_ms,
-        amount: e.amount,
-        kind: e.kind.code(),
-        hotspot: e.hotspot,
-        memo: &e.memo,
-    }));
+    let recomputed = ledger::journal_digest(journal.iter().map(DcEntry::journal_item));
     assert_eq!(recomputed, pin);
 
     let (addr, _server) = oracle
