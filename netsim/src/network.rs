@@ -48,6 +48,9 @@ pub enum NetworkError {
     /// The oracle failed.
     #[error("oracle: {0}")]
     Oracle(#[from] oracle::OracleError),
+    /// The oracle's store failed.
+    #[error("oracle store: {0}")]
+    Store(#[from] oracle::store::StoreError),
     /// A hotspot failed.
     #[error("hotspot: {0}")]
     Hotspot(#[from] hotspot::HotspotError),

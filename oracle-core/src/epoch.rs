@@ -6,7 +6,9 @@
 use crate::config::OracleConfig;
 use crate::defences::{BeaconEvidence, Evidence, Flags};
 use crate::reason::RewardReason;
-use crate::reports::{BeaconRow, EpochWitness, PaidBeacon, ReportTally, RewardRow, Status};
+use crate::reports::{
+    BeaconHearing, BeaconRow, EpochWitness, PaidBeacon, ReportTally, RewardRow, Status,
+};
 use crate::reputation;
 use crate::rewards::{compute_rewards_weighted, EpochRewards, PocEvent, RewardError};
 use crate::selection;
@@ -105,8 +107,9 @@ pub struct EpochInputs {
     pub flags: Flags,
     /// Each hotspot's latest reports of each kind in the reputation span, tallied.
     pub recent: Vec<ReportTally>,
-    /// HIP-106: each hotspot's latest valid beacon in the reciprocity span (empty when the
-    /// window is 0).
+    /// HIP-106: each hotspot's latest valid beacon that a valid witness heard, in the
+    /// reciprocity span ([`latest_heard`]; empty when the window is 0). A beacon nobody heard
+    /// does not make its beaconer a reciprocal witness.
     pub active_beacons: LatestValid,
     /// HIP-106: each hotspot's latest valid witness in the reciprocity span.
     pub active_witnesses: LatestValid,
@@ -191,6 +194,18 @@ pub fn latest_valid<'a>(tallies: impl IntoIterator<Item = &'a ReportTally>) -> L
     for t in tallies.into_iter().filter(|t| t.status == Status::Valid) {
         let entry = latest.entry(t.pub_key).or_default();
         *entry = (*entry).max(t.latest_ms);
+    }
+    latest
+}
+
+/// Receive time of each hotspot's latest valid beacon that at least one valid witness heard.
+/// A beacon nobody heard proves no transmitter, so it does not satisfy a witness's HIP-106
+/// reciprocity (Helium's oracles closed the same hole).
+pub fn latest_heard<'a>(beacons: impl IntoIterator<Item = &'a BeaconHearing>) -> LatestValid {
+    let mut latest = LatestValid::new();
+    for b in beacons.into_iter().filter(|b| b.heard) {
+        let entry = latest.entry(b.pub_key).or_default();
+        *entry = (*entry).max(b.latest_ms);
     }
     latest
 }
@@ -480,5 +495,108 @@ fn report_of(
             })
             .collect(),
         inputs_digest: Some(hex::encode(ledger::inputs_digest(&selection.pinned))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poc::proto;
+
+    const HOUR_MS: u64 = 3_600_000;
+
+    fn key(n: u8) -> [u8; 32] {
+        [n; 32]
+    }
+
+    fn beacon(id: i64, by: u8, at_ms: u64) -> BeaconRow {
+        BeaconRow {
+            id,
+            report_id: format!("{id:064x}"),
+            pub_key: key(by),
+            received_ms: at_ms,
+            report: proto::BeaconReport {
+                remote_entropy: vec![id as u8; 32],
+                ..Default::default()
+            },
+            status: Status::Valid,
+            reason: None,
+        }
+    }
+
+    fn witness(id: i64, of: i64, by: u8, at_ms: u64) -> EpochWitness {
+        EpochWitness {
+            id,
+            beacon_id: of,
+            pub_key: key(by),
+            received_ms: at_ms,
+            rssi_ddbm: -1_000,
+        }
+    }
+
+    /// Hotspot 1 beacons and 2 witnesses it; 2's own beacon, earlier in the reciprocity
+    /// window, was `heard` or not.
+    fn inputs(heard: bool) -> EpochInputs {
+        let start_ms = 100 * 24 * HOUR_MS;
+        let own_beacon = [BeaconHearing {
+            pub_key: key(2),
+            heard,
+            latest_ms: start_ms - HOUR_MS,
+        }];
+        EpochInputs {
+            epoch: 100,
+            start_ms,
+            end_ms: start_ms + 24 * HOUR_MS,
+            beacons: vec![beacon(1, 1, start_ms + HOUR_MS)],
+            witnesses: vec![witness(10, 1, 2, start_ms + HOUR_MS + 1)],
+            active_beacons: latest_heard(&own_beacon),
+            active_witnesses: [(key(1), start_ms - 2 * HOUR_MS), (key(2), start_ms)]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn latest_heard_skips_beacons_nobody_heard() {
+        let rows = [
+            BeaconHearing {
+                pub_key: key(1),
+                heard: true,
+                latest_ms: 5,
+            },
+            BeaconHearing {
+                pub_key: key(1),
+                heard: false,
+                latest_ms: 9,
+            },
+            BeaconHearing {
+                pub_key: key(2),
+                heard: false,
+                latest_ms: 7,
+            },
+        ];
+        let latest = latest_heard(&rows);
+        assert_eq!(latest.get(&key(1)), Some(&5));
+        assert_eq!(latest.get(&key(2)), None);
+    }
+
+    #[test]
+    fn an_unheard_beacon_does_not_make_its_beaconer_reciprocal() {
+        let config = OracleConfig::default();
+        let unheard = decide(&inputs(false), &config).unwrap();
+        assert_eq!(unheard.report.witnesses_selected, 0);
+        assert_eq!(
+            unheard.report.ineligible.get("gateway_no_valid_beacons"),
+            Some(&1)
+        );
+        assert!(unheard.rows.iter().all(|r| r.pub_key != key(2)));
+
+        let heard = decide(&inputs(true), &config).unwrap();
+        assert_eq!(heard.report.witnesses_selected, 1);
+        assert!(heard
+            .rows
+            .iter()
+            .any(|r| r.pub_key == key(2) && r.witness_amount > 0));
     }
 }

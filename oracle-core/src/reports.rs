@@ -153,6 +153,18 @@ pub struct EpochWitness {
     pub rssi_ddbm: i32,
 }
 
+/// A hotspot's valid beacons in a span, split by whether any valid witness heard them: the
+/// latest receive time of each part (HIP-106 reciprocity counts only beacons someone heard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeaconHearing {
+    /// Beaconer.
+    pub pub_key: [u8; 32],
+    /// Whether these beacons have at least one valid witness.
+    pub heard: bool,
+    /// Receive time of the latest of them.
+    pub latest_ms: u64,
+}
+
 /// A hotspot's reports of one kind, status and reason, tallied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportTally {

@@ -17,6 +17,9 @@ pub enum OracleError {
     /// A stored status text is not one the oracle writes.
     #[error("corrupt stored data: {0}")]
     Status(#[from] oracle_core::reports::UnknownStatus),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] oracle_store::StoreError),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),

@@ -92,6 +92,12 @@ impl From<OracleError> for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        OracleError::from(error).into()
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::bad_request(format!("bad query: {}", rejection.body_text()))

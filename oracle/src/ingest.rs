@@ -68,6 +68,12 @@ pub enum IngestError {
     Internal(#[from] OracleError),
 }
 
+impl From<crate::store::StoreError> for IngestError {
+    fn from(error: crate::store::StoreError) -> Self {
+        IngestError::Internal(error.into())
+    }
+}
+
 impl IngestError {
     /// The ingest reason, if the report was refused.
     pub fn reason(&self) -> Option<IngestReason> {
@@ -361,7 +367,7 @@ impl Oracle {
             let gateway = match <[u8; 32]>::try_from(claimed_key) {
                 Ok(key) => match self.store().is_known_gateway(&key).await {
                     Ok(known) => known,
-                    Err(db) => return IngestError::Internal(db),
+                    Err(db) => return IngestError::Internal(db.into()),
                 },
                 Err(_) => false,
             };
@@ -386,7 +392,7 @@ impl Oracle {
                 detail: detail.clone(),
             };
             if let Err(db) = self.store().insert_rejection(&row).await {
-                return IngestError::Internal(db);
+                return IngestError::Internal(db.into());
             }
         }
         error

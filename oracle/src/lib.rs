@@ -17,7 +17,6 @@ pub mod ledger_service;
 pub mod load;
 pub mod phases;
 pub mod reputation;
-pub mod store;
 pub mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -28,6 +27,8 @@ pub use oracle_core::{
     defences, identity, parallel, reason, rewards, rules, selection, BeaconReason, EpochReport,
     HotspotRewardRow, IngestReason, WitnessReason,
 };
+/// The oracle's persistence, the crate `oracle-store`.
+pub use oracle_store as store;
 pub use verify::VerifySummary;
 
 use poc::proto;

@@ -128,7 +128,7 @@ impl Oracle {
             tracing::debug!(epoch, suspected, "suspicion carried from earlier epochs");
         }
         let (active_beacons, active_witnesses) = self
-            .reciprocity_activity(start_ms, end_ms, [&beacon_tallies, &witness_tallies])
+            .reciprocity_activity(start_ms, end_ms, &witness_tallies)
             .await?;
         let mut recent = beacon_tallies;
         recent.extend(witness_tallies);
@@ -237,15 +237,16 @@ impl Oracle {
         Ok(history)
     }
 
-    /// HIP-106 activity: each hotspot's latest valid beacon and witness from
-    /// `reciprocity_window_ms` before the epoch to its end. When the reputation span covers
-    /// every reciprocity span, its tallies (`reputation`) answer; otherwise the store tallies
-    /// the longer span.
+    /// HIP-106 activity from `reciprocity_window_ms` before the epoch to its end: each
+    /// hotspot's latest valid beacon that someone heard ([`decide::latest_heard`]) and its
+    /// latest valid witness. When the reputation span covers every reciprocity span, its
+    /// tallies (`reputation`) answer for the witnesses; otherwise the store tallies the longer
+    /// span.
     async fn reciprocity_activity(
         &self,
         start_ms: u64,
         end_ms: u64,
-        reputation: [&[ReportTally]; 2],
+        reputation_witnesses: &[ReportTally],
     ) -> Result<(LatestValid, LatestValid), OracleError> {
         let config = self.config();
         let window = config.reciprocity_window_ms;
@@ -254,22 +255,19 @@ impl Oracle {
         if window == 0 {
             return Ok((LatestValid::new(), LatestValid::new()));
         }
+        let hearings = self
+            .store()
+            .beacon_hearings(reciprocity_start, end_ms)
+            .await?;
+        let beacons = decide::latest_heard(&hearings);
         if reputation_start <= reciprocity_start {
-            return Ok((
-                decide::latest_valid(reputation[0]),
-                decide::latest_valid(reputation[1]),
-            ));
+            return Ok((beacons, decide::latest_valid(reputation_witnesses)));
         }
         let limit = config.reputation.max_reports;
-        let (beacons, witnesses) = futures::try_join!(
-            self.store()
-                .report_tallies(ReportKind::Beacons, reciprocity_start, end_ms, limit),
-            self.store()
-                .report_tallies(ReportKind::Witnesses, reciprocity_start, end_ms, limit),
-        )?;
-        Ok((
-            decide::latest_valid(&beacons),
-            decide::latest_valid(&witnesses),
-        ))
+        let witnesses = self
+            .store()
+            .report_tallies(ReportKind::Witnesses, reciprocity_start, end_ms, limit)
+            .await?;
+        Ok((beacons, decide::latest_valid(&witnesses)))
     }
 }

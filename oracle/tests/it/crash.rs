@@ -3,7 +3,7 @@
 //! acknowledged must be in the store. The hotspots join as on a production network: a maker's
 //! record, an owner credited with `oracle credit`, onboarding and paid assertions.
 
-use oracle::store::{SqliteStore, Store};
+use oracle::store::{ExplorerStore, SqliteStore};
 use poc::proto::poc_lora_client::PocLoraClient;
 use poc::proto::{self, Region};
 use poc::{Keypair, Signable};

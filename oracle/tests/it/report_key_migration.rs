@@ -168,7 +168,7 @@ async fn sqlite_reports_stored_before_the_report_key_are_still_found_as_replays(
         .filename(&path)
         .create_if_missing(true);
     let pool = SqlitePool::connect_with(options).await.unwrap();
-    before_report_keys(sqlx::migrate!("./migrations/sqlite"))
+    before_report_keys(sqlx::migrate!("../oracle-store/migrations/sqlite"))
         .run(&pool)
         .await
         .unwrap();
@@ -199,7 +199,7 @@ async fn postgres_reports_stored_before_the_report_key_are_still_found_as_replay
         .unwrap()
         .options([("search_path", schema.as_str())]);
     let pool = PgPool::connect_with(options).await.unwrap();
-    before_report_keys(sqlx::migrate!("./migrations/postgres"))
+    before_report_keys(sqlx::migrate!("../oracle-store/migrations/postgres"))
         .run(&pool)
         .await
         .unwrap();

@@ -541,16 +541,15 @@ async fn the_close_selects_fourteen_eligible_witnesses_by_hash_order() {
             .await
             .unwrap();
     }
-    // Every witness but the first three beacons once; the beaconer witnesses one of them.
+    // Every witness but the first three beacons once, and the beaconer hears each of those
+    // beacons (a beacon nobody heard would not count for reciprocity).
     for (i, w) in witnesses.iter().enumerate().skip(3) {
         let own = beacon_report(w, &entropy.data, [i as u8; 4]);
         net.oracle.submit_beacon(own.clone()).await.unwrap();
-        if i == 3 {
-            net.oracle
-                .submit_witness(witness_report(&beaconer, &own, -1100, 0))
-                .await
-                .unwrap();
-        }
+        net.oracle
+            .submit_witness(witness_report(&beaconer, &own, -1100, 0))
+            .await
+            .unwrap();
     }
     net.settle().await;
     for w in &witnesses {

@@ -125,6 +125,7 @@ suite!(
     verifier_lock_is_exclusive,
     oracle_end_to_end,
     oracle_batch_ingest,
+    beacon_hearings_split_heard_from_unheard,
 );
 
 fn key(i: u8) -> [u8; 32] {
@@ -333,12 +334,25 @@ async fn verdicts_selection_and_counts(f: &Fixture) {
             .unwrap(),
         );
     }
-    s.set_beacon_status(bid, Status::Valid, None, 2_000)
-        .await
-        .unwrap();
-    s.set_beacon_status(other, Status::Invalid, Some("irregular_interval"), 2_000)
-        .await
-        .unwrap();
+    let beacon_verdicts = vec![
+        BeaconVerdict {
+            id: bid,
+            status: Status::Valid,
+            reason: None,
+        },
+        BeaconVerdict {
+            id: other,
+            status: Status::Invalid,
+            reason: Some("irregular_interval"),
+        },
+    ];
+    s.write_verdicts(&Verdicts {
+        now_ms: 2_000,
+        beacons: beacon_verdicts,
+        witnesses: Vec::new(),
+    })
+    .await
+    .unwrap();
     assert_eq!(
         s.last_valid_beacon(&key(1)).await.unwrap().map(|b| b.id),
         Some(bid)
@@ -348,17 +362,27 @@ async fn verdicts_selection_and_counts(f: &Fixture) {
     assert_eq!(row.status, Status::Invalid);
     assert_eq!(row.reason.as_deref(), Some("irregular_interval"));
 
-    for (n, wid) in wids.iter().enumerate() {
-        if n == 4 {
-            s.set_witness_status(*wid, Status::Invalid, Some("too_close"), Some(bid), 2_000)
-                .await
-                .unwrap();
-        } else {
-            s.set_witness_status(*wid, Status::Valid, None, Some(bid), 2_000)
-                .await
-                .unwrap();
-        }
-    }
+    let witness_verdicts = wids
+        .iter()
+        .enumerate()
+        .map(|(n, &id)| WitnessVerdict {
+            id,
+            status: if n == 4 {
+                Status::Invalid
+            } else {
+                Status::Valid
+            },
+            reason: (n == 4).then_some("too_close"),
+            beacon_id: Some(bid),
+        })
+        .collect();
+    s.write_verdicts(&Verdicts {
+        now_ms: 2_000,
+        beacons: Vec::new(),
+        witnesses: witness_verdicts,
+    })
+    .await
+    .unwrap();
     assert!(s.pending_witnesses().await.unwrap().is_empty());
     let of = s.witnesses_of_beacon(bid).await.unwrap();
     assert_eq!(of.iter().map(|w| w.id).collect::<Vec<_>>(), wids);
@@ -693,9 +717,19 @@ async fn rejections_and_reason_counts(f: &Fixture) {
         .insert_witness("w", 150, &witness(7, b"x", 1))
         .await
         .unwrap();
-    s.set_witness_status(wid, Status::Invalid, Some("too_far"), None, 400)
-        .await
-        .unwrap();
+    let too_far = WitnessVerdict {
+        id: wid,
+        status: Status::Invalid,
+        reason: Some("too_far"),
+        beacon_id: None,
+    };
+    s.write_verdicts(&Verdicts {
+        now_ms: 400,
+        beacons: Vec::new(),
+        witnesses: vec![too_far],
+    })
+    .await
+    .unwrap();
     let reasons = s.reason_counts(&key(7)).await.unwrap();
     assert_eq!(reasons.get("bad_signature"), Some(&2));
     assert_eq!(reasons.get("too_far"), Some(&1));
@@ -705,6 +739,99 @@ async fn rejections_and_reason_counts(f: &Fixture) {
     assert_eq!(between.get("malformed"), Some(&1));
     assert_eq!(between.get("too_far"), Some(&1));
     assert_eq!(s.table_counts().await.unwrap()["ingest_rejections"], 3);
+}
+
+/// HIP-106 reads: a hotspot's valid beacons grouped by whether a valid witness heard them;
+/// pending, invalid and out-of-span beacons and invalid witnesses count for nothing.
+async fn beacon_hearings_split_heard_from_unheard(f: &Fixture) {
+    let s = f.open().await;
+    let heard = s
+        .insert_beacon("heard", 100, &beacon(1, b"a", 1))
+        .await
+        .unwrap();
+    let unheard = s
+        .insert_beacon("unheard", 200, &beacon(1, b"b", 1))
+        .await
+        .unwrap();
+    let lonely = s
+        .insert_beacon("lonely", 150, &beacon(2, b"c", 1))
+        .await
+        .unwrap();
+    let doubted = s
+        .insert_beacon("doubted", 160, &beacon(3, b"d", 1))
+        .await
+        .unwrap();
+    let late = s
+        .insert_beacon("late", 5_000, &beacon(4, b"e", 1))
+        .await
+        .unwrap();
+    let invalid = s
+        .insert_beacon("invalid", 170, &beacon(5, b"f", 1))
+        .await
+        .unwrap();
+    s.insert_beacon("pending", 180, &beacon(6, b"g", 1))
+        .await
+        .unwrap();
+    let good = s
+        .insert_witness("w1", 101, &witness(9, b"a", 1))
+        .await
+        .unwrap();
+    let bad = s
+        .insert_witness("w2", 161, &witness(9, b"d", 1))
+        .await
+        .unwrap();
+    let of_late = s
+        .insert_witness("w3", 5_001, &witness(9, b"e", 1))
+        .await
+        .unwrap();
+    let of_invalid = s
+        .insert_witness("w4", 171, &witness(9, b"f", 1))
+        .await
+        .unwrap();
+    let beacon_verdict = |id, status| BeaconVerdict {
+        id,
+        status,
+        reason: (status == Status::Invalid).then_some("irregular_interval"),
+    };
+    let witness_verdict = |id, status, beacon_id| WitnessVerdict {
+        id,
+        status,
+        reason: (status == Status::Invalid).then_some("too_close"),
+        beacon_id: Some(beacon_id),
+    };
+    s.write_verdicts(&Verdicts {
+        now_ms: 6_000,
+        beacons: [heard, unheard, lonely, doubted, late]
+            .into_iter()
+            .map(|id| beacon_verdict(id, Status::Valid))
+            .chain([beacon_verdict(invalid, Status::Invalid)])
+            .collect(),
+        witnesses: vec![
+            witness_verdict(good, Status::Valid, heard),
+            witness_verdict(bad, Status::Invalid, doubted),
+            witness_verdict(of_late, Status::Valid, late),
+            witness_verdict(of_invalid, Status::Valid, invalid),
+        ],
+    })
+    .await
+    .unwrap();
+    let mut rows: Vec<(u8, bool, u64)> = s
+        .beacon_hearings(0, 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.pub_key[0], h.heard, h.latest_ms))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            (1, false, 200),
+            (1, true, 100),
+            (2, false, 150),
+            (3, false, 160)
+        ]
+    );
 }
 
 async fn epochs_are_stored_once(f: &Fixture) {

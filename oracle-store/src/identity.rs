@@ -234,19 +234,19 @@ pub(crate) const UPSERT_GATEWAY: &str =
 /// interleaved with another process's) and `gateway_written(GatewayRow)` (its gateway cache).
 macro_rules! identity_store {
     ($store:ty, $db:ty, $row:ty) => {
-        impl $crate::store::identity::IdentityStore for $store {
+        impl $crate::identity::IdentityStore for $store {
             fn onboard<'a>(
                 &'a self,
-                write: $crate::store::identity::OnboardingWrite<'a>,
+                write: $crate::identity::OnboardingWrite<'a>,
             ) -> futures::future::BoxFuture<
                 'a,
-                $crate::store::StoreResult<
-                    Result<$crate::store::identity::Onboarded, $crate::store::identity::Refusal>,
+                $crate::StoreResult<
+                    Result<$crate::identity::Onboarded, $crate::identity::Refusal>,
                 >,
             > {
                 Box::pin(async move {
                     use oracle_core::identity::{decide_onboarding, OnboardingDecision, OnboardingState};
-                    use $crate::store::identity::{fee_entry, unasserted_gateway, DcKind, Onboarded};
+                    use $crate::identity::{fee_entry, unasserted_gateway, DcKind, Onboarded};
                     let _serialised = self.identity_lock().await;
                     let mut tx = self.identity_begin().await?;
                     let b = write.binding;
@@ -291,17 +291,17 @@ macro_rules! identity_store {
 
             fn put_paid_gateway<'a>(
                 &'a self,
-                gateway: &'a $crate::store::GatewayRow,
+                gateway: &'a $crate::GatewayRow,
                 fee_dc: u64,
                 at_ms: u64,
             ) -> futures::future::BoxFuture<
                 'a,
-                $crate::store::StoreResult<Result<(), $crate::store::identity::Refusal>>,
+                $crate::StoreResult<Result<(), $crate::identity::Refusal>>,
             > {
                 Box::pin(async move {
                     use oracle_core::identity::check_balance;
                     use oracle_core::reason::IngestReason;
-                    use $crate::store::identity::{fee_entry, DcKind, Refusal};
+                    use $crate::identity::{fee_entry, DcKind, Refusal};
                     let _serialised = self.identity_lock().await;
                     let mut tx = self.identity_begin().await?;
                     let Some(binding) = identity_sql::binding_in(self, &mut *tx, &gateway.pub_key).await? else {
@@ -330,11 +330,11 @@ macro_rules! identity_store {
                 amount: u64,
                 at_ms: u64,
                 memo: &'a str,
-            ) -> futures::future::BoxFuture<'a, $crate::store::StoreResult<u64>> {
+            ) -> futures::future::BoxFuture<'a, $crate::StoreResult<u64>> {
                 Box::pin(async move {
-                    use $crate::store::identity::{DcEntry, DcKind};
+                    use $crate::identity::{DcEntry, DcKind};
                     let amount = i64::try_from(amount)
-                        .map_err(|_| $crate::error::OracleError::AmountTooLarge(amount))?;
+                        .map_err(|_| $crate::StoreError::AmountTooLarge(amount))?;
                     let _serialised = self.identity_lock().await;
                     let mut tx = self.identity_begin().await?;
                     let entry = DcEntry {
@@ -356,7 +356,7 @@ macro_rules! identity_store {
             fn balance<'a>(
                 &'a self,
                 owner: &'a [u8; 32],
-            ) -> futures::future::BoxFuture<'a, $crate::store::StoreResult<u64>> {
+            ) -> futures::future::BoxFuture<'a, $crate::StoreResult<u64>> {
                 Box::pin(async move {
                     let mut conn = self.pool.acquire().await?;
                     identity_sql::balance_in(self, &mut *conn, owner).await
@@ -368,7 +368,7 @@ macro_rules! identity_store {
                 hotspot: &'a [u8; 32],
             ) -> futures::future::BoxFuture<
                 'a,
-                $crate::store::StoreResult<Option<$crate::store::identity::Binding>>,
+                $crate::StoreResult<Option<$crate::identity::Binding>>,
             > {
                 Box::pin(async move {
                     let mut conn = self.pool.acquire().await?;
@@ -380,10 +380,10 @@ macro_rules! identity_store {
                 &self,
             ) -> futures::future::BoxFuture<
                 '_,
-                $crate::store::StoreResult<Vec<$crate::store::identity::Binding>>,
+                $crate::StoreResult<Vec<$crate::identity::Binding>>,
             > {
                 Box::pin(async move {
-                    let sql = format!("{} ORDER BY hotspot_key", $crate::store::identity::BINDING_SELECT);
+                    let sql = format!("{} ORDER BY hotspot_key", $crate::identity::BINDING_SELECT);
                     let rows = sqlx::query(&sql)
                     .fetch_all(&self.pool)
                     .await?;
@@ -396,12 +396,12 @@ macro_rules! identity_store {
                 owner: &'a [u8; 32],
             ) -> futures::future::BoxFuture<
                 'a,
-                $crate::store::StoreResult<Vec<$crate::store::identity::Binding>>,
+                $crate::StoreResult<Vec<$crate::identity::Binding>>,
             > {
                 Box::pin(async move {
                     let sql = format!(
                         "{} WHERE owner_key = ? ORDER BY hotspot_key",
-                        $crate::store::identity::BINDING_SELECT
+                        $crate::identity::BINDING_SELECT
                     );
                     let rows = sqlx::query(&self.identity_sql(&sql))
                     .bind(owner.as_slice())
@@ -415,7 +415,7 @@ macro_rules! identity_store {
                 &self,
             ) -> futures::future::BoxFuture<
                 '_,
-                $crate::store::StoreResult<std::collections::BTreeMap<[u8; 32], u64>>,
+                $crate::StoreResult<std::collections::BTreeMap<[u8; 32], u64>>,
             > {
                 Box::pin(async move {
                     use sqlx::Row;
@@ -428,7 +428,7 @@ macro_rules! identity_store {
                     for row in &rows {
                         let key: Vec<u8> = row.try_get("maker_key")?;
                         let n: i64 = row.try_get("n")?;
-                        counts.insert($crate::store::key32(&key)?, n.max(0) as u64);
+                        counts.insert($crate::key32(&key)?, n.max(0) as u64);
                     }
                     Ok(counts)
                 })
@@ -442,7 +442,7 @@ macro_rules! identity_store {
                 offset: u64,
             ) -> futures::future::BoxFuture<
                 'a,
-                $crate::store::StoreResult<Vec<$crate::store::identity::DcEntry>>,
+                $crate::StoreResult<Vec<$crate::identity::DcEntry>>,
             > {
                 Box::pin(async move {
                     let rows = sqlx::query(&self.identity_sql(
@@ -467,8 +467,8 @@ macro_rules! identity_store {
         mod identity_sql {
             use super::*;
             use sqlx::Row;
-            use $crate::store::identity::{Binding, DcEntry, DcKind};
-            use $crate::store::{key32, GatewayRow, StoreResult};
+            use $crate::identity::{Binding, DcEntry, DcKind};
+            use $crate::{key32, GatewayRow, StoreResult};
 
             pub(super) async fn count(
                 store: &$store,
@@ -504,7 +504,7 @@ macro_rules! identity_store {
             ) -> StoreResult<Option<Binding>> {
                 let sql = format!(
                     "{} WHERE hotspot_key = ?",
-                    $crate::store::identity::BINDING_SELECT
+                    $crate::identity::BINDING_SELECT
                 );
                 let row = sqlx::query(&store.identity_sql(&sql))
                 .bind(hotspot.as_slice())
@@ -536,7 +536,7 @@ macro_rules! identity_store {
                     at_ms: at_ms.max(0) as u64,
                     amount: row.try_get("amount")?,
                     kind: DcKind::from_code(&kind).ok_or_else(|| {
-                        $crate::error::OracleError::Corrupt(format!("journal kind {kind}"))
+                        $crate::StoreError::from($crate::Corrupt::JournalKind(kind.clone()))
                     })?,
                     hotspot: hotspot.as_deref().map(key32).transpose()?,
                     memo: row.try_get("memo")?,
@@ -548,7 +548,7 @@ macro_rules! identity_store {
                 conn: &mut <$db as sqlx::Database>::Connection,
                 g: &GatewayRow,
             ) -> StoreResult<()> {
-                sqlx::query(&store.identity_sql($crate::store::identity::UPSERT_GATEWAY))
+                sqlx::query(&store.identity_sql($crate::identity::UPSERT_GATEWAY))
                     .bind(g.pub_key.as_slice())
                     .bind(g.location.map(|l| l as i64))
                     .bind(g.gain_ddbi)

@@ -1,25 +1,33 @@
-//! Persistence behind an async [`Store`] trait: [`SqliteStore`] (one embedded file, the default)
-//! and [`PostgresStore`] (a server that several oracle processes may share).
+//! The oracle's persistence: [`SqliteStore`] (one embedded file, the default) and
+//! [`PostgresStore`] (a server that several oracle processes may share), with their migrations.
+//!
+//! A store has one trait per role, so that each part of the service depends on what it uses:
+//! [`GatewayStore`], [`ReportStore`] (ingest), [`VerifyStore`], [`EpochStore`] (the close),
+//! [`ExplorerStore`] and [`identity::IdentityStore`]; [`Store`] is all of them. SQL that both
+//! databases run as it is lives once (`sql`), and both stores store reports by one group
+//! commit (`group_commit`).
 
+mod error;
+mod group_commit;
 pub mod identity;
 mod postgres;
+mod sql;
 mod sqlite;
 
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
-
-use crate::error::OracleError;
+pub use error::{Corrupt, StoreError};
 use futures::future::BoxFuture;
 pub use oracle_core::reports::{
-    BeaconRow, EntropyRow, EpochWitness, GatewayRow, PaidBeacon, ReportTally, RewardRow, Status,
-    WitnessRow,
+    BeaconHearing, BeaconRow, EntropyRow, EpochWitness, GatewayRow, PaidBeacon, ReportTally,
+    RewardRow, Status, WitnessRow,
 };
 use poc::proto;
+pub use postgres::PostgresStore;
 use serde::Serialize;
+pub use sqlite::SqliteStore;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Result of a store operation.
-pub type StoreResult<T> = Result<T, OracleError>;
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A report refused at ingest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,7 +68,7 @@ pub struct ReportCounts {
     pub witnesses_selected: u64,
 }
 
-/// A closed epoch, as listed by [`Store::closed_epochs`].
+/// A closed epoch, as listed by [`ExplorerStore::closed_epochs`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct EpochSummaryRow {
     /// Epoch number.
@@ -110,7 +118,7 @@ pub struct WitnessVerdict {
     pub beacon_id: Option<i64>,
 }
 
-/// Everything one verification pass decided, written by [`Store::write_verdicts`].
+/// Everything one verification pass decided, written by [`VerifyStore::write_verdicts`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Verdicts {
     /// When the pass ran (stored as the verification time).
@@ -168,16 +176,8 @@ pub(crate) fn epoch_witness_from_columns(
 ) -> StoreResult<EpochWitness> {
     let rssi_ddbm = match (rssi_ddbm, raw) {
         (Some(rssi), _) => rssi,
-        (None, Some(raw)) => {
-            <WitnessSignal as prost::Message>::decode(raw)
-                .map_err(|e| OracleError::Corrupt(e.to_string()))?
-                .rssi_ddbm
-        }
-        (None, None) => {
-            return Err(OracleError::Corrupt(format!(
-                "witness {id}: neither an RSSI nor the report"
-            )))
-        }
+        (None, Some(raw)) => <WitnessSignal as prost::Message>::decode(raw)?.rssi_ddbm,
+        (None, None) => return Err(Corrupt::NoSignal(id).into()),
     };
     Ok(EpochWitness {
         id,
@@ -240,10 +240,7 @@ pub(crate) fn encode_ids(ids: &[i64]) -> Vec<u8> {
 /// The witness ids of [`encode_ids`]; a length that is not a multiple of 8 is corrupt.
 pub(crate) fn decode_ids(bytes: &[u8]) -> StoreResult<Vec<i64>> {
     if bytes.len() % 8 != 0 {
-        return Err(OracleError::Corrupt(format!(
-            "paid witness ids of {} bytes",
-            bytes.len()
-        )));
+        return Err(Corrupt::WitnessIds(bytes.len()).into());
     }
     Ok(bytes
         .chunks_exact(8)
@@ -255,7 +252,7 @@ pub(crate) fn decode_ids(bytes: &[u8]) -> StoreResult<Vec<i64>> {
 pub(crate) fn key32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
     bytes
         .try_into()
-        .map_err(|_| OracleError::Corrupt(format!("key of {} bytes", bytes.len())))
+        .map_err(|_| Corrupt::KeyLength(bytes.len()).into())
 }
 
 /// Proof that this process holds the store-wide verifier lock; released when dropped.
@@ -290,11 +287,8 @@ impl std::fmt::Debug for VerifierLock {
     }
 }
 
-/// Persistence of gateways, entropy, reports, rejections and epochs.
-///
-/// Every write is committed before the future resolves, so a report is acknowledged only once
-/// it is durable.
-pub trait Store: identity::IdentityStore + Send + Sync + 'static {
+/// Gateways: onboarded hotspots with their asserted places. Gateways are never removed.
+pub trait GatewayStore: Send + Sync + 'static {
     /// Inserts or replaces a gateway.
     fn put_gateway<'a>(&'a self, gateway: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>>;
     /// One gateway.
@@ -304,7 +298,15 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
     /// Whether `key` is an onboarded gateway. Gateways are never removed, so once true it
     /// stays true (stores may remember it).
     fn is_known_gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<bool>>;
+    /// The gateways among `keys` that are known (any order).
+    fn gateways_with_keys<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<Vec<GatewayRow>>>;
+}
 
+/// What ingest writes: entropy, reports (by a group commit) and rejections.
+pub trait ReportStore: Send + Sync + 'static {
     /// Stores published entropy.
     fn put_entropy<'a>(&'a self, entropy: &'a EntropyRow) -> BoxFuture<'a, StoreResult<()>>;
     /// The newest entropy.
@@ -314,7 +316,6 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
         &'a self,
         data: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<Option<EntropyRow>>>;
-
     /// Stores a pending beacon report; returns its row id. A report whose `report_id` is stored
     /// already (a replay) is not stored again: the stored row's id is returned.
     fn insert_beacon<'a>(
@@ -332,7 +333,7 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
         report: &'a proto::WitnessReport,
     ) -> BoxFuture<'a, StoreResult<i64>>;
     /// Stores pending witness reports received at `received_ms`, each given with its report
-    /// id, as [`Store::insert_witness`] does one by one (a replay, also of an earlier report of
+    /// id, as [`ReportStore::insert_witness`] does one by one (a replay, also of an earlier report of
     /// the same call, is not stored again), committed before the future resolves; their row
     /// ids in order. This default submits them concurrently, so that the stores' group commit
     /// takes them together.
@@ -357,7 +358,12 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
         &'a self,
         rejection: &'a RejectionRow,
     ) -> BoxFuture<'a, StoreResult<()>>;
+}
 
+/// What verification reads and writes: pending reports, the reports a verdict depends on, and the verdicts.
+pub trait VerifyStore: Send + Sync + 'static {
+    /// Waits for and takes the store-wide verifier lock (see [`VerifierLock`]).
+    fn lock_verifier(&self) -> BoxFuture<'_, StoreResult<VerifierLock>>;
     /// Pending beacons, oldest first.
     fn pending_beacons(&self) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
     /// Pending witnesses, oldest first.
@@ -382,36 +388,8 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
         &'a self,
         key: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<BeaconRow>>>;
-    /// Records a beacon's verdict.
-    fn set_beacon_status<'a>(
-        &'a self,
-        id: i64,
-        status: Status,
-        reason: Option<&'a str>,
-        now_ms: u64,
-    ) -> BoxFuture<'a, StoreResult<()>>;
-    /// Records a witness's verdict and matched beacon.
-    fn set_witness_status<'a>(
-        &'a self,
-        id: i64,
-        status: Status,
-        reason: Option<&'a str>,
-        beacon_id: Option<i64>,
-        now_ms: u64,
-    ) -> BoxFuture<'a, StoreResult<()>>;
     /// Witnesses matched to a beacon, oldest first.
     fn witnesses_of_beacon(&self, beacon_id: i64) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>>;
-    /// The row ids of the witnesses paid, in closed epochs, for any of `beacon_ids`.
-    fn paid_witnesses<'a>(
-        &'a self,
-        beacon_ids: &'a [i64],
-    ) -> BoxFuture<'a, StoreResult<HashSet<i64>>>;
-
-    /// The gateways among `keys` that are known (any order).
-    fn gateways_with_keys<'a>(
-        &'a self,
-        keys: &'a [[u8; 32]],
-    ) -> BoxFuture<'a, StoreResult<Vec<GatewayRow>>>;
     /// Beacons carrying exactly one of `payloads`, oldest first.
     fn beacons_with_payloads<'a>(
         &'a self,
@@ -430,8 +408,25 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
     /// Writes a verification pass's verdicts: beacons before witnesses, so a
     /// witness is never stored as decided while its beacon is still stored as pending.
     fn write_verdicts<'a>(&'a self, verdicts: &'a Verdicts) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+/// What an epoch close reads and writes: the epoch's valid reports, its tallies and rejections, and the closed epoch itself.
+pub trait EpochStore: Send + Sync + 'static {
+    /// Valid beacons received in `[from_ms, to_ms)`, oldest first.
+    fn valid_beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
+    /// The valid witnesses of the valid beacons received in `[from_ms, to_ms)` (those of
+    /// [`EpochStore::valid_beacons_between`]), ordered by beacon row id, receive time and row id.
+    fn epoch_witnesses(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>>;
     /// Of every hotspot's latest `limit` reports of `kind` (newest first by receive time, then
-    /// row id, as [`Store::recent_beacons`] and [`Store::recent_witnesses`] take them), those
+    /// row id, as [`ExplorerStore::recent_beacons`] and [`ExplorerStore::recent_witnesses`] take them), those
     /// received in `[from_ms, to_ms)`, counted by hotspot, status and reason.
     fn report_tallies(
         &self,
@@ -440,20 +435,13 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
         to_ms: u64,
         limit: u32,
     ) -> BoxFuture<'_, StoreResult<Vec<ReportTally>>>;
-
-    /// Valid beacons received in `[from_ms, to_ms)`, oldest first.
-    fn valid_beacons_between(
+    /// The valid beacons received in `[from_ms, to_ms)`, by beaconer and by whether a valid
+    /// witness heard them, with the latest receive time of each group (HIP-106 reciprocity).
+    fn beacon_hearings(
         &self,
         from_ms: u64,
         to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
-    /// The valid witnesses of the valid beacons received in `[from_ms, to_ms)` (those of
-    /// [`Store::valid_beacons_between`]), ordered by beacon row id, receive time and row id.
-    fn epoch_witnesses(
-        &self,
-        from_ms: u64,
-        to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>>;
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconHearing>>>;
     /// Counts by reason code of invalid beacons, invalid witnesses and ingest rejections
     /// received in `[from_ms, to_ms)`.
     fn rejection_counts_between(
@@ -463,7 +451,6 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
     ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
     /// Receive time of the oldest report, if any.
     fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>>;
-
     /// A closed epoch's stored report (JSON).
     fn epoch_report(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Option<String>>>;
     /// The latest closed epoch.
@@ -478,7 +465,15 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
         rows: &'a [RewardRow],
         paid: &'a [PaidBeacon],
     ) -> BoxFuture<'a, StoreResult<()>>;
+    /// The row ids of the witnesses paid, in closed epochs, for any of `beacon_ids`.
+    fn paid_witnesses<'a>(
+        &'a self,
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<HashSet<i64>>>;
+}
 
+/// What the explorer reads: counts, histories, rejections and reward totals.
+pub trait ExplorerStore: Send + Sync + 'static {
     /// Report counts per hotspot.
     fn report_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], ReportCounts>>>;
     /// Latest beacons of a hotspot, newest first.
@@ -506,7 +501,6 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<BTreeMap<String, u64>>>;
     /// Row counts of the main tables, by name.
     fn table_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
-
     /// Closed epochs, newest first: `limit` of them after skipping `offset`.
     fn closed_epochs(
         &self,
@@ -529,7 +523,31 @@ pub trait Store: identity::IdentityStore + Send + Sync + 'static {
         offset: u64,
         limit: u32,
     ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>>;
+}
 
-    /// Waits for and takes the store-wide verifier lock (see [`VerifierLock`]).
-    fn lock_verifier(&self) -> BoxFuture<'_, StoreResult<VerifierLock>>;
+/// Every role of a store: what the oracle service holds. Each part of the service needs only
+/// its role ([`GatewayStore`], [`ReportStore`], [`VerifyStore`], [`EpochStore`],
+/// [`ExplorerStore`], [`identity::IdentityStore`]); a type with all of them is a `Store`.
+///
+/// Every write is committed before the future resolves, so a report is acknowledged only once
+/// it is durable.
+pub trait Store:
+    GatewayStore + ReportStore + VerifyStore + EpochStore + ExplorerStore + identity::IdentityStore
+{
+}
+
+impl<T> Store for T where
+    T: GatewayStore
+        + ReportStore
+        + VerifyStore
+        + EpochStore
+        + ExplorerStore
+        + identity::IdentityStore
+{
+}
+
+/// Every role trait, for code that calls a store's methods through [`Store`].
+pub mod prelude {
+    pub use crate::identity::IdentityStore;
+    pub use crate::{EpochStore, ExplorerStore, GatewayStore, ReportStore, Store, VerifyStore};
 }

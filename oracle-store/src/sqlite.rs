@@ -15,11 +15,13 @@
 
 use super::{
     decode_ids, encode_ids, epoch_witness_from_columns, key32, report_key, tally_from_columns,
-    BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, PaidBeacon, RejectionRow,
-    ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status, Store, StoreResult,
-    Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    BeaconHearing, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, PaidBeacon,
+    RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status,
+    StoreResult, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
-use crate::error::OracleError;
+use crate::group_commit::{GroupCommit, GroupWriter};
+use crate::{Corrupt, StoreError};
+use crate::{EpochStore, GatewayStore, ReportStore, VerifyStore};
 use futures::future::BoxFuture;
 use poc::proto;
 use prost::Message;
@@ -33,7 +35,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
 
 /// A [`Store`] in one SQLite file.
 #[derive(Debug, Clone)]
@@ -43,7 +44,7 @@ pub struct SqliteStore {
     /// Verdict writes (`synchronous = NORMAL`).
     relaxed: SqlitePool,
     /// The group-commit writer of reports.
-    writer: mpsc::Sender<Job>,
+    writer: GroupCommit<SqliteWriter>,
     /// Every gateway, written through: one process owns the file, so this copy is exact and
     /// the per-report gateway lookups of ingest and verification never reach SQLite.
     gateways: Arc<RwLock<BTreeMap<[u8; 32], GatewayRow>>>,
@@ -103,12 +104,6 @@ impl Insert {
             Insert::Rejection(_) => None,
         }
     }
-}
-
-/// Reports queued together by one caller, answered together.
-struct Job {
-    inserts: Vec<Insert>,
-    reply: oneshot::Sender<StoreResult<Vec<i64>>>,
 }
 
 /// Pushes the column values of `insert` (which must be of the statement's kind).
@@ -226,11 +221,15 @@ async fn row_ids(
     Ok(found)
 }
 
-/// Stores `jobs` in one transaction; each job's row ids in order (0 for rejections).
-async fn insert_group(conn: &mut SqliteConnection, jobs: &[Job]) -> StoreResult<Vec<Vec<i64>>> {
+/// Stores `jobs` (each the reports of one submission) in one transaction; each job's row ids
+/// in order (0 for rejections).
+async fn insert_group(
+    conn: &mut SqliteConnection,
+    jobs: &[&Vec<Insert>],
+) -> StoreResult<Vec<Vec<i64>>> {
     let mut tx = conn.begin().await?;
     let mut stored = HashMap::new();
-    let all = || jobs.iter().flat_map(|job| job.inserts.iter());
+    let all = || jobs.iter().flat_map(|inserts| inserts.iter());
     for table in ["beacons", "witnesses"] {
         let inserts: Vec<&Insert> = all()
             .filter(|insert| insert.report().is_some_and(|(t, _)| t == table))
@@ -254,8 +253,8 @@ async fn insert_group(conn: &mut SqliteConnection, jobs: &[Job]) -> StoreResult<
     insert_rows(&mut tx, &rejections).await?;
     tx.commit().await?;
     jobs.iter()
-        .map(|job| {
-            job.inserts
+        .map(|inserts| {
+            inserts
                 .iter()
                 .map(|insert| match insert.report() {
                     None => Ok(0),
@@ -286,47 +285,42 @@ async fn insert_one(conn: &mut SqliteConnection, insert: &Insert) -> StoreResult
         .ok_or_else(|| not_found_after_insert(key))
 }
 
-fn not_found_after_insert(report_key: &[u8]) -> OracleError {
-    OracleError::Corrupt(format!(
-        "report with key {} not found after insert",
-        hex::encode(report_key)
-    ))
+fn not_found_after_insert(report_key: &[u8]) -> StoreError {
+    Corrupt::NotFoundAfterInsert(hex::encode(report_key)).into()
 }
 
-/// The group-commit writer: takes every queued report, stores them in one transaction and
-/// answers each caller after the commit. If the group fails, each report is retried alone so
-/// that one bad report cannot fail the others. Ends when every store handle is dropped.
-async fn group_commit(options: SqliteConnectOptions, mut queue: mpsc::Receiver<Job>) {
-    let mut conn: Option<SqliteConnection> = None;
-    let mut jobs = Vec::new();
-    while queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
-        let stored = match conn.as_mut() {
-            Some(c) => insert_group(c, &jobs).await,
-            None => match writer_connection(&options).await {
-                Ok(c) => insert_group(conn.insert(c), &jobs).await,
-                Err(e) => Err(e),
-            },
-        };
-        match stored {
-            Ok(ids) => {
-                for (job, id) in jobs.drain(..).zip(ids) {
-                    let _ = job.reply.send(Ok(id));
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, jobs = jobs.len(), "group commit failed; storing one by one");
-                // On a new connection, in case the old one is what failed.
-                let mut fresh = writer_connection(&options).await;
-                for job in jobs.drain(..) {
-                    let result = match fresh.as_mut() {
-                        Ok(c) => insert_each(c, &job.inserts).await,
-                        Err(e) => Err(OracleError::Io(std::io::Error::other(e.to_string()))),
-                    };
-                    let _ = job.reply.send(result);
-                }
-                conn = fresh.ok();
-            }
+/// The SQLite store's writer of reports ([`GroupCommit`]): one connection of its own,
+/// replaced after a failed group.
+struct SqliteWriter {
+    options: SqliteConnectOptions,
+    conn: Option<SqliteConnection>,
+}
+
+impl SqliteWriter {
+    async fn connection(&mut self) -> StoreResult<&mut SqliteConnection> {
+        if self.conn.is_none() {
+            self.conn = Some(writer_connection(&self.options).await?);
         }
+        self.conn
+            .as_mut()
+            .ok_or(StoreError::WriterStopped("SQLite"))
+    }
+}
+
+impl GroupWriter for SqliteWriter {
+    type Input = Vec<Insert>;
+    type Output = Vec<i64>;
+
+    async fn write_group(&mut self, inputs: &[&Vec<Insert>]) -> StoreResult<Vec<Vec<i64>>> {
+        insert_group(self.connection().await?, inputs).await
+    }
+
+    async fn write_alone(&mut self, input: &Vec<Insert>) -> StoreResult<Vec<i64>> {
+        insert_each(self.connection().await?, input).await
+    }
+
+    async fn after_failure(&mut self) {
+        self.conn = writer_connection(&self.options).await.ok();
     }
 }
 
@@ -444,85 +438,11 @@ async fn update_from_values<'r, T>(
     Ok(())
 }
 
-/// Stored integers are SQLite's signed 64 bits; every value we store fits.
-fn i(v: u64) -> i64 {
-    v as i64
-}
-
-fn u(v: i64) -> u64 {
-    v as u64
-}
-
-fn beacon_row(row: &SqliteRow) -> StoreResult<BeaconRow> {
-    let raw: Vec<u8> = row.try_get("raw")?;
-    let key: Vec<u8> = row.try_get("pub_key")?;
-    let status: String = row.try_get("status")?;
-    Ok(BeaconRow {
-        id: row.try_get("id")?,
-        report_id: row.try_get("report_id")?,
-        pub_key: key32(&key)?,
-        received_ms: u(row.try_get("received_ms")?),
-        report: proto::BeaconReport::decode(raw.as_slice())
-            .map_err(|e| OracleError::Corrupt(e.to_string()))?,
-        status: Status::parse(&status)?,
-        reason: row.try_get("reason")?,
-    })
-}
-
-fn witness_row(row: &SqliteRow) -> StoreResult<WitnessRow> {
-    let raw: Vec<u8> = row.try_get("raw")?;
-    let key: Vec<u8> = row.try_get("pub_key")?;
-    let status: String = row.try_get("status")?;
-    Ok(WitnessRow {
-        id: row.try_get("id")?,
-        report_id: row.try_get("report_id")?,
-        pub_key: key32(&key)?,
-        received_ms: u(row.try_get("received_ms")?),
-        report: proto::WitnessReport::decode(raw.as_slice())
-            .map_err(|e| OracleError::Corrupt(e.to_string()))?,
-        status: Status::parse(&status)?,
-        reason: row.try_get("reason")?,
-        beacon_id: row.try_get("beacon_id")?,
-    })
-}
-
-fn gateway_row(row: &SqliteRow) -> StoreResult<GatewayRow> {
-    let key: Vec<u8> = row.try_get("pub_key")?;
-    let location: Option<i64> = row.try_get("location")?;
-    Ok(GatewayRow {
-        pub_key: key32(&key)?,
-        location: location.map(u),
-        gain_ddbi: row.try_get("gain_ddbi")?,
-        elevation_m: row.try_get("elevation_m")?,
-        region: row.try_get("region")?,
-        asserted_ms: u(row.try_get("asserted_ms")?),
-        raw: row.try_get("raw")?,
-    })
-}
-
-fn entropy_row(row: &SqliteRow) -> StoreResult<EntropyRow> {
-    Ok(EntropyRow {
-        data: row.try_get("data")?,
-        timestamp_ms: u(row.try_get("timestamp_ms")?),
-        raw: row.try_get("raw")?,
-    })
-}
-
-fn rejection_row(row: &SqliteRow) -> StoreResult<RejectionRow> {
-    Ok(RejectionRow {
-        kind: row.try_get("kind")?,
-        reason: row.try_get("reason")?,
-        claimed_key: row.try_get("claimed_key")?,
-        received_ms: u(row.try_get("received_ms")?),
-        detail: row.try_get("detail")?,
-    })
-}
-
 /// Reads the witnesses of beacon `beacon_id` as [`Store::epoch_witnesses`] packs them: four
 /// fields a witness, separated by spaces: row id, receive time, key in hex, and the RSSI, or
 /// `x` and the stored report in hex where the RSSI column is NULL.
 fn unpack_witnesses(beacon_id: i64, packed: &str, into: &mut Vec<EpochWitness>) -> StoreResult<()> {
-    let corrupt = || OracleError::Corrupt(format!("packed witnesses of beacon {beacon_id}"));
+    let corrupt = || StoreError::from(Corrupt::PackedWitnesses(beacon_id));
     let mut fields = packed.split_ascii_whitespace();
     while let Some(id) = fields.next() {
         let (Some(received_ms), Some(key), Some(rssi)) =
@@ -551,22 +471,9 @@ fn unpack_witnesses(beacon_id: i64, packed: &str, into: &mut Vec<EpochWitness>) 
     Ok(())
 }
 
-fn collect<T>(rows: Vec<SqliteRow>, f: fn(&SqliteRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.iter().map(f).collect()
-}
-
-fn add_counts(map: &mut BTreeMap<String, u64>, rows: Vec<SqliteRow>) -> StoreResult<()> {
-    for row in rows {
-        let reason: String = row.try_get(0)?;
-        let count: i64 = row.try_get(1)?;
-        *map.entry(reason).or_default() += u(count);
-    }
-    Ok(())
-}
-
 impl SqliteStore {
     /// Opens (creating if missing) the database file and runs the migrations.
-    pub async fn open(path: &Path) -> Result<Self, OracleError> {
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -595,8 +502,14 @@ impl SqliteStore {
             let gateway = gateway_row(row)?;
             gateways.insert(gateway.pub_key, gateway);
         }
-        let (writer, queue) = mpsc::channel(MAX_GROUP * 4);
-        tokio::spawn(group_commit(options, queue));
+        let writer = GroupCommit::spawn(
+            SqliteWriter {
+                options,
+                conn: None,
+            },
+            MAX_GROUP,
+            "SQLite",
+        );
         Ok(Self {
             pool,
             relaxed,
@@ -615,13 +528,7 @@ impl SqliteStore {
 
     /// Queues reports for the group commit and waits until they are committed; their row ids.
     async fn commit_all(&self, inserts: Vec<Insert>) -> StoreResult<Vec<i64>> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || OracleError::Io(std::io::Error::other("the SQLite writer has stopped"));
-        self.writer
-            .send(Job { inserts, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.writer.submit(inserts).await
     }
 
     /// Queues a report for the group commit and waits until it is committed.
@@ -629,7 +536,7 @@ impl SqliteStore {
         self.commit_all(vec![insert])
             .await?
             .pop()
-            .ok_or_else(|| OracleError::Corrupt("no row id for a committed report".into()))
+            .ok_or_else(|| Corrupt::NoRowId.into())
     }
 }
 
@@ -659,7 +566,7 @@ impl SqliteStore {
 
 super::identity::identity_store!(SqliteStore, Sqlite, SqliteRow);
 
-impl Store for SqliteStore {
+impl GatewayStore for SqliteStore {
     fn put_gateway<'a>(&'a self, g: &'a GatewayRow) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let _serialised = self.gateway_writes.lock().await;
@@ -692,50 +599,41 @@ impl Store for SqliteStore {
         Box::pin(async move { Ok(found) })
     }
 
-    fn is_known_gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<bool>> {
-        let known = self.cached_gateways().contains_key(key);
-        Box::pin(async move { Ok(known) })
-    }
-
     fn gateways(&self) -> BoxFuture<'_, StoreResult<Vec<GatewayRow>>> {
         // Keys order as the BLOBs do (memcmp), like `ORDER BY pub_key`.
         let all = self.cached_gateways().values().cloned().collect();
         Box::pin(async move { Ok(all) })
     }
 
+    fn is_known_gateway<'a>(&'a self, key: &'a [u8; 32]) -> BoxFuture<'a, StoreResult<bool>> {
+        let known = self.cached_gateways().contains_key(key);
+        Box::pin(async move { Ok(known) })
+    }
+
+    fn gateways_with_keys<'a>(
+        &'a self,
+        keys: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, StoreResult<Vec<GatewayRow>>> {
+        let cached = self.cached_gateways();
+        let found = keys.iter().filter_map(|k| cached.get(k).cloned()).collect();
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+impl ReportStore for SqliteStore {
     fn put_entropy<'a>(&'a self, e: &'a EntropyRow) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query("INSERT INTO entropy (data, timestamp_ms, raw) VALUES (?, ?, ?)")
-                .bind(e.data.as_slice())
-                .bind(i(e.timestamp_ms))
-                .bind(e.raw.as_slice())
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        })
+        Box::pin(shared::put_entropy(&self.pool, e))
     }
 
     fn latest_entropy(&self) -> BoxFuture<'_, StoreResult<Option<EntropyRow>>> {
-        Box::pin(async move {
-            let row =
-                sqlx::query("SELECT * FROM entropy ORDER BY timestamp_ms DESC, id DESC LIMIT 1")
-                    .fetch_optional(&self.pool)
-                    .await?;
-            row.as_ref().map(entropy_row).transpose()
-        })
+        Box::pin(shared::latest_entropy(&self.pool))
     }
 
     fn entropy_by_data<'a>(
         &'a self,
         data: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<Option<EntropyRow>>> {
-        Box::pin(async move {
-            let row = sqlx::query("SELECT * FROM entropy WHERE data = ?")
-                .bind(data)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(entropy_row).transpose()
-        })
+        Box::pin(shared::entropy_by_data(&self.pool, data))
     }
 
     fn insert_beacon<'a>(
@@ -801,6 +699,13 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+}
+
+impl VerifyStore for SqliteStore {
+    fn lock_verifier(&self) -> BoxFuture<'_, StoreResult<VerifierLock>> {
+        // One process owns the file; its own mutex already serialises the verifier.
+        Box::pin(async move { Ok(VerifierLock::in_process()) })
+    }
 
     // Pending reports are sorted here rather than by SQLite, whose sorter would carry every
     // row's raw report through the sort.
@@ -825,7 +730,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
             // Decoded on every core: a full pass reads a million rows.
-            let mut witnesses = crate::parallel::map(&rows, witness_row)
+            let mut witnesses = oracle_core::parallel::map(&rows, witness_row)
                 .into_iter()
                 .collect::<StoreResult<Vec<_>>>()?;
             witnesses.sort_by_key(|w| (w.received_ms, w.id));
@@ -834,28 +739,14 @@ impl Store for SqliteStore {
     }
 
     fn beacon(&self, id: i64) -> BoxFuture<'_, StoreResult<Option<BeaconRow>>> {
-        Box::pin(async move {
-            let row = sqlx::query(&format!("SELECT {BEACON_COLS} FROM beacons WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(beacon_row).transpose()
-        })
+        Box::pin(shared::beacon(&self.pool, id))
     }
 
     fn beacons_with_data<'a>(
         &'a self,
         data: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons WHERE data = ? ORDER BY received_ms, id"
-            ))
-            .bind(data)
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, beacon_row)
-        })
+        Box::pin(shared::beacons_with_data(&self.pool, data))
     }
 
     fn beacons_near<'a>(
@@ -865,124 +756,20 @@ impl Store for SqliteStore {
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons
-                 WHERE frequency_hz BETWEEN ? AND ? AND received_ms BETWEEN ? AND ?
-                 ORDER BY received_ms, id"
-            ))
-            .bind(i(freq_lo))
-            .bind(i(freq_hi))
-            .bind(i(from_ms))
-            .bind(i(to_ms))
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, beacon_row)
-        })
+        Box::pin(shared::beacons_near(
+            &self.pool, freq_lo, freq_hi, from_ms, to_ms,
+        ))
     }
 
     fn last_valid_beacon<'a>(
         &'a self,
         key: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<BeaconRow>>> {
-        Box::pin(async move {
-            let row = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = ? AND status = 'valid'
-                 ORDER BY received_ms DESC, id DESC LIMIT 1"
-            ))
-            .bind(key.as_slice())
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(beacon_row).transpose()
-        })
-    }
-
-    fn set_beacon_status<'a>(
-        &'a self,
-        id: i64,
-        status: Status,
-        reason: Option<&'a str>,
-        now_ms: u64,
-    ) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query("UPDATE beacons SET status = ?, reason = ?, verified_ms = ? WHERE id = ?")
-                .bind(status.as_str())
-                .bind(reason)
-                .bind(i(now_ms))
-                .bind(id)
-                .execute(&self.relaxed)
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn set_witness_status<'a>(
-        &'a self,
-        id: i64,
-        status: Status,
-        reason: Option<&'a str>,
-        beacon_id: Option<i64>,
-        now_ms: u64,
-    ) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "UPDATE witnesses SET status = ?, reason = ?, beacon_id = ?, verified_ms = ?
-                 WHERE id = ?",
-            )
-            .bind(status.as_str())
-            .bind(reason)
-            .bind(beacon_id)
-            .bind(i(now_ms))
-            .bind(id)
-            .execute(&self.relaxed)
-            .await?;
-            Ok(())
-        })
+        Box::pin(shared::last_valid_beacon(&self.pool, key))
     }
 
     fn witnesses_of_beacon(&self, beacon_id: i64) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {WITNESS_COLS} FROM witnesses WHERE beacon_id = ? ORDER BY received_ms, id"
-            ))
-            .bind(beacon_id)
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, witness_row)
-        })
-    }
-
-    fn paid_witnesses<'a>(
-        &'a self,
-        beacon_ids: &'a [i64],
-    ) -> BoxFuture<'a, StoreResult<HashSet<i64>>> {
-        Box::pin(async move {
-            let mut paid = HashSet::new();
-            for chunk in beacon_ids.chunks(ROWS_PER_STATEMENT) {
-                let mut query = QueryBuilder::<Sqlite>::new(
-                    "SELECT witness_ids FROM epoch_selections WHERE beacon_id IN (",
-                );
-                let mut ids = query.separated(", ");
-                for id in chunk {
-                    ids.push_bind(*id);
-                }
-                query.push(")");
-                for row in query.build().fetch_all(&self.pool).await? {
-                    let bytes: Vec<u8> = row.try_get(0)?;
-                    paid.extend(decode_ids(&bytes)?);
-                }
-            }
-            Ok(paid)
-        })
-    }
-
-    fn gateways_with_keys<'a>(
-        &'a self,
-        keys: &'a [[u8; 32]],
-    ) -> BoxFuture<'a, StoreResult<Vec<GatewayRow>>> {
-        let cached = self.cached_gateways();
-        let found = keys.iter().filter_map(|k| cached.get(k).cloned()).collect();
-        Box::pin(async move { Ok(found) })
+        Box::pin(shared::witnesses_of_beacon(&self.pool, beacon_id))
     }
 
     fn beacons_with_payloads<'a>(
@@ -1038,6 +825,47 @@ impl Store for SqliteStore {
 
     fn write_verdicts<'a>(&'a self, verdicts: &'a Verdicts) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(write_verdicts(&self.relaxed, verdicts))
+    }
+}
+
+impl EpochStore for SqliteStore {
+    fn valid_beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(shared::valid_beacons_between(&self.pool, from_ms, to_ms))
+    }
+
+    fn epoch_witnesses(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>> {
+        Box::pin(async move {
+            // One row a beacon, its witnesses packed as text ([`unpack_witnesses`]): SQLite
+            // builds a million short strings in about a second, while the driver spends
+            // microseconds on each row it hands over. The beacons come in the order of their
+            // time index, which the grouping follows without sorting.
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT b.id, group_concat(w.id || ' ' || w.received_ms || ' ' || hex(w.pub_key)
+                   || ' ' || coalesce(w.rssi_ddbm, 'x' || hex(w.raw)), ' ')
+                 FROM beacons b CROSS JOIN witnesses w ON w.beacon_id = b.id
+                 WHERE b.received_ms >= ? AND b.received_ms < ? AND +b.status = 'valid'
+                   AND +w.status = 'valid'
+                 GROUP BY b.received_ms, b.id",
+            )
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(&self.pool)
+            .await?;
+            let mut witnesses = Vec::new();
+            for (beacon_id, packed) in &rows {
+                unpack_witnesses(*beacon_id, packed, &mut witnesses)?;
+            }
+            EpochWitness::sort(&mut witnesses);
+            Ok(witnesses)
+        })
     }
 
     fn report_tallies(
@@ -1110,114 +938,32 @@ impl Store for SqliteStore {
         })
     }
 
-    fn valid_beacons_between(
-        &self,
-        from_ms: u64,
-        to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons
-                 WHERE status = 'valid' AND received_ms >= ? AND received_ms < ?
-                 ORDER BY received_ms, id"
-            ))
-            .bind(i(from_ms))
-            .bind(i(to_ms))
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, beacon_row)
-        })
-    }
-
-    fn epoch_witnesses(
-        &self,
-        from_ms: u64,
-        to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>> {
-        Box::pin(async move {
-            // One row a beacon, its witnesses packed as text ([`unpack_witnesses`]): SQLite
-            // builds a million short strings in about a second, while the driver spends
-            // microseconds on each row it hands over. The beacons come in the order of their
-            // time index, which the grouping follows without sorting.
-            let rows: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT b.id, group_concat(w.id || ' ' || w.received_ms || ' ' || hex(w.pub_key)
-                   || ' ' || coalesce(w.rssi_ddbm, 'x' || hex(w.raw)), ' ')
-                 FROM beacons b CROSS JOIN witnesses w ON w.beacon_id = b.id
-                 WHERE b.received_ms >= ? AND b.received_ms < ? AND +b.status = 'valid'
-                   AND +w.status = 'valid'
-                 GROUP BY b.received_ms, b.id",
-            )
-            .bind(i(from_ms))
-            .bind(i(to_ms))
-            .fetch_all(&self.pool)
-            .await?;
-            let mut witnesses = Vec::new();
-            for (beacon_id, packed) in &rows {
-                unpack_witnesses(*beacon_id, packed, &mut witnesses)?;
-            }
-            EpochWitness::sort(&mut witnesses);
-            Ok(witnesses)
-        })
-    }
-
     fn rejection_counts_between(
         &self,
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>> {
-        Box::pin(async move {
-            let mut map = BTreeMap::new();
-            for sql in [
-                "SELECT reason, COUNT(*) FROM beacons WHERE status = 'invalid'
-                 AND received_ms >= ? AND received_ms < ? GROUP BY reason",
-                "SELECT reason, COUNT(*) FROM witnesses WHERE status = 'invalid'
-                 AND received_ms >= ? AND received_ms < ? GROUP BY reason",
-                "SELECT reason, COUNT(*) FROM ingest_rejections
-                 WHERE received_ms >= ? AND received_ms < ? GROUP BY reason",
-            ] {
-                let rows = sqlx::query(sql)
-                    .bind(i(from_ms))
-                    .bind(i(to_ms))
-                    .fetch_all(&self.pool)
-                    .await?;
-                add_counts(&mut map, rows)?;
-            }
-            Ok(map)
-        })
+        Box::pin(shared::rejection_counts_between(&self.pool, from_ms, to_ms))
+    }
+
+    fn beacon_hearings(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconHearing>>> {
+        Box::pin(shared::beacon_hearings(&self.pool, from_ms, to_ms))
     }
 
     fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT MIN(t) FROM (SELECT MIN(received_ms) AS t FROM beacons
-                 UNION ALL SELECT MIN(received_ms) FROM witnesses
-                 UNION ALL SELECT MIN(received_ms) FROM ingest_rejections)",
-            )
-            .fetch_one(&self.pool)
-            .await?;
-            let t: Option<i64> = row.try_get(0)?;
-            Ok(t.map(u))
-        })
+        Box::pin(shared::earliest_report_ms(&self.pool))
     }
 
     fn epoch_report(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Option<String>>> {
-        Box::pin(async move {
-            let row = sqlx::query("SELECT report_json FROM epochs WHERE epoch = ?")
-                .bind(i(epoch))
-                .fetch_optional(&self.pool)
-                .await?;
-            Ok(row.map(|r| r.try_get(0)).transpose()?)
-        })
+        Box::pin(shared::epoch_report(&self.pool, epoch))
     }
 
     fn last_closed_epoch(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {
-        Box::pin(async move {
-            let row = sqlx::query("SELECT MAX(epoch) FROM epochs")
-                .fetch_one(&self.pool)
-                .await?;
-            let e: Option<i64> = row.try_get(0)?;
-            Ok(e.map(u))
-        })
+        Box::pin(shared::last_closed_epoch(&self.pool))
     }
 
     fn put_epoch<'a>(
@@ -1273,280 +1019,29 @@ impl Store for SqliteStore {
         })
     }
 
-    fn report_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], ReportCounts>>> {
-        Box::pin(async move {
-            let mut map: BTreeMap<[u8; 32], ReportCounts> = BTreeMap::new();
-            let rows = sqlx::query(
-                "SELECT pub_key, status, COUNT(*) FROM beacons GROUP BY pub_key, status",
-            )
-            .fetch_all(&self.pool)
-            .await?;
-            for row in rows {
-                let key: Vec<u8> = row.try_get(0)?;
-                let status: String = row.try_get(1)?;
-                let n = u(row.try_get(2)?);
-                let c = map.entry(key32(&key)?).or_default();
-                match Status::parse(&status)? {
-                    Status::Pending => c.beacons_pending += n,
-                    Status::Valid => c.beacons_valid += n,
-                    Status::Invalid => c.beacons_invalid += n,
-                }
-            }
-            let rows = sqlx::query(
-                "SELECT pub_key, status, COUNT(*) FROM witnesses GROUP BY pub_key, status",
-            )
-            .fetch_all(&self.pool)
-            .await?;
-            for row in rows {
-                let key: Vec<u8> = row.try_get(0)?;
-                let status: String = row.try_get(1)?;
-                let n = u(row.try_get(2)?);
-                let c = map.entry(key32(&key)?).or_default();
-                match Status::parse(&status)? {
-                    Status::Pending => c.witnesses_pending += n,
-                    Status::Valid => c.witnesses_valid += n,
-                    Status::Invalid => c.witnesses_invalid += n,
-                }
-            }
-            let rows =
-                sqlx::query("SELECT pub_key, SUM(witnesses) FROM epoch_rewards GROUP BY pub_key")
-                    .fetch_all(&self.pool)
-                    .await?;
-            for row in rows {
-                let key: Vec<u8> = row.try_get(0)?;
-                map.entry(key32(&key)?).or_default().witnesses_selected = u(row.try_get(1)?);
-            }
-            Ok(map)
-        })
-    }
-
-    fn recent_beacons<'a>(
+    fn paid_witnesses<'a>(
         &'a self,
-        key: &'a [u8; 32],
-        limit: u32,
-    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
+        beacon_ids: &'a [i64],
+    ) -> BoxFuture<'a, StoreResult<HashSet<i64>>> {
         Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = ?
-                 ORDER BY received_ms DESC, id DESC LIMIT ?"
-            ))
-            .bind(key.as_slice())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, beacon_row)
-        })
-    }
-
-    fn recent_witnesses<'a>(
-        &'a self,
-        key: &'a [u8; 32],
-        limit: u32,
-    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {WITNESS_COLS} FROM witnesses WHERE pub_key = ?
-                 ORDER BY received_ms DESC, id DESC LIMIT ?"
-            ))
-            .bind(key.as_slice())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, witness_row)
-        })
-    }
-
-    fn recent_rejections<'a>(
-        &'a self,
-        key: &'a [u8],
-        limit: u32,
-    ) -> BoxFuture<'a, StoreResult<Vec<RejectionRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT kind, reason, claimed_key, received_ms, detail FROM ingest_rejections
-                 WHERE claimed_key = ? ORDER BY received_ms DESC, id DESC LIMIT ?",
-            )
-            .bind(key)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, rejection_row)
-        })
-    }
-
-    fn reason_counts<'a>(
-        &'a self,
-        key: &'a [u8; 32],
-    ) -> BoxFuture<'a, StoreResult<BTreeMap<String, u64>>> {
-        Box::pin(async move {
-            let mut map = BTreeMap::new();
-            for sql in [
-                "SELECT reason, COUNT(*) FROM beacons WHERE status = 'invalid' AND pub_key = ?
-                 GROUP BY reason",
-                "SELECT reason, COUNT(*) FROM witnesses WHERE status = 'invalid' AND pub_key = ?
-                 GROUP BY reason",
-                "SELECT reason, COUNT(*) FROM ingest_rejections WHERE claimed_key = ?
-                 GROUP BY reason",
-            ] {
-                let rows = sqlx::query(sql)
-                    .bind(key.as_slice())
-                    .fetch_all(&self.pool)
-                    .await?;
-                add_counts(&mut map, rows)?;
-            }
-            Ok(map)
-        })
-    }
-
-    fn table_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>> {
-        Box::pin(async move {
-            let mut map = BTreeMap::new();
-            for (name, sql) in [
-                ("gateways", "SELECT COUNT(*) FROM gateways"),
-                (
-                    "gateways_asserted",
-                    "SELECT COUNT(*) FROM gateways WHERE location IS NOT NULL",
-                ),
-                ("entropy", "SELECT COUNT(*) FROM entropy"),
-                ("beacons", "SELECT COUNT(*) FROM beacons"),
-                (
-                    "beacons_valid",
-                    "SELECT COUNT(*) FROM beacons WHERE status = 'valid'",
-                ),
-                (
-                    "beacons_invalid",
-                    "SELECT COUNT(*) FROM beacons WHERE status = 'invalid'",
-                ),
-                (
-                    "beacons_pending",
-                    "SELECT COUNT(*) FROM beacons WHERE status = 'pending'",
-                ),
-                ("witnesses", "SELECT COUNT(*) FROM witnesses"),
-                (
-                    "witnesses_valid",
-                    "SELECT COUNT(*) FROM witnesses WHERE status = 'valid'",
-                ),
-                (
-                    "witnesses_invalid",
-                    "SELECT COUNT(*) FROM witnesses WHERE status = 'invalid'",
-                ),
-                (
-                    "witnesses_pending",
-                    "SELECT COUNT(*) FROM witnesses WHERE status = 'pending'",
-                ),
-                (
-                    "witnesses_selected",
-                    "SELECT COALESCE(SUM(witnesses), 0) FROM epoch_rewards",
-                ),
-                (
-                    "ingest_rejections",
-                    "SELECT COUNT(*) FROM ingest_rejections",
-                ),
-                ("epochs_closed", "SELECT COUNT(*) FROM epochs"),
-            ] {
-                let row = sqlx::query(sql).fetch_one(&self.pool).await?;
-                let n: i64 = row.try_get(0)?;
-                map.insert(name.to_string(), u(n));
-            }
-            Ok(map)
-        })
-    }
-
-    fn closed_epochs(
-        &self,
-        offset: u64,
-        limit: u32,
-    ) -> BoxFuture<'_, StoreResult<Vec<EpochSummaryRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT e.epoch, e.closed_ms, COUNT(r.pub_key), COALESCE(SUM(r.total), 0)
-                 FROM epochs e LEFT JOIN epoch_rewards r ON r.epoch = e.epoch
-                 GROUP BY e.epoch, e.closed_ms ORDER BY e.epoch DESC LIMIT ? OFFSET ?",
-            )
-            .bind(limit)
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(EpochSummaryRow {
-                        epoch: u(row.try_get(0)?),
-                        closed_ms: u(row.try_get(1)?),
-                        hotspots: u(row.try_get(2)?),
-                        total: u(row.try_get(3)?),
-                    })
-                })
-                .collect()
-        })
-    }
-
-    fn reward_totals(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], RewardTotals>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT pub_key, COUNT(*), SUM(beacon_amount), SUM(witness_amount), SUM(total)
-                 FROM epoch_rewards GROUP BY pub_key",
-            )
-            .fetch_all(&self.pool)
-            .await?;
-            let mut map = BTreeMap::new();
-            for row in rows {
-                let key: Vec<u8> = row.try_get(0)?;
-                map.insert(
-                    key32(&key)?,
-                    RewardTotals {
-                        epochs: u(row.try_get(1)?),
-                        beacon_amount: u(row.try_get(2)?),
-                        witness_amount: u(row.try_get(3)?),
-                        total: u(row.try_get(4)?),
-                    },
+            let mut paid = HashSet::new();
+            for chunk in beacon_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT witness_ids FROM epoch_selections WHERE beacon_id IN (",
                 );
+                let mut ids = query.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                query.push(")");
+                for row in query.build().fetch_all(&self.pool).await? {
+                    let bytes: Vec<u8> = row.try_get(0)?;
+                    paid.extend(decode_ids(&bytes)?);
+                }
             }
-            Ok(map)
+            Ok(paid)
         })
-    }
-
-    fn beacon_history<'a>(
-        &'a self,
-        key: &'a [u8; 32],
-        offset: u64,
-        limit: u32,
-    ) -> BoxFuture<'a, StoreResult<Vec<BeaconRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons WHERE pub_key = ?
-                 ORDER BY received_ms DESC, id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(key.as_slice())
-            .bind(limit)
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, beacon_row)
-        })
-    }
-
-    fn witness_history<'a>(
-        &'a self,
-        key: &'a [u8; 32],
-        offset: u64,
-        limit: u32,
-    ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {WITNESS_COLS} FROM witnesses WHERE pub_key = ?
-                 ORDER BY received_ms DESC, id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(key.as_slice())
-            .bind(limit)
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-            collect(rows, witness_row)
-        })
-    }
-
-    fn lock_verifier(&self) -> BoxFuture<'_, StoreResult<VerifierLock>> {
-        // One process owns the file; its own mutex already serialises the verifier.
-        Box::pin(async move { Ok(VerifierLock::in_process()) })
     }
 }
+
+crate::sql::shared_sql!(SqliteStore, Sqlite, SqliteRow);
