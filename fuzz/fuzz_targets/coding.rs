@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
     // Round trip: what is encoded decodes to the same payload with a good CRC.
     if let Ok(bins) = encode_frame(&params, rest) {
         let max = 1u32 << sf;
-        assert!(bins.iter().all(|&v| u32::from(v) < max), "chirp value out of range");
+        assert!(
+            bins.iter().all(|&v| u32::from(v) < max),
+            "chirp value out of range"
+        );
         let (header, decoded) = decode_frame(&params, &bins).expect("own frame decodes");
         assert_eq!(header.payload_len, rest.len());
         assert_eq!(decoded.payload, rest);

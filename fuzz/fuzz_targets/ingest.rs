@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use oracle::store::SqliteStore;
 use oracle::{IngestError, ManualClock, Oracle, OracleConfig};
 use poc::proto::{self, Region};
-use poc::{Beacon, Keypair, RegionPlan, Signable};
+use poc::{testkit, Beacon, Keypair, RegionPlan, Signable};
 use prost::Message;
 use std::sync::{Arc, OnceLock};
 
@@ -100,16 +100,7 @@ fuzz_target!(|data: &[u8]| {
         let keys: Vec<Keypair> = (0..HOTSPOTS).map(|i| Keypair::from_seed(7, i)).collect();
         for (i, key) in keys.iter().enumerate() {
             let cell = h3_coverage::cell_at(30.2672 + 0.02 * i as f64, -97.7431).expect("a cell");
-            let mut assertion = proto::LocationAssertion {
-                pub_key: key.public_key().to_vec(),
-                location: u64::from(cell),
-                gain_ddbi: 30,
-                elevation_m: 10,
-                region: Region::Us915 as i32,
-                timestamp_ms: START_MS,
-                signature: Vec::new(),
-            };
-            assertion.sign_with(key);
+            let assertion = testkit::assertion(key, u64::from(cell), 30, Region::Us915, START_MS);
             oracle.assert_location(assertion).await.expect("asserted");
         }
         let entropy = oracle

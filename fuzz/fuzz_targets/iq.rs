@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use radio_io::{Backend, IqFileBackend, IqFileConfig};
 use radio::iq::SampleFormat;
 use radio::{Calibration, LoraParams};
+use radio_io::{Backend, IqFileBackend, IqFileConfig};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -28,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(name) = std::str::from_utf8(rest) {
         let _ = name.parse::<SampleFormat>();
     }
-    let format = [SampleFormat::Cf32, SampleFormat::Cs16, SampleFormat::Cu8][usize::from(selector % 3)];
+    let format =
+        [SampleFormat::Cf32, SampleFormat::Cs16, SampleFormat::Cu8][usize::from(selector % 3)];
 
     // Decode, encode, decode: the integer formats are exact; cf32 keeps every bit.
     let mut samples = Vec::new();

@@ -26,7 +26,12 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(rx) = Receiver::new(params, Calibration::default()) {
                 let mut rx = rx.with_decoding(decoding);
                 let split = samples.len() / 3;
-                for frame in rx.process(&samples[..split]).into_iter().chain(rx.process(&samples[split..])).chain(rx.flush()) {
+                for frame in rx
+                    .process(&samples[..split])
+                    .into_iter()
+                    .chain(rx.process(&samples[split..]))
+                    .chain(rx.flush())
+                {
                     assert!(frame.payload.len() <= 255);
                 }
             }
@@ -49,5 +54,12 @@ fuzz_target!(|data: &[u8]| {
         coding_rate: 1 + selector % 4,
         has_crc: selector & 1 == 1,
     };
-    let _ = decode_payload_symbols(&soft, sf, selector & 2 == 2, selector & 4 == 4, false, &header);
+    let _ = decode_payload_symbols(
+        &soft,
+        sf,
+        selector & 2 == 2,
+        selector & 4 == 4,
+        false,
+        &header,
+    );
 });

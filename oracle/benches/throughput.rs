@@ -32,7 +32,7 @@
 use oracle::store::{GatewayRow, PostgresStore, SqliteStore, Store};
 use oracle::{ManualClock, Oracle, OracleConfig};
 use poc::proto::{self, Region};
-use poc::{Beacon, Keypair, RegionPlan, Signable};
+use poc::{testkit, Keypair, RegionPlan};
 mod grid;
 use grid::NEAR;
 use std::sync::Arc;
@@ -204,34 +204,11 @@ async fn concurrently_at<T: Send + 'static>(
 
 fn assertion(key: &Keypair, lat: f64, lon: f64) -> proto::LocationAssertion {
     let cell = h3_coverage::cell_at(lat, lon).unwrap();
-    let mut a = proto::LocationAssertion {
-        pub_key: key.public_key().to_vec(),
-        location: u64::from(cell),
-        gain_ddbi: 30,
-        elevation_m: 10,
-        region: Region::Us915 as i32,
-        timestamp_ms: START_MS,
-        signature: Vec::new(),
-    };
-    a.sign_with(key);
-    a
+    testkit::assertion(key, u64::from(cell), 30, Region::Us915, START_MS)
 }
 
 fn witness_of(key: &Keypair, data: Vec<u8>, beacon: &proto::BeaconReport) -> proto::WitnessReport {
-    let mut w = proto::WitnessReport {
-        pub_key: key.public_key().to_vec(),
-        data,
-        timestamp_ns: 2,
-        rssi_ddbm: -1_150,
-        snr_ddb: -100,
-        frequency_hz: beacon.frequency_hz,
-        spreading_factor: beacon.spreading_factor,
-        bandwidth_hz: beacon.bandwidth_hz,
-        channel: 0,
-        signature: Vec::new(),
-    };
-    w.sign_with(key);
-    w
+    testkit::witness_of_data(key, data, beacon, testkit::Signal::new(-1_150, -100), 2)
 }
 
 /// CPU time (user + system) this process has used so far, in seconds (Linux; 0 elsewhere).
@@ -555,21 +532,7 @@ async fn build_network(
     let beacons = parallel((0..hotspots).collect(), |i| {
         let key = &keys[i];
         let local = (i as u32).to_le_bytes();
-        let b = Beacon::derive(&entropy.data, &local, &key.public_key(), plan, 30).unwrap();
-        let mut report = proto::BeaconReport {
-            pub_key: key.public_key().to_vec(),
-            local_entropy: local.to_vec(),
-            remote_entropy: entropy.data.clone(),
-            data: b.payload,
-            frequency_hz: b.frequency_hz,
-            spreading_factor: u32::from(b.datarate.spreading_factor),
-            bandwidth_hz: b.datarate.bandwidth_hz,
-            tx_power_ddbm: b.tx_power_ddbm,
-            timestamp_ns: 1,
-            signature: Vec::new(),
-        };
-        report.sign_with(key);
-        report
+        testkit::beacon(key, &entropy.data, local, plan, 30, 1).unwrap()
     });
     let reports = parallel((0..hotspots).collect(), |i| {
         let (r, c) = spot(i);

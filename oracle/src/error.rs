@@ -20,12 +20,6 @@ pub enum OracleError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] oracle_store::StoreError),
-    /// The database failed.
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    /// A database migration failed.
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     /// The oracle's key file could not be read or written.
     #[error("oracle key: {0}")]
     Key(#[from] poc::KeyError),
@@ -35,9 +29,37 @@ pub enum OracleError {
     /// The reward ledger file could not be read or appended to.
     #[error(transparent)]
     Ledger(#[from] ledger::FileError),
-    /// A stored value could not be decoded.
-    #[error("corrupt stored data: {0}")]
-    Corrupt(String),
+    /// A stored epoch report does not parse.
+    #[error("stored report of epoch {epoch}: {source}")]
+    StoredReport {
+        /// The epoch.
+        epoch: u64,
+        /// Why it does not parse.
+        source: serde_json::Error,
+    },
+    /// An epoch report could not be encoded.
+    #[error("encoding the report of epoch {epoch}: {source}")]
+    ReportEncoding {
+        /// The epoch.
+        epoch: u64,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// An epoch report whose content the ledger cannot take (an inputs digest or a reward
+    /// address that does not parse, or an entry that fails its own check).
+    #[error("epoch {epoch}: {detail}")]
+    LedgerInput {
+        /// The epoch.
+        epoch: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Published entropy stored in a form that does not decode.
+    #[error("stored entropy: {0}")]
+    StoredEntropy(#[from] prost::DecodeError),
+    /// An internal invariant broke (a bug, never the client's doing).
+    #[error("internal error: {0}")]
+    Invariant(&'static str),
     /// A data-credit amount out of range.
     #[error("{0} data credits is more than a balance can hold")]
     AmountTooLarge(u64),

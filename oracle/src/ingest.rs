@@ -313,8 +313,8 @@ pub fn report_id<M: Message>(message: &M) -> String {
 
 /// A batch's decisions no longer match its reports (a bug, never the client's doing).
 fn lost_track() -> IngestError {
-    IngestError::Internal(OracleError::Corrupt(
-        "batch decisions out of step with its reports".into(),
+    IngestError::Internal(OracleError::Invariant(
+        "batch decisions out of step with its reports",
     ))
 }
 
@@ -427,8 +427,7 @@ impl Oracle {
             self.store().latest_entropy().await?.ok_or_else(|| {
                 IngestError::FailedPrecondition("no entropy published yet".into())
             })?;
-        proto::Entropy::decode(row.raw.as_slice())
-            .map_err(|e| IngestError::Internal(OracleError::Corrupt(e.to_string())))
+        proto::Entropy::decode(row.raw.as_slice()).map_err(|e| IngestError::Internal(e.into()))
     }
 
     /// Checks and stores a beacon report for later verification.

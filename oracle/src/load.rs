@@ -10,7 +10,7 @@ use crate::store::Store;
 use crate::{ingest, Oracle, OracleError};
 use poc::proto::poc_lora_client::PocLoraClient;
 use poc::proto::{self, Region};
-use poc::{Beacon, Keypair, RegionPlan, Signable};
+use poc::{testkit, Keypair, RegionPlan};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -206,39 +206,19 @@ fn build_reports(
         let beaconer = round % keys.len();
         let local = (round as u32).to_le_bytes();
         let key = &keys[beaconer];
-        let beacon = Beacon::derive(entropy, &local, &key.public_key(), plan, 30).ok()?;
-        let mut report = proto::BeaconReport {
-            pub_key: key.public_key().to_vec(),
-            local_entropy: local.to_vec(),
-            remote_entropy: entropy.to_vec(),
-            data: beacon.payload,
-            frequency_hz: beacon.frequency_hz,
-            spreading_factor: u32::from(beacon.datarate.spreading_factor),
-            bandwidth_hz: beacon.datarate.bandwidth_hz,
-            tx_power_ddbm: beacon.tx_power_ddbm,
-            timestamp_ns: round as u64,
-            signature: Vec::new(),
-        };
+        let beacon = testkit::beacon(key, entropy, local, plan, 30, round as u64).ok()?;
         let k = n % group;
         if k == 0 {
-            report.sign_with(key);
-            return Some(Report::Beacon(report));
+            return Some(Report::Beacon(beacon));
         }
         let witness = &keys[(beaconer + k) % keys.len()];
-        let mut w = proto::WitnessReport {
-            pub_key: witness.public_key().to_vec(),
-            data: report.data.clone(),
-            timestamp_ns: round as u64 + 1,
-            rssi_ddbm: -1_100,
-            snr_ddb: -50,
-            frequency_hz: report.frequency_hz,
-            spreading_factor: report.spreading_factor,
-            bandwidth_hz: report.bandwidth_hz,
-            channel: 0,
-            signature: Vec::new(),
-        };
-        w.sign_with(witness);
-        Some(Report::Witness(w))
+        let signal = testkit::Signal::new(-1_100, -50);
+        Some(Report::Witness(testkit::witness(
+            witness,
+            &beacon,
+            signal,
+            round as u64 + 1,
+        )))
     });
     reports
         .into_iter()
@@ -267,16 +247,7 @@ pub async fn assert_hotspots(
         let lon = -100.0 + col as f64 * 0.02;
         let cell = h3_coverage::cell_at(lat, lon)
             .map_err(|e| LoadError::Config(format!("no cell at {lat}, {lon}: {e}")))?;
-        let mut assertion = proto::LocationAssertion {
-            pub_key: key.public_key().to_vec(),
-            location: u64::from(cell),
-            gain_ddbi: 30,
-            elevation_m: 10,
-            region: Region::Us915 as i32,
-            timestamp_ms: now_ms,
-            signature: Vec::new(),
-        };
-        assertion.sign_with(key);
+        let assertion = testkit::assertion(key, u64::from(cell), 30, Region::Us915, now_ms);
         client.assert_location(assertion).await?;
     }
     Ok(())

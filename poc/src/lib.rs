@@ -10,6 +10,8 @@ pub mod keys {
 pub mod onboarding;
 pub mod region;
 pub mod signing;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 /// Generated protobuf messages and, with the `grpc` feature, the gRPC client and server of the
 /// `PocLora` service.

@@ -57,7 +57,8 @@ impl Oracle {
             .epoch_report(epoch)
             .await?
             .map(|json| {
-                serde_json::from_str(&json).map_err(|e| OracleError::Corrupt(e.to_string()))
+                serde_json::from_str(&json)
+                    .map_err(|source| OracleError::StoredReport { epoch, source })
             })
             .transpose()
     }
@@ -83,8 +84,8 @@ impl Oracle {
         let inputs = self.load_epoch(epoch, &mut phases).await?;
         let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())?;
         phases.mark("decide");
-        let json =
-            serde_json::to_string(&report).map_err(|e| OracleError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(&report)
+            .map_err(|source| OracleError::ReportEncoding { epoch, source })?;
         self.store()
             .put_epoch(epoch, self.now_ms(), &json, &rows, &paid)
             .await?;
@@ -229,9 +230,11 @@ impl Oracle {
             let Some(json) = self.store().epoch_report(earlier).await? else {
                 continue;
             };
-            let report: Flagged = serde_json::from_str(&json).map_err(|e| {
-                OracleError::Corrupt(format!("stored report of epoch {earlier}: {e}"))
-            })?;
+            let report: Flagged =
+                serde_json::from_str(&json).map_err(|source| OracleError::StoredReport {
+                    epoch: earlier,
+                    source,
+                })?;
             history.insert(earlier, suspicion::evidence_of(&report.flagged));
         }
         Ok(history)

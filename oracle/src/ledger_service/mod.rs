@@ -98,8 +98,9 @@ impl Oracle {
             shares,
         };
         let entry = manifest.sign(&self.inner.key);
-        entry.check().map_err(|e| {
-            OracleError::Corrupt(format!("ledger entry of epoch {}: {e}", report.epoch))
+        entry.check().map_err(|e| OracleError::LedgerInput {
+            epoch: report.epoch,
+            detail: format!("ledger entry: {e}"),
         })?;
         Ok(ledger.append(&entry)?)
     }
@@ -114,8 +115,9 @@ fn stored_digest(report: &EpochReport) -> Result<Option<[u8; 32]>, OracleError> 
             hex::decode(text)
                 .ok()
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .ok_or_else(|| {
-                    OracleError::Corrupt(format!("epoch {}: inputs digest {text:?}", report.epoch))
+                .ok_or_else(|| OracleError::LedgerInput {
+                    epoch: report.epoch,
+                    detail: format!("inputs digest {text:?}"),
                 })
         })
         .transpose()
@@ -137,10 +139,13 @@ fn shares_of_report(report: &EpochReport) -> Result<Vec<Share>, OracleError> {
         .rewards
         .iter()
         .map(|r| {
-            let hotspot = r
-                .address
-                .parse::<poc::Address>()
-                .map_err(|e| OracleError::Corrupt(format!("reward address: {e}")))?;
+            let hotspot =
+                r.address
+                    .parse::<poc::Address>()
+                    .map_err(|e| OracleError::LedgerInput {
+                        epoch: report.epoch,
+                        detail: format!("reward address: {e}"),
+                    })?;
             Ok(Share {
                 hotspot,
                 beacon_amount: r.beacon_amount,

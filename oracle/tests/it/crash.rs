@@ -6,7 +6,7 @@
 use oracle::store::{ExplorerStore, SqliteStore};
 use poc::proto::poc_lora_client::PocLoraClient;
 use poc::proto::{self, Region};
-use poc::{Keypair, Signable};
+use poc::{testkit, Keypair, Signable};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -140,39 +140,10 @@ fn now_ms() -> u64 {
 
 fn assertion(key: &Keypair, n: u64) -> proto::LocationAssertion {
     let cell = h3_coverage::cell_at(30.0 + n as f64 * 0.05, -97.0).unwrap();
-    let mut a = proto::LocationAssertion {
-        pub_key: key.public_key().to_vec(),
-        location: u64::from(cell),
-        gain_ddbi: 30,
-        elevation_m: 10,
-        region: Region::Us915 as i32,
-        timestamp_ms: now_ms(),
-        signature: Vec::new(),
-    };
-    a.sign_with(key);
-    a
+    testkit::assertion(key, u64::from(cell), 30, Region::Us915, now_ms())
 }
 
-fn witness(key: &Keypair, n: u64, i: u64) -> proto::WitnessReport {
-    let mut data = [0u8; 51];
-    data[..8].copy_from_slice(&n.to_le_bytes());
-    data[8..16].copy_from_slice(&i.to_le_bytes());
-    let mut w = proto::WitnessReport {
-        pub_key: key.public_key().to_vec(),
-        data: data.to_vec(),
-        timestamp_ns: i,
-        rssi_ddbm: -1100,
-        snr_ddb: -50,
-        frequency_hz: 904_100_000,
-        spreading_factor: 10,
-        bandwidth_hz: 125_000,
-        channel: 0,
-        signature: Vec::new(),
-    };
-    w.sign_with(key);
-    w
-}
-
+/// The `n`th beacon of a run (a fixed channel and payload: ingest checks neither).
 fn beacon(key: &Keypair, i: u64) -> proto::BeaconReport {
     let mut b = proto::BeaconReport {
         pub_key: key.public_key().to_vec(),
@@ -188,6 +159,15 @@ fn beacon(key: &Keypair, i: u64) -> proto::BeaconReport {
     };
     b.sign_with(key);
     b
+}
+
+/// Witness `i` of hotspot `n`: a frame of its own on `beacon(…)`'s channel.
+fn witness(key: &Keypair, n: u64, i: u64) -> proto::WitnessReport {
+    let mut data = [0u8; 51];
+    data[..8].copy_from_slice(&n.to_le_bytes());
+    data[8..16].copy_from_slice(&i.to_le_bytes());
+    let signal = testkit::Signal::new(-1100, -50);
+    testkit::witness_of_data(key, data.to_vec(), &beacon(key, 0), signal, i)
 }
 
 /// Every report id (witness and beacon) in the store of `dir`.

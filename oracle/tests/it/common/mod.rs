@@ -6,7 +6,7 @@ use h3_coverage::CellIndex;
 use oracle::store::Status;
 use oracle::{ManualClock, Oracle, OracleConfig};
 use poc::proto::{self, Region};
-use poc::{Beacon, Keypair, RegionPlan, Signable};
+use poc::{testkit, Keypair, RegionPlan, Signable};
 use std::sync::Arc;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
@@ -71,17 +71,7 @@ pub fn assertion(
     region: Region,
     ts: u64,
 ) -> proto::LocationAssertion {
-    let mut a = proto::LocationAssertion {
-        pub_key: key.public_key().to_vec(),
-        location,
-        gain_ddbi: gain,
-        elevation_m: 10,
-        region: region as i32,
-        timestamp_ms: ts,
-        signature: Vec::new(),
-    };
-    a.sign_with(key);
-    a
+    testkit::assertion(key, location, gain, region, ts)
 }
 
 impl Net {
@@ -202,21 +192,7 @@ impl Net {
 /// A correctly derived, signed beacon report.
 pub fn beacon_report(h: &Hotspot, remote: &[u8], local: [u8; 4]) -> proto::BeaconReport {
     let plan = RegionPlan::for_region(h.region).unwrap();
-    let beacon = Beacon::derive(remote, &local, &h.pub_key(), plan, h.gain).unwrap();
-    let mut report = proto::BeaconReport {
-        pub_key: h.pub_key().to_vec(),
-        local_entropy: local.to_vec(),
-        remote_entropy: remote.to_vec(),
-        data: beacon.payload,
-        frequency_hz: beacon.frequency_hz,
-        spreading_factor: u32::from(beacon.datarate.spreading_factor),
-        bandwidth_hz: beacon.datarate.bandwidth_hz,
-        tx_power_ddbm: beacon.tx_power_ddbm,
-        timestamp_ns: 1,
-        signature: Vec::new(),
-    };
-    report.sign_with(&h.key);
-    report
+    testkit::beacon(&h.key, remote, local, plan, h.gain, 1).unwrap()
 }
 
 /// A signed witness report of `beacon`.
@@ -226,20 +202,7 @@ pub fn witness_report(
     rssi: i32,
     snr: i32,
 ) -> proto::WitnessReport {
-    let mut report = proto::WitnessReport {
-        pub_key: h.pub_key().to_vec(),
-        data: beacon.data.clone(),
-        timestamp_ns: 2,
-        rssi_ddbm: rssi,
-        snr_ddb: snr,
-        frequency_hz: beacon.frequency_hz,
-        spreading_factor: beacon.spreading_factor,
-        bandwidth_hz: beacon.bandwidth_hz,
-        channel: 0,
-        signature: Vec::new(),
-    };
-    report.sign_with(&h.key);
-    report
+    testkit::witness(&h.key, beacon, testkit::Signal::new(rssi, snr), 2)
 }
 
 /// Re-signs a report after a test changed it.
