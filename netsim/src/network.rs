@@ -7,7 +7,9 @@ use crate::terrain::{Shadowing, Terrain};
 use hotspot::node::PreparedBeacon;
 use hotspot::{Backoff, Daemon, Delivery, Hotspot, Metrics, OracleClient, Outbox, Refusal};
 use oracle::clock::{Clock, ManualClock};
+use oracle::identity::{IdentityConfig, MakerConfig, Onboarding};
 use oracle::{EpochReport, Oracle, OracleConfig};
+use poc::onboarding::{issue_record, onboard_request};
 use poc::proto::{BeaconReport, Region, WitnessReport};
 use poc::Keypair;
 use radio::channel::{propagate, thermal_noise_dbm, ChannelConditions, PathLoss};
@@ -90,6 +92,24 @@ pub enum NetworkError {
     /// The configuration is unusable.
     #[error("invalid network configuration: {0}")]
     Config(String),
+}
+
+/// Owner numbers of hotspots with an owner of their own start here (index added), far above
+/// any number a scenario gives its attackers' owners.
+const OWN_OWNER: u64 = 1 << 40;
+/// Owner keys derive from the seed and `OWNER_KEYS + owner number`, far from hotspot indices.
+const OWNER_KEYS: u64 = 1 << 48;
+/// The network's maker key derives from the seed and this number.
+const MAKER_KEY: u64 = 1 << 50;
+
+/// The key of owner `owner` in a network seeded with `seed`.
+pub fn owner_key(seed: u64, owner: u64) -> Keypair {
+    Keypair::from_seed(seed, OWNER_KEYS.saturating_add(owner))
+}
+
+/// The key of the maker that built every hotspot of a network seeded with `seed`.
+pub fn maker_key(seed: u64) -> Keypair {
+    Keypair::from_seed(seed, MAKER_KEY)
 }
 
 /// How the simulated network is laid out and how radio waves travel in it.
@@ -190,6 +210,29 @@ impl NetworkConfig {
             outage: None,
         }
     }
+
+    /// Makes identities cost what Helium's did: the oracle onboards only hotspots with the
+    /// record of a registered maker (the network's, [`maker_key`], with an allowance of a
+    /// million hotspots) and charges their owners its default fees (4 000 000 DC to onboard,
+    /// 1 000 000 DC per assertion). The network credits each owner exactly the fees of its
+    /// hotspots and onboards each hotspot through the oracle's `Onboard` RPC before it asserts.
+    pub fn charge_identities(&mut self) {
+        let maker = maker_key(self.seed);
+        self.oracle.identity = IdentityConfig {
+            onboarding: Onboarding::Makers,
+            makers: vec![MakerConfig {
+                name: "netsim".into(),
+                key: maker.address().to_string(),
+                allowance: 1_000_000,
+            }],
+            ..IdentityConfig::default()
+        };
+    }
+
+    /// Whether the oracle onboards only hotspots with a maker's record (and charges fees).
+    pub fn charges_identities(&self) -> bool {
+        self.oracle.identity.onboarding == Onboarding::Makers
+    }
 }
 
 /// How a simulated hotspot behaves.
@@ -215,12 +258,42 @@ pub enum Behaviour {
     Replay,
     /// Listens and reports like an honest hotspot but never beacons.
     WitnessOnly,
+    /// Radio somewhere else than its asserted location that reports, for each beacon it truly
+    /// decodes, the RSSI and SNR its asserted place would give (the world's path law at the
+    /// asserted distance, a shadowing drawn once per link and measurement noise), and drops
+    /// the beacons its asserted place would not decode.
+    ShapingSpoof,
+    /// Key without a radio in a sybil island: beacons, and witnesses its fellow islanders'
+    /// beacons with what real radios at their asserted places would measure (the network's own
+    /// path loss, shadowing and measurement noise), so the island's reports are mutually
+    /// consistent.
+    Island,
+    /// The one real radio of a relay ring: honest on air, and forwards every beacon it
+    /// decodes over the internet to the ring's colluders.
+    Relay,
+    /// Key without a radio in a relay ring: witnesses each beacon the ring's relay decoded, as
+    /// heard at its own asserted place (RSSI and SNR shaped for the asserted distance, dropped
+    /// where that place would not decode it).
+    RelayColluder,
+    /// Honest for its first `honest_epochs` epochs of the run, then also invents witness
+    /// reports of its fellow patient attackers' beacons as the ring does.
+    Patient {
+        /// Epochs of the run it stays honest.
+        honest_epochs: u64,
+    },
+    /// Onboarded and asserted, then silent: neither beacons nor reports.
+    Idle,
 }
 
 impl Behaviour {
     /// Whether this is anything but [`Behaviour::Honest`].
     pub fn is_attacker(&self) -> bool {
         *self != Behaviour::Honest
+    }
+
+    /// Whether the hotspot transmits beacons (every behaviour but witness-only and idle).
+    pub fn beacons(&self) -> bool {
+        !matches!(self, Behaviour::WitnessOnly | Behaviour::Idle)
     }
 }
 
@@ -269,6 +342,9 @@ pub struct NodeSpec {
     pub behaviour: Behaviour,
     /// The antenna it asserts (its radio's is [`RadioSite::antenna`]).
     pub antenna: Antenna,
+    /// Its owner, by number (owner keys derive from the seed and the number); `None`: an owner
+    /// of its own. Only networks whose oracle onboards with makers use owners.
+    pub owner: Option<u64>,
 }
 
 /// A hotspot of the simulation as the report names it.
@@ -290,6 +366,20 @@ pub struct NodeInfo {
     pub behaviour: Behaviour,
     /// The antenna it asserted.
     pub antenna: Antenna,
+    /// Address of its owner's key.
+    pub owner: String,
+}
+
+/// The number of the owner of hotspot `index` made from `spec`.
+fn owner_number(spec: &NodeSpec, index: usize) -> u64 {
+    spec.owner
+        .unwrap_or_else(|| OWN_OWNER.saturating_add(index as u64))
+}
+
+/// Whether hotspot `index` asserts its location: every attacker and every honest hotspot but
+/// the last `unasserted`.
+fn is_asserted(config: &NetworkConfig, index: usize) -> bool {
+    index >= config.hotspots || index < config.hotspots - config.unasserted
 }
 
 /// A simulated hotspot: the daemon's beacon and receive steps on a simulated radio, its spool
@@ -322,6 +412,13 @@ impl Node {
         spool: &std::path::Path,
     ) -> Result<Self, NetworkError> {
         let key = Keypair::from_seed(config.seed, index as u64);
+        let owner = owner_key(config.seed, owner_number(&spec, index));
+        let mut client = OracleClient::connect(&format!("http://{oracle}")).await?;
+        if config.charges_identities() {
+            let record = issue_record(&maker_key(config.seed), key.public_key(), START_MS);
+            let request = onboard_request(record, &key, &owner, START_MS);
+            client.onboard(request).await?;
+        }
         let (gain_ddbi, elevation_m) = (spec.antenna.gain_ddbi, spec.antenna.height_m.round());
         let hotspot = Hotspot::new(
             key,
@@ -330,8 +427,7 @@ impl Node {
             gain_ddbi,
             elevation_m as i32,
         )?;
-        let asserted = index >= config.hotspots || index < config.hotspots - config.unasserted;
-        let mut client = OracleClient::connect(&format!("http://{oracle}")).await?;
+        let asserted = is_asserted(config, index);
         if asserted {
             client.assert_location(hotspot.assertion(START_MS)).await?;
         }
@@ -344,6 +440,7 @@ impl Node {
             radio: spec.radio,
             behaviour: spec.behaviour,
             antenna: spec.antenna,
+            owner: owner.address().to_string(),
         };
         let link = match config.outage {
             Some(_) => Some(OracleLink::open(oracle).await?),
@@ -500,6 +597,73 @@ pub struct Network {
     spool_dir: PathBuf,
     /// The temporary directory of the spools, when the network made one.
     _spools: Option<tempfile::TempDir>,
+    /// Data credits each owner paid, by address.
+    fees_paid: BTreeMap<String, u64>,
+}
+
+/// Hotspot `index` of the network `config` describes: an honest one on its site, or one of
+/// the extra hotspots.
+fn spec_of(config: &NetworkConfig, index: usize) -> NodeSpec {
+    if let Some(spec) = index
+        .checked_sub(config.hotspots)
+        .and_then(|k| config.extra.get(k))
+    {
+        return spec.clone();
+    }
+    let (name, lat, lon) = config
+        .sites
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| city::site(index));
+    let antenna = config.antennas.get(index).copied().unwrap_or(Antenna {
+        gain_ddbi: config.gain_ddbi,
+        height_m: 10.0,
+    });
+    NodeSpec {
+        name,
+        asserted: (lat, lon),
+        radio: Some(RadioSite {
+            lat,
+            lon,
+            site: index as u64,
+            antenna,
+        }),
+        behaviour: Behaviour::Honest,
+        antenna,
+        owner: None,
+    }
+}
+
+/// When identities cost something, credits each owner of `specs` exactly the fees of its
+/// hotspots (onboarding, and an assertion for those that assert). Returns what each owner
+/// (by address, with its key) was credited.
+async fn credit_owners(
+    config: &NetworkConfig,
+    oracle: &Oracle,
+    specs: &[NodeSpec],
+) -> Result<BTreeMap<String, ([u8; 32], u64)>, NetworkError> {
+    let mut credited: BTreeMap<String, ([u8; 32], u64)> = BTreeMap::new();
+    if !config.charges_identities() {
+        return Ok(credited);
+    }
+    let fees = &config.oracle.identity;
+    for (index, spec) in specs.iter().enumerate() {
+        let owner = owner_key(config.seed, owner_number(spec, index));
+        let assertion = if is_asserted(config, index) {
+            fees.assertion_fee_dc
+        } else {
+            0
+        };
+        let entry = credited
+            .entry(owner.address().to_string())
+            .or_insert((owner.public_key(), 0));
+        entry.1 = entry.1.saturating_add(fees.onboarding_fee_dc + assertion);
+    }
+    for (owner, (key, amount)) in &credited {
+        let memo = format!("netsim fees of {owner}");
+        oracle.store().credit(key, *amount, START_MS, &memo).await?;
+    }
+    Ok(credited)
 }
 
 /// The directory of the hotspots' spools (see [`NetworkConfig::spool_dir`]), and the temporary
@@ -540,38 +704,19 @@ impl Network {
         let (spool_dir, spools) = spool_dir(&config);
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let total = config.hotspots + config.extra.len();
+        let specs: Vec<NodeSpec> = (0..total).map(|index| spec_of(&config, index)).collect();
+        let credited = credit_owners(&config, &oracle, &specs).await?;
         let mut nodes = Vec::with_capacity(total);
-        for index in 0..total {
-            let spec = match config.extra.get(index.wrapping_sub(config.hotspots)) {
-                Some(spec) if index >= config.hotspots => spec.clone(),
-                _ => {
-                    let (name, lat, lon) = config
-                        .sites
-                        .get(index)
-                        .cloned()
-                        .unwrap_or_else(|| city::site(index));
-                    let antenna = config.antennas.get(index).copied().unwrap_or(Antenna {
-                        gain_ddbi: config.gain_ddbi,
-                        height_m: 10.0,
-                    });
-                    NodeSpec {
-                        name,
-                        asserted: (lat, lon),
-                        radio: Some(RadioSite {
-                            lat,
-                            lon,
-                            site: index as u64,
-                            antenna,
-                        }),
-                        behaviour: Behaviour::Honest,
-                        antenna,
-                    }
-                }
-            };
+        for (index, spec) in specs.into_iter().enumerate() {
             let crystal_ppm = rng.gen_range(-config.crystal_ppm..=config.crystal_ppm);
             let spool = spool_dir.join(index.to_string());
             let node = Node::start(&config, index, spec, grpc_addr, &clock, &spool).await?;
             nodes.push(node.with_crystal(crystal_ppm));
+        }
+        let mut fees_paid = BTreeMap::new();
+        for (owner, (key, amount)) in credited {
+            let left = oracle.store().balance(&key).await?;
+            fees_paid.insert(owner, amount.saturating_sub(left));
         }
         let shadowing = Shadowing::new(config.seed, config.shadowing_db, config.terrain);
         Ok(Self {
@@ -587,7 +732,14 @@ impl Network {
             outage_stats: OutageStats::default(),
             spool_dir,
             _spools: spools,
+            fees_paid,
         })
+    }
+
+    /// Data credits each owner (by address) paid the oracle to onboard its hotspots and assert
+    /// their locations; empty when identities are free.
+    pub fn fees_paid(&self) -> &BTreeMap<String, u64> {
+        &self.fees_paid
     }
 
     /// The oracle.
@@ -924,9 +1076,18 @@ impl Network {
                 for mut reception in
                     self.receive((tx, tx_ppm), (rx, rx_ppm), prepared, at_ms, receiver)?
                 {
-                    if let Behaviour::ForgeRssi { offset_db } = behaviour {
-                        reception.frame.rssi_dbm += offset_db as f32;
-                        reception.frame.snr_db += offset_db as f32;
+                    match behaviour {
+                        Behaviour::ForgeRssi { offset_db } => {
+                            reception.frame.rssi_dbm += offset_db as f32;
+                            reception.frame.snr_db += offset_db as f32;
+                        }
+                        Behaviour::ShapingSpoof => {
+                            match self.shaped_frame(beaconer, receiver, prepared, at_ms) {
+                                Some(frame) => reception.frame = frame,
+                                None => continue,
+                            }
+                        }
+                        _ => {}
                     }
                     heard.push((receiver, reception));
                 }
@@ -943,20 +1104,117 @@ impl Network {
                 }
             }
         }
-        if beaconer_behaviour == Behaviour::Ring {
-            for member in 0..self.nodes.len() {
-                if member != beaconer && self.nodes[member].info.behaviour == Behaviour::Ring {
+        let relayed = heard
+            .iter()
+            .any(|(receiver, _)| self.nodes[*receiver].info.behaviour == Behaviour::Relay);
+        self.fabricated(beaconer, prepared, at_ms, relayed, &mut heard)?;
+        Ok(heard)
+    }
+
+    /// The receptions the attackers without a radio (or beyond it) invent of `beaconer`'s
+    /// beacon, added to `heard`: the ring's and the patient attackers' invented frames, the
+    /// island's mutually consistent ones, and the relay ring's colluders' when the relay
+    /// decoded the beacon (`relayed`).
+    fn fabricated(
+        &mut self,
+        beaconer: usize,
+        prepared: &PreparedBeacon,
+        at_ms: u64,
+        relayed: bool,
+        heard: &mut Vec<(usize, Reception)>,
+    ) -> Result<(), NetworkError> {
+        let reception = |frame| Reception {
+            frame,
+            frequency_hz: prepared.beacon.frequency_hz,
+            timestamp_ns: at_ms * 1_000_000,
+        };
+        let beaconer_behaviour = self.nodes[beaconer].info.behaviour;
+        let cheating = self.patient_cheats(beaconer_behaviour, at_ms);
+        for member in 0..self.nodes.len() {
+            if member == beaconer {
+                continue;
+            }
+            let behaviour = self.nodes[member].info.behaviour;
+            let already = heard.iter().any(|(receiver, _)| *receiver == member);
+            match (beaconer_behaviour, behaviour) {
+                (Behaviour::Ring, Behaviour::Ring) => {
                     let frame = self.invented_frame(beaconer, member, prepared, at_ms);
-                    let reception = Reception {
-                        frame,
-                        frequency_hz: prepared.beacon.frequency_hz,
-                        timestamp_ns: at_ms * 1_000_000,
-                    };
-                    heard.push((member, reception));
+                    heard.push((member, reception(frame)));
                 }
+                (Behaviour::Patient { .. }, Behaviour::Patient { .. }) if cheating && !already => {
+                    let frame = self.invented_frame(beaconer, member, prepared, at_ms);
+                    heard.push((member, reception(frame)));
+                }
+                (Behaviour::Island, Behaviour::Island) => {
+                    let (tx, rx) = (self.radio_of(beaconer), self.radio_of(member));
+                    for frame in self.receive((tx, 0.0), (rx, 0.0), prepared, at_ms, member)? {
+                        heard.push((member, frame));
+                    }
+                }
+                (_, Behaviour::RelayColluder) if relayed => {
+                    if let Some(frame) = self.shaped_frame(beaconer, member, prepared, at_ms) {
+                        heard.push((member, reception(frame)));
+                    }
+                }
+                _ => {}
             }
         }
-        Ok(heard)
+        Ok(())
+    }
+
+    /// Whether a beaconer behaving as `behaviour` is a patient attacker past its honest epochs
+    /// at `at_ms`.
+    fn patient_cheats(&self, behaviour: Behaviour, at_ms: u64) -> bool {
+        let Behaviour::Patient { honest_epochs } = behaviour else {
+            return false;
+        };
+        let epoch_ms = self.config.oracle.epoch_ms.max(1);
+        at_ms / epoch_ms >= self.first_epoch().saturating_add(honest_epochs)
+    }
+
+    /// The frame `receiver` would decode of `beaconer`'s beacon if it stood at its asserted
+    /// place: the world's path law between the two asserted places and the asserted antennas,
+    /// a shadowing drawn once per link from the world's spread, and measurement noise. `None`
+    /// when that signal would not decode.
+    fn shaped_frame(
+        &self,
+        beaconer: usize,
+        receiver: usize,
+        prepared: &PreparedBeacon,
+        at_ms: u64,
+    ) -> Option<RxFrame> {
+        let (b, r) = (&self.nodes[beaconer].info, &self.nodes[receiver].info);
+        let distance_m = h3_coverage::distance_between_m((b.lat, b.lon), (r.lat, r.lon));
+        let frequency_hz = prepared.beacon.frequency_hz as f64;
+        let bandwidth_hz = f64::from(prepared.params.bandwidth_hz);
+        let link = (beaconer.min(receiver) as u64, beaconer.max(receiver) as u64);
+        let mut link_rng = self.event_rng(b"shaped-link", link.0, link.1);
+        let shadow: f64 =
+            link_rng.sample::<f64, _>(rand_distr::StandardNormal) * self.config.shadowing_db;
+        let mut rng = self.event_rng(b"shaped", at_ms, receiver as u64);
+        let error: f64 =
+            rng.sample::<f64, _>(rand_distr::StandardNormal) * self.config.measurement_db;
+        let gains_db = self.antenna_gain_db(&b.antenna) + self.antenna_gain_db(&r.antenna);
+        let rssi = f64::from(prepared.beacon.tx_power_ddbm) / 10.0 + gains_db
+            - self.path_loss_db(distance_m, frequency_hz)
+            - shadow
+            + error;
+        let snr = rssi - thermal_noise_dbm(bandwidth_hz, self.config.noise_figure_db);
+        let sf = prepared.params.spreading_factor;
+        if snr < 10.0 - 2.5 * f64::from(sf) {
+            return None;
+        }
+        Some(RxFrame {
+            payload: prepared.beacon.payload.clone(),
+            crc_ok: Some(true),
+            spreading_factor: sf,
+            bandwidth_hz: prepared.params.bandwidth_hz,
+            coding_rate: 1,
+            snr_db: snr as f32,
+            rssi_dbm: rssi as f32,
+            cfo_hz: 0.0,
+            sample_offset: 0,
+        })
     }
 
     /// Starts a step of the simulation at the clock's time: cuts every hotspot's link to the
@@ -1062,7 +1320,7 @@ impl Network {
         let mut bucket_start = start;
         while bucket_start < start + epoch_ms {
             for node in 0..self.nodes.len() {
-                if self.nodes[node].info.behaviour == Behaviour::WitnessOnly {
+                if !self.nodes[node].info.behaviour.beacons() {
                     continue;
                 }
                 let bucket = bucket_start / interval_ms;

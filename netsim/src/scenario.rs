@@ -8,10 +8,14 @@
 //! (a beacon's moment, a reception, a link's shadowing), so the honest hotspots live the same
 //! epochs in both runs and any difference in their rewards comes from the attackers.
 
-use crate::network::{Behaviour, Network, NetworkConfig, NetworkError, NodeSpec, RadioSite};
+use crate::network::{
+    Antenna, Behaviour, Network, NetworkConfig, NetworkError, NodeSpec, RadioSite,
+};
 use crate::world::{AttackPlan, Site, World, DEFAULT_WORLD};
+use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::f64::consts::PI;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,11 +37,34 @@ pub enum Scenario {
     WitnessOnly,
     /// A mix of all the above.
     Mix,
+    /// Keys without radios asserted on a grid far from every honest site (by default 40 km
+    /// beyond the world's farthest site), beaconing and witnessing one another with what real
+    /// radios there would measure: the network's own path law, shadowing and measurement
+    /// noise. 40 % of the network's size in keys, 10 to 30 (12 in the default world), each
+    /// with its own owner; the oracle onboards with makers and charges Helium's fees.
+    SybilIsland,
+    /// Radios asserted 3.5 km from where they stand that report, for each beacon they truly
+    /// decode, the RSSI and SNR their asserted place would give, and drop the beacons it would
+    /// not decode.
+    ShapingSpoofer,
+    /// One real radio, honest on air, forwarding each beacon it decodes to colluders without
+    /// radios, who witness it as if heard at their own asserted places (RSSI and SNR shaped for
+    /// the asserted distance).
+    RelayRing,
+    /// Radios asserted 500 m from where they stand, in another resolution-8 hex.
+    SmallSpoof,
+    /// Radios honest for the first half of the run (at least one epoch), then inventing
+    /// witness reports of one another's beacons as the ring does. Needs at least 2 epochs.
+    Patient,
+    /// 1 000 keys (the world's `attack.flood_keys`), all onboarded through makers with
+    /// Helium's fees, each with its own owner: 5 % fabricate reports as a sybil island, the
+    /// others assert among the honest sites and stay silent.
+    OnboardingFlood,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::Ring,
         Scenario::Spoof,
         Scenario::ForgeRssi,
@@ -45,6 +72,12 @@ impl Scenario {
         Scenario::Replay,
         Scenario::WitnessOnly,
         Scenario::Mix,
+        Scenario::SybilIsland,
+        Scenario::ShapingSpoofer,
+        Scenario::RelayRing,
+        Scenario::SmallSpoof,
+        Scenario::Patient,
+        Scenario::OnboardingFlood,
     ];
 
     /// The scenario's name on the command line.
@@ -57,6 +90,29 @@ impl Scenario {
             Scenario::Replay => "replay",
             Scenario::WitnessOnly => "witness-only",
             Scenario::Mix => "mix",
+            Scenario::SybilIsland => "sybil-island",
+            Scenario::ShapingSpoofer => "shaping-spoofer",
+            Scenario::RelayRing => "relay-ring",
+            Scenario::SmallSpoof => "small-spoof",
+            Scenario::Patient => "patient",
+            Scenario::OnboardingFlood => "onboarding-flood",
+        }
+    }
+
+    /// Whether the scenario runs with identities that cost something: the oracle onboards
+    /// only with a maker's record and charges the owners its fees (the sybil island and the
+    /// onboarding flood). The others run with free identities, and their attackers' fees are
+    /// what the oracle's default fees would have charged.
+    pub fn charges_identities(&self) -> bool {
+        matches!(self, Scenario::SybilIsland | Scenario::OnboardingFlood)
+    }
+
+    /// The fewest epochs the scenario makes sense with: 2 for the patient attacker (one honest
+    /// epoch, one cheating), 1 for the others.
+    pub fn min_epochs(&self) -> u64 {
+        match self {
+            Scenario::Patient => 2,
+            _ => 1,
         }
     }
 
@@ -79,8 +135,8 @@ impl Scenario {
         world.scenario_hotspots(*self == Scenario::Mix)
     }
 
-    /// The attackers' behaviours for `count` attackers.
-    fn behaviours(&self, count: usize) -> Vec<Behaviour> {
+    /// The attackers' behaviours for `count` attackers in a run of `epochs` epochs.
+    fn behaviours(&self, count: usize, epochs: u64) -> Vec<Behaviour> {
         let forge = |k: usize| Behaviour::ForgeRssi {
             offset_db: 12.0 + 3.0 * (k % 3) as f64,
         };
@@ -91,6 +147,22 @@ impl Scenario {
             Scenario::Farm => vec![Behaviour::Farm; count],
             Scenario::Replay => vec![Behaviour::Replay; count],
             Scenario::WitnessOnly => vec![Behaviour::WitnessOnly; count],
+            Scenario::ShapingSpoofer => vec![Behaviour::ShapingSpoof; count],
+            Scenario::SmallSpoof => vec![Behaviour::Spoof; count],
+            Scenario::Patient => vec![
+                Behaviour::Patient {
+                    honest_epochs: (epochs / 2).max(1)
+                };
+                count
+            ],
+            Scenario::RelayRing => (0..count)
+                .map(|k| match k {
+                    0 => Behaviour::Relay,
+                    _ => Behaviour::RelayColluder,
+                })
+                .collect(),
+            Scenario::SybilIsland => vec![Behaviour::Island; count],
+            Scenario::OnboardingFlood => vec![Behaviour::Idle; count],
             Scenario::Mix => {
                 let cycle = [
                     Behaviour::Ring,
@@ -108,6 +180,20 @@ impl Scenario {
     }
 }
 
+/// A data credit's price in dollars: Helium's, $0.00001.
+pub const DC_USD: f64 = 0.000_01;
+
+/// What one epoch's (one day's) emission pays per honest hotspot of the network by default, in
+/// dollars. The assumption, from Helium's IoT network in 2023–2024: about 90 million IOT a day
+/// for proof of coverage, beacons and witnesses together (the unused data-transfer share
+/// included), at $0.0005–0.001 per IOT, over 300 000–400 000 hotspots: $0.10–0.30 per hotspot
+/// per day, of which the low end is taken. The emission of a simulated network is worth this
+/// times its honest hotspots, however many keys attackers add.
+pub const DEFAULT_USD_PER_HOTSPOT_EPOCH: f64 = 0.10;
+
+/// Epochs over which the attackers' return is projected.
+pub const RETURN_EPOCHS: u64 = 30;
+
 /// How a scenario is run.
 #[derive(Debug, Clone)]
 pub struct ScenarioConfig {
@@ -121,6 +207,9 @@ pub struct ScenarioConfig {
     pub seed: u64,
     /// Where the network stands.
     pub world: Arc<World>,
+    /// What one epoch's emission is worth, dollars; `None`:
+    /// [`DEFAULT_USD_PER_HOTSPOT_EPOCH`] per honest hotspot.
+    pub emission_usd: Option<f64>,
 }
 
 impl ScenarioConfig {
@@ -139,7 +228,14 @@ impl ScenarioConfig {
             epochs,
             seed,
             world,
+            emission_usd: None,
         }
+    }
+
+    /// What one epoch's emission is worth, dollars.
+    pub fn emission_usd_per_epoch(&self) -> f64 {
+        self.emission_usd
+            .unwrap_or_else(|| DEFAULT_USD_PER_HOTSPOT_EPOCH * self.split().0 as f64)
     }
 
     /// Honest hotspots and attackers: the attacker fraction of the hotspots, at least one,
@@ -211,8 +307,22 @@ pub struct ScenarioReport {
     pub attack_free_flagged: u64,
     /// Hotspot-epochs of the attack-free run.
     pub attack_free_hotspot_epochs: u64,
-    /// Each attacker.
+    /// Each attacker (the onboarding flood's silent keys only counted in `attackers`).
     pub attackers_detail: Vec<AttackerOutcome>,
+    /// What one epoch's emission is worth, dollars.
+    pub emission_usd_per_epoch: f64,
+    /// Data credits the attackers paid to onboard their keys and assert them: what the oracle
+    /// debited their owners when the scenario charges identities
+    /// ([`Scenario::charges_identities`]), else what its default fees (4 000 000 DC to
+    /// onboard, 1 000 000 DC per assertion) would have charged.
+    pub attacker_fees_dc: u64,
+    /// Whether the oracle charged those fees.
+    pub fees_charged: bool,
+    /// The attackers' return over [`RETURN_EPOCHS`] epochs: their share of the emission per
+    /// epoch (mean over the run) × 30 × the emission's value, over their fees in dollars
+    /// ([`DC_USD`] per data credit). Below 1, the attack does not pay within 30 epochs;
+    /// `None` when they paid nothing.
+    pub attacker_return: Option<f64>,
 }
 
 impl ScenarioReport {
@@ -220,6 +330,17 @@ impl ScenarioReport {
     /// hotspots lose at most `max_honest_loss`.
     pub fn meets(&self, max_attacker_share: f64, max_honest_loss: f64) -> bool {
         self.attacker_share <= max_attacker_share && self.honest_loss <= max_honest_loss
+    }
+
+    /// Sets the fees the attackers paid (`charged`: by the oracle), the emission's value per
+    /// epoch, and the attackers' return over [`RETURN_EPOCHS`] epochs.
+    pub fn set_return(&mut self, fees_dc: u64, charged: bool, emission_usd_per_epoch: f64) {
+        self.attacker_fees_dc = fees_dc;
+        self.fees_charged = charged;
+        self.emission_usd_per_epoch = emission_usd_per_epoch;
+        let fees_usd = fees_dc as f64 * DC_USD;
+        let earned_usd = self.attacker_share * RETURN_EPOCHS as f64 * emission_usd_per_epoch;
+        self.attacker_return = (fees_usd > 0.0).then(|| earned_usd / fees_usd);
     }
 }
 
@@ -230,16 +351,26 @@ fn offset((lat, lon): (f64, f64), distance_m: f64, bearing: f64) -> (f64, f64) {
     (lat + dlat, lon + dlon)
 }
 
-/// The attackers of `scenario` standing on `sites` (one each, in order) as `plan` says, and
-/// the hidden replay receiver if any.
+/// The attackers of `scenario` standing on `sites` (one each, in order) as `plan` says, in a
+/// run of `epochs` epochs, and the hidden replay receiver if any. The sybil island and the
+/// onboarding flood ignore `sites` and place their own keys (see [`island`] and [`flood`]).
+/// Each attacker has an owner of its own.
 pub fn attackers(
     scenario: Scenario,
     sites: &[&Site],
     plan: &AttackPlan,
     world: &World,
+    epochs: u64,
 ) -> (Vec<NodeSpec>, Option<RadioSite>) {
-    let behaviours = scenario.behaviours(sites.len());
-    let radio_site = |k: usize| 1_000 + k as u64;
+    match scenario {
+        Scenario::SybilIsland => {
+            let keys = plan.island_size(world.scenario_hotspots(false));
+            return (island(world, plan, keys, "island", 0), None);
+        }
+        Scenario::OnboardingFlood => return (flood(world, plan), None),
+        _ => {}
+    }
+    let behaviours = scenario.behaviours(sites.len(), epochs);
     let farm_roof = plan
         .farm_roof
         .as_deref()
@@ -259,15 +390,18 @@ pub fn attackers(
         let radio_here = RadioSite {
             lat: place.0,
             lon: place.1,
-            site: radio_site(k),
+            site: 1_000 + k as u64,
             antenna,
         };
         let (asserted, radio) = match behaviour {
-            Behaviour::Honest | Behaviour::ForgeRssi { .. } | Behaviour::WitnessOnly => {
-                (place, Some(radio_here))
+            Behaviour::Ring | Behaviour::RelayColluder | Behaviour::Island | Behaviour::Idle => {
+                (place, None)
             }
-            Behaviour::Ring => (place, None),
-            Behaviour::Spoof => (
+            Behaviour::Spoof if scenario == Scenario::SmallSpoof => (
+                displaced_to_another_hex(place, plan.small_spoof_distance_m, 2.4 * k as f64),
+                Some(radio_here),
+            ),
+            Behaviour::Spoof | Behaviour::ShapingSpoof => (
                 offset(place, plan.spoof_distance_m, 2.4 * k as f64),
                 Some(radio_here),
             ),
@@ -292,16 +426,115 @@ pub fn attackers(
                 });
                 (place, None)
             }
+            Behaviour::Honest
+            | Behaviour::ForgeRssi { .. }
+            | Behaviour::WitnessOnly
+            | Behaviour::Relay
+            | Behaviour::Patient { .. } => (place, Some(radio_here)),
+        };
+        let tag = match scenario {
+            Scenario::SmallSpoof => "small-spoof",
+            _ => scenario_tag(behaviour),
         };
         specs.push(NodeSpec {
-            name: format!("{}-{}", scenario_tag(behaviour), site.name),
+            name: format!("{tag}-{}", site.name),
             asserted,
             radio,
             behaviour,
             antenna,
+            owner: Some(k as u64),
         });
     }
     (specs, replay_receiver)
+}
+
+/// A point `distance_m` from `place`, at `bearing` radians or, if that point lies in the same
+/// resolution-8 hex, the first bearing turned by steps of 30° that leaves the hex.
+fn displaced_to_another_hex(place: (f64, f64), distance_m: f64, bearing: f64) -> (f64, f64) {
+    let hex = |p: (f64, f64)| {
+        h3_coverage::cell_at(p.0, p.1)
+            .ok()
+            .and_then(|cell| h3_coverage::parent(cell, h3_coverage::Resolution::Eight).ok())
+    };
+    let home = hex(place);
+    (0..12)
+        .map(|step| offset(place, distance_m, bearing + f64::from(step) * PI / 6.0))
+        .find(|p| hex(*p) != home)
+        .unwrap_or_else(|| offset(place, distance_m, bearing))
+}
+
+/// Where the sybil island lies: `plan.island_distance_m` beyond the world's farthest site from
+/// its centre, at `plan.island_bearing_deg`.
+pub fn island_centre(world: &World, plan: &AttackPlan) -> (f64, f64) {
+    offset(
+        world.centre(),
+        world.radius_m() + plan.island_distance_m,
+        plan.island_bearing_deg.to_radians(),
+    )
+}
+
+/// `keys` keys without radios of a sybil island on a square grid `plan.island_spacing_m`
+/// apart around [`island_centre`], named `{tag}-{k}`, owners numbered from `first_owner`.
+pub fn island(
+    world: &World,
+    plan: &AttackPlan,
+    keys: usize,
+    tag: &str,
+    first_owner: u64,
+) -> Vec<NodeSpec> {
+    let centre = island_centre(world, plan);
+    let columns = (keys as f64).sqrt().ceil().max(1.0) as usize;
+    let half = (columns as f64 - 1.0) / 2.0;
+    (0..keys)
+        .map(|k| {
+            let (row, column) = ((k / columns) as f64 - half, (k % columns) as f64 - half);
+            let north = offset(centre, row * plan.island_spacing_m, 0.0);
+            let asserted = offset(north, column * plan.island_spacing_m, PI / 2.0);
+            NodeSpec {
+                name: format!("{tag}-{k}"),
+                asserted,
+                radio: None,
+                behaviour: Behaviour::Island,
+                antenna: Antenna::default(),
+                owner: Some(first_owner + k as u64),
+            }
+        })
+        .collect()
+}
+
+/// The onboarding flood: `plan.flood_keys` keys, each with its own owner; the active share
+/// a sybil island, the others silent keys asserted at random places within the bounding box of
+/// the world's sites.
+pub fn flood(world: &World, plan: &AttackPlan) -> Vec<NodeSpec> {
+    let keys = plan.flood_keys;
+    let active = ((keys as f64 * plan.flood_active_fraction).round() as usize).min(keys);
+    let mut specs = island(world, plan, active, "flood-active", 0);
+    let lats = world.sites.iter().map(|s| s.lat);
+    let lons = world.sites.iter().map(|s| s.lon);
+    let (south, north) = (
+        lats.clone().fold(f64::MAX, f64::min),
+        lats.fold(f64::MIN, f64::max),
+    );
+    let (west, east) = (
+        lons.clone().fold(f64::MAX, f64::min),
+        lons.fold(f64::MIN, f64::max),
+    );
+    for k in active..keys {
+        let mut rng = crate::network::event_rng(0, b"flood", k as u64, 0);
+        let asserted = (
+            south + (north - south) * rng.gen::<f64>(),
+            west + (east - west) * rng.gen::<f64>(),
+        );
+        specs.push(NodeSpec {
+            name: format!("flood-idle-{k}"),
+            asserted,
+            radio: None,
+            behaviour: Behaviour::Idle,
+            antenna: Antenna::default(),
+            owner: Some(k as u64),
+        });
+    }
+    specs
 }
 
 fn scenario_tag(behaviour: Behaviour) -> &'static str {
@@ -313,6 +546,12 @@ fn scenario_tag(behaviour: Behaviour) -> &'static str {
         Behaviour::Farm => "farm",
         Behaviour::Replay => "replay",
         Behaviour::WitnessOnly => "witness-only",
+        Behaviour::ShapingSpoof => "shaping-spoof",
+        Behaviour::Island => "island",
+        Behaviour::Relay => "relay",
+        Behaviour::RelayColluder => "relay-colluder",
+        Behaviour::Patient { .. } => "patient",
+        Behaviour::Idle => "idle",
     }
 }
 
@@ -449,23 +688,68 @@ pub async fn run_attack(
             "the attack-free run is another configuration's".into(),
         ));
     }
+    check_epochs(scenario, config)?;
     let (honest, attackers_count) = config.split();
     let world = &config.world;
     let placement = world
         .placement(honest, attackers_count)
         .map_err(NetworkError::Config)?;
     let mut attack_config = config.network(&placement.honest, data_dir);
-    let (specs, replay_receiver) = attackers(scenario, &placement.attackers, &world.attack, world);
+    if scenario.charges_identities() {
+        attack_config.charge_identities();
+    }
+    let (specs, replay_receiver) = attackers(
+        scenario,
+        &placement.attackers,
+        &world.attack,
+        world,
+        config.epochs,
+    );
+    let attackers_count = specs.len();
     attack_config.extra = specs;
     attack_config.replay_receiver = replay_receiver;
     let (network, attack) = run_network(attack_config, config.epochs).await?;
-    let mut report = compare(&network.nodes(), &baseline.totals, &attack);
+    let nodes = network.nodes();
+    let mut report = compare(&nodes, &baseline.totals, &attack);
     report.scenario = scenario.name().to_string();
     report.world = world.name.clone();
     report.seed = config.seed;
     report.attackers = attackers_count;
     report.epochs = config.epochs;
+    let (fees_dc, charged) = attacker_fees(&network, &nodes);
+    report.set_return(fees_dc, charged, config.emission_usd_per_epoch());
     Ok(report)
+}
+
+/// Refuses a run of `scenario` shorter than its [`Scenario::min_epochs`].
+fn check_epochs(scenario: Scenario, config: &ScenarioConfig) -> Result<(), NetworkError> {
+    if config.epochs < scenario.min_epochs() {
+        return Err(NetworkError::Config(format!(
+            "scenario {} needs at least {} epochs",
+            scenario.name(),
+            scenario.min_epochs()
+        )));
+    }
+    Ok(())
+}
+
+/// The data credits the attackers among `nodes` paid the oracle when it charged fees, else
+/// what its default fees would have charged them; and whether it charged.
+fn attacker_fees(network: &Network, nodes: &[crate::NodeInfo]) -> (u64, bool) {
+    let attackers = nodes.iter().filter(|node| node.behaviour.is_attacker());
+    let paid = network.fees_paid();
+    if paid.is_empty() {
+        let fees = oracle::identity::IdentityConfig::default();
+        let each = fees.onboarding_fee_dc + fees.assertion_fee_dc;
+        return (attackers.count() as u64 * each, false);
+    }
+    let owners: std::collections::BTreeSet<&str> =
+        attackers.map(|node| node.owner.as_str()).collect();
+    let fees = owners
+        .into_iter()
+        .map(|owner| paid.get(owner).copied().unwrap_or(0))
+        .sum();
+    (fees, true)
 }
 
 /// Runs `scenario`: the attack-free run and the attack run, in fresh stores under `data_dir`.
@@ -474,6 +758,7 @@ pub async fn run(
     config: &ScenarioConfig,
     data_dir: &Path,
 ) -> Result<ScenarioReport, NetworkError> {
+    check_epochs(scenario, config)?;
     let baseline = run_baseline(config, &data_dir.join("attack-free")).await?;
     run_attack(scenario, config, &baseline, &data_dir.join("attack")).await
 }
@@ -502,6 +787,9 @@ fn compare(nodes: &[crate::NodeInfo], baseline: &RunTotals, attack: &RunTotals) 
                 .unwrap_or_default();
             for (reason, count) in flagged.iter().chain(&rejected) {
                 *caught.entry(reason.clone()).or_default() += count;
+            }
+            if node.behaviour == Behaviour::Idle && earned == 0 && flagged.is_empty() {
+                continue;
             }
             detail.push(AttackerOutcome {
                 name: node.name.clone(),
@@ -550,6 +838,10 @@ fn compare(nodes: &[crate::NodeInfo], baseline: &RunTotals, attack: &RunTotals) 
         attack_free_flagged: baseline.flagged_epochs,
         attack_free_hotspot_epochs: baseline.hotspot_epochs,
         attackers_detail: detail,
+        emission_usd_per_epoch: 0.0,
+        attacker_fees_dc: 0,
+        fees_charged: false,
+        attacker_return: None,
     }
 }
 
@@ -563,14 +855,27 @@ fn codes(map: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
-/// The reports as a Markdown table.
+/// The attackers' fees in dollars, marked `*` when the oracle did not charge them.
+fn fees(report: &ScenarioReport) -> String {
+    let dollars = report.attacker_fees_dc as f64 * DC_USD;
+    let mark = if report.fees_charged { "" } else { "*" };
+    format!("${dollars:.0}{mark}")
+}
+
+/// A return over 30 epochs as a table shows it.
+pub fn attacker_return(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_string(), |r| format!("{r:.3}"))
+}
+
+/// The reports as a Markdown table: `*` marks fees the oracle's defaults would have charged
+/// (the scenario ran with free identities).
 pub fn markdown(reports: &[ScenarioReport]) -> String {
     let mut out = String::from(
-        "| scenario | hotspots | attackers | epochs | seed | attacker share | honest loss | rules that caught (count) | honest hotspots flagged |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| scenario | hotspots | attackers | epochs | seed | attacker share | honest loss | rules that caught (count) | honest hotspots flagged | attackers' fees | return over 30 epochs |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in reports {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.2} % | {:.2} % | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.2} % | {:.2} % | {} | {} | {} | {} |\n",
             r.scenario,
             r.hotspots,
             r.attackers,
@@ -580,6 +885,8 @@ pub fn markdown(reports: &[ScenarioReport]) -> String {
             r.honest_loss * 100.0,
             codes(&r.caught),
             codes(&r.honest_flagged),
+            fees(r),
+            attacker_return(r.attacker_return),
         ));
     }
     out

@@ -31,6 +31,8 @@ pub struct SweepPlan {
     /// Where the runs' stores go (a temporary directory each); the memory file system
     /// `/dev/shm` when absent and the machine has one, else the system's temporary directory.
     pub data_root: Option<PathBuf>,
+    /// What one epoch's emission is worth, dollars (see [`ScenarioConfig::emission_usd`]).
+    pub emission_usd: Option<f64>,
 }
 
 /// The targets a run must meet.
@@ -77,6 +79,9 @@ pub struct RunRecord {
     pub attack_free_flagged: u64,
     /// Hotspot-epochs of the attack-free run.
     pub attack_free_hotspot_epochs: u64,
+    /// The attackers' return over 30 epochs (see [`ScenarioReport::attacker_return`]).
+    #[serde(default)]
+    pub attacker_return: Option<f64>,
     /// Why the run failed, if it did (then the numbers are zero).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -96,6 +101,7 @@ impl RunRecord {
             honest_flagged: report.honest_flagged.clone(),
             attack_free_flagged: report.attack_free_flagged,
             attack_free_hotspot_epochs: report.attack_free_hotspot_epochs,
+            attacker_return: report.attacker_return,
             error: None,
         }
     }
@@ -113,6 +119,7 @@ impl RunRecord {
             honest_flagged: BTreeMap::new(),
             attack_free_flagged: 0,
             attack_free_hotspot_epochs: 0,
+            attacker_return: None,
             error: Some(error),
         }
     }
@@ -187,7 +194,12 @@ fn job_dir(root: &Option<PathBuf>) -> std::io::Result<tempfile::TempDir> {
 }
 
 /// Runs one job: its attack-free run, then each scenario's attack run.
-async fn run_job(job: Job, epochs: u64, root: Option<PathBuf>) -> Vec<RunRecord> {
+async fn run_job(
+    job: Job,
+    epochs: u64,
+    root: Option<PathBuf>,
+    emission_usd: Option<f64>,
+) -> Vec<RunRecord> {
     let fail_all = |error: String| {
         job.scenarios
             .iter()
@@ -205,7 +217,8 @@ async fn run_job(job: Job, epochs: u64, root: Option<PathBuf>) -> Vec<RunRecord>
     };
     let mut records = Vec::with_capacity(job.scenarios.len());
     for &scenario in &job.scenarios {
-        let config = ScenarioConfig::in_world(scenario, job.world.clone(), epochs, job.seed);
+        let mut config = ScenarioConfig::in_world(scenario, job.world.clone(), epochs, job.seed);
+        config.emission_usd = emission_usd;
         let store = dir.path().join(scenario.name());
         let record = match scenario::run_attack(scenario, &config, &baseline, &store).await {
             Ok(report) => RunRecord::from_report(&report),
@@ -234,7 +247,12 @@ pub fn run(plan: &SweepPlan, progress: Arc<dyn Fn(&RunRecord) + Send + Sync>) ->
                 loop {
                     let job = lock(&queue).pop_front();
                     let Some(job) = job else { break };
-                    let batch = runtime.block_on(run_job(job, plan.epochs, plan.data_root.clone()));
+                    let batch = runtime.block_on(run_job(
+                        job,
+                        plan.epochs,
+                        plan.data_root.clone(),
+                        plan.emission_usd,
+                    ));
                     for record in &batch {
                         progress(record);
                     }
@@ -313,6 +331,9 @@ pub struct Summary {
     /// Share of the honest hotspot-epochs of the attack-free runs flagged or with reduced
     /// rewards.
     pub attack_free_flagged: f64,
+    /// The attackers' return over 30 epochs.
+    #[serde(default)]
+    pub attacker_return: Spread,
 }
 
 /// Seeds listed as the worst of a scenario.
@@ -338,6 +359,7 @@ pub fn summarize(records: &[RunRecord], targets: &Targets) -> Vec<Summary> {
                 .collect();
             let shares: Vec<f64> = done.iter().map(|r| r.attacker_share).collect();
             let losses: Vec<f64> = done.iter().map(|r| r.honest_loss).collect();
+            let returns: Vec<f64> = done.iter().filter_map(|r| r.attacker_return).collect();
             let mut worst = done.clone();
             worst.sort_by(|a, b| b.badness(targets).total_cmp(&a.badness(targets)));
             let flagged: u64 = done.iter().map(|r| r.attack_free_flagged).sum();
@@ -356,6 +378,7 @@ pub fn summarize(records: &[RunRecord], targets: &Targets) -> Vec<Summary> {
                     .map(|r| (r.seed, r.attacker_share, r.honest_loss))
                     .collect(),
                 attack_free_flagged: flagged as f64 / epochs.max(1) as f64,
+                attacker_return: Spread::of(&returns),
             }
         })
         .collect()
@@ -492,7 +515,7 @@ impl SweepReport {
         });
         for world in &self.worlds {
             out.push_str(&format!("\n#### World `{world}`\n\n"));
-            out.push_str("| scenario | runs | attacker share median / p95 / max | honest loss median / p95 / max | runs failing | worst seeds (attacker share, honest loss) | attack-free: honest hotspot-epochs flagged |\n|---|---|---|---|---|---|---|\n");
+            out.push_str("| scenario | runs | attacker share median / p95 / max | honest loss median / p95 / max | runs failing | worst seeds (attacker share, honest loss) | attack-free: honest hotspot-epochs flagged | attackers' return over 30 epochs median / max |\n|---|---|---|---|---|---|---|---|\n");
             for s in self.summaries.iter().filter(|s| &s.world == world) {
                 out.push_str(&summary_row(s));
             }
@@ -532,7 +555,7 @@ fn summary_row(s: &Summary) -> String {
         String::new()
     };
     format!(
-        "| {} | {}{} | {} | {} | {} | {} | {} |\n",
+        "| {} | {}{} | {} | {} | {} | {} | {} | {:.3} / {:.3} |\n",
         s.scenario,
         s.runs,
         errors,
@@ -541,6 +564,8 @@ fn summary_row(s: &Summary) -> String {
         s.failing,
         worst.join("; "),
         percent(s.attack_free_flagged),
+        s.attacker_return.median,
+        s.attacker_return.max,
     )
 }
 

@@ -164,6 +164,55 @@ pub struct AttackPlan {
     /// absent.
     #[serde(default)]
     pub farm_roof: Option<String>,
+    /// How far from its radio a small spoofer asserts its location, metres (the bearing is
+    /// turned until the asserted place lies in another resolution-8 hex).
+    #[serde(default = "default_small_spoof_m")]
+    pub small_spoof_distance_m: f64,
+    /// Keys of the sybil island; by default 40 % of the scenario's network size, between 10
+    /// and 30.
+    #[serde(default)]
+    pub island_keys: Option<usize>,
+    /// How far beyond the world's farthest site (from its centre) the sybil island's centre
+    /// lies, metres.
+    #[serde(default = "default_island_m")]
+    pub island_distance_m: f64,
+    /// Bearing from the world's centre to the sybil island, degrees from north.
+    #[serde(default = "default_island_bearing")]
+    pub island_bearing_deg: f64,
+    /// Spacing of the sybil island's keys on their grid, metres.
+    #[serde(default = "default_island_spacing_m")]
+    pub island_spacing_m: f64,
+    /// Keys of the onboarding flood.
+    #[serde(default = "default_flood_keys")]
+    pub flood_keys: usize,
+    /// Share of the flood's keys that fabricate reports (as a sybil island); the others stay
+    /// silent, asserted among the honest sites.
+    #[serde(default = "default_flood_active")]
+    pub flood_active_fraction: f64,
+}
+
+fn default_small_spoof_m() -> f64 {
+    500.0
+}
+
+fn default_island_m() -> f64 {
+    40_000.0
+}
+
+fn default_island_bearing() -> f64 {
+    90.0
+}
+
+fn default_island_spacing_m() -> f64 {
+    600.0
+}
+
+fn default_flood_keys() -> usize {
+    1_000
+}
+
+fn default_flood_active() -> f64 {
+    0.05
 }
 
 fn default_spoof_m() -> f64 {
@@ -180,6 +229,13 @@ impl Default for AttackPlan {
             spoof_distance_m: default_spoof_m(),
             replay_receiver_distance_m: default_replay_m(),
             farm_roof: None,
+            small_spoof_distance_m: default_small_spoof_m(),
+            island_keys: None,
+            island_distance_m: default_island_m(),
+            island_bearing_deg: default_island_bearing(),
+            island_spacing_m: default_island_spacing_m(),
+            flood_keys: default_flood_keys(),
+            flood_active_fraction: default_flood_active(),
         }
     }
 }
@@ -357,6 +413,15 @@ impl World {
         self.sites.iter().find(|site| site.name == name)
     }
 
+    /// The largest distance from [`World::centre`] to a site, metres.
+    pub fn radius_m(&self) -> f64 {
+        let centre = self.centre();
+        self.sites
+            .iter()
+            .map(|s| h3_coverage::distance_between_m(centre, (s.lat, s.lon)))
+            .fold(0.0, f64::max)
+    }
+
     /// The mean position of the sites, where the terrain's grid is anchored.
     pub fn centre(&self) -> (f64, f64) {
         let n = self.sites.len().max(1) as f64;
@@ -501,7 +566,41 @@ impl AttackPlan {
                 return Err(format!("attack.farm_roof names no site: {roof}"));
             }
         }
-        Ok(())
+        check_range(
+            "attack.small_spoof_distance_m",
+            self.small_spoof_distance_m,
+            0.0..=100_000.0,
+        )?;
+        if let Some(keys) = self.island_keys {
+            check_range("attack.island_keys", keys as f64, 2.0..=1_000.0)?;
+        }
+        check_range(
+            "attack.island_distance_m",
+            self.island_distance_m,
+            0.0..=1_000_000.0,
+        )?;
+        check_range(
+            "attack.island_bearing_deg",
+            self.island_bearing_deg,
+            0.0..=360.0,
+        )?;
+        check_range(
+            "attack.island_spacing_m",
+            self.island_spacing_m,
+            10.0..=10_000.0,
+        )?;
+        check_range("attack.flood_keys", self.flood_keys as f64, 1.0..=100_000.0)?;
+        check_range(
+            "attack.flood_active_fraction",
+            self.flood_active_fraction,
+            0.0..=1.0,
+        )
+    }
+
+    /// Keys of the sybil island in a network of `hotspots` (honest and attackers).
+    pub fn island_size(&self, hotspots: usize) -> usize {
+        self.island_keys
+            .unwrap_or_else(|| ((hotspots as f64 * 0.4).round() as usize).clamp(10, 30))
     }
 }
 

@@ -34,6 +34,7 @@ fn a_tiny_sweep_writes_every_run() {
         epochs: 1,
         jobs: 2,
         data_root: None,
+        emission_usd: None,
     };
     let seen = Arc::new(AtomicUsize::new(0));
     let progress = {

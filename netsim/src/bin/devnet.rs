@@ -50,9 +50,11 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     http_addr: SocketAddr,
     /// Run attack scenarios instead (`ring`, `spoof`, `forge-rssi`, `farm`, `replay`,
-    /// `witness-only`, `mix`, or `all`): each runs the network without and with 10 %
-    /// attackers in link-budget mode and prints what the attackers earned; `--report` gets
-    /// the JSON. `--hotspots` and `--unasserted` are ignored (each scenario has its size).
+    /// `witness-only`, `mix`, `sybil-island`, `shaping-spoofer`, `relay-ring`, `small-spoof`,
+    /// `patient`, `onboarding-flood`, or `all`): each runs the network without and with its
+    /// attackers (10 %, or the island's and flood's keys) in link-budget mode and prints what
+    /// the attackers earned and their return over 30 epochs; `--report` gets the JSON.
+    /// `--hotspots` and `--unasserted` are ignored (each scenario has its size).
     #[arg(long)]
     scenario: Option<String>,
     /// With `--scenario`: also write the table as Markdown to this file.
@@ -82,6 +84,10 @@ struct Args {
     /// every world and scenario completed, as a sweep would (`--markdown`, `--json`).
     #[arg(long)]
     summarize: Option<PathBuf>,
+    /// With `--scenario`: what one epoch's emission is worth in dollars, for the attackers'
+    /// return. Default: $0.10 per honest hotspot (see `netsim/WORLDS.md`).
+    #[arg(long)]
+    emission_usd: Option<f64>,
     /// With `--seeds`: scenario runs at once (default: twice the cores; the runs mostly wait
     /// on one another's messages).
     #[arg(long)]
@@ -142,6 +148,7 @@ async fn run_sweep(args: &Args, which: &str, seeds: RangeInclusive<u64>) -> Resu
         epochs: args.epochs,
         jobs: args.jobs.unwrap_or(2 * cores),
         data_root: args.data_dir.clone(),
+        emission_usd: args.emission_usd,
     };
     let total = plan.worlds.len() * plan.scenarios.len() * plan.seeds.clone().count();
     let bar = ProgressBar::new(total as u64).with_style(
@@ -239,6 +246,11 @@ fn write_sweep(args: &Args, which: &str, report: &SweepReport) -> Result<()> {
 }
 
 async fn run_scenarios(args: &Args, which: &str) -> Result<()> {
+    if let Some(usd) = args.emission_usd {
+        if !(usd.is_finite() && usd >= 0.0) {
+            bail!("--emission-usd {usd}: a number of dollars, at least 0");
+        }
+    }
     if let Some(seeds) = args.seeds.clone() {
         return run_sweep(args, which, seeds).await;
     }
@@ -291,7 +303,8 @@ async fn run_one_seed(
     let mut baselines: Vec<Baseline> = Vec::new();
     let mut reports = Vec::new();
     for (k, &scenario) in scenarios.iter().enumerate() {
-        let config = ScenarioConfig::in_world(scenario, world.clone(), args.epochs, args.seed);
+        let mut config = ScenarioConfig::in_world(scenario, world.clone(), args.epochs, args.seed);
+        config.emission_usd = args.emission_usd;
         let started = std::time::Instant::now();
         let index = match baselines.iter().position(|b| b.fits(&config)) {
             Some(index) => index,
