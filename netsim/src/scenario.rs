@@ -252,6 +252,9 @@ impl ScenarioConfig {
         let mut config = NetworkConfig::new(honest.len(), self.seed, data_dir.to_path_buf());
         self.world.apply(&mut config, honest);
         config.link_budget = true;
+        config.oracle.corroboration.anchors = (0..ANCHORS.min(honest.len() as u64))
+            .map(|i| poc::Keypair::from_seed(self.seed, i).address().to_string())
+            .collect();
         config
     }
 }
@@ -569,6 +572,14 @@ struct RunTotals {
     hotspot_epochs: u64,
 }
 
+/// The code under which the scenarios count a hotspot-epoch whose coverage nobody independent
+/// corroborated (its units scaled by `corroboration.uncorroborated_rate`).
+const UNCORROBORATED: &str = "uncorroborated";
+
+/// How many of the honest network's hotspots (the first ones) the oracle takes as its anchors
+/// ([`oracle_core::corroboration`]): the founding hotspots a real network would name.
+pub const ANCHORS: u64 = 3;
+
 /// Below this reputation factor a hotspot's rewards count as reduced.
 const FULL_REWARD: f64 = 1.0 - 1e-9;
 
@@ -586,6 +597,10 @@ impl RunTotals {
                 *flags.entry(reason.clone()).or_default() += 1;
             }
         }
+        for address in &report.uncorroborated {
+            let flags = self.flagged.entry(address.clone()).or_default();
+            *flags.entry(UNCORROBORATED.to_string()).or_default() += 1;
+        }
         for (reason, count) in &report.ineligible {
             *self.ineligible.entry(reason.clone()).or_default() += count;
         }
@@ -600,6 +615,7 @@ impl RunTotals {
             .iter()
             .filter(|address| {
                 report.flagged.contains_key(*address)
+                    || report.uncorroborated.contains(address)
                     || report
                         .reputation
                         .get(*address)

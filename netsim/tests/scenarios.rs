@@ -250,7 +250,7 @@ async fn patient_needs_two_epochs() {
 }
 
 // The stronger attackers at seed 7. The share and loss targets (attackers ≤ 2 %, honest loss
-// ≤ 1 %) are not met by the current rules in any of them, so they are printed, not asserted;
+// ≤ 1 %) are met only by the island and the flood (corroboration); the others print them;
 // what is asserted holds: the runs, the fees, the return, and the rules that do catch some.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,8 +260,8 @@ async fn sybil_island_does_not_pay_for_its_keys() {
     assert_eq!(report.attackers, 12);
     assert_eq!(report.hotspots, 27 + 12);
     assert!(
-        report.attacker_share > 0.0,
-        "the island beacons and witnesses"
+        report.attacker_share <= MAX_ATTACKER_SHARE && report.caught.contains_key("uncorroborated"),
+        "an island nobody independent corroborates is not paid: {report:?}"
     );
     let r = report.attacker_return.unwrap();
     assert!(

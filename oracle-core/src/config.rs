@@ -151,6 +151,8 @@ pub struct OracleConfig {
     pub reputation: ReputationConfig,
     /// Thresholds of the epoch-wide defences (`[defences]`).
     pub defences: crate::defences::DefenceConfig,
+    /// Coverage that nobody independent corroborates (`[corroboration]`).
+    pub corroboration: crate::corroboration::CorroborationConfig,
     /// How often `run` verifies pending reports.
     pub verify_period_ms: u64,
     /// Most refusals of reports signed by keys that are not onboarded gateways recorded in
@@ -189,6 +191,7 @@ impl Default for OracleConfig {
             denylist: DenylistConfig::default(),
             reputation: ReputationConfig::default(),
             defences: crate::defences::DefenceConfig::default(),
+            corroboration: crate::corroboration::CorroborationConfig::default(),
             verify_period_ms: 5_000,
             max_stranger_rejections_per_minute: 600,
             rewards: RewardConfig::default(),
@@ -238,6 +241,7 @@ impl OracleConfig {
             );
         }
         self.identity.makers()?;
+        self.corroboration.validate()?;
         self.denylist.validate()?;
         self.reputation.validate()?;
         Ok(())

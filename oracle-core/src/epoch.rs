@@ -78,6 +78,11 @@ pub struct EpochReport {
     /// epoch's ledger entry pins; absent in reports stored before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_digest: Option<String>,
+    /// Active hotspots whose coverage nobody independent corroborated
+    /// ([`crate::corroboration`]), by address: their units were scaled by
+    /// `corroboration.uncorroborated_rate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncorroborated: Vec<String>,
 }
 
 /// Receive time of each hotspot's latest valid report of a kind, among its latest
@@ -208,6 +213,20 @@ pub fn latest_heard<'a>(beacons: impl IntoIterator<Item = &'a BeaconHearing>) ->
         *entry = (*entry).max(b.latest_ms);
     }
     latest
+}
+
+/// Whether each of `beacons` was heard by one of `witnesses` (valid witnesses matched to them,
+/// as the epoch close loads them), for [`latest_heard`].
+pub fn hearings(beacons: &[BeaconRow], witnesses: &[EpochWitness]) -> Vec<BeaconHearing> {
+    let heard: std::collections::HashSet<i64> = witnesses.iter().map(|w| w.beacon_id).collect();
+    beacons
+        .iter()
+        .map(|b| BeaconHearing {
+            pub_key: b.pub_key,
+            heard: heard.contains(&b.id),
+            latest_ms: b.received_ms,
+        })
+        .collect()
 }
 
 /// What one beacon pays: nothing (`None`), or its beaconer and the witnesses selected among
@@ -386,6 +405,36 @@ fn reputation_factors(
         .collect()
 }
 
+/// The active hotspots that no chain of independently owned links ties to the network's
+/// anchors ([`crate::corroboration`]): none when no anchors are configured. Flagged hotspots
+/// neither corroborate nor are corroborated.
+fn uncorroborated(
+    inputs: &EpochInputs,
+    active: &BTreeSet<[u8; 32]>,
+    config: &OracleConfig,
+) -> BTreeSet<[u8; 32]> {
+    let rule = &config.corroboration;
+    let Ok(anchors) = rule.anchor_keys() else {
+        return BTreeSet::new();
+    };
+    if anchors.is_empty() {
+        return BTreeSet::new();
+    }
+    let beaconers: HashMap<i64, [u8; 32]> =
+        inputs.beacons.iter().map(|b| (b.id, b.pub_key)).collect();
+    let unflagged = |key: &[u8; 32]| !inputs.flags.contains_key(key);
+    let links = inputs.witnesses.iter().filter_map(|w| {
+        let beaconer = *beaconers.get(&w.beacon_id)?;
+        (unflagged(&beaconer) && unflagged(&w.pub_key)).then_some((beaconer, w.pub_key))
+    });
+    let done = crate::corroboration::corroborated(links, &anchors, &inputs.owners, rule.min_links);
+    active
+        .iter()
+        .filter(|k| !done.contains(*k))
+        .copied()
+        .collect()
+}
+
 /// Decides a closed epoch from its loaded inputs.
 pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoch, RewardError> {
     let selection = select_paid(inputs, config);
@@ -400,6 +449,12 @@ pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoc
             scales.insert(*key, density * factor);
             witness_factors.insert(*key, factor);
         }
+    }
+    let isolated = uncorroborated(inputs, &selection.active, config);
+    let rate = config.corroboration.uncorroborated_rate;
+    for key in &isolated {
+        *scales.entry(*key).or_insert(1.0) *= rate;
+        *witness_factors.entry(*key).or_insert(1.0) *= rate;
     }
     let rewards = compute_rewards_weighted(
         &selection.events,
@@ -419,7 +474,11 @@ pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoc
         })
         .collect();
     rows.sort_by_key(|r| r.pub_key);
-    let report = report_of(inputs, &selection, &factors, &rewards, &rows);
+    let mut report = report_of(inputs, &selection, &factors, &rewards, &rows);
+    report.uncorroborated = isolated
+        .iter()
+        .map(|key| poc::Address(*key).to_string())
+        .collect();
     Ok(DecidedEpoch {
         report,
         rows,
@@ -495,6 +554,7 @@ fn report_of(
             })
             .collect(),
         inputs_digest: Some(hex::encode(ledger::inputs_digest(&selection.pinned))),
+        uncorroborated: Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod corroboration;
 pub mod defences;
 pub mod epoch;
 pub mod identity;

@@ -129,7 +129,7 @@ impl Oracle {
             tracing::debug!(epoch, suspected, "suspicion carried from earlier epochs");
         }
         let (active_beacons, active_witnesses) = self
-            .reciprocity_activity(start_ms, end_ms, &witness_tallies)
+            .reciprocity_activity((start_ms, end_ms), (&beacons, &witnesses), &witness_tallies)
             .await?;
         let mut recent = beacon_tallies;
         recent.extend(witness_tallies);
@@ -241,14 +241,15 @@ impl Oracle {
     }
 
     /// HIP-106 activity from `reciprocity_window_ms` before the epoch to its end: each
-    /// hotspot's latest valid beacon that someone heard ([`decide::latest_heard`]) and its
-    /// latest valid witness. When the reputation span covers every reciprocity span, its
-    /// tallies (`reputation`) answer for the witnesses; otherwise the store tallies the longer
-    /// span.
+    /// hotspot's latest valid beacon that someone heard ([`decide::latest_heard`]; the epoch's
+    /// own beacons from what the close loaded, the earlier ones from the store) and its latest
+    /// valid witness. When the reputation span covers every reciprocity span, its tallies
+    /// (`reputation_witnesses`) answer for the witnesses; otherwise the store tallies the
+    /// longer span.
     async fn reciprocity_activity(
         &self,
-        start_ms: u64,
-        end_ms: u64,
+        (start_ms, end_ms): (u64, u64),
+        epoch_reports: (&[BeaconRow], &[EpochWitness]),
         reputation_witnesses: &[ReportTally],
     ) -> Result<(LatestValid, LatestValid), OracleError> {
         let config = self.config();
@@ -258,10 +259,11 @@ impl Oracle {
         if window == 0 {
             return Ok((LatestValid::new(), LatestValid::new()));
         }
-        let hearings = self
+        let mut hearings = self
             .store()
-            .beacon_hearings(reciprocity_start, end_ms)
+            .beacon_hearings(reciprocity_start, start_ms)
             .await?;
+        hearings.extend(decide::hearings(epoch_reports.0, epoch_reports.1));
         let beacons = decide::latest_heard(&hearings);
         if reputation_start <= reciprocity_start {
             return Ok((beacons, decide::latest_valid(reputation_witnesses)));
