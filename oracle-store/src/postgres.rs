@@ -717,19 +717,7 @@ impl EpochStore for PostgresStore {
             .bind(i(to_ms))
             .fetch_all(&self.pool)
             .await?;
-            rows.iter()
-                .map(|row| {
-                    let key: Vec<u8> = row.try_get(0)?;
-                    let status: String = row.try_get(1)?;
-                    tally_from_columns(
-                        &key,
-                        &status,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                    )
-                })
-                .collect()
+            collect(rows, tally_row)
         })
     }
 

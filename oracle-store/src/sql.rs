@@ -83,6 +83,19 @@ macro_rules! shared_sql {
             })
         }
 
+        /// A [`ReportTally`] from the columns `pub_key, status, reason, COUNT(*), MAX(received_ms)`.
+        fn tally_row(row: &$row) -> StoreResult<ReportTally> {
+            let key: Vec<u8> = row.try_get(0)?;
+            let status: String = row.try_get(1)?;
+            tally_from_columns(
+                &key,
+                &status,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            )
+        }
+
         fn collect<T>(rows: Vec<$row>, f: fn(&$row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
             rows.iter().map(f).collect()
         }
