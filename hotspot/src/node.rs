@@ -152,6 +152,19 @@ impl Hotspot {
         local_entropy: [u8; 4],
         timestamp_ns: u64,
     ) -> Result<PreparedBeacon, HotspotError> {
+        let mut prepared = self.prepare_beacon_unmodulated(entropy, local_entropy, timestamp_ns)?;
+        prepared.samples = radio::modulator::modulate(&prepared.params, &prepared.beacon.payload)?;
+        Ok(prepared)
+    }
+
+    /// Builds and signs this interval's beacon as [`Hotspot::prepare_beacon`] does, without
+    /// its samples (left empty): for simulations that decide receptions from a link budget.
+    pub fn prepare_beacon_unmodulated(
+        &self,
+        entropy: &proto::Entropy,
+        local_entropy: [u8; 4],
+        timestamp_ns: u64,
+    ) -> Result<PreparedBeacon, HotspotError> {
         entropy.verify()?;
         let beacon = Beacon::derive(
             &entropy.data,
@@ -164,7 +177,6 @@ impl Hotspot {
             beacon.datarate.spreading_factor,
             beacon.datarate.bandwidth_hz,
         );
-        let samples = radio::modulator::modulate(&params, &beacon.payload)?;
         let mut report = proto::BeaconReport {
             pub_key: self.public_key().to_vec(),
             local_entropy: local_entropy.to_vec(),
@@ -182,7 +194,7 @@ impl Hotspot {
             beacon,
             params,
             report,
-            samples,
+            samples: Vec::new(),
         })
     }
 

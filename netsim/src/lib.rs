@@ -20,5 +20,5 @@ pub mod world;
 
 pub use network::{
     Antenna, BeaconOutcome, Behaviour, EpochOutcome, HotspotRejections, Link, Network,
-    NetworkConfig, NetworkError, NodeInfo, NodeSpec, OutageStats, RadioSite,
+    NetworkConfig, NetworkError, NodeInfo, NodeSpec, OutageStats, RadioSite, Transport,
 };

@@ -59,6 +59,9 @@ pub enum NetworkError {
     /// A gRPC call failed.
     #[error("gRPC: {0}")]
     Client(#[from] hotspot::ClientError),
+    /// The oracle's ingest failed (the in-process transport).
+    #[error("ingest: {0}")]
+    Ingest(#[from] oracle::IngestError),
     /// A hotspot's daemon failed.
     #[error("daemon: {0}")]
     Daemon(#[from] hotspot::DaemonError),
@@ -175,6 +178,22 @@ pub struct NetworkConfig {
     /// The simulated clock stands still meanwhile, so the oracle receives the same reports at
     /// the same simulated times, in the same order, as without the outage.
     pub outage: Option<Range<u64>>,
+    /// How the hotspots' reports reach the oracle.
+    pub transport: Transport,
+}
+
+/// How the hotspots' reports reach the oracle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// The daemon's way: each report is written to the hotspot's spool and delivered by its
+    /// delivery task over gRPC.
+    #[default]
+    Daemon,
+    /// Straight into the oracle's ingest in this process ([`Oracle::submit_beacon`],
+    /// [`Oracle::submit_witnesses`]): the same reports at the same simulated times, in the
+    /// same order, without the spools and the network. Link-budget beacons are not
+    /// modulated. Sweeps run this way; it cannot simulate an outage.
+    InProcess,
 }
 
 impl NetworkConfig {
@@ -208,6 +227,7 @@ impl NetworkConfig {
             measurement_db: 1.0,
             spool_dir: None,
             outage: None,
+            transport: Transport::Daemon,
         }
     }
 
@@ -386,62 +406,119 @@ fn is_asserted(config: &NetworkConfig, index: usize) -> bool {
 /// and delivery task, and its link to the oracle.
 struct Node {
     info: NodeInfo,
-    daemon: Daemon<SimRadio>,
+    hotspot: Hotspot,
     /// A connection of its own to the oracle, which outages leave alone: the location
     /// assertion and the beacon entropy go over it.
     client: OracleClient,
+    /// The daemon, its spool and its delivery task; `None` with [`Transport::InProcess`].
+    daemon: Option<Box<DaemonNode>>,
+    crystal_ppm: f64,
+    rejections_seen: BTreeMap<String, u64>,
+}
+
+/// A simulated hotspot's daemon with its spool and delivery task.
+struct DaemonNode {
+    daemon: Daemon<SimRadio>,
     /// The delivery's way to the oracle when the run has an outage; without one the delivery
     /// connects to the oracle directly.
     link: Option<OracleLink>,
     _delivery: Delivery,
     refusals: broadcast::Receiver<Refusal>,
-    crystal_ppm: f64,
-    rejections_seen: BTreeMap<String, u64>,
 }
 
 impl Node {
-    /// Hotspot `index` of the network: its key, its location assertion (unless it is one of
-    /// the unasserted), its spool in `spool`, its daemon on a simulated radio and its delivery
-    /// task, which reaches the oracle over a link of its own.
+    /// Hotspot `index` of the network: its key, its onboarding and location assertion
+    /// (unless it is one of the unasserted), and with [`Transport::Daemon`] its spool in
+    /// `spool`, its daemon on a simulated radio and its delivery task, which reaches the
+    /// oracle over a link of its own.
     async fn start(
         config: &NetworkConfig,
         index: usize,
         spec: NodeSpec,
-        oracle: SocketAddr,
+        oracle: (&Oracle, SocketAddr),
         clock: &Arc<ManualClock>,
         spool: &std::path::Path,
     ) -> Result<Self, NetworkError> {
         let key = Keypair::from_seed(config.seed, index as u64);
         let owner = owner_key(config.seed, owner_number(&spec, index));
-        let mut client = OracleClient::connect(&format!("http://{oracle}")).await?;
-        if config.charges_identities() {
-            let record = issue_record(&maker_key(config.seed), key.public_key(), START_MS);
-            let request = onboard_request(record, &key, &owner, START_MS);
-            client.onboard(request).await?;
-        }
         let (gain_ddbi, elevation_m) = (spec.antenna.gain_ddbi, spec.antenna.height_m.round());
         let hotspot = Hotspot::new(
-            key,
+            key.clone(),
             config.region,
             spec.asserted,
             gain_ddbi,
             elevation_m as i32,
         )?;
-        let asserted = is_asserted(config, index);
-        if asserted {
-            client.assert_location(hotspot.assertion(START_MS)).await?;
+        let onboarding = config
+            .charges_identities()
+            .then(|| onboard_request(issue_record(&maker_key(config.seed), key.public_key(), START_MS), &key, &owner, START_MS));
+        let assertion = is_asserted(config, index).then(|| hotspot.assertion(START_MS));
+        let endpoint = format!("http://{}", oracle.1);
+        let mut client = OracleClient::connect_lazy(&endpoint, DELIVERY_TIMEOUT)?;
+        match config.transport {
+            Transport::Daemon => {
+                if let Some(request) = onboarding {
+                    client.onboard(request).await?;
+                }
+                if let Some(assertion) = assertion.clone() {
+                    client.assert_location(assertion).await?;
+                }
+            }
+            Transport::InProcess => {
+                if let Some(request) = onboarding {
+                    oracle.0.onboard(request).await?;
+                }
+                if let Some(assertion) = assertion.clone() {
+                    oracle.0.assert_location(assertion).await?;
+                }
+            }
         }
         let info = NodeInfo {
             name: spec.name,
             address: hotspot.address().to_string(),
             lat: spec.asserted.0,
             lon: spec.asserted.1,
-            asserted,
+            asserted: assertion.is_some(),
             radio: spec.radio,
             behaviour: spec.behaviour,
             antenna: spec.antenna,
             owner: owner.address().to_string(),
         };
+        let daemon = match config.transport {
+            Transport::Daemon => Some(Box::new(
+                DaemonNode::start(config, hotspot.clone(), oracle.1, clock, spool).await?,
+            )),
+            Transport::InProcess => None,
+        };
+        Ok(Self {
+            info,
+            hotspot,
+            client,
+            daemon,
+            crystal_ppm: 0.0,
+            rejections_seen: BTreeMap::new(),
+        })
+    }
+
+    /// The same hotspot with a crystal `ppm` parts per million off.
+    fn with_crystal(mut self, ppm: f64) -> Self {
+        self.crystal_ppm = ppm;
+        self
+    }
+
+}
+
+impl DaemonNode {
+    /// The daemon of `hotspot` on a simulated radio, its spool in `spool` and its delivery
+    /// task, which reaches the oracle at `oracle` over a link of its own when the run has an
+    /// outage.
+    async fn start(
+        config: &NetworkConfig,
+        hotspot: Hotspot,
+        oracle: SocketAddr,
+        clock: &Arc<ManualClock>,
+        spool: &std::path::Path,
+    ) -> Result<Self, NetworkError> {
         let link = match config.outage {
             Some(_) => Some(OracleLink::open(oracle).await?),
             None => None,
@@ -460,21 +537,11 @@ impl Node {
             .with_metrics(metrics)
             .with_backoff(DELIVERY_BACKOFF);
         Ok(Self {
-            info,
             daemon,
-            client,
             link,
             _delivery: delivery,
             refusals,
-            crystal_ppm: 0.0,
-            rejections_seen: BTreeMap::new(),
         })
-    }
-
-    /// The same hotspot with a crystal `ppm` parts per million off.
-    fn with_crystal(mut self, ppm: f64) -> Self {
-        self.crystal_ppm = ppm;
-        self
     }
 
     /// Waits until the hotspot's spool has drained, then moves the reports the oracle refused
@@ -695,6 +762,11 @@ impl Network {
                 "unasserted must be fewer than hotspots".into(),
             ));
         }
+        if config.outage.is_some() && config.transport == Transport::InProcess {
+            return Err(NetworkError::Config(
+                "an outage needs the daemon transport".into(),
+            ));
+        }
         let clock = Arc::new(ManualClock::new(START_MS));
         let shared_clock: Arc<dyn Clock> = clock.clone();
         let oracle = Oracle::open(config.oracle.clone(), &config.data_dir, shared_clock).await?;
@@ -710,7 +782,8 @@ impl Network {
         for (index, spec) in specs.into_iter().enumerate() {
             let crystal_ppm = rng.gen_range(-config.crystal_ppm..=config.crystal_ppm);
             let spool = spool_dir.join(index.to_string());
-            let node = Node::start(&config, index, spec, grpc_addr, &clock, &spool).await?;
+            let node =
+                Node::start(&config, index, spec, (&oracle, grpc_addr), &clock, &spool).await?;
             nodes.push(node.with_crystal(crystal_ppm));
         }
         let mut fees_paid = BTreeMap::new();
@@ -764,7 +837,7 @@ impl Network {
 
     /// The hotspot at `index`.
     pub fn hotspot(&self, index: usize) -> &Hotspot {
-        self.nodes[index].daemon.hotspot()
+        &self.nodes[index].hotspot
     }
 
     /// A gRPC client of the oracle, as hotspot `index` holds it, on a connection that outages
@@ -773,9 +846,9 @@ impl Network {
         self.nodes[index].client.clone()
     }
 
-    /// The outbox (spool) of hotspot `index`.
-    pub fn outbox(&self, index: usize) -> &Outbox {
-        self.nodes[index].daemon.outbox()
+    /// The outbox (spool) of hotspot `index`; `None` with [`Transport::InProcess`].
+    pub fn outbox(&self, index: usize) -> Option<&Outbox> {
+        self.nodes[index].daemon.as_ref().map(|d| d.daemon.outbox())
     }
 
     /// The spool directory of hotspot `index`.
@@ -783,9 +856,10 @@ impl Network {
         self.spool_dir.join(index.to_string())
     }
 
-    /// The daemon metrics of hotspot `index`: reports delivered and refused, delivery retries.
-    pub fn metrics(&self, index: usize) -> &Metrics {
-        self.nodes[index].daemon.metrics()
+    /// The daemon metrics of hotspot `index`: reports delivered and refused, delivery
+    /// retries; `None` with [`Transport::InProcess`].
+    pub fn metrics(&self, index: usize) -> Option<&Metrics> {
+        self.nodes[index].daemon.as_ref().map(|d| d.daemon.metrics())
     }
 
     /// What the outages did so far.
@@ -951,7 +1025,7 @@ impl Network {
         };
         let samples = propagate(&prepared.samples, sample_rate, &conditions, &mut self.rng);
         let start_ns = at_ms * 1_000_000 - (delay_samples as f64 / sample_rate * 1e9) as u64;
-        Ok(self.nodes[demodulator].daemon.hotspot().demodulate(
+        Ok(self.nodes[demodulator].hotspot.demodulate(
             prepared.beacon.frequency_hz,
             &prepared.params,
             &samples,
@@ -1009,28 +1083,47 @@ impl Network {
     ) -> Result<BeaconOutcome, NetworkError> {
         self.clock.set(at_ms);
         self.fresh_entropy(at_ms).await?;
-        let entropy = self.nodes[beaconer].client.entropy().await?;
+        let entropy = match self.config.transport {
+            Transport::Daemon => self.nodes[beaconer].client.entropy().await?,
+            Transport::InProcess => self.oracle.get_entropy().await?,
+        };
         let local_entropy: [u8; 4] = self.event_rng(b"local", beaconer as u64, at_ms).gen();
+        match self.config.transport {
+            Transport::Daemon => {
+                self.beacon_through_daemons(beaconer, at_ms, &entropy, local_entropy)
+                    .await
+            }
+            Transport::InProcess => {
+                self.beacon_in_process(beaconer, at_ms, &entropy, local_entropy)
+                    .await
+            }
+        }
+    }
+
+    /// [`Network::beacon`] the daemons' way: spools, delivery tasks and gRPC.
+    async fn beacon_through_daemons(
+        &mut self,
+        beaconer: usize,
+        at_ms: u64,
+        entropy: &poc::proto::Entropy,
+        local_entropy: [u8; 4],
+    ) -> Result<BeaconOutcome, NetworkError> {
         let mut refused = Vec::new();
         let outage = self.begin_step();
         // The radio returns once the beacon is on air, and its report leaves then.
-        let prepared = self.nodes[beaconer]
-            .daemon
-            .beacon_with(&entropy, local_entropy, at_ms)
+        let prepared = self
+            .daemon_mut(beaconer)?
+            .beacon_with(entropy, local_entropy, at_ms)
             .await?
             .ok_or(NetworkError::BeaconSkipped(beaconer))?;
         self.deliver(&[beaconer], outage, &mut refused).await?;
 
         let receptions = self.receptions(beaconer, &prepared, at_ms)?;
-        let airtime_ms = prepared
-            .params
-            .time_on_air(prepared.beacon.payload.len())
-            .as_millis() as u64;
-        self.clock.set(at_ms + airtime_ms + WITNESS_DELAY_MS);
+        self.clock.set(at_ms + witness_delay_ms(&prepared));
         let outage = self.begin_step();
         let mut witnesses = Vec::new();
         for (receiver, reception) in receptions {
-            if let Some(report) = self.nodes[receiver].daemon.hear(reception).await? {
+            if let Some(report) = self.daemon_mut(receiver)?.hear(reception).await? {
                 witnesses.push((receiver, report));
                 if !outage {
                     self.deliver(&[receiver], false, &mut refused).await?;
@@ -1048,6 +1141,66 @@ impl Network {
             witnesses,
             refused,
         })
+    }
+
+    /// [`Network::beacon`] straight into the oracle's ingest, at the simulated moments the
+    /// daemons' way gives: the beacon's report once the radio has sent it, the witnesses'
+    /// together [`WITNESS_DELAY_MS`] after the beacon's end, in hotspot order.
+    async fn beacon_in_process(
+        &mut self,
+        beaconer: usize,
+        at_ms: u64,
+        entropy: &poc::proto::Entropy,
+        local_entropy: [u8; 4],
+    ) -> Result<BeaconOutcome, NetworkError> {
+        let hotspot = &self.nodes[beaconer].hotspot;
+        let timestamp_ns = at_ms * 1_000_000;
+        let prepared = if self.config.link_budget {
+            hotspot.prepare_beacon_unmodulated(entropy, local_entropy, timestamp_ns)?
+        } else {
+            hotspot.prepare_beacon(entropy, local_entropy, timestamp_ns)?
+        };
+        let mut refused = Vec::new();
+        self.clock.set(at_ms + airtime_ms(&prepared) + crate::air::TX_DONE_MS);
+        if let Err(error) = self.oracle.submit_beacon(prepared.report.clone()).await {
+            refused.push((beaconer, error.to_string()));
+        }
+        let receptions = self.receptions(beaconer, &prepared, at_ms)?;
+        self.clock.set(at_ms + witness_delay_ms(&prepared));
+        let witnesses: Vec<(usize, WitnessReport)> = receptions
+            .into_iter()
+            .filter_map(|(receiver, reception)| {
+                self.nodes[receiver]
+                    .hotspot
+                    .witness(&reception.frame, reception.frequency_hz, reception.timestamp_ns)
+                    .map(|report| (receiver, report))
+            })
+            .collect();
+        for chunk in witnesses.chunks(oracle::ingest::MAX_BATCH) {
+            let reports = chunk.iter().map(|(_, report)| report.clone()).collect();
+            let decisions = self.oracle.submit_witnesses(reports).await?;
+            for ((sender, _), decision) in chunk.iter().zip(decisions) {
+                if let Err(error) = decision {
+                    refused.push((*sender, error.to_string()));
+                }
+            }
+        }
+        Ok(BeaconOutcome {
+            beaconer,
+            at_ms,
+            report: prepared.report,
+            witnesses,
+            refused,
+        })
+    }
+
+    /// The daemon of hotspot `index`.
+    fn daemon_mut(&mut self, index: usize) -> Result<&mut Daemon<SimRadio>, NetworkError> {
+        self.nodes[index]
+            .daemon
+            .as_deref_mut()
+            .map(|d| &mut d.daemon)
+            .ok_or_else(|| NetworkError::Config("the in-process transport has no daemons".into()))
     }
 
     /// What each hotspot's radio hears of `beaconer`'s beacon, in hotspot order: the
@@ -1226,23 +1379,18 @@ impl Network {
             .outage
             .as_ref()
             .is_some_and(|span| span.contains(&now));
+        let daemons = || self.nodes.iter().filter_map(|node| node.daemon.as_deref());
         if outage {
-            for node in &self.nodes {
-                if let Some(link) = &node.link {
-                    link.cut();
-                }
+            for link in daemons().filter_map(|d| d.link.as_ref()) {
+                link.cut();
             }
-            let retries = self
-                .nodes
-                .iter()
-                .map(|node| node.daemon.metrics().delivery_retries.get());
+            let retries = daemons().map(|d| d.daemon.metrics().delivery_retries.get());
             self.retries_at_cut = Some(retries.collect());
-        } else if self.retries_at_cut.take().is_some() {
-            for node in &self.nodes {
-                if let Some(link) = &node.link {
-                    link.restore();
-                }
+        } else if self.retries_at_cut.is_some() {
+            for link in daemons().filter_map(|d| d.link.as_ref()) {
+                link.restore();
             }
+            self.retries_at_cut = None;
         }
         outage
     }
@@ -1266,19 +1414,23 @@ impl Network {
             self.wait_for_failed_deliveries(&order).await?;
             let held: u64 = order
                 .iter()
-                .map(|&sender| self.nodes[sender].daemon.outbox().depth() as u64)
+                .filter_map(|&sender| self.nodes[sender].daemon.as_deref())
+                .map(|d| d.daemon.outbox().depth() as u64)
                 .sum();
             self.outage_stats.steps += 1;
             self.outage_stats.reports_held += held;
             self.outage_stats.most_held = self.outage_stats.most_held.max(held);
         }
         for sender in order {
+            let Some(daemon) = self.nodes[sender].daemon.as_deref_mut() else {
+                continue;
+            };
             if outage {
-                if let Some(link) = &self.nodes[sender].link {
+                if let Some(link) = &daemon.link {
                     link.restore();
                 }
             }
-            self.nodes[sender].settle(sender, refused).await?;
+            daemon.settle(sender, refused).await?;
         }
         Ok(())
     }
@@ -1289,7 +1441,9 @@ impl Network {
         let started = Instant::now();
         for &sender in senders {
             let before = at_cut.get(sender).copied().unwrap_or(0);
-            let daemon = &self.nodes[sender].daemon;
+            let Some(DaemonNode { daemon, .. }) = self.nodes[sender].daemon.as_deref() else {
+                continue;
+            };
             while daemon.metrics().delivery_retries.get() <= before {
                 if started.elapsed() > STEP_TIMEOUT {
                     return Err(NetworkError::Undelivered {
@@ -1369,7 +1523,7 @@ impl Network {
             let totals = self
                 .oracle
                 .store()
-                .reason_counts(&node.daemon.hotspot().public_key())
+                .reason_counts(&node.hotspot.public_key())
                 .await?;
             let mut since = BTreeMap::new();
             for (reason, count) in &totals {
@@ -1391,6 +1545,19 @@ impl Network {
     pub fn first_epoch(&self) -> u64 {
         START_MS / self.config.oracle.epoch_ms
     }
+}
+
+/// How long `prepared` is on air, milliseconds.
+fn airtime_ms(prepared: &PreparedBeacon) -> u64 {
+    prepared
+        .params
+        .time_on_air(prepared.beacon.payload.len())
+        .as_millis() as u64
+}
+
+/// From a beacon's start until its witnesses' reports leave, milliseconds.
+fn witness_delay_ms(prepared: &PreparedBeacon) -> u64 {
+    airtime_ms(prepared) + WITNESS_DELAY_MS
 }
 
 /// A random generator for one event of the run seeded with `seed`, derived from the seed and

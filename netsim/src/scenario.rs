@@ -9,7 +9,7 @@
 //! epochs in both runs and any difference in their rewards comes from the attackers.
 
 use crate::network::{
-    Antenna, Behaviour, Network, NetworkConfig, NetworkError, NodeSpec, RadioSite,
+    Antenna, Behaviour, Network, NetworkConfig, NetworkError, NodeSpec, RadioSite, Transport,
 };
 use crate::world::{AttackPlan, Site, World, DEFAULT_WORLD};
 use rand::Rng;
@@ -210,6 +210,9 @@ pub struct ScenarioConfig {
     /// What one epoch's emission is worth, dollars; `None`:
     /// [`DEFAULT_USD_PER_HOTSPOT_EPOCH`] per honest hotspot.
     pub emission_usd: Option<f64>,
+    /// How the reports reach the oracle: through the daemons' spools and gRPC by default,
+    /// in process in sweeps (the same reports at the same simulated times).
+    pub transport: Transport,
 }
 
 impl ScenarioConfig {
@@ -229,6 +232,7 @@ impl ScenarioConfig {
             seed,
             world,
             emission_usd: None,
+            transport: Transport::Daemon,
         }
     }
 
@@ -252,6 +256,7 @@ impl ScenarioConfig {
         let mut config = NetworkConfig::new(honest.len(), self.seed, data_dir.to_path_buf());
         self.world.apply(&mut config, honest);
         config.link_budget = true;
+        config.transport = self.transport;
         config.oracle.corroboration.anchors = (0..ANCHORS.min(honest.len() as u64))
             .map(|i| poc::Keypair::from_seed(self.seed, i).address().to_string())
             .collect();

@@ -6,6 +6,7 @@
 //! A seed and a world give one attack-free run per network size, which all scenarios of that
 //! size share ([`scenario::run_baseline`]); each scenario then runs with its attackers.
 
+use crate::network::Transport;
 use crate::scenario::{self, Scenario, ScenarioConfig, ScenarioReport};
 use crate::world::World;
 use serde::{Deserialize, Serialize};
@@ -210,7 +211,9 @@ async fn run_job(
         Ok(dir) => dir,
         Err(error) => return fail_all(format!("store directory: {error}")),
     };
-    let first = ScenarioConfig::in_world(job.scenarios[0], job.world.clone(), epochs, job.seed);
+    let mut first =
+        ScenarioConfig::in_world(job.scenarios[0], job.world.clone(), epochs, job.seed);
+    first.transport = Transport::InProcess;
     let baseline = match scenario::run_baseline(&first, &dir.path().join("attack-free")).await {
         Ok(baseline) => baseline,
         Err(error) => return fail_all(format!("attack-free run: {error}")),
@@ -219,6 +222,7 @@ async fn run_job(
     for &scenario in &job.scenarios {
         let mut config = ScenarioConfig::in_world(scenario, job.world.clone(), epochs, job.seed);
         config.emission_usd = emission_usd;
+        config.transport = Transport::InProcess;
         let store = dir.path().join(scenario.name());
         let record = match scenario::run_attack(scenario, &config, &baseline, &store).await {
             Ok(report) => RunRecord::from_report(&report),

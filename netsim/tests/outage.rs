@@ -54,7 +54,7 @@ async fn run_epoch(outage: Option<Range<u64>>) -> Run {
     let mut retries = 0;
     let (mut spooled_files, mut rejected_files) = (0, 0);
     for index in 0..HOTSPOTS {
-        let metrics = network.metrics(index);
+        let metrics = network.metrics(index).expect("daemons have metrics");
         for kind in ["beacon", "witness"] {
             let kind_label = label("kind", kind);
             *delivered.entry(kind).or_default() +=
@@ -63,7 +63,7 @@ async fn run_epoch(outage: Option<Range<u64>>) -> Run {
                 metrics.reports_refused.get_or_create(&kind_label).get();
         }
         retries += metrics.delivery_retries.get();
-        let spool = network.outbox(index);
+        let spool = network.outbox(index).expect("daemons have spools");
         assert_eq!(spool.depth(), 0, "hotspot {index}'s spool has drained");
         let spool_dir = network.spool_dir(index);
         spooled_files += report_files(&spool_dir);

@@ -315,3 +315,24 @@ async fn patient() {
     targets_hold(&report);
     assert_eq!((report.attackers, report.epochs), (3, 2));
 }
+
+/// The in-process transport of sweeps hands the oracle the same reports at the same simulated
+/// times as the daemons' spools and gRPC: the reports of both runs are the same, to the last
+/// unit of reward, for attackers of several kinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_transport_gives_the_daemons_results() {
+    for scenario in [Scenario::Patient, Scenario::SybilIsland] {
+        let mut reports = Vec::new();
+        for transport in [netsim::Transport::Daemon, netsim::Transport::InProcess] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = ScenarioConfig::new(scenario, scenario.min_epochs(), 11);
+            config.transport = transport;
+            let report = run(scenario, &config, dir.path())
+                .await
+                .expect("scenario runs");
+            reports.push(serde_json::to_value(&report).unwrap());
+        }
+        assert_eq!(reports[0], reports[1], "{}", scenario.name());
+        assert!(reports[0]["emission"].as_u64().unwrap() > 0);
+    }
+}

@@ -92,6 +92,11 @@ struct Args {
     /// on one another's messages).
     #[arg(long)]
     jobs: Option<usize>,
+    /// With `--scenario` and one seed: hand the reports straight to the oracle's ingest in
+    /// process, as sweeps do, instead of through the hotspots' spools and gRPC. The oracle
+    /// sees the same reports at the same simulated times.
+    #[arg(long)]
+    in_process: bool,
 }
 
 /// `A..B` (both included) or a single seed.
@@ -305,6 +310,9 @@ async fn run_one_seed(
     for (k, &scenario) in scenarios.iter().enumerate() {
         let mut config = ScenarioConfig::in_world(scenario, world.clone(), args.epochs, args.seed);
         config.emission_usd = args.emission_usd;
+        if args.in_process {
+            config.transport = netsim::Transport::InProcess;
+        }
         let started = std::time::Instant::now();
         let index = match baselines.iter().position(|b| b.fits(&config)) {
             Some(index) => index,
