@@ -300,10 +300,18 @@ pub struct ScenarioReport {
     pub emission: u64,
     /// Share of the emission the attackers earned, in [0, 1].
     pub attacker_share: f64,
-    /// What the honest hotspots lost against the attack-free run: the sum over honest
-    /// hotspots of what each earned less, over what they earned in the attack-free run.
+    /// Share of the emission the attackers' radios earn when run honestly, each asserted where
+    /// it stands ([`honest_radios`]); 0 when the attackers have no radio on air.
+    pub honest_radio_share: f64,
+    /// What the attack gains: the attackers' share less their radios' honest share, or 0.
+    /// A radio that really covers the land earns for it whoever owns it; what the attack must
+    /// not pay is anything beyond that. Without radios it is the attackers' whole share.
+    pub attacker_gain: f64,
+    /// What the honest hotspots lost against the run with the attackers' radios honest (the
+    /// attack-free run when they have none): the sum over honest hotspots of what each earned
+    /// less, over what they earned there.
     pub honest_loss: f64,
-    /// Honest hotspots' earnings: attack-free run, attack run.
+    /// Honest hotspots' earnings: run with the attackers' radios honest, attack run.
     pub honest_earned: (u64, u64),
     /// Reasons that caught attackers: flags (hotspots × epochs), invalid attacker reports, and
     /// rewards withheld beyond the attack-free run's (reciprocity), by code.
@@ -334,10 +342,11 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    /// Whether the targets hold: attackers earn at most `max_attacker_share` and honest
-    /// hotspots lose at most `max_honest_loss`.
+    /// Whether the targets hold: the attack gains at most `max_attacker_share` of the
+    /// emission ([`ScenarioReport::attacker_gain`]) and honest hotspots lose at most
+    /// `max_honest_loss`.
     pub fn meets(&self, max_attacker_share: f64, max_honest_loss: f64) -> bool {
-        self.attacker_share <= max_attacker_share && self.honest_loss <= max_honest_loss
+        self.attacker_gain <= max_attacker_share && self.honest_loss <= max_honest_loss
     }
 
     /// Sets the fees the attackers paid (`charged`: by the oracle), the emission's value per
@@ -645,80 +654,148 @@ async fn run_network(
     Ok((network, totals))
 }
 
-/// The attack-free run of a scenario configuration, which every scenario of the same world,
-/// seed, size and epochs shares.
+/// A run an attack is measured against: the honest network alone (attack-free), or with the
+/// attackers' radios run honestly, each where it stands.
 #[derive(Debug)]
 pub struct Baseline {
+    key: BaselineKey,
+    totals: RunTotals,
+    /// Addresses of the honest radios added to the honest network.
+    radios: Vec<String>,
+}
+
+/// What makes two baselines the same run.
+#[derive(Debug, Clone, PartialEq)]
+struct BaselineKey {
     honest: usize,
     epochs: u64,
     seed: u64,
     world: String,
-    totals: RunTotals,
+    /// Sites of the radios added (none: attack-free).
+    radio_sites: Vec<u64>,
+}
+
+impl BaselineKey {
+    fn of(config: &ScenarioConfig, radios: &[NodeSpec]) -> Self {
+        Self {
+            honest: config.split().0,
+            epochs: config.epochs,
+            seed: config.seed,
+            world: config.world.name.clone(),
+            radio_sites: radios.iter().filter_map(|r| r.radio).map(|r| r.site).collect(),
+        }
+    }
 }
 
 impl Baseline {
-    /// Whether this attack-free run is the one of `config`'s scenario.
-    pub fn fits(&self, config: &ScenarioConfig) -> bool {
-        (self.honest, self.epochs, self.seed, self.world.as_str())
-            == (
-                config.split().0,
-                config.epochs,
-                config.seed,
-                config.world.name.as_str(),
-            )
-    }
-
     /// Hotspot-epochs in which a hotspot was flagged or had its rewards reduced, and all
     /// hotspot-epochs.
     pub fn flagged(&self) -> (u64, u64) {
         (self.totals.flagged_epochs, self.totals.hotspot_epochs)
     }
+
+    /// The share of the emission the added radios earned.
+    fn radio_share(&self) -> f64 {
+        let earned: u64 = self
+            .radios
+            .iter()
+            .map(|address| self.totals.earned.get(address).copied().unwrap_or(0))
+            .sum();
+        earned as f64 / self.totals.emission.max(1) as f64
+    }
 }
 
-/// Runs the attack-free network of `config` with its store in `data_dir`.
-pub async fn run_baseline(
-    config: &ScenarioConfig,
-    data_dir: &Path,
-) -> Result<Baseline, NetworkError> {
-    let (honest, attackers) = config.split();
-    let placement = config
-        .world
-        .placement(honest, attackers)
-        .map_err(NetworkError::Config)?;
-    let network = config.network(&placement.honest, data_dir);
-    let (_, totals) = run_network(network, config.epochs).await?;
-    Ok(Baseline {
-        honest,
-        epochs: config.epochs,
-        seed: config.seed,
-        world: config.world.name.clone(),
-        totals,
-    })
+/// The baselines of the scenarios run so far, each run once and shared by every scenario
+/// that needs it: the attack-free network of a world, seed and size, and that network with
+/// the same attackers' radios run honestly (the spoofers', forgers', witness-only and
+/// patient attackers' radios are the same radios on the same sites).
+#[derive(Debug, Default)]
+pub struct Baselines {
+    runs: Vec<Baseline>,
 }
 
-/// Runs `scenario` with its attackers against `baseline`, the attack-free run of the same
-/// configuration, with its store in `data_dir`.
+impl Baselines {
+    /// The baseline of `config`'s honest network with `radios` added (none: attack-free),
+    /// run with its store under `data_dir` unless run before.
+    async fn get(
+        &mut self,
+        config: &ScenarioConfig,
+        radios: Vec<NodeSpec>,
+        data_dir: &Path,
+    ) -> Result<usize, NetworkError> {
+        let key = BaselineKey::of(config, &radios);
+        if let Some(index) = self.runs.iter().position(|run| run.key == key) {
+            return Ok(index);
+        }
+        let (honest, attackers) = config.split();
+        let placement = config
+            .world
+            .placement(honest, attackers)
+            .map_err(NetworkError::Config)?;
+        let dir = data_dir.join(format!("baseline-{}", self.runs.len()));
+        let mut network = config.network(&placement.honest, &dir);
+        network.extra = radios;
+        let (network, totals) = run_network(network, config.epochs).await?;
+        let radios = network.nodes()[honest..]
+            .iter()
+            .map(|node| node.address.clone())
+            .collect();
+        self.runs.push(Baseline {
+            key,
+            totals,
+            radios,
+        });
+        Ok(self.runs.len() - 1)
+    }
+
+    /// The attack-free run of `config`, run with its store under `data_dir` unless run before.
+    pub async fn attack_free(
+        &mut self,
+        config: &ScenarioConfig,
+        data_dir: &Path,
+    ) -> Result<&Baseline, NetworkError> {
+        let index = self.get(config, Vec::new(), data_dir).await?;
+        Ok(&self.runs[index])
+    }
+}
+
+/// The attackers' radios run honestly: one honest hotspot for each distinct radio among
+/// `attackers`, asserted where the radio stands, with its antenna and its key's owner. Keys
+/// without a radio (rings, islands, replaying keys) have no honest counterpart, and a farm's
+/// keys share one radio.
+pub fn honest_radios(attackers: &[NodeSpec]) -> Vec<NodeSpec> {
+    let mut sites = std::collections::BTreeSet::new();
+    attackers
+        .iter()
+        .filter_map(|spec| {
+            let radio = spec.radio?;
+            sites.insert(radio.site).then(|| NodeSpec {
+                name: format!("honest-{}", spec.name),
+                asserted: (radio.lat, radio.lon),
+                radio: Some(radio),
+                behaviour: Behaviour::Honest,
+                antenna: radio.antenna,
+                owner: spec.owner,
+            })
+        })
+        .collect()
+}
+
+/// Runs `scenario` with its attackers, with its stores under `data_dir`, and measures it
+/// against its baselines (run first unless `baselines` has them): the attackers' gain over
+/// what their radios earn honestly, and the honest hotspots' loss against that honest run.
 pub async fn run_attack(
     scenario: Scenario,
     config: &ScenarioConfig,
-    baseline: &Baseline,
+    baselines: &mut Baselines,
     data_dir: &Path,
 ) -> Result<ScenarioReport, NetworkError> {
-    if !baseline.fits(config) {
-        return Err(NetworkError::Config(
-            "the attack-free run is another configuration's".into(),
-        ));
-    }
     check_epochs(scenario, config)?;
     let (honest, attackers_count) = config.split();
     let world = &config.world;
     let placement = world
         .placement(honest, attackers_count)
         .map_err(NetworkError::Config)?;
-    let mut attack_config = config.network(&placement.honest, data_dir);
-    if scenario.charges_identities() {
-        attack_config.charge_identities();
-    }
     let (specs, replay_receiver) = attackers(
         scenario,
         &placement.attackers,
@@ -726,12 +803,21 @@ pub async fn run_attack(
         world,
         config.epochs,
     );
+    let attack_free = baselines.get(config, Vec::new(), data_dir).await?;
+    let fair = baselines
+        .get(config, honest_radios(&specs), data_dir)
+        .await?;
+    let mut attack_config = config.network(&placement.honest, &data_dir.join("attack"));
+    if scenario.charges_identities() {
+        attack_config.charge_identities();
+    }
     let attackers_count = specs.len();
     attack_config.extra = specs;
     attack_config.replay_receiver = replay_receiver;
     let (network, attack) = run_network(attack_config, config.epochs).await?;
     let nodes = network.nodes();
-    let mut report = compare(&nodes, &baseline.totals, &attack);
+    let (attack_free, fair) = (&baselines.runs[attack_free], &baselines.runs[fair]);
+    let mut report = compare(&nodes, attack_free, fair, &attack);
     report.scenario = scenario.name().to_string();
     report.world = world.name.clone();
     report.seed = config.seed;
@@ -773,20 +859,24 @@ fn attacker_fees(network: &Network, nodes: &[crate::NodeInfo]) -> (u64, bool) {
     (fees, true)
 }
 
-/// Runs `scenario`: the attack-free run and the attack run, in fresh stores under `data_dir`.
+/// Runs `scenario`: its baselines and the attack run, in fresh stores under `data_dir`.
 pub async fn run(
     scenario: Scenario,
     config: &ScenarioConfig,
     data_dir: &Path,
 ) -> Result<ScenarioReport, NetworkError> {
-    check_epochs(scenario, config)?;
-    let baseline = run_baseline(config, &data_dir.join("attack-free")).await?;
-    run_attack(scenario, config, &baseline, &data_dir.join("attack")).await
+    run_attack(scenario, config, &mut Baselines::default(), data_dir).await
 }
 
-/// What the attack run of `nodes` shows against the attack-free run; the caller names the
-/// scenario, world, seed, attackers and epochs.
-fn compare(nodes: &[crate::NodeInfo], baseline: &RunTotals, attack: &RunTotals) -> ScenarioReport {
+/// What the attack run of `nodes` shows against the attack-free run and the run with the
+/// attackers' radios honest (`fair`); the caller names the scenario, world, seed, attackers
+/// and epochs.
+fn compare(
+    nodes: &[crate::NodeInfo],
+    attack_free: &Baseline,
+    fair: &Baseline,
+    attack: &RunTotals,
+) -> ScenarioReport {
     let mut attacker_earned = 0;
     let (mut honest_before, mut honest_after, mut honest_lost) = (0, 0, 0);
     let mut caught: BTreeMap<String, u64> = BTreeMap::new();
@@ -821,7 +911,7 @@ fn compare(nodes: &[crate::NodeInfo], baseline: &RunTotals, attack: &RunTotals) 
                 rejected,
             });
         } else {
-            let before = baseline.earned.get(&node.address).copied().unwrap_or(0);
+            let before = fair.totals.earned.get(&node.address).copied().unwrap_or(0);
             honest_before += before;
             honest_after += earned;
             honest_lost += before.saturating_sub(earned);
@@ -831,7 +921,7 @@ fn compare(nodes: &[crate::NodeInfo], baseline: &RunTotals, attack: &RunTotals) 
         }
     }
     for (reason, count) in &attack.ineligible {
-        let before = baseline.ineligible.get(reason).copied().unwrap_or(0);
+        let before = attack_free.totals.ineligible.get(reason).copied().unwrap_or(0);
         let flag = oracle::reason::RewardReason::from_code(reason).is_some_and(|r| {
             matches!(
                 r,
@@ -843,6 +933,8 @@ fn compare(nodes: &[crate::NodeInfo], baseline: &RunTotals, attack: &RunTotals) 
             *caught.entry(reason.clone()).or_default() += count - before;
         }
     }
+    let attacker_share = attacker_earned as f64 / attack.emission.max(1) as f64;
+    let (attack_free_flagged, attack_free_hotspot_epochs) = attack_free.flagged();
     ScenarioReport {
         scenario: String::new(),
         world: String::new(),
@@ -851,13 +943,15 @@ fn compare(nodes: &[crate::NodeInfo], baseline: &RunTotals, attack: &RunTotals) 
         attackers: 0,
         epochs: 0,
         emission: attack.emission,
-        attacker_share: attacker_earned as f64 / attack.emission.max(1) as f64,
+        attacker_share,
+        honest_radio_share: fair.radio_share(),
+        attacker_gain: (attacker_share - fair.radio_share()).max(0.0),
         honest_loss: honest_lost as f64 / honest_before.max(1) as f64,
         honest_earned: (honest_before, honest_after),
         caught,
         honest_flagged,
-        attack_free_flagged: baseline.flagged_epochs,
-        attack_free_hotspot_epochs: baseline.hotspot_epochs,
+        attack_free_flagged,
+        attack_free_hotspot_epochs,
         attackers_detail: detail,
         emission_usd_per_epoch: 0.0,
         attacker_fees_dc: 0,
@@ -892,17 +986,19 @@ pub fn attacker_return(value: Option<f64>) -> String {
 /// (the scenario ran with free identities).
 pub fn markdown(reports: &[ScenarioReport]) -> String {
     let mut out = String::from(
-        "| scenario | hotspots | attackers | epochs | seed | attacker share | honest loss | rules that caught (count) | honest hotspots flagged | attackers' fees | return over 30 epochs |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| scenario | hotspots | attackers | epochs | seed | attacker share | their radios honest | attacker gain | honest loss | rules that caught (count) | honest hotspots flagged | attackers' fees | return over 30 epochs |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in reports {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.2} % | {:.2} % | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.2} % | {:.2} % | {:.2} % | {:.2} % | {} | {} | {} | {} |\n",
             r.scenario,
             r.hotspots,
             r.attackers,
             r.epochs,
             r.seed,
             r.attacker_share * 100.0,
+            r.honest_radio_share * 100.0,
+            r.attacker_gain * 100.0,
             r.honest_loss * 100.0,
             codes(&r.caught),
             codes(&r.honest_flagged),

@@ -4,7 +4,8 @@
 //! in the attack-free runs).
 //!
 //! A seed and a world give one attack-free run per network size, which all scenarios of that
-//! size share ([`scenario::run_baseline`]); each scenario then runs with its attackers.
+//! size share ([`scenario::Baselines`]), as do the scenarios whose attackers' radios are the
+//! same radios run honestly; each scenario then runs with its attackers.
 
 use crate::network::Transport;
 use crate::scenario::{self, Scenario, ScenarioConfig, ScenarioReport};
@@ -70,6 +71,13 @@ pub struct RunRecord {
     pub attackers: usize,
     /// Share of the emission the attackers earned.
     pub attacker_share: f64,
+    /// Share of the emission their radios earn honestly (see
+    /// [`ScenarioReport::honest_radio_share`]).
+    #[serde(default)]
+    pub honest_radio_share: f64,
+    /// What the attack gained: `attacker_share` less `honest_radio_share`, or 0.
+    #[serde(default)]
+    pub attacker_gain: f64,
     /// What the honest hotspots lost against the attack-free run.
     pub honest_loss: f64,
     /// Reasons that caught attackers, by code.
@@ -97,6 +105,8 @@ impl RunRecord {
             hotspots: report.hotspots,
             attackers: report.attackers,
             attacker_share: report.attacker_share,
+            honest_radio_share: report.honest_radio_share,
+            attacker_gain: report.attacker_gain,
             honest_loss: report.honest_loss,
             caught: report.caught.clone(),
             honest_flagged: report.honest_flagged.clone(),
@@ -115,6 +125,8 @@ impl RunRecord {
             hotspots: 0,
             attackers: 0,
             attacker_share: 0.0,
+            honest_radio_share: 0.0,
+            attacker_gain: 0.0,
             honest_loss: 0.0,
             caught: BTreeMap::new(),
             honest_flagged: BTreeMap::new(),
@@ -128,7 +140,7 @@ impl RunRecord {
     /// Whether the run met `targets` (a failed run does not).
     pub fn meets(&self, targets: &Targets) -> bool {
         self.error.is_none()
-            && self.attacker_share <= targets.max_attacker_share
+            && self.attacker_gain <= targets.max_attacker_share
             && self.honest_loss <= targets.max_honest_loss
     }
 
@@ -137,7 +149,7 @@ impl RunRecord {
         if self.error.is_some() {
             return f64::INFINITY;
         }
-        (self.attacker_share / targets.max_attacker_share)
+        (self.attacker_gain / targets.max_attacker_share)
             .max(self.honest_loss / targets.max_honest_loss)
     }
 }
@@ -194,7 +206,7 @@ fn job_dir(root: &Option<PathBuf>) -> std::io::Result<tempfile::TempDir> {
     }
 }
 
-/// Runs one job: its attack-free run, then each scenario's attack run.
+/// Runs one job: each scenario's attack run, after the baselines it needs.
 async fn run_job(
     job: Job,
     epochs: u64,
@@ -211,20 +223,14 @@ async fn run_job(
         Ok(dir) => dir,
         Err(error) => return fail_all(format!("store directory: {error}")),
     };
-    let mut first =
-        ScenarioConfig::in_world(job.scenarios[0], job.world.clone(), epochs, job.seed);
-    first.transport = Transport::InProcess;
-    let baseline = match scenario::run_baseline(&first, &dir.path().join("attack-free")).await {
-        Ok(baseline) => baseline,
-        Err(error) => return fail_all(format!("attack-free run: {error}")),
-    };
+    let mut baselines = scenario::Baselines::default();
     let mut records = Vec::with_capacity(job.scenarios.len());
     for &scenario in &job.scenarios {
         let mut config = ScenarioConfig::in_world(scenario, job.world.clone(), epochs, job.seed);
         config.emission_usd = emission_usd;
         config.transport = Transport::InProcess;
         let store = dir.path().join(scenario.name());
-        let record = match scenario::run_attack(scenario, &config, &baseline, &store).await {
+        let record = match scenario::run_attack(scenario, &config, &mut baselines, &store).await {
             Ok(report) => RunRecord::from_report(&report),
             Err(error) => RunRecord::failed(&job.world.name, scenario, job.seed, error.to_string()),
         };
@@ -326,11 +332,14 @@ pub struct Summary {
     pub errors: usize,
     /// Share of the emission the attackers earned.
     pub attacker_share: Spread,
+    /// The attack's gain over the attackers' radios run honestly.
+    #[serde(default)]
+    pub attacker_gain: Spread,
     /// What the honest hotspots lost.
     pub honest_loss: Spread,
     /// Completed runs missing a target.
     pub failing: usize,
-    /// The worst seeds, worst first, with their attacker share and honest loss.
+    /// The worst seeds, worst first, with their attacker gain and honest loss.
     pub worst: Vec<(u64, f64, f64)>,
     /// Share of the honest hotspot-epochs of the attack-free runs flagged or with reduced
     /// rewards.
@@ -362,6 +371,7 @@ pub fn summarize(records: &[RunRecord], targets: &Targets) -> Vec<Summary> {
                 .filter(|r| r.error.is_none())
                 .collect();
             let shares: Vec<f64> = done.iter().map(|r| r.attacker_share).collect();
+            let gains: Vec<f64> = done.iter().map(|r| r.attacker_gain).collect();
             let losses: Vec<f64> = done.iter().map(|r| r.honest_loss).collect();
             let returns: Vec<f64> = done.iter().filter_map(|r| r.attacker_return).collect();
             let mut worst = done.clone();
@@ -374,12 +384,13 @@ pub fn summarize(records: &[RunRecord], targets: &Targets) -> Vec<Summary> {
                 runs: done.len(),
                 errors: group.len() - done.len(),
                 attacker_share: Spread::of(&shares),
+                attacker_gain: Spread::of(&gains),
                 honest_loss: Spread::of(&losses),
                 failing: done.iter().filter(|r| !r.meets(targets)).count(),
                 worst: worst
                     .iter()
                     .take(WORST)
-                    .map(|r| (r.seed, r.attacker_share, r.honest_loss))
+                    .map(|r| (r.seed, r.attacker_gain, r.honest_loss))
                     .collect(),
                 attack_free_flagged: flagged as f64 / epochs.max(1) as f64,
                 attacker_return: Spread::of(&returns),
@@ -503,7 +514,7 @@ impl SweepReport {
     /// The summaries as Markdown: what was run, then one table per world.
     pub fn markdown(&self) -> String {
         let mut out = format!(
-            "Seeds {} ({} seeds, each run in every world and scenario), worlds: {}; {} epochs per run; targets: attacker share ≤ {:.0} %, honest loss ≤ {:.0} %.\n",
+            "Seeds {} ({} seeds, each run in every world and scenario), worlds: {}; {} epochs per run; targets: attacker gain ≤ {:.0} %, honest loss ≤ {:.0} %.\n",
             self.seeds,
             self.seed_count(),
             self.worlds.join(", "),
@@ -519,7 +530,7 @@ impl SweepReport {
         });
         for world in &self.worlds {
             out.push_str(&format!("\n#### World `{world}`\n\n"));
-            out.push_str("| scenario | runs | attacker share median / p95 / max | honest loss median / p95 / max | runs failing | worst seeds (attacker share, honest loss) | attack-free: honest hotspot-epochs flagged | attackers' return over 30 epochs median / max |\n|---|---|---|---|---|---|---|---|\n");
+            out.push_str("| scenario | runs | attacker share median / p95 / max | attacker gain median / p95 / max | honest loss median / p95 / max | runs failing | worst seeds (attacker gain, honest loss) | attack-free: honest hotspot-epochs flagged | attackers' return over 30 epochs median / max |\n|---|---|---|---|---|---|---|---|---|\n");
             for s in self.summaries.iter().filter(|s| &s.world == world) {
                 out.push_str(&summary_row(s));
             }
@@ -559,11 +570,12 @@ fn summary_row(s: &Summary) -> String {
         String::new()
     };
     format!(
-        "| {} | {}{} | {} | {} | {} | {} | {} | {:.3} / {:.3} |\n",
+        "| {} | {}{} | {} | {} | {} | {} | {} | {} | {:.3} / {:.3} |\n",
         s.scenario,
         s.runs,
         errors,
         spread(&s.attacker_share),
+        spread(&s.attacker_gain),
         spread(&s.honest_loss),
         s.failing,
         worst.join("; "),

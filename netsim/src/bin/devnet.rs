@@ -7,7 +7,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use netsim::scenario::{Baseline, Scenario, ScenarioConfig, ScenarioReport};
+use netsim::scenario::{Baselines, Scenario, ScenarioConfig, ScenarioReport};
 use netsim::sweep::{RunRecord, SweepPlan, SweepReport, Targets};
 use netsim::world::{World, BUILT_IN, DEFAULT_WORLD};
 use netsim::{EpochOutcome, Network, NetworkConfig, NodeInfo};
@@ -305,26 +305,18 @@ async fn run_one_seed(
     scenarios: &[Scenario],
 ) -> Result<Vec<ScenarioReport>> {
     let (data_dir, _temp) = prepare_data_dir(None)?;
-    let mut baselines: Vec<Baseline> = Vec::new();
+    let mut baselines = Baselines::default();
     let mut reports = Vec::new();
-    for (k, &scenario) in scenarios.iter().enumerate() {
+    for &scenario in scenarios {
         let mut config = ScenarioConfig::in_world(scenario, world.clone(), args.epochs, args.seed);
         config.emission_usd = args.emission_usd;
         if args.in_process {
             config.transport = netsim::Transport::InProcess;
         }
         let started = std::time::Instant::now();
-        let index = match baselines.iter().position(|b| b.fits(&config)) {
-            Some(index) => index,
-            None => {
-                let dir = data_dir.join(format!("attack-free-{k}"));
-                baselines.push(netsim::scenario::run_baseline(&config, &dir).await?);
-                baselines.len() - 1
-            }
-        };
         let dir = data_dir.join(scenario.name());
         let report =
-            netsim::scenario::run_attack(scenario, &config, &baselines[index], &dir).await?;
+            netsim::scenario::run_attack(scenario, &config, &mut baselines, &dir).await?;
         eprintln!(
             "devnet: scenario {} in {} done in {:.1} s",
             scenario.name(),
