@@ -449,9 +449,14 @@ impl Node {
             gain_ddbi,
             elevation_m as i32,
         )?;
-        let onboarding = config
-            .charges_identities()
-            .then(|| onboard_request(issue_record(&maker_key(config.seed), key.public_key(), START_MS), &key, &owner, START_MS));
+        let onboarding = config.charges_identities().then(|| {
+            onboard_request(
+                issue_record(&maker_key(config.seed), key.public_key(), START_MS),
+                &key,
+                &owner,
+                START_MS,
+            )
+        });
         let assertion = is_asserted(config, index).then(|| hotspot.assertion(START_MS));
         let endpoint = format!("http://{}", oracle.1);
         let mut client = OracleClient::connect_lazy(&endpoint, DELIVERY_TIMEOUT)?;
@@ -505,7 +510,6 @@ impl Node {
         self.crystal_ppm = ppm;
         self
     }
-
 }
 
 impl DaemonNode {
@@ -859,7 +863,10 @@ impl Network {
     /// The daemon metrics of hotspot `index`: reports delivered and refused, delivery
     /// retries; `None` with [`Transport::InProcess`].
     pub fn metrics(&self, index: usize) -> Option<&Metrics> {
-        self.nodes[index].daemon.as_ref().map(|d| d.daemon.metrics())
+        self.nodes[index]
+            .daemon
+            .as_ref()
+            .map(|d| d.daemon.metrics())
     }
 
     /// What the outages did so far.
@@ -1161,7 +1168,8 @@ impl Network {
             hotspot.prepare_beacon(entropy, local_entropy, timestamp_ns)?
         };
         let mut refused = Vec::new();
-        self.clock.set(at_ms + airtime_ms(&prepared) + crate::air::TX_DONE_MS);
+        self.clock
+            .set(at_ms + airtime_ms(&prepared) + crate::air::TX_DONE_MS);
         if let Err(error) = self.oracle.submit_beacon(prepared.report.clone()).await {
             refused.push((beaconer, error.to_string()));
         }
@@ -1172,7 +1180,11 @@ impl Network {
             .filter_map(|(receiver, reception)| {
                 self.nodes[receiver]
                     .hotspot
-                    .witness(&reception.frame, reception.frequency_hz, reception.timestamp_ns)
+                    .witness(
+                        &reception.frame,
+                        reception.frequency_hz,
+                        reception.timestamp_ns,
+                    )
                     .map(|report| (receiver, report))
             })
             .collect();

@@ -682,7 +682,11 @@ impl BaselineKey {
             epochs: config.epochs,
             seed: config.seed,
             world: config.world.name.clone(),
-            radio_sites: radios.iter().filter_map(|r| r.radio).map(|r| r.site).collect(),
+            radio_sites: radios
+                .iter()
+                .filter_map(|r| r.radio)
+                .map(|r| r.site)
+                .collect(),
         }
     }
 }
@@ -921,7 +925,12 @@ fn compare(
         }
     }
     for (reason, count) in &attack.ineligible {
-        let before = attack_free.totals.ineligible.get(reason).copied().unwrap_or(0);
+        let before = attack_free
+            .totals
+            .ineligible
+            .get(reason)
+            .copied()
+            .unwrap_or(0);
         let flag = oracle::reason::RewardReason::from_code(reason).is_some_and(|r| {
             matches!(
                 r,

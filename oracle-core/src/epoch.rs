@@ -407,7 +407,7 @@ fn reputation_factors(
 
 /// The active hotspots that no chain of independently owned links ties to the network's
 /// anchors ([`crate::corroboration`]): none when no anchors are configured. Flagged hotspots
-/// neither corroborate nor are corroborated.
+/// other than the anchors neither corroborate nor are corroborated.
 fn uncorroborated(
     inputs: &EpochInputs,
     active: &BTreeSet<[u8; 32]>,
@@ -422,7 +422,10 @@ fn uncorroborated(
     }
     let beaconers: HashMap<i64, [u8; 32]> =
         inputs.beacons.iter().map(|b| (b.id, b.pub_key)).collect();
-    let unflagged = |key: &[u8; 32]| !inputs.flags.contains_key(key);
+    // An anchor is vouched for by the operators: a flag costs it its own rewards, but it
+    // still corroborates its neighbours (one false flag must not leave the network
+    // uncorroborated).
+    let unflagged = |key: &[u8; 32]| anchors.contains(key) || !inputs.flags.contains_key(key);
     let links = inputs.witnesses.iter().filter_map(|w| {
         let beaconer = *beaconers.get(&w.beacon_id)?;
         (unflagged(&beaconer) && unflagged(&w.pub_key)).then_some((beaconer, w.pub_key))
@@ -433,6 +436,43 @@ fn uncorroborated(
         .filter(|k| !done.contains(*k))
         .copied()
         .collect()
+}
+
+/// The epoch-wide defences' flags ([`crate::defences::analyse`]). With anchors configured
+/// ([`crate::corroboration`]), the defences judge the hotspots that the epoch's valid links
+/// (before any flag) tie to the anchors, on their evidence alone: what hotspots nobody
+/// independent corroborates report (a sybil island's fabrications) cannot bend the network's
+/// hearing curve and path-loss law and so get honest hotspots flagged. Those others earn at
+/// the uncorroborated rate; when that rate is above 0 they are judged on all of the evidence.
+pub fn defence_flags(
+    evidence: &Evidence,
+    owners: &HashMap<[u8; 32], [u8; 32]>,
+    config: &OracleConfig,
+) -> Flags {
+    let rule = &config.corroboration;
+    let anchors = rule.anchor_keys().unwrap_or_default();
+    if anchors.is_empty() {
+        return crate::defences::analyse(evidence, &config.defences);
+    }
+    let links = evidence.beacons.iter().flat_map(|beacon| {
+        beacon
+            .witnesses
+            .iter()
+            .map(move |(witness, _)| (beacon.beaconer, *witness))
+    });
+    let core = crate::corroboration::corroborated(links, &anchors, owners, rule.min_links);
+    let outside: BTreeSet<[u8; 32]> = evidence
+        .locations
+        .keys()
+        .filter(|key| !core.contains(*key))
+        .copied()
+        .collect();
+    let mut flags = crate::defences::analyse(&evidence.without(&outside), &config.defences);
+    if rule.uncorroborated_rate > 0.0 && !outside.is_empty() {
+        let all = crate::defences::analyse(evidence, &config.defences);
+        flags.extend(all.into_iter().filter(|(key, _)| outside.contains(key)));
+    }
+    flags
 }
 
 /// Decides a closed epoch from its loaded inputs.
@@ -658,5 +698,80 @@ mod tests {
             .rows
             .iter()
             .any(|r| r.pub_key == key(2) && r.witness_amount > 0));
+    }
+
+    /// The public key of hotspot `n` (anchors must be valid keys).
+    fn hotspot(n: u8) -> [u8; 32] {
+        poc::Keypair::from_seed(1, u64::from(n)).public_key()
+    }
+
+    /// A cell `north_m` and `east_m` from a point in San Francisco.
+    fn cell_at(north_m: f64, east_m: f64) -> CellIndex {
+        let (lat, lon) = (37.77 + north_m / 111_320.0, -122.42 + east_m / 88_000.0);
+        h3_coverage::cell_at(lat, lon).unwrap()
+    }
+
+    /// Evidence of a core of hotspots 1–6 (1–3 anchors) that hear one another, and an island
+    /// of keys 20–29 far away whose two listeners 28 and 29 hear the same eight beaconers
+    /// with the same gains (what `shared_radio` flags).
+    fn core_and_island() -> (Evidence, OracleConfig) {
+        let mut evidence = Evidence::default();
+        for n in 1..=6u8 {
+            evidence
+                .locations
+                .insert(hotspot(n), cell_at(0.0, f64::from(n) * 1_500.0));
+        }
+        for n in 20..=29u8 {
+            evidence
+                .locations
+                .insert(hotspot(n), cell_at(60_000.0, f64::from(n - 20) * 1_000.0));
+        }
+        for b in 1..=6u8 {
+            let witnesses = (1..=6u8)
+                .filter(|&w| w != b)
+                .map(|w| (hotspot(w), -100.0 - 5.0 * f64::from(w.abs_diff(b))))
+                .collect();
+            evidence.beacons.push(BeaconEvidence {
+                beaconer: hotspot(b),
+                witnesses,
+            });
+        }
+        for b in 20..=27u8 {
+            evidence.beacons.push(BeaconEvidence {
+                beaconer: hotspot(b),
+                witnesses: vec![(hotspot(28), -110.0), (hotspot(29), -110.0)],
+            });
+        }
+        let mut config = OracleConfig::default();
+        config.corroboration.anchors = (1..=3u8)
+            .map(|n| poc::Address(hotspot(n)).to_string())
+            .collect();
+        (evidence, config)
+    }
+
+    #[test]
+    fn the_defences_judge_the_corroborated_hotspots_on_their_own_evidence() {
+        let (evidence, mut config) = core_and_island();
+        let owners = HashMap::new();
+        let island: BTreeSet<[u8; 32]> = (20..=29u8).map(hotspot).collect();
+        let everything = crate::defences::analyse(&evidence, &config.defences);
+        assert!(
+            everything.contains_key(&hotspot(28)) && everything.contains_key(&hotspot(29)),
+            "the island's shared radio shows on all of the evidence: {everything:?}"
+        );
+        let flags = defence_flags(&evidence, &owners, &config);
+        assert_eq!(
+            flags,
+            crate::defences::analyse(&evidence.without(&island), &config.defences),
+            "the core is judged on its own evidence, the island not at all"
+        );
+        config.corroboration.uncorroborated_rate = 0.5;
+        let flags = defence_flags(&evidence, &owners, &config);
+        assert!(
+            flags.contains_key(&hotspot(28)) && flags.contains_key(&hotspot(29)),
+            "paid at a reduced rate, the island is judged on all of the evidence: {flags:?}"
+        );
+        config.corroboration.anchors.clear();
+        assert_eq!(defence_flags(&evidence, &owners, &config), everything);
     }
 }

@@ -315,8 +315,7 @@ async fn run_one_seed(
         }
         let started = std::time::Instant::now();
         let dir = data_dir.join(scenario.name());
-        let report =
-            netsim::scenario::run_attack(scenario, &config, &mut baselines, &dir).await?;
+        let report = netsim::scenario::run_attack(scenario, &config, &mut baselines, &dir).await?;
         eprintln!(
             "devnet: scenario {} in {} done in {:.1} s",
             scenario.name(),

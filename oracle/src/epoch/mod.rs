@@ -27,9 +27,20 @@ use crate::error::OracleError;
 use crate::phases::PhaseTimes;
 use crate::store::{BeaconRow, EpochWitness, ReportKind, ReportTally};
 use crate::Oracle;
-use oracle_core::defences::{self, Flags};
+use oracle_core::defences::Flags;
 use oracle_core::epoch::{self as decide, DecidedEpoch, EpochInputs, LatestValid, Placements};
 use oracle_core::suspicion;
+use std::collections::HashMap;
+
+/// What [`Oracle::load_reports`] loads: the epoch's valid beacons and witnesses, where their
+/// hotspots asserted, their owners, and the defences' flags.
+type LoadedReports = (
+    Vec<BeaconRow>,
+    Vec<EpochWitness>,
+    Placements,
+    HashMap<[u8; 32], [u8; 32]>,
+    Flags,
+);
 
 /// The first and the first-after millisecond of epoch `epoch`.
 fn epoch_span(epoch: u64, epoch_ms: u64) -> (u64, u64) {
@@ -119,7 +130,7 @@ impl Oracle {
         };
         let (tallies, reports) =
             futures::join!(tallies, self.load_reports(start_ms, end_ms, phases));
-        let (beacons, witnesses, placements, mut flags) = reports?;
+        let (beacons, witnesses, placements, owners, mut flags) = reports?;
         let (beacon_tallies, witness_tallies, rejections) = tallies?;
         phases.mark("tallies");
         if config.defences.enabled {
@@ -133,14 +144,6 @@ impl Oracle {
             .await?;
         let mut recent = beacon_tallies;
         recent.extend(witness_tallies);
-        let owners = self
-            .store()
-            .bindings()
-            .await?
-            .into_iter()
-            .filter(|b| placements.contains_key(&b.hotspot))
-            .map(|b| (b.hotspot, b.owner))
-            .collect();
         Ok(EpochInputs {
             epoch,
             start_ms,
@@ -157,27 +160,38 @@ impl Oracle {
         })
     }
 
-    /// The epoch's valid beacons and witnesses, where their hotspots asserted, and the flags of
-    /// the epoch-wide defences (run on a thread of their own, and on every core).
+    /// The epoch's valid beacons and witnesses, where their hotspots asserted, their owners,
+    /// and the flags of the epoch-wide defences (run on a thread of their own, and on every
+    /// core).
     async fn load_reports(
         &self,
         start_ms: u64,
         end_ms: u64,
         phases: &mut PhaseTimes,
-    ) -> Result<(Vec<BeaconRow>, Vec<EpochWitness>, Placements, Flags), OracleError> {
+    ) -> Result<LoadedReports, OracleError> {
         let (beacons, witnesses) = futures::try_join!(
             self.store().valid_beacons_between(start_ms, end_ms),
             self.store().epoch_witnesses(start_ms, end_ms),
         )?;
         phases.mark("read_reports");
         let placements = self.placements(&beacons, &witnesses).await?;
+        let owners: HashMap<[u8; 32], [u8; 32]> = self
+            .store()
+            .bindings()
+            .await?
+            .into_iter()
+            .filter(|b| placements.contains_key(&b.hotspot))
+            .map(|b| (b.hotspot, b.owner))
+            .collect();
         phases.mark("read_gateways");
         let config = self.config();
         let flags = if config.defences.enabled {
             let evidence = decide::evidence(&beacons, &witnesses, &placements);
-            let defence_config = config.defences.clone();
-            match tokio::task::spawn_blocking(move || defences::analyse(&evidence, &defence_config))
-                .await
+            let (config, owners) = (config.clone(), owners.clone());
+            match tokio::task::spawn_blocking(move || {
+                decide::defence_flags(&evidence, &owners, &config)
+            })
+            .await
             {
                 Ok(flags) => flags,
                 Err(failed) => std::panic::resume_unwind(failed.into_panic()),
@@ -186,7 +200,7 @@ impl Oracle {
             Flags::new()
         };
         phases.mark("defences");
-        Ok((beacons, witnesses, placements, flags))
+        Ok((beacons, witnesses, placements, owners, flags))
     }
 
     /// Where each hotspot of the epoch's reports asserted.
