@@ -321,6 +321,9 @@ pub struct ScenarioReport {
     /// Hotspot-epochs of the attack-free run in which a hotspot was flagged or had its
     /// rewards reduced by its reputation.
     pub attack_free_flagged: u64,
+    /// Other hotspot-epochs of the attack-free run in which a hotspot was uncorroborated (an
+    /// honest cluster the anchors' links do not reach).
+    pub attack_free_uncorroborated: u64,
     /// Hotspot-epochs of the attack-free run.
     pub attack_free_hotspot_epochs: u64,
     /// Each attacker (the onboarding flood's silent keys only counted in `attackers`).
@@ -582,6 +585,8 @@ struct RunTotals {
     emission: u64,
     /// Hotspot-epochs in which the hotspot was flagged or its reputation cut its rewards.
     flagged_epochs: u64,
+    /// Other hotspot-epochs in which the hotspot was not corroborated.
+    uncorroborated_epochs: u64,
     /// Hotspot-epochs.
     hotspot_epochs: u64,
 }
@@ -625,16 +630,17 @@ impl RunTotals {
             }
         }
         self.hotspot_epochs += addresses.len() as u64;
-        self.flagged_epochs += addresses
+        let flagged = |address: &&String| {
+            report.flagged.contains_key(*address)
+                || report
+                    .reputation
+                    .get(*address)
+                    .is_some_and(|factor| *factor < FULL_REWARD)
+        };
+        self.flagged_epochs += addresses.iter().filter(flagged).count() as u64;
+        self.uncorroborated_epochs += addresses
             .iter()
-            .filter(|address| {
-                report.flagged.contains_key(*address)
-                    || report.uncorroborated.contains(address)
-                    || report
-                        .reputation
-                        .get(*address)
-                        .is_some_and(|factor| *factor < FULL_REWARD)
-            })
+            .filter(|address| !flagged(address) && report.uncorroborated.contains(address))
             .count() as u64;
     }
 }
@@ -692,10 +698,15 @@ impl BaselineKey {
 }
 
 impl Baseline {
-    /// Hotspot-epochs in which a hotspot was flagged or had its rewards reduced, and all
-    /// hotspot-epochs.
-    pub fn flagged(&self) -> (u64, u64) {
-        (self.totals.flagged_epochs, self.totals.hotspot_epochs)
+    /// Hotspot-epochs in which a hotspot was flagged or had its rewards reduced, the others
+    /// in which it was uncorroborated, and all hotspot-epochs.
+    pub fn flagged(&self) -> (u64, u64, u64) {
+        let totals = &self.totals;
+        (
+            totals.flagged_epochs,
+            totals.uncorroborated_epochs,
+            totals.hotspot_epochs,
+        )
     }
 
     /// The share of the emission the added radios earned.
@@ -943,7 +954,8 @@ fn compare(
         }
     }
     let attacker_share = attacker_earned as f64 / attack.emission.max(1) as f64;
-    let (attack_free_flagged, attack_free_hotspot_epochs) = attack_free.flagged();
+    let (attack_free_flagged, attack_free_uncorroborated, attack_free_hotspot_epochs) =
+        attack_free.flagged();
     ScenarioReport {
         scenario: String::new(),
         world: String::new(),
@@ -960,6 +972,7 @@ fn compare(
         caught,
         honest_flagged,
         attack_free_flagged,
+        attack_free_uncorroborated,
         attack_free_hotspot_epochs,
         attackers_detail: detail,
         emission_usd_per_epoch: 0.0,

@@ -86,6 +86,9 @@ pub struct RunRecord {
     pub honest_flagged: BTreeMap<String, u64>,
     /// Hotspot-epochs of the attack-free run flagged or with reduced rewards.
     pub attack_free_flagged: u64,
+    /// Other hotspot-epochs of the attack-free run uncorroborated.
+    #[serde(default)]
+    pub attack_free_uncorroborated: u64,
     /// Hotspot-epochs of the attack-free run.
     pub attack_free_hotspot_epochs: u64,
     /// The attackers' return over 30 epochs (see [`ScenarioReport::attacker_return`]).
@@ -111,6 +114,7 @@ impl RunRecord {
             caught: report.caught.clone(),
             honest_flagged: report.honest_flagged.clone(),
             attack_free_flagged: report.attack_free_flagged,
+            attack_free_uncorroborated: report.attack_free_uncorroborated,
             attack_free_hotspot_epochs: report.attack_free_hotspot_epochs,
             attacker_return: report.attacker_return,
             error: None,
@@ -131,6 +135,7 @@ impl RunRecord {
             caught: BTreeMap::new(),
             honest_flagged: BTreeMap::new(),
             attack_free_flagged: 0,
+            attack_free_uncorroborated: 0,
             attack_free_hotspot_epochs: 0,
             attacker_return: None,
             error: Some(error),
@@ -344,6 +349,9 @@ pub struct Summary {
     /// Share of the honest hotspot-epochs of the attack-free runs flagged or with reduced
     /// rewards.
     pub attack_free_flagged: f64,
+    /// Share of the other honest hotspot-epochs of the attack-free runs uncorroborated.
+    #[serde(default)]
+    pub attack_free_uncorroborated: f64,
     /// The attackers' return over 30 epochs.
     #[serde(default)]
     pub attacker_return: Spread,
@@ -377,6 +385,7 @@ pub fn summarize(records: &[RunRecord], targets: &Targets) -> Vec<Summary> {
             let mut worst = done.clone();
             worst.sort_by(|a, b| b.badness(targets).total_cmp(&a.badness(targets)));
             let flagged: u64 = done.iter().map(|r| r.attack_free_flagged).sum();
+            let isolated: u64 = done.iter().map(|r| r.attack_free_uncorroborated).sum();
             let epochs: u64 = done.iter().map(|r| r.attack_free_hotspot_epochs).sum();
             Summary {
                 world,
@@ -393,6 +402,7 @@ pub fn summarize(records: &[RunRecord], targets: &Targets) -> Vec<Summary> {
                     .map(|r| (r.seed, r.attacker_gain, r.honest_loss))
                     .collect(),
                 attack_free_flagged: flagged as f64 / epochs.max(1) as f64,
+                attack_free_uncorroborated: isolated as f64 / epochs.max(1) as f64,
                 attacker_return: Spread::of(&returns),
             }
         })
@@ -530,7 +540,7 @@ impl SweepReport {
         });
         for world in &self.worlds {
             out.push_str(&format!("\n#### World `{world}`\n\n"));
-            out.push_str("| scenario | runs | attacker share median / p95 / max | attacker gain median / p95 / max | honest loss median / p95 / max | runs failing | worst seeds (attacker gain, honest loss) | attack-free: honest hotspot-epochs flagged | attackers' return over 30 epochs median / max |\n|---|---|---|---|---|---|---|---|---|\n");
+            out.push_str("| scenario | runs | attacker share median / p95 / max | attacker gain median / p95 / max | honest loss median / p95 / max | runs failing | worst seeds (attacker gain, honest loss) | attack-free: honest hotspot-epochs flagged | attack-free: uncorroborated | attackers' return over 30 epochs median / max |\n|---|---|---|---|---|---|---|---|---|---|\n");
             for s in self.summaries.iter().filter(|s| &s.world == world) {
                 out.push_str(&summary_row(s));
             }
@@ -570,7 +580,7 @@ fn summary_row(s: &Summary) -> String {
         String::new()
     };
     format!(
-        "| {} | {}{} | {} | {} | {} | {} | {} | {} | {:.3} / {:.3} |\n",
+        "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {:.3} / {:.3} |\n",
         s.scenario,
         s.runs,
         errors,
@@ -580,6 +590,7 @@ fn summary_row(s: &Summary) -> String {
         s.failing,
         worst.join("; "),
         percent(s.attack_free_flagged),
+        percent(s.attack_free_uncorroborated),
         s.attacker_return.median,
         s.attacker_return.max,
     )

@@ -4,12 +4,15 @@
 //! radio listens and reporting each other with exactly the path law the defences fit, from a
 //! genuine cluster of hotspots nobody else hears. What can be decided is whether the island is
 //! tied to the rest of the network. Corroboration starts at the network's anchors (hotspots the
-//! operators name: founding or audited gateways) and spreads along the epoch's valid links: a
-//! hotspot is corroborated once it has valid links, heard or hearing, with corroborated
-//! hotspots of at least `min_links` owners other than its own. Everything else earns its units
-//! times `uncorroborated_rate`. One bridge radio near the network therefore does not carry a
-//! whole island with it: each island key needs links to `min_links` independently owned
-//! corroborated hotspots.
+//! operators name: founding or audited gateways) and spreads along the epoch's valid reports:
+//! a hotspot is corroborated once its beacons were heard (valid witness reports) by
+//! corroborated hotspots of at least `min_links` owners other than its own. Only being heard
+//! counts: a witness report is a claim its sender can make without a radio (a ring's, or a
+//! relay's colluders repeating what one real radio decoded), while a beacon heard by
+//! independent corroborated listeners proves a transmitter near them. Everything else earns its
+//! units times `uncorroborated_rate`. One bridge radio near the network therefore does not
+//! carry a whole island with it: each island key must be heard by `min_links` independently
+//! owned corroborated hotspots.
 
 use crate::config::ConfigError;
 use serde::{Deserialize, Serialize};
@@ -65,20 +68,20 @@ impl CorroborationConfig {
     }
 }
 
-/// The hotspots corroborated by `links` (pairs of hotspots with a valid report between them, in
-/// either direction) from `anchors`: the anchors, and every hotspot with links to corroborated
-/// hotspots of at least `min_links` distinct owners other than its own (`owners`; a hotspot
-/// without an owner is its own). The result does not depend on the order of `links`.
+/// The hotspots corroborated by `links` (`(beaconer, witness)`: the witness filed a valid
+/// report of the beaconer's beacon) from `anchors`: the anchors, and every hotspot heard by
+/// corroborated hotspots of at least `min_links` distinct owners other than its own (`owners`;
+/// a hotspot without an owner is its own). The result does not depend on the order of `links`.
 pub fn corroborated(
     links: impl IntoIterator<Item = (Key, Key)>,
     anchors: &BTreeSet<Key>,
     owners: &HashMap<Key, Key>,
     min_links: usize,
 ) -> HashSet<Key> {
+    // For each listener, the beaconers it heard.
     let mut neighbours: HashMap<Key, BTreeSet<Key>> = HashMap::new();
-    for (a, b) in links.into_iter().filter(|(a, b)| a != b) {
-        neighbours.entry(a).or_default().insert(b);
-        neighbours.entry(b).or_default().insert(a);
+    for (beaconer, witness) in links.into_iter().filter(|(a, b)| a != b) {
+        neighbours.entry(witness).or_default().insert(beaconer);
     }
     let owner = |key: &Key| *owners.get(key).unwrap_or(key);
     let mut done: HashSet<Key> = anchors.iter().copied().collect();
@@ -111,11 +114,13 @@ mod tests {
         [n; 32]
     }
 
+    /// Every one of `nodes` hears every other.
     fn ring(nodes: &[u8]) -> Vec<(Key, Key)> {
         let mut links = Vec::new();
         for (i, a) in nodes.iter().enumerate() {
             for b in &nodes[i + 1..] {
                 links.push((k(*a), k(*b)));
+                links.push((k(*b), k(*a)));
             }
         }
         links
@@ -132,11 +137,26 @@ mod tests {
         let anchors = [k(1), k(2)].into_iter().collect();
         let done = corroborated(links.clone(), &anchors, &HashMap::new(), 2);
         assert!((1..=6).all(|n| done.contains(&k(n))));
-        assert!(done.contains(&k(20)), "the bridge hears two of the network");
+        assert!(done.contains(&k(20)), "two of the network hear the bridge");
         assert!((21..=29).all(|n| !done.contains(&k(n))));
         // Reversed input, same answer.
-        let reversed: Vec<_> = links.iter().rev().map(|(a, b)| (*b, *a)).collect();
+        let reversed: Vec<_> = links.iter().rev().copied().collect();
         assert_eq!(corroborated(reversed, &anchors, &HashMap::new(), 2), done);
+    }
+
+    #[test]
+    fn hearing_the_network_is_not_being_heard_by_it() {
+        // 30 files witness reports of both anchors' beacons, but nobody hears 30.
+        let mut links = ring(&[1, 2, 3]);
+        links.push((k(1), k(30)));
+        links.push((k(2), k(30)));
+        let anchors = [k(1), k(2)].into_iter().collect();
+        let done = corroborated(links.clone(), &anchors, &HashMap::new(), 2);
+        assert!(done.contains(&k(3)) && !done.contains(&k(30)), "{done:?}");
+        links.push((k(30), k(1)));
+        links.push((k(30), k(3)));
+        let done = corroborated(links, &anchors, &HashMap::new(), 2);
+        assert!(done.contains(&k(30)), "heard by an anchor and by 3");
     }
 
     #[test]
