@@ -1,12 +1,17 @@
-//! Named attack scenarios: the same network run twice with the same seed, once with only its
-//! honest hotspots and once with attackers added (10 % of the hotspots), measuring what the
-//! attackers earn and what the honest hotspots lose, and which rules caught the attackers.
+//! Named attack scenarios: the same network run with only its honest hotspots, with the
+//! attackers' radios run honestly (each asserted where it stands; none for keys without a
+//! radio), and with the attackers added (10 % of the hotspots). What the attack gains is what
+//! the attackers earn beyond their radios' honest earnings; what the honest hotspots lose is
+//! measured against the run with those radios honest; the rules that caught the attackers are
+//! counted.
 //!
-//! Both runs use the link-budget mode of [`Network`] (log-distance path loss with per-link
-//! shadowing; no IQ samples) and deliver every report from the hotspots' spools over gRPC to
-//! a real oracle that verifies and rewards them with its default rules. Every random draw is tied to the event it decides
-//! (a beacon's moment, a reception, a link's shadowing), so the honest hotspots live the same
-//! epochs in both runs and any difference in their rewards comes from the attackers.
+//! Every run uses the link-budget mode of [`Network`] (log-distance path loss with per-link
+//! shadowing; no IQ samples) and hands every report to a real oracle that verifies and rewards
+//! them with its default rules: through the hotspots' spools and gRPC, or in process in
+//! sweeps ([`Transport`]), with the same reports at the same simulated times. Every random draw
+//! is tied to the event it decides (a beacon's moment, a reception, a link's shadowing), so the
+//! honest hotspots live the same epochs in every run and any difference in their rewards comes
+//! from the attackers.
 
 use crate::network::{
     Antenna, Behaviour, Network, NetworkConfig, NetworkError, NodeSpec, RadioSite, Transport,

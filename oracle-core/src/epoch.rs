@@ -406,8 +406,10 @@ fn reputation_factors(
 }
 
 /// The active hotspots that no chain of independently owned links ties to the network's
-/// anchors ([`crate::corroboration`]): none when no anchors are configured. Flagged hotspots
-/// other than the anchors neither corroborate nor are corroborated.
+/// anchors ([`crate::corroboration`]): none when no anchors are configured. Corroboration is
+/// decided on the epoch's valid reports before any flag, as the defences' core is
+/// ([`defence_flags`]): a flag costs the flagged hotspot its rewards, never its neighbours'
+/// corroboration (one false flag must not cascade through a sparse network).
 fn uncorroborated(
     inputs: &EpochInputs,
     active: &BTreeSet<[u8; 32]>,
@@ -422,14 +424,10 @@ fn uncorroborated(
     }
     let beaconers: HashMap<i64, [u8; 32]> =
         inputs.beacons.iter().map(|b| (b.id, b.pub_key)).collect();
-    // An anchor is vouched for by the operators: a flag costs it its own rewards, but it
-    // still corroborates its neighbours (one false flag must not leave the network
-    // uncorroborated).
-    let unflagged = |key: &[u8; 32]| anchors.contains(key) || !inputs.flags.contains_key(key);
-    let links = inputs.witnesses.iter().filter_map(|w| {
-        let beaconer = *beaconers.get(&w.beacon_id)?;
-        (unflagged(&beaconer) && unflagged(&w.pub_key)).then_some((beaconer, w.pub_key))
-    });
+    let links = inputs
+        .witnesses
+        .iter()
+        .filter_map(|w| Some((*beaconers.get(&w.beacon_id)?, w.pub_key)));
     let done = crate::corroboration::corroborated(links, &anchors, &inputs.owners, rule.min_links);
     active
         .iter()
