@@ -312,11 +312,11 @@ pub struct ScenarioReport {
     /// A radio that really covers the land earns for it whoever owns it; what the attack must
     /// not pay is anything beyond that. Without radios it is the attackers' whole share.
     pub attacker_gain: f64,
-    /// What the honest hotspots lost against the run with the attackers' radios honest (the
-    /// attack-free run when they have none): the sum over honest hotspots of what each earned
-    /// less, over what they earned there.
+    /// What the honest hotspots lost: the sum over honest hotspots of what each earned less
+    /// than it is owed, the lesser of its earnings in the attack-free run and in the run with
+    /// the attackers' radios honest, over what they are owed.
     pub honest_loss: f64,
-    /// Honest hotspots' earnings: run with the attackers' radios honest, attack run.
+    /// Honest hotspots' earnings: owed (see `honest_loss`), attack run.
     pub honest_earned: (u64, u64),
     /// Reasons that caught attackers: flags (hotspots × epochs), invalid attacker reports, and
     /// rewards withheld beyond the attack-free run's (reciprocity), by code.
@@ -931,7 +931,13 @@ fn compare(
                 rejected,
             });
         } else {
-            let before = fair.totals.earned.get(&node.address).copied().unwrap_or(0);
+            // What the hotspot is owed: the lesser of its earnings without the attackers and
+            // with their radios honest (a farm's radio run honestly would have given its
+            // neighbours witness rewards that its caught farm does not).
+            let earned_in = |run: &Baseline| run.totals.earned.get(&node.address).copied();
+            let before = earned_in(attack_free)
+                .unwrap_or(0)
+                .min(earned_in(fair).unwrap_or(0));
             honest_before += before;
             honest_after += earned;
             honest_lost += before.saturating_sub(earned);
