@@ -11,6 +11,7 @@
 
 pub mod air;
 pub mod city;
+pub mod evidence;
 pub mod link;
 pub mod network;
 pub mod scenario;

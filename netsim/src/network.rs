@@ -178,6 +178,9 @@ pub struct NetworkConfig {
     /// The simulated clock stands still meanwhile, so the oracle receives the same reports at
     /// the same simulated times, in the same order, as without the outage.
     pub outage: Option<Range<u64>>,
+    /// Write what the oracle's defences judged each epoch on, with who is honest, to
+    /// `<evidence_dir>/epoch-<n>.json` ([`crate::evidence`]).
+    pub evidence_dir: Option<PathBuf>,
     /// How the hotspots' reports reach the oracle.
     pub transport: Transport,
 }
@@ -227,6 +230,7 @@ impl NetworkConfig {
             measurement_db: 1.0,
             spool_dir: None,
             outage: None,
+            evidence_dir: None,
             transport: Transport::Daemon,
         }
     }
@@ -1515,6 +1519,7 @@ impl Network {
         }
         self.clock.set(start + epoch_ms + window_ms + 60_000);
         let report = self.oracle.close_epoch(epoch).await?;
+        self.write_evidence(epoch).await?;
         let hotspot_rejections = self.rejections_since_last_epoch().await?;
         Ok(EpochOutcome {
             report,
@@ -1523,6 +1528,28 @@ impl Network {
             reports_refused,
             hotspot_rejections,
         })
+    }
+
+    /// Writes what the defences judged `epoch` on to the evidence directory, if one is set.
+    async fn write_evidence(&self, epoch: u64) -> Result<(), NetworkError> {
+        let Some(dir) = &self.config.evidence_dir else {
+            return Ok(());
+        };
+        let attackers = self
+            .nodes
+            .iter()
+            .filter(|node| node.info.behaviour.is_attacker())
+            .map(|node| hex::encode(node.hotspot.public_key()))
+            .collect();
+        let file = crate::evidence::EvidenceFile {
+            seed: self.config.seed,
+            epoch,
+            corroboration: self.config.oracle.corroboration.clone(),
+            attackers,
+            evidence: self.oracle.epoch_evidence(epoch).await?,
+        };
+        file.write(&dir.join(format!("epoch-{epoch}.json")))
+            .map_err(|e| NetworkError::Config(e.to_string()))
     }
 
     /// Each hotspot's rejections since the previous call (epochs run one after another, so

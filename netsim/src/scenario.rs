@@ -21,7 +21,7 @@ use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The attack scenarios.
@@ -218,6 +218,10 @@ pub struct ScenarioConfig {
     /// How the reports reach the oracle: through the daemons' spools and gRPC by default,
     /// in process in sweeps (the same reports at the same simulated times).
     pub transport: Transport,
+    /// Write what the oracle's defences judged in each run to
+    /// `<dir>/<world>/<seed>/<run>/epoch-<n>.json` ([`crate::evidence`]); the run is
+    /// `attack-free`, `radios-<sites>` or the scenario's name.
+    pub evidence_dir: Option<PathBuf>,
 }
 
 impl ScenarioConfig {
@@ -238,6 +242,7 @@ impl ScenarioConfig {
             world,
             emission_usd: None,
             transport: Transport::Daemon,
+            evidence_dir: None,
         }
     }
 
@@ -257,8 +262,13 @@ impl ScenarioConfig {
 
     /// The configuration of the network of the `honest` hotspots with its store in
     /// `data_dir`.
-    fn network(&self, honest: &[&Site], data_dir: &Path) -> NetworkConfig {
+    fn network(&self, honest: &[&Site], data_dir: &Path, run: &str) -> NetworkConfig {
         let mut config = NetworkConfig::new(honest.len(), self.seed, data_dir.to_path_buf());
+        config.evidence_dir = self.evidence_dir.as_ref().map(|dir| {
+            dir.join(&self.world.name)
+                .join(self.seed.to_string())
+                .join(run)
+        });
         self.world.apply(&mut config, honest);
         config.link_budget = true;
         config.transport = self.transport;
@@ -753,7 +763,13 @@ impl Baselines {
             .placement(honest, attackers)
             .map_err(NetworkError::Config)?;
         let dir = data_dir.join(format!("baseline-{}", self.runs.len()));
-        let mut network = config.network(&placement.honest, &dir);
+        let run = if key.radio_sites.is_empty() {
+            "attack-free".to_string()
+        } else {
+            let sites: Vec<String> = key.radio_sites.iter().map(u64::to_string).collect();
+            format!("radios-{}", sites.join("-"))
+        };
+        let mut network = config.network(&placement.honest, &dir, &run);
         network.extra = radios;
         let (network, totals) = run_network(network, config.epochs).await?;
         let radios = network.nodes()[honest..]
@@ -827,7 +843,11 @@ pub async fn run_attack(
     let fair = baselines
         .get(config, honest_radios(&specs), data_dir)
         .await?;
-    let mut attack_config = config.network(&placement.honest, &data_dir.join("attack"));
+    let mut attack_config = config.network(
+        &placement.honest,
+        &data_dir.join("attack"),
+        scenario.name(),
+    );
     if scenario.charges_identities() {
         attack_config.charge_identities();
     }

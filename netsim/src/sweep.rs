@@ -35,6 +35,9 @@ pub struct SweepPlan {
     pub data_root: Option<PathBuf>,
     /// What one epoch's emission is worth, dollars (see [`ScenarioConfig::emission_usd`]).
     pub emission_usd: Option<f64>,
+    /// Write what the oracle's defences judged in every run under this directory
+    /// ([`ScenarioConfig::evidence_dir`]).
+    pub evidence_dir: Option<PathBuf>,
 }
 
 /// The targets a run must meet.
@@ -212,28 +215,25 @@ fn job_dir(root: &Option<PathBuf>) -> std::io::Result<tempfile::TempDir> {
 }
 
 /// Runs one job: each scenario's attack run, after the baselines it needs.
-async fn run_job(
-    job: Job,
-    epochs: u64,
-    root: Option<PathBuf>,
-    emission_usd: Option<f64>,
-) -> Vec<RunRecord> {
+async fn run_job(job: Job, plan: &SweepPlan) -> Vec<RunRecord> {
     let fail_all = |error: String| {
         job.scenarios
             .iter()
             .map(|&s| RunRecord::failed(&job.world.name, s, job.seed, error.clone()))
             .collect::<Vec<_>>()
     };
-    let dir = match job_dir(&root) {
+    let dir = match job_dir(&plan.data_root) {
         Ok(dir) => dir,
         Err(error) => return fail_all(format!("store directory: {error}")),
     };
     let mut baselines = scenario::Baselines::default();
     let mut records = Vec::with_capacity(job.scenarios.len());
     for &scenario in &job.scenarios {
-        let mut config = ScenarioConfig::in_world(scenario, job.world.clone(), epochs, job.seed);
-        config.emission_usd = emission_usd;
+        let mut config =
+            ScenarioConfig::in_world(scenario, job.world.clone(), plan.epochs, job.seed);
+        config.emission_usd = plan.emission_usd;
         config.transport = Transport::InProcess;
+        config.evidence_dir = plan.evidence_dir.clone();
         let store = dir.path().join(scenario.name());
         let record = match scenario::run_attack(scenario, &config, &mut baselines, &store).await {
             Ok(report) => RunRecord::from_report(&report),
@@ -262,12 +262,7 @@ pub fn run(plan: &SweepPlan, progress: Arc<dyn Fn(&RunRecord) + Send + Sync>) ->
                 loop {
                     let job = lock(&queue).pop_front();
                     let Some(job) = job else { break };
-                    let batch = runtime.block_on(run_job(
-                        job,
-                        plan.epochs,
-                        plan.data_root.clone(),
-                        plan.emission_usd,
-                    ));
+                    let batch = runtime.block_on(run_job(job, plan));
                     for record in &batch {
                         progress(record);
                     }

@@ -1,6 +1,7 @@
 //! A tiny sweep end to end: two seeds, one small world, two scenarios; its JSON holds every
 //! run, and a world file with a mistake is refused with the mistake named.
 
+use netsim::evidence::EvidenceFile;
 use netsim::scenario::Scenario;
 use netsim::sweep::{RunRecord, SweepPlan, SweepReport, Targets};
 use netsim::world::World;
@@ -27,6 +28,7 @@ fn tiny_world() -> String {
 #[test]
 fn a_tiny_sweep_writes_every_run() {
     let world = World::parse(&tiny_world(), "tiny.toml").expect("the tiny world parses");
+    let evidence = tempfile::tempdir().unwrap();
     let plan = SweepPlan {
         worlds: vec![Arc::new(world)],
         scenarios: vec![Scenario::Spoof, Scenario::WitnessOnly],
@@ -35,6 +37,7 @@ fn a_tiny_sweep_writes_every_run() {
         jobs: 2,
         data_root: None,
         emission_usd: None,
+        evidence_dir: Some(evidence.path().to_path_buf()),
     };
     let seen = Arc::new(AtomicUsize::new(0));
     let progress = {
@@ -72,6 +75,27 @@ fn a_tiny_sweep_writes_every_run() {
     assert!(markdown.contains("Seeds 5..6"), "{markdown}");
     assert!(markdown.contains("tuned on seeds 1..100"), "{markdown}");
     assert!(markdown.contains("| spoof | 2 |"), "{markdown}");
+    assert_eq!(evidence_of(evidence.path(), "attack-free").attackers.len(), 0);
+    let spoof = evidence_of(evidence.path(), "spoof");
+    assert_eq!(spoof.attackers.len(), 1);
+    let (judged, _owners) = spoof.evidence.decode().expect("the evidence decodes");
+    let mut attacker = [0u8; 32];
+    hex::decode_to_slice(&spoof.attackers[0], &mut attacker).unwrap();
+    assert!(judged.locations.contains_key(&attacker));
+    assert!(judged.beacons.len() > 10, "{} beacons", judged.beacons.len());
+}
+
+/// The one epoch's evidence file of `run` for seed 5 of the tiny world.
+fn evidence_of(root: &std::path::Path, run: &str) -> EvidenceFile {
+    let dir = root.join("tiny").join("5").join(run);
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = EvidenceFile::read(&files[0]).expect("an evidence file");
+    assert_eq!(file.seed, 5);
+    file
 }
 
 #[test]

@@ -30,8 +30,10 @@
 //! hex density count.
 
 pub mod location;
+pub mod record;
 
 pub use location::misplaced_locations;
+pub use record::EvidenceRecord;
 
 use crate::reason::RewardReason;
 use h3_coverage::CellIndex;
@@ -56,6 +58,10 @@ pub struct DefenceConfig {
     pub inflated_margin_db: f64,
     /// `inflated_signal`: fewest reports with a fit (beacons with at least 4 valid witnesses).
     pub inflated_min_reports: usize,
+    /// `inflated_signal`: how many spreads of the listeners' mean excesses (robustly measured,
+    /// [`EmpiricalNull`]) above their median a listener's mean excess must also be: where
+    /// terrain lifts or sinks every link of a site, honest listeners' excesses spread wide.
+    pub inflated_max_z: f64,
     /// `misplaced_location`: least displacement statistic for a flag: the deviance (−2
     /// log-likelihood) of the best place within `location_tolerance_m` of the assertion less
     /// that of the best place anywhere.
@@ -101,11 +107,12 @@ impl Default for DefenceConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            links_max_z: 4.0,
+            links_max_z: 6.0,
             links_min_pairs: 10,
             inflated_margin_db: 8.0,
             inflated_min_reports: 6,
-            location_max_ratio: 6.0,
+            inflated_max_z: 4.0,
+            location_max_ratio: 9.0,
             location_tolerance_m: 1_000.0,
             location_min_deviance: 20.0,
             location_min_offset_m: 2_000.0,
@@ -608,42 +615,15 @@ impl LinkCounts {
 pub fn implausible_links(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
     let mut table = LinkCounts::new(evidence);
     let mut flagged = BTreeMap::new();
+    let mut null: Option<EmpiricalNull> = None;
     loop {
-        let network = table.network_bins();
-        let curve = hearing_curve(&network);
-        // Surprise of an unheard and a heard pair, its mean and variance, by bin.
-        let terms: Vec<([f64; 2], f64, f64)> = curve
-            .iter()
-            .map(|&p| {
-                let surprise = [-(1.0 - p).ln(), -p.ln()];
-                let mean = -p * p.ln() - (1.0 - p) * (1.0 - p).ln();
-                let variance = p * (1.0 - p) * (p / (1.0 - p)).ln().powi(2);
-                (surprise, mean, variance)
-            })
-            .collect();
-        let worst = table
-            .by_key
-            .iter()
-            .copied()
-            .filter(|&hotspot| table.active[hotspot])
-            .filter_map(|hotspot| {
-                let pairs = table.pairs_of(hotspot);
-                if pairs == 0 || pairs < config.links_min_pairs as u64 {
-                    return None;
-                }
-                let (mut surprise, mut mean, mut variance) = (0.0, 0.0, 0.0);
-                for (counts, (s, m, v)) in table.bins_of(hotspot).iter().zip(&terms) {
-                    let total = (counts[0] + counts[1]) as f64;
-                    surprise += counts[0] as f64 * s[0] + counts[1] as f64 * s[1];
-                    mean += total * m;
-                    variance += total * v;
-                }
-                // Both directions of a pair share one path, so count the variance twice.
-                Some((
-                    hotspot,
-                    (surprise - mean) / (2.0 * variance).sqrt().max(1e-9),
-                ))
-            })
+        let scores = link_scores(&table, config);
+        let null = *null.get_or_insert_with(|| {
+            EmpiricalNull::of(scores.iter().map(|&(_, z)| z).collect(), 1.0)
+        });
+        let worst = scores
+            .into_iter()
+            .map(|(hotspot, z)| (hotspot, null.standardise(z)))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match worst {
             Some((hotspot, z)) if z > config.links_max_z => {
@@ -653,6 +633,107 @@ pub fn implausible_links(evidence: &Evidence, config: &DefenceConfig) -> BTreeMa
             _ => return flagged,
         }
     }
+}
+
+/// Each active hotspot's z-score of link surprise (with at least `links_min_pairs` pairs),
+/// under the hearing curve of the active pairs, in key order.
+fn link_scores(table: &LinkCounts, config: &DefenceConfig) -> Vec<(usize, f64)> {
+    let curve = hearing_curve(&table.network_bins());
+    // Surprise of an unheard and a heard pair, its mean and variance, by bin.
+    let terms: Vec<([f64; 2], f64, f64)> = curve
+        .iter()
+        .map(|&p| {
+            let surprise = [-(1.0 - p).ln(), -p.ln()];
+            let mean = -p * p.ln() - (1.0 - p) * (1.0 - p).ln();
+            let variance = p * (1.0 - p) * (p / (1.0 - p)).ln().powi(2);
+            (surprise, mean, variance)
+        })
+        .collect();
+    table
+        .by_key
+        .iter()
+        .copied()
+        .filter(|&hotspot| table.active[hotspot])
+        .filter_map(|hotspot| {
+            let pairs = table.pairs_of(hotspot);
+            if pairs == 0 || pairs < config.links_min_pairs as u64 {
+                return None;
+            }
+            let (mut surprise, mut mean, mut variance) = (0.0, 0.0, 0.0);
+            for (counts, (s, m, v)) in table.bins_of(hotspot).iter().zip(&terms) {
+                let total = (counts[0] + counts[1]) as f64;
+                surprise += counts[0] as f64 * s[0] + counts[1] as f64 * s[1];
+                mean += total * m;
+                variance += total * v;
+            }
+            // Both directions of a pair share one path, so count the variance twice.
+            Some((
+                hotspot,
+                (surprise - mean) / (2.0 * variance).sqrt().max(1e-9),
+            ))
+        })
+        .collect()
+}
+
+/// Fewest scores an [`EmpiricalNull`] is estimated from; with fewer, the theoretical null
+/// stands.
+pub(crate) const MIN_NULL_SCORES: usize = 12;
+
+/// What a score looks like on an honest hotspot of this epoch: the median and spread of the
+/// scores of all hotspots (most are honest), measured robustly (median absolute deviation), so
+/// that a minority of cheats does not move it. Where shadowing is shared by nearby links
+/// (terrain), a hotspot's links are not independent draws and honest scores spread wider than
+/// the independent model says; the spread is never taken narrower than the model's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmpiricalNull {
+    /// The median score.
+    pub centre: f64,
+    /// The spread (1.4826 × the median absolute deviation, at least the model's).
+    pub scale: f64,
+}
+
+impl EmpiricalNull {
+    /// The null of `scores`, with `model_scale` the spread the independent model gives.
+    pub fn of(mut scores: Vec<f64>, model_scale: f64) -> Self {
+        let theoretical = Self {
+            centre: 0.0,
+            scale: model_scale,
+        };
+        if scores.len() < MIN_NULL_SCORES {
+            return theoretical;
+        }
+        let centre = median(&mut scores);
+        let mut deviations: Vec<f64> = scores.iter().map(|s| (s - centre).abs()).collect();
+        let spread = 1.4826 * median(&mut deviations);
+        Self {
+            centre,
+            scale: spread.max(model_scale),
+        }
+    }
+
+    /// `score` in spreads above the centre.
+    pub fn standardise(&self, score: f64) -> f64 {
+        (score - self.centre) / self.scale.max(1e-9)
+    }
+}
+
+/// The median of `values` (reordered); 0 for none.
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mid = values.len() / 2;
+    let (_, upper, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper = *upper;
+    if values.len() % 2 == 1 {
+        return upper;
+    }
+    let lower = values[..mid]
+        .iter()
+        .copied()
+        .max_by(f64::total_cmp)
+        .unwrap_or(upper);
+    (lower + upper) / 2.0
 }
 
 /// Leave-one-out residuals of a log-distance fit: for each point `(distance_m, gain_db)`, how
@@ -751,15 +832,19 @@ pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap
             entry.1 += 1;
         }
     }
-    per_listener
+    let means: Vec<(usize, f64)> = per_listener
         .into_iter()
         .enumerate()
-        .filter(|(_, (_, count))| *count > 0)
-        .filter_map(|(listener, (sum, count))| {
-            let mean = sum / count.max(1) as f64;
-            (count >= config.inflated_min_reports && mean > config.inflated_margin_db)
-                .then_some((*located.keys[listener], mean))
+        .filter(|(_, (_, count))| *count >= config.inflated_min_reports.max(1))
+        .map(|(listener, (sum, count))| (listener, sum / count as f64))
+        .collect();
+    let null = EmpiricalNull::of(means.iter().map(|&(_, mean)| mean).collect(), 0.0);
+    means
+        .into_iter()
+        .filter(|&(_, mean)| {
+            mean > config.inflated_margin_db && null.standardise(mean) > config.inflated_max_z
         })
+        .map(|(listener, mean)| (*located.keys[listener], mean))
         .collect()
 }
 
@@ -902,6 +987,23 @@ mod tests {
     }
 
     #[test]
+    fn the_empirical_null_is_robust_and_never_narrower_than_the_model() {
+        // Honest scores spread twice as wide as the model says, and three cheats far out.
+        let mut scores: Vec<f64> = (0..40).map(|i| (i as f64 - 19.5) / 10.0).collect();
+        scores.extend([40.0, 50.0, 60.0]);
+        let null = EmpiricalNull::of(scores.clone(), 0.5);
+        assert!((null.centre - 0.15).abs() < 1e-9, "{null:?}");
+        assert!(null.scale > 1.4 && null.scale < 1.8, "{null:?}");
+        assert!(null.standardise(40.0) > 20.0);
+        let tight = EmpiricalNull::of(scores, 5.0);
+        assert_eq!(tight.scale, 5.0);
+        let few = EmpiricalNull::of(vec![1.0, 2.0, 3.0], 1.0);
+        assert_eq!((few.centre, few.scale), (0.0, 1.0));
+        assert_eq!(median(&mut [3.0, 1.0, 2.0, 4.0]), 2.5);
+        assert_eq!(median(&mut []), 0.0);
+    }
+
+    #[test]
     fn bins_cover_every_distance() {
         assert_eq!(bin_of(0.0), 0);
         assert_eq!(bin_of(300.0), 1);
@@ -937,6 +1039,7 @@ mod tests {
             }
         }
         let mut flagged = BTreeMap::new();
+        let mut null: Option<EmpiricalNull> = None;
         loop {
             let mut bins = [[0u64; 2]; BINS];
             for &(_, _, d, was_heard) in &pairs {
@@ -957,10 +1060,16 @@ mod tests {
                     entry.3 += 1;
                 }
             }
-            let worst = sums
+            let scores: Vec<(Key, f64)> = sums
                 .into_iter()
                 .filter(|(_, (_, _, _, n))| *n >= config.links_min_pairs)
                 .map(|(key, (s, m, v, _))| (key, (s - m) / (2.0 * v).sqrt().max(1e-9)))
+                .collect();
+            let null =
+                *null.get_or_insert_with(|| EmpiricalNull::of(scores.iter().map(|s| s.1).collect(), 1.0));
+            let worst = scores
+                .into_iter()
+                .map(|(key, z)| (key, null.standardise(z)))
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             match worst {
                 Some((key, z)) if z > config.links_max_z => {

@@ -97,6 +97,11 @@ struct Args {
     /// sees the same reports at the same simulated times.
     #[arg(long)]
     in_process: bool,
+    /// With `--scenario`: write what the oracle's defences judged each epoch of every run,
+    /// with who was honest, under this directory (`<world>/<seed>/<run>/epoch-<n>.json`), for
+    /// `defence-scan` to judge again under other thresholds.
+    #[arg(long)]
+    evidence: Option<PathBuf>,
 }
 
 /// `A..B` (both included) or a single seed.
@@ -154,6 +159,7 @@ async fn run_sweep(args: &Args, which: &str, seeds: RangeInclusive<u64>) -> Resu
         jobs: args.jobs.unwrap_or(2 * cores),
         data_root: args.data_dir.clone(),
         emission_usd: args.emission_usd,
+        evidence_dir: args.evidence.clone(),
     };
     let total = plan.worlds.len() * plan.scenarios.len() * plan.seeds.clone().count();
     let bar = ProgressBar::new(total as u64).with_style(
@@ -310,6 +316,7 @@ async fn run_one_seed(
     for &scenario in scenarios {
         let mut config = ScenarioConfig::in_world(scenario, world.clone(), args.epochs, args.seed);
         config.emission_usd = args.emission_usd;
+        config.evidence_dir = args.evidence.clone();
         if args.in_process {
             config.transport = netsim::Transport::InProcess;
         }

@@ -27,7 +27,7 @@ use crate::error::OracleError;
 use crate::phases::PhaseTimes;
 use crate::store::{BeaconRow, EpochWitness, ReportKind, ReportTally};
 use crate::Oracle;
-use oracle_core::defences::Flags;
+use oracle_core::defences::{EvidenceRecord, Flags};
 use oracle_core::epoch::{self as decide, DecidedEpoch, EpochInputs, LatestValid, Placements};
 use oracle_core::suspicion;
 use std::collections::HashMap;
@@ -40,6 +40,14 @@ type LoadedReports = (
     Placements,
     HashMap<[u8; 32], [u8; 32]>,
     Flags,
+);
+
+/// The epoch's valid beacons and witnesses, where their hotspots asserted, and their owners.
+type ValidReports = (
+    Vec<BeaconRow>,
+    Vec<EpochWitness>,
+    Placements,
+    HashMap<[u8; 32], [u8; 32]>,
 );
 
 /// The first and the first-after millisecond of epoch `epoch`.
@@ -169,21 +177,8 @@ impl Oracle {
         end_ms: u64,
         phases: &mut PhaseTimes,
     ) -> Result<LoadedReports, OracleError> {
-        let (beacons, witnesses) = futures::try_join!(
-            self.store().valid_beacons_between(start_ms, end_ms),
-            self.store().epoch_witnesses(start_ms, end_ms),
-        )?;
-        phases.mark("read_reports");
-        let placements = self.placements(&beacons, &witnesses).await?;
-        let owners: HashMap<[u8; 32], [u8; 32]> = self
-            .store()
-            .bindings()
-            .await?
-            .into_iter()
-            .filter(|b| placements.contains_key(&b.hotspot))
-            .map(|b| (b.hotspot, b.owner))
-            .collect();
-        phases.mark("read_gateways");
+        let (beacons, witnesses, placements, owners) =
+            self.load_valid_reports(start_ms, end_ms, phases).await?;
         let config = self.config();
         let flags = if config.defences.enabled {
             let evidence = decide::evidence(&beacons, &witnesses, &placements);
@@ -201,6 +196,45 @@ impl Oracle {
         };
         phases.mark("defences");
         Ok((beacons, witnesses, placements, owners, flags))
+    }
+
+    /// The epoch's valid beacons and witnesses, where their hotspots asserted, and their
+    /// owners.
+    async fn load_valid_reports(
+        &self,
+        start_ms: u64,
+        end_ms: u64,
+        phases: &mut PhaseTimes,
+    ) -> Result<ValidReports, OracleError> {
+        let (beacons, witnesses) = futures::try_join!(
+            self.store().valid_beacons_between(start_ms, end_ms),
+            self.store().epoch_witnesses(start_ms, end_ms),
+        )?;
+        phases.mark("read_reports");
+        let placements = self.placements(&beacons, &witnesses).await?;
+        let owners: HashMap<[u8; 32], [u8; 32]> = self
+            .store()
+            .bindings()
+            .await?
+            .into_iter()
+            .filter(|b| placements.contains_key(&b.hotspot))
+            .map(|b| (b.hotspot, b.owner))
+            .collect();
+        phases.mark("read_gateways");
+        Ok((beacons, witnesses, placements, owners))
+    }
+
+    /// What the epoch-wide defences judge `epoch` on: its valid reports' evidence and the
+    /// owners of their hotspots, as plain data that can be judged again under other
+    /// thresholds. Reports still pending verification are left out.
+    pub async fn epoch_evidence(&self, epoch: u64) -> Result<EvidenceRecord, OracleError> {
+        let (start_ms, end_ms) = epoch_span(epoch, self.config().epoch_ms);
+        let mut phases = PhaseTimes::start();
+        let (beacons, witnesses, placements, owners) = self
+            .load_valid_reports(start_ms, end_ms, &mut phases)
+            .await?;
+        let evidence = decide::evidence(&beacons, &witnesses, &placements);
+        Ok(EvidenceRecord::new(&evidence, &owners))
     }
 
     /// Where each hotspot of the epoch's reports asserted.
