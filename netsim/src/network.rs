@@ -662,6 +662,9 @@ pub struct Network {
     oracle: Oracle,
     clock: Arc<ManualClock>,
     grpc_addr: SocketAddr,
+    /// The oracle's gRPC server task, stopped when the network is dropped: it holds the
+    /// oracle (its store's open files), and a sweep runs many networks on one runtime.
+    server: tokio::task::JoinHandle<()>,
     nodes: Vec<Node>,
     rng: ChaCha8Rng,
     shadowing: Shadowing,
@@ -674,6 +677,12 @@ pub struct Network {
     _spools: Option<tempfile::TempDir>,
     /// Data credits each owner paid, by address.
     fees_paid: BTreeMap<String, u64>,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
 }
 
 /// Hotspot `index` of the network `config` describes: an honest one on its site, or one of
@@ -778,7 +787,7 @@ impl Network {
         let clock = Arc::new(ManualClock::new(START_MS));
         let shared_clock: Arc<dyn Clock> = clock.clone();
         let oracle = Oracle::open(config.oracle.clone(), &config.data_dir, shared_clock).await?;
-        let (grpc_addr, _server) = oracle
+        let (grpc_addr, server) = oracle
             .serve_grpc(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await?;
         let (spool_dir, spools) = spool_dir(&config);
@@ -805,6 +814,7 @@ impl Network {
             oracle,
             clock,
             grpc_addr,
+            server,
             nodes,
             rng,
             shadowing,
