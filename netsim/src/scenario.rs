@@ -843,11 +843,8 @@ pub async fn run_attack(
     let fair = baselines
         .get(config, honest_radios(&specs), data_dir)
         .await?;
-    let mut attack_config = config.network(
-        &placement.honest,
-        &data_dir.join("attack"),
-        scenario.name(),
-    );
+    let mut attack_config =
+        config.network(&placement.honest, &data_dir.join("attack"), scenario.name());
     if scenario.charges_identities() {
         attack_config.charge_identities();
     }

@@ -75,14 +75,21 @@ fn a_tiny_sweep_writes_every_run() {
     assert!(markdown.contains("Seeds 5..6"), "{markdown}");
     assert!(markdown.contains("tuned on seeds 1..100"), "{markdown}");
     assert!(markdown.contains("| spoof | 2 |"), "{markdown}");
-    assert_eq!(evidence_of(evidence.path(), "attack-free").attackers.len(), 0);
+    assert_eq!(
+        evidence_of(evidence.path(), "attack-free").attackers.len(),
+        0
+    );
     let spoof = evidence_of(evidence.path(), "spoof");
     assert_eq!(spoof.attackers.len(), 1);
     let (judged, _owners) = spoof.evidence.decode().expect("the evidence decodes");
     let mut attacker = [0u8; 32];
     hex::decode_to_slice(&spoof.attackers[0], &mut attacker).unwrap();
     assert!(judged.locations.contains_key(&attacker));
-    assert!(judged.beacons.len() > 10, "{} beacons", judged.beacons.len());
+    assert!(
+        judged.beacons.len() > 10,
+        "{} beacons",
+        judged.beacons.len()
+    );
 }
 
 /// The one epoch's evidence file of `run` for seed 5 of the tiny world.

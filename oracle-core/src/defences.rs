@@ -14,6 +14,9 @@
 //!   locations; a spoofed location is heard by hotspots far from it and not by those near it;
 //!   keys fed by a replaying receiver hear beacons far from where they claim to be. All score far
 //!   above honest hotspots.
+//!   Each score is judged against the epoch's own honest spread ([`EmpiricalNull`]): where
+//!   terrain shadows nearby links alike, honest scores spread wider than independent links
+//!   would.
 //! - [`inflated_signals`] (`inflated_signal`): a listener whose RSSI is, on average over the
 //!   epoch, much louder than the path-loss fit of the other witnesses of the same beacons. One
 //!   report can be loud by shadowing; a listener loud on every report forges its signal.
@@ -49,8 +52,8 @@ pub type Key = [u8; 32];
 pub struct DefenceConfig {
     /// Whether the defences run when an epoch closes.
     pub enabled: bool,
-    /// `implausible_links`: how many standard deviations above an honest hotspot's surprise a
-    /// hotspot's links must be.
+    /// `implausible_links`: how many spreads of the epoch's z-scores above their median
+    /// ([`EmpiricalNull`]) a hotspot's z-score of link surprise must be.
     pub links_max_z: f64,
     /// `implausible_links`: fewest (beaconer, listener) pairs a hotspot must take part in.
     pub links_min_pairs: usize,
@@ -78,8 +81,9 @@ pub struct DefenceConfig {
     /// `misplaced_location`: least distance between the assertion and the best-fitting place
     /// for a flag, metres: a shift must be large as well as sure.
     pub location_min_offset_m: f64,
-    /// `misplaced_location`: standard deviation of the prior of a hotspot's common gain offset
-    /// (antenna gain or transmit power off by a few dB), dB.
+    /// `misplaced_location`: least standard deviation of the prior of a hotspot's common gain
+    /// offset (antenna gain or transmit power off by a few dB), dB; the epoch's terrain part
+    /// widens it where its links show one.
     pub location_offset_sigma_db: f64,
     /// `misplaced_location`: pairs asserted closer than this, metres, do not count as silent when
     /// they have no valid report (the verifier rejects reports between them as `too_close`).
@@ -1065,8 +1069,9 @@ mod tests {
                 .filter(|(_, (_, _, _, n))| *n >= config.links_min_pairs)
                 .map(|(key, (s, m, v, _))| (key, (s - m) / (2.0 * v).sqrt().max(1e-9)))
                 .collect();
-            let null =
-                *null.get_or_insert_with(|| EmpiricalNull::of(scores.iter().map(|s| s.1).collect(), 1.0));
+            let null = *null.get_or_insert_with(|| {
+                EmpiricalNull::of(scores.iter().map(|s| s.1).collect(), 1.0)
+            });
             let worst = scores
                 .into_iter()
                 .map(|(key, z)| (key, null.standardise(z)))
