@@ -4,6 +4,7 @@
 
 use oracle_core::config::OracleConfig;
 use oracle_core::corroboration::CorroborationConfig;
+use oracle_core::defences::record::key_from_hex;
 use oracle_core::defences::{Evidence, EvidenceRecord, Key};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -150,11 +151,7 @@ fn load_one(path: &Path) -> Result<Judged, EvidenceError> {
     let attackers = file
         .attackers
         .iter()
-        .map(|text| {
-            let mut key = [0u8; 32];
-            hex::decode_to_slice(text, &mut key).map_err(|_| bad(format!("attacker {text:?}")))?;
-            Ok(key)
-        })
+        .map(|text| key_from_hex(text).map_err(|e| bad(format!("attacker: {e}"))))
         .collect::<Result<_, EvidenceError>>()?;
     let ancestor = |up: usize| {
         path.ancestors()

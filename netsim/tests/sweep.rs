@@ -82,8 +82,7 @@ fn a_tiny_sweep_writes_every_run() {
     let spoof = evidence_of(evidence.path(), "spoof");
     assert_eq!(spoof.attackers.len(), 1);
     let (judged, _owners) = spoof.evidence.decode().expect("the evidence decodes");
-    let mut attacker = [0u8; 32];
-    hex::decode_to_slice(&spoof.attackers[0], &mut attacker).unwrap();
+    let attacker = oracle_core::defences::record::key_from_hex(&spoof.attackers[0]).unwrap();
     assert!(judged.locations.contains_key(&attacker));
     assert!(
         judged.beacons.len() > 10,

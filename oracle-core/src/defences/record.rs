@@ -37,7 +37,8 @@ pub struct EvidenceRecord {
     pub owners: BTreeMap<String, String>,
 }
 
-fn key_from_hex(text: &str) -> Result<Key, RecordError> {
+/// A key from its 64 hex digits.
+pub fn key_from_hex(text: &str) -> Result<Key, RecordError> {
     let mut key = [0u8; 32];
     hex::decode_to_slice(text, &mut key).map_err(|_| RecordError::Key(text.to_string()))?;
     Ok(key)
