@@ -57,6 +57,11 @@ pub struct DefenceConfig {
     pub links_max_z: f64,
     /// `implausible_links`: fewest (beaconer, listener) pairs a hotspot must take part in.
     pub links_min_pairs: usize,
+    /// `implausible_links`: largest site offset, in logits of the hearing curve, a hotspot's
+    /// score is profiled over: a site on a hill is heard further than the network's curve
+    /// says, one in a hollow less far, at every distance alike; 0 judges every hotspot on the
+    /// network's curve as it is.
+    pub links_site_logits: f64,
     /// `inflated_signal`: mean excess over the fit of the other witnesses, dB.
     pub inflated_margin_db: f64,
     /// `inflated_signal`: fewest reports with a fit (beacons with at least 4 valid witnesses).
@@ -113,6 +118,7 @@ impl Default for DefenceConfig {
             enabled: true,
             links_max_z: 6.0,
             links_min_pairs: 10,
+            links_site_logits: 0.5,
             inflated_margin_db: 8.0,
             inflated_min_reports: 6,
             inflated_max_z: 4.0,
@@ -643,14 +649,14 @@ pub fn implausible_links(evidence: &Evidence, config: &DefenceConfig) -> BTreeMa
 /// under the hearing curve of the active pairs, in key order.
 fn link_scores(table: &LinkCounts, config: &DefenceConfig) -> Vec<(usize, f64)> {
     let curve = hearing_curve(&table.network_bins());
-    // Surprise of an unheard and a heard pair, its mean and variance, by bin.
-    let terms: Vec<([f64; 2], f64, f64)> = curve
+    let offsets = site_offsets(config.links_site_logits);
+    let terms: Vec<Vec<SurpriseTerms>> = offsets
         .iter()
-        .map(|&p| {
-            let surprise = [-(1.0 - p).ln(), -p.ln()];
-            let mean = -p * p.ln() - (1.0 - p) * (1.0 - p).ln();
-            let variance = p * (1.0 - p) * (p / (1.0 - p)).ln().powi(2);
-            (surprise, mean, variance)
+        .map(|&offset| {
+            curve
+                .iter()
+                .map(|&p| SurpriseTerms::at(shifted(p, offset)))
+                .collect()
         })
         .collect();
     table
@@ -663,20 +669,68 @@ fn link_scores(table: &LinkCounts, config: &DefenceConfig) -> Vec<(usize, f64)> 
             if pairs == 0 || pairs < config.links_min_pairs as u64 {
                 return None;
             }
-            let (mut surprise, mut mean, mut variance) = (0.0, 0.0, 0.0);
-            for (counts, (s, m, v)) in table.bins_of(hotspot).iter().zip(&terms) {
-                let total = (counts[0] + counts[1]) as f64;
-                surprise += counts[0] as f64 * s[0] + counts[1] as f64 * s[1];
-                mean += total * m;
-                variance += total * v;
-            }
-            // Both directions of a pair share one path, so count the variance twice.
-            Some((
-                hotspot,
-                (surprise - mean) / (2.0 * variance).sqrt().max(1e-9),
-            ))
+            let bins = table.bins_of(hotspot);
+            let z = terms
+                .iter()
+                .map(|terms| surprise_z(&bins, terms))
+                .fold(f64::INFINITY, f64::min);
+            Some((hotspot, z))
         })
         .collect()
+}
+
+/// Site offsets a hotspot's link score is profiled over: `max_logits` either way in steps of
+/// at most a sixth of a logit (a coarser step changes a score by little against the
+/// threshold); only 0 when `max_logits` is 0.
+fn site_offsets(max_logits: f64) -> Vec<f64> {
+    if max_logits.is_nan() || max_logits <= 0.0 || max_logits.is_infinite() {
+        return vec![0.0];
+    }
+    let steps = (max_logits * 6.0).ceil().min(60.0) as i32;
+    (-steps..=steps)
+        .map(|i| max_logits * f64::from(i) / f64::from(steps))
+        .collect()
+}
+
+/// `p` moved by `offset` on the logit scale, kept in the hearing curve's [0.02, 0.98].
+fn shifted(p: f64, offset: f64) -> f64 {
+    if offset == 0.0 {
+        return p;
+    }
+    let logit = (p / (1.0 - p)).ln() + offset;
+    (1.0 / (1.0 + (-logit).exp())).clamp(0.02, 0.98)
+}
+
+/// Surprise of one pair heard with probability `p`: if unheard and if heard, its mean and its
+/// variance.
+#[derive(Debug, Clone, Copy)]
+struct SurpriseTerms {
+    surprise: [f64; 2],
+    mean: f64,
+    variance: f64,
+}
+
+impl SurpriseTerms {
+    fn at(p: f64) -> Self {
+        Self {
+            surprise: [-(1.0 - p).ln(), -p.ln()],
+            mean: -p * p.ln() - (1.0 - p) * (1.0 - p).ln(),
+            variance: p * (1.0 - p) * (p / (1.0 - p)).ln().powi(2),
+        }
+    }
+}
+
+/// The z-score of a hotspot's link surprise, its pairs counted by bin, under per-bin terms.
+fn surprise_z(bins: &BinCounts, terms: &[SurpriseTerms]) -> f64 {
+    let (mut surprise, mut mean, mut variance) = (0.0, 0.0, 0.0);
+    for (counts, term) in bins.iter().zip(terms) {
+        let total = (counts[0] + counts[1]) as f64;
+        surprise += counts[0] as f64 * term.surprise[0] + counts[1] as f64 * term.surprise[1];
+        mean += total * term.mean;
+        variance += total * term.variance;
+    }
+    // Both directions of a pair share one path, so count the variance twice.
+    (surprise - mean) / (2.0 * variance).sqrt().max(1e-9)
 }
 
 /// Fewest scores an [`EmpiricalNull`] is estimated from; with fewer, the theoretical null
@@ -1050,24 +1104,33 @@ mod tests {
                 bins[bin_of(d)][usize::from(was_heard)] += 1;
             }
             let curve = hearing_curve(&bins);
-            let mut sums: BTreeMap<Key, (f64, f64, f64, usize)> = BTreeMap::new();
+            let offsets = site_offsets(config.links_site_logits);
+            // Per key: surprise, mean and variance at each offset, and the pairs.
+            let mut sums: BTreeMap<Key, (Vec<[f64; 3]>, usize)> = BTreeMap::new();
             for &(b, l, d, was_heard) in &pairs {
-                let p = curve[bin_of(d)];
-                let surprise = if was_heard { -p.ln() } else { -(1.0 - p).ln() };
-                let mean = -p * p.ln() - (1.0 - p) * (1.0 - p).ln();
-                let variance = p * (1.0 - p) * (p / (1.0 - p)).ln().powi(2);
                 for key in [b, l] {
-                    let entry = sums.entry(key).or_default();
-                    entry.0 += surprise;
-                    entry.1 += mean;
-                    entry.2 += variance;
-                    entry.3 += 1;
+                    let entry = sums
+                        .entry(key)
+                        .or_insert_with(|| (vec![[0.0; 3]; offsets.len()], 0));
+                    for (sum, &offset) in entry.0.iter_mut().zip(&offsets) {
+                        let p = shifted(curve[bin_of(d)], offset);
+                        sum[0] += if was_heard { -p.ln() } else { -(1.0 - p).ln() };
+                        sum[1] += -p * p.ln() - (1.0 - p) * (1.0 - p).ln();
+                        sum[2] += p * (1.0 - p) * (p / (1.0 - p)).ln().powi(2);
+                    }
+                    entry.1 += 1;
                 }
             }
             let scores: Vec<(Key, f64)> = sums
                 .into_iter()
-                .filter(|(_, (_, _, _, n))| *n >= config.links_min_pairs)
-                .map(|(key, (s, m, v, _))| (key, (s - m) / (2.0 * v).sqrt().max(1e-9)))
+                .filter(|(_, (_, n))| *n >= config.links_min_pairs)
+                .map(|(key, (at, _))| {
+                    let z = at
+                        .iter()
+                        .map(|[s, m, v]| (s - m) / (2.0 * v).sqrt().max(1e-9))
+                        .fold(f64::INFINITY, f64::min);
+                    (key, z)
+                })
                 .collect();
             let null = *null.get_or_insert_with(|| {
                 EmpiricalNull::of(scores.iter().map(|s| s.1).collect(), 1.0)

@@ -355,8 +355,11 @@ pub fn report_id_bytes(id: &str) -> [u8; 32] {
 }
 
 /// Hex density scales of the hotspots that proved coverage: a valid beacon, not flagged, and
-/// an asserted location.
-fn density(inputs: &EpochInputs) -> BTreeMap<[u8; 32], f64> {
+/// an asserted location. Coverage nobody independent corroborates (`isolated`) does not crowd
+/// out coverage that is corroborated: a corroborated hotspot's scale counts only the
+/// corroborated hotspots around it, while an isolated one's counts every hotspot, so it gains
+/// nothing by its neighbours not counting it.
+fn density(inputs: &EpochInputs, isolated: &BTreeSet<[u8; 32]>) -> BTreeMap<[u8; 32], f64> {
     let beaconers: BTreeSet<[u8; 32]> = inputs.beacons.iter().map(|b| b.pub_key).collect();
     let located: Vec<([u8; 32], CellIndex)> = beaconers
         .into_iter()
@@ -366,7 +369,16 @@ fn density(inputs: &EpochInputs) -> BTreeMap<[u8; 32], f64> {
             _ => None,
         })
         .collect();
-    density_scales(&located, &hip104_levels())
+    let mut scales = density_scales(&located, &hip104_levels());
+    if isolated.is_empty() {
+        return scales;
+    }
+    let corroborated: Vec<([u8; 32], CellIndex)> = located
+        .into_iter()
+        .filter(|(key, _)| !isolated.contains(key))
+        .collect();
+    scales.extend(density_scales(&corroborated, &hip104_levels()));
+    scales
 }
 
 /// Reputation factors as of the epoch's end, of every active hotspot, by key.
@@ -476,7 +488,8 @@ pub fn defence_flags(
 /// Decides a closed epoch from its loaded inputs.
 pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoch, RewardError> {
     let selection = select_paid(inputs, config);
-    let mut scales = density(inputs);
+    let isolated = uncorroborated(inputs, &selection.active, config);
+    let mut scales = density(inputs, &isolated);
     // Reputation scales each hotspot's beacons (and so its witnesses' units for them, like
     // density) and, separately, its own witness units.
     let factors = reputation_factors(&inputs.recent, &selection.active, config);
@@ -488,7 +501,6 @@ pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoc
             witness_factors.insert(*key, factor);
         }
     }
-    let isolated = uncorroborated(inputs, &selection.active, config);
     let rate = config.corroboration.uncorroborated_rate;
     for key in &isolated {
         *scales.entry(*key).or_insert(1.0) *= rate;
@@ -652,6 +664,24 @@ mod tests {
                 .into_iter()
                 .collect(),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn isolated_hotspots_do_not_crowd_out_a_corroborated_one_in_its_hex() {
+        let cell = h3_coverage::cell_at(37.77, -122.42).unwrap();
+        let mut inputs = EpochInputs::default();
+        for n in 1..=4u8 {
+            inputs.beacons.push(beacon(i64::from(n), n, 0));
+            inputs.placements.insert(key(n), Some((cell, 0)));
+        }
+        let isolated: BTreeSet<[u8; 32]> = (2..=4).map(key).collect();
+        let all = density(&inputs, &BTreeSet::new());
+        let split = density(&inputs, &isolated);
+        assert!(all[&key(1)] < 1.0, "four in one hex share it: {all:?}");
+        assert_eq!(split[&key(1)], 1.0, "alone among the corroborated");
+        for n in 2..=4 {
+            assert_eq!(split[&key(n)], all[&key(n)], "isolated {n} counts everyone");
         }
     }
 
