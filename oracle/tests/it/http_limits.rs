@@ -78,6 +78,33 @@ async fn a_request_that_stalls_in_its_headers_is_disconnected_within_the_timeout
 }
 
 #[tokio::test]
+async fn a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_timeout() {
+    let (_net, addr) = serve(HttpConfig {
+        header_read_timeout_ms: 300,
+        ..HttpConfig::default()
+    })
+    .await;
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(40)
+    );
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let mut sent = 0;
+    // Each byte comes well within any per-read timeout; the whole takes 4 s.
+    for byte in request.bytes() {
+        if stream.write_all(&[byte]).await.is_err() {
+            break;
+        }
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    assert!(sent < request.len(), "the whole trickled request was taken");
+    assert!(elapsed < Duration::from_secs(2), "cut off after {elapsed:?}");
+}
+
+#[tokio::test]
 async fn a_body_that_stalls_is_answered_408_and_the_connection_closed() {
     let (_net, addr) = serve(HttpConfig {
         body_read_timeout_ms: 300,
