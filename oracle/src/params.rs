@@ -121,6 +121,28 @@ pub fn parse_address(text: &str) -> Result<poc::Address, ParamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_back_exactly_or_refused(text in "\\PC{0,60}") {
+            if let Ok(n) = parse_epoch(&text) {
+                prop_assert!(text.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert_eq!(text.parse::<u64>().ok(), Some(n));
+            }
+            if let Ok(address) = parse_address(&text) {
+                prop_assert_eq!(address.to_string(), text);
+            }
+        }
+
+        #[test]
+        fn every_number_in_range_is_read(n in 0..=MAX_NUMBER, zeros in 0usize..3) {
+            let text = format!("{}{n}", "0".repeat(zeros));
+            prop_assert_eq!(parse_epoch(&text), Ok(n));
+            let signed = format!("+{n}");
+            prop_assert!(parse_epoch(&signed).is_err());
+        }
+    }
 
     #[test]
     fn numbers_are_digits_only_and_range_checked() {

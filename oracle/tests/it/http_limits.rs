@@ -101,7 +101,10 @@ async fn a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_timeout() {
     }
     let elapsed = started.elapsed();
     assert!(sent < request.len(), "the whole trickled request was taken");
-    assert!(elapsed < Duration::from_secs(2), "cut off after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "cut off after {elapsed:?}"
+    );
 }
 
 #[tokio::test]
