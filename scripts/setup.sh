@@ -100,6 +100,25 @@ if $want_tests; then
   fi
 fi
 
+# --- oracle: schemathesis against the explorer API (scripts/schemathesis.sh) -------------------
+# A virtual environment at target/pyenv-schemathesis with the PyPI package `schemathesis`
+# (Python >= 3.9), pinned so that a new release does not change what the check looks for.
+if $want_tests; then
+  st_venv="$(cd "$(dirname "$0")/.." && pwd)/target/pyenv-schemathesis"
+  st_version=4.32.5
+  if ! { [ -x "$st_venv/bin/schemathesis" ] &&
+    [ "$("$st_venv/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $st_version" ]; }; then
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+      apt_update
+      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
+    fi
+    echo "setup: creating $st_venv and installing schemathesis $st_version"
+    rm -rf "$st_venv"
+    python3 -m venv "$st_venv"
+    "$st_venv/bin/python" -m pip install -q "schemathesis==$st_version"
+  fi
+fi
+
 # --- radio-io: font for radio-bench's PER plot (plotters renders text from a TrueType file) -------
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing fonts-dejavu-core (radio-bench plot)"

@@ -18,6 +18,8 @@ step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets --locked --features hotspot/soapysdr -- -D warnings
 step cargo clippy -p hotspot --bin hotspot --locked -- -D warnings
 step cargo test --workspace --locked --features hotspot/soapysdr
+# The explorer API against its OpenAPI document: schemathesis's generated requests and checks.
+step scripts/schemathesis.sh
 # The hotspot cross-built for 64- and 32-bit ARM (quick cross-ci profile), packaged and checked,
 # then run under qemu-user against the x86-64 build (cross/README.md).
 step cross/build.sh --profile cross-ci aarch64 armv7

@@ -102,6 +102,60 @@ impl DenylistConfig {
     }
 }
 
+/// Limits of the explorer's HTTP server (`[http]`): how long a client may take to send a
+/// request, how many connections it may hold and how fast it may ask.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Longest time a connection may take to send a request's headers, counted from when the
+    /// server starts waiting for them (an idle keep-alive connection waits for the next
+    /// request's headers); then the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Longest time a request's body may take to arrive once its headers have; then the request
+    /// is answered 408 and the connection closed.
+    pub body_read_timeout_ms: u64,
+    /// Most connections open at once from one client (an IPv4 address or an IPv6 /64); further
+    /// ones are closed at once. 0: no cap.
+    pub max_connections_per_client: u32,
+    /// Requests per second each client may make in the long run (token bucket refill rate);
+    /// beyond it, 429 with `Retry-After`. 0: no rate limit.
+    pub requests_per_second: u32,
+    /// Requests a client may make in a burst (token bucket size).
+    pub burst: u32,
+    /// Most clients whose bucket is remembered; beyond it, the fullest buckets are forgotten.
+    pub max_tracked_clients: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            max_connections_per_client: 32,
+            requests_per_second: 20,
+            burst: 100,
+            max_tracked_clients: 10_000,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Checks that the timeouts are positive and the bucket can hold a request.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.header_read_timeout_ms == 0 || self.body_read_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "http.header_read_timeout_ms and http.body_read_timeout_ms must be positive".into(),
+            ));
+        }
+        if self.requests_per_second > 0 && (self.burst == 0 || self.max_tracked_clients == 0) {
+            return Err(ConfigError::Invalid(
+                "http.burst and http.max_tracked_clients must be positive with a rate limit".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Everything the oracle can be tuned with.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -162,6 +216,8 @@ pub struct OracleConfig {
     pub max_stranger_rejections_per_minute: u32,
     /// Reward parameters.
     pub rewards: RewardConfig,
+    /// Limits of the explorer's HTTP server (`[http]`).
+    pub http: HttpConfig,
     /// PostgreSQL URL (`postgres://user:password@host/db`) of a store shared by several
     /// oracle processes; unset means the embedded SQLite file in the data directory.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,6 +251,7 @@ impl Default for OracleConfig {
             verify_period_ms: 5_000,
             max_stranger_rejections_per_minute: 600,
             rewards: RewardConfig::default(),
+            http: HttpConfig::default(),
             database_url: None,
         }
     }
@@ -244,6 +301,7 @@ impl OracleConfig {
         self.corroboration.validate()?;
         self.denylist.validate()?;
         self.reputation.validate()?;
+        self.http.validate()?;
         Ok(())
     }
 }
@@ -261,6 +319,10 @@ mod tests {
         assert_eq!(config.entropy_window_ms, 180_000);
         assert!(matches!(
             OracleConfig::from_toml("beacon_interval_ms = 7\n"),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            OracleConfig::from_toml("[http]\nheader_read_timeout_ms = 0\n"),
             Err(ConfigError::Invalid(_))
         ));
         assert!(matches!(

@@ -17,25 +17,35 @@
 //! - `GET /api/v1/makers`, `GET /api/v1/owners/{address}`: makers, owners and balances
 //!   ([`crate::identity_routes`])
 //!
-//! Errors are JSON `{"error": "..."}` with a 4xx or 5xx status; URIs longer than [`MAX_URI`]
-//! and bodies larger than [`MAX_BODY`] are refused.
+//! Errors are JSON `{"error": "..."}` with a 4xx or 5xx status. Every route reads its
+//! numbers and addresses with [`crate::params`] (400 with the reason); URIs longer than
+//! [`MAX_URI`] are refused (414), bodies larger than [`MAX_BODY`] (413) or slower than the
+//! configured body read timeout (408); a client beyond its token bucket gets 429 with
+//! `Retry-After` ([`crate::client_limits`]).
 
+use crate::client_limits::{client_of, RateLimiter};
 use crate::error::OracleError;
+use crate::params::{self, ParamError, MAX_NUMBER};
 use crate::reason::{BeaconReason, IngestReason, WitnessReason};
 use crate::store::{BeaconRow, GatewayRow, ReportCounts, RewardTotals, Status, Store, WitnessRow};
 use crate::Oracle;
+use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
+use futures::StreamExt;
 use h3_coverage::Resolution;
 use poc::proto::Region;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How many recent reports the hotspot page lists.
 const RECENT: u32 = 50;
@@ -73,7 +83,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -95,6 +105,12 @@ impl From<OracleError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
         OracleError::from(error).into()
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(error: ParamError) -> Self {
+        Self::bad_request(error.to_string())
     }
 }
 
@@ -151,9 +167,13 @@ pub fn route_paths() -> Vec<&'static str> {
         .collect()
 }
 
-/// The explorer's routes over `oracle`, with JSON errors for unknown paths and methods and the
-/// URI and body limits.
+/// The explorer's routes over `oracle`, with JSON errors for unknown paths and methods, the
+/// URI and body limits, the body read timeout and the per-client rate limit of the
+/// configuration's `[http]`.
 pub fn router(oracle: Oracle) -> Router {
+    let config = &oracle.config().http;
+    let limiter = RateLimiter::new(config).map(Arc::new);
+    let body_timeout = Duration::from_millis(config.body_read_timeout_ms);
     let mut router = Router::new();
     for (path, route) in explorer_routes() {
         router = router.route(path, route);
@@ -163,9 +183,85 @@ pub fn router(oracle: Oracle) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         })
-        .layer(axum::middleware::from_fn(limits))
+        .layer(from_fn_with_state(body_timeout, read_body))
+        .layer(from_fn_with_state(limiter, rate_limit))
+        .layer(from_fn(limits))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(oracle)
+}
+
+/// Answers 429 with `Retry-After` (whole seconds) when the request's client has emptied its
+/// token bucket. Requests without a peer address (not from the server) are not limited.
+async fn rate_limit(
+    State(limiter): State<Option<Arc<RateLimiter>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
+    let (Some(limiter), Some(peer)) = (limiter, peer) else {
+        return next.run(request).await;
+    };
+    let Err(wait) = limiter.check(client_of(peer.ip()), Instant::now()) else {
+        return next.run(request).await;
+    };
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many requests from this client; retry in {seconds} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// Reads the whole body (at most [`MAX_BODY`] bytes) before the handler runs, within `timeout`
+/// of the headers: 408 and the connection closed when the client is slower, 413 when the body
+/// is larger.
+async fn read_body(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(timeout, collect_body(body)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(error)) => error.into_response(),
+        Err(_) => {
+            let mut response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} ms",
+                    timeout.as_millis()
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+/// The body's bytes, refused when they are more than [`MAX_BODY`] or the stream breaks.
+async fn collect_body(body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("bad request body: {e}")))?;
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// Refuses oversized URIs and bodies before any handler runs, and marks every response
@@ -202,12 +298,13 @@ async fn limits(request: Request, next: Next) -> Response {
     response
 }
 
-/// A page of a list: `limit` items after skipping `offset`.
+/// A page of a list: `limit` items after skipping `offset`, as sent (read by
+/// [`params::parse_number`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
-    limit: Option<u32>,
-    offset: Option<u64>,
+    limit: Option<String>,
+    offset: Option<String>,
 }
 
 /// A validated page.
@@ -218,24 +315,23 @@ pub(crate) struct Page {
 }
 
 impl PageQuery {
-    fn page(&self) -> Result<Page, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit must be between 1 and {MAX_LIMIT}"
-            )));
-        }
-        let offset = self.offset.unwrap_or(0);
-        if offset > i64::MAX as u64 {
-            return Err(ApiError::bad_request("offset is too large"));
-        }
+    fn page(&self) -> Result<Page, ParamError> {
+        let limit = match &self.limit {
+            Some(text) => params::parse_number("limit", text, 1, MAX_LIMIT.into())?,
+            None => DEFAULT_LIMIT.into(),
+        };
+        let offset = match &self.offset {
+            Some(text) => params::parse_number("offset", text, 0, MAX_NUMBER)?,
+            None => 0,
+        };
+        let limit = u32::try_from(limit).unwrap_or(MAX_LIMIT);
         Ok(Page { limit, offset })
     }
 }
 
 pub(crate) fn page_of(query: Result<Query<PageQuery>, QueryRejection>) -> Result<Page, ApiError> {
     let Query(query) = query?;
-    query.page()
+    Ok(query.page()?)
 }
 
 /// Explanations, for people, of the reason codes of invalid beacons.
@@ -590,16 +686,18 @@ fn witness_json(w: &WitnessRow, selected: bool) -> Value {
     })
 }
 
+/// The `{address}` of a path, read by [`params::parse_address`].
 pub(crate) fn parse_address(
     address: Result<Path<String>, PathRejection>,
 ) -> Result<poc::Address, ApiError> {
     let Path(address) = address?;
-    if address.len() > 64 {
-        return Err(ApiError::bad_request("not a hotspot address: too long"));
-    }
-    address
-        .parse()
-        .map_err(|e| ApiError::bad_request(format!("not a hotspot address: {e}")))
+    Ok(params::parse_address(&address)?)
+}
+
+/// The `{epoch}` of a path, read by [`params::parse_epoch`].
+pub(crate) fn parse_epoch(epoch: Result<Path<String>, PathRejection>) -> Result<u64, ApiError> {
+    let Path(epoch) = epoch?;
+    Ok(params::parse_epoch(&epoch)?)
 }
 
 async fn known_gateway(oracle: &Oracle, address: &poc::Address) -> Result<GatewayRow, ApiError> {
@@ -753,15 +851,7 @@ async fn epoch_rewards(
     State(oracle): State<Oracle>,
     epoch: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    let Path(epoch) = epoch?;
-    let epoch: u64 = epoch
-        .parse()
-        .ok()
-        .filter(|&n| n <= i64::MAX as u64)
-        .ok_or_else(|| {
-            let shown: String = epoch.chars().take(32).collect();
-            ApiError::bad_request(format!("{shown:?} is not an epoch number"))
-        })?;
+    let epoch = parse_epoch(epoch)?;
     let report = oracle.epoch_report(epoch).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -787,7 +877,7 @@ async fn stats(State(oracle): State<Oracle>) -> ApiResult {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CoverageQuery {
-    resolution: Option<u8>,
+    resolution: Option<String>,
 }
 
 /// One coverage cell being summed up.
@@ -803,14 +893,21 @@ async fn coverage(
     query: Result<Query<CoverageQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(query) = query?;
-    let resolution = query.resolution.unwrap_or(DEFAULT_COVERAGE_RESOLUTION);
-    if !(MIN_COVERAGE_RESOLUTION..=MAX_COVERAGE_RESOLUTION).contains(&resolution) {
-        return Err(ApiError::bad_request(format!(
-            "resolution must be between {MIN_COVERAGE_RESOLUTION} and {MAX_COVERAGE_RESOLUTION}"
-        )));
-    }
-    let resolution = Resolution::try_from(resolution)
-        .map_err(|e| ApiError::bad_request(format!("bad resolution: {e}")))?;
+    let resolution = match &query.resolution {
+        Some(text) => params::parse_number(
+            "resolution",
+            text,
+            MIN_COVERAGE_RESOLUTION.into(),
+            MAX_COVERAGE_RESOLUTION.into(),
+        )?,
+        None => DEFAULT_COVERAGE_RESOLUTION.into(),
+    };
+    let resolution = u8::try_from(resolution)
+        .ok()
+        .and_then(|r| Resolution::try_from(r).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("resolution {resolution} is not an H3 one"))
+        })?;
     let counts = oracle.store().report_counts().await?;
     let mut cells: BTreeMap<h3_coverage::CellIndex, CellSum> = BTreeMap::new();
     for g in oracle.store().gateways().await? {

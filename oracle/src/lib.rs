@@ -6,15 +6,18 @@
 
 #![warn(missing_docs)]
 
+pub mod client_limits;
 pub mod clock;
 pub mod config;
 pub mod epoch;
 pub mod error;
 pub mod http;
+mod http_server;
 pub mod identity_routes;
 pub mod ingest;
 pub mod ledger_service;
 pub mod load;
+pub mod params;
 pub mod phases;
 pub mod reputation;
 pub mod verify;
@@ -228,7 +231,8 @@ impl Oracle {
         Ok((bound, handle))
     }
 
-    /// Serves the explorer HTTP API on `addr`; returns the bound address and the server task.
+    /// Serves the explorer HTTP API (HTTP/1.1) on `addr` with the limits of the configuration's
+    /// `[http]`; returns the bound address and the server task.
     pub async fn serve_http(
         &self,
         addr: SocketAddr,
@@ -236,11 +240,11 @@ impl Oracle {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let app = http::router(self.clone());
-        let handle = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "HTTP server stopped");
-            }
-        });
+        let handle = tokio::spawn(http_server::serve(
+            listener,
+            app,
+            self.config().http.clone(),
+        ));
         tracing::info!(%bound, "HTTP API listening");
         Ok((bound, handle))
     }

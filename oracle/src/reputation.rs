@@ -4,11 +4,12 @@
 pub use oracle_core::reputation::*;
 
 use crate::error::OracleError;
+use crate::http::{parse_address, ApiError, ApiResult};
 use crate::store::Status;
 use crate::Oracle;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Json;
 use serde_json::json;
@@ -62,37 +63,17 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
     vec![("/api/v1/hotspots/{address}/reputation", get(reputation))]
 }
 
-async fn reputation(State(oracle): State<Oracle>, Path(address): Path<String>) -> Response {
-    let Ok(address) = address.parse::<poc::Address>() else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "not a hotspot address" })),
-        )
-            .into_response();
-    };
-    match oracle.store().gateway(&address.0).await {
-        Ok(None) => {
-            return (
-                StatusCode::NOT_FOUND,
-                Json(json!({ "error": format!("unknown hotspot {address}") })),
-            )
-                .into_response()
-        }
-        Ok(Some(_)) => {}
-        Err(e) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({ "error": e.to_string() })),
-            )
-                .into_response()
-        }
+async fn reputation(
+    State(oracle): State<Oracle>,
+    address: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let address = parse_address(address)?;
+    if oracle.store().gateway(&address.0).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{address} is not a known hotspot"),
+        ));
     }
-    match oracle.reputation(&address.0, oracle.now_ms()).await {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-    }
+    let reputation = oracle.reputation(&address.0, oracle.now_ms()).await?;
+    Ok(Json(json!(reputation)))
 }

@@ -4,23 +4,15 @@
 //! - `GET /api/v1/ledger/{epoch}`: one entry with its shares and its canonical encoding (hex)
 //! - `GET /api/v1/ledger/{epoch}/proof/{address}`: a hotspot's [`Claim`] (share + Merkle proof)
 
-use crate::Oracle;
+use crate::http::{parse_epoch, ApiError, ApiResult};
+use crate::{params, Oracle};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Json;
 use ledger::{Claim, LedgerEntry};
 use serde_json::{json, Value};
-
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(json!({ "error": message.to_string() }))).into_response()
-}
-
-fn internal(e: crate::OracleError) -> Response {
-    tracing::error!(error = %e, "HTTP API");
-    error(StatusCode::INTERNAL_SERVER_ERROR, e)
-}
 
 /// The JSON header of an entry (everything but the shares).
 pub fn entry_header(entry: &LedgerEntry) -> Value {
@@ -53,51 +45,40 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
     ]
 }
 
-async fn list(State(oracle): State<Oracle>) -> Response {
-    match oracle.ledger_entries() {
-        Ok(entries) => {
-            let list: Vec<Value> = entries.iter().map(entry_header).collect();
-            Json(json!({ "oracle": oracle.address(), "entries": list })).into_response()
-        }
-        Err(e) => internal(e),
-    }
+async fn list(State(oracle): State<Oracle>) -> ApiResult {
+    let list: Vec<Value> = oracle.ledger_entries()?.iter().map(entry_header).collect();
+    Ok(Json(json!({ "oracle": oracle.address(), "entries": list })))
 }
 
-async fn entry(State(oracle): State<Oracle>, Path(epoch): Path<String>) -> Response {
-    let Ok(epoch) = epoch.parse::<u64>() else {
-        return error(StatusCode::BAD_REQUEST, "epoch is not a number");
-    };
-    match oracle.ledger_entry(epoch) {
-        Ok(Some(entry)) => {
-            let mut body = entry_header(&entry);
-            body["share_list"] = json!(entry.manifest.shares);
-            body["encoding"] = json!(hex::encode(entry.encode()));
-            Json(body).into_response()
-        }
-        Ok(None) => error(
+async fn entry(
+    State(oracle): State<Oracle>,
+    epoch: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let epoch = parse_epoch(epoch)?;
+    let entry = oracle.ledger_entry(epoch)?.ok_or_else(|| {
+        ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no ledger entry for epoch {epoch}"),
-        ),
-        Err(e) => internal(e),
-    }
+        )
+    })?;
+    let mut body = entry_header(&entry);
+    body["share_list"] = json!(entry.manifest.shares);
+    body["encoding"] = json!(hex::encode(entry.encode()));
+    Ok(Json(body))
 }
 
 async fn proof(
     State(oracle): State<Oracle>,
-    Path((epoch, address)): Path<(String, String)>,
-) -> Response {
-    let Ok(epoch) = epoch.parse::<u64>() else {
-        return error(StatusCode::BAD_REQUEST, "epoch is not a number");
-    };
-    let Ok(address) = address.parse::<poc::Address>() else {
-        return error(StatusCode::BAD_REQUEST, "not a hotspot address");
-    };
-    match oracle.ledger_claim(epoch, &address) {
-        Ok(Some(claim)) => Json::<Claim>(claim).into_response(),
-        Ok(None) => error(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let Path((epoch, address)) = path?;
+    let epoch = params::parse_epoch(&epoch)?;
+    let address = params::parse_address(&address)?;
+    let claim: Claim = oracle.ledger_claim(epoch, &address)?.ok_or_else(|| {
+        ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no share of {address} in the ledger entry of epoch {epoch}"),
-        ),
-        Err(e) => internal(e),
-    }
+        )
+    })?;
+    Ok(Json(json!(claim)))
 }

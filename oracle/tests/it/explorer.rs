@@ -1,9 +1,12 @@
 //! The explorer API over real HTTP: pagination, history with explained reasons, coverage at
-//! several resolutions, closed epochs, limits and bad input, and the OpenAPI document against
-//! the router.
+//! several resolutions, closed epochs, limits and bad input (one rule for numbers and
+//! addresses on every route), and the OpenAPI document against the router.
 
 use crate::common::*;
-use oracle::http::{explain, route_paths, MAX_URI, OPENAPI_JSON};
+use oracle::http::{
+    explain, route_paths, MAX_BODY, MAX_COVERAGE_RESOLUTION, MAX_LIMIT, MAX_URI, OPENAPI_JSON,
+};
+use oracle::params::{parse_address, ADDRESS_MAX_LEN, ADDRESS_MIN_LEN, MAX_NUMBER};
 use oracle::{BeaconReason, IngestReason, WitnessReason};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,9 +86,14 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    // Without HIP-106 reciprocity the beaconer is paid, so that its ledger claim exists.
+    // Without HIP-106 reciprocity the beaconer is paid, so that its ledger claim exists. No
+    // rate limit: the tests here send hundreds of requests in a few seconds.
     let net = Net::with_config(oracle::OracleConfig {
         reciprocity_window_ms: 0,
+        http: oracle::config::HttpConfig {
+            requests_per_second: 0,
+            ..Default::default()
+        },
         ..oracle::OracleConfig::open()
     })
     .await;
@@ -531,12 +539,26 @@ async fn the_openapi_document_matches_the_router() {
             if served_type == "application/json" {
                 check_required(&doc, &content[served_type]["schema"], &reply.json(), &uri);
             }
-            for status in op["responses"].as_object().unwrap().keys() {
+            let documented: BTreeSet<u16> = op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|status| status.parse().unwrap())
+                .collect();
+            // The body timeout, size limits and rate limit stand before every route.
+            for status in [408, 413, 414, 429] {
                 assert!(
-                    matches!(status.as_str(), "200" | "400" | "404"),
-                    "{path}: {status}"
+                    documented.contains(&status),
+                    "{path}: {status} undocumented"
                 );
             }
+            for (uri, status) in probe(&f, &doc, path, op).await {
+                assert!(
+                    documented.contains(&status),
+                    "{uri} answers {status}, {path} documents {documented:?}"
+                );
+            }
+            check_parameter_formats(&doc, op, path);
         }
     }
     assert_eq!(operations, documented.len());
@@ -548,6 +570,71 @@ async fn the_openapi_document_matches_the_router() {
     for r in refs {
         let target = pointer(&doc, &r);
         assert!(target.is_some(), "dangling $ref {r}");
+    }
+}
+
+/// Requests for what `path` can answer besides 200: each path parameter malformed and
+/// well-formed but unknown, each query parameter malformed, an unknown query parameter, an
+/// oversized URI and body; with the status each got.
+async fn probe(f: &Fixture, doc: &Value, path: &str, op: &Value) -> Vec<(String, u16)> {
+    let address = f.beaconer.key.address().to_string();
+    let unknown = poc::Keypair::from_seed(99, 9).address().to_string();
+    let mut uris = vec![
+        format!("{}?zzz=1", concrete(path, &address, f.epoch)),
+        format!(
+            "{}?pad={}",
+            concrete(path, &address, f.epoch),
+            "a".repeat(MAX_URI)
+        ),
+    ];
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        let p = resolve(doc, p);
+        let name = p["name"].as_str().unwrap();
+        let base = concrete(path, &address, f.epoch);
+        if p["in"] == "query" {
+            uris.push(format!("{base}?{name}=%2B1"));
+            uris.push(format!("{base}?{name}=x"));
+            continue;
+        }
+        let template = format!("{{{name}}}");
+        for value in ["%2B1", "x", unknown.as_str(), "999999"] {
+            let with = path.replace(&template, value);
+            uris.push(concrete(&with, &address, f.epoch));
+        }
+    }
+    let mut answers = Vec::new();
+    for uri in uris {
+        let status = get(f.addr, &uri).await.status;
+        answers.push((uri.chars().take(120).collect(), status));
+    }
+    let uri = concrete(path, &address, f.epoch);
+    let status = send(f.addr, "GET", &uri, &vec![b'x'; MAX_BODY + 1])
+        .await
+        .status;
+    answers.push((format!("{uri} with a large body"), status));
+    answers
+}
+
+/// Each parameter's schema states the format and the limits the server enforces.
+fn check_parameter_formats(doc: &Value, op: &Value, path: &str) {
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        let p = resolve(doc, p);
+        let schema = resolve(doc, &p["schema"]);
+        let name = p["name"].as_str().unwrap();
+        let at = format!("{path} {name}");
+        match name {
+            "address" => {
+                assert_eq!(schema["minLength"], ADDRESS_MIN_LEN, "{at}");
+                assert_eq!(schema["maxLength"], ADDRESS_MAX_LEN, "{at}");
+                assert!(schema["pattern"].is_string(), "{at}");
+                let example = p["example"].as_str().unwrap();
+                assert!(parse_address(example).is_ok(), "{at}: example {example}");
+            }
+            "limit" => assert_eq!(schema["maximum"], MAX_LIMIT, "{at}"),
+            "offset" | "epoch" => assert_eq!(schema["maximum"], MAX_NUMBER, "{at}"),
+            "resolution" => assert_eq!(schema["maximum"], MAX_COVERAGE_RESOLUTION, "{at}"),
+            other => panic!("{at}: no check for parameter {other}"),
+        }
     }
 }
 
@@ -606,5 +693,100 @@ fn check_required(doc: &Value, schema: &Value, value: &Value, at: &str) {
         for v in list {
             check_required(doc, items, v, at);
         }
+    }
+}
+
+#[tokio::test]
+async fn every_route_reads_epochs_by_one_rule() {
+    let f = fixture().await;
+    let address = f.beaconer.key.address();
+    let epoch = f.epoch;
+    let routes = |e: &str| {
+        [
+            format!("/api/v1/epochs/{e}/rewards"),
+            format!("/api/v1/ledger/{e}"),
+            format!("/api/v1/ledger/{e}/proof/{address}"),
+        ]
+    };
+    for path in routes(&epoch.to_string()) {
+        assert_eq!(get(f.addr, &path).await.status, 200, "{path}");
+    }
+    for (bad, reason) in [
+        ("9223372036854775808".to_string(), "out of range"),
+        ("18446744073709551616".to_string(), "out of range"),
+        (format!("+{epoch}"), "'+' at byte 0"),
+        (format!("%2B{epoch}"), "'+' at byte 0"),
+        ("-1".to_string(), "'-' at byte 0"),
+        ("1.5".to_string(), "'.' at byte 1"),
+        (format!("%20{epoch}"), "' ' at byte 0"),
+    ] {
+        let mut messages = BTreeSet::new();
+        for path in routes(&bad) {
+            let message = expect_error(f.addr, &path, 400).await;
+            assert!(message.contains(reason), "{path}: {message}");
+            messages.insert(message);
+        }
+        assert_eq!(messages.len(), 1, "{bad}: {messages:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_query_reads_numbers_by_the_same_rule() {
+    let f = fixture().await;
+    let owner = f.beaconer.key.address();
+    for (path, reason) in [
+        ("/api/v1/hotspots?limit=%2B5".to_string(), "'+' at byte 0"),
+        ("/api/v1/epochs?offset=%2B1".to_string(), "'+' at byte 0"),
+        (
+            "/api/v1/coverage?resolution=%2B8".to_string(),
+            "'+' at byte 0",
+        ),
+        (
+            format!("/api/v1/owners/{owner}?limit=%2B5"),
+            "'+' at byte 0",
+        ),
+        ("/api/v1/hotspots?limit=1001".to_string(), "1 to 1000"),
+        ("/api/v1/coverage?resolution=11".to_string(), "3 to 10"),
+        (
+            "/api/v1/epochs?offset=9223372036854775808".to_string(),
+            "out of range",
+        ),
+    ] {
+        let message = expect_error(f.addr, &path, 400).await;
+        assert!(message.contains(reason), "{path}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn every_route_refuses_a_bad_address_with_the_same_reason() {
+    let f = fixture().await;
+    let address = f.beaconer.key.address().to_string();
+    let routes = |a: &str| {
+        [
+            format!("/api/v1/hotspots/{a}"),
+            format!("/api/v1/hotspots/{a}/history"),
+            format!("/api/v1/hotspots/{a}/reputation"),
+            format!("/api/v1/owners/{a}"),
+            format!("/api/v1/ledger/{}/proof/{a}", f.epoch),
+        ]
+    };
+    let with_l = format!("l{}", &address[1..]);
+    let mut changed: Vec<char> = address.chars().collect();
+    changed[20] = if changed[20] == 'a' { 'b' } else { 'a' };
+    let changed: String = changed.into_iter().collect();
+    for (bad, reason) in [
+        ("abc".to_string(), "3 characters"),
+        ("1".repeat(60), "60 characters"),
+        (with_l, "invalid character"),
+        (changed, "checksum"),
+    ] {
+        let mut messages = BTreeSet::new();
+        for path in routes(&bad) {
+            let message = expect_error(f.addr, &path, 400).await;
+            assert!(message.contains(reason), "{path}: {message}");
+            assert!(message.contains("base58 of 37 bytes"), "{path}: {message}");
+            messages.insert(message);
+        }
+        assert_eq!(messages.len(), 1, "{bad}: {messages:?}");
     }
 }

@@ -11,6 +11,7 @@ mod explorer;
 mod explorer_map;
 mod grpc;
 mod http;
+mod http_limits;
 mod identity;
 mod ledger_entries;
 mod load;
