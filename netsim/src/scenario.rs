@@ -692,8 +692,9 @@ struct BaselineKey {
     epochs: u64,
     seed: u64,
     world: String,
-    /// Sites of the radios added (none: attack-free).
-    radio_sites: Vec<u64>,
+    /// The radios added (none: attack-free): site, latitude and longitude bits. A site
+    /// number alone does not name a place: a farm's roof is numbered alike in every scenario.
+    radio_sites: Vec<(u64, u64, u64)>,
 }
 
 impl BaselineKey {
@@ -706,7 +707,7 @@ impl BaselineKey {
             radio_sites: radios
                 .iter()
                 .filter_map(|r| r.radio)
-                .map(|r| r.site)
+                .map(|r| (r.site, r.lat.to_bits(), r.lon.to_bits()))
                 .collect(),
         }
     }
@@ -766,7 +767,11 @@ impl Baselines {
         let run = if key.radio_sites.is_empty() {
             "attack-free".to_string()
         } else {
-            let sites: Vec<String> = key.radio_sites.iter().map(u64::to_string).collect();
+            let sites: Vec<String> = key
+                .radio_sites
+                .iter()
+                .map(|(site, ..)| site.to_string())
+                .collect();
             format!("radios-{}", sites.join("-"))
         };
         let mut network = config.network(&placement.honest, &dir, &run);

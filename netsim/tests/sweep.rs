@@ -2,7 +2,8 @@
 //! run, and a world file with a mistake is refused with the mistake named.
 
 use netsim::evidence::EvidenceFile;
-use netsim::scenario::Scenario;
+use netsim::network::Transport;
+use netsim::scenario::{run_attack, Baselines, Scenario, ScenarioConfig};
 use netsim::sweep::{RunRecord, SweepPlan, SweepReport, Targets};
 use netsim::world::World;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,4 +118,64 @@ fn a_world_file_with_a_mistake_is_refused_with_the_mistake_named() {
         .unwrap_err()
         .to_string();
     assert!(missing.contains("/nonexistent/world.toml"), "{missing}");
+}
+
+/// Twelve sites on an uneven grid in Sacramento, so that no two roofs see the network alike;
+/// a quarter of the hotspots attack.
+fn uneven_world() -> String {
+    let mut text = String::from(
+        "name = \"uneven\"\n[propagation]\npath_loss_exponent = 3.5\nshadowing_db = 6.0\n[network]\nhotspots = 12\nattacker_fraction = 0.25\n",
+    );
+    for k in 0..12u32 {
+        let (row, col) = (f64::from(k / 4), f64::from(k % 4));
+        text.push_str(&format!(
+            "[[sites]]\nname = \"s{k}\"\nlat = {}\nlon = {}\nrole = \"any\"\n",
+            38.575 + row * 0.0054 + f64::from(k % 3) * 0.0011,
+            -121.49 + col * 0.0068 + f64::from(k * k % 5) * 0.0007,
+        ));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mix_is_measured_against_its_own_radios_run_honestly() {
+    // Three attackers of twelve: the farm scenario's roof is the first attacker's site, the
+    // mix's farm key stands on the third. Both roofs carry one site number, yet they are two
+    // radios: a sweep that runs the farm first must not measure the mix against its roof.
+    let world = Arc::new(World::parse(&uneven_world(), "uneven.toml").expect("it parses"));
+    let plan = SweepPlan {
+        worlds: vec![world.clone()],
+        scenarios: vec![Scenario::Farm, Scenario::Mix],
+        seeds: 5..=5,
+        epochs: 1,
+        jobs: 1,
+        data_root: None,
+        emission_usd: None,
+        evidence_dir: None,
+    };
+    let swept = tokio::task::spawn_blocking(move || {
+        SweepReport::run(
+            &plan,
+            Targets::default(),
+            None,
+            Arc::new(|_: &RunRecord| {}),
+        )
+    })
+    .await
+    .unwrap();
+    let mix = swept.runs.iter().find(|r| r.scenario == "mix").unwrap();
+    let mut config = ScenarioConfig::in_world(Scenario::Mix, world, 1, 5);
+    config.transport = Transport::InProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let alone = run_attack(
+        Scenario::Mix,
+        &config,
+        &mut Baselines::default(),
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    assert!(alone.honest_radio_share > 0.0, "the mix's farm radio earns");
+    assert_eq!(mix.honest_radio_share, alone.honest_radio_share);
+    assert_eq!(mix.honest_loss, alone.honest_loss);
 }
