@@ -281,7 +281,13 @@ async fn run_daemon<B: Backend>(
 async fn run(config: &HotspotConfig) -> Result<()> {
     let key = Keypair::read_file(&config.key)?;
     let hotspot = Hotspot::from_config(key, config)?;
-    tracing::info!(address = %hotspot.address(), region = %config.region, backend = ?config.radio.backend, "starting");
+    tracing::info!(
+        address = %hotspot.address(),
+        region = %config.region,
+        backend = ?config.radio.backend,
+        beacon_power_dbm = f64::from(hotspot.beacon_power_ddbm()) / 10.0,
+        "starting"
+    );
     let metrics = Metrics::new();
     if !config.metrics_listen.is_empty() {
         metrics.serve(config.metrics_listen.parse()?).await?;
