@@ -490,10 +490,15 @@ async fn cli_main() -> Result<()> {
         Command::Run => run(&config).await?,
         Command::Profiles => {
             for profile in hardware::all()? {
+                let tx_power = match profile.tx_power {
+                    Some(range) => format!("tx {}–{} dBm", range.min_dbm, range.max_dbm),
+                    None => "receive only".into(),
+                };
                 println!(
-                    "{:<20} {:<8} {}",
+                    "{:<20} {:<8} {:<16} {}",
                     profile.name,
                     format!("{:?}", profile.arch).to_ascii_lowercase(),
+                    tx_power,
                     profile.description
                 );
             }
