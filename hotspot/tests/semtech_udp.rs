@@ -281,21 +281,31 @@ async fn answer_pull_resp(forwarder: &UdpSocket, ack: &str) -> u64 {
     json["txpk"]["powe"].as_u64().expect("powe")
 }
 
-#[tokio::test]
-async fn a_beacon_is_filed_at_the_power_the_forwarder_used_and_not_at_all_when_refused() {
-    let dir = tempfile::tempdir().unwrap();
+/// A daemon for `hotspot` on a Semtech UDP backend with one connected packet forwarder, its
+/// spool in `spool`; no oracle (reports stay spooled).
+async fn daemon_on_a_forwarder(
+    hotspot: Hotspot,
+    spool: &std::path::Path,
+) -> (Daemon<SemtechUdpBackend>, UdpSocket) {
     let mut backend =
         SemtechUdpBackend::bind(SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap()))
             .await
             .unwrap();
     let forwarder = connected_forwarder(&mut backend).await;
+    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    let outbox = Outbox::open(spool, Metrics::new()).unwrap();
+    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600));
+    (daemon, forwarder)
+}
+
+#[tokio::test]
+async fn a_beacon_is_filed_at_the_power_the_forwarder_used_and_not_at_all_when_refused() {
+    let dir = tempfile::tempdir().unwrap();
     // US915 with a 3 dBi antenna: 36 − 3 = 33 dBm allowed, more than an SX1302 board has.
     let hotspot =
         Hotspot::new(Keypair::generate(), Region::Us915, (37.78, -122.42), 30, 10).unwrap();
     assert_eq!(hotspot.beacon_power_ddbm(), 330);
-    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
-    let outbox = Outbox::open(dir.path(), Metrics::new()).unwrap();
-    let mut daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600));
+    let (mut daemon, forwarder) = daemon_on_a_forwarder(hotspot, dir.path()).await;
     let oracle = Keypair::generate();
 
     // The SX1302 forwarder's answer to 33 dBm, and the same with an explicit NONE error: sent,
@@ -343,11 +353,6 @@ async fn a_beacon_is_filed_at_the_power_the_forwarder_used_and_not_at_all_when_r
 #[tokio::test]
 async fn a_board_with_less_power_than_the_region_allows_asks_for_its_most() {
     let dir = tempfile::tempdir().unwrap();
-    let mut backend =
-        SemtechUdpBackend::bind(SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap()))
-            .await
-            .unwrap();
-    let forwarder = connected_forwarder(&mut backend).await;
     let (config, _) = hotspot::HotspotConfig::parse_with_profile(
         "region = \"US915\"\n[location]\nlat = 37.78\nlon = -122.42\n",
         Some("rak-hotspot-v2"),
@@ -356,9 +361,7 @@ async fn a_board_with_less_power_than_the_region_allows_asks_for_its_most() {
     let hotspot = Hotspot::from_config(Keypair::generate(), &config).unwrap();
     // 36 − 2.8 = 33.2 dBm allowed; the RAK2287 has 27.
     assert_eq!(hotspot.beacon_power_ddbm(), 270);
-    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
-    let outbox = Outbox::open(dir.path(), Metrics::new()).unwrap();
-    let mut daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600));
+    let (mut daemon, forwarder) = daemon_on_a_forwarder(hotspot, dir.path()).await;
     let entropy = entropy(&Keypair::generate());
     let (filed, asked) = tokio::join!(
         daemon.beacon_with(&entropy, [1; 4], 1_800_000_000_000),
