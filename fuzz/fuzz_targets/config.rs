@@ -20,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
                 assert!(config.region().is_ok());
                 let gain = config.gain_ddbi();
                 assert!((0..=300).contains(&gain), "{gain}");
+                if let Some(max) = config.max_tx_power_ddbm() {
+                    assert!((-200..=360).contains(&max), "{max}");
+                }
             }
         }
         1 => {
@@ -34,6 +37,9 @@ fuzz_target!(|data: &[u8]| {
                 let _ = profile.regions();
                 let _ = profile.gain_ddbi();
                 let _ = profile.can_transmit();
+                if let Some(max) = profile.max_tx_power_ddbm() {
+                    assert!((-200..=360).contains(&max), "{max}");
+                }
             }
         }
         _ => {

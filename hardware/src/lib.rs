@@ -141,6 +141,16 @@ pub struct SecureElement {
     pub bus: Option<String>,
 }
 
+/// The conducted transmit power a board's radio can put out, from its maker's datasheet.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxPowerRange {
+    /// The lowest power it transmits at, dBm.
+    pub min_dbm: f64,
+    /// The highest power it transmits at, dBm.
+    pub max_dbm: f64,
+}
+
 /// Everything the hotspot must know about a board.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +169,8 @@ pub struct Profile {
     pub antenna_gain_dbi: f64,
     /// The radio.
     pub radio: RadioProfile,
+    /// Its transmit power range; absent for a board that cannot transmit.
+    pub tx_power: Option<TxPowerRange>,
     /// Key storage.
     pub secure_element: SecureElement,
 }
@@ -218,6 +230,12 @@ impl Profile {
     /// Stock antenna gain in tenths of dBi, as asserted on the wire.
     pub fn gain_ddbi(&self) -> i32 {
         (self.antenna_gain_dbi * 10.0).round() as i32
+    }
+
+    /// The highest conducted power the board transmits at, in tenths of dBm.
+    pub fn max_tx_power_ddbm(&self) -> Option<i32> {
+        self.tx_power
+            .map(|range| (range.max_dbm * 10.0).round() as i32)
     }
 
     /// Whether the board can transmit beacons.
@@ -294,10 +312,35 @@ impl Profile {
                 }
             }
         }
+        self.check_tx_power()?;
         if self.secure_element.present && self.secure_element.bus.is_none() {
             return Err(self.invalid("a present secure element needs its bus".into()));
         }
         Ok(())
+    }
+
+    fn check_tx_power(&self) -> Result<(), ProfileError> {
+        match (self.tx_power, self.can_transmit()) {
+            (None, true) => Err(self.invalid(
+                "a board that transmits needs its [tx_power] range (min_dbm, max_dbm)".into(),
+            )),
+            (Some(_), false) => {
+                Err(self.invalid("a receive-only board has no [tx_power] range".into()))
+            }
+            (Some(range), true)
+                if !(range.min_dbm.is_finite()
+                    && range.max_dbm.is_finite()
+                    && -20.0 <= range.min_dbm
+                    && range.min_dbm <= range.max_dbm
+                    && range.max_dbm <= 36.0) =>
+            {
+                Err(self.invalid(format!(
+                    "tx_power {}..{} dBm is not a range within -20..=36 dBm",
+                    range.min_dbm, range.max_dbm
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -353,6 +396,24 @@ mod tests {
         assert_eq!(m1.gain_ddbi(), 26);
         assert!(!Profile::named("rtl-sdr").unwrap().can_transmit());
         assert!(Profile::named("limesdr-mini").unwrap().can_transmit());
+        // SX1302 boards top out at 27 dBm or below, under the 33 dBm a 3 dBi antenna leaves in
+        // US915.
+        assert_eq!(m1.max_tx_power_ddbm(), Some(260));
+        assert_eq!(
+            Profile::named("rak-hotspot-v2")
+                .unwrap()
+                .max_tx_power_ddbm(),
+            Some(270)
+        );
+        assert_eq!(Profile::named("rtl-sdr").unwrap().max_tx_power_ddbm(), None);
+        for profile in all().unwrap() {
+            assert_eq!(
+                profile.tx_power.is_some(),
+                profile.can_transmit(),
+                "{}",
+                profile.name
+            );
+        }
     }
 
     #[test]
@@ -374,6 +435,9 @@ mod tests {
                 "outside",
             ),
             ("bus = \"/dev/i2c-1\"", "", "needs its bus"),
+            ("max_dbm = 26.0", "max_dbm = 6.0", "not a range"),
+            ("max_dbm = 26.0", "max_dbm = 60.0", "not a range"),
+            ("[tx_power]", "[tx_power_]", "unknown field"),
             ("kind = \"sx1302\"", "kind = \"sx9999\"", "unknown variant"),
             ("arch = \"aarch64\"", "arch = \"mips\"", "unknown variant"),
         ] {

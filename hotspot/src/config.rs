@@ -116,6 +116,10 @@ pub enum BackendKind {
 pub struct RadioConfig {
     /// Which backend to use.
     pub backend: BackendKind,
+    /// The highest conducted power the radio transmits at, dBm (the hardware profile's
+    /// `tx_power.max_dbm` by default; none: no limit). Beacons go out at the region's power
+    /// limit or at this, whichever is lower, and their reports say so.
+    pub max_tx_power_dbm: Option<f64>,
     /// Settings of the IQ-file backend.
     pub iq_file: IqFileSection,
     /// Settings of the Semtech UDP backend.
@@ -130,6 +134,7 @@ impl Default for RadioConfig {
     fn default() -> Self {
         Self {
             backend: BackendKind::IqFile,
+            max_tx_power_dbm: None,
             iq_file: IqFileSection::default(),
             semtech_udp: SemtechUdpSection::default(),
             serial: SerialSection::default(),
@@ -399,17 +404,25 @@ impl HotspotConfig {
             .try_into()
             .map_err(|error: toml::de::Error| parse_error(error.to_string()))?;
         config.check()?;
-        let region = config.region()?;
+        config.check_board(&profile)?;
+        Ok((config, Some(profile)))
+    }
+
+    /// Whether the board can do what the configuration asks: its region and transmitting at
+    /// all; warns when the region's power limit with this antenna is below the board's lowest
+    /// power.
+    fn check_board(&self, profile: &Profile) -> Result<(), ConfigError> {
+        let region = self.region()?;
         if !profile.supports(region) {
             return Err(ConfigError::Invalid(format!(
                 "region {} is not one the board {} is sold for ({}); set `region` to one of them",
-                config.region,
+                self.region,
                 profile.name,
                 profile.regions.join(", ")
             )));
         }
-        if config.radio.backend == BackendKind::Soapysdr
-            && config.radio.soapysdr.transmit
+        if self.radio.backend == BackendKind::Soapysdr
+            && self.radio.soapysdr.transmit
             && !profile.can_transmit()
         {
             return Err(ConfigError::Invalid(format!(
@@ -417,7 +430,24 @@ impl HotspotConfig {
                 profile.name
             )));
         }
-        Ok((config, Some(profile)))
+        let limit_ddbm = poc::RegionPlan::for_region(region)
+            .map(|plan| plan.tx_power_ddbm(self.gain_ddbi()))
+            .unwrap_or(i32::MAX);
+        if let Some(range) = profile.tx_power {
+            if f64::from(limit_ddbm) < range.min_dbm * 10.0 {
+                tracing::warn!(
+                    region = %self.region,
+                    gain_dbi = self.location.gain_dbi,
+                    limit_dbm = f64::from(limit_ddbm) / 10.0,
+                    board = %profile.name,
+                    board_min_dbm = range.min_dbm,
+                    "beacons may have less power than the board's stock lowest: unless its \
+                     forwarder's TX gain table goes that low, it sends louder and the oracle \
+                     refuses those beacons (power_not_allowed); an antenna of less gain helps"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Parses and checks a configuration from TOML text.
@@ -438,6 +468,15 @@ impl HotspotConfig {
                 "location.gain_dbi {} is outside 0..=30",
                 config.location.gain_dbi
             )));
+        }
+        if config
+            .radio
+            .max_tx_power_dbm
+            .is_some_and(|dbm| !(-20.0..=36.0).contains(&dbm))
+        {
+            return Err(ConfigError::Invalid(
+                "radio.max_tx_power_dbm must be within -20..=36".into(),
+            ));
         }
         if config.beacon.interval_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -501,6 +540,13 @@ impl HotspotConfig {
     pub fn gain_ddbi(&self) -> i32 {
         (self.location.gain_dbi * 10.0).round() as i32
     }
+
+    /// The radio's highest transmit power in tenths of dBm, if limited.
+    pub fn max_tx_power_ddbm(&self) -> Option<i32> {
+        self.radio
+            .max_tx_power_dbm
+            .map(|dbm| (dbm * 10.0).round() as i32)
+    }
 }
 
 /// A built-in profile by name, or a profile file when `name` looks like a path.
@@ -534,6 +580,9 @@ fn profile_defaults(profile: &Profile) -> toml::Table {
             BackendKind::Serial => "serial",
         }
     );
+    if let Some(range) = profile.tx_power {
+        text.push_str(&format!("max_tx_power_dbm = {:?}\n", range.max_dbm));
+    }
     match &profile.radio {
         RadioProfile::Serial {
             serial_device,

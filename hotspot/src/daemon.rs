@@ -1,5 +1,7 @@
 //! The hotspot daemon: beacons once per interval and witnesses what its radio hears. Every
 //! signed report goes to the durable [`Outbox`] first; a delivery task hands them to the oracle.
+//! The radio loop never waits on the oracle: at a beacon moment the entropy is fetched in a task
+//! of its own (at most [`ENTROPY_TIMEOUT`]), and the radio is served meanwhile.
 
 use crate::client::OracleClient;
 use crate::delivery::{Backoff, Outbox};
@@ -13,11 +15,38 @@ use radio_io::{Backend, BackendError, Reception, Transmission};
 use rand::SeedableRng;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::task::JoinHandle;
 
 /// Keeps the beacon this far from the end of its interval so its report stays in the bucket.
 const BEACON_MARGIN_MS: u64 = 5 * 60_000;
 /// How often the radio's counters are copied into the metrics.
 const RADIO_STATS_PERIOD: Duration = Duration::from_secs(10);
+/// The longest wait for the oracle's entropy at a beacon moment; past it the beacon is skipped.
+pub const ENTROPY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The oracle's entropy being fetched in its own task; the error is for the log.
+type EntropyCall = JoinHandle<Result<proto::Entropy, String>>;
+
+/// Asks the oracle for its entropy, giving up after [`ENTROPY_TIMEOUT`].
+async fn fetch_entropy(mut client: OracleClient) -> Result<proto::Entropy, String> {
+    match tokio::time::timeout(ENTROPY_TIMEOUT, client.entropy()).await {
+        Ok(Ok(entropy)) => Ok(entropy),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!(
+            "the oracle did not answer within {ENTROPY_TIMEOUT:?}"
+        )),
+    }
+}
+
+/// The answer of the entropy call in flight; never completes when there is none.
+async fn entropy_answer(call: &mut Option<EntropyCall>) -> Result<proto::Entropy, String> {
+    match call {
+        Some(handle) => handle
+            .await
+            .unwrap_or_else(|error| Err(format!("the entropy task failed: {error}"))),
+        None => std::future::pending().await,
+    }
+}
 
 /// Errors that stop the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -140,32 +169,46 @@ impl<B: Backend> Daemon<B> {
         self.metrics.beacons_skipped.inc();
     }
 
-    async fn beacon(&mut self) -> Result<(), DaemonError> {
-        let entropy = match self.client.entropy().await {
-            Ok(entropy) => entropy,
+    /// A beacon moment: starts fetching the oracle's entropy in its own task, unless the
+    /// previous moment's call is still waiting for the oracle (then this beacon is skipped).
+    fn start_beacon(&mut self, call: &mut Option<EntropyCall>) {
+        if call.is_some() {
+            self.skip_beacon();
+            tracing::warn!(
+                "the oracle has not answered the previous entropy request: beacon skipped"
+            );
+            return;
+        }
+        *call = Some(tokio::spawn(fetch_entropy(self.client.clone())));
+    }
+
+    /// Beacons with the entropy the oracle answered, or skips this interval's beacon.
+    async fn beacon(&mut self, answer: Result<proto::Entropy, String>) -> Result<(), DaemonError> {
+        match answer {
+            Ok(entropy) => self
+                .beacon_with(&entropy, rand::random(), now_ms())
+                .await
+                .map(drop),
             Err(error) => {
                 self.skip_beacon();
                 tracing::warn!(%error, "no entropy: beacon skipped this interval");
-                return Ok(());
+                Ok(())
             }
-        };
-        self.beacon_with(&entropy, rand::random(), now_ms())
-            .await
-            .map(drop)
+        }
     }
 
     /// Beacons once: builds the beacon of the oracle's `entropy` and the hotspot's
-    /// `local_entropy`, stamped `timestamp_ms`, puts it on air and queues its report. Returns
-    /// the beacon, or `None` when it was skipped (entropy not signed by the oracle, or the
-    /// radio did not send it). The daemon's own schedule calls this with fresh entropy, random
-    /// local entropy and the current time.
+    /// `local_entropy`, stamped `timestamp_ms`, puts it on air and queues its report, stating
+    /// the power the radio says it sent at. Returns the beacon, or `None` when it was skipped
+    /// (entropy not signed by the oracle, or the radio did not send it). The daemon's own
+    /// schedule calls this with fresh entropy, random local entropy and the current time.
     pub async fn beacon_with(
         &mut self,
         entropy: &proto::Entropy,
         local_entropy: [u8; 4],
         timestamp_ms: u64,
     ) -> Result<Option<PreparedBeacon>, DaemonError> {
-        let prepared = match self.hotspot.prepare_beacon(
+        let mut prepared = match self.hotspot.prepare_beacon(
             entropy,
             local_entropy,
             timestamp_ms * 1_000_000,
@@ -184,17 +227,37 @@ impl<B: Backend> Daemon<B> {
             payload: prepared.beacon.payload.clone(),
             power_dbm: prepared.beacon.tx_power_ddbm as f32 / 10.0,
         };
-        if let Err(error) = self.backend.transmit(&transmission).await {
-            self.skip_beacon();
-            tracing::warn!(%error, "the radio did not send the beacon");
-            return Ok(None);
+        let transmitted = match self.backend.transmit(&transmission).await {
+            Ok(transmitted) => transmitted,
+            Err(error) => {
+                self.skip_beacon();
+                tracing::warn!(%error, "the radio did not send the beacon: no report filed");
+                return Ok(None);
+            }
+        };
+        let sent_ddbm = (transmitted.power_dbm * 10.0).round() as i32;
+        if sent_ddbm > prepared.beacon.tx_power_ddbm {
+            tracing::warn!(
+                asked_dbm = transmission.power_dbm,
+                sent_dbm = transmitted.power_dbm,
+                "the radio sent the beacon louder than asked, above the region's limit: the \
+                 oracle will refuse it (check the forwarder's TX gain table)"
+            );
+        }
+        if sent_ddbm != prepared.beacon.tx_power_ddbm {
+            tracing::info!(
+                asked_dbm = transmission.power_dbm,
+                sent_dbm = transmitted.power_dbm,
+                "the radio sent the beacon at another power: its report states the power sent"
+            );
+            self.hotspot.sent_at_power(&mut prepared, sent_ddbm);
         }
         self.stats.beacons_sent += 1;
         self.metrics.beacons_sent.inc();
         tracing::info!(
             frequency_hz = prepared.beacon.frequency_hz,
             sf = prepared.params.spreading_factor,
-            power_dbm = transmission.power_dbm,
+            power_dbm = transmitted.power_dbm,
             "beacon transmitted"
         );
         self.last_beacon = Some(prepared.beacon.payload.clone());
@@ -264,6 +327,21 @@ impl<B: Backend> Daemon<B> {
     }
 
     async fn serve(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+        let mut entropy_call = None;
+        let result = self.serve_radio(shutdown, &mut entropy_call).await;
+        if let Some(call) = entropy_call {
+            call.abort();
+        }
+        result
+    }
+
+    /// The radio loop: every branch is the radio's or the clock's; the oracle is only ever
+    /// awaited through `entropy_call`, a task of its own.
+    async fn serve_radio(
+        &mut self,
+        shutdown: impl Future<Output = ()>,
+        entropy_call: &mut Option<EntropyCall>,
+    ) -> Result<(), DaemonError> {
         tokio::pin!(shutdown);
         let mut rng = rand::rngs::StdRng::from_entropy();
         let mut next_beacon = self
@@ -276,7 +354,7 @@ impl<B: Backend> Daemon<B> {
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 _ = tokio::time::sleep(wait), if next_beacon.is_some() => {
-                    self.beacon().await?;
+                    self.start_beacon(entropy_call);
                     if let (Some(at), Some(interval)) = (next_beacon, self.interval_ms) {
                         let next_interval = (at / interval + 1) * interval;
                         next_beacon = Some(next_beacon_ms(next_interval, interval, BEACON_MARGIN_MS, &mut rng));
@@ -291,6 +369,10 @@ impl<B: Backend> Daemon<B> {
                         radio_open = false;
                     }
                 },
+                answer = entropy_answer(entropy_call), if entropy_call.is_some() => {
+                    *entropy_call = None;
+                    self.beacon(answer).await?;
+                }
                 _ = stats_tick.tick() => self.copy_radio_counters(),
             }
         }

@@ -281,7 +281,13 @@ async fn run_daemon<B: Backend>(
 async fn run(config: &HotspotConfig) -> Result<()> {
     let key = Keypair::read_file(&config.key)?;
     let hotspot = Hotspot::from_config(key, config)?;
-    tracing::info!(address = %hotspot.address(), region = %config.region, backend = ?config.radio.backend, "starting");
+    tracing::info!(
+        address = %hotspot.address(),
+        region = %config.region,
+        backend = ?config.radio.backend,
+        beacon_power_dbm = f64::from(hotspot.beacon_power_ddbm()) / 10.0,
+        "starting"
+    );
     let metrics = Metrics::new();
     if !config.metrics_listen.is_empty() {
         metrics.serve(config.metrics_listen.parse()?).await?;
@@ -484,10 +490,15 @@ async fn cli_main() -> Result<()> {
         Command::Run => run(&config).await?,
         Command::Profiles => {
             for profile in hardware::all()? {
+                let tx_power = match profile.tx_power {
+                    Some(range) => format!("tx {}–{} dBm", range.min_dbm, range.max_dbm),
+                    None => "receive only".into(),
+                };
                 println!(
-                    "{:<20} {:<8} {}",
+                    "{:<20} {:<8} {:<16} {}",
                     profile.name,
                     format!("{:?}", profile.arch).to_ascii_lowercase(),
+                    tx_power,
                     profile.description
                 );
             }

@@ -58,18 +58,23 @@ pub struct Hotspot {
     gain_ddbi: i32,
     elevation_m: i32,
     calibration: Calibration,
+    max_tx_power_ddbm: Option<i32>,
 }
 
 impl Hotspot {
     /// A hotspot from its key and configuration.
     pub fn from_config(key: Keypair, config: &HotspotConfig) -> Result<Self, HotspotError> {
-        Self::new(
+        let hotspot = Self::new(
             key,
             config.region()?,
             (config.location.lat, config.location.lon),
             config.gain_ddbi(),
             config.location.elevation_m,
-        )
+        )?;
+        Ok(match config.max_tx_power_ddbm() {
+            Some(max) => hotspot.with_max_tx_power_ddbm(max),
+            None => hotspot,
+        })
     }
 
     /// A hotspot at `(lat, lon)` with an antenna of `gain_ddbi` tenths of dBi.
@@ -89,7 +94,22 @@ impl Hotspot {
             gain_ddbi,
             elevation_m,
             calibration: Calibration::default(),
+            max_tx_power_ddbm: None,
         })
+    }
+
+    /// Transmits at most `max_tx_power_ddbm` tenths of dBm, the radio's highest power: beacons
+    /// go out at the region's limit or at this, whichever is lower.
+    pub fn with_max_tx_power_ddbm(mut self, max_tx_power_ddbm: i32) -> Self {
+        self.max_tx_power_ddbm = Some(max_tx_power_ddbm);
+        self
+    }
+
+    /// The conducted power a beacon goes out at, in tenths of dBm: the region's limit with this
+    /// antenna, or the radio's highest power when that is lower.
+    pub fn beacon_power_ddbm(&self) -> i32 {
+        let limit = self.plan.tx_power_ddbm(self.gain_ddbi);
+        self.max_tx_power_ddbm.map_or(limit, |max| max.min(limit))
     }
 
     /// Uses a radio calibration other than the default (sample power 1.0 = 0 dBm).
@@ -166,13 +186,14 @@ impl Hotspot {
         timestamp_ns: u64,
     ) -> Result<PreparedBeacon, HotspotError> {
         entropy.verify()?;
-        let beacon = Beacon::derive(
+        let mut beacon = Beacon::derive(
             &entropy.data,
             &local_entropy,
             &self.public_key(),
             self.plan,
             self.gain_ddbi,
         )?;
+        beacon.tx_power_ddbm = self.beacon_power_ddbm();
         let params = Self::beacon_params(
             beacon.datarate.spreading_factor,
             beacon.datarate.bandwidth_hz,
@@ -196,6 +217,15 @@ impl Hotspot {
             report,
             samples: Vec::new(),
         })
+    }
+
+    /// Restates a prepared beacon at the power it went out at, when the radio sent it at another
+    /// power than asked (a packet forwarder's TX_POWER warning), and signs its report again: a
+    /// report states the power that was on air.
+    pub fn sent_at_power(&self, prepared: &mut PreparedBeacon, tx_power_ddbm: i32) {
+        prepared.beacon.tx_power_ddbm = tx_power_ddbm;
+        prepared.report.tx_power_ddbm = tx_power_ddbm;
+        prepared.report.sign_with(&self.key);
     }
 
     /// Demodulates samples heard on `frequency_hz` at the given data rate and returns a signed

@@ -6,7 +6,7 @@ use oracle::{Oracle, OracleConfig, SystemClock};
 use poc::proto::Region;
 use poc::Keypair;
 use radio::RxFrame;
-use radio_io::{Backend, BackendError, Reception, Transmission};
+use radio_io::{Backend, BackendError, Reception, Transmission, Transmitted};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,7 +20,7 @@ struct ScriptedRadio {
 }
 
 impl Backend for ScriptedRadio {
-    async fn transmit(&mut self, _: &Transmission) -> Result<(), BackendError> {
+    async fn transmit(&mut self, _: &Transmission) -> Result<Transmitted, BackendError> {
         Err(BackendError::Refused("receive-only test radio".into()))
     }
 

@@ -41,6 +41,16 @@ fn profiles_lists_every_built_in_profile() {
     for name in hardware::names() {
         assert!(listing.contains(name), "{name} missing from\n{listing}");
     }
+    // Each board's transmit power range, from its profile.
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}"))
+            .to_string()
+    };
+    assert!(line("rak-hotspot-v2").contains("tx 12–27 dBm"), "{listing}");
+    assert!(line("rtl-sdr").contains("receive only"), "{listing}");
 }
 
 #[test]

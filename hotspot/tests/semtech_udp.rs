@@ -1,15 +1,16 @@
 //! The hotspot on a Semtech packet forwarder, end to end over loopback UDP: a simulated packet
 //! forwarder sends uplinks to the daemon's GWMP backend, the daemon counts them by LoRaWAN
 //! message type and forwards device uplinks to a fake network server, itself speaking GWMP as a
-//! packet forwarder would.
+//! packet forwarder would; beacons are filed at the power the forwarder says it used, and not
+//! at all when it refuses them; keepalives are answered while the oracle hangs.
 
 use hotspot::uplink::{LorawanSection, Upstream};
 use hotspot::{Daemon, Hotspot, Metrics, OracleClient, Outbox};
-use poc::proto::Region;
-use poc::Keypair;
+use poc::proto::{self, Region};
+use poc::{Keypair, Signable};
 use radio::RxFrame;
 use radio_io::gwmp::{decode_up, UpMessage};
-use radio_io::{Reception, SemtechUdpBackend, SemtechUdpConfig};
+use radio_io::{Backend, Reception, SemtechUdpBackend, SemtechUdpConfig};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
@@ -226,4 +227,222 @@ async fn a_forwarders_uplinks_are_counted_and_forwarded_by_the_daemon() {
         text.contains(r#"hotspot_radio_events{event="uplinks"} 3"#),
         "{text}"
     );
+}
+
+/// The oracle's entropy as the oracle signs it.
+fn entropy(oracle: &Keypair) -> proto::Entropy {
+    let mut entropy = proto::Entropy {
+        data: vec![7; 32],
+        timestamp_ms: 1_800_000_000_000,
+        oracle_key: oracle.public_key().to_vec(),
+        signature: Vec::new(),
+    };
+    entropy.sign_with(oracle);
+    entropy
+}
+
+/// A packet forwarder, connected: it has sent PULL_DATA, `backend` has taken it (in a receive
+/// cut short, as the daemon's loop would) and answered with a PULL_ACK.
+async fn connected_forwarder(backend: &mut SemtechUdpBackend) -> UdpSocket {
+    let forwarder = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    forwarder
+        .connect(backend.local_addr().unwrap())
+        .await
+        .unwrap();
+    forwarder
+        .send(&gwmp(FORWARDER_MAC, 1, 0x02, ""))
+        .await
+        .unwrap();
+    let receiving = tokio::time::timeout(Duration::from_millis(300), backend.receive()).await;
+    assert!(receiving.is_err(), "no uplink was sent");
+    let mut ack = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), forwarder.recv(&mut ack))
+        .await
+        .expect("a PULL_ACK")
+        .unwrap();
+    assert_eq!(&ack[..n], &[2, 0, 1, 0x04]);
+    forwarder
+}
+
+/// Answers the next PULL_RESP with `ack`; returns the `powe` it asked for.
+async fn answer_pull_resp(forwarder: &UdpSocket, ack: &str) -> u64 {
+    let mut buf = vec![0u8; 65_535];
+    let n = tokio::time::timeout(Duration::from_secs(5), forwarder.recv(&mut buf))
+        .await
+        .expect("a PULL_RESP")
+        .unwrap();
+    assert_eq!(buf[3], 0x03, "PULL_RESP");
+    let json: serde_json::Value = serde_json::from_slice(&buf[4..n]).unwrap();
+    let token = u16::from_be_bytes([buf[1], buf[2]]);
+    forwarder
+        .send(&gwmp(FORWARDER_MAC, token, 0x05, ack))
+        .await
+        .unwrap();
+    json["txpk"]["powe"].as_u64().expect("powe")
+}
+
+/// A daemon for `hotspot` on a Semtech UDP backend with one connected packet forwarder, its
+/// spool in `spool`; no oracle (reports stay spooled).
+async fn daemon_on_a_forwarder(
+    hotspot: Hotspot,
+    spool: &std::path::Path,
+) -> (Daemon<SemtechUdpBackend>, UdpSocket) {
+    let mut backend =
+        SemtechUdpBackend::bind(SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+    let forwarder = connected_forwarder(&mut backend).await;
+    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    let outbox = Outbox::open(spool, Metrics::new()).unwrap();
+    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600));
+    (daemon, forwarder)
+}
+
+#[tokio::test]
+async fn a_beacon_is_filed_at_the_power_the_forwarder_used_and_not_at_all_when_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // US915 with a 3 dBi antenna: 36 − 3 = 33 dBm allowed, more than an SX1302 board has.
+    let hotspot =
+        Hotspot::new(Keypair::generate(), Region::Us915, (37.78, -122.42), 30, 10).unwrap();
+    assert_eq!(hotspot.beacon_power_ddbm(), 330);
+    let (mut daemon, forwarder) = daemon_on_a_forwarder(hotspot, dir.path()).await;
+    let oracle = Keypair::generate();
+
+    // The SX1302 forwarder's answer to 33 dBm, and the same with an explicit NONE error: sent,
+    // at 27 dBm; the report says 27 dBm and is signed as such.
+    for (n, ack) in [
+        r#"{"txpk_ack":{"warn":"TX_POWER","value":27}}"#,
+        r#"{"txpk_ack":{"error":"NONE","warn":"TX_POWER","value":27}}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let entropy = entropy(&oracle);
+        let (filed, asked) = tokio::join!(
+            daemon.beacon_with(&entropy, [n as u8; 4], 1_800_000_000_000),
+            answer_pull_resp(&forwarder, ack)
+        );
+        assert_eq!(asked, 33);
+        let filed = filed.unwrap().expect("the beacon went on air");
+        assert_eq!(filed.report.tx_power_ddbm, 270, "{ack}");
+        assert_eq!(filed.beacon.tx_power_ddbm, 270);
+        filed.report.verify().expect("signed at the power used");
+        assert_eq!(daemon.outbox().depth(), n + 1);
+    }
+
+    // Hard errors (the older forwarders' TX_POWER error, a warning without a power, a
+    // collision, too late): nothing went on air, nothing is filed.
+    for ack in [
+        r#"{"txpk_ack":{"error":"TX_POWER"}}"#,
+        r#"{"txpk_ack":{"warn":"TX_POWER"}}"#,
+        r#"{"txpk_ack":{"error":"COLLISION_PACKET"}}"#,
+        r#"{"txpk_ack":{"error":"TOO_LATE"}}"#,
+    ] {
+        let entropy = entropy(&oracle);
+        let (filed, _) = tokio::join!(
+            daemon.beacon_with(&entropy, [9; 4], 1_800_000_000_000),
+            answer_pull_resp(&forwarder, ack)
+        );
+        assert!(filed.unwrap().is_none(), "{ack}");
+    }
+    assert_eq!(daemon.outbox().depth(), 2);
+    assert_eq!(daemon.stats().beacons_sent, 2);
+    assert_eq!(daemon.stats().beacons_skipped, 4);
+}
+
+#[tokio::test]
+async fn a_board_with_less_power_than_the_region_allows_asks_for_its_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = hotspot::HotspotConfig::parse_with_profile(
+        "region = \"US915\"\n[location]\nlat = 37.78\nlon = -122.42\n",
+        Some("rak-hotspot-v2"),
+    )
+    .unwrap();
+    let hotspot = Hotspot::from_config(Keypair::generate(), &config).unwrap();
+    // 36 − 2.8 = 33.2 dBm allowed; the RAK2287 has 27.
+    assert_eq!(hotspot.beacon_power_ddbm(), 270);
+    let (mut daemon, forwarder) = daemon_on_a_forwarder(hotspot, dir.path()).await;
+    let entropy = entropy(&Keypair::generate());
+    let (filed, asked) = tokio::join!(
+        daemon.beacon_with(&entropy, [1; 4], 1_800_000_000_000),
+        answer_pull_resp(&forwarder, "")
+    );
+    assert_eq!(asked, 27);
+    let filed = filed.unwrap().expect("sent");
+    assert_eq!(filed.report.tx_power_ddbm, 270);
+    filed.report.verify().unwrap();
+}
+
+#[tokio::test]
+async fn keepalives_are_acknowledged_promptly_while_the_oracle_never_answers() {
+    // An oracle that accepts connections and never says a word.
+    let oracle = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let oracle_addr = oracle.local_addr().unwrap();
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+    let _mute_oracle = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = oracle.accept().await {
+            held.push(socket);
+            let _ = accepted_tx.send(());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let backend = SemtechUdpBackend::bind(SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    let hotspot =
+        Hotspot::new(Keypair::generate(), Region::Us915, (37.78, -122.42), 30, 10).unwrap();
+    // Calls give up after 15 s, as a deployed hotspot's do.
+    let client =
+        OracleClient::connect_lazy(&format!("http://{oracle_addr}"), Duration::from_secs(15))
+            .unwrap();
+    let outbox = Outbox::open(dir.path(), Metrics::new()).unwrap();
+    // A beacon moment every second.
+    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(1));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run(async {
+        let _ = stopped.await;
+    }));
+
+    let forwarder = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    forwarder.connect(backend_addr).await.unwrap();
+    let mut slowest = Duration::ZERO;
+    let mut buf = [0u8; 64];
+    let start = std::time::Instant::now();
+    let mut token = 0u16;
+    while start.elapsed() < Duration::from_secs(4) {
+        token += 1;
+        let sent = std::time::Instant::now();
+        forwarder
+            .send(&gwmp(FORWARDER_MAC, token, 0x02, ""))
+            .await
+            .unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(1), forwarder.recv(&mut buf))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "PULL_DATA {token} not acknowledged within 1 s, {:?} after the start",
+                    start.elapsed()
+                )
+            })
+            .unwrap();
+        assert_eq!(&buf[..n], &[2, (token >> 8) as u8, token as u8, 0x04]);
+        slowest = slowest.max(sent.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The beacon moments came and asked the oracle, which never answered.
+    tokio::time::timeout(Duration::from_secs(1), accepted.recv())
+        .await
+        .expect("the oracle was asked for entropy")
+        .unwrap();
+    stop.send(()).unwrap();
+    let stats = tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the daemon stops at once")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.beacons_sent, 0);
+    assert!(stats.beacons_skipped >= 1, "{stats:?}");
+    assert!(slowest < Duration::from_millis(500), "{slowest:?}");
 }

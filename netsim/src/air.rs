@@ -1,7 +1,7 @@
 //! The radio of a simulated hotspot's daemon.
 
 use oracle::clock::ManualClock;
-use radio_io::{Backend, BackendError, Reception, Transmission};
+use radio_io::{Backend, BackendError, Reception, Transmission, Transmitted};
 use std::sync::Arc;
 
 /// From the end of a transmission until the radio reports it sent, milliseconds.
@@ -24,13 +24,13 @@ impl SimRadio {
 }
 
 impl Backend for SimRadio {
-    async fn transmit(&mut self, transmission: &Transmission) -> Result<(), BackendError> {
+    async fn transmit(&mut self, transmission: &Transmission) -> Result<Transmitted, BackendError> {
         let airtime = transmission
             .params
             .time_on_air(transmission.payload.len())
             .as_millis() as u64;
         self.clock.set(self.clock.now_ms() + airtime + TX_DONE_MS);
-        Ok(())
+        Ok(Transmitted::as_asked(transmission))
     }
 
     async fn receive(&mut self) -> Result<Option<Reception>, BackendError> {

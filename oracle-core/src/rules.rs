@@ -243,7 +243,11 @@ pub fn check_beacon(ctx: &BeaconContext<'_>, config: &OracleConfig) -> Result<()
 }
 
 /// The region rules and `invalid_payload`: the beacon must be the one its entropy, its local
-/// entropy and its key derive in its gateway's region.
+/// entropy and its key derive in its gateway's region, at any power up to the derived one (the
+/// region's limit less the antenna gain, which `power_not_allowed` enforces first): a radio
+/// with less power than the region allows (an SX1302 board's 27 dBm against US915's 33 dBm with
+/// a 3 dBi antenna) reports what it sent. The physics bounds then use the reported power, and
+/// no reward depends on it, so reporting a power gains an owner nothing.
 fn check_beacon_payload(beacon: &BeaconRow, gateway: &GatewayRow) -> Result<(), BeaconReason> {
     let report = &beacon.report;
     let plan = Region::try_from(gateway.region)
@@ -265,7 +269,7 @@ fn check_beacon_payload(beacon: &BeaconRow, gateway: &GatewayRow) -> Result<(), 
         && expected.frequency_hz == report.frequency_hz
         && u32::from(expected.datarate.spreading_factor) == report.spreading_factor
         && expected.datarate.bandwidth_hz == report.bandwidth_hz
-        && expected.tx_power_ddbm == report.tx_power_ddbm;
+        && report.tx_power_ddbm <= expected.tx_power_ddbm;
     if matches {
         Ok(())
     } else {
@@ -419,6 +423,83 @@ mod tests {
         // 125 kHz with 3 dB NF: floor −120.03 dBm; −100 dBm allows 20 dB.
         let snr = max_snr_ddb(-1000, 125_000, 3.0);
         assert!((snr - 200.3).abs() < 0.1, "{snr}");
+    }
+
+    /// A US915 beacon of a hotspot with a 3 dBi antenna, derived, at `tx_power_ddbm`; with its
+    /// gateway and entropy.
+    fn us915_beacon(tx_power_ddbm: i32) -> (BeaconRow, GatewayRow, EntropyRow) {
+        let pub_key = [5u8; 32];
+        let plan = RegionPlan::for_region(Region::Us915).unwrap();
+        let derived = Beacon::derive(&[7; 32], &[1, 2, 3, 4], &pub_key, plan, 30).unwrap();
+        assert_eq!(derived.tx_power_ddbm, 330, "36 dBm EIRP less 3 dBi");
+        let report = poc::proto::BeaconReport {
+            pub_key: pub_key.to_vec(),
+            local_entropy: vec![1, 2, 3, 4],
+            remote_entropy: vec![7; 32],
+            data: derived.payload,
+            frequency_hz: derived.frequency_hz,
+            spreading_factor: u32::from(derived.datarate.spreading_factor),
+            bandwidth_hz: derived.datarate.bandwidth_hz,
+            tx_power_ddbm,
+            timestamp_ns: 0,
+            signature: Vec::new(),
+        };
+        let beacon = BeaconRow {
+            id: 1,
+            report_id: String::new(),
+            pub_key,
+            received_ms: 1_000,
+            report,
+            status: Status::Pending,
+            reason: None,
+        };
+        let gateway = GatewayRow {
+            pub_key,
+            location: h3_coverage::cell_at(30.27, -97.74).ok().map(u64::from),
+            gain_ddbi: 30,
+            elevation_m: 10,
+            region: Region::Us915 as i32,
+            asserted_ms: 0,
+            raw: Vec::new(),
+        };
+        let entropy = EntropyRow {
+            data: vec![7; 32],
+            timestamp_ms: 500,
+            raw: Vec::new(),
+        };
+        (beacon, gateway, entropy)
+    }
+
+    #[test]
+    fn a_beacon_may_have_less_power_than_the_region_allows_never_more() {
+        let config = OracleConfig::open();
+        let verdict = |tx_power_ddbm| {
+            let (beacon, gateway, entropy) = us915_beacon(tx_power_ddbm);
+            check_beacon(
+                &BeaconContext {
+                    beacon: &beacon,
+                    gateway: Some(&gateway),
+                    entropy: Some(&entropy),
+                    last_valid_ms: None,
+                },
+                &config,
+            )
+        };
+        // An SX1302 board's 27 dBm, the limit itself, and less.
+        assert_eq!(verdict(270), Ok(()));
+        assert_eq!(verdict(330), Ok(()));
+        assert_eq!(verdict(140), Ok(()));
+        // Above the limit, by a tenth of a dB or more.
+        assert_eq!(verdict(331), Err(BeaconReason::PowerNotAllowed));
+        assert_eq!(verdict(360), Err(BeaconReason::PowerNotAllowed));
+    }
+
+    #[test]
+    fn the_rssi_bound_follows_the_reported_power() {
+        // The same link allows 6 dB less at 27 dBm than at 33 dBm.
+        let at_33 = max_rssi_ddbm(330, 30, 30, 1_000.0, 915_000_000);
+        let at_27 = max_rssi_ddbm(270, 30, 30, 1_000.0, 915_000_000);
+        assert!((at_33 - at_27 - 60.0).abs() < 1e-9);
     }
 
     #[test]

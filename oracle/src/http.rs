@@ -373,7 +373,8 @@ const BEACON_EXPLANATIONS: &[(&str, &str)] = &[
     (
         "invalid_payload",
         "Deriving the beacon again from the entropy and the hotspot's key does not give the \
-         reported payload, frequency, data rate or transmit power.",
+         reported payload, frequency or data rate (any transmit power up to the region's limit \
+         is accepted: see power_not_allowed).",
     ),
 ];
 

@@ -93,16 +93,10 @@ pub enum TxRefusal {
     /// TX_FREQ: the frequency is not supported by the TX RF chain.
     #[error("TX_FREQ: the frequency is not supported by the transmitter")]
     Frequency,
-    /// TX_POWER as an error: the power is not supported; nothing was sent.
+    /// TX_POWER as an error (packet forwarders before the SX1302's), or as a warning without a
+    /// readable power: the power is not supported, or the power used is unknown.
     #[error("TX_POWER: the power is not supported")]
     Power,
-    /// TX_POWER as a warning: the frame went on air, but at `used_dbm` instead of the power asked
-    /// for, so a report claiming the requested power would be false.
-    #[error("TX_POWER: sent at {used_dbm} dBm instead of the power asked for")]
-    PowerReduced {
-        /// The power the forwarder used, dBm.
-        used_dbm: i32,
-    },
     /// GPS_UNLOCKED: a GPS-timed transmission without GPS lock.
     #[error("GPS_UNLOCKED: no GPS lock for a GPS-timed transmission")]
     GpsUnlocked,
@@ -130,7 +124,6 @@ impl TxRefusal {
             TxRefusal::CollisionBeacon => "tx_refused_collision_beacon",
             TxRefusal::Frequency => "tx_refused_tx_freq",
             TxRefusal::Power => "tx_refused_tx_power",
-            TxRefusal::PowerReduced { .. } => "tx_power_reduced",
             TxRefusal::GpsUnlocked => "tx_refused_gps_unlocked",
             TxRefusal::Other(_) => "tx_refused_other",
             TxRefusal::NoAck(_) => "tx_no_ack",
@@ -140,20 +133,32 @@ impl TxRefusal {
     }
 
     /// Every counter name [`TxRefusal::counter_name`] can return.
-    pub const COUNTER_NAMES: [&'static str; 12] = [
+    pub const COUNTER_NAMES: [&'static str; 11] = [
         "tx_refused_too_late",
         "tx_refused_too_early",
         "tx_refused_collision_packet",
         "tx_refused_collision_beacon",
         "tx_refused_tx_freq",
         "tx_refused_tx_power",
-        "tx_power_reduced",
         "tx_refused_gps_unlocked",
         "tx_refused_other",
         "tx_no_ack",
         "tx_no_forwarder",
         "tx_unsupported",
     ];
+}
+
+/// How a packet forwarder took a frame it accepted for transmission (its TX_ACK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxAccepted {
+    /// At the power asked for: no warning.
+    AsAsked,
+    /// A TX_POWER warning: the concentrator does not have the power asked for and sends at the
+    /// nearest power it has, `used_dbm` (the warning's `value`).
+    AtPower {
+        /// The conducted power the forwarder used, dBm.
+        used_dbm: i32,
+    },
 }
 
 /// The body of a PUSH_DATA: each `rxpk` decoded on its own, and the gateway status.
@@ -190,8 +195,8 @@ pub enum UpMessage {
         token: u16,
         /// The gateway's EUI.
         mac: MacAddress,
-        /// `Ok` when the frame was programmed for transmission.
-        outcome: Result<(), TxRefusal>,
+        /// `Ok` when the frame was programmed for transmission, with the power it goes out at.
+        outcome: Result<TxAccepted, TxRefusal>,
     },
 }
 
@@ -314,11 +319,17 @@ fn push_body(json: &Value) -> Result<PushBody, GwmpError> {
     Ok(PushBody { rxpk, stat })
 }
 
-/// The outcome carried by a TX_ACK body: empty (or a lone NUL) means success.
-fn tx_ack_outcome(body: &[u8]) -> Result<(), TxRefusal> {
+/// The outcome carried by a TX_ACK body. Empty (or a lone NUL) means accepted as asked. The
+/// forms packet forwarders send: `{"txpk_ack":{"error":"TOO_LATE"}}` (refused; the forwarders
+/// before the SX1302's refuse an unsupported power with `"error":"TX_POWER"`),
+/// `{"txpk_ack":{"warn":"TX_POWER","value":27}}` (the SX1302's: sent, at 27 dBm), and
+/// `{"txpk_ack":{"error":"NONE","warn":"TX_POWER","value":27}}` (the same with an explicit
+/// `NONE`). A TX_POWER warning without a readable power is a refusal: a report could not say
+/// what power went on air.
+fn tx_ack_outcome(body: &[u8]) -> Result<TxAccepted, TxRefusal> {
     let body = json_body(body);
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
+        return Ok(TxAccepted::AsAsked);
     }
     let json = serde_json::from_slice::<Value>(body)
         .map_err(|error| TxRefusal::Other(format!("unreadable TX_ACK: {error}")))?;
@@ -326,31 +337,34 @@ fn tx_ack_outcome(body: &[u8]) -> Result<(), TxRefusal> {
         return Err(TxRefusal::Other("TX_ACK without txpk_ack".into()));
     };
     if let Some(error) = ack.get("error") {
-        let code = error.as_str().unwrap_or("");
-        return match code {
-            "NONE" | "" => Ok(()),
-            "TOO_LATE" => Err(TxRefusal::TooLate),
-            "TOO_EARLY" => Err(TxRefusal::TooEarly),
-            "COLLISION_PACKET" => Err(TxRefusal::CollisionPacket),
-            "COLLISION_BEACON" => Err(TxRefusal::CollisionBeacon),
-            "TX_FREQ" => Err(TxRefusal::Frequency),
-            "TX_POWER" => Err(TxRefusal::Power),
-            "GPS_UNLOCKED" => Err(TxRefusal::GpsUnlocked),
-            other => Err(TxRefusal::Other(printable(other))),
-        };
+        tx_ack_error(error.as_str().unwrap_or(""))?;
     }
     match ack.get("warn").and_then(Value::as_str) {
-        Some("TX_POWER") => match ack
+        Some("TX_POWER") => ack
             .get("value")
-            .and_then(Value::as_i64)
-            .and_then(|value| i32::try_from(value).ok())
-        {
-            Some(used_dbm) => Err(TxRefusal::PowerReduced { used_dbm }),
-            // A reduction to an unknown power: the report cannot be right either.
-            None => Err(TxRefusal::Power),
-        },
-        // Other warnings (or none): the frame was programmed.
-        _ => Ok(()),
+            .and_then(Value::as_f64)
+            .filter(|value| value.is_finite() && (-100.0..=100.0).contains(value))
+            .map(|value| TxAccepted::AtPower {
+                used_dbm: value.round() as i32,
+            })
+            .ok_or(TxRefusal::Power),
+        // Other warnings (or none): the frame was programmed as asked.
+        _ => Ok(TxAccepted::AsAsked),
+    }
+}
+
+/// The refusal a TX_ACK's `error` names; `NONE` (or empty) is none.
+fn tx_ack_error(code: &str) -> Result<(), TxRefusal> {
+    match code {
+        "NONE" | "" => Ok(()),
+        "TOO_LATE" => Err(TxRefusal::TooLate),
+        "TOO_EARLY" => Err(TxRefusal::TooEarly),
+        "COLLISION_PACKET" => Err(TxRefusal::CollisionPacket),
+        "COLLISION_BEACON" => Err(TxRefusal::CollisionBeacon),
+        "TX_FREQ" => Err(TxRefusal::Frequency),
+        "TX_POWER" => Err(TxRefusal::Power),
+        "GPS_UNLOCKED" => Err(TxRefusal::GpsUnlocked),
+        other => Err(TxRefusal::Other(printable(other))),
     }
 }
 
@@ -977,9 +991,12 @@ mod tests {
             }) => outcome,
             other => panic!("{other:?}"),
         };
-        assert_eq!(outcome(""), Ok(()));
-        assert_eq!(outcome("\0"), Ok(()));
-        assert_eq!(outcome(r#"{"txpk_ack":{"error":"NONE"}}"#), Ok(()));
+        assert_eq!(outcome(""), Ok(TxAccepted::AsAsked));
+        assert_eq!(outcome("\0"), Ok(TxAccepted::AsAsked));
+        assert_eq!(
+            outcome(r#"{"txpk_ack":{"error":"NONE"}}"#),
+            Ok(TxAccepted::AsAsked)
+        );
         for (code, refusal) in [
             ("TOO_LATE", TxRefusal::TooLate),
             ("TOO_EARLY", TxRefusal::TooEarly),
@@ -994,9 +1011,31 @@ mod tests {
             assert_eq!(outcome(&json), Err(refusal.clone()), "{code}");
             assert!(TxRefusal::COUNTER_NAMES.contains(&refusal.counter_name()));
         }
+        // The SX1302 forwarder's warning, with and without an explicit NONE error: sent, at the
+        // power in `value`.
+        for json in [
+            r#"{"txpk_ack":{"warn":"TX_POWER","value":27}}"#,
+            r#"{"txpk_ack":{"error":"NONE","warn":"TX_POWER","value":27}}"#,
+            "{\"txpk_ack\":{\"warn\":\"TX_POWER\",\"value\":27}}\0",
+        ] {
+            assert_eq!(
+                outcome(json),
+                Ok(TxAccepted::AtPower { used_dbm: 27 }),
+                "{json}"
+            );
+        }
+        // A warning whose power cannot be read, or an error beside it: nothing to file.
+        for json in [
+            r#"{"txpk_ack":{"warn":"TX_POWER"}}"#,
+            r#"{"txpk_ack":{"warn":"TX_POWER","value":"27"}}"#,
+            r#"{"txpk_ack":{"warn":"TX_POWER","value":1e300}}"#,
+            r#"{"txpk_ack":{"error":"TX_POWER","value":27}}"#,
+        ] {
+            assert_eq!(outcome(json), Err(TxRefusal::Power), "{json}");
+        }
         assert_eq!(
-            outcome(r#"{"txpk_ack":{"warn":"TX_POWER","value":14}}"#),
-            Err(TxRefusal::PowerReduced { used_dbm: 14 })
+            outcome(r#"{"txpk_ack":{"error":"COLLISION_PACKET","warn":"TX_POWER","value":27}}"#),
+            Err(TxRefusal::CollisionPacket)
         );
         assert!(matches!(outcome("{oops"), Err(TxRefusal::Other(_))));
     }

@@ -3,7 +3,7 @@
 //! in a directory (for a TX-capable SDR tool to play out). Used for field debugging, replaying
 //! captures, and tests.
 
-use crate::{Backend, BackendError, Reception, Transmission};
+use crate::{Backend, BackendError, Reception, Transmission, Transmitted};
 use radio::demod::{Calibration, Receiver, RxFrame};
 use radio::iq::SampleFormat;
 use radio::modulator::modulate;
@@ -84,7 +84,7 @@ impl IqFileBackend {
 }
 
 impl Backend for IqFileBackend {
-    async fn transmit(&mut self, transmission: &Transmission) -> Result<(), BackendError> {
+    async fn transmit(&mut self, transmission: &Transmission) -> Result<Transmitted, BackendError> {
         let Some(dir) = &self.config.tx_dir else {
             return Err(BackendError::Refused(
                 "this IQ-file radio has no transmit directory".into(),
@@ -103,7 +103,8 @@ impl Backend for IqFileBackend {
         ));
         tokio::fs::write(&path, self.config.format.encode(&samples))
             .await
-            .map_err(io_error(format!("writing {}", path.display())))
+            .map_err(io_error(format!("writing {}", path.display())))?;
+        Ok(Transmitted::as_asked(transmission))
     }
 
     async fn receive(&mut self) -> Result<Option<Reception>, BackendError> {

@@ -45,6 +45,23 @@ pub struct Transmission {
     pub power_dbm: f32,
 }
 
+/// A frame a radio put on air (or took to put on air), as it went out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transmitted {
+    /// The conducted power it went out at, dBm: the power asked for, unless the radio said it
+    /// used another (a packet forwarder's TX_POWER warning).
+    pub power_dbm: f32,
+}
+
+impl Transmitted {
+    /// Sent at the power `transmission` asked for.
+    pub fn as_asked(transmission: &Transmission) -> Self {
+        Self {
+            power_dbm: transmission.power_dbm,
+        }
+    }
+}
+
 /// A frame the radio decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reception {
@@ -88,11 +105,11 @@ pub enum BackendError {
 
 /// A radio a hotspot can run on.
 pub trait Backend: Send {
-    /// Puts a frame on air; completes when the radio has taken it.
+    /// Puts a frame on air; completes when the radio has taken it, saying at what power.
     fn transmit(
         &mut self,
         transmission: &Transmission,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    ) -> impl Future<Output = Result<Transmitted, BackendError>> + Send;
 
     /// The next decoded frame; `None` once the radio's stream has ended for good. Must be
     /// cancel-safe: dropping the future before it completes loses nothing.

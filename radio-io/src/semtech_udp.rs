@@ -8,14 +8,17 @@
 //! - PULL_DATA: answered with a PULL_ACK; its source address is where downlinks go.
 //! - [`Backend::transmit`]: a `txpk` in a PULL_RESP to the forwarder that pulled most recently,
 //!   then the TX_ACK decides: an error (TOO_LATE, TX_FREQ, ...) or silence becomes
-//!   [`BackendError::Forwarder`] with a [`TxRefusal`], counted by kind.
+//!   [`BackendError::Forwarder`] with a [`TxRefusal`], counted by kind; a TX_POWER warning is a
+//!   transmission at the power it names ([`Transmitted::power_dbm`]). Only a TX_ACK with the
+//!   PULL_RESP's token, from the gateway EUI and the address it was sent to, answers it; any
+//!   other is logged and counted (`stray_tx_acks`).
 //! - Datagrams that are not GWMP are logged (rate-limited), counted and survived.
 
 use crate::gwmp::{
     self, decode_up, encode_pull_ack, encode_pull_resp, encode_push_ack, protocol::push_data::Stat,
-    protocol::MacAddress, GwmpError, TxRefusal, TxTiming, UpMessage,
+    protocol::MacAddress, GwmpError, TxAccepted, TxRefusal, TxTiming, UpMessage,
 };
-use crate::{Backend, BackendError, Reception, Transmission};
+use crate::{Backend, BackendError, Reception, Transmission, Transmitted};
 use std::collections::{BTreeMap, VecDeque};
 
 pub use crate::gwmp::parse_rx_time;
@@ -95,9 +98,11 @@ pub struct SemtechUdpStats {
     pub tx_requests: u64,
     /// Transmissions the forwarder accepted.
     pub tx_ok: u64,
+    /// Of those, the ones it sent at another power than asked (a TX_POWER warning).
+    pub tx_power_reduced: u64,
     /// Transmissions refused, unanswered or impossible.
     pub tx_refused: u64,
-    /// TX_ACKs that matched no pending PULL_RESP.
+    /// TX_ACKs that matched no pending PULL_RESP: another token, gateway EUI or address.
     pub stray_tx_acks: u64,
     /// Refusals by kind ([`TxRefusal::counter_name`]).
     pub refusals: BTreeMap<&'static str, u64>,
@@ -122,14 +127,29 @@ pub struct GatewayStatus {
     pub last_seen: Instant,
 }
 
+/// A PULL_RESP waiting for its TX_ACK: what must match, and the answer once it came.
+#[derive(Debug)]
+struct AwaitedAck {
+    token: u16,
+    mac: MacAddress,
+    addr: SocketAddr,
+    answer: Option<Result<TxAccepted, TxRefusal>>,
+}
+
+impl AwaitedAck {
+    fn answered_by(&self, token: u16, mac: MacAddress, from: SocketAddr) -> bool {
+        self.token == token && self.mac == mac && self.addr == from
+    }
+}
+
 /// A radio made of Semtech UDP packet forwarders.
 pub struct SemtechUdpBackend {
     socket: UdpSocket,
     config: SemtechUdpConfig,
     forwarders: BTreeMap<MacAddress, GatewayStatus>,
     pending: VecDeque<Reception>,
-    /// Token of the PULL_RESP waiting for its TX_ACK, and the answer once it came.
-    awaiting_ack: Option<(u16, Option<Result<(), TxRefusal>>)>,
+    /// The PULL_RESP waiting for its TX_ACK.
+    awaiting_ack: Option<AwaitedAck>,
     next_token: u16,
     buffer: Vec<u8>,
     stats: SemtechUdpStats,
@@ -306,14 +326,34 @@ impl SemtechUdpBackend {
                 token,
                 mac,
                 outcome,
-            } => {
-                self.gateway(mac);
-                match &mut self.awaiting_ack {
-                    Some((pending, answer)) if *pending == token => *answer = Some(outcome),
-                    _ => {
-                        self.stats.stray_tx_acks += 1;
-                        tracing::warn!(token, %mac, "TX_ACK for no pending transmission");
-                    }
+            } => self.tx_ack(token, mac, from, outcome),
+        }
+    }
+
+    /// Takes a TX_ACK as the answer to the PULL_RESP in flight only when its token, gateway EUI
+    /// and source address all match; anything else is stray (logged, counted, ignored).
+    fn tx_ack(
+        &mut self,
+        token: u16,
+        mac: MacAddress,
+        from: SocketAddr,
+        outcome: Result<TxAccepted, TxRefusal>,
+    ) {
+        match &mut self.awaiting_ack {
+            Some(awaited) if awaited.answered_by(token, mac, from) => {
+                awaited.answer = Some(outcome);
+            }
+            awaited => {
+                let expected = awaited
+                    .as_ref()
+                    .map(|a| format!("token {} from {} at {}", a.token, a.mac, a.addr));
+                self.stats.stray_tx_acks += 1;
+                if self.stats.stray_tx_acks.is_power_of_two() {
+                    tracing::warn!(
+                        token, %mac, %from, expected = expected.as_deref().unwrap_or("none"),
+                        total = self.stats.stray_tx_acks,
+                        "ignoring a TX_ACK that answers no transmission in flight"
+                    );
                 }
             }
         }
@@ -339,12 +379,21 @@ impl SemtechUdpBackend {
             .map(|(mac, addr, _)| (mac, addr))
     }
 
-    async fn wait_for_ack(&mut self, token: u16) -> Result<(), TxRefusal> {
-        self.awaiting_ack = Some((token, None));
+    async fn wait_for_ack(
+        &mut self,
+        token: u16,
+        mac: MacAddress,
+        addr: SocketAddr,
+    ) -> Result<TxAccepted, TxRefusal> {
+        self.awaiting_ack = Some(AwaitedAck {
+            token,
+            mac,
+            addr,
+            answer: None,
+        });
         let deadline = tokio::time::Instant::now() + self.config.tx_ack_timeout;
         loop {
-            if let Some((_, Some(answer))) = &self.awaiting_ack {
-                let answer = answer.clone();
+            if let Some(answer) = self.awaiting_ack.as_mut().and_then(|a| a.answer.take()) {
                 self.awaiting_ack = None;
                 return answer;
             }
@@ -367,7 +416,7 @@ impl SemtechUdpBackend {
         &mut self,
         transmission: &Transmission,
         timing: TxTiming,
-    ) -> Result<(), TxRefusal> {
+    ) -> Result<TxAccepted, TxRefusal> {
         let txpk = gwmp::txpk_for(transmission, timing)?;
         let (mac, addr) = self.transmitter().ok_or(TxRefusal::NoForwarder)?;
         let token = self.next_token;
@@ -383,19 +432,32 @@ impl SemtechUdpBackend {
         }
         self.stats.tx_requests += 1;
         tracing::debug!(%mac, %addr, token, "PULL_RESP sent");
-        self.wait_for_ack(token).await
+        self.wait_for_ack(token, mac, addr).await
     }
 
     /// Transmits at a chosen time (see [`TxTiming`]); [`Backend::transmit`] sends immediately.
+    /// Returns the power the forwarder sent at: the one asked for, or a TX_POWER warning's.
     pub async fn transmit_at(
         &mut self,
         transmission: &Transmission,
         timing: TxTiming,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Transmitted, BackendError> {
         match self.try_transmit(transmission, timing).await {
-            Ok(()) => {
+            Ok(TxAccepted::AsAsked) => {
                 self.stats.tx_ok += 1;
-                Ok(())
+                Ok(Transmitted::as_asked(transmission))
+            }
+            Ok(TxAccepted::AtPower { used_dbm }) => {
+                self.stats.tx_ok += 1;
+                self.stats.tx_power_reduced += 1;
+                tracing::info!(
+                    asked_dbm = transmission.power_dbm,
+                    used_dbm,
+                    "the packet forwarder sent at another power than asked (TX_POWER warning)"
+                );
+                Ok(Transmitted {
+                    power_dbm: used_dbm as f32,
+                })
             }
             Err(refusal) => {
                 self.stats.tx_refused += 1;
@@ -411,7 +473,7 @@ impl SemtechUdpBackend {
 }
 
 impl Backend for SemtechUdpBackend {
-    async fn transmit(&mut self, transmission: &Transmission) -> Result<(), BackendError> {
+    async fn transmit(&mut self, transmission: &Transmission) -> Result<Transmitted, BackendError> {
         self.transmit_at(transmission, TxTiming::Immediate).await
     }
 
@@ -445,6 +507,7 @@ impl Backend for SemtechUdpBackend {
             ("forwarders_known", self.forwarders.len() as u64),
             ("tx_requests", stats.tx_requests),
             ("tx_ok", stats.tx_ok),
+            ("tx_power_reduced", stats.tx_power_reduced),
             ("tx_refused", stats.tx_refused),
             ("stray_tx_acks", stats.stray_tx_acks),
         ];

@@ -19,7 +19,7 @@
 //! [`Backend::receive`] is cancel-safe. Lines the backend does not understand and bytes that
 //! are not text are logged, counted and skipped.
 
-use crate::{Backend, BackendError, Reception, Transmission};
+use crate::{Backend, BackendError, Reception, Transmission, Transmitted};
 use radio::demod::RxFrame;
 use radio::params::LoraParams;
 use std::io::{Read, Write};
@@ -298,7 +298,10 @@ fn now_ns() -> u64 {
 
 /// What the async side asks of the I/O thread.
 enum Request {
-    Transmit(Transmission, oneshot::Sender<Result<(), SerialError>>),
+    Transmit(
+        Transmission,
+        oneshot::Sender<Result<Transmitted, SerialError>>,
+    ),
 }
 
 /// The I/O thread: owns the port.
@@ -525,7 +528,8 @@ impl Worker {
         self.listen()
     }
 
-    fn transmit(&mut self, transmission: &Transmission) -> Result<(), SerialError> {
+    /// Sends a frame at its power, or at the module's highest when it asks for more.
+    fn transmit(&mut self, transmission: &Transmission) -> Result<Transmitted, SerialError> {
         let power = transmission.power_dbm.round() as i32;
         if power < MIN_POWER_DBM || !transmission.power_dbm.is_finite() {
             return Err(SerialError::Unsupported(format!(
@@ -533,11 +537,8 @@ impl Worker {
                 transmission.power_dbm
             )));
         }
-        let arguments = p2p_arguments(
-            transmission.frequency_hz,
-            &transmission.params,
-            power.min(MAX_POWER_DBM),
-        )?;
+        let used_dbm = power.min(MAX_POWER_DBM);
+        let arguments = p2p_arguments(transmission.frequency_hz, &transmission.params, used_dbm)?;
         let payload = encode_hex(&transmission.payload);
         if transmission.payload.is_empty() || transmission.payload.len() > 255 {
             return Err(SerialError::Unsupported(format!(
@@ -561,7 +562,9 @@ impl Worker {
                 })
             });
         let restored = self.listen();
-        sent.and(restored)
+        sent.and(restored).map(|()| Transmitted {
+            power_dbm: used_dbm as f32,
+        })
     }
 
     fn run(mut self, requests: std_mpsc::Receiver<Request>) {
@@ -671,7 +674,7 @@ impl From<SerialError> for BackendError {
 }
 
 impl Backend for SerialBackend {
-    async fn transmit(&mut self, transmission: &Transmission) -> Result<(), BackendError> {
+    async fn transmit(&mut self, transmission: &Transmission) -> Result<Transmitted, BackendError> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Transmit(transmission.clone(), reply))

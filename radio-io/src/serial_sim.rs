@@ -383,11 +383,12 @@ mod tests {
     async fn a_beacon_is_sent_and_the_module_listens_again() {
         let module = SimulatedModule::start().unwrap();
         let mut backend = SerialBackend::open(config(&module)).await.unwrap();
-        backend.transmit(&beacon()).await.unwrap();
+        let transmitted = backend.transmit(&beacon()).await.unwrap();
         let sent = module.sent();
         assert_eq!(sent.len(), 1);
-        // 27 dBm is more than the module can do: it sends at its most, 22 dBm.
+        // 27 dBm is more than the module can do: it sends at its most, 22 dBm, and says so.
         assert_eq!(sent[0].p2p, "903900000:10:125:0:8:22");
+        assert_eq!(transmitted.power_dbm, 22.0);
         assert_eq!(sent[0].payload, beacon().payload);
         assert_eq!(sent[0].sync_word, PUBLIC_SYNC_WORD);
         assert!(module.is_listening());

@@ -7,7 +7,7 @@
 //! lists the devices SoapySDR can see.
 
 use crate::wideband::{WidebandConfig, WidebandDecoder};
-use crate::{Backend, BackendError, Reception, Transmission};
+use crate::{Backend, BackendError, Reception, Transmission, Transmitted};
 use radio::modulator::modulate;
 use radio::Complex32;
 use soapysdr::{Device, Direction, ErrorCode, TxStream};
@@ -312,7 +312,7 @@ fn send_frame(state: &mut TxState, transmission: &Transmission) -> Result<(), Ba
 }
 
 impl Backend for SoapyBackend {
-    async fn transmit(&mut self, transmission: &Transmission) -> Result<(), BackendError> {
+    async fn transmit(&mut self, transmission: &Transmission) -> Result<Transmitted, BackendError> {
         let Some(tx) = self.tx.clone() else {
             return Err(BackendError::Refused(
                 "this SDR is set up receive-only".into(),
@@ -324,7 +324,7 @@ impl Backend for SoapyBackend {
             let mut state = tx.lock().unwrap_or_else(PoisonError::into_inner);
             send_frame(&mut state, &transmission)?;
             counters.tx_ok.fetch_add(1, Ordering::Relaxed);
-            Ok(())
+            Ok(Transmitted::as_asked(&transmission))
         })
         .await
         .map_err(|error| SoapyError::Config(format!("transmit task failed: {error}")))?

@@ -4,7 +4,7 @@
 //! their channel's frequency and time; [`WidebandReplay`] is a receive-only radio that plays an
 //! IQ recording through it, at real-time pace or as fast as the CPU allows.
 
-use crate::{Backend, BackendError, Reception, Transmission};
+use crate::{Backend, BackendError, Reception, Transmission, Transmitted};
 use radio::channelizer::{ChannelFrame, MultiReceiver};
 use radio::demod::Decoding;
 use radio::error::RadioError;
@@ -304,7 +304,10 @@ fn play(
 }
 
 impl Backend for WidebandReplay {
-    async fn transmit(&mut self, _transmission: &Transmission) -> Result<(), BackendError> {
+    async fn transmit(
+        &mut self,
+        _transmission: &Transmission,
+    ) -> Result<Transmitted, BackendError> {
         Err(BackendError::Refused(
             "a wideband replay cannot transmit".into(),
         ))

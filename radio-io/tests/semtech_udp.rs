@@ -1,6 +1,7 @@
 //! The Semtech UDP backend against simulated packet forwarders over real UDP on loopback:
 //! uplinks received and acknowledged, beacons sent by PULL_RESP and their TX_ACK (success and
-//! each refusal) handled, several forwarders told apart, and garbage on the port survived.
+//! each refusal, the TX_POWER warning with the power used) handled, TX_ACKs matched by token,
+//! gateway EUI and address, several forwarders told apart, and garbage on the port survived.
 
 use radio::LoraParams;
 use radio_io::gwmp::{protocol::MacAddress, TxRefusal, TxTiming};
@@ -156,40 +157,49 @@ async fn uplinks_are_acknowledged_and_beacons_go_out_by_pull_resp() {
     assert_eq!(gateways[0].pull_addr, Some(forwarder.local_addr().unwrap()));
     assert_eq!(gateways[0].last_stat.as_ref().map(|s| s.rxok), Some(2));
 
-    // Beacons: the forwarder takes the first and refuses the next ones, each in its own way.
+    // Beacons: the forwarder takes the first, refuses the next ones, each in its own way, and
+    // sends some at another power (the SX1302 forwarder's TX_POWER warning, with and without an
+    // explicit NONE error): sent, at the power it names. The forwarders before the SX1302's
+    // refuse an unsupported power outright (`"error":"TX_POWER"`): nothing went on air.
     let answers = [
-        (r#"{"txpk_ack":{"error":"NONE"}}"#, None),
+        (r#"{"txpk_ack":{"error":"NONE"}}"#, Ok(27.0)),
         (
             r#"{"txpk_ack":{"error":"TOO_LATE"}}"#,
-            Some(TxRefusal::TooLate),
+            Err(TxRefusal::TooLate),
         ),
         (
             r#"{"txpk_ack":{"error":"TOO_EARLY"}}"#,
-            Some(TxRefusal::TooEarly),
+            Err(TxRefusal::TooEarly),
         ),
         (
             r#"{"txpk_ack":{"error":"COLLISION_PACKET"}}"#,
-            Some(TxRefusal::CollisionPacket),
+            Err(TxRefusal::CollisionPacket),
         ),
         (
             r#"{"txpk_ack":{"error":"COLLISION_BEACON"}}"#,
-            Some(TxRefusal::CollisionBeacon),
+            Err(TxRefusal::CollisionBeacon),
         ),
         (
             r#"{"txpk_ack":{"error":"TX_FREQ"}}"#,
-            Some(TxRefusal::Frequency),
+            Err(TxRefusal::Frequency),
         ),
         (
             r#"{"txpk_ack":{"error":"GPS_UNLOCKED"}}"#,
-            Some(TxRefusal::GpsUnlocked),
+            Err(TxRefusal::GpsUnlocked),
+        ),
+        (r#"{"txpk_ack":{"warn":"TX_POWER","value":20}}"#, Ok(20.0)),
+        (
+            r#"{"txpk_ack":{"error":"NONE","warn":"TX_POWER","value":26}}"#,
+            Ok(26.0),
         ),
         (
-            r#"{"txpk_ack":{"warn":"TX_POWER","value":20}}"#,
-            Some(TxRefusal::PowerReduced { used_dbm: 20 }),
+            r#"{"txpk_ack":{"error":"TX_POWER"}}"#,
+            Err(TxRefusal::Power),
         ),
-        ("", None),
+        (r#"{"txpk_ack":{"warn":"TX_POWER"}}"#, Err(TxRefusal::Power)),
+        ("", Ok(27.0)),
     ];
-    for (ack, refusal) in answers {
+    for (ack, expected) in answers {
         let peer = async {
             let (token, txpk) = expect_pull_resp(&forwarder).await;
             assert_eq!(txpk["imme"], true);
@@ -208,16 +218,17 @@ async fn uplinks_are_acknowledged_and_beacons_go_out_by_pull_resp() {
         };
         let frame = beacon();
         let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
-        match (sent, refusal) {
-            (Ok(()), None) => {}
-            (Err(BackendError::Forwarder(got)), Some(expected)) => assert_eq!(got, expected),
+        match (sent, expected) {
+            (Ok(sent), Ok(power)) => assert_eq!(sent.power_dbm, power, "{ack}"),
+            (Err(BackendError::Forwarder(got)), Err(expected)) => assert_eq!(got, expected),
             (got, expected) => panic!("{ack}: got {got:?}, expected {expected:?}"),
         }
     }
-    assert_eq!(backend.stats().tx_ok, 2);
-    assert_eq!(backend.stats().tx_refused, 8);
+    assert_eq!(backend.stats().tx_ok, 4);
+    assert_eq!(backend.stats().tx_refused, 9);
     assert_eq!(counter(&backend, "tx_refused_too_late"), 1);
-    assert_eq!(counter(&backend, "tx_power_reduced"), 1);
+    assert_eq!(counter(&backend, "tx_refused_tx_power"), 2);
+    assert_eq!(counter(&backend, "tx_power_reduced"), 2);
     assert_eq!(counter(&backend, "tx_no_forwarder"), 1);
 
     // Scheduled on the concentrator's counter.
@@ -273,6 +284,69 @@ async fn a_forwarder_that_never_acknowledges_is_a_refusal() {
     backend.receive().await.unwrap().unwrap();
     assert_eq!(backend.stats().stray_tx_acks, 1);
     assert_eq!(counter(&backend, "tx_no_ack"), 1);
+}
+
+#[tokio::test]
+async fn a_tx_ack_answers_only_from_the_gateway_and_address_it_was_sent_to() {
+    let (mut backend, addr) = backend(Duration::from_millis(1_500)).await;
+    let forwarder = peer(addr).await;
+    let impostor = peer(addr).await;
+    forwarder.send(&gwmp(MAC, 1, 0x02, "")).await.unwrap();
+    forwarder
+        .send(&gwmp(MAC, 2, 0x00, LORAWAN_UPLINK))
+        .await
+        .unwrap();
+    backend.receive().await.unwrap().unwrap();
+    expect_ack(&forwarder, 0x04, 1).await;
+    expect_ack(&forwarder, 0x01, 2).await;
+
+    // The same token from another address (with the right EUI, then another), and from the
+    // right address with another EUI, are ignored; the forwarder's own TX_ACK then decides.
+    let peer = async {
+        let (token, _) = expect_pull_resp(&forwarder).await;
+        let refusal = r#"{"txpk_ack":{"error":"TOO_LATE"}}"#;
+        impostor
+            .send(&gwmp(MAC, token, 0x05, refusal))
+            .await
+            .unwrap();
+        impostor
+            .send(&gwmp(OTHER_MAC, token, 0x05, refusal))
+            .await
+            .unwrap();
+        forwarder
+            .send(&gwmp(OTHER_MAC, token, 0x05, refusal))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        forwarder
+            .send(&gwmp(
+                MAC,
+                token,
+                0x05,
+                r#"{"txpk_ack":{"warn":"TX_POWER","value":27}}"#,
+            ))
+            .await
+            .unwrap();
+    };
+    let mut frame = beacon();
+    frame.power_dbm = 33.0;
+    let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
+    assert_eq!(sent.unwrap().power_dbm, 27.0);
+    assert_eq!(backend.stats().stray_tx_acks, 3);
+    assert_eq!(backend.stats().tx_ok, 1);
+
+    // Only strays answer the next one: it is unanswered, not refused.
+    let peer = async {
+        let (token, _) = expect_pull_resp(&forwarder).await;
+        impostor.send(&gwmp(MAC, token, 0x05, "")).await.unwrap();
+    };
+    let frame = beacon();
+    let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
+    match sent {
+        Err(BackendError::Forwarder(TxRefusal::NoAck(_))) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(backend.stats().stray_tx_acks, 4);
 }
 
 #[tokio::test]

@@ -134,8 +134,12 @@ async fn beacon_that_does_not_regenerate() {
     let h = net.hotspot(1, AUSTIN).await;
     let entropy = net.oracle.publish_entropy().await.unwrap();
     let mut report = beacon_report(&h, &entropy.data, [0; 4]);
-    // Lower than derived: allowed by the region, but not the beacon's power.
-    report.tx_power_ddbm -= 10;
+    // Another channel of the plan than the derived one.
+    report.frequency_hz = if report.frequency_hz == 903_900_000 {
+        904_100_000
+    } else {
+        903_900_000
+    };
     net.oracle
         .submit_beacon(resign(report, &h.key))
         .await
@@ -498,7 +502,7 @@ async fn witness_of_an_invalid_beacon() {
     let witness = net.hotspot(2, AUSTIN_NORTH).await;
     let entropy = net.oracle.publish_entropy().await.unwrap();
     let mut beacon = beacon_report(&beaconer, &entropy.data, [0; 4]);
-    beacon.tx_power_ddbm -= 10;
+    beacon.local_entropy = vec![1; 4];
     let beacon = resign(beacon, &beaconer.key);
     net.oracle.submit_beacon(beacon.clone()).await.unwrap();
     net.oracle

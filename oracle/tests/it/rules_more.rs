@@ -65,6 +65,44 @@ async fn beacon_above_the_eirp_limit() {
 }
 
 #[tokio::test]
+async fn beacon_below_the_eirp_limit_at_the_power_its_radio_has() {
+    // US915 allows 33 dBm with the 3 dBi antenna; an SX1302 board sends 27 dBm and says so.
+    let verdict = beacon_case(OracleConfig::open(), |r| {
+        assert_eq!(r.tx_power_ddbm, 330);
+        r.tx_power_ddbm = 270;
+    })
+    .await;
+    assert_eq!(verdict, VALID);
+}
+
+#[tokio::test]
+async fn a_witness_is_judged_against_the_power_the_beacon_reports() {
+    // 2 km apart: free space allows about −33 dBm + 6 dBi − 97.7 dB ≈ −58.7 dBm at 33 dBm, and
+    // 6 dB less at 27 dBm. A witness at −62 dBm is plausible for the first, not the second.
+    for (power_ddbm, expected) in [(330, VALID), (270, invalid("rssi_too_high"))] {
+        let net = Net::new().await;
+        let beaconer = net.hotspot(1, AUSTIN).await;
+        let witness = net.hotspot(2, north(2.0)).await;
+        let entropy = net.oracle.publish_entropy().await.unwrap();
+        let mut beacon = beacon_report(&beaconer, &entropy.data, [0; 4]);
+        beacon.tx_power_ddbm = power_ddbm;
+        let beacon = resign(beacon, &beaconer.key);
+        net.oracle.submit_beacon(beacon.clone()).await.unwrap();
+        net.oracle
+            .submit_witness(witness_report(&witness, &beacon, -620, 100))
+            .await
+            .unwrap();
+        net.settle().await;
+        assert_eq!(net.beacon_verdict(&beaconer).await, VALID);
+        assert_eq!(
+            net.witness_verdict(&witness).await,
+            expected,
+            "{power_ddbm}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn beacon_of_a_denylisted_hotspot() {
     let mut config = OracleConfig::open();
     config.denylist.hotspots = vec![poc::Keypair::from_seed(42, 1).address().to_string()];
