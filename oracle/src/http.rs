@@ -6,9 +6,13 @@
 //! - `GET /`, `GET /map`: the coverage map page; `GET /assets/map.js`, `GET /assets/map.css`
 //! - `GET /healthz`
 //! - `GET /api/v1/hotspots?limit=&offset=`: gateways with location, report counts and rewards
+//! - `GET /api/v1/hotspots/search?q=&limit=`: hotspots whose three-word name contains `q`
+//!   (ignoring case, dashes and spaces) or whose address starts with it ([`crate::names`])
 //! - `GET /api/v1/hotspots/{address}`: one gateway, its recent reports and rejection reasons
 //! - `GET /api/v1/hotspots/{address}/history?limit=&offset=`: its reports, newest first, each
 //!   with status, reason code and explanation
+//! - `GET /api/v1/hotspots/{address}/links?epoch=`: its witness links in an epoch
+//!   ([`crate::links`])
 //! - `GET /api/v1/epochs?limit=&offset=`: closed epochs, newest first
 //! - `GET /api/v1/epochs/{n}/rewards`: a closed epoch's [`crate::EpochReport`]
 //! - `GET /api/v1/stats`: table counts, latest entropy and last closed epoch
@@ -16,6 +20,8 @@
 //! - `GET /api/v1/reasons`: every reason code with its explanation
 //! - `GET /api/v1/makers`, `GET /api/v1/owners/{address}`: makers, owners and balances
 //!   ([`crate::identity_routes`])
+//!
+//! Every hotspot address comes with its three-word `name` ([`crate::names::hotspot_name`]).
 //!
 //! Errors are JSON `{"error": "..."}` with a 4xx or 5xx status. Every route reads its
 //! numbers and addresses with [`crate::params`] (400 with the reason); URIs longer than
@@ -25,6 +31,7 @@
 
 use crate::client_limits::{client_of, RateLimiter};
 use crate::error::OracleError;
+use crate::names::{hotspot_name, SearchError, SearchQuery};
 use crate::params::{self, ParamError, MAX_NUMBER};
 use crate::reason::{BeaconReason, IngestReason, WitnessReason};
 use crate::store::{BeaconRow, GatewayRow, ReportCounts, RewardTotals, Status, Store, WitnessRow};
@@ -114,6 +121,12 @@ impl From<ParamError> for ApiError {
     }
 }
 
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
+        Self::bad_request(error.to_string())
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::bad_request(format!("bad query: {}", rejection.body_text()))
@@ -144,6 +157,7 @@ fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
         ("/healthz", get(healthz)),
         ("/api/v1/openapi.json", get(openapi)),
         ("/api/v1/hotspots", get(hotspots)),
+        ("/api/v1/hotspots/search", get(search)),
         ("/api/v1/hotspots/{address}", get(hotspot)),
         ("/api/v1/hotspots/{address}/history", get(history)),
         ("/api/v1/epochs", get(epochs)),
@@ -155,6 +169,7 @@ fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
     .into_iter()
     .chain(crate::ledger_service::routes())
     .chain(crate::reputation::routes())
+    .chain(crate::links::routes())
     .chain(crate::identity_routes::routes())
     .collect()
 }
@@ -631,8 +646,10 @@ fn gateway_json(g: &GatewayRow, counts: ReportCounts, rewards: RewardTotals) -> 
         }
         None => (Value::Null, Value::Null),
     };
+    let address = poc::Address(g.pub_key);
     json!({
-        "address": poc::Address(g.pub_key),
+        "name": hotspot_name(&address),
+        "address": address,
         "asserted": cell.is_some(),
         "location": cell.map(|c| c.to_string()),
         "lat": lat,
@@ -700,7 +717,10 @@ pub(crate) fn parse_epoch(epoch: Result<Path<String>, PathRejection>) -> Result<
     Ok(params::parse_epoch(&epoch)?)
 }
 
-async fn known_gateway(oracle: &Oracle, address: &poc::Address) -> Result<GatewayRow, ApiError> {
+pub(crate) async fn known_gateway(
+    oracle: &Oracle,
+    address: &poc::Address,
+) -> Result<GatewayRow, ApiError> {
     oracle.store().gateway(&address.0).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -735,6 +755,56 @@ async fn hotspots(
         "total": total,
         "limit": page.limit,
         "offset": page.offset,
+        "hotspots": list,
+    })))
+}
+
+/// The query of `/api/v1/hotspots/search`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    q: Option<String>,
+    limit: Option<String>,
+}
+
+/// Hotspots found by name or address prefix, in key order, at most `limit` of them.
+async fn search(
+    State(oracle): State<Oracle>,
+    query: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult {
+    let Query(params) = query?;
+    let search = SearchQuery::parse(params.q.as_deref().unwrap_or(""))?;
+    let limit = match &params.limit {
+        Some(text) => params::parse_number("limit", text, 1, MAX_LIMIT.into())?,
+        None => DEFAULT_LIMIT.into(),
+    };
+    let store = oracle.store();
+    let counts = store.report_counts().await?;
+    let rewards = store.reward_totals().await?;
+    let found: Vec<GatewayRow> = store
+        .gateways()
+        .await?
+        .into_iter()
+        .filter(|g| {
+            let address = poc::Address(g.pub_key);
+            search.matches(&address.to_string(), &hotspot_name(&address))
+        })
+        .collect();
+    let list: Vec<Value> = found
+        .iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|g| {
+            gateway_json(
+                g,
+                counts.get(&g.pub_key).copied().unwrap_or_default(),
+                rewards.get(&g.pub_key).copied().unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(Json(json!({
+        "q": search.as_str(),
+        "total": found.len(),
+        "limit": limit,
         "hotspots": list,
     })))
 }
@@ -884,6 +954,7 @@ struct CoverageQuery {
 #[derive(Default)]
 struct CellSum {
     addresses: Vec<String>,
+    names: Vec<String>,
     beacons_valid: u64,
     witnesses_valid: u64,
 }
@@ -919,7 +990,9 @@ async fn coverage(
         };
         let c = counts.get(&g.pub_key).copied().unwrap_or_default();
         let sum = cells.entry(parent).or_default();
-        sum.addresses.push(poc::Address(g.pub_key).to_string());
+        let address = poc::Address(g.pub_key);
+        sum.names.push(hotspot_name(&address));
+        sum.addresses.push(address.to_string());
         sum.beacons_valid += c.beacons_valid;
         sum.witnesses_valid += c.witnesses_valid;
     }
@@ -932,6 +1005,7 @@ async fn coverage(
                     "resolution": u8::from(resolution),
                     "hotspots": sum.addresses.len(),
                     "addresses": sum.addresses,
+                    "names": sum.names,
                     "beacons_valid": sum.beacons_valid,
                     "witnesses_valid": sum.witnesses_valid,
                 }),
