@@ -29,7 +29,15 @@ pub struct RewardConfig {
     pub witness_target: u32,
     /// Decay of rewards beyond the target (HIP-15 `r`).
     pub witness_decay: f64,
+    /// The rewarded token's symbol, as the explorer shows amounts.
+    pub token: String,
+    /// Decimal places of the token: an amount of `n` smallest units is `n / 10^decimals`
+    /// tokens.
+    pub decimals: u32,
 }
+
+/// Most decimal places a token may have (`10^19` overflows a `u64`).
+pub const MAX_TOKEN_DECIMALS: u32 = 18;
 
 impl Default for RewardConfig {
     fn default() -> Self {
@@ -40,6 +48,8 @@ impl Default for RewardConfig {
             witness_weight: params.witness_weight,
             witness_target: params.witness_target,
             witness_decay: params.witness_decay,
+            token: "IOT".into(),
+            decimals: 6,
         }
     }
 }
@@ -285,6 +295,14 @@ impl OracleConfig {
         }
         if self.verify_period_ms == 0 {
             return bad("verify_period_ms must be positive");
+        }
+        let token = &self.rewards.token;
+        if token.is_empty() || token.len() > 12 || !token.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return bad("rewards.token must be 1 to 12 ASCII letters or digits");
+        }
+        if self.rewards.decimals > MAX_TOKEN_DECIMALS {
+            return bad("rewards.decimals must be at most 18");
         }
         let non_negative = |value: f64| value.is_finite() && value >= 0.0;
         if !non_negative(self.snr_floor_margin_db) || !non_negative(self.consistency_margin_db) {

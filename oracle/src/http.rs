@@ -3,7 +3,8 @@
 //! Every route is listed in [`route_paths`] and described in the OpenAPI 3 document
 //! [`OPENAPI_JSON`], served at `/api/v1/openapi.json`:
 //!
-//! - `GET /`, `GET /map`: the coverage map page; `GET /assets/map.js`, `GET /assets/map.css`
+//! - `GET /`, `GET /map`, `GET /hotspot?address=`: the explorer's pages and `GET /assets/…`
+//!   what they load ([`crate::explorer_pages`])
 //! - `GET /healthz`
 //! - `GET /api/v1/hotspots?limit=&offset=`: gateways with location, report counts and rewards
 //! - `GET /api/v1/hotspots/search?q=&limit=`: hotspots whose three-word name contains `q`
@@ -13,6 +14,8 @@
 //!   with status, reason code and explanation
 //! - `GET /api/v1/hotspots/{address}/links?epoch=`: its witness links in an epoch
 //!   ([`crate::links`])
+//! - `GET /api/v1/hotspots/{address}/rewards?limit=&offset=`: what each closed epoch paid it,
+//!   its flags and its verdicts ([`crate::reward_history`])
 //! - `GET /api/v1/epochs?limit=&offset=`: closed epochs, newest first
 //! - `GET /api/v1/epochs/{n}/rewards`: a closed epoch's [`crate::EpochReport`]
 //! - `GET /api/v1/stats`: table counts, latest entropy and last closed epoch
@@ -33,7 +36,7 @@ use crate::client_limits::{client_of, RateLimiter};
 use crate::error::OracleError;
 use crate::names::{hotspot_name, SearchError, SearchQuery};
 use crate::params::{self, ParamError, MAX_NUMBER};
-use crate::reason::{BeaconReason, IngestReason, WitnessReason};
+use crate::reason::{BeaconReason, IngestReason, RewardReason, WitnessReason};
 use crate::store::{BeaconRow, GatewayRow, ReportCounts, RewardTotals, Status, Store, WitnessRow};
 use crate::Oracle;
 use axum::body::Body;
@@ -73,14 +76,6 @@ pub const MAX_BODY: usize = 4096;
 
 /// The OpenAPI 3 document describing every route, as served at `/api/v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
-
-const MAP_HTML: &str = include_str!("../static/map.html");
-const MAP_JS: &str = include_str!("../static/map.js");
-const MAP_CSS: &str = include_str!("../static/map.css");
-/// Everything the map page loads comes from the oracle itself.
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
-     frame-ancestors 'none'";
 
 /// An API error: status and message, rendered as JSON.
 #[derive(Debug)]
@@ -149,29 +144,27 @@ pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Every route of the HTTP API: path (axum and OpenAPI share the `{param}` syntax) and handler.
 fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
-    vec![
-        ("/", get(map_page)),
-        ("/map", get(map_page)),
-        ("/assets/map.js", get(map_js)),
-        ("/assets/map.css", get(map_css)),
-        ("/healthz", get(healthz)),
-        ("/api/v1/openapi.json", get(openapi)),
-        ("/api/v1/hotspots", get(hotspots)),
-        ("/api/v1/hotspots/search", get(search)),
-        ("/api/v1/hotspots/{address}", get(hotspot)),
-        ("/api/v1/hotspots/{address}/history", get(history)),
-        ("/api/v1/epochs", get(epochs)),
-        ("/api/v1/epochs/{epoch}/rewards", get(epoch_rewards)),
-        ("/api/v1/stats", get(stats)),
-        ("/api/v1/coverage", get(coverage)),
-        ("/api/v1/reasons", get(reasons)),
-    ]
-    .into_iter()
-    .chain(crate::ledger_service::routes())
-    .chain(crate::reputation::routes())
-    .chain(crate::links::routes())
-    .chain(crate::identity_routes::routes())
-    .collect()
+    crate::explorer_pages::routes()
+        .into_iter()
+        .chain([
+            ("/healthz", get(healthz)),
+            ("/api/v1/openapi.json", get(openapi)),
+            ("/api/v1/hotspots", get(hotspots)),
+            ("/api/v1/hotspots/search", get(search)),
+            ("/api/v1/hotspots/{address}", get(hotspot)),
+            ("/api/v1/hotspots/{address}/history", get(history)),
+            ("/api/v1/epochs", get(epochs)),
+            ("/api/v1/epochs/{epoch}/rewards", get(epoch_rewards)),
+            ("/api/v1/stats", get(stats)),
+            ("/api/v1/coverage", get(coverage)),
+            ("/api/v1/reasons", get(reasons)),
+        ])
+        .chain(crate::ledger_service::routes())
+        .chain(crate::reputation::routes())
+        .chain(crate::links::routes())
+        .chain(crate::reward_history::routes())
+        .chain(crate::identity_routes::routes())
+        .collect()
 }
 
 /// The paths of every route, as registered in [`router`].
@@ -560,6 +553,29 @@ const REWARD_EXPLANATIONS: &[(&str, &str)] = &[
          witnessing each other.",
     ),
     (
+        "implausible_links",
+        "Over the epoch, who heard the hotspot and whom it heard are far too improbable for \
+         where it asserted: the hotspots near it did not hear it, or it heard and was heard by \
+         hotspots far away. A ring of hotspots inventing each other's reports, a spoofed \
+         location or a replayed receiver scores so.",
+    ),
+    (
+        "inflated_signal",
+        "Over the epoch, the hotspot reported signals much louder than the other witnesses of \
+         the same beacons allow for its distance: one loud report can be luck, a hotspot loud \
+         on every report forges its signal strength.",
+    ),
+    (
+        "misplaced_location",
+        "The signal strengths of the hotspot's links over the epoch place it far from the \
+         location it asserted.",
+    ),
+    (
+        "shared_radio",
+        "Another hotspot asserted elsewhere reported nearly the same signals of the same \
+         beacons: one roof or one receiver replayed under several keys.",
+    ),
+    (
         "suspected",
         "The epoch-wide defences flagged the hotspot in recent epochs; its suspicion decays \
          epoch by epoch and it earns again once it falls below the threshold.",
@@ -594,29 +610,6 @@ fn explanation_json(kind: &str, code: Option<&str>) -> Value {
         Some(code) => json!(explain(kind, code).unwrap_or("Unknown reason code.")),
         None => Value::Null,
     }
-}
-
-async fn map_page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
-        ],
-        MAP_HTML,
-    )
-        .into_response()
-}
-
-async fn map_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        MAP_JS,
-    )
-        .into_response()
-}
-
-async fn map_css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], MAP_CSS).into_response()
 }
 
 async fn openapi() -> Response {
@@ -941,6 +934,7 @@ async fn stats(State(oracle): State<Oracle>) -> ApiResult {
         "counts": counts,
         "latest_entropy_ms": latest.map(|e| e.timestamp_ms),
         "last_closed_epoch": last_epoch,
+        "token": crate::reward_history::token_json(&oracle),
     })))
 }
 
@@ -1029,7 +1023,7 @@ async fn reasons() -> Json<Value> {
             "ingest",
             IngestReason::ALL.iter().map(IngestReason::code),
         ),
-        "reward": reason_list("reward", REWARD_EXPLANATIONS.iter().map(|(code, _)| *code)),
+        "reward": reason_list("reward", RewardReason::ALL.iter().map(RewardReason::code)),
         "statuses": [Status::Pending.as_str(), Status::Valid.as_str(), Status::Invalid.as_str()],
     }))
 }

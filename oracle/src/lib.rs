@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod epoch;
 pub mod error;
+pub mod explorer_pages;
 pub mod http;
 mod http_server;
 pub mod identity_routes;
@@ -22,6 +23,7 @@ pub mod names;
 pub mod params;
 pub mod phases;
 pub mod reputation;
+pub mod reward_history;
 pub mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};

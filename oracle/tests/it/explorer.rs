@@ -350,6 +350,70 @@ async fn witness_links_name_both_ends_with_signal_distance_and_verdict() {
 }
 
 #[tokio::test]
+async fn rewards_by_epoch_state_the_token_flags_and_verdicts() {
+    let f = fixture().await;
+    let beaconer = f.beaconer.key.address().to_string();
+    let report = f.net.oracle.epoch_report(f.epoch).await.unwrap().unwrap();
+    let paid = report
+        .rewards
+        .iter()
+        .find(|r| r.address == beaconer)
+        .expect("the beaconer is paid");
+    let body = get(f.addr, &format!("/api/v1/hotspots/{beaconer}/rewards"))
+        .await
+        .json();
+    assert_eq!(body["token"]["symbol"], "IOT");
+    assert_eq!(body["token"]["decimals"], 6);
+    assert_eq!(body["name"], helium_name(&beaconer));
+    let epochs = body["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 1, "{body}");
+    let e = &epochs[0];
+    assert_eq!(e["epoch"], f.epoch);
+    assert_eq!(e["total"], paid.total);
+    assert_eq!(e["beacon_amount"], paid.beacon_amount);
+    assert_eq!(e["flags"].as_array().unwrap().len(), 0);
+    assert_eq!(e["reports"]["beacons_valid"], 1);
+    assert_eq!(
+        e["reports"]["witnesses_invalid"], 1,
+        "the self-witness: {e}"
+    );
+    let reasons = e["invalid_reasons"].as_array().unwrap();
+    assert_eq!(reasons[0]["code"], "self_witness", "{e}");
+    assert!(reasons[0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("its own beacon"));
+
+    // A flag of the epoch-wide defences is explained in words.
+    let mut flagged = report.clone();
+    flagged.epoch = f.epoch + 1;
+    flagged.rewards.clear();
+    flagged
+        .flagged
+        .insert(beaconer.clone(), vec!["implausible_links".to_string()]);
+    let json = serde_json::to_string(&flagged).unwrap();
+    f.net
+        .oracle
+        .store()
+        .put_epoch(f.epoch + 1, (f.epoch + 2) * DAY_MS, &json, &[], &[])
+        .await
+        .unwrap();
+    let body = get(f.addr, &format!("/api/v1/hotspots/{beaconer}/rewards"))
+        .await
+        .json();
+    let newest = &body["epochs"][0];
+    assert_eq!(newest["epoch"], f.epoch + 1);
+    assert_eq!(newest["total"], 0);
+    assert_eq!(newest["flags"][0]["code"], "implausible_links");
+    assert!(newest["flags"][0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("improbable"));
+    let stats = get(f.addr, "/api/v1/stats").await.json();
+    assert_eq!(stats["token"], body["token"]);
+}
+
+#[tokio::test]
 async fn history_lists_every_report_with_explained_reasons() {
     let f = fixture().await;
     let b = f.beaconer.key.address();
@@ -441,6 +505,13 @@ async fn every_reason_code_is_explained() {
     check(
         "ingest",
         IngestReason::ALL.iter().map(IngestReason::code).collect(),
+    );
+    check(
+        "reward",
+        oracle::reason::RewardReason::ALL
+            .iter()
+            .map(oracle::reason::RewardReason::code)
+            .collect(),
     );
     for r in BeaconReason::ALL {
         assert!(explain("beacon", r.code()).is_some(), "{r}");
