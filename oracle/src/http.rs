@@ -1,4 +1,4 @@
-//! The explorer: a JSON API over HTTP (axum) and a map page, all served by the oracle.
+//! The explorer: a JSON API over HTTP (axum) and its pages, all served by the oracle.
 //!
 //! Every route is listed in [`route_paths`] and described in the OpenAPI 3 document
 //! [`OPENAPI_JSON`], served at `/api/v1/openapi.json`:

@@ -315,6 +315,11 @@ async fn check_map(
     assert!(wait_for(page, "document.body.dataset.resolution === '5'").await);
     let coarse = eval_u64(page, &count("#map path.hex")).await;
     assert!((1..4).contains(&coarse), "{coarse} cells at resolution 5");
+    page.evaluate("(() => { const s = document.getElementById('resolution'); s.value = '8'; s.dispatchEvent(new Event('change')); })()")
+        .await
+        .unwrap();
+    assert!(wait_for(page, "document.body.dataset.resolution === '8'").await);
+    assert_eq!(eval_u64(page, &count("#map path.hex")).await, 4);
 
     // Clicking the beaconer draws its witness links.
     page.evaluate(format!(
