@@ -329,6 +329,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_token_is_named_and_its_decimals_bounded() {
+        let config = OracleConfig::from_toml("[rewards]\ntoken = \"POC\"\ndecimals = 8\n").unwrap();
+        assert_eq!(
+            (config.rewards.token.as_str(), config.rewards.decimals),
+            ("POC", 8)
+        );
+        let defaults = OracleConfig::default();
+        assert_eq!(
+            (defaults.rewards.token.as_str(), defaults.rewards.decimals),
+            ("IOT", 6)
+        );
+        for bad in [
+            "token = \"\"",
+            "token = \"I O T\"",
+            "token = \"ABCDEFGHIJKLM\"",
+            "decimals = 19",
+        ] {
+            assert!(
+                matches!(
+                    OracleConfig::from_toml(&format!("[rewards]\n{bad}\n")),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn partial_toml_keeps_defaults_and_bad_values_are_refused() {
         let config =
             OracleConfig::from_toml("epoch_ms = 43200000\n[rewards]\nemission = 77\n").unwrap();
