@@ -322,17 +322,22 @@ pub(crate) struct Page {
     pub(crate) offset: u64,
 }
 
+/// A page size as sent: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+fn parse_limit(text: Option<&str>) -> Result<u32, ParamError> {
+    let limit = match text {
+        Some(text) => params::parse_number("limit", text, 1, MAX_LIMIT.into())?,
+        None => DEFAULT_LIMIT.into(),
+    };
+    Ok(u32::try_from(limit).unwrap_or(MAX_LIMIT))
+}
+
 impl PageQuery {
     fn page(&self) -> Result<Page, ParamError> {
-        let limit = match &self.limit {
-            Some(text) => params::parse_number("limit", text, 1, MAX_LIMIT.into())?,
-            None => DEFAULT_LIMIT.into(),
-        };
+        let limit = parse_limit(self.limit.as_deref())?;
         let offset = match &self.offset {
             Some(text) => params::parse_number("offset", text, 0, MAX_NUMBER)?,
             None => 0,
         };
-        let limit = u32::try_from(limit).unwrap_or(MAX_LIMIT);
         Ok(Page { limit, offset })
     }
 }
@@ -626,7 +631,8 @@ fn region_name(region: i32) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
-fn gateway_cell(g: &GatewayRow) -> Option<h3_coverage::CellIndex> {
+/// The gateway's asserted H3 cell, `None` when it asserted none.
+pub(crate) fn gateway_cell(g: &GatewayRow) -> Option<h3_coverage::CellIndex> {
     g.location.and_then(|l| h3_coverage::cell_from_u64(l).ok())
 }
 
@@ -767,10 +773,7 @@ async fn search(
 ) -> ApiResult {
     let Query(params) = query?;
     let search = SearchQuery::parse(params.q.as_deref().unwrap_or(""))?;
-    let limit = match &params.limit {
-        Some(text) => params::parse_number("limit", text, 1, MAX_LIMIT.into())?,
-        None => DEFAULT_LIMIT.into(),
-    };
+    let limit = parse_limit(params.limit.as_deref())?;
     let store = oracle.store();
     let counts = store.report_counts().await?;
     let rewards = store.reward_totals().await?;
@@ -785,7 +788,7 @@ async fn search(
         .collect();
     let list: Vec<Value> = found
         .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .take(limit as usize)
         .map(|g| {
             gateway_json(
                 g,

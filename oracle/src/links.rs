@@ -7,7 +7,7 @@
 //! newest report (the current epoch when it has none). At most [`MAX_LINKS`] links are given,
 //! newest first (`truncated` says when more exist).
 
-use crate::http::{explain, known_gateway, parse_address, ApiError, ApiResult};
+use crate::http::{explain, gateway_cell, known_gateway, parse_address, ApiError, ApiResult};
 use crate::names::hotspot_name;
 use crate::params;
 use crate::store::{BeaconRow, GatewayRow, WitnessRow};
@@ -217,9 +217,7 @@ async fn places_of(
 
 /// Where a gateway asserted: its H3 cell's centre.
 fn place(places: &BTreeMap<[u8; 32], GatewayRow>, key: &[u8; 32]) -> Option<(f64, f64)> {
-    let location = places.get(key)?.location?;
-    let cell = h3_coverage::cell_from_u64(location).ok()?;
-    Some(h3_coverage::centre(cell))
+    gateway_cell(places.get(key)?).map(h3_coverage::centre)
 }
 
 fn end_json(places: &BTreeMap<[u8; 32], GatewayRow>, key: &[u8; 32]) -> Value {

@@ -6,6 +6,8 @@
 (function () {
   const E = window.Explorer;
   const HISTORY = 1000;
+  /** Closed epochs charted: each is a stored epoch report the server reads. */
+  const EPOCHS = 60;
 
   function address() {
     return new URLSearchParams(window.location.search).get("address") || "";
@@ -184,7 +186,7 @@
       if (!a) throw new Error("no hotspot given: search for one above");
       const [h, rewards, history, links] = await Promise.all([
         E.getJson(base),
-        E.getJson(base + "/rewards?limit=100"),
+        E.getJson(base + "/rewards?limit=" + EPOCHS),
         E.getJson(base + "/history?limit=" + HISTORY),
         E.getJson(base + "/links"),
       ]);
