@@ -13,6 +13,12 @@
     return new URLSearchParams(window.location.search).get("address") || "";
   }
 
+  /** The epoch whose links to list: the query's `epoch`, or the hotspot's latest. */
+  function linksQuery() {
+    const epoch = new URLSearchParams(window.location.search).get("epoch");
+    return epoch ? "?epoch=" + encodeURIComponent(epoch) : "";
+  }
+
   function summary(h, token) {
     const dl = document.getElementById("summary");
     const c = h.counts, r = h.rewards;
@@ -112,8 +118,8 @@
     const body = document.querySelector("#epoch-table tbody");
     body.replaceChildren(...epochs.map((e) => {
       const evidence = document.createElement("a");
-      evidence.href = "/api/v1/hotspots/" + encodeURIComponent(a) + "/links?epoch=" + e.epoch;
-      evidence.textContent = "links of epoch " + e.epoch;
+      evidence.href = E.hotspotHref(a) + "&epoch=" + e.epoch + "#links-title";
+      evidence.textContent = "witness links of epoch " + e.epoch;
       const paid = E.amount(e.total, token) + (e.uncorroborated ? " (uncorroborated: scaled down)" : "");
       return E.row([
         E.cell(String(e.epoch) + " (" + E.time(e.start_ms).slice(0, 10) + ")"),
@@ -188,7 +194,7 @@
         E.getJson(base),
         E.getJson(base + "/rewards?limit=" + EPOCHS),
         E.getJson(base + "/history?limit=" + HISTORY),
-        E.getJson(base + "/links"),
+        E.getJson(base + "/links" + linksQuery()),
       ]);
       const token = rewards.token;
       document.title = h.name + " · LoRa proof-of-coverage oracle";

@@ -445,6 +445,20 @@ async fn check_flagged(
         "{flagged}"
     );
     assert!(flagged.contains("0 IOT"), "{flagged}");
+    // The flag's evidence: the hotspot's witness links of that epoch, on its page.
+    let evidence = eval_string(
+        page,
+        "document.querySelector('#epoch-table tr.flagged a').getAttribute('href')",
+    )
+    .await;
+    let epoch = START_MS / DAY_MS + 1;
+    assert_eq!(
+        evidence,
+        format!("/hotspot?address={west}&epoch={epoch}#links-title")
+    );
+    open(page, &format!("http://{}{evidence}", n.addr), errors).await;
+    let title = eval_string(page, "document.getElementById('links-title').textContent").await;
+    assert_eq!(title, format!("Witness links in epoch {epoch}"));
     let status = eval_string(page, "document.getElementById('status').textContent").await;
     assert!(status.contains("Flagged"), "{status}");
     screenshot(page, "hotspot-flagged.png").await
