@@ -1,9 +1,10 @@
 //! Fuzz target: the explorer API's parameters (`oracle::params`). The first byte picks the
 //! reader, the rest is the text as it arrives in a path or a query: a number in a range, an
-//! epoch, a hotspot address. Nothing may panic; what is read must be what was written.
+//! epoch, a hotspot address, a hotspot search text (`oracle::names`). Nothing may panic; what is read must be what was written.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use oracle::names::{SearchQuery, MAX_QUERY_LEN};
 use oracle::params::{parse_address, parse_epoch, parse_number, MAX_NUMBER};
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    match selector % 3 {
+    match selector % 4 {
         0 => {
             if let Ok(n) = parse_number("limit", text, 1, 1000) {
                 assert!((1..=1000).contains(&n));
@@ -25,6 +26,13 @@ fuzz_target!(|data: &[u8]| {
                 assert!(n <= MAX_NUMBER);
                 assert!(text.bytes().all(|b| b.is_ascii_digit()));
                 assert_eq!(text.parse::<u64>().ok(), Some(n));
+            }
+        }
+        2 => {
+            if let Ok(query) = SearchQuery::parse(text) {
+                assert!(query.as_str().len() <= MAX_QUERY_LEN);
+                assert_eq!(query.as_str(), text.trim());
+                assert!(query.matches(query.as_str(), ""));
             }
         }
         _ => {

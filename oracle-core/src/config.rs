@@ -29,7 +29,15 @@ pub struct RewardConfig {
     pub witness_target: u32,
     /// Decay of rewards beyond the target (HIP-15 `r`).
     pub witness_decay: f64,
+    /// The rewarded token's symbol, as the explorer shows amounts.
+    pub token: String,
+    /// Decimal places of the token: an amount of `n` smallest units is `n / 10^decimals`
+    /// tokens.
+    pub decimals: u32,
 }
+
+/// Most decimal places a token may have (`10^19` overflows a `u64`).
+pub const MAX_TOKEN_DECIMALS: u32 = 18;
 
 impl Default for RewardConfig {
     fn default() -> Self {
@@ -40,6 +48,8 @@ impl Default for RewardConfig {
             witness_weight: params.witness_weight,
             witness_target: params.witness_target,
             witness_decay: params.witness_decay,
+            token: "IOT".into(),
+            decimals: 6,
         }
     }
 }
@@ -286,6 +296,14 @@ impl OracleConfig {
         if self.verify_period_ms == 0 {
             return bad("verify_period_ms must be positive");
         }
+        let token = &self.rewards.token;
+        if token.is_empty() || token.len() > 12 || !token.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return bad("rewards.token must be 1 to 12 ASCII letters or digits");
+        }
+        if self.rewards.decimals > MAX_TOKEN_DECIMALS {
+            return bad("rewards.decimals must be at most 18");
+        }
         let non_negative = |value: f64| value.is_finite() && value >= 0.0;
         if !non_negative(self.snr_floor_margin_db) || !non_negative(self.consistency_margin_db) {
             return bad("snr_floor_margin_db and consistency_margin_db must be non-negative");
@@ -309,6 +327,34 @@ impl OracleConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_is_named_and_its_decimals_bounded() {
+        let config = OracleConfig::from_toml("[rewards]\ntoken = \"POC\"\ndecimals = 8\n").unwrap();
+        assert_eq!(
+            (config.rewards.token.as_str(), config.rewards.decimals),
+            ("POC", 8)
+        );
+        let defaults = OracleConfig::default();
+        assert_eq!(
+            (defaults.rewards.token.as_str(), defaults.rewards.decimals),
+            ("IOT", 6)
+        );
+        for bad in [
+            "token = \"\"",
+            "token = \"I O T\"",
+            "token = \"ABCDEFGHIJKLM\"",
+            "decimals = 19",
+        ] {
+            assert!(
+                matches!(
+                    OracleConfig::from_toml(&format!("[rewards]\n{bad}\n")),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn partial_toml_keeps_defaults_and_bad_values_are_refused() {

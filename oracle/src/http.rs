@@ -1,14 +1,21 @@
-//! The explorer: a JSON API over HTTP (axum) and a map page, all served by the oracle.
+//! The explorer: a JSON API over HTTP (axum) and its pages, all served by the oracle.
 //!
 //! Every route is listed in [`route_paths`] and described in the OpenAPI 3 document
 //! [`OPENAPI_JSON`], served at `/api/v1/openapi.json`:
 //!
-//! - `GET /`, `GET /map`: the coverage map page; `GET /assets/map.js`, `GET /assets/map.css`
+//! - `GET /`, `GET /map`, `GET /hotspot?address=`: the explorer's pages and `GET /assets/…`
+//!   what they load ([`crate::explorer_pages`])
 //! - `GET /healthz`
 //! - `GET /api/v1/hotspots?limit=&offset=`: gateways with location, report counts and rewards
+//! - `GET /api/v1/hotspots/search?q=&limit=`: hotspots whose three-word name contains `q`
+//!   (ignoring case, dashes and spaces) or whose address starts with it ([`crate::names`])
 //! - `GET /api/v1/hotspots/{address}`: one gateway, its recent reports and rejection reasons
 //! - `GET /api/v1/hotspots/{address}/history?limit=&offset=`: its reports, newest first, each
 //!   with status, reason code and explanation
+//! - `GET /api/v1/hotspots/{address}/links?epoch=`: its witness links in an epoch
+//!   ([`crate::links`])
+//! - `GET /api/v1/hotspots/{address}/rewards?limit=&offset=`: what each closed epoch paid it,
+//!   its flags and its verdicts ([`crate::reward_history`])
 //! - `GET /api/v1/epochs?limit=&offset=`: closed epochs, newest first
 //! - `GET /api/v1/epochs/{n}/rewards`: a closed epoch's [`crate::EpochReport`]
 //! - `GET /api/v1/stats`: table counts, latest entropy and last closed epoch
@@ -16,6 +23,8 @@
 //! - `GET /api/v1/reasons`: every reason code with its explanation
 //! - `GET /api/v1/makers`, `GET /api/v1/owners/{address}`: makers, owners and balances
 //!   ([`crate::identity_routes`])
+//!
+//! Every hotspot address comes with its three-word `name` ([`crate::names::hotspot_name`]).
 //!
 //! Errors are JSON `{"error": "..."}` with a 4xx or 5xx status. Every route reads its
 //! numbers and addresses with [`crate::params`] (400 with the reason); URIs longer than
@@ -25,8 +34,9 @@
 
 use crate::client_limits::{client_of, RateLimiter};
 use crate::error::OracleError;
+use crate::names::{hotspot_name, SearchError, SearchQuery};
 use crate::params::{self, ParamError, MAX_NUMBER};
-use crate::reason::{BeaconReason, IngestReason, WitnessReason};
+use crate::reason::{BeaconReason, IngestReason, RewardReason, WitnessReason};
 use crate::store::{BeaconRow, GatewayRow, ReportCounts, RewardTotals, Status, Store, WitnessRow};
 use crate::Oracle;
 use axum::body::Body;
@@ -67,14 +77,6 @@ pub const MAX_BODY: usize = 4096;
 /// The OpenAPI 3 document describing every route, as served at `/api/v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
-const MAP_HTML: &str = include_str!("../static/map.html");
-const MAP_JS: &str = include_str!("../static/map.js");
-const MAP_CSS: &str = include_str!("../static/map.css");
-/// Everything the map page loads comes from the oracle itself.
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
-     frame-ancestors 'none'";
-
 /// An API error: status and message, rendered as JSON.
 #[derive(Debug)]
 pub struct ApiError {
@@ -114,6 +116,12 @@ impl From<ParamError> for ApiError {
     }
 }
 
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
+        Self::bad_request(error.to_string())
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::bad_request(format!("bad query: {}", rejection.body_text()))
@@ -136,27 +144,27 @@ pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Every route of the HTTP API: path (axum and OpenAPI share the `{param}` syntax) and handler.
 fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
-    vec![
-        ("/", get(map_page)),
-        ("/map", get(map_page)),
-        ("/assets/map.js", get(map_js)),
-        ("/assets/map.css", get(map_css)),
-        ("/healthz", get(healthz)),
-        ("/api/v1/openapi.json", get(openapi)),
-        ("/api/v1/hotspots", get(hotspots)),
-        ("/api/v1/hotspots/{address}", get(hotspot)),
-        ("/api/v1/hotspots/{address}/history", get(history)),
-        ("/api/v1/epochs", get(epochs)),
-        ("/api/v1/epochs/{epoch}/rewards", get(epoch_rewards)),
-        ("/api/v1/stats", get(stats)),
-        ("/api/v1/coverage", get(coverage)),
-        ("/api/v1/reasons", get(reasons)),
-    ]
-    .into_iter()
-    .chain(crate::ledger_service::routes())
-    .chain(crate::reputation::routes())
-    .chain(crate::identity_routes::routes())
-    .collect()
+    crate::explorer_pages::routes()
+        .into_iter()
+        .chain([
+            ("/healthz", get(healthz)),
+            ("/api/v1/openapi.json", get(openapi)),
+            ("/api/v1/hotspots", get(hotspots)),
+            ("/api/v1/hotspots/search", get(search)),
+            ("/api/v1/hotspots/{address}", get(hotspot)),
+            ("/api/v1/hotspots/{address}/history", get(history)),
+            ("/api/v1/epochs", get(epochs)),
+            ("/api/v1/epochs/{epoch}/rewards", get(epoch_rewards)),
+            ("/api/v1/stats", get(stats)),
+            ("/api/v1/coverage", get(coverage)),
+            ("/api/v1/reasons", get(reasons)),
+        ])
+        .chain(crate::ledger_service::routes())
+        .chain(crate::reputation::routes())
+        .chain(crate::links::routes())
+        .chain(crate::reward_history::routes())
+        .chain(crate::identity_routes::routes())
+        .collect()
 }
 
 /// The paths of every route, as registered in [`router`].
@@ -314,17 +322,22 @@ pub(crate) struct Page {
     pub(crate) offset: u64,
 }
 
+/// A page size as sent: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+fn parse_limit(text: Option<&str>) -> Result<u32, ParamError> {
+    let limit = match text {
+        Some(text) => params::parse_number("limit", text, 1, MAX_LIMIT.into())?,
+        None => DEFAULT_LIMIT.into(),
+    };
+    Ok(u32::try_from(limit).unwrap_or(MAX_LIMIT))
+}
+
 impl PageQuery {
     fn page(&self) -> Result<Page, ParamError> {
-        let limit = match &self.limit {
-            Some(text) => params::parse_number("limit", text, 1, MAX_LIMIT.into())?,
-            None => DEFAULT_LIMIT.into(),
-        };
+        let limit = parse_limit(self.limit.as_deref())?;
         let offset = match &self.offset {
             Some(text) => params::parse_number("offset", text, 0, MAX_NUMBER)?,
             None => 0,
         };
-        let limit = u32::try_from(limit).unwrap_or(MAX_LIMIT);
         Ok(Page { limit, offset })
     }
 }
@@ -546,6 +559,29 @@ const REWARD_EXPLANATIONS: &[(&str, &str)] = &[
          witnessing each other.",
     ),
     (
+        "implausible_links",
+        "Over the epoch, who heard the hotspot and whom it heard are far too improbable for \
+         where it asserted: the hotspots near it did not hear it, or it heard and was heard by \
+         hotspots far away. A ring of hotspots inventing each other's reports, a spoofed \
+         location or a replayed receiver scores so.",
+    ),
+    (
+        "inflated_signal",
+        "Over the epoch, the hotspot reported signals much louder than the other witnesses of \
+         the same beacons allow for its distance: one loud report can be luck, a hotspot loud \
+         on every report forges its signal strength.",
+    ),
+    (
+        "misplaced_location",
+        "The signal strengths of the hotspot's links over the epoch place it far from the \
+         location it asserted.",
+    ),
+    (
+        "shared_radio",
+        "Another hotspot asserted elsewhere reported nearly the same signals of the same \
+         beacons: one roof or one receiver replayed under several keys.",
+    ),
+    (
         "suspected",
         "The epoch-wide defences flagged the hotspot in recent epochs; its suspicion decays \
          epoch by epoch and it earns again once it falls below the threshold.",
@@ -582,29 +618,6 @@ fn explanation_json(kind: &str, code: Option<&str>) -> Value {
     }
 }
 
-async fn map_page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
-        ],
-        MAP_HTML,
-    )
-        .into_response()
-}
-
-async fn map_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        MAP_JS,
-    )
-        .into_response()
-}
-
-async fn map_css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], MAP_CSS).into_response()
-}
-
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
@@ -619,7 +632,8 @@ fn region_name(region: i32) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
-fn gateway_cell(g: &GatewayRow) -> Option<h3_coverage::CellIndex> {
+/// The gateway's asserted H3 cell, `None` when it asserted none.
+pub(crate) fn gateway_cell(g: &GatewayRow) -> Option<h3_coverage::CellIndex> {
     g.location.and_then(|l| h3_coverage::cell_from_u64(l).ok())
 }
 
@@ -632,8 +646,10 @@ fn gateway_json(g: &GatewayRow, counts: ReportCounts, rewards: RewardTotals) -> 
         }
         None => (Value::Null, Value::Null),
     };
+    let address = poc::Address(g.pub_key);
     json!({
-        "address": poc::Address(g.pub_key),
+        "name": hotspot_name(&address),
+        "address": address,
         "asserted": cell.is_some(),
         "location": cell.map(|c| c.to_string()),
         "lat": lat,
@@ -701,7 +717,10 @@ pub(crate) fn parse_epoch(epoch: Result<Path<String>, PathRejection>) -> Result<
     Ok(params::parse_epoch(&epoch)?)
 }
 
-async fn known_gateway(oracle: &Oracle, address: &poc::Address) -> Result<GatewayRow, ApiError> {
+pub(crate) async fn known_gateway(
+    oracle: &Oracle,
+    address: &poc::Address,
+) -> Result<GatewayRow, ApiError> {
     oracle.store().gateway(&address.0).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -736,6 +755,53 @@ async fn hotspots(
         "total": total,
         "limit": page.limit,
         "offset": page.offset,
+        "hotspots": list,
+    })))
+}
+
+/// The query of `/api/v1/hotspots/search`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    q: Option<String>,
+    limit: Option<String>,
+}
+
+/// Hotspots found by name or address prefix, in key order, at most `limit` of them.
+async fn search(
+    State(oracle): State<Oracle>,
+    query: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult {
+    let Query(params) = query?;
+    let search = SearchQuery::parse(params.q.as_deref().unwrap_or(""))?;
+    let limit = parse_limit(params.limit.as_deref())?;
+    let store = oracle.store();
+    let counts = store.report_counts().await?;
+    let rewards = store.reward_totals().await?;
+    let found: Vec<GatewayRow> = store
+        .gateways()
+        .await?
+        .into_iter()
+        .filter(|g| {
+            let address = poc::Address(g.pub_key);
+            search.matches(&address.to_string(), &hotspot_name(&address))
+        })
+        .collect();
+    let list: Vec<Value> = found
+        .iter()
+        .take(limit as usize)
+        .map(|g| {
+            gateway_json(
+                g,
+                counts.get(&g.pub_key).copied().unwrap_or_default(),
+                rewards.get(&g.pub_key).copied().unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(Json(json!({
+        "q": search.as_str(),
+        "total": found.len(),
+        "limit": limit,
         "hotspots": list,
     })))
 }
@@ -872,6 +938,7 @@ async fn stats(State(oracle): State<Oracle>) -> ApiResult {
         "counts": counts,
         "latest_entropy_ms": latest.map(|e| e.timestamp_ms),
         "last_closed_epoch": last_epoch,
+        "token": crate::reward_history::token_json(&oracle),
     })))
 }
 
@@ -885,6 +952,7 @@ struct CoverageQuery {
 #[derive(Default)]
 struct CellSum {
     addresses: Vec<String>,
+    names: Vec<String>,
     beacons_valid: u64,
     witnesses_valid: u64,
 }
@@ -920,7 +988,9 @@ async fn coverage(
         };
         let c = counts.get(&g.pub_key).copied().unwrap_or_default();
         let sum = cells.entry(parent).or_default();
-        sum.addresses.push(poc::Address(g.pub_key).to_string());
+        let address = poc::Address(g.pub_key);
+        sum.names.push(hotspot_name(&address));
+        sum.addresses.push(address.to_string());
         sum.beacons_valid += c.beacons_valid;
         sum.witnesses_valid += c.witnesses_valid;
     }
@@ -933,6 +1003,7 @@ async fn coverage(
                     "resolution": u8::from(resolution),
                     "hotspots": sum.addresses.len(),
                     "addresses": sum.addresses,
+                    "names": sum.names,
                     "beacons_valid": sum.beacons_valid,
                     "witnesses_valid": sum.witnesses_valid,
                 }),
@@ -956,7 +1027,7 @@ async fn reasons() -> Json<Value> {
             "ingest",
             IngestReason::ALL.iter().map(IngestReason::code),
         ),
-        "reward": reason_list("reward", REWARD_EXPLANATIONS.iter().map(|(code, _)| *code)),
+        "reward": reason_list("reward", RewardReason::ALL.iter().map(RewardReason::code)),
         "statuses": [Status::Pending.as_str(), Status::Valid.as_str(), Status::Invalid.as_str()],
     }))
 }

@@ -2,6 +2,7 @@
 //! allowances, and each owner's hotspots, data-credit balance and journal of credits and fees.
 
 use crate::http::{page_of, parse_address, ApiResult, PageQuery};
+use crate::names::hotspot_name;
 use crate::Oracle;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -57,19 +58,21 @@ async fn owner(
     let page = page_of(query)?;
     let store = oracle.store();
     let balance = store.balance(&address.0).await?;
-    let hotspots: Vec<String> = store
+    let hotspots: Vec<poc::Address> = store
         .owner_bindings(&address.0)
         .await?
         .iter()
-        .map(|b| poc::Address(b.hotspot).to_string())
+        .map(|b| poc::Address(b.hotspot))
         .collect();
+    let names: Vec<String> = hotspots.iter().map(hotspot_name).collect();
     let journal = store
         .dc_journal(Some(&address.0), (0, u64::MAX), page.limit, page.offset)
         .await?;
     Ok(Json(json!({
         "address": address.to_string(),
         "balance_dc": balance,
-        "hotspots": hotspots,
+        "hotspots": hotspots.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "hotspot_names": names,
         "journal": journal,
     })))
 }

@@ -6,6 +6,7 @@ use crate::common::*;
 use oracle::http::{
     explain, route_paths, MAX_BODY, MAX_COVERAGE_RESOLUTION, MAX_LIMIT, MAX_URI, OPENAPI_JSON,
 };
+use oracle::names::MAX_QUERY_LEN;
 use oracle::params::{parse_address, ADDRESS_MAX_LEN, ADDRESS_MIN_LEN, MAX_NUMBER};
 use oracle::{BeaconReason, IngestReason, WitnessReason};
 use serde_json::Value;
@@ -193,6 +194,225 @@ async fn hotspots_are_paginated_with_counts_and_rewards() {
     }
 }
 
+/// The Helium name of an address, computed here from the crate itself.
+fn helium_name(address: &str) -> String {
+    address
+        .parse::<angry_purple_tiger::AnimalName>()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn hotspots_have_names_and_are_found_by_name_or_address_prefix() {
+    let f = fixture().await;
+    let all = get(f.addr, "/api/v1/hotspots").await.json();
+    for h in all["hotspots"].as_array().unwrap() {
+        assert_eq!(
+            h["name"],
+            helium_name(h["address"].as_str().unwrap()),
+            "{h}"
+        );
+    }
+    let address = f.beaconer.key.address().to_string();
+    let name = helium_name(&address);
+    let one = get(f.addr, &format!("/api/v1/hotspots/{address}"))
+        .await
+        .json();
+    assert_eq!(one["name"], name.as_str());
+    let coverage = get(f.addr, "/api/v1/coverage").await.json();
+    let cell = coverage["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["properties"]["addresses"][0] == address.as_str())
+        .expect("the beaconer's cell");
+    assert_eq!(cell["properties"]["names"][0], name.as_str());
+
+    // By name in any case, with spaces or without dashes, or by the start of the address.
+    let spaced = name.to_uppercase().replace('-', "%20");
+    let undashed = name.replace('-', "");
+    for q in [spaced.as_str(), &undashed, &name, &address[..8]] {
+        let found = get(f.addr, &format!("/api/v1/hotspots/search?q={q}"))
+            .await
+            .json();
+        let addresses: Vec<&str> = found["hotspots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["address"].as_str().unwrap())
+            .collect();
+        assert!(addresses.contains(&address.as_str()), "{q}: {found}");
+        assert_eq!(found["total"], addresses.len(), "{q}");
+        for h in found["hotspots"].as_array().unwrap() {
+            let other = h["address"].as_str().unwrap();
+            assert!(
+                other.starts_with(&address[..8]) || h["name"] == name.as_str(),
+                "{q} found {h}"
+            );
+        }
+    }
+    // The address is case-sensitive.
+    let lower = address[..8].to_lowercase();
+    if lower != address[..8] {
+        let found = get(f.addr, &format!("/api/v1/hotspots/search?q={lower}"))
+            .await
+            .json();
+        assert!(found["hotspots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["address"] != address.as_str()));
+    }
+    let few = get(f.addr, "/api/v1/hotspots/search?q=1&limit=1")
+        .await
+        .json();
+    assert!(few["hotspots"].as_array().unwrap().len() <= 1);
+    for (bad, reason) in [
+        ("/api/v1/hotspots/search", "q is empty"),
+        ("/api/v1/hotspots/search?q=%20-%20", "q is empty"),
+        ("/api/v1/hotspots/search?q=a%2Bb", "'+' at byte 1"),
+        ("/api/v1/hotspots/search?q=tiger&limit=0", "1 to 1000"),
+        ("/api/v1/hotspots/search?q=tiger&page=2", "bad query"),
+    ] {
+        let message = expect_error(f.addr, bad, 400).await;
+        assert!(message.contains(reason), "{bad}: {message}");
+    }
+    let long = "a".repeat(MAX_QUERY_LEN + 1);
+    let message = expect_error(f.addr, &format!("/api/v1/hotspots/search?q={long}"), 400).await;
+    assert!(message.contains("at most 64"), "{message}");
+}
+
+#[tokio::test]
+async fn witness_links_name_both_ends_with_signal_distance_and_verdict() {
+    let f = fixture().await;
+    let beaconer = f.beaconer.key.address().to_string();
+    let west = f.witnesses[1].key.address().to_string();
+    let body = get(f.addr, &format!("/api/v1/hotspots/{beaconer}/links"))
+        .await
+        .json();
+    assert_eq!(body["epoch"], f.epoch, "the newest report's epoch: {body}");
+    assert_eq!(body["name"], helium_name(&beaconer));
+    assert_eq!(body["truncated"], false);
+    let links = body["links"].as_array().unwrap();
+    for w in &f.witnesses {
+        let address = w.key.address().to_string();
+        let link = links
+            .iter()
+            .find(|l| l["witness"]["address"] == address.as_str())
+            .unwrap_or_else(|| panic!("no link to {address}: {body}"));
+        assert_eq!(link["role"], "beaconer");
+        assert_eq!(link["status"], "valid", "{link}");
+        assert_eq!(link["reason"], Value::Null);
+        assert_eq!(link["beaconer"]["address"], beaconer.as_str());
+        assert_eq!(link["beaconer"]["name"], helium_name(&beaconer));
+        assert_eq!(link["witness"]["name"], helium_name(&address));
+        assert!(link["witness"]["lat"].is_f64() && link["beaconer"]["lon"].is_f64());
+        assert!(link["rssi_ddbm"].is_i64() && link["snr_ddb"].is_i64());
+    }
+    let to_west = links
+        .iter()
+        .find(|l| l["witness"]["address"] == west.as_str())
+        .unwrap();
+    let distance = to_west["distance_m"].as_f64().unwrap();
+    assert!((1_000.0..3_000.0).contains(&distance), "{distance}");
+    assert_eq!(to_west["rssi_ddbm"], RSSI - 20);
+    for invalid in links.iter().filter(|l| l["status"] == "invalid") {
+        assert!(invalid["reason"].is_string(), "{invalid}");
+        assert!(invalid["explanation"].is_string(), "{invalid}");
+    }
+
+    // The witness sees the same link from its side.
+    let theirs = get(f.addr, &format!("/api/v1/hotspots/{west}/links"))
+        .await
+        .json();
+    let theirs = theirs["links"].as_array().unwrap();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert_eq!(theirs[0]["role"], "witness");
+    assert_eq!(theirs[0]["beaconer"]["address"], beaconer.as_str());
+    assert_eq!(theirs[0]["witness_id"], to_west["witness_id"]);
+
+    let later = get(
+        f.addr,
+        &format!("/api/v1/hotspots/{beaconer}/links?epoch={}", f.epoch + 1),
+    )
+    .await
+    .json();
+    assert_eq!(later["links"].as_array().unwrap().len(), 0);
+    assert_eq!(later["epoch"], f.epoch + 1);
+    expect_error(
+        f.addr,
+        &format!("/api/v1/hotspots/{beaconer}/links?epoch=x"),
+        400,
+    )
+    .await;
+    let unknown = poc::Keypair::from_seed(99, 9).address();
+    expect_error(f.addr, &format!("/api/v1/hotspots/{unknown}/links"), 404).await;
+}
+
+#[tokio::test]
+async fn rewards_by_epoch_state_the_token_flags_and_verdicts() {
+    let f = fixture().await;
+    let beaconer = f.beaconer.key.address().to_string();
+    let report = f.net.oracle.epoch_report(f.epoch).await.unwrap().unwrap();
+    let paid = report
+        .rewards
+        .iter()
+        .find(|r| r.address == beaconer)
+        .expect("the beaconer is paid");
+    let body = get(f.addr, &format!("/api/v1/hotspots/{beaconer}/rewards"))
+        .await
+        .json();
+    assert_eq!(body["token"]["symbol"], "IOT");
+    assert_eq!(body["token"]["decimals"], 6);
+    assert_eq!(body["name"], helium_name(&beaconer));
+    let epochs = body["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 1, "{body}");
+    let e = &epochs[0];
+    assert_eq!(e["epoch"], f.epoch);
+    assert_eq!(e["total"], paid.total);
+    assert_eq!(e["beacon_amount"], paid.beacon_amount);
+    assert_eq!(e["flags"].as_array().unwrap().len(), 0);
+    assert_eq!(e["reports"]["beacons_valid"], 1);
+    assert_eq!(
+        e["reports"]["witnesses_invalid"], 1,
+        "the self-witness: {e}"
+    );
+    let reasons = e["invalid_reasons"].as_array().unwrap();
+    assert_eq!(reasons[0]["code"], "self_witness", "{e}");
+    assert!(reasons[0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("its own beacon"));
+
+    // A flag of the epoch-wide defences is explained in words.
+    let mut flagged = report.clone();
+    flagged.epoch = f.epoch + 1;
+    flagged.rewards.clear();
+    flagged
+        .flagged
+        .insert(beaconer.clone(), vec!["implausible_links".to_string()]);
+    let json = serde_json::to_string(&flagged).unwrap();
+    f.net
+        .oracle
+        .store()
+        .put_epoch(f.epoch + 1, (f.epoch + 2) * DAY_MS, &json, &[], &[])
+        .await
+        .unwrap();
+    let body = get(f.addr, &format!("/api/v1/hotspots/{beaconer}/rewards"))
+        .await
+        .json();
+    let newest = &body["epochs"][0];
+    assert_eq!(newest["epoch"], f.epoch + 1);
+    assert_eq!(newest["total"], 0);
+    assert_eq!(newest["flags"][0]["code"], "implausible_links");
+    assert!(newest["flags"][0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("improbable"));
+    let stats = get(f.addr, "/api/v1/stats").await.json();
+    assert_eq!(stats["token"], body["token"]);
+}
+
 #[tokio::test]
 async fn history_lists_every_report_with_explained_reasons() {
     let f = fixture().await;
@@ -285,6 +505,13 @@ async fn every_reason_code_is_explained() {
     check(
         "ingest",
         IngestReason::ALL.iter().map(IngestReason::code).collect(),
+    );
+    check(
+        "reward",
+        oracle::reason::RewardReason::ALL
+            .iter()
+            .map(oracle::reason::RewardReason::code)
+            .collect(),
     );
     for r in BeaconReason::ALL {
         assert!(explain("beacon", r.code()).is_some(), "{r}");
@@ -521,7 +748,11 @@ async fn the_openapi_document_matches_the_router() {
             for p in op["parameters"].as_array().into_iter().flatten() {
                 let p = resolve(&doc, p);
                 if p["in"] == "query" {
-                    query.push(format!("{}={}", p["name"].as_str().unwrap(), p["example"]));
+                    let example = match &p["example"] {
+                        Value::String(text) => text.replace(' ', "%20"),
+                        other => other.to_string(),
+                    };
+                    query.push(format!("{}={example}", p["name"].as_str().unwrap()));
                 }
             }
             let mut uri = concrete(path, &address, f.epoch);
@@ -633,6 +864,7 @@ fn check_parameter_formats(doc: &Value, op: &Value, path: &str) {
             "limit" => assert_eq!(schema["maximum"], MAX_LIMIT, "{at}"),
             "offset" | "epoch" => assert_eq!(schema["maximum"], MAX_NUMBER, "{at}"),
             "resolution" => assert_eq!(schema["maximum"], MAX_COVERAGE_RESOLUTION, "{at}"),
+            "q" => assert_eq!(schema["maxLength"], MAX_QUERY_LEN, "{at}"),
             other => panic!("{at}: no check for parameter {other}"),
         }
     }

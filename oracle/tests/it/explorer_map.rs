@@ -1,7 +1,11 @@
-//! The map page in headless Chromium: an oracle with asserted hotspots and a closed epoch on
-//! 127.0.0.1:0, the page loaded over the DevTools protocol, and the drawn hexes, hotspot
-//! markers and table rows read back from the DOM, with no console errors. A screenshot lands in
-//! the temporary directory (`explorer-map.png`).
+//! The explorer's pages in headless Chromium: an oracle with asserted hotspots, a closed epoch
+//! and a later epoch in which the defences flagged a hotspot, on 127.0.0.1:0, with its default
+//! per-client rate limit; the pages loaded over the DevTools protocol and what a user needs read
+//! back from the DOM: the map's base layer, zoom and scale bar, the hex-resolution switch, a
+//! selected hotspot's witness links drawn as lines, the search; a hotspot page's reward chart
+//! in the token's unit, its invalid reports and flags with the reasons in words; and no console
+//! errors. Screenshots land in `target/explorer-shots/` (`map.png`, `hotspot.png`,
+//! `hotspot-flagged.png`).
 //!
 //! Chromium is `$CHROMIUM` or `/usr/bin/chromium` (Debian's `chromium`, installed by
 //! `scripts/setup.sh --tests`). Without it the test is skipped, except under `CI=true`, where
@@ -55,59 +59,58 @@ async fn eval_string(page: &chromiumoxide::Page, js: &str) -> String {
         .unwrap_or_else(|e| panic!("{js}: {e}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_map_draws_every_hex_and_hotspot_without_console_errors() {
-    let Some(chromium) = chromium() else {
-        return;
-    };
+/// Where the screenshots go: `target/explorer-shots/` of the build.
+fn shots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("explorer-shots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
-    // Four asserted hotspots in four res-8 cells, one without a location, a closed epoch.
-    let net = Net::new().await;
-    let (addr, _task) = net
-        .oracle
-        .serve_http("127.0.0.1:0".parse().unwrap())
+/// Polls `js` (a boolean expression) every 100 ms for up to 15 s.
+async fn wait_for(page: &chromiumoxide::Page, js: &str) -> bool {
+    for _ in 0..150 {
+        let done: bool = page
+            .evaluate(js)
+            .await
+            .ok()
+            .and_then(|v| v.into_value().ok())
+            .unwrap_or(false);
+        if done {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Loads `url` and waits for the page's script to say it is ready.
+async fn open(page: &chromiumoxide::Page, url: &str, errors: &Arc<Mutex<Vec<String>>>) {
+    page.goto(url).await.expect("the page loads");
+    let ready = wait_for(page, "document.body.dataset.state === 'ready'").await;
+    let state = eval_string(page, "document.body.dataset.state || ''").await;
+    assert!(
+        ready,
+        "{url}: state {state:?}; errors: {:?}",
+        errors.lock().unwrap()
+    );
+}
+
+async fn screenshot(page: &chromiumoxide::Page, name: &str) -> PathBuf {
+    let shot = shots_dir().join(name);
+    page.save_screenshot(ScreenshotParams::builder().full_page(true).build(), &shot)
         .await
         .unwrap();
-    let (beaconer, _witness, beacon, _) = net.baseline().await;
-    let west = net.hotspot(3, (30.2672, -97.7631)).await;
-    net.oracle
-        .submit_witness(witness_report(&west, &beacon, RSSI - 20, SNR))
-        .await
-        .unwrap();
-    net.hotspot(4, (30.3900, -97.6800)).await;
-    net.unasserted(5).await;
-    net.settle().await;
-    let epoch = START_MS / DAY_MS;
-    net.clock.set((epoch + 1) * DAY_MS + 200_000);
-    let report = net.oracle.close_epoch(epoch).await.unwrap();
-    let rewarded_total = report
-        .rewards
-        .iter()
-        .find(|r| r.address == beaconer.key.address().to_string())
-        .map_or(0, |r| r.total);
+    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000, "{name}");
+    shot
+}
 
-    let profile = tempfile::tempdir().unwrap();
-    let config = BrowserConfig::builder()
-        .chrome_executable(chromium)
-        .new_headless_mode()
-        .no_sandbox()
-        .user_data_dir(profile.path())
-        .window_size(1280, 1000)
-        .args([
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .launch_timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("Chromium starts");
-    let handler_task = tokio::spawn(async move { while handler.next().await.is_some() {} });
-
-    let page = browser.new_page("about:blank").await.unwrap();
+/// Collects console errors, exceptions and failed loads of `page`.
+async fn watch_errors(
+    page: &chromiumoxide::Page,
+) -> (Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
     page.execute(EnableParams::default()).await.unwrap();
     let errors = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut console = page
@@ -138,132 +141,339 @@ async fn the_map_draws_every_hex_and_hotspot_without_console_errors() {
             sink.lock().unwrap().push(message);
         }
     });
+    (errors, watch)
+}
 
-    let url = format!("http://{addr}/");
-    page.goto(url.as_str()).await.expect("the page loads");
-    let mut state = String::new();
-    for _ in 0..100 {
-        state = eval_string(&page, "document.body.dataset.state || ''").await;
-        if !state.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        state,
-        "ready",
-        "page state; errors: {:?}",
-        errors.lock().unwrap()
-    );
+fn browser_config(chromium: PathBuf, profile: &std::path::Path) -> BrowserConfig {
+    BrowserConfig::builder()
+        .chrome_executable(chromium)
+        .new_headless_mode()
+        .no_sandbox()
+        .user_data_dir(profile)
+        .window_size(1280, 1000)
+        .args([
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .launch_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
 
-    assert_eq!(
-        eval_u64(
-            &page,
-            "document.querySelectorAll('#map polygon.hex').length"
-        )
-        .await,
-        4
-    );
-    assert_eq!(
-        eval_u64(
-            &page,
-            "document.querySelectorAll('#map circle.hotspot').length"
-        )
-        .await,
-        4
-    );
-    assert_eq!(
-        eval_u64(
-            &page,
-            "document.querySelectorAll('#hotspot-table tbody tr').length"
-        )
-        .await,
-        5
-    );
-    assert_eq!(
-        eval_u64(
-            &page,
-            "document.querySelectorAll('#epoch-table tbody tr').length"
-        )
-        .await,
-        1
-    );
-    // Every hex and marker lies inside the drawing.
-    let outside = eval_u64(
-        &page,
-        "[...document.querySelectorAll('#map polygon.hex, #map circle.hotspot')].filter(n => {
-            const b = n.getBBox();
-            return b.x < 0 || b.y < 0 || b.x + b.width > 1000 || b.y + b.height > 640;
-        }).length",
-    )
-    .await;
-    assert_eq!(outside, 0);
-    // Each marker sits inside its hex.
-    let misplaced = eval_u64(
-        &page,
-        "[...document.querySelectorAll('#map circle.hotspot')].filter(c => {
-            const svg = document.getElementById('map');
-            const p = svg.createSVGPoint();
-            p.x = +c.getAttribute('cx'); p.y = +c.getAttribute('cy');
-            return ![...document.querySelectorAll('#map polygon.hex')].some(h => h.isPointInFill(p));
-        }).length",
-    )
-    .await;
-    assert_eq!(misplaced, 0);
+/// The fixture's network: the beaconer heard by two witnesses (one 1.9 km west) and by
+/// itself (invalid), a far hotspot, one without a location, the epoch closed; and the next
+/// epoch stored as closed with the west witness flagged for implausible links.
+struct Network {
+    net: Net,
+    addr: std::net::SocketAddr,
+    beaconer: Hotspot,
+    west: Hotspot,
+    rewarded_total: u64,
+}
 
-    // Clicking the beaconer's marker shows its address, counts and rewards.
-    let address = beaconer.key.address().to_string();
-    let details = eval_string(
-        &page,
-        &format!(
-            "(() => {{
-                const m = document.querySelector('#map circle.hotspot[data-address=\"{address}\"]');
-                m.dispatchEvent(new MouseEvent('click', {{ bubbles: true }}));
-                return document.getElementById('details-body').textContent;
-            }})()"
-        ),
-    )
+async fn network() -> Network {
+    // Without HIP-106 reciprocity the beaconer is paid; the rate limit is the default one.
+    let net = Net::with_config(oracle::OracleConfig {
+        reciprocity_window_ms: 0,
+        ..oracle::OracleConfig::open()
+    })
     .await;
-    assert!(details.contains(&address), "{details}");
-    let total = format!("Rewards{rewarded_total}");
-    let total_grouped = format!("Rewards{}", format_grouped(rewarded_total));
-    assert!(
-        details.contains(&total) || details.contains(&total_grouped),
-        "rewards {total} in {details}"
-    );
-    // Hovering shows the tooltip.
-    let tip = eval_string(
-        &page,
-        &format!(
-            "(() => {{
-                const m = document.querySelector('#map circle.hotspot[data-address=\"{address}\"]');
-                const r = m.getBoundingClientRect();
-                m.dispatchEvent(new MouseEvent('mousemove', {{ bubbles: true, clientX: r.x + 3, clientY: r.y + 3 }}));
-                const t = document.getElementById('tooltip');
-                return t.hidden ? '' : t.textContent;
-            }})()"
-        ),
-    )
-    .await;
-    assert!(
-        tip.contains(&address) && tip.contains("Valid beacons 1"),
-        "{tip}"
-    );
-
-    let shot = std::env::temp_dir().join("explorer-map.png");
-    page.save_screenshot(ScreenshotParams::builder().full_page(true).build(), &shot)
+    let (addr, _task) = net
+        .oracle
+        .serve_http("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    let (beaconer, _witness, beacon, _) = net.baseline().await;
+    let west = net.hotspot(3, (30.2672, -97.7631)).await;
+    net.oracle
+        .submit_witness(witness_report(&west, &beacon, RSSI - 20, SNR))
+        .await
+        .unwrap();
+    net.oracle
+        .submit_witness(witness_report(&beaconer, &beacon, RSSI, SNR))
+        .await
+        .unwrap();
+    net.hotspot(4, (30.3900, -97.6800)).await;
+    net.unasserted(5).await;
+    net.settle().await;
+    let epoch = START_MS / DAY_MS;
+    net.clock.set((epoch + 1) * DAY_MS + 200_000);
+    let report = net.oracle.close_epoch(epoch).await.unwrap();
+    let rewarded_total = report
+        .rewards
+        .iter()
+        .find(|r| r.address == beaconer.key.address().to_string())
+        .map_or(0, |r| r.total);
+    let mut flagged = report.clone();
+    flagged.epoch = epoch + 1;
+    flagged.start_ms += DAY_MS;
+    flagged.end_ms += DAY_MS;
+    flagged.rewards.clear();
+    flagged.flagged.insert(
+        west.key.address().to_string(),
+        vec!["implausible_links".to_string()],
+    );
+    let json = serde_json::to_string(&flagged).unwrap();
+    net.oracle
+        .store()
+        .put_epoch(epoch + 1, (epoch + 2) * DAY_MS, &json, &[], &[])
+        .await
+        .unwrap();
+    Network {
+        net,
+        addr,
+        beaconer,
+        west,
+        rewarded_total,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_pages_show_what_a_user_needs_without_console_errors() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let n = network().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (mut browser, mut handler) = Browser::launch(browser_config(chromium, profile.path()))
+        .await
+        .expect("Chromium starts");
+    let handler_task = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let page = browser.new_page("about:blank").await.unwrap();
+    let (errors, watch) = watch_errors(&page).await;
+
+    let mut shots = vec![check_map(&page, &n, &errors).await];
+    shots.push(check_hotspot(&page, &n, &errors).await);
+    shots.push(check_flagged(&page, &n, &errors).await);
+    eprintln!("screenshots: {shots:?}");
 
     tokio::time::sleep(Duration::from_millis(200)).await;
     let errors = errors.lock().unwrap().clone();
     assert!(errors.is_empty(), "console errors: {errors:?}");
-
+    drop(n.net);
     browser.close().await.unwrap();
     let _ = browser.wait().await;
     watch.abort();
     handler_task.abort();
+}
+
+/// The map: base layer, zoom, scale bar, hexes at two resolutions, markers, a hotspot's links,
+/// names linking to hotspot pages, the search.
+async fn check_map(
+    page: &chromiumoxide::Page,
+    n: &Network,
+    errors: &Arc<Mutex<Vec<String>>>,
+) -> PathBuf {
+    open(page, &format!("http://{}/", n.addr), errors).await;
+    let count = |selector: &str| format!("document.querySelectorAll('{selector}').length");
+    assert!(
+        eval_u64(page, &count("#map path.base-land")).await > 100,
+        "Natural Earth countries"
+    );
+    assert_eq!(
+        eval_u64(page, &count("#map .leaflet-control-zoom-in")).await,
+        1
+    );
+    let scale = eval_string(
+        page,
+        "document.querySelector('#map .leaflet-control-scale-line').textContent",
+    )
+    .await;
+    assert!(
+        scale.ends_with(" m") || scale.ends_with(" km"),
+        "scale bar {scale:?}"
+    );
+    assert_eq!(eval_u64(page, &count("#resolution option")).await, 8);
+    assert_eq!(eval_u64(page, &count("#map path.hex")).await, 4);
+    assert_eq!(eval_u64(page, &count("#map path.hotspot")).await, 4);
+    assert_eq!(eval_u64(page, &count("#hotspot-table tbody tr")).await, 5);
+    assert_eq!(eval_u64(page, &count("#epoch-table tbody tr")).await, 2);
+
+    // Names link to the hotspot pages; amounts carry the token's unit.
+    let address = n.beaconer.key.address().to_string();
+    let name = oracle::names::hotspot_name(&n.beaconer.key.address());
+    let row = eval_string(page, &format!(
+        "(() => {{ const r = document.querySelector('#hotspot-table tr[data-address=\"{address}\"]');
+            return r.querySelector('a').getAttribute('href') + ' ' + r.textContent; }})()"
+    ))
+    .await;
+    assert!(
+        row.starts_with(&format!("/hotspot?address={address} {name}")),
+        "{row}"
+    );
+    let total = oracle_amount(n.rewarded_total);
+    assert!(row.contains(&total), "{total} in {row}");
+
+    // A coarser resolution merges the Austin cells.
+    page.evaluate("(() => { const s = document.getElementById('resolution'); s.value = '5'; s.dispatchEvent(new Event('change')); })()")
+        .await
+        .unwrap();
+    assert!(wait_for(page, "document.body.dataset.resolution === '5'").await);
+    let coarse = eval_u64(page, &count("#map path.hex")).await;
+    assert!((1..4).contains(&coarse), "{coarse} cells at resolution 5");
+    page.evaluate("(() => { const s = document.getElementById('resolution'); s.value = '8'; s.dispatchEvent(new Event('change')); })()")
+        .await
+        .unwrap();
+    assert!(wait_for(page, "document.body.dataset.resolution === '8'").await);
+    assert_eq!(eval_u64(page, &count("#map path.hex")).await, 4);
+
+    // Clicking the beaconer draws its witness links.
+    page.evaluate(format!(
+        "document.querySelector('#map path.hotspot[data-address=\"{address}\"]').dispatchEvent(new MouseEvent('click', {{ bubbles: true }}))"
+    ))
+    .await
+    .unwrap();
+    assert!(wait_for(page, "document.body.dataset.links !== undefined").await);
+    assert_eq!(eval_u64(page, &count("#map path.link-valid")).await, 2);
+    let details = eval_string(page, "document.getElementById('details').textContent").await;
+    assert!(
+        details.contains(&address) && details.contains(&name),
+        "{details}"
+    );
+    assert!(details.contains(&total), "{total} in {details}");
+
+    // The search finds the hotspot by its name in capitals without dashes.
+    let query = name.to_uppercase().replace('-', " ");
+    page.evaluate(format!(
+        "(() => {{ const i = document.getElementById('search-q'); i.value = '{query}'; i.dispatchEvent(new Event('input')); }})()"
+    ))
+    .await
+    .unwrap();
+    assert!(
+        wait_for(
+            page,
+            &format!(
+        "[...document.querySelectorAll('#search-results a')].some(a => a.textContent === '{name}')"
+    )
+        )
+        .await,
+        "search for {query}"
+    );
+    screenshot(page, "map.png").await
+}
+
+/// The beaconer's page: the reward chart in IOT, the verdict chart, the invalid self-witness
+/// explained, links to the hotspots it was linked with.
+async fn check_hotspot(
+    page: &chromiumoxide::Page,
+    n: &Network,
+    errors: &Arc<Mutex<Vec<String>>>,
+) -> PathBuf {
+    let address = n.beaconer.key.address().to_string();
+    open(
+        page,
+        &format!("http://{}/hotspot?address={address}", n.addr),
+        errors,
+    )
+    .await;
+    let name = oracle::names::hotspot_name(&n.beaconer.key.address());
+    assert_eq!(
+        eval_string(page, "document.getElementById('name').textContent").await,
+        name
+    );
+    assert_eq!(
+        eval_u64(
+            page,
+            "document.querySelectorAll('#reward-chart canvas').length"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        eval_u64(
+            page,
+            "document.querySelectorAll('#validity-chart canvas').length"
+        )
+        .await,
+        1
+    );
+    let unit = eval_string(page, "document.getElementById('reward-unit').textContent").await;
+    assert!(
+        unit.contains("IOT") && unit.contains("6 decimals"),
+        "{unit}"
+    );
+    let summary = eval_string(page, "document.getElementById('summary').textContent").await;
+    assert!(
+        summary.contains(&oracle_amount(n.rewarded_total)),
+        "{summary}"
+    );
+    let invalid = eval_string(
+        page,
+        "document.querySelector('#invalid-table tbody').textContent",
+    )
+    .await;
+    assert!(
+        invalid.contains("self_witness") && invalid.contains("cannot witness its own beacon"),
+        "{invalid}"
+    );
+    let west = n.west.key.address().to_string();
+    let linked = eval_u64(
+        page,
+        &format!(
+            "document.querySelectorAll('#links-table a[href=\"/hotspot?address={west}\"]').length"
+        ),
+    )
+    .await;
+    assert_eq!(linked, 1);
+    screenshot(page, "hotspot.png").await
+}
+
+/// The flagged witness's page: the flagged epoch paid nothing, its flag in words.
+async fn check_flagged(
+    page: &chromiumoxide::Page,
+    n: &Network,
+    errors: &Arc<Mutex<Vec<String>>>,
+) -> PathBuf {
+    let west = n.west.key.address().to_string();
+    open(
+        page,
+        &format!("http://{}/hotspot?address={west}", n.addr),
+        errors,
+    )
+    .await;
+    let flagged = eval_string(
+        page,
+        "document.querySelector('#epoch-table tr.flagged').textContent",
+    )
+    .await;
+    assert!(
+        flagged.contains("implausible_links") && flagged.contains("far too improbable"),
+        "{flagged}"
+    );
+    assert!(flagged.contains("0 IOT"), "{flagged}");
+    // The flag's evidence: the hotspot's witness links of that epoch, on its page.
+    let evidence = eval_string(
+        page,
+        "document.querySelector('#epoch-table tr.flagged a').getAttribute('href')",
+    )
+    .await;
+    let epoch = START_MS / DAY_MS + 1;
+    assert_eq!(
+        evidence,
+        format!("/hotspot?address={west}&epoch={epoch}#links-title")
+    );
+    open(page, &format!("http://{}{evidence}", n.addr), errors).await;
+    let title = eval_string(page, "document.getElementById('links-title').textContent").await;
+    assert_eq!(title, format!("Witness links in epoch {epoch}"));
+    let status = eval_string(page, "document.getElementById('status').textContent").await;
+    assert!(status.contains("Flagged"), "{status}");
+    screenshot(page, "hotspot-flagged.png").await
+}
+
+/// An amount in smallest units as the pages write it: IOT with 6 decimals, grouped.
+fn oracle_amount(units: u64) -> String {
+    let whole = format_grouped(units / 1_000_000);
+    let fraction = format!("{:06}", units % 1_000_000);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        format!("{whole} IOT")
+    } else {
+        format!("{whole}.{fraction} IOT")
+    }
 }
 
 /// `n` with thousands separators, as the page's `toLocaleString("en-US")` writes it.
