@@ -729,20 +729,15 @@ pub(crate) async fn known_gateway(
     })
 }
 
-async fn hotspots(
-    State(oracle): State<Oracle>,
-    query: Result<Query<PageQuery>, QueryRejection>,
-) -> ApiResult {
-    let page = page_of(query)?;
+/// The list entries of `gateways` with their report counts and reward totals.
+async fn gateway_list<'a>(
+    oracle: &Oracle,
+    gateways: impl Iterator<Item = &'a GatewayRow>,
+) -> Result<Vec<Value>, ApiError> {
     let store = oracle.store();
-    let gateways = store.gateways().await?;
     let counts = store.report_counts().await?;
     let rewards = store.reward_totals().await?;
-    let total = gateways.len();
-    let list: Vec<Value> = gateways
-        .iter()
-        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-        .take(page.limit as usize)
+    Ok(gateways
         .map(|g| {
             gateway_json(
                 g,
@@ -750,7 +745,21 @@ async fn hotspots(
                 rewards.get(&g.pub_key).copied().unwrap_or_default(),
             )
         })
-        .collect();
+        .collect())
+}
+
+async fn hotspots(
+    State(oracle): State<Oracle>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult {
+    let page = page_of(query)?;
+    let gateways = oracle.store().gateways().await?;
+    let total = gateways.len();
+    let shown = gateways
+        .iter()
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(page.limit as usize);
+    let list = gateway_list(&oracle, shown).await?;
     Ok(Json(json!({
         "total": total,
         "limit": page.limit,
@@ -775,10 +784,8 @@ async fn search(
     let Query(params) = query?;
     let search = SearchQuery::parse(params.q.as_deref().unwrap_or(""))?;
     let limit = parse_limit(params.limit.as_deref())?;
-    let store = oracle.store();
-    let counts = store.report_counts().await?;
-    let rewards = store.reward_totals().await?;
-    let found: Vec<GatewayRow> = store
+    let found: Vec<GatewayRow> = oracle
+        .store()
         .gateways()
         .await?
         .into_iter()
@@ -787,17 +794,7 @@ async fn search(
             search.matches(&address.to_string(), &hotspot_name(&address))
         })
         .collect();
-    let list: Vec<Value> = found
-        .iter()
-        .take(limit as usize)
-        .map(|g| {
-            gateway_json(
-                g,
-                counts.get(&g.pub_key).copied().unwrap_or_default(),
-                rewards.get(&g.pub_key).copied().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let list = gateway_list(&oracle, found.iter().take(limit as usize)).await?;
     Ok(Json(json!({
         "q": search.as_str(),
         "total": found.len(),

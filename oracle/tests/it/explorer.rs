@@ -98,11 +98,7 @@ async fn fixture() -> Fixture {
         ..oracle::OracleConfig::open()
     })
     .await;
-    let (addr, _task) = net
-        .oracle
-        .serve_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (addr, _task) = net.serve_http().await;
     let (beaconer, north, beacon, _) = net.baseline().await;
     let west = net.hotspot(3, AUSTIN_WEST).await;
     net.oracle

@@ -182,11 +182,7 @@ async fn network() -> Network {
         ..oracle::OracleConfig::open()
     })
     .await;
-    let (addr, _task) = net
-        .oracle
-        .serve_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (addr, _task) = net.serve_http().await;
     let (beaconer, _witness, beacon, _) = net.baseline().await;
     let west = net.hotspot(3, (30.2672, -97.7631)).await;
     net.oracle

@@ -5,11 +5,7 @@ use crate::common::*;
 #[tokio::test]
 async fn explorer_endpoints() {
     let net = Net::new().await;
-    let (addr, _task) = net
-        .oracle
-        .serve_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (addr, _task) = net.serve_http().await;
     let (b, w, beacon, _) = net.baseline().await;
     // A self-witness to have a rejection reason to show.
     net.oracle

@@ -16,11 +16,7 @@ async fn serve(http: HttpConfig) -> (Net, SocketAddr) {
         ..OracleConfig::open()
     })
     .await;
-    let (addr, _task) = net
-        .oracle
-        .serve_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (addr, _task) = net.serve_http().await;
     (net, addr)
 }
 

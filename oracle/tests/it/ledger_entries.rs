@@ -132,11 +132,7 @@ async fn every_flipped_byte_is_detected() {
 async fn api_lists_entries_and_serves_claims_that_verify_against_the_root() {
     let net = Net::new().await;
     let hotspots = ledger_of(&net, 1).await;
-    let (addr, _task) = net
-        .oracle
-        .serve_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (addr, _task) = net.serve_http().await;
     let (status, body) = get(addr, "/api/v1/ledger").await;
     assert_eq!(status, 200, "{body}");
     let entries = body["entries"].as_array().unwrap();

@@ -61,11 +61,7 @@ async fn a_poor_record_lowers_rewards_and_is_explained() {
         assert_eq!(paid + r.undistributed, r.emission);
     }
 
-    let (addr, _task) = net
-        .oracle
-        .serve_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (addr, _task) = net.serve_http().await;
     let (status, body) = get(addr, &format!("/api/v1/hotspots/{bad}/reputation")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["invalid"]["rssi_too_high"], 4);

@@ -79,6 +79,14 @@ impl Net {
         Self::with_config(OracleConfig::open()).await
     }
 
+    /// Serves the oracle's HTTP API on a free loopback port, with the server's task.
+    pub async fn serve_http(&self) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        self.oracle
+            .serve_http("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
     pub async fn with_config(config: OracleConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(START_MS));
