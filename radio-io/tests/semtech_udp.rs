@@ -75,6 +75,24 @@ async fn peer(backend: SocketAddr) -> UdpSocket {
     peer
 }
 
+/// `peer` pulls as gateway `mac` (token `token`), then sends `uplink` (token `token + 1`); the
+/// backend receives the uplink and acknowledges both.
+async fn pull_and_uplink(
+    backend: &mut SemtechUdpBackend,
+    peer: &UdpSocket,
+    mac: [u8; 8],
+    token: u16,
+    uplink: &str,
+) {
+    peer.send(&gwmp(mac, token, 0x02, "")).await.unwrap();
+    peer.send(&gwmp(mac, token + 1, 0x00, uplink))
+        .await
+        .unwrap();
+    backend.receive().await.unwrap().unwrap();
+    expect_ack(peer, 0x04, token).await;
+    expect_ack(peer, 0x01, token + 1).await;
+}
+
 fn beacon() -> Transmission {
     Transmission {
         frequency_hz: 904_500_000,
@@ -262,14 +280,7 @@ async fn uplinks_are_acknowledged_and_beacons_go_out_by_pull_resp() {
 async fn a_forwarder_that_never_acknowledges_is_a_refusal() {
     let (mut backend, addr) = backend(Duration::from_millis(200)).await;
     let forwarder = peer(addr).await;
-    forwarder.send(&gwmp(MAC, 1, 0x02, "")).await.unwrap();
-    forwarder
-        .send(&gwmp(MAC, 2, 0x00, LORAWAN_UPLINK))
-        .await
-        .unwrap();
-    backend.receive().await.unwrap().unwrap();
-    expect_ack(&forwarder, 0x04, 1).await;
-    expect_ack(&forwarder, 0x01, 2).await;
+    pull_and_uplink(&mut backend, &forwarder, MAC, 1, LORAWAN_UPLINK).await;
     match backend.transmit(&beacon()).await {
         Err(BackendError::Forwarder(TxRefusal::NoAck(_))) => {}
         other => panic!("{other:?}"),
@@ -291,14 +302,7 @@ async fn a_tx_ack_answers_only_from_the_gateway_and_address_it_was_sent_to() {
     let (mut backend, addr) = backend(Duration::from_millis(1_500)).await;
     let forwarder = peer(addr).await;
     let impostor = peer(addr).await;
-    forwarder.send(&gwmp(MAC, 1, 0x02, "")).await.unwrap();
-    forwarder
-        .send(&gwmp(MAC, 2, 0x00, LORAWAN_UPLINK))
-        .await
-        .unwrap();
-    backend.receive().await.unwrap().unwrap();
-    expect_ack(&forwarder, 0x04, 1).await;
-    expect_ack(&forwarder, 0x01, 2).await;
+    pull_and_uplink(&mut backend, &forwarder, MAC, 1, LORAWAN_UPLINK).await;
 
     // The same token from another address (with the right EUI, then another), and from the
     // right address with another EUI, are ignored; the forwarder's own TX_ACK then decides.
@@ -354,22 +358,8 @@ async fn forwarders_are_told_apart_and_the_latest_puller_transmits() {
     let (mut backend, addr) = backend(Duration::from_secs(5)).await;
     let first = peer(addr).await;
     let second = peer(addr).await;
-    first.send(&gwmp(MAC, 1, 0x02, "")).await.unwrap();
-    first
-        .send(&gwmp(MAC, 2, 0x00, LORAWAN_UPLINK))
-        .await
-        .unwrap();
-    backend.receive().await.unwrap().unwrap();
-    expect_ack(&first, 0x04, 1).await;
-    expect_ack(&first, 0x01, 2).await;
-    second.send(&gwmp(OTHER_MAC, 3, 0x02, "")).await.unwrap();
-    second
-        .send(&gwmp(OTHER_MAC, 4, 0x00, BEACON_UPLINK))
-        .await
-        .unwrap();
-    backend.receive().await.unwrap().unwrap();
-    expect_ack(&second, 0x04, 3).await;
-    expect_ack(&second, 0x01, 4).await;
+    pull_and_uplink(&mut backend, &first, MAC, 1, LORAWAN_UPLINK).await;
+    pull_and_uplink(&mut backend, &second, OTHER_MAC, 3, BEACON_UPLINK).await;
     backend.receive().await.unwrap().unwrap();
 
     let gateways = backend.gateways();
