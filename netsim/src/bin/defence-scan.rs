@@ -115,6 +115,14 @@ fn print(verdicts: &BTreeMap<(String, String), Verdicts>, runs: bool) {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // What each defence judged, hotspot by hotspot, with `RUST_LOG=oracle_core=trace`.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let base = match &args.config {
         Some(path) => {
             let text =
