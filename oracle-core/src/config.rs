@@ -124,6 +124,9 @@ pub struct HttpConfig {
     /// Longest time a request's body may take to arrive once its headers have; then the request
     /// is answered 408 and the connection closed.
     pub body_read_timeout_ms: u64,
+    /// Longest time a response may wait to be written without the client taking any of it (a
+    /// client that stops reading); then the connection is closed.
+    pub response_write_timeout_ms: u64,
     /// Most connections open at once from one client (an IPv4 address or an IPv6 /64); further
     /// ones are closed at once. 0: no cap.
     pub max_connections_per_client: u32,
@@ -141,6 +144,7 @@ impl Default for HttpConfig {
         Self {
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            response_write_timeout_ms: 30_000,
             max_connections_per_client: 32,
             requests_per_second: 20,
             burst: 100,
@@ -152,9 +156,14 @@ impl Default for HttpConfig {
 impl HttpConfig {
     /// Checks that the timeouts are positive and the bucket can hold a request.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.header_read_timeout_ms == 0 || self.body_read_timeout_ms == 0 {
+        if self.header_read_timeout_ms == 0
+            || self.body_read_timeout_ms == 0
+            || self.response_write_timeout_ms == 0
+        {
             return Err(ConfigError::Invalid(
-                "http.header_read_timeout_ms and http.body_read_timeout_ms must be positive".into(),
+                "http.header_read_timeout_ms, http.body_read_timeout_ms and \
+                 http.response_write_timeout_ms must be positive"
+                    .into(),
             ));
         }
         if self.requests_per_second > 0 && (self.burst == 0 || self.max_tracked_clients == 0) {
@@ -367,10 +376,12 @@ mod tests {
             OracleConfig::from_toml("beacon_interval_ms = 7\n"),
             Err(ConfigError::Invalid(_))
         ));
-        assert!(matches!(
-            OracleConfig::from_toml("[http]\nheader_read_timeout_ms = 0\n"),
-            Err(ConfigError::Invalid(_))
-        ));
+        for zero in ["header_read_timeout_ms", "response_write_timeout_ms"] {
+            assert!(matches!(
+                OracleConfig::from_toml(&format!("[http]\n{zero} = 0\n")),
+                Err(ConfigError::Invalid(_))
+            ));
+        }
         assert!(matches!(
             OracleConfig::from_toml("no_such_field = 1\n"),
             Err(ConfigError::Parse(_))

@@ -1,5 +1,6 @@
 //! The explorer's HTTP server against slow and greedy clients: a request that stalls in its
-//! headers or its body, too many connections from one client, too many requests.
+//! headers or its body, a client that stops reading, too many connections from one client,
+//! too many requests.
 
 use crate::common::*;
 use oracle::config::HttpConfig;
@@ -120,6 +121,45 @@ async fn a_body_that_stalls_is_answered_408_and_the_connection_closed() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains(r#"{"error":"#), "{text}");
     assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_at_the_write_timeout() {
+    let (_net, addr) = serve(HttpConfig {
+        header_read_timeout_ms: 60_000,
+        response_write_timeout_ms: 500,
+        ..HttpConfig::default()
+    })
+    .await;
+    // Twenty pipelined requests for the 756 kB base map (15 MB of answers) on a connection
+    // whose client takes nothing and keeps a small receive buffer: the server's writes stall
+    // once the socket buffers are full.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4_096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = "GET /assets/vendor/countries-50m.json HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    stream
+        .write_all(request.repeat(20).as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut taken = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut taken))
+        .await
+        .is_ok();
+    assert!(
+        closed,
+        "the connection of a client that stopped reading is still open"
+    );
+    let answers = String::from_utf8_lossy(&taken)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert!(
+        answers < 20,
+        "all {answers} answers were written to a client that stopped reading"
+    );
+    // Other clients are served.
+    assert_eq!(get(addr, "/healthz").await.0, 200);
 }
 
 #[tokio::test]
