@@ -185,6 +185,12 @@ pub struct SemtechUdpSection {
     pub listen: String,
     /// How long to wait for the forwarder's TX_ACK of a beacon, milliseconds.
     pub tx_ack_timeout_ms: u64,
+    /// How long a frame waits for the same frame from the other forwarders, milliseconds; the
+    /// copies become one reception with the best signal (0: no merging).
+    pub merge_window_ms: u64,
+    /// Gateway EUI (16 hex digits, separators allowed) of the forwarder that transmits
+    /// beacons; empty: the forwarder that sent PULL_DATA most recently.
+    pub tx_gateway: String,
 }
 
 impl Default for SemtechUdpSection {
@@ -192,7 +198,31 @@ impl Default for SemtechUdpSection {
         Self {
             listen: "0.0.0.0:1680".into(),
             tx_ack_timeout_ms: 5_000,
+            merge_window_ms: 200,
+            tx_gateway: String::new(),
         }
+    }
+}
+
+impl SemtechUdpSection {
+    /// The configured transmitting gateway's EUI, if any.
+    pub fn tx_gateway_eui(&self) -> Result<Option<[u8; 8]>, ConfigError> {
+        let digits: String = self
+            .tx_gateway
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | ' '))
+            .collect();
+        if digits.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || {
+            ConfigError::Invalid(format!(
+                "radio.semtech_udp.tx_gateway {:?} is not a gateway EUI of 16 hex digits",
+                self.tx_gateway
+            ))
+        };
+        let bytes = hex::decode(&digits).map_err(|_| invalid())?;
+        bytes.try_into().map(Some).map_err(|_| invalid())
     }
 }
 
@@ -501,6 +531,7 @@ impl HotspotConfig {
                 config.metrics_listen
             )));
         }
+        config.radio.semtech_udp.tx_gateway_eui()?;
         config
             .radio
             .iq_file
@@ -649,6 +680,18 @@ mod tests {
         assert!(HotspotConfig::parse("[radio.iq_file]\nformat = \"wav\"").is_err());
         assert!(HotspotConfig::parse("metrics_listen = \"nowhere\"").is_err());
         assert!(HotspotConfig::parse("[delivery]\nbackoff_initial_ms = 0").is_err());
+        for eui in ["aa555a00000001", "zz555a0000000101", "aa555a000000010101"] {
+            let text = format!("[radio.semtech_udp]\ntx_gateway = \"{eui}\"");
+            let error = HotspotConfig::parse(&text).unwrap_err().to_string();
+            assert!(error.contains(eui), "{error}");
+        }
+        let text = "[radio.semtech_udp]\ntx_gateway = \"AA:55:5A:00:00:00:01:01\"";
+        let eui = HotspotConfig::parse(text).unwrap().radio.semtech_udp;
+        assert_eq!(
+            eui.tx_gateway_eui().unwrap(),
+            Some([0xaa, 0x55, 0x5a, 0, 0, 0, 1, 1])
+        );
+        assert_eq!(config.radio.semtech_udp.tx_gateway_eui().unwrap(), None);
     }
 
     #[test]

@@ -234,6 +234,8 @@ fn semtech_udp_config(config: &HotspotConfig) -> Result<SemtechUdpConfig> {
     })?;
     let mut semtech = SemtechUdpConfig::new(listen);
     semtech.tx_ack_timeout = Duration::from_millis(section.tx_ack_timeout_ms);
+    semtech.merge_window = Duration::from_millis(section.merge_window_ms);
+    semtech.tx_gateway = section.tx_gateway_eui()?.map(Into::into);
     Ok(semtech)
 }
 

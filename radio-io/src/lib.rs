@@ -6,6 +6,7 @@
 //! - [`iq_file`] — IQ sample files (one channel, one SF).
 //! - [`wideband`] — wideband IQ (file or synthesised replay) through the channelizer.
 //! - [`semtech_udp`] — Semtech packet forwarders over UDP, on the [`gwmp`] codec.
+//! - [`merge`] — one frame heard by several gateways becomes one reception.
 //! - [`serial`] — RAK3172 / RUI3 LoRa P2P modules over AT commands; [`serial_sim`] simulates
 //!   one on a pseudo-terminal.
 //! - `soapy` — SoapySDR devices (cargo feature `soapysdr`).
@@ -16,6 +17,7 @@
 
 pub mod gwmp;
 pub mod iq_file;
+pub mod merge;
 pub mod semtech_udp;
 pub mod serial;
 pub mod serial_sim;

@@ -1,7 +1,8 @@
 //! The Semtech UDP backend against simulated packet forwarders over real UDP on loopback:
 //! uplinks received and acknowledged, beacons sent by PULL_RESP and their TX_ACK (success and
 //! each refusal, the TX_POWER warning with the power used) handled, TX_ACKs matched by token,
-//! gateway EUI and address, several forwarders told apart, and garbage on the port survived.
+//! gateway EUI and address, several forwarders told apart (one frame from two of them is one
+//! reception, the configured one transmits), and garbage on the port survived.
 
 use radio::LoraParams;
 use radio_io::gwmp::{protocol::MacAddress, TxRefusal, TxTiming};
@@ -383,6 +384,77 @@ async fn forwarders_are_told_apart_and_the_latest_puller_transmits() {
     let frame = beacon();
     let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
     sent.unwrap();
+}
+
+/// [`BEACON_UPLINK`]'s 51-byte frame alone, heard with this signal.
+fn beacon_heard(rssi: i32, snr: f32) -> String {
+    format!(
+        r#"{{"rxpk":[{{"tmst":1000,"chan":1,"rfch":0,"freq":904.3,"stat":1,"modu":"LORA","datr":"SF10BW125","codr":"4/5","lsnr":{snr},"rssi":{rssi},"size":51,"data":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEy"}}]}}"#
+    )
+}
+
+#[tokio::test]
+async fn one_frame_from_two_forwarders_is_one_reception_with_the_best_signal() {
+    let (mut backend, addr) = backend(Duration::from_secs(5)).await;
+    let first = peer(addr).await;
+    let second = peer(addr).await;
+    first.send(&gwmp(MAC, 1, 0x02, "")).await.unwrap();
+    second.send(&gwmp(OTHER_MAC, 1, 0x02, "")).await.unwrap();
+    first
+        .send(&gwmp(MAC, 2, 0x00, &beacon_heard(-118, -4.0)))
+        .await
+        .unwrap();
+    second
+        .send(&gwmp(OTHER_MAC, 2, 0x00, &beacon_heard(-96, 6.25)))
+        .await
+        .unwrap();
+    let heard = backend.receive().await.unwrap().unwrap();
+    assert_eq!((heard.frame.rssi_dbm, heard.frame.snr_db), (-96.0, 6.25));
+    assert_eq!(heard.frame.payload, (0..51).collect::<Vec<u8>>());
+    for forwarder in [&first, &second] {
+        expect_ack(forwarder, 0x04, 1).await;
+        expect_ack(forwarder, 0x01, 2).await;
+    }
+    // Nothing else was held: the copy was merged, not queued.
+    let more = tokio::time::timeout(Duration::from_millis(400), backend.receive()).await;
+    assert!(more.is_err(), "{more:?}");
+    let stats = backend.stats();
+    assert_eq!((stats.uplinks, stats.uplinks_merged), (2, 1));
+    assert_eq!(backend.gateways().len(), 2);
+}
+
+#[tokio::test]
+async fn the_configured_gateway_transmits_even_when_another_pulled_last() {
+    let mut config = SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap());
+    config.tx_gateway = Some(MacAddress::from(MAC));
+    let mut backend = SemtechUdpBackend::bind(config).await.unwrap();
+    let addr = backend.local_addr().unwrap();
+    let configured = peer(addr).await;
+    let other = peer(addr).await;
+
+    // Only the other one is connected: nothing transmits.
+    pull_and_uplink(&mut backend, &other, OTHER_MAC, 1, LORAWAN_UPLINK).await;
+    match backend.transmit(&beacon()).await {
+        Err(BackendError::Forwarder(TxRefusal::NoForwarder)) => {}
+        other => panic!("{other:?}"),
+    }
+    pull_and_uplink(&mut backend, &configured, MAC, 3, BEACON_UPLINK).await;
+    backend.receive().await.unwrap().unwrap();
+    // The other one pulls last (taken by a receive cut short, as the daemon's loop would).
+    other.send(&gwmp(OTHER_MAC, 5, 0x02, "")).await.unwrap();
+    let receiving = tokio::time::timeout(Duration::from_millis(300), backend.receive()).await;
+    assert!(receiving.is_err(), "no uplink was sent");
+    expect_ack(&other, 0x04, 5).await;
+
+    let peer = async {
+        let (token, _) = expect_pull_resp(&configured).await;
+        configured.send(&gwmp(MAC, token, 0x05, "")).await.unwrap();
+    };
+    let frame = beacon();
+    let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
+    sent.unwrap();
+    let nothing = tokio::time::timeout(Duration::from_millis(200), other.recv(&mut [0; 64])).await;
+    assert!(nothing.is_err(), "no PULL_RESP to the other forwarder");
 }
 
 #[tokio::test]
