@@ -224,7 +224,7 @@ async fn run_soapysdr(
     run_daemon(backend, hotspot, config, metrics, outbox, section.transmit).await
 }
 
-fn semtech_udp_config(config: &HotspotConfig) -> Result<SemtechUdpConfig> {
+fn semtech_udp_config(config: &HotspotConfig, hotspot: &Hotspot) -> Result<SemtechUdpConfig> {
     let section = &config.radio.semtech_udp;
     let listen = section.listen.parse().with_context(|| {
         format!(
@@ -236,6 +236,7 @@ fn semtech_udp_config(config: &HotspotConfig) -> Result<SemtechUdpConfig> {
     semtech.tx_ack_timeout = Duration::from_millis(section.tx_ack_timeout_ms);
     semtech.merge_window = Duration::from_millis(section.merge_window_ms);
     semtech.tx_gateway = section.tx_gateway_eui()?.map(Into::into);
+    semtech.channel_plan = Some(hotspot.channel_plan());
     Ok(semtech)
 }
 
@@ -313,7 +314,7 @@ async fn run(config: &HotspotConfig) -> Result<()> {
              `--features soapysdr` (needs libsoapysdr-dev)"
         ),
         BackendKind::SemtechUdp => {
-            let backend = SemtechUdpBackend::bind(semtech_udp_config(config)?).await?;
+            let backend = SemtechUdpBackend::bind(semtech_udp_config(config, &hotspot)?).await?;
             run_daemon(backend, hotspot, config, metrics, outbox, true).await
         }
     }

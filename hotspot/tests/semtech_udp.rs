@@ -534,3 +534,65 @@ async fn a_beacon_heard_by_two_forwarders_is_one_witness_report_with_the_best_si
     );
     assert_eq!(spool.len(), 1);
 }
+
+#[tokio::test]
+async fn an_eu868_forwarder_on_a_us915_hotspot_is_refused_and_its_beacons_not_witnessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Metrics::new();
+    let hotspot =
+        Hotspot::new(Keypair::generate(), Region::Us915, (37.78, -122.42), 30, 10).unwrap();
+    let mut config = SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap());
+    config.channel_plan = Some(hotspot.channel_plan());
+    let backend = SemtechUdpBackend::bind(config).await.unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    let outbox = Outbox::open(dir.path(), metrics.clone()).unwrap();
+    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
+        .with_metrics(metrics.clone())
+        .without_beacons();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run(async {
+        let _ = stopped.await;
+    }));
+
+    // An EU868 gateway hears a beacon on 868.1 MHz, then one on a US915 channel; a US915
+    // gateway hears another hotspot's beacon.
+    let eu868 = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    eu868.connect(backend_addr).await.unwrap();
+    let on_868 = heard_beacon(-80, 9.0).replace("904.3", "868.1");
+    eu868
+        .send(&gwmp(OTHER_FORWARDER_MAC, 1, 0x00, &on_868))
+        .await
+        .unwrap();
+    eu868
+        .send(&gwmp(OTHER_FORWARDER_MAC, 2, 0x00, &heard_beacon(-80, 9.0)))
+        .await
+        .unwrap();
+    expect_datagrams(&eu868, &[[2, 0, 1, 0x01], [2, 0, 2, 0x01]]).await;
+    let us915 = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    us915.connect(backend_addr).await.unwrap();
+    let other_beacon = heard_beacon(-100, 1.0).replace("AAEC", "BBEC");
+    us915
+        .send(&gwmp(FORWARDER_MAC, 3, 0x00, &other_beacon))
+        .await
+        .unwrap();
+    expect_datagrams(&us915, &[[2, 0, 3, 0x01]]).await;
+    wait_for_metric(&metrics, "hotspot_witnesses_accepted_total 1").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).unwrap();
+    let stats = running.await.unwrap().unwrap();
+    assert_eq!((stats.frames_heard, stats.witnesses_queued), (1, 1));
+    let text = metrics.render();
+    for line in [
+        r#"hotspot_radio_events{event="forwarders_refused"} 1"#,
+        r#"hotspot_radio_events{event="uplinks_refused"} 2"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    let mut spool = hotspot::Spool::open(dir.path()).unwrap();
+    let Some((_, hotspot::Report::Witness(report))) = spool.front().unwrap() else {
+        panic!("a witness report in the spool");
+    };
+    assert_eq!(report.frequency_hz, 904_300_000);
+    assert_eq!(report.data[0], 0x04, "the US915 gateway's beacon");
+}

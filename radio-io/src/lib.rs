@@ -7,6 +7,7 @@
 //! - [`wideband`] — wideband IQ (file or synthesised replay) through the channelizer.
 //! - [`semtech_udp`] — Semtech packet forwarders over UDP, on the [`gwmp`] codec.
 //! - [`merge`] — one frame heard by several gateways becomes one reception.
+//! - [`channel_plan`] — the region's band, channels and data rates that gateways must follow.
 //! - [`serial`] — RAK3172 / RUI3 LoRa P2P modules over AT commands; [`serial_sim`] simulates
 //!   one on a pseudo-terminal.
 //! - `soapy` — SoapySDR devices (cargo feature `soapysdr`).
@@ -15,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod channel_plan;
 pub mod gwmp;
 pub mod iq_file;
 pub mod merge;
@@ -29,6 +31,7 @@ use radio::demod::RxFrame;
 use radio::params::LoraParams;
 use std::future::Future;
 
+pub use channel_plan::{ChannelPlan, OffPlan};
 pub use iq_file::{IqFileBackend, IqFileConfig};
 pub use semtech_udp::{SemtechUdpBackend, SemtechUdpConfig};
 pub use serial::{SerialBackend, SerialConfig, SerialError};

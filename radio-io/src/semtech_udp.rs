@@ -19,8 +19,13 @@
 //!   transmission at the power it names ([`Transmitted::power_dbm`]). Only a TX_ACK with the
 //!   PULL_RESP's token, from the gateway EUI and the address it was sent to, answers it; any
 //!   other is logged and counted (`stray_tx_acks`).
+//! - With a [`SemtechUdpConfig::channel_plan`], a forwarder that sends a frame outside the
+//!   region's band is refused ([`OffPlan`]: its EUI, the frequency, the region): logged as an
+//!   error, counted (`forwarders_refused`, `uplinks_refused`); none of its frames are used from
+//!   then on and it transmits nothing, while its datagrams are still acknowledged.
 //! - Datagrams that are not GWMP are logged (rate-limited), counted and survived.
 
+use crate::channel_plan::{ChannelPlan, OffPlan};
 use crate::gwmp::{
     self, decode_up, encode_pull_ack, encode_pull_resp, encode_push_ack, protocol::push_data::Stat,
     protocol::MacAddress, GwmpError, TxAccepted, TxRefusal, TxTiming, UpMessage,
@@ -61,6 +66,8 @@ pub struct SemtechUdpConfig {
     /// The gateway EUI that transmits beacons; `None`: the forwarder that pulled most recently.
     /// When set, only that forwarder transmits: while it is not connected, nothing does.
     pub tx_gateway: Option<MacAddress>,
+    /// The hotspot's region: forwarders whose frames fall outside its band are refused.
+    pub channel_plan: Option<ChannelPlan>,
 }
 
 impl SemtechUdpConfig {
@@ -73,6 +80,7 @@ impl SemtechUdpConfig {
             forwarder_timeout: Duration::from_secs(60),
             merge_window: Duration::from_millis(200),
             tx_gateway: None,
+            channel_plan: None,
         }
     }
 }
@@ -119,6 +127,10 @@ pub struct SemtechUdpStats {
     pub tx_ok: u64,
     /// Of those, the ones it sent at another power than asked (a TX_POWER warning).
     pub tx_power_reduced: u64,
+    /// Forwarders refused for a frame outside the region's band.
+    pub forwarders_refused: u64,
+    /// Uplinks not used because their forwarder was refused.
+    pub uplinks_refused: u64,
     /// Transmissions refused, unanswered or impossible.
     pub tx_refused: u64,
     /// TX_ACKs that matched no pending PULL_RESP: another token, gateway EUI or address.
@@ -144,6 +156,8 @@ pub struct GatewayStatus {
     pub last_pull: Option<Instant>,
     /// When we last heard from it at all.
     pub last_seen: Instant,
+    /// Why it was refused, if it was: its frames are not used and it transmits nothing.
+    pub refused: Option<OffPlan>,
 }
 
 /// A PULL_RESP waiting for its TX_ACK: what must match, and the answer once it came.
@@ -238,6 +252,7 @@ impl SemtechUdpBackend {
             last_stat: None,
             last_pull: None,
             last_seen: Instant::now(),
+            refused: None,
         });
         gateway.last_seen = Instant::now();
         gateway
@@ -291,9 +306,33 @@ impl SemtechUdpBackend {
         if reception.frame.crc_ok == Some(false) {
             self.stats.uplinks_bad_crc += 1;
         }
+        if !self.within_plan(mac, reception.frequency_hz) {
+            self.stats.uplinks_refused += 1;
+            return;
+        }
         self.held.push(reception);
         self.stats.uplinks_dropped = self.held.dropped();
         self.stats.uplinks_merged = self.held.merged();
+    }
+
+    /// Whether `mac`'s frame on `frequency_hz` may be used: the forwarder is not refused, and the
+    /// frame is within the region's band (else the forwarder is refused from now on).
+    fn within_plan(&mut self, mac: MacAddress, frequency_hz: u64) -> bool {
+        let Some(plan) = &self.config.channel_plan else {
+            return true;
+        };
+        let checked = plan.check(&mac.to_string(), frequency_hz);
+        let gateway = self.gateway(mac);
+        if gateway.refused.is_some() {
+            return false;
+        }
+        let Err(refusal) = checked else {
+            return true;
+        };
+        tracing::error!(%mac, frequency_hz, region = %refusal.region, "{refusal}");
+        gateway.refused = Some(refusal);
+        self.stats.forwarders_refused += 1;
+        false
     }
 
     /// Handles one datagram; never waits, so that receiving stays cancel-safe.
@@ -393,6 +432,7 @@ impl SemtechUdpBackend {
         self.forwarders
             .values()
             .filter(|gateway| self.config.tx_gateway.is_none_or(|mac| gateway.mac == mac))
+            .filter(|gateway| gateway.refused.is_none())
             .filter_map(|gateway| Some((gateway.mac, gateway.pull_addr?, gateway.last_pull?)))
             .filter(|(_, _, pulled)| pulled.elapsed() <= self.config.forwarder_timeout)
             .max_by_key(|(_, _, pulled)| *pulled)
@@ -535,6 +575,8 @@ impl Backend for SemtechUdpBackend {
             ("bad_json", stats.bad_json),
             ("forwarders_connected", stats.forwarders_connected),
             ("forwarders_known", self.forwarders.len() as u64),
+            ("forwarders_refused", stats.forwarders_refused),
+            ("uplinks_refused", stats.uplinks_refused),
             ("tx_requests", stats.tx_requests),
             ("tx_ok", stats.tx_ok),
             ("tx_power_reduced", stats.tx_power_reduced),
