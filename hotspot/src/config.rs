@@ -108,6 +108,8 @@ pub enum BackendKind {
     Soapysdr,
     /// A LoRa module speaking RAK RUI3 P2P AT commands on a serial port.
     Serial,
+    /// LoRa Basics Station gateways connecting to the daemon as their LNS (websocket).
+    BasicStation,
 }
 
 /// The `[radio]` section: the selected backend and one sub-section per backend.
@@ -124,6 +126,8 @@ pub struct RadioConfig {
     pub iq_file: IqFileSection,
     /// Settings of the Semtech UDP backend.
     pub semtech_udp: SemtechUdpSection,
+    /// Settings of the LoRa Basics Station backend.
+    pub basic_station: BasicStationSection,
     /// Settings of the serial LoRa module backend.
     pub serial: SerialSection,
     /// Settings of the SoapySDR backend.
@@ -137,6 +141,7 @@ impl Default for RadioConfig {
             max_tx_power_dbm: None,
             iq_file: IqFileSection::default(),
             semtech_udp: SemtechUdpSection::default(),
+            basic_station: BasicStationSection::default(),
             serial: SerialSection::default(),
             soapysdr: SoapySection::default(),
         }
@@ -223,6 +228,36 @@ impl SemtechUdpSection {
         };
         let bytes = hex::decode(&digits).map_err(|_| invalid())?;
         bytes.try_into().map(Some).map_err(|_| invalid())
+    }
+}
+
+/// `[radio.basic_station]`: LoRa Basics Station gateways connect to this address as to their LNS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicStationSection {
+    /// TCP address to listen on; the station's `tc.uri` is `ws://THIS-HOST:PORT`.
+    pub listen: String,
+    /// How long to wait for a station's `dntxed` of a beacon, milliseconds.
+    pub dntxed_timeout_ms: u64,
+    /// How long a frame waits for the same frame from other stations, milliseconds.
+    pub merge_window_ms: u64,
+    /// The router (its id, as the station's discovery sends it) that transmits beacons; empty:
+    /// the station that connected most recently.
+    pub tx_router: String,
+    /// The most the station transmits at, dBm (sent as `max_eirp`); by default the beacon
+    /// power, or the station's own default for the region when lower.
+    pub tx_power_dbm: Option<f64>,
+}
+
+impl Default for BasicStationSection {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:1887".into(),
+            dntxed_timeout_ms: 5_000,
+            merge_window_ms: 200,
+            tx_router: String::new(),
+            tx_power_dbm: None,
+        }
     }
 }
 
@@ -609,6 +644,7 @@ fn profile_defaults(profile: &Profile) -> toml::Table {
             BackendKind::SemtechUdp => "semtech_udp",
             BackendKind::Soapysdr => "soapysdr",
             BackendKind::Serial => "serial",
+            BackendKind::BasicStation => "basic_station",
         }
     );
     if let Some(range) = profile.tx_power {
