@@ -108,6 +108,8 @@ pub enum BackendKind {
     Soapysdr,
     /// A LoRa module speaking RAK RUI3 P2P AT commands on a serial port.
     Serial,
+    /// LoRa Basics Station gateways connecting to the daemon as their LNS (websocket).
+    BasicStation,
 }
 
 /// The `[radio]` section: the selected backend and one sub-section per backend.
@@ -124,6 +126,8 @@ pub struct RadioConfig {
     pub iq_file: IqFileSection,
     /// Settings of the Semtech UDP backend.
     pub semtech_udp: SemtechUdpSection,
+    /// Settings of the LoRa Basics Station backend.
+    pub basic_station: BasicStationSection,
     /// Settings of the serial LoRa module backend.
     pub serial: SerialSection,
     /// Settings of the SoapySDR backend.
@@ -137,6 +141,7 @@ impl Default for RadioConfig {
             max_tx_power_dbm: None,
             iq_file: IqFileSection::default(),
             semtech_udp: SemtechUdpSection::default(),
+            basic_station: BasicStationSection::default(),
             serial: SerialSection::default(),
             soapysdr: SoapySection::default(),
         }
@@ -185,6 +190,12 @@ pub struct SemtechUdpSection {
     pub listen: String,
     /// How long to wait for the forwarder's TX_ACK of a beacon, milliseconds.
     pub tx_ack_timeout_ms: u64,
+    /// How long a frame waits for the same frame from the other forwarders, milliseconds; the
+    /// copies become one reception with the best signal (0: no merging).
+    pub merge_window_ms: u64,
+    /// Gateway EUI (16 hex digits, separators allowed) of the forwarder that transmits
+    /// beacons; empty: the forwarder that sent PULL_DATA most recently.
+    pub tx_gateway: String,
 }
 
 impl Default for SemtechUdpSection {
@@ -192,6 +203,60 @@ impl Default for SemtechUdpSection {
         Self {
             listen: "0.0.0.0:1680".into(),
             tx_ack_timeout_ms: 5_000,
+            merge_window_ms: 200,
+            tx_gateway: String::new(),
+        }
+    }
+}
+
+impl SemtechUdpSection {
+    /// The configured transmitting gateway's EUI, if any.
+    pub fn tx_gateway_eui(&self) -> Result<Option<[u8; 8]>, ConfigError> {
+        let digits: String = self
+            .tx_gateway
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | ' '))
+            .collect();
+        if digits.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || {
+            ConfigError::Invalid(format!(
+                "radio.semtech_udp.tx_gateway {:?} is not a gateway EUI of 16 hex digits",
+                self.tx_gateway
+            ))
+        };
+        let bytes = hex::decode(&digits).map_err(|_| invalid())?;
+        bytes.try_into().map(Some).map_err(|_| invalid())
+    }
+}
+
+/// `[radio.basic_station]`: LoRa Basics Station gateways connect to this address as to their LNS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicStationSection {
+    /// TCP address to listen on; the station's `tc.uri` is `ws://THIS-HOST:PORT`.
+    pub listen: String,
+    /// How long to wait for a station's `dntxed` of a beacon, milliseconds.
+    pub dntxed_timeout_ms: u64,
+    /// How long a frame waits for the same frame from other stations, milliseconds.
+    pub merge_window_ms: u64,
+    /// The router (its id, as the station's discovery sends it) that transmits beacons; empty:
+    /// the station that connected most recently.
+    pub tx_router: String,
+    /// The most the station transmits at, dBm (sent as `max_eirp`); by default the beacon
+    /// power, or the station's own default for the region when lower.
+    pub tx_power_dbm: Option<f64>,
+}
+
+impl Default for BasicStationSection {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:1887".into(),
+            dntxed_timeout_ms: 5_000,
+            merge_window_ms: 200,
+            tx_router: String::new(),
+            tx_power_dbm: None,
         }
     }
 }
@@ -501,6 +566,7 @@ impl HotspotConfig {
                 config.metrics_listen
             )));
         }
+        config.radio.semtech_udp.tx_gateway_eui()?;
         config
             .radio
             .iq_file
@@ -578,6 +644,7 @@ fn profile_defaults(profile: &Profile) -> toml::Table {
             BackendKind::SemtechUdp => "semtech_udp",
             BackendKind::Soapysdr => "soapysdr",
             BackendKind::Serial => "serial",
+            BackendKind::BasicStation => "basic_station",
         }
     );
     if let Some(range) = profile.tx_power {
@@ -649,6 +716,18 @@ mod tests {
         assert!(HotspotConfig::parse("[radio.iq_file]\nformat = \"wav\"").is_err());
         assert!(HotspotConfig::parse("metrics_listen = \"nowhere\"").is_err());
         assert!(HotspotConfig::parse("[delivery]\nbackoff_initial_ms = 0").is_err());
+        for eui in ["aa555a00000001", "zz555a0000000101", "aa555a000000010101"] {
+            let text = format!("[radio.semtech_udp]\ntx_gateway = \"{eui}\"");
+            let error = HotspotConfig::parse(&text).unwrap_err().to_string();
+            assert!(error.contains(eui), "{error}");
+        }
+        let text = "[radio.semtech_udp]\ntx_gateway = \"AA:55:5A:00:00:00:01:01\"";
+        let eui = HotspotConfig::parse(text).unwrap().radio.semtech_udp;
+        assert_eq!(
+            eui.tx_gateway_eui().unwrap(),
+            Some([0xaa, 0x55, 0x5a, 0, 0, 0, 1, 1])
+        );
+        assert_eq!(config.radio.semtech_udp.tx_gateway_eui().unwrap(), None);
     }
 
     #[test]

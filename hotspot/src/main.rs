@@ -8,8 +8,8 @@ use poc::Keypair;
 use radio::iq::SampleFormat;
 use radio::{Calibration, LoraParams};
 use radio_io::{
-    Backend, IqFileBackend, IqFileConfig, SemtechUdpBackend, SemtechUdpConfig, SerialBackend,
-    SerialConfig,
+    Backend, BasicStationBackend, BasicStationConfig, IqFileBackend, IqFileConfig,
+    SemtechUdpBackend, SemtechUdpConfig, SerialBackend, SerialConfig,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -224,7 +224,7 @@ async fn run_soapysdr(
     run_daemon(backend, hotspot, config, metrics, outbox, section.transmit).await
 }
 
-fn semtech_udp_config(config: &HotspotConfig) -> Result<SemtechUdpConfig> {
+fn semtech_udp_config(config: &HotspotConfig, hotspot: &Hotspot) -> Result<SemtechUdpConfig> {
     let section = &config.radio.semtech_udp;
     let listen = section.listen.parse().with_context(|| {
         format!(
@@ -234,7 +234,31 @@ fn semtech_udp_config(config: &HotspotConfig) -> Result<SemtechUdpConfig> {
     })?;
     let mut semtech = SemtechUdpConfig::new(listen);
     semtech.tx_ack_timeout = Duration::from_millis(section.tx_ack_timeout_ms);
+    semtech.merge_window = Duration::from_millis(section.merge_window_ms);
+    semtech.tx_gateway = section.tx_gateway_eui()?.map(Into::into);
+    semtech.channel_plan = Some(hotspot.channel_plan());
     Ok(semtech)
+}
+
+fn basic_station_config(config: &HotspotConfig, hotspot: &Hotspot) -> Result<BasicStationConfig> {
+    let section = &config.radio.basic_station;
+    let listen = section.listen.parse().with_context(|| {
+        format!(
+            "radio.basic_station.listen {:?} is not an address such as 0.0.0.0:1887",
+            section.listen
+        )
+    })?;
+    let plan = hotspot.channel_plan();
+    let beacon_dbm = hotspot.beacon_power_ddbm() as f32 / 10.0;
+    let tx_power_dbm = match section.tx_power_dbm {
+        Some(dbm) => dbm as f32,
+        None => beacon_dbm.min(radio_io::lns::station_default_power_dbm(&plan.region)),
+    };
+    let mut station = BasicStationConfig::new(listen, plan, tx_power_dbm);
+    station.dntxed_timeout = Duration::from_millis(section.dntxed_timeout_ms);
+    station.merge_window = Duration::from_millis(section.merge_window_ms);
+    station.tx_router = Some(section.tx_router.clone()).filter(|router| !router.is_empty());
+    Ok(station)
 }
 
 async fn run_daemon<B: Backend>(
@@ -310,8 +334,13 @@ async fn run(config: &HotspotConfig) -> Result<()> {
             "the soapysdr radio backend is not in this build: rebuild the hotspot with \
              `--features soapysdr` (needs libsoapysdr-dev)"
         ),
+        BackendKind::BasicStation => {
+            let backend =
+                BasicStationBackend::bind(basic_station_config(config, &hotspot)?).await?;
+            run_daemon(backend, hotspot, config, metrics, outbox, true).await
+        }
         BackendKind::SemtechUdp => {
-            let backend = SemtechUdpBackend::bind(semtech_udp_config(config)?).await?;
+            let backend = SemtechUdpBackend::bind(semtech_udp_config(config, &hotspot)?).await?;
             run_daemon(backend, hotspot, config, metrics, outbox, true).await
         }
     }

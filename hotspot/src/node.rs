@@ -133,6 +133,22 @@ impl Hotspot {
         self.plan
     }
 
+    /// The channel plan gateways must follow: the region's band, beacon channels and data
+    /// rates (DR0 the slowest of the plan).
+    pub fn channel_plan(&self) -> radio_io::ChannelPlan {
+        radio_io::ChannelPlan {
+            region: self.region.as_str_name().replace('_', "-"),
+            band_hz: self.plan.band_hz,
+            channels_hz: self.plan.channels_hz.to_vec(),
+            datarates: self
+                .plan
+                .datarates
+                .iter()
+                .map(|rate| (rate.spreading_factor, rate.bandwidth_hz))
+                .collect(),
+        }
+    }
+
     /// The asserted H3 cell.
     pub fn location(&self) -> h3_coverage::CellIndex {
         self.location

@@ -446,3 +446,153 @@ async fn keepalives_are_acknowledged_promptly_while_the_oracle_never_answers() {
     assert!(stats.beacons_skipped >= 1, "{stats:?}");
     assert!(slowest < Duration::from_millis(500), "{slowest:?}");
 }
+
+const OTHER_FORWARDER_MAC: [u8; 8] = [0xaa, 0x55, 0x5a, 0, 0, 0, 2, 2];
+
+/// Another hotspot's 51-byte beacon on a US915 beacon channel, as a forwarder heard it.
+fn heard_beacon(rssi: i32, snr: f32) -> String {
+    format!(
+        r#"{{"rxpk":[{{"tmst":1000,"chan":1,"rfch":0,"freq":904.3,"stat":1,"modu":"LORA","datr":"SF9BW125","codr":"4/5","lsnr":{snr},"rssi":{rssi},"size":51,"data":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEy"}}]}}"#
+    )
+}
+
+/// Receives `expected` datagrams on `forwarder`, in order (5 s without one is a hang).
+async fn expect_datagrams(forwarder: &UdpSocket, expected: &[[u8; 4]]) {
+    for datagram in expected {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), forwarder.recv(&mut buf))
+            .await
+            .expect("an acknowledgement")
+            .unwrap();
+        assert_eq!(&buf[..n], datagram);
+    }
+}
+
+#[tokio::test]
+async fn a_beacon_heard_by_two_forwarders_is_one_witness_report_with_the_best_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Metrics::new();
+    let backend = SemtechUdpBackend::bind(SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    let hotspot =
+        Hotspot::new(Keypair::generate(), Region::Us915, (37.78, -122.42), 30, 10).unwrap();
+    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    let outbox = Outbox::open(dir.path(), metrics.clone()).unwrap();
+    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
+        .with_metrics(metrics.clone())
+        .without_beacons();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run(async {
+        let _ = stopped.await;
+    }));
+
+    // Two gateways, each with its own EUI and address, hear the same beacon: the far one
+    // weakly, the near one well. Each is acknowledged at its own address.
+    let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let near = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for (forwarder, mac, rssi, snr) in [
+        (&far, FORWARDER_MAC, -121, -6.5),
+        (&near, OTHER_FORWARDER_MAC, -97, 4.5),
+    ] {
+        forwarder.connect(backend_addr).await.unwrap();
+        forwarder.send(&gwmp(mac, 0x10, 0x02, "")).await.unwrap();
+        let uplink = heard_beacon(rssi, snr);
+        forwarder
+            .send(&gwmp(mac, 0x11, 0x00, &uplink))
+            .await
+            .unwrap();
+    }
+    for forwarder in [&far, &near] {
+        expect_datagrams(forwarder, &[[2, 0, 0x10, 0x04], [2, 0, 0x11, 0x01]]).await;
+    }
+    wait_for_metric(&metrics, "hotspot_witnesses_accepted_total 1").await;
+    // Well past the merge window: still one.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).unwrap();
+    let stats = running.await.unwrap().unwrap();
+    assert_eq!((stats.frames_heard, stats.witnesses_queued), (1, 1));
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"hotspot_radio_events{event="uplinks_merged"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"hotspot_radio_events{event="forwarders_connected"} 2"#),
+        "{text}"
+    );
+
+    let mut spool = hotspot::Spool::open(dir.path()).unwrap();
+    let Some((_, hotspot::Report::Witness(report))) = spool.front().unwrap() else {
+        panic!("a witness report in the spool");
+    };
+    assert_eq!(
+        (report.rssi_ddbm, report.snr_ddb),
+        (-970, 45),
+        "the best signal"
+    );
+    assert_eq!(spool.len(), 1);
+}
+
+#[tokio::test]
+async fn an_eu868_forwarder_on_a_us915_hotspot_is_refused_and_its_beacons_not_witnessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Metrics::new();
+    let hotspot =
+        Hotspot::new(Keypair::generate(), Region::Us915, (37.78, -122.42), 30, 10).unwrap();
+    let mut config = SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap());
+    config.channel_plan = Some(hotspot.channel_plan());
+    let backend = SemtechUdpBackend::bind(config).await.unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    let outbox = Outbox::open(dir.path(), metrics.clone()).unwrap();
+    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
+        .with_metrics(metrics.clone())
+        .without_beacons();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run(async {
+        let _ = stopped.await;
+    }));
+
+    // An EU868 gateway hears a beacon on 868.1 MHz, then one on a US915 channel; a US915
+    // gateway hears another hotspot's beacon.
+    let eu868 = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    eu868.connect(backend_addr).await.unwrap();
+    let on_868 = heard_beacon(-80, 9.0).replace("904.3", "868.1");
+    eu868
+        .send(&gwmp(OTHER_FORWARDER_MAC, 1, 0x00, &on_868))
+        .await
+        .unwrap();
+    eu868
+        .send(&gwmp(OTHER_FORWARDER_MAC, 2, 0x00, &heard_beacon(-80, 9.0)))
+        .await
+        .unwrap();
+    expect_datagrams(&eu868, &[[2, 0, 1, 0x01], [2, 0, 2, 0x01]]).await;
+    let us915 = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    us915.connect(backend_addr).await.unwrap();
+    let other_beacon = heard_beacon(-100, 1.0).replace("AAEC", "BBEC");
+    us915
+        .send(&gwmp(FORWARDER_MAC, 3, 0x00, &other_beacon))
+        .await
+        .unwrap();
+    expect_datagrams(&us915, &[[2, 0, 3, 0x01]]).await;
+    wait_for_metric(&metrics, "hotspot_witnesses_accepted_total 1").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).unwrap();
+    let stats = running.await.unwrap().unwrap();
+    assert_eq!((stats.frames_heard, stats.witnesses_queued), (1, 1));
+    let text = metrics.render();
+    for line in [
+        r#"hotspot_radio_events{event="forwarders_refused"} 1"#,
+        r#"hotspot_radio_events{event="uplinks_refused"} 2"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    let mut spool = hotspot::Spool::open(dir.path()).unwrap();
+    let Some((_, hotspot::Report::Witness(report))) = spool.front().unwrap() else {
+        panic!("a witness report in the spool");
+    };
+    assert_eq!(report.frequency_hz, 904_300_000);
+    assert_eq!(report.data[0], 0x04, "the US915 gateway's beacon");
+}

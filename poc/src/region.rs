@@ -57,6 +57,9 @@ pub struct RegionPlan {
     pub max_eirp_ddbm: i32,
     /// Longest time on air of one uplink frame, where the region limits it (milliseconds).
     pub dwell_time_ms: Option<u32>,
+    /// The lowest and highest frequency the region allows (RP002), hertz: a gateway whose
+    /// frames lie outside is configured for another region.
+    pub band_hz: (u64, u64),
 }
 
 static PLANS: &[RegionPlan] = &[
@@ -80,6 +83,7 @@ static PLANS: &[RegionPlan] = &[
         ],
         dwell_time_ms: None,
         max_eirp_ddbm: 360,
+        band_hz: (902_000_000, 928_000_000),
     },
     RegionPlan {
         region: Region::Eu868,
@@ -96,6 +100,7 @@ static PLANS: &[RegionPlan] = &[
         datarates: SF12_TO_SF7,
         dwell_time_ms: None,
         max_eirp_ddbm: 160,
+        band_hz: (863_000_000, 870_000_000),
     },
     RegionPlan {
         region: Region::Au915,
@@ -112,6 +117,7 @@ static PLANS: &[RegionPlan] = &[
         datarates: DWELL_LIMITED,
         dwell_time_ms: Some(400),
         max_eirp_ddbm: 300,
+        band_hz: (915_000_000, 928_000_000),
     },
     RegionPlan {
         region: Region::As9231,
@@ -128,6 +134,7 @@ static PLANS: &[RegionPlan] = &[
         datarates: DWELL_LIMITED,
         dwell_time_ms: Some(400),
         max_eirp_ddbm: 160,
+        band_hz: (915_000_000, 928_000_000),
     },
     RegionPlan {
         region: Region::Kr920,
@@ -143,6 +150,7 @@ static PLANS: &[RegionPlan] = &[
         datarates: SF12_TO_SF7,
         dwell_time_ms: None,
         max_eirp_ddbm: 140,
+        band_hz: (920_900_000, 923_300_000),
     },
     RegionPlan {
         region: Region::In865,
@@ -150,6 +158,7 @@ static PLANS: &[RegionPlan] = &[
         datarates: SF12_TO_SF7,
         dwell_time_ms: None,
         max_eirp_ddbm: 300,
+        band_hz: (865_000_000, 867_000_000),
     },
     RegionPlan {
         region: Region::Cn470,
@@ -166,6 +175,7 @@ static PLANS: &[RegionPlan] = &[
         datarates: SF12_TO_SF7,
         dwell_time_ms: None,
         max_eirp_ddbm: 191,
+        band_hz: (470_000_000, 510_000_000),
     },
     RegionPlan {
         region: Region::Eu433,
@@ -173,6 +183,7 @@ static PLANS: &[RegionPlan] = &[
         datarates: SF12_TO_SF7,
         dwell_time_ms: None,
         max_eirp_ddbm: 121,
+        band_hz: (433_050_000, 434_790_000),
     },
 ];
 
@@ -201,6 +212,11 @@ impl RegionPlan {
         self.max_eirp_ddbm - gain_ddbi.max(0)
     }
 
+    /// Whether `frequency_hz` lies within the region's band.
+    pub fn in_band(&self, frequency_hz: u64) -> bool {
+        (self.band_hz.0..=self.band_hz.1).contains(&frequency_hz)
+    }
+
     /// Whether `frequency_hz` is one of the region's beacon channels.
     pub fn has_channel(&self, frequency_hz: u64) -> bool {
         self.channels_hz.contains(&frequency_hz)
@@ -225,6 +241,9 @@ mod tests {
         ] {
             let plan = RegionPlan::for_region(region).expect("plan");
             assert!(plan.datarate_for(crate::BEACON_PAYLOAD_LEN).is_some());
+            for &channel in plan.channels_hz {
+                assert!(plan.in_band(channel), "{region:?} {channel}");
+            }
         }
         assert!(RegionPlan::for_region(Region::Unspecified).is_none());
     }
@@ -236,6 +255,8 @@ mod tests {
         let eu = RegionPlan::for_region(Region::Eu868).unwrap();
         assert_eq!(eu.datarate_for(51).unwrap().spreading_factor, 12);
         assert_eq!(eu.tx_power_ddbm(30), 130);
+        assert!(!us.in_band(868_100_000) && !eu.in_band(904_300_000));
+        assert!(us.in_band(902_300_000), "sub-band 1 is US915 too");
     }
 
     #[test]

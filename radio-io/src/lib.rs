@@ -6,6 +6,10 @@
 //! - [`iq_file`] — IQ sample files (one channel, one SF).
 //! - [`wideband`] — wideband IQ (file or synthesised replay) through the channelizer.
 //! - [`semtech_udp`] — Semtech packet forwarders over UDP, on the [`gwmp`] codec.
+//! - [`basic_station`] — LoRa Basics Station gateways (the LNS protocol over websockets), on
+//!   the [`lns`] codec.
+//! - [`merge`] — one frame heard by several gateways becomes one reception.
+//! - [`channel_plan`] — the region's band, channels and data rates that gateways must follow.
 //! - [`serial`] — RAK3172 / RUI3 LoRa P2P modules over AT commands; [`serial_sim`] simulates
 //!   one on a pseudo-terminal.
 //! - `soapy` — SoapySDR devices (cargo feature `soapysdr`).
@@ -14,8 +18,12 @@
 
 #![warn(missing_docs)]
 
+pub mod basic_station;
+pub mod channel_plan;
 pub mod gwmp;
 pub mod iq_file;
+pub mod lns;
+pub mod merge;
 pub mod semtech_udp;
 pub mod serial;
 pub mod serial_sim;
@@ -27,6 +35,8 @@ use radio::demod::RxFrame;
 use radio::params::LoraParams;
 use std::future::Future;
 
+pub use basic_station::{BasicStationBackend, BasicStationConfig};
+pub use channel_plan::{ChannelPlan, OffPlan};
 pub use iq_file::{IqFileBackend, IqFileConfig};
 pub use semtech_udp::{SemtechUdpBackend, SemtechUdpConfig};
 pub use serial::{SerialBackend, SerialConfig, SerialError};

@@ -1,25 +1,38 @@
 //! A radio made of Semtech packet forwarders speaking GWMP (the Semtech UDP protocol, v2): the
 //! forwarders connect to us, as they would to a LoRaWAN network server.
 //!
+//! Any number of forwarders (gateway EUIs, source addresses) feed one backend at once:
+//!
 //! - PUSH_DATA: every `rxpk` becomes a [`Reception`] with the RSSI, SNR, frequency, data rate and
 //!   time the concentrator measured (`stat` -1 keeps `crc_ok = Some(false)`); `stat` objects are
 //!   kept per gateway ([`SemtechUdpBackend::gateways`]) and summed into the counters. Each is
-//!   answered with a PUSH_ACK, even when its JSON is unusable (the forwarder would only resend).
-//! - PULL_DATA: answered with a PULL_ACK; its source address is where downlinks go.
-//! - [`Backend::transmit`]: a `txpk` in a PULL_RESP to the forwarder that pulled most recently,
-//!   then the TX_ACK decides: an error (TOO_LATE, TX_FREQ, ...) or silence becomes
+//!   answered with a PUSH_ACK to the address it came from, even when its JSON is unusable (the
+//!   forwarder would only resend).
+//! - One frame heard by several forwarders is one reception: receptions wait
+//!   [`SemtechUdpConfig::merge_window`], and the same payload arriving meanwhile is merged into
+//!   it, keeping the better signal ([`crate::merge`]).
+//! - PULL_DATA: answered with a PULL_ACK to its sender; its source address is where that
+//!   gateway's downlinks go.
+//! - [`Backend::transmit`]: a `txpk` in a PULL_RESP to the transmitting forwarder
+//!   ([`SemtechUdpConfig::tx_gateway`] if set, else the one that pulled most recently), then the TX_ACK decides: an error (TOO_LATE, TX_FREQ, ...) or silence becomes
 //!   [`BackendError::Forwarder`] with a [`TxRefusal`], counted by kind; a TX_POWER warning is a
 //!   transmission at the power it names ([`Transmitted::power_dbm`]). Only a TX_ACK with the
 //!   PULL_RESP's token, from the gateway EUI and the address it was sent to, answers it; any
 //!   other is logged and counted (`stray_tx_acks`).
+//! - With a [`SemtechUdpConfig::channel_plan`], a forwarder that sends a frame outside the
+//!   region's band is refused ([`OffPlan`]: its EUI, the frequency, the region): logged as an
+//!   error, counted (`forwarders_refused`, `uplinks_refused`); none of its frames are used from
+//!   then on and it transmits nothing, while its datagrams are still acknowledged.
 //! - Datagrams that are not GWMP are logged (rate-limited), counted and survived.
 
+use crate::channel_plan::{ChannelPlan, OffPlan};
 use crate::gwmp::{
     self, decode_up, encode_pull_ack, encode_pull_resp, encode_push_ack, protocol::push_data::Stat,
     protocol::MacAddress, GwmpError, TxAccepted, TxRefusal, TxTiming, UpMessage,
 };
+use crate::merge::{sleep_until_release, HeldReceptions};
 use crate::{Backend, BackendError, Reception, Transmission, Transmitted};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 pub use crate::gwmp::parse_rx_time;
 
@@ -47,15 +60,27 @@ pub struct SemtechUdpConfig {
     /// A forwarder whose last PULL_DATA is older than this is not transmitted through
     /// (forwarders send one every `keepalive_interval`, 5–10 s by default).
     pub forwarder_timeout: Duration,
+    /// How long a reception waits for the same frame from other forwarders before it is handed
+    /// on (zero: at once, merging nothing).
+    pub merge_window: Duration,
+    /// The gateway EUI that transmits beacons; `None`: the forwarder that pulled most recently.
+    /// When set, only that forwarder transmits: while it is not connected, nothing does.
+    pub tx_gateway: Option<MacAddress>,
+    /// The hotspot's region: forwarders whose frames fall outside its band are refused.
+    pub channel_plan: Option<ChannelPlan>,
 }
 
 impl SemtechUdpConfig {
-    /// Listens on `listen` with a 5 s TX_ACK timeout and a 60 s forwarder timeout.
+    /// Listens on `listen` with a 5 s TX_ACK timeout, a 60 s forwarder timeout, a 200 ms merge
+    /// window, transmitting through the latest puller.
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
             tx_ack_timeout: Duration::from_secs(5),
             forwarder_timeout: Duration::from_secs(60),
+            merge_window: Duration::from_millis(200),
+            tx_gateway: None,
+            channel_plan: None,
         }
     }
 }
@@ -75,6 +100,8 @@ pub struct SemtechUdpStats {
     pub unusable_uplinks: u64,
     /// Uplinks dropped because nobody was receiving.
     pub uplinks_dropped: u64,
+    /// Uplinks merged into the same frame from another forwarder.
+    pub uplinks_merged: u64,
     /// Gateway `stat` reports.
     pub gateway_stats: u64,
     /// Sums of the gateways' reported counters: packets received, with a good CRC, forwarded,
@@ -100,6 +127,10 @@ pub struct SemtechUdpStats {
     pub tx_ok: u64,
     /// Of those, the ones it sent at another power than asked (a TX_POWER warning).
     pub tx_power_reduced: u64,
+    /// Forwarders refused for a frame outside the region's band.
+    pub forwarders_refused: u64,
+    /// Uplinks not used because their forwarder was refused.
+    pub uplinks_refused: u64,
     /// Transmissions refused, unanswered or impossible.
     pub tx_refused: u64,
     /// TX_ACKs that matched no pending PULL_RESP: another token, gateway EUI or address.
@@ -125,6 +156,8 @@ pub struct GatewayStatus {
     pub last_pull: Option<Instant>,
     /// When we last heard from it at all.
     pub last_seen: Instant,
+    /// Why it was refused, if it was: its frames are not used and it transmits nothing.
+    pub refused: Option<OffPlan>,
 }
 
 /// A PULL_RESP waiting for its TX_ACK: what must match, and the answer once it came.
@@ -147,7 +180,7 @@ pub struct SemtechUdpBackend {
     socket: UdpSocket,
     config: SemtechUdpConfig,
     forwarders: BTreeMap<MacAddress, GatewayStatus>,
-    pending: VecDeque<Reception>,
+    held: HeldReceptions,
     /// The PULL_RESP waiting for its TX_ACK.
     awaiting_ack: Option<AwaitedAck>,
     next_token: u16,
@@ -171,9 +204,10 @@ impl SemtechUdpBackend {
         tracing::info!(listen = ?socket.local_addr().ok(), "waiting for Semtech UDP packet forwarders");
         Ok(Self {
             socket,
+            held: HeldReceptions::new(config.merge_window, MAX_PENDING),
             config,
             forwarders: BTreeMap::new(),
-            pending: VecDeque::new(),
+
             awaiting_ack: None,
             next_token: rand::random(),
             buffer: vec![0; gwmp::MAX_DATAGRAM],
@@ -218,6 +252,7 @@ impl SemtechUdpBackend {
             last_stat: None,
             last_pull: None,
             last_seen: Instant::now(),
+            refused: None,
         });
         gateway.last_seen = Instant::now();
         gateway
@@ -271,11 +306,33 @@ impl SemtechUdpBackend {
         if reception.frame.crc_ok == Some(false) {
             self.stats.uplinks_bad_crc += 1;
         }
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
-            self.stats.uplinks_dropped += 1;
+        if !self.within_plan(mac, reception.frequency_hz) {
+            self.stats.uplinks_refused += 1;
+            return;
         }
-        self.pending.push_back(reception);
+        self.held.push(reception);
+        self.stats.uplinks_dropped = self.held.dropped();
+        self.stats.uplinks_merged = self.held.merged();
+    }
+
+    /// Whether `mac`'s frame on `frequency_hz` may be used: the forwarder is not refused, and the
+    /// frame is within the region's band (else the forwarder is refused from now on).
+    fn within_plan(&mut self, mac: MacAddress, frequency_hz: u64) -> bool {
+        let Some(plan) = &self.config.channel_plan else {
+            return true;
+        };
+        let checked = plan.check(&mac.to_string(), frequency_hz);
+        let gateway = self.gateway(mac);
+        if gateway.refused.is_some() {
+            return false;
+        }
+        let Err(refusal) = checked else {
+            return true;
+        };
+        tracing::error!(%mac, frequency_hz, region = %refusal.region, "{refusal}");
+        gateway.refused = Some(refusal);
+        self.stats.forwarders_refused += 1;
+        false
     }
 
     /// Handles one datagram; never waits, so that receiving stays cancel-safe.
@@ -369,10 +426,13 @@ impl SemtechUdpBackend {
         Ok(())
     }
 
-    /// The forwarder to transmit through: the one that pulled most recently, if recently enough.
+    /// The forwarder to transmit through: the configured one, else the one that pulled most
+    /// recently; either only if it pulled recently enough.
     fn transmitter(&self) -> Option<(MacAddress, SocketAddr)> {
         self.forwarders
             .values()
+            .filter(|gateway| self.config.tx_gateway.is_none_or(|mac| gateway.mac == mac))
+            .filter(|gateway| gateway.refused.is_none())
             .filter_map(|gateway| Some((gateway.mac, gateway.pull_addr?, gateway.last_pull?)))
             .filter(|(_, _, pulled)| pulled.elapsed() <= self.config.forwarder_timeout)
             .max_by_key(|(_, _, pulled)| *pulled)
@@ -418,7 +478,12 @@ impl SemtechUdpBackend {
         timing: TxTiming,
     ) -> Result<TxAccepted, TxRefusal> {
         let txpk = gwmp::txpk_for(transmission, timing)?;
-        let (mac, addr) = self.transmitter().ok_or(TxRefusal::NoForwarder)?;
+        let (mac, addr) = self.transmitter().ok_or_else(|| {
+            if let Some(mac) = self.config.tx_gateway {
+                tracing::warn!(%mac, "the configured transmitting forwarder is not connected");
+            }
+            TxRefusal::NoForwarder
+        })?;
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1);
         let datagram = encode_pull_resp(token, txpk)
@@ -479,10 +544,14 @@ impl Backend for SemtechUdpBackend {
 
     async fn receive(&mut self) -> Result<Option<Reception>, BackendError> {
         loop {
-            if let Some(reception) = self.pending.pop_front() {
+            if let Some(reception) = self.held.pop_ready() {
                 return Ok(Some(reception));
             }
-            self.receive_datagram().await?;
+            let release = self.held.next_release();
+            tokio::select! {
+                received = self.receive_datagram() => received?,
+                () = sleep_until_release(release) => {}
+            }
         }
     }
 
@@ -495,6 +564,7 @@ impl Backend for SemtechUdpBackend {
             ("uplinks_bad_crc", stats.uplinks_bad_crc),
             ("unusable_uplinks", stats.unusable_uplinks),
             ("uplinks_dropped", stats.uplinks_dropped),
+            ("uplinks_merged", stats.uplinks_merged),
             ("gateway_stats", stats.gateway_stats),
             ("gateway_rxnb", stats.gateway_rxnb),
             ("gateway_rxok", stats.gateway_rxok),
@@ -505,6 +575,8 @@ impl Backend for SemtechUdpBackend {
             ("bad_json", stats.bad_json),
             ("forwarders_connected", stats.forwarders_connected),
             ("forwarders_known", self.forwarders.len() as u64),
+            ("forwarders_refused", stats.forwarders_refused),
+            ("uplinks_refused", stats.uplinks_refused),
             ("tx_requests", stats.tx_requests),
             ("tx_ok", stats.tx_ok),
             ("tx_power_reduced", stats.tx_power_reduced),

@@ -1,11 +1,15 @@
 //! The Semtech UDP backend against simulated packet forwarders over real UDP on loopback:
 //! uplinks received and acknowledged, beacons sent by PULL_RESP and their TX_ACK (success and
 //! each refusal, the TX_POWER warning with the power used) handled, TX_ACKs matched by token,
-//! gateway EUI and address, several forwarders told apart, and garbage on the port survived.
+//! gateway EUI and address, several forwarders told apart (one frame from two of them is one
+//! reception, the configured one transmits), a forwarder off the region's band refused, and
+//! garbage on the port survived.
 
 use radio::LoraParams;
 use radio_io::gwmp::{protocol::MacAddress, TxRefusal, TxTiming};
-use radio_io::{Backend, BackendError, SemtechUdpBackend, SemtechUdpConfig, Transmission};
+use radio_io::{
+    Backend, BackendError, ChannelPlan, SemtechUdpBackend, SemtechUdpConfig, Transmission,
+};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -379,6 +383,138 @@ async fn forwarders_are_told_apart_and_the_latest_puller_transmits() {
             .send(&gwmp(OTHER_MAC, token, 0x05, ""))
             .await
             .unwrap();
+    };
+    let frame = beacon();
+    let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
+    sent.unwrap();
+}
+
+/// [`BEACON_UPLINK`]'s 51-byte frame alone, heard with this signal.
+fn beacon_heard(rssi: i32, snr: f32) -> String {
+    format!(
+        r#"{{"rxpk":[{{"tmst":1000,"chan":1,"rfch":0,"freq":904.3,"stat":1,"modu":"LORA","datr":"SF10BW125","codr":"4/5","lsnr":{snr},"rssi":{rssi},"size":51,"data":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEy"}}]}}"#
+    )
+}
+
+#[tokio::test]
+async fn one_frame_from_two_forwarders_is_one_reception_with_the_best_signal() {
+    let (mut backend, addr) = backend(Duration::from_secs(5)).await;
+    let first = peer(addr).await;
+    let second = peer(addr).await;
+    first.send(&gwmp(MAC, 1, 0x02, "")).await.unwrap();
+    second.send(&gwmp(OTHER_MAC, 1, 0x02, "")).await.unwrap();
+    first
+        .send(&gwmp(MAC, 2, 0x00, &beacon_heard(-118, -4.0)))
+        .await
+        .unwrap();
+    second
+        .send(&gwmp(OTHER_MAC, 2, 0x00, &beacon_heard(-96, 6.25)))
+        .await
+        .unwrap();
+    let heard = backend.receive().await.unwrap().unwrap();
+    assert_eq!((heard.frame.rssi_dbm, heard.frame.snr_db), (-96.0, 6.25));
+    assert_eq!(heard.frame.payload, (0..51).collect::<Vec<u8>>());
+    for forwarder in [&first, &second] {
+        expect_ack(forwarder, 0x04, 1).await;
+        expect_ack(forwarder, 0x01, 2).await;
+    }
+    // Nothing else was held: the copy was merged, not queued.
+    let more = tokio::time::timeout(Duration::from_millis(400), backend.receive()).await;
+    assert!(more.is_err(), "{more:?}");
+    let stats = backend.stats();
+    assert_eq!((stats.uplinks, stats.uplinks_merged), (2, 1));
+    assert_eq!(backend.gateways().len(), 2);
+}
+
+#[tokio::test]
+async fn the_configured_gateway_transmits_even_when_another_pulled_last() {
+    let mut config = SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap());
+    config.tx_gateway = Some(MacAddress::from(MAC));
+    let mut backend = SemtechUdpBackend::bind(config).await.unwrap();
+    let addr = backend.local_addr().unwrap();
+    let configured = peer(addr).await;
+    let other = peer(addr).await;
+
+    // Only the other one is connected: nothing transmits.
+    pull_and_uplink(&mut backend, &other, OTHER_MAC, 1, LORAWAN_UPLINK).await;
+    match backend.transmit(&beacon()).await {
+        Err(BackendError::Forwarder(TxRefusal::NoForwarder)) => {}
+        other => panic!("{other:?}"),
+    }
+    pull_and_uplink(&mut backend, &configured, MAC, 3, BEACON_UPLINK).await;
+    backend.receive().await.unwrap().unwrap();
+    // The other one pulls last (taken by a receive cut short, as the daemon's loop would).
+    other.send(&gwmp(OTHER_MAC, 5, 0x02, "")).await.unwrap();
+    let receiving = tokio::time::timeout(Duration::from_millis(300), backend.receive()).await;
+    assert!(receiving.is_err(), "no uplink was sent");
+    expect_ack(&other, 0x04, 5).await;
+
+    let peer = async {
+        let (token, _) = expect_pull_resp(&configured).await;
+        configured.send(&gwmp(MAC, token, 0x05, "")).await.unwrap();
+    };
+    let frame = beacon();
+    let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
+    sent.unwrap();
+    let nothing = tokio::time::timeout(Duration::from_millis(200), other.recv(&mut [0; 64])).await;
+    assert!(nothing.is_err(), "no PULL_RESP to the other forwarder");
+}
+
+/// An EU868 forwarder's 51-byte frame on 868.1 MHz.
+const EU868_UPLINK: &str = r#"{"rxpk":[{"tmst":1000,"chan":0,"rfch":1,"freq":868.1,"stat":1,"modu":"LORA","datr":"SF12BW125","codr":"4/5","lsnr":8.0,"rssi":-80,"size":51,"data":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEy"}]}"#;
+
+#[tokio::test]
+async fn a_forwarder_off_the_regions_band_is_refused_and_never_used() {
+    let mut config = SemtechUdpConfig::new("127.0.0.1:0".parse().unwrap());
+    config.merge_window = Duration::ZERO;
+    config.channel_plan = Some(ChannelPlan {
+        region: "US915".into(),
+        band_hz: (902_000_000, 928_000_000),
+        channels_hz: vec![904_300_000],
+        datarates: vec![(10, 125_000), (9, 125_000)],
+    });
+    let mut backend = SemtechUdpBackend::bind(config).await.unwrap();
+    let addr = backend.local_addr().unwrap();
+    let us915 = peer(addr).await;
+    let eu868 = peer(addr).await;
+
+    // The EU868 forwarder pulls and sends a frame on 868.1 MHz: acknowledged, refused, unheard.
+    eu868.send(&gwmp(OTHER_MAC, 1, 0x02, "")).await.unwrap();
+    eu868
+        .send(&gwmp(OTHER_MAC, 2, 0x00, EU868_UPLINK))
+        .await
+        .unwrap();
+    let receiving = tokio::time::timeout(Duration::from_millis(300), backend.receive()).await;
+    assert!(receiving.is_err(), "the EU868 frame is not a reception");
+    expect_ack(&eu868, 0x04, 1).await;
+    expect_ack(&eu868, 0x01, 2).await;
+    let refused = backend
+        .gateways()
+        .into_iter()
+        .find(|g| g.mac == MacAddress::from(OTHER_MAC))
+        .and_then(|g| g.refused)
+        .expect("refused");
+    let message = refused.to_string();
+    for part in ["AA:55:5A:00:00:00:02:02", "868100000 Hz", "US915"] {
+        assert!(message.contains(part), "{message}");
+    }
+
+    // The US915 forwarder is heard; the refused one's later frames, even in band, are not.
+    pull_and_uplink(&mut backend, &us915, MAC, 3, LORAWAN_UPLINK).await;
+    eu868
+        .send(&gwmp(OTHER_MAC, 4, 0x00, BEACON_UPLINK))
+        .await
+        .unwrap();
+    eu868.send(&gwmp(OTHER_MAC, 5, 0x02, "")).await.unwrap();
+    let receiving = tokio::time::timeout(Duration::from_millis(300), backend.receive()).await;
+    assert!(receiving.is_err(), "nothing from a refused forwarder");
+    assert_eq!(counter(&backend, "forwarders_refused"), 1);
+    assert_eq!(counter(&backend, "uplinks_refused"), 3);
+
+    // It pulled last, but beacons go through the forwarder of the region.
+    let peer = async {
+        let (token, _) = expect_pull_resp(&us915).await;
+        us915.send(&gwmp(MAC, token, 0x05, "")).await.unwrap();
     };
     let frame = beacon();
     let (sent, ()) = tokio::join!(backend.transmit(&frame), peer);
