@@ -45,7 +45,8 @@ async fn send(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply 
     let _ = stream.write_all(body).await;
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8(response).unwrap();
+    // Archive files are binary: their bodies are kept only as far as they are text.
+    let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
     let mut lines = head.lines();
     let status = lines.next().unwrap()[9..12].parse().unwrap();
