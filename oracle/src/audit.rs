@@ -153,12 +153,15 @@ pub async fn audit(
     entries: &[LedgerEntry],
     epoch: u64,
 ) -> Result<AuditReport, AuditError> {
+    let mut phases = crate::phases::PhaseTimes::start();
     ledger::verify_chain(entries, None)?;
+    phases.mark("ledger");
     let entry = entries
         .iter()
         .find(|e| e.manifest.epoch == epoch)
         .ok_or(AuditError::NoEntry(epoch))?;
     let archive = load_pinned(source, entry).await?;
+    phases.mark("archive");
     let config = archive.config.clone();
     let mut earlier = BTreeMap::new();
     let first = first_epoch_read(entry, &config);
@@ -168,8 +171,12 @@ pub async fn audit(
     {
         earlier.insert(e.manifest.epoch, load_pinned(source, e).await?);
     }
+    phases.mark("earlier_archives");
     let inputs = rebuild(entry, &archive, &earlier, &config);
+    phases.mark("rebuild");
     let decided = decide::decide(&inputs, &config)?;
+    phases.mark("decide");
+    tracing::info!(epoch, phases = %phases, "audit");
     Ok(AuditReport {
         epoch,
         reports: archive.beacons.len() + archive.witnesses.len(),

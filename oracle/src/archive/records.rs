@@ -249,12 +249,12 @@ fn archived_report<M: Message>(
 /// A report read from an archive record: the report, its id, its signer, status and reason.
 type SignedReport<M> = (M, String, [u8; 32], Status, Option<String>);
 
-/// A signed report of an archive record: decoded, its signature checked; with its id and key.
+/// The report of an archive record, decoded, with its id and key; its signature is checked
+/// with the file's others ([`check_signatures`]).
 fn signed_report<M: Signable + Default>(
     record: &proto::ArchivedReport,
 ) -> Result<SignedReport<M>, String> {
     let report = M::decode(record.report.as_slice()).map_err(|e| format!("report: {e}"))?;
-    report.verify().map_err(|e| format!("bad signature: {e}"))?;
     let key = key32(report.signer())?;
     let status = Status::parse(&record.status).map_err(|e| e.to_string())?;
     let reason = (!record.reason.is_empty()).then(|| record.reason.clone());
@@ -321,6 +321,32 @@ fn gateway_of(record: &proto::ArchivedGateway) -> Result<GatewayRow, String> {
         asserted_ms: record.asserted_ms,
         raw: record.assertion.clone(),
     })
+}
+
+/// Checks the signatures of a file's reports together ([`poc::signing::verify_batch`]),
+/// naming the first record whose signature fails.
+fn check_signatures<'a, M: Signable + 'a>(
+    file: &ArchiveFile,
+    reports: impl Iterator<Item = &'a M>,
+) -> Result<(), ArchiveError> {
+    let reports: Vec<&M> = reports.collect();
+    let results = poc::signing::verify_batch(&reports);
+    match results.iter().position(Result::is_err) {
+        None => Ok(()),
+        Some(index) => Err(ArchiveError::BadRecord {
+            file: file.sha256.clone(),
+            index,
+            detail: format!(
+                "{} file: bad signature: {}",
+                file.kind,
+                results[index]
+                    .as_ref()
+                    .err()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+        }),
+    }
 }
 
 /// Decodes a file and turns each record into a row, naming the file and record that fails.
@@ -473,10 +499,13 @@ impl EpochArchive {
         })?;
         let (f, b) = file(Kind::Beacons)?;
         let beacons = rows(f, b, beacon_of)?;
+        check_signatures(f, beacons.iter().map(|b| &b.report))?;
         let (f, b) = file(Kind::Witnesses)?;
         let witnesses = rows(f, b, witness_of)?;
+        check_signatures(f, witnesses.iter().map(|w| &w.report))?;
         let (f, b) = file(Kind::OtherWitnesses)?;
         let other_witnesses = rows(f, b, witness_of)?;
+        check_signatures(f, other_witnesses.iter().map(|w| &w.report))?;
         let (f, b) = file(Kind::Entropy)?;
         let entropy = rows(f, b, |e: &proto::Entropy| entropy_of(e, oracle))?;
         let (f, b) = file(Kind::Gateways)?;
