@@ -1,18 +1,19 @@
 //! The reward ledger: every closed epoch becomes a signed, hash-chained manifest that anyone can
 //! verify offline with the oracle's address alone.
 //!
-//! # Encoding (versions 1 and 2)
+//! # Encoding (versions 1, 2 and 3)
 //!
 //! All integers are unsigned little-endian. An entry is
 //!
 //! | field | bytes |
 //! |---|---|
-//! | magic `LPOCLDG1` (version 1) or `LPOCLDG2` (version 2) | 8 |
+//! | magic `LPOCLDG1` (version 1), `LPOCLDG2` (version 2) or `LPOCLDG3` (version 3) | 8 |
 //! | epoch | 8 |
 //! | start_ms, end_ms (the epoch's time range `[start, end)`) | 8 + 8 |
 //! | emission, beacon_pool, witness_pool, undistributed | 4 × 8 |
 //! | inputs digest ([`inputs_digest`]) | 32 |
-//! | version 2 only: the data-credit journal's digest ([`journal_digest`]), credits and fees in the epoch | 32 + 8 + 8 |
+//! | versions 2 and 3: the data-credit journal's digest ([`journal_digest`]), credits and fees in the epoch | 32 + 8 + 8 |
+//! | version 3 only: the SHA-256 of the epoch's report archive manifest (everything the close decided from) | 32 |
 //! | previous entry's hash (zeros for the first entry) | 32 |
 //! | Merkle root over the shares ([`merkle`]) | 32 |
 //! | share count `n` | 4 |
@@ -40,7 +41,11 @@ use sha2::{Digest, Sha256};
 pub const MAGIC: &[u8; 8] = b"LPOCLDG1";
 /// First bytes of a version 2 entry (with the data-credit journal's pin).
 pub const MAGIC_V2: &[u8; 8] = b"LPOCLDG2";
-/// Bytes of the journal pin of a version 2 entry.
+/// First bytes of a version 3 entry (with the journal's pin and the report archive's pin).
+pub const MAGIC_V3: &[u8; 8] = b"LPOCLDG3";
+/// Bytes of the archive pin of a version 3 entry.
+pub const ARCHIVE_PIN_LEN: usize = 32;
+/// Bytes of the journal pin of a version 2 or 3 entry.
 pub const JOURNAL_PIN_LEN: usize = 32 + 8 + 8;
 /// Bytes of one encoded share.
 pub const SHARE_LEN: usize = 56;
@@ -136,8 +141,11 @@ pub struct Manifest {
     pub undistributed: u64,
     /// SHA-256 of the epoch's inputs.
     pub inputs_digest: [u8; 32],
-    /// The epoch's data-credit journal (version 2 entries; `None` in version 1).
+    /// The epoch's data-credit journal (version 2 and 3 entries; `None` in version 1).
     pub journal: Option<JournalPin>,
+    /// SHA-256 of the epoch's report archive manifest (version 3 entries; `None` before). A
+    /// version 3 entry always carries a journal pin: signing one without fills in an empty pin.
+    pub archive: Option<[u8; 32]>,
     /// Hash of the previous entry, zeros for the first.
     pub prev_hash: [u8; 32],
     /// Shares sorted by public key.
@@ -256,12 +264,16 @@ pub fn journal_digest<'a>(items: impl IntoIterator<Item = JournalItem<'a>>) -> J
 impl Manifest {
     fn encode_unsigned(&self, merkle_root: &[u8; 32], oracle_key: &[u8; 32]) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            HEADER_LEN + JOURNAL_PIN_LEN + self.shares.len() * SHARE_LEN + TRAILER_LEN,
+            HEADER_LEN
+                + JOURNAL_PIN_LEN
+                + ARCHIVE_PIN_LEN
+                + self.shares.len() * SHARE_LEN
+                + TRAILER_LEN,
         );
-        out.extend_from_slice(if self.journal.is_some() {
-            MAGIC_V2
-        } else {
-            MAGIC
+        out.extend_from_slice(match (&self.archive, &self.journal) {
+            (Some(_), _) => MAGIC_V3,
+            (None, Some(_)) => MAGIC_V2,
+            (None, None) => MAGIC,
         });
         for v in [
             self.epoch,
@@ -280,6 +292,9 @@ impl Manifest {
             out.extend_from_slice(&pin.credits_dc.to_le_bytes());
             out.extend_from_slice(&pin.fees_dc.to_le_bytes());
         }
+        if let Some(archive) = &self.archive {
+            out.extend_from_slice(archive);
+        }
         out.extend_from_slice(&self.prev_hash);
         out.extend_from_slice(merkle_root);
         out.extend_from_slice(&(self.shares.len() as u32).to_le_bytes());
@@ -291,7 +306,10 @@ impl Manifest {
     }
 
     /// Signs the manifest with the oracle's key, computing its Merkle root.
-    pub fn sign(self, key: &Keypair) -> LedgerEntry {
+    pub fn sign(mut self, key: &Keypair) -> LedgerEntry {
+        if self.archive.is_some() && self.journal.is_none() {
+            self.journal = Some(JournalPin::default());
+        }
         let merkle_root = shares_root(&self.shares);
         let oracle_key = key.public_key();
         let signature = key.sign(&self.encode_unsigned(&merkle_root, &oracle_key));
@@ -351,12 +369,11 @@ impl LedgerEntry {
     pub fn decode(bytes: &[u8]) -> Result<Self, LedgerError> {
         let mut r = Reader { bytes, at: 0 };
         let magic = r.take(8)?;
-        let version_2 = if magic == MAGIC {
-            false
-        } else if magic == MAGIC_V2 {
-            true
-        } else {
-            return Err(LedgerError::Malformed("bad magic".into()));
+        let version = match magic {
+            m if m == MAGIC => 1,
+            m if m == MAGIC_V2 => 2,
+            m if m == MAGIC_V3 => 3,
+            _ => return Err(LedgerError::Malformed("bad magic".into())),
         };
         let epoch = r.u64()?;
         let start_ms = r.u64()?;
@@ -366,7 +383,7 @@ impl LedgerEntry {
         let witness_pool = r.u64()?;
         let undistributed = r.u64()?;
         let inputs_digest = r.array()?;
-        let journal = if version_2 {
+        let journal = if version >= 2 {
             Some(JournalPin {
                 digest: r.array()?,
                 credits_dc: r.u64()?,
@@ -375,13 +392,18 @@ impl LedgerEntry {
         } else {
             None
         };
+        let archive = if version >= 3 { Some(r.array()?) } else { None };
         let prev_hash = r.array()?;
         let merkle_root = r.array()?;
         let count = r.u32()?;
         if count > MAX_SHARES {
             return Err(LedgerError::Malformed(format!("{count} shares")));
         }
-        let pin_len = if version_2 { JOURNAL_PIN_LEN } else { 0 };
+        let pin_len = match version {
+            1 => 0,
+            2 => JOURNAL_PIN_LEN,
+            _ => JOURNAL_PIN_LEN + ARCHIVE_PIN_LEN,
+        };
         let expected_len = HEADER_LEN + pin_len + count as usize * SHARE_LEN + TRAILER_LEN;
         if bytes.len() != expected_len {
             return Err(LedgerError::Malformed(format!(
@@ -411,6 +433,7 @@ impl LedgerEntry {
                 undistributed,
                 inputs_digest,
                 journal,
+                archive,
                 prev_hash,
                 shares,
             },
@@ -652,6 +675,7 @@ mod tests {
             undistributed: 5,
             inputs_digest: [9; 32],
             journal: None,
+            archive: None,
             prev_hash,
             shares,
         }
@@ -699,6 +723,32 @@ mod tests {
         let version_1 = valid(4, entry.hash(), 1, &key);
         assert_eq!(&version_1.encode()[..8], MAGIC);
         verify_chain(&[entry, version_1], None).unwrap();
+    }
+
+    #[test]
+    fn an_archive_pin_makes_a_version_3_entry_that_round_trips_and_chains_after_older_ones() {
+        let key = Keypair::from_seed(1, 0);
+        let version_1 = valid(3, [0; 32], 2, &key);
+        let mut m = valid(4, version_1.hash(), 2, &key).manifest;
+        m.archive = Some([7; 32]);
+        let entry = m.sign(&key);
+        assert_eq!(entry.manifest.journal, Some(JournalPin::default()));
+        let bytes = entry.encode();
+        assert_eq!(&bytes[..8], MAGIC_V3);
+        assert_eq!(
+            bytes.len(),
+            HEADER_LEN + JOURNAL_PIN_LEN + ARCHIVE_PIN_LEN + 2 * SHARE_LEN + TRAILER_LEN
+        );
+        let decoded = LedgerEntry::decode(&bytes).unwrap();
+        assert_eq!(decoded, entry);
+        decoded.check().unwrap();
+        let mut tampered = bytes.clone();
+        tampered[8 + 8 * 7 + 32 + JOURNAL_PIN_LEN] ^= 1;
+        let tampered = LedgerEntry::decode(&tampered).unwrap();
+        assert_eq!(tampered.manifest.archive.unwrap()[0], 6);
+        assert_eq!(tampered.check(), Err(LedgerError::BadSignature));
+        assert!(LedgerEntry::decode(&bytes[..bytes.len() - 1]).is_err());
+        verify_chain(&[version_1, entry], None).unwrap();
     }
 
     /// Pools carry a remainder of 1 and 4 units that the shares do not, so amounts here are

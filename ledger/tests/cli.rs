@@ -23,6 +23,7 @@ fn entry(epoch: u64, prev_hash: [u8; 32], key: &Keypair) -> LedgerEntry {
         undistributed: 0,
         inputs_digest: [epoch as u8; 32],
         journal: None,
+        archive: None,
         prev_hash,
         shares,
     }

@@ -163,3 +163,30 @@ async fn forged_replayed_and_self_witnesses_are_rejected_with_their_reasons() {
     }
     assert!(report.witnesses_valid >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_reproduces_every_devnet_epoch_from_its_archive_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = network(8, 11, &dir).await;
+    let first = network.first_epoch();
+    for epoch in first..first + 2 {
+        network.run_epoch(epoch, |_, _| {}).await.unwrap();
+    }
+    let oracle = network.oracle();
+    let entries = oracle.ledger_entries().unwrap();
+    assert_eq!(entries.len(), 2);
+    let source = oracle::archive::Source::Dir(oracle.archive().unwrap().clone());
+    for entry in &entries {
+        let epoch = entry.manifest.epoch;
+        let report = oracle::audit::audit(&source, &entries, epoch)
+            .await
+            .unwrap();
+        assert!(
+            report.mismatches.is_empty(),
+            "epoch {epoch}: {:?}",
+            report.mismatches
+        );
+        assert_eq!(report.shares, entry.manifest.shares.len());
+        assert!(report.shares > 0 && report.reports > 0);
+    }
+}

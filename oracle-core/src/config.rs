@@ -175,6 +175,16 @@ impl HttpConfig {
     }
 }
 
+/// Where the oracle writes each closed epoch's report archive (`[archive]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// The archive's directory; unset: `archive/` in the data directory (an oracle over a
+    /// store alone, without a data directory, keeps no archive unless this is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
 /// Everything the oracle can be tuned with.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -241,6 +251,8 @@ pub struct OracleConfig {
     /// oracle processes; unset means the embedded SQLite file in the data directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// The report archive (`[archive]`).
+    pub archive: ArchiveConfig,
 }
 
 impl Default for OracleConfig {
@@ -272,6 +284,7 @@ impl Default for OracleConfig {
             rewards: RewardConfig::default(),
             http: HttpConfig::default(),
             database_url: None,
+            archive: ArchiveConfig::default(),
         }
     }
 }
@@ -284,6 +297,17 @@ impl OracleConfig {
             identity: crate::identity::IdentityConfig::open(),
             ..Self::default()
         }
+    }
+
+    /// The configuration as the rules read it, as TOML: without the store's address or the
+    /// archive's place, which decide nothing (what a report archive records).
+    pub fn rules_toml(&self) -> Result<String, ConfigError> {
+        let rules = Self {
+            database_url: None,
+            archive: ArchiveConfig::default(),
+            ..self.clone()
+        };
+        toml::to_string(&rules).map_err(|e| ConfigError::Parse(e.to_string()))
     }
 
     /// Parses and checks a TOML text; missing fields take their defaults.

@@ -7,7 +7,7 @@ use crate::config::OracleConfig;
 use crate::defences::{BeaconEvidence, Evidence, Flags};
 use crate::reason::RewardReason;
 use crate::reports::{
-    BeaconHearing, BeaconRow, EpochWitness, PaidBeacon, ReportTally, RewardRow, Status,
+    BeaconHearing, BeaconRow, EpochWitness, GatewayRow, PaidBeacon, ReportTally, RewardRow, Status,
 };
 use crate::reputation;
 use crate::rewards::{compute_rewards_weighted, EpochRewards, PocEvent, RewardError};
@@ -134,6 +134,30 @@ pub struct DecidedEpoch {
     pub rows: Vec<RewardRow>,
     /// Each paid beacon with its paid witnesses, in the beacons' order.
     pub paid: Vec<PaidBeacon>,
+}
+
+/// Where each hotspot of `beacons` and `witnesses` asserted, from the gateway rows read for
+/// them (a hotspot without a row, or without a valid cell, is `None`).
+pub fn placements(
+    beacons: &[BeaconRow],
+    witnesses: &[EpochWitness],
+    gateways: &[GatewayRow],
+) -> Placements {
+    let mut placements: Placements = beacons
+        .iter()
+        .map(|b| (b.pub_key, None))
+        .chain(witnesses.iter().map(|w| (w.pub_key, None)))
+        .collect();
+    for g in gateways {
+        let placed = g
+            .location
+            .and_then(|l| h3_coverage::cell_from_u64(l).ok())
+            .map(|cell| (cell, g.gain_ddbi));
+        if let Some(slot) = placements.get_mut(&g.pub_key) {
+            *slot = placed;
+        }
+    }
+    placements
 }
 
 /// Each valid beacon with its valid witnesses (`witnesses` ordered by beacon), in the beacons'

@@ -36,7 +36,8 @@ pub struct ReputationConfig {
     pub prior_valid: f64,
     /// Prior pseudo-count of invalid weight (β₀).
     pub prior_invalid: f64,
-    /// Most recent beacons and most recent witnesses each considered.
+    /// Most recent beacons and most recent witnesses each considered (of those received
+    /// before the window's end: later reports change nothing).
     pub max_reports: u32,
 }
 

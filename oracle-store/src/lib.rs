@@ -425,9 +425,11 @@ pub trait EpochStore: Send + Sync + 'static {
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<Vec<EpochWitness>>>;
-    /// Of every hotspot's latest `limit` reports of `kind` (newest first by receive time, then
-    /// row id, as [`ExplorerStore::recent_beacons`] and [`ExplorerStore::recent_witnesses`] take them), those
-    /// received in `[from_ms, to_ms)`, counted by hotspot, status and reason.
+    /// Of every hotspot's latest `limit` reports of `kind` received before `to_ms` (newest
+    /// first by receive time, then row id, as [`ExplorerStore::recent_beacons`] and
+    /// [`ExplorerStore::recent_witnesses`] take them), those received in `[from_ms, to_ms)`,
+    /// counted by hotspot, status and reason. Reports received at or after `to_ms` change
+    /// nothing, so a close decides the same whenever it runs.
     fn report_tallies(
         &self,
         kind: ReportKind,
@@ -449,6 +451,26 @@ pub trait EpochStore: Send + Sync + 'static {
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
+    /// Every beacon received in `[from_ms, to_ms)`, whatever its status, oldest first (then by
+    /// row id): what a report archive records.
+    fn beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
+    /// Every witness received in `[from_ms, to_ms)`, whatever its status, oldest first (then by
+    /// row id).
+    fn witnesses_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>>;
+    /// Every entropy value published in `[from_ms, to_ms)`, oldest first.
+    fn entropy_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EntropyRow>>>;
     /// Receive time of the oldest report, if any.
     fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>>;
     /// A closed epoch's stored report (JSON).

@@ -702,14 +702,15 @@ impl EpochStore for PostgresStore {
         limit: u32,
     ) -> BoxFuture<'_, StoreResult<Vec<ReportTally>>> {
         Box::pin(async move {
-            // A report's rank counts only newer reports, so leaving out those received before
-            // `from_ms` ranks the others exactly as the whole history would.
+            // A report's rank counts only newer reports before `to_ms`, so leaving out those
+            // received before `from_ms` ranks the others exactly as the whole history would,
+            // and reports received after the span change nothing.
             let rows = sqlx::query(&format!(
                 "SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM (
                    SELECT pub_key, status, reason, received_ms, ROW_NUMBER() OVER (
                      PARTITION BY pub_key ORDER BY received_ms DESC, id DESC) AS rank
-                   FROM {} WHERE received_ms >= $1) AS ranked
-                 WHERE rank <= $2 AND received_ms < $3 GROUP BY pub_key, status, reason",
+                   FROM {} WHERE received_ms >= $1 AND received_ms < $3) AS ranked
+                 WHERE rank <= $2 GROUP BY pub_key, status, reason",
                 kind.table()
             ))
             .bind(i(from_ms))
@@ -735,6 +736,30 @@ impl EpochStore for PostgresStore {
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<Vec<BeaconHearing>>> {
         Box::pin(shared::beacon_hearings(&self.pool, from_ms, to_ms))
+    }
+
+    fn beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(shared::beacons_between(&self.pool, from_ms, to_ms))
+    }
+
+    fn witnesses_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(shared::witnesses_between(&self.pool, from_ms, to_ms))
+    }
+
+    fn entropy_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EntropyRow>>> {
+        Box::pin(shared::entropy_between(&self.pool, from_ms, to_ms))
     }
 
     fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {

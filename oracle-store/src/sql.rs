@@ -216,6 +216,45 @@ macro_rules! shared_sql {
         }
 
         /// See the store trait's method of the same name.
+        pub(super) async fn beacons_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<BeaconRow>> {
+            let rows = sqlx::query(&format!(
+                "SELECT {BEACON_COLS} FROM beacons WHERE received_ms >= $1 AND received_ms < $2
+                 ORDER BY received_ms, id"
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(pool)
+            .await?;
+            collect(rows, beacon_row)
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn witnesses_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<WitnessRow>> {
+            let rows = sqlx::query(&format!(
+                "SELECT {WITNESS_COLS} FROM witnesses WHERE received_ms >= $1 AND received_ms < $2
+                 ORDER BY received_ms, id"
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(pool)
+            .await?;
+            collect(rows, witness_row)
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn entropy_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<EntropyRow>> {
+            let rows = sqlx::query(
+                "SELECT * FROM entropy WHERE timestamp_ms >= $1 AND timestamp_ms < $2
+                 ORDER BY timestamp_ms, id",
+            )
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_all(pool)
+            .await?;
+            collect(rows, entropy_row)
+        }
+
+        /// See the store trait's method of the same name.
         pub(super) async fn rejection_counts_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<BTreeMap<String, u64>> {
             let mut map = BTreeMap::new();
             for sql in [

@@ -876,18 +876,20 @@ impl EpochStore for SqliteStore {
         limit: u32,
     ) -> BoxFuture<'_, StoreResult<Vec<ReportTally>>> {
         Box::pin(async move {
-            // A report's rank counts only newer reports, so leaving out those received before
-            // `from_ms` ranks the others exactly as the whole history would. A hotspot with at
-            // most `limit` reports since then has every one of them ranked within the limit:
+            // A report's rank counts only newer reports before `to_ms`, so leaving out those
+            // received before `from_ms` ranks the others exactly as the whole history would,
+            // and reports received after the span (while the close waits) change nothing. A
+            // hotspot with at most `limit` reports in the span has every one of them ranked within the limit:
             // only the others ("heavy") need ranking, which SQLite does by sorting (the
             // costly part at a million reports).
             let table = kind.table();
             let heavy: Option<Vec<u8>> = sqlx::query_scalar(&format!(
-                "SELECT pub_key FROM {table} WHERE received_ms >= ?
-                 GROUP BY pub_key HAVING COUNT(*) > ? LIMIT 1"
+                "SELECT pub_key FROM {table} WHERE received_ms >= ?1 AND received_ms < ?3
+                 GROUP BY pub_key HAVING COUNT(*) > ?2 LIMIT 1"
             ))
             .bind(i(from_ms))
             .bind(limit)
+            .bind(i(to_ms))
             .fetch_optional(&self.pool)
             .await?;
             let rows = if heavy.is_none() {
@@ -902,7 +904,7 @@ impl EpochStore for SqliteStore {
             } else {
                 sqlx::query(&format!(
                     "WITH heavy AS MATERIALIZED (
-                       SELECT pub_key FROM {table} WHERE received_ms >= ?1
+                       SELECT pub_key FROM {table} WHERE received_ms >= ?1 AND received_ms < ?3
                        GROUP BY pub_key HAVING COUNT(*) > ?2)
                      SELECT pub_key, status, reason, COUNT(*), MAX(received_ms) FROM {table}
                      WHERE received_ms >= ?1 AND received_ms < ?3
@@ -913,8 +915,9 @@ impl EpochStore for SqliteStore {
                        SELECT pub_key, status, reason, received_ms, ROW_NUMBER() OVER (
                          PARTITION BY pub_key ORDER BY received_ms DESC, id DESC) AS rank
                        FROM {table}
-                       WHERE received_ms >= ?1 AND pub_key IN (SELECT pub_key FROM heavy))
-                     WHERE rank <= ?2 AND received_ms < ?3 GROUP BY pub_key, status, reason"
+                       WHERE received_ms >= ?1 AND received_ms < ?3
+                         AND pub_key IN (SELECT pub_key FROM heavy))
+                     WHERE rank <= ?2 GROUP BY pub_key, status, reason"
                 ))
                 .bind(i(from_ms))
                 .bind(limit)
@@ -940,6 +943,30 @@ impl EpochStore for SqliteStore {
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<Vec<BeaconHearing>>> {
         Box::pin(shared::beacon_hearings(&self.pool, from_ms, to_ms))
+    }
+
+    fn beacons_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
+        Box::pin(shared::beacons_between(&self.pool, from_ms, to_ms))
+    }
+
+    fn witnesses_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
+        Box::pin(shared::witnesses_between(&self.pool, from_ms, to_ms))
+    }
+
+    fn entropy_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> BoxFuture<'_, StoreResult<Vec<EntropyRow>>> {
+        Box::pin(shared::entropy_between(&self.pool, from_ms, to_ms))
     }
 
     fn earliest_report_ms(&self) -> BoxFuture<'_, StoreResult<Option<u64>>> {

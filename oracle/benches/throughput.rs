@@ -19,7 +19,9 @@
 //!   pass (`verify_pending`: every beacon and witness validated, statuses written, witnesses
 //!   decided), and of closing the reward epoch (`close_epoch`). `--defences off` closes the
 //!   epoch without the epoch-wide defences (`oracle::defences`), whose pairwise checks grow
-//!   with the square of the hotspot count; the figure says which ran.
+//!   with the square of the hotspot count; the figure says which ran. The close writes the
+//!   epoch's report archive and ledger entry (in a temporary directory), and `ledger audit`
+//!   then recomputes the epoch from them ([`oracle::audit`]): its time, and that it matches.
 //!
 //! `--reuse NAME` keeps the verified network for the next run: in the SQLite file `NAME.sqlite`
 //! of the working directory, or the PostgreSQL schema `bench_NAME`. A run that finds it
@@ -447,12 +449,15 @@ async fn epoch_bench(
     let clock = Arc::new(ManualClock::new(START_MS));
     let mut config = OracleConfig::open();
     config.defences.enabled = defences;
+    config.archive.dir = Some(dir.path().join("archive"));
+    let ledger_path = dir.path().join(ledger::LEDGER_FILE);
     let oracle = Oracle::with_store(
         config,
         store.clone(),
         Keypair::from_seed(1, 1),
         clock.clone(),
-    );
+    )
+    .keeping_ledger(ledger::LedgerFile::new(ledger_path.clone()));
     if !reused {
         build_network(&oracle, &store, &clock, hotspots, per_beacon, kind).await;
     }
@@ -470,11 +475,36 @@ async fn epoch_bench(
         report.flagged.len(),
         rewards_digest(&report)
     );
+    audit_bench(kind, &dir.path().join("archive"), &ledger_path, epoch).await;
     drop(oracle);
     drop(store);
     if reuse.is_none() {
         drop_schema(kind, "epoch").await;
     }
+}
+
+/// Audits the closed epoch from the archive its close wrote and the ledger, timed.
+async fn audit_bench(kind: &str, archive: &std::path::Path, ledger: &std::path::Path, epoch: u64) {
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let entries = ledger::read_ledger(ledger).unwrap();
+    let source = oracle::archive::Source::Dir(oracle::archive::ArchiveDir::new(archive.into()));
+    let report = oracle::audit::audit(&source, &entries, epoch)
+        .await
+        .unwrap();
+    let (s, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let bytes: u64 = std::fs::read_dir(archive.join(oracle::archive::FILES_DIR))
+        .unwrap()
+        .filter_map(|f| f.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "{kind}: ledger audit: {} archived reports ({:.1} MB of archive), {} shares recomputed, {} differences in {s:.2} s, CPU {cpu:.2} s",
+        report.reports,
+        bytes as f64 / 1e6,
+        report.shares,
+        report.mismatches.len()
+    );
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
 }
 
 /// A digest of an epoch's rewards, flags and reputations, to compare two builds' epochs.

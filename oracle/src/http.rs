@@ -160,6 +160,7 @@ fn explorer_routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
             ("/api/v1/reasons", get(reasons)),
         ])
         .chain(crate::ledger_service::routes())
+        .chain(crate::archive::routes::routes())
         .chain(crate::reputation::routes())
         .chain(crate::links::routes())
         .chain(crate::reward_history::routes())

@@ -6,6 +6,8 @@
 
 #![warn(missing_docs)]
 
+pub mod archive;
+pub mod audit;
 pub mod client_limits;
 pub mod clock;
 pub mod config;
@@ -70,6 +72,8 @@ struct Inner {
     verify_lock: tokio::sync::Mutex<()>,
     /// The reward ledger, appended to when an epoch closes (`None`: no ledger is kept).
     ledger: Option<::ledger::LedgerFile>,
+    /// The report archive, written when an epoch closes (`None`: no archive is kept).
+    archive: Option<archive::ArchiveDir>,
     /// Signature checks of beacon reports submitted one by one, done together.
     beacon_signatures: Arc<ingest::SignatureQueue<proto::BeaconReport>>,
     /// Signature checks of witness reports submitted one by one, done together.
@@ -114,20 +118,27 @@ impl Oracle {
             inner.ledger = Some(::ledger::LedgerFile::new(
                 data_dir.join(::ledger::LEDGER_FILE),
             ));
+            if inner.archive.is_none() {
+                inner.archive = Some(archive::ArchiveDir::new(
+                    data_dir.join(archive::DEFAULT_DIR),
+                ));
+            }
         }
         Ok(oracle)
     }
 
     /// An oracle over any [`Store`] with the given key; it keeps no reward ledger file (see
-    /// [`Oracle::open`]).
+    /// [`Oracle::open`]), and a report archive only where `[archive] dir` says.
     pub fn with_store(
         config: OracleConfig,
         store: Arc<dyn Store>,
         key: Keypair,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let archive = config.archive.dir.clone().map(archive::ArchiveDir::new);
         Self {
             inner: Arc::new(Inner {
+                archive,
                 config,
                 clock,
                 store,
@@ -139,6 +150,15 @@ impl Oracle {
                 stranger_rejections: std::sync::Mutex::default(),
             }),
         }
+    }
+
+    /// The same oracle keeping its reward ledger in `ledger` (as [`Oracle::open`] does in its
+    /// data directory); only before the oracle is first cloned, otherwise it is returned as is.
+    pub fn keeping_ledger(mut self, ledger: ::ledger::LedgerFile) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.ledger = Some(ledger);
+        }
+        self
     }
 
     /// The oracle's address (its entropy-signing public key).

@@ -1,6 +1,6 @@
 //! `oracle serve`: runs the proof-of-coverage oracle until Ctrl-C. `oracle credit`: adds data
 //! credits to an owner's balance. `oracle ledger …`: exports and verifies the signed reward
-//! ledger offline.
+//! ledger offline, and audits an epoch from its report archive.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -79,8 +79,52 @@ enum Command {
     /// The signed, hash-chained reward ledger.
     Ledger {
         #[command(subcommand)]
-        command: ledger::cli::LedgerCommand,
+        command: LedgerCommand,
     },
+}
+
+/// `oracle ledger`: the ledger's own commands, and the audit.
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute an epoch's shares from its report archive and the ledger alone, and check them
+    /// against the ledger entry; names every differing share.
+    Audit {
+        /// The archive: a directory, or an oracle's HTTP API (`http://host:port`).
+        #[arg(long)]
+        archive: String,
+        /// The ledger file.
+        #[arg(long)]
+        ledger: PathBuf,
+        /// The epoch to audit.
+        #[arg(long)]
+        epoch: u64,
+    },
+    #[command(flatten)]
+    Offline(ledger::cli::LedgerCommand),
+}
+
+/// `oracle ledger audit`: prints what was checked; fails naming every difference.
+async fn audit(archive: &str, ledger: &std::path::Path, epoch: u64) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let entries = ledger::read_ledger(ledger)?;
+    let source = oracle::archive::Source::parse(archive);
+    let report = oracle::audit::audit(&source, &entries, epoch).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    for mismatch in &report.mismatches {
+        println!("MISMATCH {mismatch}");
+    }
+    println!(
+        "epoch {epoch}: {} archived reports, {} shares recomputed, earlier epochs read {:?}, {seconds:.2} s",
+        report.reports, report.shares, report.earlier_epochs
+    );
+    if !report.mismatches.is_empty() {
+        anyhow::bail!(
+            "epoch {epoch}: {} differences from the ledger entry",
+            report.mismatches.len()
+        );
+    }
+    println!("epoch {epoch}: the ledger entry is reproduced exactly");
+    Ok(())
 }
 
 #[tokio::main]
@@ -92,7 +136,17 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Ledger { command } => return Ok(ledger::cli::run(command)?),
+        Command::Ledger {
+            command: LedgerCommand::Offline(command),
+        } => return Ok(ledger::cli::run(command)?),
+        Command::Ledger {
+            command:
+                LedgerCommand::Audit {
+                    archive,
+                    ledger,
+                    epoch,
+                },
+        } => audit(&archive, &ledger, epoch).await?,
         Command::Credit {
             place,
             owner,

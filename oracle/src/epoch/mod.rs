@@ -19,35 +19,33 @@
 //!
 //! The close runs as named steps, each timed in the log: `verify` (pending reports),
 //! `read_reports`, `read_gateways`, `defences`, `tallies` ([`Oracle::load_epoch`]), `decide`
-//! ([`oracle_core::epoch::decide`], pure), `store` and `ledger`.
+//! ([`oracle_core::epoch::decide`], pure), `archive` (everything it decided from, written to
+//! the report archive, [`crate::archive`]), `store` and `ledger` (whose entry pins the
+//! archive's manifest).
 
 pub use oracle_core::epoch::{EpochReport, HotspotRewardRow};
 
 use crate::error::OracleError;
 use crate::phases::PhaseTimes;
-use crate::store::{BeaconRow, EpochWitness, ReportKind, ReportTally};
+use crate::store::{BeaconRow, EpochWitness, GatewayRow, ReportKind, ReportTally};
 use crate::Oracle;
 use oracle_core::defences::{EvidenceRecord, Flags};
 use oracle_core::epoch::{self as decide, DecidedEpoch, EpochInputs, LatestValid, Placements};
 use oracle_core::suspicion;
 use std::collections::HashMap;
 
-/// What [`Oracle::load_reports`] loads: the epoch's valid beacons and witnesses, where their
-/// hotspots asserted, their owners, and the defences' flags.
-type LoadedReports = (
-    Vec<BeaconRow>,
-    Vec<EpochWitness>,
-    Placements,
-    HashMap<[u8; 32], [u8; 32]>,
-    Flags,
-);
+/// What [`Oracle::load_reports`] loads: the epoch's valid reports as
+/// [`Oracle::load_valid_reports`] reads them, and the defences' flags.
+type LoadedReports = (ValidReports, Flags);
 
-/// The epoch's valid beacons and witnesses, where their hotspots asserted, and their owners.
+/// The epoch's valid beacons and witnesses, where their hotspots asserted (with the gateway
+/// rows that say so), and their owners.
 type ValidReports = (
     Vec<BeaconRow>,
     Vec<EpochWitness>,
     Placements,
     HashMap<[u8; 32], [u8; 32]>,
+    Vec<GatewayRow>,
 );
 
 /// The first and the first-after millisecond of epoch `epoch`.
@@ -89,8 +87,10 @@ impl Oracle {
         let _guard = self.lock_verifier().await?;
         if let Some(report) = self.epoch_report(epoch).await? {
             // A crash between storing the epoch and appending its ledger entry leaves the entry
-            // missing; it is appended now, from the stored report.
-            self.append_ledger_entry(&report, None).await?;
+            // missing; it is appended now, from the stored report (and the archive written
+            // before the epoch was stored).
+            let archive = self.archived_manifest(epoch)?;
+            self.append_ledger_entry(&report, None, archive).await?;
             return Ok(report);
         }
         let ready_at_ms = self.epoch_ready_at_ms(epoch);
@@ -100,29 +100,39 @@ impl Oracle {
         let mut phases = PhaseTimes::start();
         self.verify_pending_locked().await?;
         phases.mark("verify");
-        let inputs = self.load_epoch(epoch, &mut phases).await?;
+        let (inputs, gateways) = self.load_epoch(epoch, &mut phases).await?;
         let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())?;
         phases.mark("decide");
+        let archive = match self.archive() {
+            Some(dir) => {
+                let archive = self.gather_archive(&inputs, gateways).await?;
+                let span = (inputs.start_ms, inputs.end_ms);
+                Some(self.write_archive(dir, epoch, span, &archive)?)
+            }
+            None => None,
+        };
+        phases.mark("archive");
         let json = serde_json::to_string(&report)
             .map_err(|source| OracleError::ReportEncoding { epoch, source })?;
         self.store()
             .put_epoch(epoch, self.now_ms(), &json, &rows, &paid)
             .await?;
         phases.mark("store");
-        self.append_ledger_entry(&report, Some(&rows)).await?;
+        self.append_ledger_entry(&report, Some(&rows), archive)
+            .await?;
         phases.mark("ledger");
         tracing::info!(epoch, phases = %phases, "epoch closed");
         Ok(report)
     }
 
-    /// Loads what the close of `epoch` decides from. The store tallies the hotspots' recent
-    /// reports (for reputation and HIP-106) while the epoch's reports are read and the
-    /// defences run on every core.
+    /// Loads what the close of `epoch` decides from, with the gateway rows its placements come
+    /// from. The store tallies the hotspots' recent reports (for reputation and HIP-106) while
+    /// the epoch's reports are read and the defences run on every core.
     async fn load_epoch(
         &self,
         epoch: u64,
         phases: &mut PhaseTimes,
-    ) -> Result<EpochInputs, OracleError> {
+    ) -> Result<(EpochInputs, Vec<GatewayRow>), OracleError> {
         let config = self.config();
         let (start_ms, end_ms) = epoch_span(epoch, config.epoch_ms);
         let reputation_start = end_ms.saturating_sub(config.reputation.window_ms);
@@ -138,7 +148,7 @@ impl Oracle {
         };
         let (tallies, reports) =
             futures::join!(tallies, self.load_reports(start_ms, end_ms, phases));
-        let (beacons, witnesses, placements, owners, mut flags) = reports?;
+        let ((beacons, witnesses, placements, owners, gateways), mut flags) = reports?;
         let (beacon_tallies, witness_tallies, rejections) = tallies?;
         phases.mark("tallies");
         if config.defences.enabled {
@@ -152,7 +162,7 @@ impl Oracle {
             .await?;
         let mut recent = beacon_tallies;
         recent.extend(witness_tallies);
-        Ok(EpochInputs {
+        let inputs = EpochInputs {
             epoch,
             start_ms,
             end_ms,
@@ -165,7 +175,8 @@ impl Oracle {
             active_witnesses,
             rejections,
             owners,
-        })
+        };
+        Ok((inputs, gateways))
     }
 
     /// The epoch's valid beacons and witnesses, where their hotspots asserted, their owners,
@@ -177,12 +188,11 @@ impl Oracle {
         end_ms: u64,
         phases: &mut PhaseTimes,
     ) -> Result<LoadedReports, OracleError> {
-        let (beacons, witnesses, placements, owners) =
-            self.load_valid_reports(start_ms, end_ms, phases).await?;
+        let valid = self.load_valid_reports(start_ms, end_ms, phases).await?;
         let config = self.config();
         let flags = if config.defences.enabled {
-            let evidence = decide::evidence(&beacons, &witnesses, &placements);
-            let (config, owners) = (config.clone(), owners.clone());
+            let evidence = decide::evidence(&valid.0, &valid.1, &valid.2);
+            let (config, owners) = (config.clone(), valid.3.clone());
             match tokio::task::spawn_blocking(move || {
                 decide::defence_flags(&evidence, &owners, &config)
             })
@@ -195,7 +205,7 @@ impl Oracle {
             Flags::new()
         };
         phases.mark("defences");
-        Ok((beacons, witnesses, placements, owners, flags))
+        Ok((valid, flags))
     }
 
     /// The epoch's valid beacons and witnesses, where their hotspots asserted, and their
@@ -211,7 +221,8 @@ impl Oracle {
             self.store().epoch_witnesses(start_ms, end_ms),
         )?;
         phases.mark("read_reports");
-        let placements = self.placements(&beacons, &witnesses).await?;
+        let gateways = self.gateways_of(&beacons, &witnesses).await?;
+        let placements = decide::placements(&beacons, &witnesses, &gateways);
         let owners: HashMap<[u8; 32], [u8; 32]> = self
             .store()
             .bindings()
@@ -221,7 +232,7 @@ impl Oracle {
             .map(|b| (b.hotspot, b.owner))
             .collect();
         phases.mark("read_gateways");
-        Ok((beacons, witnesses, placements, owners))
+        Ok((beacons, witnesses, placements, owners, gateways))
     }
 
     /// What the epoch-wide defences judge `epoch` on: its valid reports' evidence and the
@@ -230,19 +241,19 @@ impl Oracle {
     pub async fn epoch_evidence(&self, epoch: u64) -> Result<EvidenceRecord, OracleError> {
         let (start_ms, end_ms) = epoch_span(epoch, self.config().epoch_ms);
         let mut phases = PhaseTimes::start();
-        let (beacons, witnesses, placements, owners) = self
+        let (beacons, witnesses, placements, owners, _) = self
             .load_valid_reports(start_ms, end_ms, &mut phases)
             .await?;
         let evidence = decide::evidence(&beacons, &witnesses, &placements);
         Ok(EvidenceRecord::new(&evidence, &owners))
     }
 
-    /// Where each hotspot of the epoch's reports asserted.
-    async fn placements(
+    /// The gateway rows of the hotspots of the epoch's reports: where they asserted.
+    async fn gateways_of(
         &self,
         beacons: &[BeaconRow],
         witnesses: &[EpochWitness],
-    ) -> Result<Placements, OracleError> {
+    ) -> Result<Vec<GatewayRow>, OracleError> {
         let mut keys: Vec<[u8; 32]> = beacons
             .iter()
             .map(|b| b.pub_key)
@@ -250,17 +261,7 @@ impl Oracle {
             .collect();
         keys.sort_unstable();
         keys.dedup();
-        let mut placements: Placements = keys.iter().map(|key| (*key, None)).collect();
-        for g in self.store().gateways_with_keys(&keys).await? {
-            let placed = g
-                .location
-                .and_then(|l| h3_coverage::cell_from_u64(l).ok())
-                .map(|cell| (cell, g.gain_ddbi));
-            if let Some(slot) = placements.get_mut(&g.pub_key) {
-                *slot = placed;
-            }
-        }
-        Ok(placements)
+        Ok(self.store().gateways_with_keys(&keys).await?)
     }
 
     /// The defences' flags of the closed epochs whose suspicion still counts for `epoch`

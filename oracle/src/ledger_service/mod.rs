@@ -42,13 +42,15 @@ impl Oracle {
 
     /// Appends the ledger entry of a closed epoch unless the ledger already reaches it. The
     /// shares come from the close's reward rows (`rows`) or, for an epoch stored before a
-    /// crash, from its stored report; the inputs digest is the one the close computed over what
+    /// crash, from its stored report; `archive` is the hash of the epoch's report archive
+    /// manifest (a version 3 entry pins it); the inputs digest is the one the close computed over what
     /// it paid; the journal pin covers the data-credit journal's entries of the epoch's span. An epoch older than the ledger's head cannot be chained any more and is left
     /// out (logged).
     pub(crate) async fn append_ledger_entry(
         &self,
         report: &EpochReport,
         rows: Option<&[RewardRow]>,
+        archive: Option<[u8; 32]>,
     ) -> Result<(), OracleError> {
         let Some(ledger) = self.ledger() else {
             return Ok(());
@@ -94,6 +96,7 @@ impl Oracle {
             undistributed: report.undistributed,
             inputs_digest,
             journal: Some(journal),
+            archive,
             prev_hash: prev.map_or([0; 32], LedgerEntry::hash),
             shares,
         };

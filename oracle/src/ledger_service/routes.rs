@@ -28,6 +28,7 @@ pub fn entry_header(entry: &LedgerEntry) -> Value {
         "shares": m.shares.len(),
         "inputs_digest": hex::encode(m.inputs_digest),
         "dc_journal": m.journal,
+        "archive": m.archive.map(hex::encode),
         "prev_hash": hex::encode(m.prev_hash),
         "merkle_root": hex::encode(entry.merkle_root),
         "hash": hex::encode(entry.hash()),

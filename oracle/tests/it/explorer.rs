@@ -45,7 +45,8 @@ async fn send(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply 
     let _ = stream.write_all(body).await;
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8(response).unwrap();
+    // Archive files are binary: their bodies are kept only as far as they are text.
+    let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
     let mut lines = head.lines();
     let status = lines.next().unwrap()[9..12].parse().unwrap();
@@ -84,6 +85,8 @@ struct Fixture {
     witnesses: Vec<Hotspot>,
     far: Hotspot,
     epoch: u64,
+    /// The name of the epoch's archive manifest.
+    manifest: String,
 }
 
 async fn fixture() -> Fixture {
@@ -115,7 +118,13 @@ async fn fixture() -> Fixture {
     let epoch = START_MS / DAY_MS;
     net.clock.set((epoch + 1) * DAY_MS + 200_000);
     net.oracle.close_epoch(epoch).await.unwrap();
+    let manifest = net
+        .oracle
+        .archive()
+        .and_then(|a| a.epoch_manifest(epoch).unwrap())
+        .expect("the closed epoch is archived");
     Fixture {
+        manifest,
         net,
         addr,
         beaconer,
@@ -709,10 +718,12 @@ async fn the_map_page_and_its_assets_are_served_by_the_oracle() {
     }
 }
 
-/// The path with every `{param}` replaced by a value that exists in the fixture.
-fn concrete(path: &str, address: &str, epoch: u64) -> String {
+/// The path with every `{param}` replaced by a value that exists in the fixture (the archive
+/// file is the manifest of the fixture's epoch, which `oracle::archive` names by its hash).
+fn concrete(path: &str, address: &str, f: &Fixture) -> String {
     path.replace("{address}", address)
-        .replace("{epoch}", &epoch.to_string())
+        .replace("{epoch}", &f.epoch.to_string())
+        .replace("{sha256}", &f.manifest)
 }
 
 #[tokio::test]
@@ -751,7 +762,7 @@ async fn the_openapi_document_matches_the_router() {
                     query.push(format!("{}={example}", p["name"].as_str().unwrap()));
                 }
             }
-            let mut uri = concrete(path, &address, f.epoch);
+            let mut uri = concrete(path, &address, &f);
             if !query.is_empty() {
                 uri = format!("{uri}?{}", query.join("&"));
             }
@@ -807,17 +818,17 @@ async fn probe(f: &Fixture, doc: &Value, path: &str, op: &Value) -> Vec<(String,
     let address = f.beaconer.key.address().to_string();
     let unknown = poc::Keypair::from_seed(99, 9).address().to_string();
     let mut uris = vec![
-        format!("{}?zzz=1", concrete(path, &address, f.epoch)),
+        format!("{}?zzz=1", concrete(path, &address, f)),
         format!(
             "{}?pad={}",
-            concrete(path, &address, f.epoch),
+            concrete(path, &address, f),
             "a".repeat(MAX_URI)
         ),
     ];
     for p in op["parameters"].as_array().into_iter().flatten() {
         let p = resolve(doc, p);
         let name = p["name"].as_str().unwrap();
-        let base = concrete(path, &address, f.epoch);
+        let base = concrete(path, &address, f);
         if p["in"] == "query" {
             uris.push(format!("{base}?{name}=%2B1"));
             uris.push(format!("{base}?{name}=x"));
@@ -826,7 +837,7 @@ async fn probe(f: &Fixture, doc: &Value, path: &str, op: &Value) -> Vec<(String,
         let template = format!("{{{name}}}");
         for value in ["%2B1", "x", unknown.as_str(), "999999"] {
             let with = path.replace(&template, value);
-            uris.push(concrete(&with, &address, f.epoch));
+            uris.push(concrete(&with, &address, f));
         }
     }
     let mut answers = Vec::new();
@@ -834,7 +845,7 @@ async fn probe(f: &Fixture, doc: &Value, path: &str, op: &Value) -> Vec<(String,
         let status = get(f.addr, &uri).await.status;
         answers.push((uri.chars().take(120).collect(), status));
     }
-    let uri = concrete(path, &address, f.epoch);
+    let uri = concrete(path, &address, f);
     let status = send(f.addr, "GET", &uri, &vec![b'x'; MAX_BODY + 1])
         .await
         .status;
@@ -861,6 +872,11 @@ fn check_parameter_formats(doc: &Value, op: &Value, path: &str) {
             "offset" | "epoch" => assert_eq!(schema["maximum"], MAX_NUMBER, "{at}"),
             "resolution" => assert_eq!(schema["maximum"], MAX_COVERAGE_RESOLUTION, "{at}"),
             "q" => assert_eq!(schema["maxLength"], MAX_QUERY_LEN, "{at}"),
+            "sha256" => {
+                assert_eq!(schema["minLength"], 64, "{at}");
+                assert_eq!(schema["maxLength"], 64, "{at}");
+                assert!(schema["pattern"].is_string(), "{at}");
+            }
             other => panic!("{at}: no check for parameter {other}"),
         }
     }

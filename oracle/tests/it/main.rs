@@ -4,6 +4,7 @@
 mod common;
 
 mod abuse;
+mod audit;
 mod crash;
 mod defences;
 mod epoch;

@@ -653,7 +653,7 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
             tally(2, Status::Pending, None, 1, 1_500),
         ]
     );
-    // Only each hotspot's latest report counts, even when it lies outside the span.
+    // Only each hotspot's latest report counts; reports after the span change nothing.
     assert_eq!(
         tallies(0, 10_000, 1).await,
         vec![
@@ -663,7 +663,10 @@ async fn bulk_lookups_verdicts_and_tallies(f: &Fixture) {
     );
     assert_eq!(
         tallies(0, 2_000, 1).await,
-        vec![tally(2, Status::Pending, None, 1, 1_500)]
+        vec![
+            tally(1, Status::Valid, None, 1, 1_000),
+            tally(2, Status::Pending, None, 1, 1_500),
+        ]
     );
     assert_eq!(
         tallies(1_200, 10_000, 10).await,
