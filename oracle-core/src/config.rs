@@ -112,6 +112,50 @@ impl DenylistConfig {
     }
 }
 
+/// Limits of the gRPC ingest server (`[grpc]`): how long a request may take, how many a
+/// connection may have open at once, and how a silent peer is found out.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Longest time a request may take, from its headers to its answer; then it is answered
+    /// `CANCELLED` and its stream reset.
+    pub request_timeout_ms: u64,
+    /// Most requests (HTTP/2 streams) one connection may have open at once, announced to the
+    /// client in the connection's settings.
+    pub max_concurrent_streams: u32,
+    /// How often an idle connection is pinged (HTTP/2 PING).
+    pub keepalive_interval_ms: u64,
+    /// How long a ping may go unanswered; then the connection is closed.
+    pub keepalive_timeout_ms: u64,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_ms: 30_000,
+            max_concurrent_streams: 64,
+            keepalive_interval_ms: 60_000,
+            keepalive_timeout_ms: 20_000,
+        }
+    }
+}
+
+impl GrpcConfig {
+    /// Checks that every limit is positive.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.request_timeout_ms == 0
+            || self.max_concurrent_streams == 0
+            || self.keepalive_interval_ms == 0
+            || self.keepalive_timeout_ms == 0
+        {
+            return Err(ConfigError::Invalid(
+                "every [grpc] limit must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Limits of the explorer's HTTP server (`[http]`): how long a client may take to send a
 /// request, how many connections it may hold and how fast it may ask.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -247,6 +291,8 @@ pub struct OracleConfig {
     pub rewards: RewardConfig,
     /// Limits of the explorer's HTTP server (`[http]`).
     pub http: HttpConfig,
+    /// Limits of the gRPC ingest server (`[grpc]`).
+    pub grpc: GrpcConfig,
     /// PostgreSQL URL (`postgres://user:password@host/db`) of a store shared by several
     /// oracle processes; unset means the embedded SQLite file in the data directory.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,6 +329,7 @@ impl Default for OracleConfig {
             max_stranger_rejections_per_minute: 600,
             rewards: RewardConfig::default(),
             http: HttpConfig::default(),
+            grpc: GrpcConfig::default(),
             database_url: None,
             archive: ArchiveConfig::default(),
         }
@@ -353,6 +400,7 @@ impl OracleConfig {
         self.denylist.validate()?;
         self.reputation.validate()?;
         self.http.validate()?;
+        self.grpc.validate()?;
         Ok(())
     }
 }
@@ -400,9 +448,14 @@ mod tests {
             OracleConfig::from_toml("beacon_interval_ms = 7\n"),
             Err(ConfigError::Invalid(_))
         ));
-        for zero in ["header_read_timeout_ms", "response_write_timeout_ms"] {
+        for zero in [
+            "[http]\nheader_read_timeout_ms = 0\n",
+            "[http]\nresponse_write_timeout_ms = 0\n",
+            "[grpc]\nmax_concurrent_streams = 0\n",
+            "[grpc]\nrequest_timeout_ms = 0\n",
+        ] {
             assert!(matches!(
-                OracleConfig::from_toml(&format!("[http]\n{zero} = 0\n")),
+                OracleConfig::from_toml(zero),
                 Err(ConfigError::Invalid(_))
             ));
         }

@@ -229,8 +229,8 @@ impl Oracle {
         Ok(entropy)
     }
 
-    /// Serves the `PocLora` gRPC ingest service on `addr` (port 0 picks a free port); returns the
-    /// bound address and the server task.
+    /// Serves the `PocLora` gRPC ingest service on `addr` (port 0 picks a free port) with the
+    /// limits of the configuration's `[grpc]`; returns the bound address and the server task.
     pub async fn serve_grpc(
         &self,
         addr: SocketAddr,
@@ -241,9 +241,15 @@ impl Oracle {
             proto::poc_lora_server::PocLoraServer::new(ingest::GrpcService::new(self.clone()))
                 .max_decoding_message_size(MAX_GRPC_MESSAGE),
         );
+        let limits = self.config().grpc.clone();
+        let millis = std::time::Duration::from_millis;
         let handle = tokio::spawn(async move {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
             if let Err(error) = tonic::transport::Server::builder()
+                .timeout(millis(limits.request_timeout_ms))
+                .max_concurrent_streams(limits.max_concurrent_streams)
+                .http2_keepalive_interval(Some(millis(limits.keepalive_interval_ms)))
+                .http2_keepalive_timeout(Some(millis(limits.keepalive_timeout_ms)))
                 .add_service(service)
                 .serve_with_incoming(incoming)
                 .await

@@ -268,3 +268,32 @@ async fn witness_batches_get_one_decision_per_report_over_grpc() {
         after["witnesses"] + MAX_BATCH as u64
     );
 }
+
+#[tokio::test]
+async fn the_grpc_server_announces_its_stream_limit() {
+    let net = Net::with_config(oracle::OracleConfig {
+        grpc: oracle::config::GrpcConfig {
+            max_concurrent_streams: 7,
+            ..oracle::config::GrpcConfig::default()
+        },
+        ..oracle::OracleConfig::open()
+    })
+    .await;
+    let (addr, _task) = net
+        .oracle
+        .serve_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let client = client.ready().await.unwrap();
+    // The server's settings arrive just after the handshake.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while client.current_max_send_streams() != 7 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(client.current_max_send_streams(), 7);
+}
