@@ -203,22 +203,20 @@ macro_rules! shared_sql {
 
         /// See the store trait's method of the same name.
         pub(super) async fn valid_beacons_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<BeaconRow>> {
-            let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons
-                 WHERE status = 'valid' AND received_ms >= $1 AND received_ms < $2
-                 ORDER BY received_ms, id"
-            ))
-            .bind(i(from_ms))
-            .bind(i(to_ms))
-            .fetch_all(pool)
-            .await?;
-            collect(rows, beacon_row)
+            beacons_received_between(pool, "status = 'valid' AND", from_ms, to_ms).await
         }
 
         /// See the store trait's method of the same name.
         pub(super) async fn beacons_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<BeaconRow>> {
+            beacons_received_between(pool, "", from_ms, to_ms).await
+        }
+
+        /// The beacons received in `[from_ms, to_ms)` that also meet `condition` (SQL ending in
+        /// `AND`, or empty), oldest first.
+        async fn beacons_received_between(pool: &sqlx::Pool<$db>, condition: &str, from_ms: u64, to_ms: u64) -> StoreResult<Vec<BeaconRow>> {
             let rows = sqlx::query(&format!(
-                "SELECT {BEACON_COLS} FROM beacons WHERE received_ms >= $1 AND received_ms < $2
+                "SELECT {BEACON_COLS} FROM beacons
+                 WHERE {condition} received_ms >= $1 AND received_ms < $2
                  ORDER BY received_ms, id"
             ))
             .bind(i(from_ms))
