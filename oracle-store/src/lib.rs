@@ -16,6 +16,7 @@ mod sqlite;
 
 pub use error::{Corrupt, StoreError};
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 pub use oracle_core::reports::{
     BeaconHearing, BeaconRow, EntropyRow, EpochWitness, GatewayRow, PaidBeacon, ReportTally,
     RewardRow, Status, WitnessRow,
@@ -204,6 +205,23 @@ pub(crate) fn tally_from_columns(
         count: count as u64,
         latest_ms: latest_ms as u64,
     })
+}
+
+/// A report as stored, with its receive time and verdict: a record of the report archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    /// Row id.
+    pub id: i64,
+    /// When the oracle received it, ms since the Unix epoch.
+    pub received_ms: u64,
+    /// The report's encoding as stored (its SHA-256 is the report's id).
+    pub raw: Vec<u8>,
+    /// Verdict.
+    pub status: Status,
+    /// Reason code of an invalid report.
+    pub reason: Option<String>,
+    /// A witness's matched beacon (row id); `None` for a beacon or an unmatched witness.
+    pub beacon_id: Option<i64>,
 }
 
 /// The columns both stores read a beacon row from, in [`BeaconRow`] order.
@@ -451,20 +469,15 @@ pub trait EpochStore: Send + Sync + 'static {
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
-    /// Every beacon received in `[from_ms, to_ms)`, whatever its status, oldest first (then by
-    /// row id): what a report archive records.
-    fn beacons_between(
+    /// Every report of `kind` received in `[from_ms, to_ms)`, whatever its status, oldest first
+    /// (then by row id), as stored: what a report archive records. The rows stream, so that an
+    /// epoch of any size is archived in bounded memory.
+    fn stored_reports_between(
         &self,
+        kind: ReportKind,
         from_ms: u64,
         to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>>;
-    /// Every witness received in `[from_ms, to_ms)`, whatever its status, oldest first (then by
-    /// row id).
-    fn witnesses_between(
-        &self,
-        from_ms: u64,
-        to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>>;
+    ) -> BoxStream<'_, StoreResult<StoredReport>>;
     /// Every entropy value published in `[from_ms, to_ms)`, oldest first.
     fn entropy_between(
         &self,

@@ -203,20 +203,9 @@ macro_rules! shared_sql {
 
         /// See the store trait's method of the same name.
         pub(super) async fn valid_beacons_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<BeaconRow>> {
-            beacons_received_between(pool, "status = 'valid' AND", from_ms, to_ms).await
-        }
-
-        /// See the store trait's method of the same name.
-        pub(super) async fn beacons_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<BeaconRow>> {
-            beacons_received_between(pool, "", from_ms, to_ms).await
-        }
-
-        /// The beacons received in `[from_ms, to_ms)` that also meet `condition` (SQL ending in
-        /// `AND`, or empty), oldest first.
-        async fn beacons_received_between(pool: &sqlx::Pool<$db>, condition: &str, from_ms: u64, to_ms: u64) -> StoreResult<Vec<BeaconRow>> {
             let rows = sqlx::query(&format!(
                 "SELECT {BEACON_COLS} FROM beacons
-                 WHERE {condition} received_ms >= $1 AND received_ms < $2
+                 WHERE status = 'valid' AND received_ms >= $1 AND received_ms < $2
                  ORDER BY received_ms, id"
             ))
             .bind(i(from_ms))
@@ -227,16 +216,33 @@ macro_rules! shared_sql {
         }
 
         /// See the store trait's method of the same name.
-        pub(super) async fn witnesses_between(pool: &sqlx::Pool<$db>, from_ms: u64, to_ms: u64) -> StoreResult<Vec<WitnessRow>> {
-            let rows = sqlx::query(&format!(
-                "SELECT {WITNESS_COLS} FROM witnesses WHERE received_ms >= $1 AND received_ms < $2
-                 ORDER BY received_ms, id"
-            ))
-            .bind(i(from_ms))
-            .bind(i(to_ms))
-            .fetch_all(pool)
-            .await?;
-            collect(rows, witness_row)
+        pub(super) fn stored_reports_between(pool: &sqlx::Pool<$db>, kind: ReportKind, from_ms: u64, to_ms: u64) -> futures::stream::BoxStream<'_, StoreResult<StoredReport>> {
+            use futures::StreamExt;
+            let sql = match kind {
+                ReportKind::Beacons => "SELECT id, received_ms, raw, status, reason,
+                    CAST(NULL AS BIGINT) AS beacon_id FROM beacons
+                    WHERE received_ms >= $1 AND received_ms < $2 ORDER BY received_ms, id",
+                ReportKind::Witnesses => "SELECT id, received_ms, raw, status, reason, beacon_id
+                    FROM witnesses
+                    WHERE received_ms >= $1 AND received_ms < $2 ORDER BY received_ms, id",
+            };
+            sqlx::query(sql)
+                .bind(i(from_ms))
+                .bind(i(to_ms))
+                .fetch(pool)
+                .map(|row| {
+                    let row = row?;
+                    let status: String = row.try_get("status")?;
+                    Ok(StoredReport {
+                        id: row.try_get("id")?,
+                        received_ms: u(row.try_get("received_ms")?),
+                        raw: row.try_get("raw")?,
+                        status: Status::parse(&status)?,
+                        reason: row.try_get("reason")?,
+                        beacon_id: row.try_get("beacon_id")?,
+                    })
+                })
+                .boxed()
         }
 
         /// See the store trait's method of the same name.

@@ -17,7 +17,7 @@ use super::{
     decode_ids, encode_ids, epoch_witness_from_columns, key32, report_key, tally_from_columns,
     BeaconHearing, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, PaidBeacon,
     RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status,
-    StoreResult, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    StoreResult, StoredReport, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
 };
 use crate::group_commit::{GroupCommit, GroupWriter};
 use crate::{Corrupt, StoreError};
@@ -945,20 +945,13 @@ impl EpochStore for SqliteStore {
         Box::pin(shared::beacon_hearings(&self.pool, from_ms, to_ms))
     }
 
-    fn beacons_between(
+    fn stored_reports_between(
         &self,
+        kind: ReportKind,
         from_ms: u64,
         to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<BeaconRow>>> {
-        Box::pin(shared::beacons_between(&self.pool, from_ms, to_ms))
-    }
-
-    fn witnesses_between(
-        &self,
-        from_ms: u64,
-        to_ms: u64,
-    ) -> BoxFuture<'_, StoreResult<Vec<WitnessRow>>> {
-        Box::pin(shared::witnesses_between(&self.pool, from_ms, to_ms))
+    ) -> futures::stream::BoxStream<'_, StoreResult<StoredReport>> {
+        shared::stored_reports_between(&self.pool, kind, from_ms, to_ms)
     }
 
     fn entropy_between(

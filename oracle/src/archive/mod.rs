@@ -7,10 +7,12 @@
 //! hash, a pointer for readers who start from an epoch number). The files never change once
 //! written, so the tree can be copied to any file or object store as it is; the layout is in
 //! `oracle/README.md`. [`records`] encodes and decodes the files; [`EpochArchive`] is one
-//! epoch's archive, written by the close ([`Oracle::write_archive`]) and read back, every file
-//! and record checked, by the audit ([`crate::audit`]).
+//! epoch's archive, written by the close ([`Oracle::start_archive`], which streams the epoch's
+//! reports from the store while the close decides, and [`Oracle::finish_archive`]) and read
+//! back, every file and record checked, by the audit ([`crate::audit`]).
 //!
-//! [`Oracle::write_archive`]: crate::Oracle
+//! [`Oracle::start_archive`]: crate::Oracle
+//! [`Oracle::finish_archive`]: crate::Oracle
 
 pub mod records;
 pub mod routes;
@@ -18,7 +20,12 @@ mod write;
 
 pub use records::{ArchiveError, EpochArchive, Kind, Source};
 
+use sha2::{Digest, Sha256};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Subdirectory of the content-addressed files.
 pub const FILES_DIR: &str = "files";
@@ -29,7 +36,6 @@ pub const DEFAULT_DIR: &str = "archive";
 
 /// Lower-case hex SHA-256 of `bytes`: a file's name.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -78,6 +84,23 @@ impl ArchiveDir {
         Ok(name)
     }
 
+    /// A file written piece by piece (hashed and written on a thread of its own while the
+    /// caller makes the next piece), stored under its hash when finished.
+    pub fn sink(&self) -> Result<FileSink, ArchiveError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = self.root.join(FILES_DIR);
+        std::fs::create_dir_all(&dir).map_err(Self::io(&dir))?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!(".sink-{}-{n}.partial", std::process::id()));
+        let file = std::fs::File::create(&temp).map_err(Self::io(&temp))?;
+        let (chunks, received) = mpsc::channel(SINK_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || store_chunks(file, received, temp, dir));
+        Ok(FileSink {
+            chunks,
+            writer: Some(writer),
+        })
+    }
+
     /// Records `manifest` (a hash) as the manifest of `epoch`.
     pub fn put_epoch(&self, epoch: u64, manifest: &str) -> Result<(), ArchiveError> {
         let dir = self.root.join(EPOCHS_DIR);
@@ -116,10 +139,138 @@ impl ArchiveDir {
     }
 }
 
+/// Pieces a [`FileSink`] may queue before its caller waits for the writer.
+const SINK_QUEUE: usize = 4;
+
+/// A file of the archive being written: see [`ArchiveDir::sink`].
+pub struct FileSink {
+    chunks: mpsc::Sender<Vec<u8>>,
+    writer: Option<JoinHandle<Result<(String, u64), ArchiveError>>>,
+}
+
+impl FileSink {
+    /// Appends `chunk` to the file; an error is the writer's (the disk's).
+    pub async fn write(&mut self, chunk: Vec<u8>) -> Result<(), ArchiveError> {
+        if self.chunks.send(chunk).await.is_ok() {
+            return Ok(());
+        }
+        match self.writer.take() {
+            Some(writer) => join_writer(writer).await.map(|_| ()),
+            None => Err(writer_lost()),
+        }
+    }
+
+    /// Finishes the file: synced and stored under its hash; returns the hash and the length.
+    pub async fn finish(mut self) -> Result<(String, u64), ArchiveError> {
+        let writer = self.writer.take().ok_or_else(writer_lost)?;
+        drop(self.chunks);
+        join_writer(writer).await
+    }
+}
+
+fn writer_lost() -> ArchiveError {
+    ArchiveError::Io {
+        path: PathBuf::from(FILES_DIR),
+        source: std::io::Error::other("the archive file's writer stopped"),
+    }
+}
+
+async fn join_writer(
+    writer: JoinHandle<Result<(String, u64), ArchiveError>>,
+) -> Result<(String, u64), ArchiveError> {
+    match writer.await {
+        Ok(result) => result,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => Err(writer_lost()),
+    }
+}
+
+/// The writer of a [`FileSink`]: hashes and writes each piece as it comes, then syncs the
+/// file and renames it to its hash (a file stored already is kept and the copy removed).
+fn store_chunks(
+    file: std::fs::File,
+    mut chunks: mpsc::Receiver<Vec<u8>>,
+    temp: PathBuf,
+    dir: PathBuf,
+) -> Result<(String, u64), ArchiveError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ArchiveError::Io { path, source }
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    while let Some(chunk) = chunks.blocking_recv() {
+        hasher.update(&chunk);
+        out.write_all(&chunk).map_err(io(&temp))?;
+        len += chunk.len() as u64;
+    }
+    let file = out.into_inner().map_err(|e| io(&temp)(e.into_error()))?;
+    file.sync_all().map_err(io(&temp))?;
+    let name = hex::encode(hasher.finalize());
+    let path = dir.join(&name);
+    if path.exists() {
+        std::fs::remove_file(&temp).map_err(io(&temp))?;
+    } else {
+        std::fs::rename(&temp, &path).map_err(io(&path))?;
+    }
+    Ok((name, len))
+}
+
 /// Writes `bytes` to `path` and syncs the file.
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     let mut file = std::fs::File::create(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_sink_stores_its_pieces_under_their_hash_and_leaves_no_partial_file() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = ArchiveDir::new(root.path().to_path_buf());
+        let pieces: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 1000 + i as usize]).collect();
+        let whole = pieces.concat();
+        for _ in 0..2 {
+            let mut sink = dir.sink().unwrap();
+            for piece in &pieces {
+                sink.write(piece.clone()).await.unwrap();
+            }
+            let (name, len) = sink.finish().await.unwrap();
+            assert_eq!(name, sha256_hex(&whole));
+            assert_eq!(len, whole.len() as u64);
+            assert_eq!(dir.read(&name).unwrap().unwrap(), whole);
+        }
+        let empty = dir.sink().unwrap().finish().await.unwrap();
+        assert_eq!(empty, (sha256_hex(&[]), 0));
+        let files = names(&root.path().join(FILES_DIR));
+        assert_eq!(files, {
+            let mut expected = vec![sha256_hex(&whole), sha256_hex(&[])];
+            expected.sort();
+            expected
+        });
+    }
+
+    #[tokio::test]
+    async fn a_sink_whose_directory_is_gone_reports_the_disk_error() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = ArchiveDir::new(root.path().to_path_buf());
+        let mut sink = dir.sink().unwrap();
+        sink.write(vec![1; 10]).await.unwrap();
+        std::fs::remove_dir_all(root.path().join(FILES_DIR)).unwrap();
+        let result = sink.finish().await;
+        assert!(matches!(result, Err(ArchiveError::Io { .. })), "{result:?}");
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::{is_file_name, sha256_hex, ArchiveDir};
 use crate::config::OracleConfig;
-use crate::store::{BeaconRow, EntropyRow, GatewayRow, Status, WitnessRow};
+use crate::store::{BeaconRow, EntropyRow, GatewayRow, Status, StoredReport, WitnessRow};
 use poc::proto::{self, ArchiveFile, ArchiveManifest};
 use poc::Signable;
 use prost::Message;
@@ -382,27 +382,50 @@ fn rows<M: Message + Default, T>(
         .collect()
 }
 
-impl EpochArchive {
-    /// The archive's files, by kind, encoded.
+/// What an epoch's archive holds beside the reports received in the epoch (which the close
+/// streams from the store into their files, [`stored_record`]).
+#[derive(Debug, Clone)]
+pub struct ArchiveSides {
+    /// The valid witnesses of the epoch's valid beacons received outside it.
+    pub other_witnesses: Vec<WitnessRow>,
+    /// The entropy the epoch's beacons could use.
+    pub entropy: Vec<EntropyRow>,
+    /// The assertions of the hotspots of the epoch's valid reports.
+    pub gateways: Vec<GatewayRow>,
+    /// Their owners.
+    pub owners: HashMap<[u8; 32], [u8; 32]>,
+    /// The rules' configuration.
+    pub config: OracleConfig,
+}
+
+/// The archive record of a report as stored.
+pub fn stored_record(report: StoredReport) -> proto::ArchivedReport {
+    proto::ArchivedReport {
+        report: report.raw,
+        received_ms: report.received_ms,
+        row_id: report.id,
+        status: report.status.as_str().to_string(),
+        reason: report.reason.unwrap_or_default(),
+        beacon_row_id: report.beacon_id.unwrap_or(0),
+    }
+}
+
+impl ArchiveSides {
+    /// Their files, by kind, encoded.
     pub fn encode_files(&self) -> Result<Vec<(Kind, Vec<u8>, u64)>, crate::config::ConfigError> {
-        let reports = |rows: &[WitnessRow]| -> Vec<proto::ArchivedReport> {
-            rows.iter()
-                .map(|w| {
-                    archived_report(
-                        &w.report,
-                        w.received_ms,
-                        w.id,
-                        w.status,
-                        &w.reason,
-                        w.beacon_id,
-                    )
-                })
-                .collect()
-        };
-        let beacons: Vec<proto::ArchivedReport> = self
-            .beacons
+        let other: Vec<proto::ArchivedReport> = self
+            .other_witnesses
             .iter()
-            .map(|b| archived_report(&b.report, b.received_ms, b.id, b.status, &b.reason, None))
+            .map(|w| {
+                archived_report(
+                    &w.report,
+                    w.received_ms,
+                    w.id,
+                    w.status,
+                    &w.reason,
+                    w.beacon_id,
+                )
+            })
             .collect();
         let entropy: Vec<proto::Entropy> = self
             .entropy
@@ -434,16 +457,8 @@ impl EpochArchive {
         let config = [proto::ArchivedConfig {
             toml: self.config.rules_toml()?,
         }];
-        let witnesses = reports(&self.witnesses);
-        let other = reports(&self.other_witnesses);
         let n = |len: usize| len as u64;
         Ok(vec![
-            (Kind::Beacons, encode_records(&beacons), n(beacons.len())),
-            (
-                Kind::Witnesses,
-                encode_records(&witnesses),
-                n(witnesses.len()),
-            ),
             (Kind::OtherWitnesses, encode_records(&other), n(other.len())),
             (Kind::Entropy, encode_records(&entropy), n(entropy.len())),
             (Kind::Gateways, encode_records(&gateways), n(gateways.len())),
@@ -451,7 +466,9 @@ impl EpochArchive {
             (Kind::Config, encode_records(&config), 1),
         ])
     }
+}
 
+impl EpochArchive {
     /// Reads the archive whose manifest is named `manifest_hash` from `source`: every file
     /// checked against its name, every report's signature and every entropy value's (under
     /// `oracle`, the ledger's signer) checked.

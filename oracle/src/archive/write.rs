@@ -1,17 +1,22 @@
-//! Writing an epoch's archive at the close, and fetching archive files over HTTP.
+//! Writing an epoch's archive at the close (its reports streamed from the store while the
+//! close decides), and fetching archive files over HTTP.
 
-use super::records::{ArchiveError, EpochArchive};
+use super::records::{stored_record, ArchiveError, ArchiveSides, Kind};
 use super::ArchiveDir;
 use crate::error::OracleError;
-use crate::store::GatewayRow;
+use crate::store::{GatewayRow, ReportKind};
 use crate::Oracle;
+use futures::TryStreamExt;
 use oracle_core::epoch::EpochInputs;
 use poc::proto::{ArchiveFile, ArchiveManifest};
 use prost::Message;
 use std::collections::HashSet;
+use tokio::task::JoinHandle;
 
 /// Largest archive file fetched over HTTP.
 const MAX_FETCH: usize = 4 << 30;
+/// Bytes of records handed to an archive file's writer at a time.
+const CHUNK_BYTES: usize = 1 << 20;
 
 impl Oracle {
     /// The report archive, when the oracle keeps one.
@@ -19,23 +24,120 @@ impl Oracle {
         self.inner.archive.as_ref()
     }
 
-    /// What the close of an epoch read, gathered for its archive: every report received in the
-    /// epoch with its verdict, the valid witnesses it paid from that were received outside it,
-    /// the entropy its beacons could use, the assertions and owners it read (`gateways`,
-    /// `inputs.owners`) and the configuration.
-    pub(crate) async fn gather_archive(
+    /// Starts archiving the reports received in `[start_ms, end_ms)` (the epoch's beacons and
+    /// witnesses with their verdicts, streamed from the store into their files) on a task of
+    /// its own, so that it runs while the close decides; [`Oracle::finish_archive`] completes
+    /// the archive. The verdicts must be final: the close starts it after verifying.
+    pub(crate) fn start_archive(
+        &self,
+        dir: &ArchiveDir,
+        (start_ms, end_ms): (u64, u64),
+    ) -> JoinHandle<Result<Vec<ArchiveFile>, OracleError>> {
+        let (oracle, dir) = (self.clone(), dir.clone());
+        tokio::spawn(async move {
+            let (beacons, witnesses) = futures::try_join!(
+                oracle.archive_stored(&dir, Kind::Beacons, (start_ms, end_ms)),
+                oracle.archive_stored(&dir, Kind::Witnesses, (start_ms, end_ms)),
+            )?;
+            Ok(vec![beacons, witnesses])
+        })
+    }
+
+    /// Streams the stored reports of `kind` (beacons or witnesses) received in the span into
+    /// one archive file.
+    async fn archive_stored(
+        &self,
+        dir: &ArchiveDir,
+        kind: Kind,
+        (start_ms, end_ms): (u64, u64),
+    ) -> Result<ArchiveFile, OracleError> {
+        let table = match kind {
+            Kind::Beacons => ReportKind::Beacons,
+            _ => ReportKind::Witnesses,
+        };
+        let mut rows = self.store().stored_reports_between(table, start_ms, end_ms);
+        let mut sink = dir.sink()?;
+        let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+        let mut records = 0u64;
+        while let Some(row) = rows.try_next().await? {
+            // Writing to a Vec cannot run out of room.
+            let _ = stored_record(row).encode_length_delimited(&mut chunk);
+            records += 1;
+            if chunk.len() >= CHUNK_BYTES {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BYTES));
+                sink.write(full).await?;
+            }
+        }
+        sink.write(chunk).await?;
+        let (sha256, bytes) = sink.finish().await?;
+        Ok(ArchiveFile {
+            kind: kind.as_str().to_string(),
+            sha256,
+            records,
+            bytes,
+        })
+    }
+
+    /// Completes the archive [`Oracle::start_archive`] began: the files beside the epoch's
+    /// reports (the valid witnesses it paid from that were received outside it, the entropy its
+    /// beacons could use, the assertions and owners it read, the configuration), then the
+    /// manifest and the epoch's pointer. Returns the manifest's hash, which the ledger entry
+    /// pins.
+    pub(crate) async fn finish_archive(
+        &self,
+        dir: &ArchiveDir,
+        started: JoinHandle<Result<Vec<ArchiveFile>, OracleError>>,
+        inputs: &EpochInputs,
+        gateways: Vec<GatewayRow>,
+    ) -> Result<[u8; 32], OracleError> {
+        let epoch = inputs.epoch;
+        let sides = self.gather_sides(inputs, gateways).await?;
+        let encoded = sides.encode_files().map_err(|e| OracleError::LedgerInput {
+            epoch,
+            detail: format!("archived configuration: {e}"),
+        })?;
+        let mut files = match started.await {
+            Ok(files) => files?,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(_) => return Err(OracleError::Invariant("the archive's writer was cancelled")),
+        };
+        for (kind, bytes, records) in encoded {
+            files.push(ArchiveFile {
+                kind: kind.as_str().to_string(),
+                sha256: dir.put(&bytes)?,
+                records,
+                bytes: bytes.len() as u64,
+            });
+        }
+        let manifest = ArchiveManifest {
+            epoch,
+            start_ms: inputs.start_ms,
+            end_ms: inputs.end_ms,
+            oracle: self.address().to_string(),
+            files,
+        };
+        let name = dir.put(&manifest.encode_to_vec())?;
+        dir.put_epoch(epoch, &name)?;
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(&name, &mut hash).map_err(|e| OracleError::LedgerInput {
+            epoch,
+            detail: format!("manifest name: {e}"),
+        })?;
+        Ok(hash)
+    }
+
+    /// What the archive holds beside the epoch's reports, read for [`Oracle::finish_archive`].
+    async fn gather_sides(
         &self,
         inputs: &EpochInputs,
         gateways: Vec<GatewayRow>,
-    ) -> Result<EpochArchive, OracleError> {
-        let store = self.store();
+    ) -> Result<ArchiveSides, OracleError> {
         let (start, end) = (inputs.start_ms, inputs.end_ms);
         let window = self.config().entropy_window_ms;
-        let (beacons, witnesses, entropy) = futures::try_join!(
-            store.beacons_between(start, end),
-            store.witnesses_between(start, end),
-            store.entropy_between(start.saturating_sub(window), end),
-        )?;
+        let entropy = self
+            .store()
+            .entropy_between(start.saturating_sub(window), end)
+            .await?;
         let outside: HashSet<i64> = inputs
             .witnesses
             .iter()
@@ -51,60 +153,16 @@ impl Oracle {
                 .map(|w| w.beacon_id)
                 .collect();
             beacon_ids.dedup();
-            other_witnesses = store.witnesses_of_beacons(&beacon_ids).await?;
+            other_witnesses = self.store().witnesses_of_beacons(&beacon_ids).await?;
             other_witnesses.retain(|w| outside.contains(&w.id));
         }
-        Ok(EpochArchive {
-            manifest: ArchiveManifest::default(),
-            beacons,
-            witnesses,
+        Ok(ArchiveSides {
             other_witnesses,
             entropy,
             gateways,
             owners: inputs.owners.clone(),
             config: self.config().clone(),
         })
-    }
-
-    /// Writes an epoch's archive: its files, then its manifest, then the epoch's pointer;
-    /// returns the manifest's hash, which the ledger entry pins.
-    pub(crate) fn write_archive(
-        &self,
-        dir: &ArchiveDir,
-        epoch: u64,
-        (start_ms, end_ms): (u64, u64),
-        archive: &EpochArchive,
-    ) -> Result<[u8; 32], OracleError> {
-        let files = archive
-            .encode_files()
-            .map_err(|e| OracleError::LedgerInput {
-                epoch,
-                detail: format!("archived configuration: {e}"),
-            })?;
-        let mut manifest = ArchiveManifest {
-            epoch,
-            start_ms,
-            end_ms,
-            oracle: self.address().to_string(),
-            files: Vec::new(),
-        };
-        for (kind, bytes, records) in files {
-            let sha256 = dir.put(&bytes)?;
-            manifest.files.push(ArchiveFile {
-                kind: kind.as_str().to_string(),
-                sha256,
-                records,
-                bytes: bytes.len() as u64,
-            });
-        }
-        let name = dir.put(&manifest.encode_to_vec())?;
-        dir.put_epoch(epoch, &name)?;
-        let mut hash = [0u8; 32];
-        hex::decode_to_slice(&name, &mut hash).map_err(|e| OracleError::LedgerInput {
-            epoch,
-            detail: format!("manifest name: {e}"),
-        })?;
-        Ok(hash)
     }
 
     /// The manifest hash of an epoch archived before, if any (a close that stored its epoch

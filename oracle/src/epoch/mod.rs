@@ -20,7 +20,8 @@
 //! The close runs as named steps, each timed in the log: `verify` (pending reports),
 //! `read_reports`, `read_gateways`, `defences`, `tallies` ([`Oracle::load_epoch`]), `decide`
 //! ([`oracle_core::epoch::decide`], pure), `archive` (everything it decided from, written to
-//! the report archive, [`crate::archive`]), `store` and `ledger` (whose entry pins the
+//! the report archive, [`crate::archive`]; the epoch's reports stream into it from the store
+//! while the earlier steps run, so this step mostly waits for them), `store` and `ledger` (whose entry pins the
 //! archive's manifest).
 
 pub use oracle_core::epoch::{EpochReport, HotspotRewardRow};
@@ -100,14 +101,16 @@ impl Oracle {
         let mut phases = PhaseTimes::start();
         self.verify_pending_locked().await?;
         phases.mark("verify");
+        let span = epoch_span(epoch, self.config().epoch_ms);
+        let archiving = self
+            .archive()
+            .map(|dir| (dir, self.start_archive(dir, span)));
         let (inputs, gateways) = self.load_epoch(epoch, &mut phases).await?;
         let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())?;
         phases.mark("decide");
-        let archive = match self.archive() {
-            Some(dir) => {
-                let archive = self.gather_archive(&inputs, gateways).await?;
-                let span = (inputs.start_ms, inputs.end_ms);
-                Some(self.write_archive(dir, epoch, span, &archive)?)
+        let archive = match archiving {
+            Some((dir, started)) => {
+                Some(self.finish_archive(dir, started, &inputs, gateways).await?)
             }
             None => None,
         };
