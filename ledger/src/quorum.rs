@@ -584,3 +584,228 @@ fn check_link(entry: &LedgerEntry, prev: Option<&LedgerEntry>) -> Result<(), Led
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{file, verify_chain, Share};
+    use proptest::prelude::*;
+
+    fn key(i: u64) -> Keypair {
+        Keypair::from_seed(50, i)
+    }
+
+    /// A genesis entry of `n` operators, threshold `t`, signed by the operators `signers`
+    /// (indices), paying `paid` hotspots.
+    fn genesis(n: u64, t: u32, signers: &[u64], paid: u64) -> LedgerEntry {
+        let shares: Vec<Share> = {
+            let mut s: Vec<Share> = (0..paid)
+                .map(|i| Share {
+                    hotspot: Keypair::from_seed(51, i).address(),
+                    beacon_amount: 1,
+                    witness_amount: 2,
+                    total: 3,
+                })
+                .collect();
+            s.sort_by_key(|s| s.hotspot);
+            s
+        };
+        let manifest = Manifest {
+            epoch: 7,
+            start_ms: 0,
+            end_ms: 10,
+            emission: 3 * paid,
+            beacon_pool: paid,
+            witness_pool: 2 * paid,
+            undistributed: 0,
+            inputs_digest: [1; 32],
+            journal: None,
+            archive: Some([2; 32]),
+            prev_hash: [0; 32],
+            shares,
+        };
+        let set = OperatorSet::new(t, (0..n).map(|i| key(i).address()).collect()).unwrap();
+        let body = manifest.quorum_body(set.clone()).unwrap();
+        let signatures: Vec<_> = signers.iter().map(|&i| body.sign(&key(i))).collect();
+        body.assemble(&Governor::for_entry(None, &set), signatures)
+            .unwrap()
+    }
+
+    /// Where the declared set starts in an encoded entry of `n` operators and `s` signatures.
+    fn set_at(bytes: &[u8], n: usize, s: usize) -> usize {
+        bytes.len() - 4 - s * OPERATOR_SIGNATURE_LEN - 8 - 32 * n
+    }
+
+    fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[test]
+    fn decode_refuses_every_truncation_and_trailing_bytes() {
+        let entry = genesis(3, 2, &[0, 2], 2);
+        let bytes = entry.encode();
+        assert_eq!(&bytes[..8], MAGIC_V4);
+        assert_eq!(LedgerEntry::decode(&bytes).unwrap(), entry);
+        for len in 0..bytes.len() {
+            assert!(LedgerEntry::decode(&bytes[..len]).is_err(), "{len} bytes");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            LedgerEntry::decode(&longer),
+            Err(LedgerError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn decode_refuses_bad_operator_sets() {
+        let bytes = genesis(3, 2, &[0, 1], 1).encode();
+        let at = set_at(&bytes, 3, 2);
+        let decode_with = |change: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = bytes.clone();
+            change(&mut b);
+            LedgerEntry::decode(&b)
+        };
+        for threshold in [0, 4] {
+            let err = decode_with(&|b| put_u32(b, at, threshold)).unwrap_err();
+            assert!(matches!(err, LedgerError::BadOperatorSet(_)), "{err}");
+        }
+        for count in [MAX_OPERATORS + 1, u32::MAX] {
+            let err = decode_with(&|b| put_u32(b, at + 4, count)).unwrap_err();
+            assert!(matches!(err, LedgerError::Malformed(_)), "{count}: {err}");
+        }
+        assert!(decode_with(&|b| put_u32(b, at + 4, 4)).is_err());
+        assert!(decode_with(&|b| put_u32(b, at + 4, 2)).is_err());
+        let keys = at + 8;
+        let err = decode_with(&|b| {
+            let (first, second) = (
+                b[keys..keys + 32].to_vec(),
+                b[keys + 32..keys + 64].to_vec(),
+            );
+            b[keys..keys + 32].copy_from_slice(&second);
+            b[keys + 32..keys + 64].copy_from_slice(&first);
+        })
+        .unwrap_err();
+        assert_eq!(
+            err,
+            LedgerError::BadOperatorSet("operators not sorted by key".into())
+        );
+        let err = decode_with(&|b| b.copy_within(keys..keys + 32, keys + 32)).unwrap_err();
+        assert!(
+            matches!(&err, LedgerError::BadOperatorSet(m) if m.contains("twice")),
+            "{err}"
+        );
+
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let err = OperatorSet::new(1, vec![Address(identity), key(0).address()]).unwrap_err();
+        assert!(matches!(&err, LedgerError::BadOperatorSet(m) if m.contains("not a valid")));
+        let too_many = (0..=u64::from(MAX_OPERATORS))
+            .map(|i| key(i).address())
+            .collect();
+        assert!(OperatorSet::new(1, too_many).is_err());
+    }
+
+    #[test]
+    fn decode_refuses_bad_signer_lists() {
+        let entry = genesis(3, 2, &[0, 1, 2], 1);
+        let bytes = entry.encode();
+        let sigs = bytes.len() - 3 * OPERATOR_SIGNATURE_LEN;
+        let decode_with = |change: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = bytes.clone();
+            change(&mut b);
+            LedgerEntry::decode(&b)
+        };
+        for count in [MAX_SIGNATURES + 1, u32::MAX, 4] {
+            let err = decode_with(&|b| put_u32(b, sigs - 4, count)).unwrap_err();
+            assert!(matches!(err, LedgerError::Malformed(_)), "{count}: {err}");
+        }
+        let pair = OPERATOR_SIGNATURE_LEN;
+        let err = decode_with(&|b| {
+            let first = b[sigs..sigs + pair].to_vec();
+            b.copy_within(sigs + pair..sigs + 2 * pair, sigs);
+            b[sigs + pair..sigs + 2 * pair].copy_from_slice(&first);
+        })
+        .unwrap_err();
+        assert_eq!(
+            err,
+            LedgerError::Malformed("signatures not sorted by key".into())
+        );
+        let err = decode_with(&|b| b.copy_within(sigs..sigs + pair, sigs + pair)).unwrap_err();
+        assert_eq!(
+            err,
+            LedgerError::DuplicateSigner {
+                signer: entry.quorum.as_ref().unwrap().signatures[0]
+                    .operator
+                    .to_string()
+            }
+        );
+        // A file of such records names the record.
+        let mut broken = bytes.clone();
+        put_u32(&mut broken, sigs - 4, 4);
+        let mut records = file::encode(std::slice::from_ref(&entry));
+        records.extend_from_slice(&(broken.len() as u32).to_le_bytes());
+        records.extend_from_slice(&broken);
+        assert_eq!(file::parse(&records).unwrap_err().index, 1);
+    }
+
+    #[test]
+    fn an_operator_signature_round_trips_through_its_96_bytes() {
+        let entry = genesis(2, 1, &[1], 0);
+        let signature = entry.quorum.as_ref().unwrap().signatures[0];
+        let bytes = signature.encode();
+        assert_eq!(OperatorSignature::decode(&bytes), Ok(signature));
+        assert!(signature.verifies(&entry.body()));
+        assert!(OperatorSignature::decode(&bytes[..95]).is_err());
+        assert!(OperatorSignature::decode(&[bytes.as_slice(), &[0]].concat()).is_err());
+        let mut other = signature;
+        other.signature[0] ^= 1;
+        assert!(!other.verifies(&entry.body()));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn entries_round_trip_and_every_flipped_bit_is_caught(
+            n in 1u64..6,
+            t_pick in any::<u32>(),
+            signer_mask in any::<u8>(),
+            paid in 0u64..4,
+            flip in any::<usize>(),
+            bit in 0u8..8,
+        ) {
+            let t = t_pick % n as u32 + 1;
+            let mut signers: Vec<u64> = (0..n).filter(|i| signer_mask & (1 << i) != 0).collect();
+            for i in 0..n {
+                if signers.len() < t as usize && !signers.contains(&i) {
+                    signers.push(i);
+                }
+            }
+            let entry = genesis(n, t, &signers, paid);
+            let bytes = entry.encode();
+            prop_assert_eq!(LedgerEntry::decode(&bytes), Ok(entry.clone()));
+            prop_assert_eq!(entry.check(), Ok(()));
+            let summary = verify_chain(std::slice::from_ref(&entry), None).unwrap();
+            prop_assert_eq!(summary.head, Some((7, entry.hash())));
+            prop_assert_eq!(entry.hash(), entry_hash(&entry.body()));
+
+            let mut flipped = bytes.clone();
+            let at = flip % flipped.len();
+            flipped[at] ^= 1 << bit;
+            if let Ok(decoded) = LedgerEntry::decode(&flipped) {
+                prop_assert!(verify_chain(&[decoded], None).is_err(), "byte {} bit {}", at, bit);
+            }
+        }
+
+        #[test]
+        fn any_bytes_after_the_magic_decode_or_refuse_without_panicking(
+            tail in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let bytes = [MAGIC_V4.as_slice(), &tail].concat();
+            if let Ok(entry) = LedgerEntry::decode(&bytes) {
+                prop_assert_eq!(entry.encode(), bytes);
+            }
+        }
+    }
+}
