@@ -646,50 +646,7 @@ impl LedgerEntry {
 
     /// Merkle root, time range, share order and sums.
     pub(crate) fn check_content(&self) -> Result<(), LedgerError> {
-        let m = &self.manifest;
-        if shares_root(&m.shares) != self.merkle_root {
-            return Err(LedgerError::BadMerkleRoot);
-        }
-        if m.start_ms >= m.end_ms {
-            return Err(LedgerError::Amounts("empty time range".into()));
-        }
-        if m.shares
-            .windows(2)
-            .any(|w| w[0].hotspot.0 >= w[1].hotspot.0)
-        {
-            return Err(LedgerError::Amounts(
-                "shares not strictly sorted by key".into(),
-            ));
-        }
-        let mut beacon_sum: u128 = 0;
-        let mut witness_sum: u128 = 0;
-        for s in &m.shares {
-            if u128::from(s.beacon_amount) + u128::from(s.witness_amount) != u128::from(s.total) {
-                return Err(LedgerError::Amounts(format!(
-                    "{}: beacon + witness != total",
-                    s.hotspot
-                )));
-            }
-            beacon_sum += u128::from(s.beacon_amount);
-            witness_sum += u128::from(s.witness_amount);
-        }
-        if u128::from(m.beacon_pool) + u128::from(m.witness_pool) != u128::from(m.emission) {
-            return Err(LedgerError::Amounts(
-                "pools do not sum to the emission".into(),
-            ));
-        }
-        let pool_ok = |sum: u128, pool: u64| sum == 0 || sum == u128::from(pool);
-        if !pool_ok(beacon_sum, m.beacon_pool) || !pool_ok(witness_sum, m.witness_pool) {
-            return Err(LedgerError::Amounts(
-                "shares do not sum to their pool".into(),
-            ));
-        }
-        if beacon_sum + witness_sum + u128::from(m.undistributed) != u128::from(m.emission) {
-            return Err(LedgerError::Amounts(
-                "shares and undistributed do not sum to the emission".into(),
-            ));
-        }
-        Ok(())
+        check_content(&self.manifest, &self.merkle_root)
     }
 
     /// The share of `hotspot` and its Merkle proof.
@@ -709,6 +666,53 @@ impl LedgerEntry {
             path: path.iter().map(hex::encode).collect(),
         })
     }
+}
+
+/// A manifest's Merkle root, time range, share order and sums.
+pub(crate) fn check_content(m: &Manifest, merkle_root: &[u8; 32]) -> Result<(), LedgerError> {
+    if shares_root(&m.shares) != *merkle_root {
+        return Err(LedgerError::BadMerkleRoot);
+    }
+    if m.start_ms >= m.end_ms {
+        return Err(LedgerError::Amounts("empty time range".into()));
+    }
+    if m.shares
+        .windows(2)
+        .any(|w| w[0].hotspot.0 >= w[1].hotspot.0)
+    {
+        return Err(LedgerError::Amounts(
+            "shares not strictly sorted by key".into(),
+        ));
+    }
+    let mut beacon_sum: u128 = 0;
+    let mut witness_sum: u128 = 0;
+    for s in &m.shares {
+        if u128::from(s.beacon_amount) + u128::from(s.witness_amount) != u128::from(s.total) {
+            return Err(LedgerError::Amounts(format!(
+                "{}: beacon + witness != total",
+                s.hotspot
+            )));
+        }
+        beacon_sum += u128::from(s.beacon_amount);
+        witness_sum += u128::from(s.witness_amount);
+    }
+    if u128::from(m.beacon_pool) + u128::from(m.witness_pool) != u128::from(m.emission) {
+        return Err(LedgerError::Amounts(
+            "pools do not sum to the emission".into(),
+        ));
+    }
+    let pool_ok = |sum: u128, pool: u64| sum == 0 || sum == u128::from(pool);
+    if !pool_ok(beacon_sum, m.beacon_pool) || !pool_ok(witness_sum, m.witness_pool) {
+        return Err(LedgerError::Amounts(
+            "shares do not sum to their pool".into(),
+        ));
+    }
+    if beacon_sum + witness_sum + u128::from(m.undistributed) != u128::from(m.emission) {
+        return Err(LedgerError::Amounts(
+            "shares and undistributed do not sum to the emission".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A hotspot's share in an epoch with its Merkle proof: what `GET

@@ -251,8 +251,9 @@ pub struct EntryBody {
 
 impl Manifest {
     /// The body of a version 4 entry declaring `declared` as the set that governs the next
-    /// entry. The manifest must pin an archive; a missing journal pin is filled with the empty
-    /// pin, as [`Manifest::sign`] does.
+    /// entry. The manifest must pin an archive and its shares must be consistent (sorted,
+    /// summing to the pools), so that no operator signs an entry that cannot verify; a missing
+    /// journal pin is filled with the empty pin, as [`Manifest::sign`] does.
     pub fn quorum_body(mut self, declared: OperatorSet) -> Result<EntryBody, LedgerError> {
         if self.archive.is_none() {
             return Err(LedgerError::Malformed(
@@ -261,6 +262,7 @@ impl Manifest {
         }
         self.journal.get_or_insert_with(Default::default);
         let merkle_root = crate::shares_root(&self.shares);
+        crate::check_content(&self, &merkle_root)?;
         let mut bytes = self.encode_content(MAGIC_V4, &merkle_root);
         declared.encode(&mut bytes);
         Ok(EntryBody {
@@ -747,6 +749,25 @@ mod tests {
         records.extend_from_slice(&(broken.len() as u32).to_le_bytes());
         records.extend_from_slice(&broken);
         assert_eq!(file::parse(&records).unwrap_err().index, 1);
+    }
+
+    #[test]
+    fn a_body_needs_an_archive_pin_and_consistent_shares() {
+        let entry = genesis(2, 1, &[0], 2);
+        let set = entry.quorum.unwrap().declared;
+        let mut no_archive = entry.manifest.clone();
+        no_archive.archive = None;
+        assert!(matches!(
+            no_archive.quorum_body(set.clone()),
+            Err(LedgerError::Malformed(_))
+        ));
+        let mut overpaid = entry.manifest;
+        overpaid.shares[0].witness_amount += 1;
+        overpaid.shares[0].total += 1;
+        assert!(matches!(
+            overpaid.quorum_body(set),
+            Err(LedgerError::Amounts(_))
+        ));
     }
 
     #[test]
