@@ -1,5 +1,6 @@
 //! The reward ledger: every closed epoch becomes a signed, hash-chained manifest that anyone can
-//! verify offline with the oracle's address alone.
+//! verify offline with the oracle's address alone, or, once operators sign it (version 4), with
+//! the genesis operator set alone.
 //!
 //! # Encoding (versions 1, 2 and 3: one oracle)
 //!
