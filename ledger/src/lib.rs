@@ -1,7 +1,8 @@
 //! The reward ledger: every closed epoch becomes a signed, hash-chained manifest that anyone can
-//! verify offline with the oracle's address alone.
+//! verify offline with the oracle's address alone, or, once operators sign it (version 4), with
+//! the genesis operator set alone.
 //!
-//! # Encoding (versions 1, 2 and 3)
+//! # Encoding (versions 1, 2 and 3: one oracle)
 //!
 //! All integers are unsigned little-endian. An entry is
 //!
@@ -25,13 +26,39 @@
 //! An entry's hash is `SHA-256("lorapoc-ledger-entry-v1" ‖ entry bytes)`, signature included.
 //! A ledger file is the concatenation of `u32 length ‖ entry` records, oldest first; the oracle
 //! appends to `ledger.bin` in its data directory and fsyncs after each entry.
+//!
+//! # Encoding (version 4: a quorum of operators)
+//!
+//! A version 4 entry is signed by `t` of `n` oracle operators ([`quorum`]). Its body is the
+//! version 3 entry up to and including its shares, under its own magic, followed by the operator
+//! set that governs the NEXT entry; the operators' signatures follow the body:
+//!
+//! | field | bytes |
+//! |---|---|
+//! | magic `LPOCLDG4` | 8 |
+//! | every field of a version 3 entry from the epoch to the shares (journal and archive pins included) | as above |
+//! | threshold `t` of the set it declares | 4 |
+//! | operator count `k`, then their public keys, strictly increasing (`1 <= t <= k <= 64`) | 4 + k × 32 |
+//! | signature count `s` (at most 65), then `s` pairs sorted by key, strictly increasing: operator public key (32), ed25519 signature over the body (64) | 4 + s × 96 |
+//!
+//! The body is every byte before the signature count; each operator signs the same body. The
+//! entry's hash is `SHA-256("lorapoc-ledger-entry-v4" ‖ body)`: it does not depend on which
+//! operators signed, so any `t` of them make the same chain. An entry counts only with `t`
+//! valid signatures of the set the PREVIOUS entry declares (the first version 4 entry: its own
+//! set, the genesis set; after a single-oracle entry, that oracle signs too, handing over);
+//! [`verify_chain`] checks it (see [`quorum`] for every rule).
 
 pub mod cli;
 pub mod file;
 pub mod merkle;
+pub mod quorum;
 
 pub use file::{encode as encode_file, read_ledger, FileError, LedgerFile, LEDGER_FILE};
 pub use poc_keys::{Address, Keypair};
+pub use quorum::{
+    verify_chain_trusting, EntryAuthority, EntryBody, Governor, OperatorSet, OperatorSignature,
+    Quorum, SetChange, Signed, Trust, MAX_OPERATORS, MAX_SIGNATURES,
+};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -43,6 +70,8 @@ pub const MAGIC: &[u8; 8] = b"LPOCLDG1";
 pub const MAGIC_V2: &[u8; 8] = b"LPOCLDG2";
 /// First bytes of a version 3 entry (with the journal's pin and the report archive's pin).
 pub const MAGIC_V3: &[u8; 8] = b"LPOCLDG3";
+/// First bytes of a version 4 entry (signed by a quorum of operators, declaring the next set).
+pub const MAGIC_V4: &[u8; 8] = b"LPOCLDG4";
 /// Bytes of the archive pin of a version 3 entry.
 pub const ARCHIVE_PIN_LEN: usize = 32;
 /// Bytes of the journal pin of a version 2 or 3 entry.
@@ -90,6 +119,58 @@ pub enum LedgerError {
     /// Shares out of order, inconsistent or not summing to the emission.
     #[error("inconsistent amounts: {0}")]
     Amounts(String),
+    /// An operator set that breaks the rules (threshold, size, order, keys).
+    #[error("bad operator set: {0}")]
+    BadOperatorSet(String),
+    /// Fewer valid signatures of the governing set than its threshold.
+    #[error("no quorum for epoch {epoch}: {valid} valid signatures of the governing set, threshold {threshold}")]
+    NoQuorum {
+        /// The entry's epoch.
+        epoch: u64,
+        /// Valid signatures by members of the governing set.
+        valid: u32,
+        /// Signatures the governing set needs.
+        threshold: u32,
+    },
+    /// A signature by a key outside the set that governs the entry.
+    #[error("epoch {epoch}: signed by {signer}, who is not an operator of the governing set")]
+    UnknownSigner {
+        /// The entry's epoch.
+        epoch: u64,
+        /// The outsider's address.
+        signer: String,
+    },
+    /// The same operator signs twice.
+    #[error("{signer} signs twice")]
+    DuplicateSigner {
+        /// The operator's address.
+        signer: String,
+    },
+    /// An operator's signature does not verify over the entry's body.
+    #[error("the signature of {signer} does not verify")]
+    BadOperatorSignature {
+        /// The operator's address.
+        signer: String,
+    },
+    /// The first quorum entry after a single-oracle entry lacks that oracle's signature.
+    #[error(
+        "the first quorum entry is not signed by the single oracle {oracle} it takes over from"
+    )]
+    MissingHandover {
+        /// The oracle that signed the entries before.
+        oracle: String,
+    },
+    /// A single-oracle (version 1-3) entry after a quorum entry.
+    #[error("a single-oracle entry cannot follow a quorum entry")]
+    SingleOracleAfterQuorum,
+    /// The first quorum entry declares another set than the one the verifier pinned.
+    #[error("genesis operator set {found} is not the pinned set {pinned}")]
+    GenesisMismatch {
+        /// The set the verifier trusts.
+        pinned: String,
+        /// The set the entry declares.
+        found: String,
+    },
 }
 
 /// One hotspot's share of an epoch.
@@ -152,17 +233,21 @@ pub struct Manifest {
     pub shares: Vec<Share>,
 }
 
-/// A signed ledger entry.
+/// A signed ledger entry: by the single oracle (versions 1-3) or by a quorum of operators
+/// (version 4, `quorum` set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
     /// The content.
     pub manifest: Manifest,
     /// Merkle root over the shares, as carried.
     pub merkle_root: [u8; 32],
-    /// The signing oracle's public key.
+    /// The signing oracle's public key (zeros in a version 4 entry, which `quorum` signs).
     pub oracle_key: [u8; 32],
-    /// ed25519 signature over the encoding up to and including `oracle_key`.
+    /// ed25519 signature over the encoding up to and including `oracle_key` (zeros in a
+    /// version 4 entry).
     pub signature: [u8; 64],
+    /// A version 4 entry's operator set and signatures; `None` for versions 1-3.
+    pub quorum: Option<Quorum>,
 }
 
 /// The Merkle root over shares in their order.
@@ -262,7 +347,19 @@ pub fn journal_digest<'a>(items: impl IntoIterator<Item = JournalItem<'a>>) -> J
 }
 
 impl Manifest {
-    fn encode_unsigned(&self, merkle_root: &[u8; 32], oracle_key: &[u8; 32]) -> Vec<u8> {
+    /// The single-oracle version this manifest encodes as: 3 with an archive pin, 2 with only
+    /// a journal pin, else 1.
+    fn single_oracle_magic(&self) -> &'static [u8; 8] {
+        match (&self.archive, &self.journal) {
+            (Some(_), _) => MAGIC_V3,
+            (None, Some(_)) => MAGIC_V2,
+            (None, None) => MAGIC,
+        }
+    }
+
+    /// Every field from the magic to the last share. Under `MAGIC_V4` both pins are written
+    /// (zeros for a missing one; [`Manifest::quorum_body`] refuses a manifest without them).
+    pub(crate) fn encode_content(&self, magic: &[u8; 8], merkle_root: &[u8; 32]) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             HEADER_LEN
                 + JOURNAL_PIN_LEN
@@ -270,11 +367,7 @@ impl Manifest {
                 + self.shares.len() * SHARE_LEN
                 + TRAILER_LEN,
         );
-        out.extend_from_slice(match (&self.archive, &self.journal) {
-            (Some(_), _) => MAGIC_V3,
-            (None, Some(_)) => MAGIC_V2,
-            (None, None) => MAGIC,
-        });
+        out.extend_from_slice(magic);
         for v in [
             self.epoch,
             self.start_ms,
@@ -287,13 +380,15 @@ impl Manifest {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&self.inputs_digest);
-        if let Some(pin) = &self.journal {
+        let quorum = magic == MAGIC_V4;
+        if self.journal.is_some() || quorum {
+            let pin = self.journal.unwrap_or_default();
             out.extend_from_slice(&pin.digest);
             out.extend_from_slice(&pin.credits_dc.to_le_bytes());
             out.extend_from_slice(&pin.fees_dc.to_le_bytes());
         }
-        if let Some(archive) = &self.archive {
-            out.extend_from_slice(archive);
+        if self.archive.is_some() || quorum {
+            out.extend_from_slice(&self.archive.unwrap_or_default());
         }
         out.extend_from_slice(&self.prev_hash);
         out.extend_from_slice(merkle_root);
@@ -301,6 +396,11 @@ impl Manifest {
         for share in &self.shares {
             out.extend_from_slice(&share.encode());
         }
+        out
+    }
+
+    fn encode_unsigned(&self, merkle_root: &[u8; 32], oracle_key: &[u8; 32]) -> Vec<u8> {
+        let mut out = self.encode_content(self.single_oracle_magic(), merkle_root);
         out.extend_from_slice(oracle_key);
         out
     }
@@ -318,18 +418,19 @@ impl Manifest {
             merkle_root,
             oracle_key,
             signature,
+            quorum: None,
         }
     }
 }
 
 /// Reads fixed-size fields from a byte slice, failing on a short read.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], LedgerError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], LedgerError> {
         let end = self
             .at
             .checked_add(n)
@@ -340,32 +441,132 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], LedgerError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], LedgerError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn u64(&mut self) -> Result<u64, LedgerError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, LedgerError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn u32(&mut self) -> Result<u32, LedgerError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, LedgerError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
+    /// A count of items of `size` bytes each, refused above `max` or beyond the bytes left.
+    pub(crate) fn count(
+        &mut self,
+        what: &str,
+        size: usize,
+        max: u32,
+    ) -> Result<usize, LedgerError> {
+        let count = self.u32()?;
+        if count > max {
+            return Err(LedgerError::Malformed(format!(
+                "{count} {what}, at most {max}"
+            )));
+        }
+        let count = count as usize;
+        if count.saturating_mul(size) > self.remaining() {
+            return Err(LedgerError::Malformed(format!(
+                "{count} {what} in {} bytes",
+                self.remaining()
+            )));
+        }
+        Ok(count)
+    }
+}
+
+/// Reads an entry's fields from the epoch to the last share, with the pins its version has.
+fn decode_manifest(r: &mut Reader<'_>, version: u8) -> Result<(Manifest, [u8; 32]), LedgerError> {
+    let epoch = r.u64()?;
+    let start_ms = r.u64()?;
+    let end_ms = r.u64()?;
+    let emission = r.u64()?;
+    let beacon_pool = r.u64()?;
+    let witness_pool = r.u64()?;
+    let undistributed = r.u64()?;
+    let inputs_digest = r.array()?;
+    let journal = if version >= 2 {
+        Some(JournalPin {
+            digest: r.array()?,
+            credits_dc: r.u64()?,
+            fees_dc: r.u64()?,
+        })
+    } else {
+        None
+    };
+    let archive = if version >= 3 { Some(r.array()?) } else { None };
+    let prev_hash = r.array()?;
+    let merkle_root = r.array()?;
+    let count = r.count("shares", SHARE_LEN, MAX_SHARES)?;
+    let mut shares = Vec::with_capacity(count);
+    for _ in 0..count {
+        shares.push(Share {
+            hotspot: Address(r.array()?),
+            beacon_amount: r.u64()?,
+            witness_amount: r.u64()?,
+            total: r.u64()?,
+        });
+    }
+    let manifest = Manifest {
+        epoch,
+        start_ms,
+        end_ms,
+        emission,
+        beacon_pool,
+        witness_pool,
+        undistributed,
+        inputs_digest,
+        journal,
+        archive,
+        prev_hash,
+        shares,
+    };
+    Ok((manifest, merkle_root))
 }
 
 impl LedgerEntry {
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = self
-            .manifest
-            .encode_unsigned(&self.merkle_root, &self.oracle_key);
-        out.extend_from_slice(&self.signature);
-        out
+        match &self.quorum {
+            None => {
+                let mut out = self
+                    .manifest
+                    .encode_unsigned(&self.merkle_root, &self.oracle_key);
+                out.extend_from_slice(&self.signature);
+                out
+            }
+            Some(quorum) => {
+                let mut out = self.body();
+                quorum.encode_signatures(&mut out);
+                out
+            }
+        }
     }
 
-    /// Decodes an entry; the whole slice must be one entry. Does not check the signature.
+    /// The bytes a version 4 entry's operators sign (for versions 1-3: the bytes the oracle
+    /// signs).
+    pub fn body(&self) -> Vec<u8> {
+        match &self.quorum {
+            None => self
+                .manifest
+                .encode_unsigned(&self.merkle_root, &self.oracle_key),
+            Some(quorum) => {
+                let mut out = self.manifest.encode_content(MAGIC_V4, &self.merkle_root);
+                quorum.declared.encode(&mut out);
+                out
+            }
+        }
+    }
+
+    /// Decodes an entry; the whole slice must be one entry. Does not check the signatures.
     pub fn decode(bytes: &[u8]) -> Result<Self, LedgerError> {
         let mut r = Reader { bytes, at: 0 };
         let magic = r.take(8)?;
@@ -373,142 +574,80 @@ impl LedgerEntry {
             m if m == MAGIC => 1,
             m if m == MAGIC_V2 => 2,
             m if m == MAGIC_V3 => 3,
+            m if m == MAGIC_V4 => 4,
             _ => return Err(LedgerError::Malformed("bad magic".into())),
         };
-        let epoch = r.u64()?;
-        let start_ms = r.u64()?;
-        let end_ms = r.u64()?;
-        let emission = r.u64()?;
-        let beacon_pool = r.u64()?;
-        let witness_pool = r.u64()?;
-        let undistributed = r.u64()?;
-        let inputs_digest = r.array()?;
-        let journal = if version >= 2 {
-            Some(JournalPin {
-                digest: r.array()?,
-                credits_dc: r.u64()?,
-                fees_dc: r.u64()?,
-            })
+        let (manifest, merkle_root) = decode_manifest(&mut r, version)?;
+        let (oracle_key, signature, quorum) = if version == 4 {
+            let declared = OperatorSet::decode(&mut r)?;
+            let signatures = quorum::decode_signatures(&mut r)?;
+            let quorum = Quorum {
+                declared,
+                signatures,
+            };
+            ([0; 32], [0; 64], Some(quorum))
         } else {
-            None
+            (r.array()?, r.array()?, None)
         };
-        let archive = if version >= 3 { Some(r.array()?) } else { None };
-        let prev_hash = r.array()?;
-        let merkle_root = r.array()?;
-        let count = r.u32()?;
-        if count > MAX_SHARES {
-            return Err(LedgerError::Malformed(format!("{count} shares")));
-        }
-        let pin_len = match version {
-            1 => 0,
-            2 => JOURNAL_PIN_LEN,
-            _ => JOURNAL_PIN_LEN + ARCHIVE_PIN_LEN,
-        };
-        let expected_len = HEADER_LEN + pin_len + count as usize * SHARE_LEN + TRAILER_LEN;
-        if bytes.len() != expected_len {
+        if r.remaining() != 0 {
             return Err(LedgerError::Malformed(format!(
-                "{} bytes for {count} shares, expected {expected_len}",
-                bytes.len()
+                "{} bytes after the entry",
+                r.remaining()
             )));
         }
-        let mut shares = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            shares.push(Share {
-                hotspot: Address(r.array()?),
-                beacon_amount: r.u64()?,
-                witness_amount: r.u64()?,
-                total: r.u64()?,
-            });
-        }
-        let oracle_key = r.array()?;
-        let signature = r.array()?;
         Ok(Self {
-            manifest: Manifest {
-                epoch,
-                start_ms,
-                end_ms,
-                emission,
-                beacon_pool,
-                witness_pool,
-                undistributed,
-                inputs_digest,
-                journal,
-                archive,
-                prev_hash,
-                shares,
-            },
+            manifest,
             merkle_root,
             oracle_key,
             signature,
+            quorum,
         })
     }
 
-    /// The entry's hash, which the next entry carries as its previous hash.
+    /// The entry's hash, which the next entry carries as its previous hash. A version 4
+    /// entry's hash covers its body only, not who signed it.
     pub fn hash(&self) -> [u8; 32] {
         let mut hasher = Sha256::new();
-        hasher.update(b"lorapoc-ledger-entry-v1");
-        hasher.update(self.encode());
+        match &self.quorum {
+            None => {
+                hasher.update(b"lorapoc-ledger-entry-v1");
+                hasher.update(self.encode());
+            }
+            Some(_) => return quorum::entry_hash(&self.body()),
+        }
         hasher.finalize().into()
     }
 
-    /// The oracle that signed it.
+    /// The oracle that signed it (zeros for a version 4 entry: see [`LedgerEntry::quorum`]).
     pub fn signer(&self) -> Address {
         Address(self.oracle_key)
     }
 
-    /// Checks the entry on its own: signature, Merkle root, share order and sums.
+    /// Checks the entry on its own: its signatures (the oracle's, or each operator's over the
+    /// body, without asking whether the operators form a quorum: [`verify_chain`] does), Merkle
+    /// root, share order and sums.
     pub fn check(&self) -> Result<(), LedgerError> {
+        match &self.quorum {
+            None => self.check_oracle_signature()?,
+            Some(quorum) => quorum.check_signatures(&self.body())?,
+        }
+        self.check_content()
+    }
+
+    /// The single oracle's signature of a version 1-3 entry.
+    pub(crate) fn check_oracle_signature(&self) -> Result<(), LedgerError> {
         let key =
             VerifyingKey::from_bytes(&self.oracle_key).map_err(|_| LedgerError::BadSignature)?;
         let signed = self
             .manifest
             .encode_unsigned(&self.merkle_root, &self.oracle_key);
         key.verify_strict(&signed, &Signature::from_bytes(&self.signature))
-            .map_err(|_| LedgerError::BadSignature)?;
-        let m = &self.manifest;
-        if shares_root(&m.shares) != self.merkle_root {
-            return Err(LedgerError::BadMerkleRoot);
-        }
-        if m.start_ms >= m.end_ms {
-            return Err(LedgerError::Amounts("empty time range".into()));
-        }
-        if m.shares
-            .windows(2)
-            .any(|w| w[0].hotspot.0 >= w[1].hotspot.0)
-        {
-            return Err(LedgerError::Amounts(
-                "shares not strictly sorted by key".into(),
-            ));
-        }
-        let mut beacon_sum: u128 = 0;
-        let mut witness_sum: u128 = 0;
-        for s in &m.shares {
-            if u128::from(s.beacon_amount) + u128::from(s.witness_amount) != u128::from(s.total) {
-                return Err(LedgerError::Amounts(format!(
-                    "{}: beacon + witness != total",
-                    s.hotspot
-                )));
-            }
-            beacon_sum += u128::from(s.beacon_amount);
-            witness_sum += u128::from(s.witness_amount);
-        }
-        if u128::from(m.beacon_pool) + u128::from(m.witness_pool) != u128::from(m.emission) {
-            return Err(LedgerError::Amounts(
-                "pools do not sum to the emission".into(),
-            ));
-        }
-        let pool_ok = |sum: u128, pool: u64| sum == 0 || sum == u128::from(pool);
-        if !pool_ok(beacon_sum, m.beacon_pool) || !pool_ok(witness_sum, m.witness_pool) {
-            return Err(LedgerError::Amounts(
-                "shares do not sum to their pool".into(),
-            ));
-        }
-        if beacon_sum + witness_sum + u128::from(m.undistributed) != u128::from(m.emission) {
-            return Err(LedgerError::Amounts(
-                "shares and undistributed do not sum to the emission".into(),
-            ));
-        }
-        Ok(())
+            .map_err(|_| LedgerError::BadSignature)
+    }
+
+    /// Merkle root, time range, share order and sums.
+    pub(crate) fn check_content(&self) -> Result<(), LedgerError> {
+        check_content(&self.manifest, &self.merkle_root)
     }
 
     /// The share of `hotspot` and its Merkle proof.
@@ -528,6 +667,53 @@ impl LedgerEntry {
             path: path.iter().map(hex::encode).collect(),
         })
     }
+}
+
+/// A manifest's Merkle root, time range, share order and sums.
+pub(crate) fn check_content(m: &Manifest, merkle_root: &[u8; 32]) -> Result<(), LedgerError> {
+    if shares_root(&m.shares) != *merkle_root {
+        return Err(LedgerError::BadMerkleRoot);
+    }
+    if m.start_ms >= m.end_ms {
+        return Err(LedgerError::Amounts("empty time range".into()));
+    }
+    if m.shares
+        .windows(2)
+        .any(|w| w[0].hotspot.0 >= w[1].hotspot.0)
+    {
+        return Err(LedgerError::Amounts(
+            "shares not strictly sorted by key".into(),
+        ));
+    }
+    let mut beacon_sum: u128 = 0;
+    let mut witness_sum: u128 = 0;
+    for s in &m.shares {
+        if u128::from(s.beacon_amount) + u128::from(s.witness_amount) != u128::from(s.total) {
+            return Err(LedgerError::Amounts(format!(
+                "{}: beacon + witness != total",
+                s.hotspot
+            )));
+        }
+        beacon_sum += u128::from(s.beacon_amount);
+        witness_sum += u128::from(s.witness_amount);
+    }
+    if u128::from(m.beacon_pool) + u128::from(m.witness_pool) != u128::from(m.emission) {
+        return Err(LedgerError::Amounts(
+            "pools do not sum to the emission".into(),
+        ));
+    }
+    let pool_ok = |sum: u128, pool: u64| sum == 0 || sum == u128::from(pool);
+    if !pool_ok(beacon_sum, m.beacon_pool) || !pool_ok(witness_sum, m.witness_pool) {
+        return Err(LedgerError::Amounts(
+            "shares do not sum to their pool".into(),
+        ));
+    }
+    if beacon_sum + witness_sum + u128::from(m.undistributed) != u128::from(m.emission) {
+        return Err(LedgerError::Amounts(
+            "shares and undistributed do not sum to the emission".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A hotspot's share in an epoch with its Merkle proof: what `GET
@@ -592,63 +778,43 @@ pub struct BadEntry {
 pub struct LedgerSummary {
     /// Entries.
     pub entries: usize,
-    /// The signing oracle (`None` for an empty ledger).
+    /// The single oracle that signed the version 1-3 entries (`None` when there are none).
     pub oracle: Option<Address>,
     /// The last entry's epoch and hash.
     pub head: Option<(u64, [u8; 32])>,
+    /// The operator set the last entry declares, which governs the next one (`None` unless the
+    /// last entry is a version 4 entry).
+    pub operators: Option<OperatorSet>,
+    /// Who signed each entry, in order.
+    pub authorities: Vec<EntryAuthority>,
 }
 
-/// Verifies a chain of entries: each on its own ([`LedgerEntry::check`]), all signed by
-/// `oracle` (or by the first entry's signer when `None`), epochs increasing, each carrying its
-/// predecessor's hash (the first carries zeros).
+/// Verifies a chain of entries: each on its own ([`LedgerEntry::check`]), the version 1-3
+/// entries signed by `oracle` (or by the first entry's signer when `None`), version 4 entries
+/// by a quorum ([`quorum`]; the genesis set taken from the first version 4 entry, see
+/// [`verify_chain_trusting`] to pin it), epochs increasing, each carrying its predecessor's
+/// hash (the first carries zeros).
 pub fn verify_chain(
     entries: &[LedgerEntry],
     oracle: Option<Address>,
 ) -> Result<LedgerSummary, BadEntry> {
-    let mut expected_signer = oracle;
-    let mut prev: Option<&LedgerEntry> = None;
-    for (index, entry) in entries.iter().enumerate() {
-        let fail = |error| BadEntry {
-            index,
-            epoch: Some(entry.manifest.epoch),
-            error,
-        };
-        entry.check().map_err(fail)?;
-        let signer = entry.signer();
-        match expected_signer {
-            Some(expected) if expected != signer => {
-                return Err(fail(LedgerError::WrongSigner {
-                    expected: expected.to_string(),
-                    found: signer.to_string(),
-                }))
-            }
-            _ => expected_signer = Some(signer),
-        }
-        let prev_hash = prev.map_or([0u8; 32], LedgerEntry::hash);
-        if entry.manifest.prev_hash != prev_hash {
-            return Err(fail(LedgerError::BrokenChain));
-        }
-        if let Some(p) = prev {
-            if entry.manifest.epoch <= p.manifest.epoch {
-                return Err(fail(LedgerError::EpochOrder {
-                    epoch: entry.manifest.epoch,
-                    previous: p.manifest.epoch,
-                }));
-            }
-        }
-        prev = Some(entry);
-    }
-    Ok(LedgerSummary {
-        entries: entries.len(),
-        oracle: expected_signer,
-        head: prev.map(|e| (e.manifest.epoch, e.hash())),
-    })
+    let trust = Trust {
+        oracle,
+        genesis: None,
+    };
+    verify_chain_trusting(entries, &trust)
 }
 
 /// Parses a ledger file's bytes and verifies the chain; names the first bad entry.
 pub fn verify_bytes(bytes: &[u8], oracle: Option<Address>) -> Result<LedgerSummary, BadEntry> {
     let entries = file::parse(bytes)?;
     verify_chain(&entries, oracle)
+}
+
+/// Parses a ledger file's bytes and verifies the chain under `trust`.
+pub fn verify_bytes_trusting(bytes: &[u8], trust: &Trust) -> Result<LedgerSummary, BadEntry> {
+    let entries = file::parse(bytes)?;
+    verify_chain_trusting(&entries, trust)
 }
 
 #[cfg(test)]
