@@ -287,15 +287,18 @@ impl Hotspot {
             .collect())
     }
 
-    /// A signed witness report for a demodulated frame, if it can be a beacon: a good CRC and
-    /// a beacon's length.
+    /// A signed witness report for a demodulated frame, if it can be a beacon: a good CRC, a
+    /// beacon's length and its proprietary frame header.
     pub fn witness(
         &self,
         frame: &RxFrame,
         frequency_hz: u64,
         timestamp_ns: u64,
     ) -> Option<proto::WitnessReport> {
-        if frame.crc_ok != Some(true) || frame.payload.len() != poc::BEACON_PAYLOAD_LEN {
+        if frame.crc_ok != Some(true)
+            || frame.payload.len() != poc::BEACON_PAYLOAD_LEN
+            || frame.payload.first() != Some(&poc::BEACON_MHDR)
+        {
             return None;
         }
         let channel = self

@@ -333,6 +333,19 @@ mod tests {
     }
 
     #[test]
+    fn a_beacon_is_a_proprietary_lorawan_frame_and_no_device_uplink() {
+        let plan = poc::RegionPlan::for_region(poc::proto::Region::Eu868).unwrap();
+        for n in 0..64u8 {
+            let beacon = poc::Beacon::derive(&[n; 32], &[n, 1, 2, 3], &[n; 32], plan, 0).unwrap();
+            let header = MHDR::new(beacon.payload[0]);
+            assert_eq!(header.mtype(), lorawan::parser::MType::Proprietary);
+            assert_eq!(header.major(), lorawan::parser::Major::LoRaWANR1);
+            let kind = UplinkKind::classify(&frame(beacon.payload, Some(true)));
+            assert!(!kind.is_device_uplink(), "{kind:?}");
+        }
+    }
+
+    #[test]
     fn frames_are_classified_by_message_type() {
         let data_up = vec![
             0x40, 1, 2, 3, 4, 0, 1, 0, 1, 0xaa, 0xbb, 0x11, 0x22, 0x33, 0x44,

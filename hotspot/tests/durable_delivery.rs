@@ -32,7 +32,7 @@ impl Backend for ScriptedRadio {
 fn beacon_heard(n: u8) -> Reception {
     Reception {
         frame: RxFrame {
-            payload: vec![n; poc::BEACON_PAYLOAD_LEN],
+            payload: [&[poc::BEACON_MHDR][..], &[n; poc::BEACON_PAYLOAD_LEN - 1]].concat(),
             crc_ok: Some(true),
             spreading_factor: 9,
             bandwidth_hz: 125_000,
@@ -217,7 +217,7 @@ async fn reports_queued_during_an_outage_are_delivered_exactly_once_after_restar
     .await
     .unwrap();
     let stored = oracle.store().pending_witnesses().await.unwrap();
-    let payloads: Vec<u8> = stored.iter().map(|row| row.report.data[0]).collect();
+    let payloads: Vec<u8> = stored.iter().map(|row| row.report.data[1]).collect();
     assert_eq!(stored.len(), 8, "payloads stored: {payloads:?}");
     let distinct: BTreeSet<u8> = payloads.iter().copied().collect();
     assert_eq!(distinct, (0..8).collect::<BTreeSet<u8>>());

@@ -449,10 +449,11 @@ async fn keepalives_are_acknowledged_promptly_while_the_oracle_never_answers() {
 
 const OTHER_FORWARDER_MAC: [u8; 8] = [0xaa, 0x55, 0x5a, 0, 0, 0, 2, 2];
 
-/// Another hotspot's 51-byte beacon on a US915 beacon channel, as a forwarder heard it.
+/// Another hotspot's 51-byte beacon (its first byte the beacon header 0xE0) on a US915 beacon
+/// channel, as a forwarder heard it.
 fn heard_beacon(rssi: i32, snr: f32) -> String {
     format!(
-        r#"{{"rxpk":[{{"tmst":1000,"chan":1,"rfch":0,"freq":904.3,"stat":1,"modu":"LORA","datr":"SF9BW125","codr":"4/5","lsnr":{snr},"rssi":{rssi},"size":51,"data":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEy"}}]}}"#
+        r#"{{"rxpk":[{{"tmst":1000,"chan":1,"rfch":0,"freq":904.3,"stat":1,"modu":"LORA","datr":"SF9BW125","codr":"4/5","lsnr":{snr},"rssi":{rssi},"size":51,"data":"4AECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEy"}}]}}"#
     )
 }
 
@@ -571,7 +572,7 @@ async fn an_eu868_forwarder_on_a_us915_hotspot_is_refused_and_its_beacons_not_wi
     expect_datagrams(&eu868, &[[2, 0, 1, 0x01], [2, 0, 2, 0x01]]).await;
     let us915 = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     us915.connect(backend_addr).await.unwrap();
-    let other_beacon = heard_beacon(-100, 1.0).replace("AAEC", "BBEC");
+    let other_beacon = heard_beacon(-100, 1.0).replace("4AEC", "4BEC");
     us915
         .send(&gwmp(FORWARDER_MAC, 3, 0x00, &other_beacon))
         .await
@@ -594,5 +595,5 @@ async fn an_eu868_forwarder_on_a_us915_hotspot_is_refused_and_its_beacons_not_wi
         panic!("a witness report in the spool");
     };
     assert_eq!(report.frequency_hz, 904_300_000);
-    assert_eq!(report.data[0], 0x04, "the US915 gateway's beacon");
+    assert_eq!(report.data[..2], [0xE0, 0x11], "the US915 gateway's beacon");
 }

@@ -85,18 +85,21 @@ fn the_daemon_runs_on_a_serial_module_and_witnesses_what_it_hears() {
     assert_eq!(module.p2p(), "904100000:9:125:0:8:14");
 
     module.write_raw(b"\x00\xff garbage \xfe\r\n+EVT:RXP2P:-1:x:zz\r\n");
-    let beacon: Vec<u8> = (0..poc::BEACON_PAYLOAD_LEN as u8).collect();
+    let mut beacon: Vec<u8> = (0..poc::BEACON_PAYLOAD_LEN as u8).collect();
+    beacon[0] = poc::BEACON_MHDR;
     assert!(module.emit_reception(-101, -4, &beacon));
     wait_for("a witness report in the spool", &mut daemon, || {
         spooled(&spool) >= 1
     });
-    // A frame that is not beacon-sized is heard but not witnessed.
+    // A frame that is not beacon-sized, or has no beacon's frame header, is heard but not
+    // witnessed.
     assert!(module.emit_reception(-90, 3, b"short"));
-    assert!(module.emit_reception(
-        -99,
-        -2,
-        &beacon[..].iter().rev().copied().collect::<Vec<_>>()
-    ));
+    let mut unmarked = beacon.clone();
+    unmarked[0] = 0x40;
+    assert!(module.emit_reception(-90, 3, &unmarked));
+    let mut other = beacon.iter().rev().copied().collect::<Vec<_>>();
+    other[0] = poc::BEACON_MHDR;
+    assert!(module.emit_reception(-99, -2, &other));
     wait_for("the second witness report", &mut daemon, || {
         spooled(&spool) >= 2
     });

@@ -2,8 +2,11 @@
 //!
 //! The seed is SHA-256 over a domain tag, the oracle's entropy, the hotspot's local entropy and
 //! its public key; a ChaCha12 stream from that seed gives the payload. The first two payload
-//! bytes (little-endian) modulo the number of channels choose the channel. Anyone holding the
-//! same inputs, the oracle in particular, regenerates exactly the same beacon.
+//! bytes of that stream (little-endian) modulo the number of channels choose the channel. The
+//! first byte is then set to [`BEACON_MHDR`], a LoRaWAN proprietary frame header, so that stock
+//! gateways forward heard beacons (LoRa Basics Station forwards a frame only when its first
+//! byte is a valid LoRaWAN header, a proprietary one as `propdf`). Anyone holding the same
+//! inputs, the oracle in particular, regenerates exactly the same beacon.
 
 use crate::region::{DataRate, RegionPlan};
 use rand::{RngCore, SeedableRng};
@@ -12,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 /// Length of a beacon payload in bytes.
 pub const BEACON_PAYLOAD_LEN: usize = 51;
+/// First byte of every beacon: LoRaWAN MHDR with MType `Proprietary` (0b111) and Major
+/// `LoRaWAN R1` (0b00).
+pub const BEACON_MHDR: u8 = 0xE0;
 /// Length of the hotspot's local entropy in bytes.
 pub const LOCAL_ENTROPY_LEN: usize = 4;
 
@@ -70,6 +76,7 @@ impl Beacon {
         rng.fill_bytes(&mut payload);
         let channel_count = plan.channels_hz.len() as u32;
         let channel = u32::from(u16::from_le_bytes([payload[0], payload[1]])) % channel_count;
+        payload[0] = BEACON_MHDR;
         let datarate = plan
             .datarate_for(BEACON_PAYLOAD_LEN)
             .ok_or(BeaconError::NoDataRate)?;

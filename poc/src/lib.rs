@@ -20,7 +20,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/lorapoc.v1.rs"));
 }
 
-pub use beacon::{Beacon, BeaconError, BEACON_PAYLOAD_LEN};
+pub use beacon::{Beacon, BeaconError, BEACON_MHDR, BEACON_PAYLOAD_LEN};
 pub use keys::{Address, KeyError, Keypair};
 pub use region::{DataRate, RegionPlan};
 pub use signing::{Signable, SignatureError};
