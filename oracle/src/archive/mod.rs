@@ -142,16 +142,25 @@ impl ArchiveDir {
 /// Pieces a [`FileSink`] may queue before its caller waits for the writer.
 const SINK_QUEUE: usize = 4;
 
-/// A file of the archive being written: see [`ArchiveDir::sink`].
+/// What a [`FileSink`] hands its writer.
+enum Piece {
+    /// More bytes of the file.
+    Bytes(Vec<u8>),
+    /// The file is whole: store it.
+    End,
+}
+
+/// A file of the archive being written: see [`ArchiveDir::sink`]. A sink dropped before
+/// [`FileSink::finish`] leaves nothing behind.
 pub struct FileSink {
-    chunks: mpsc::Sender<Vec<u8>>,
+    chunks: mpsc::Sender<Piece>,
     writer: Option<JoinHandle<Result<(String, u64), ArchiveError>>>,
 }
 
 impl FileSink {
     /// Appends `chunk` to the file; an error is the writer's (the disk's).
     pub async fn write(&mut self, chunk: Vec<u8>) -> Result<(), ArchiveError> {
-        if self.chunks.send(chunk).await.is_ok() {
+        if self.chunks.send(Piece::Bytes(chunk)).await.is_ok() {
             return Ok(());
         }
         match self.writer.take() {
@@ -163,7 +172,8 @@ impl FileSink {
     /// Finishes the file: synced and stored under its hash; returns the hash and the length.
     pub async fn finish(mut self) -> Result<(String, u64), ArchiveError> {
         let writer = self.writer.take().ok_or_else(writer_lost)?;
-        drop(self.chunks);
+        // A writer that stopped early returns its error when joined.
+        let _ = self.chunks.send(Piece::End).await;
         join_writer(writer).await
     }
 }
@@ -185,13 +195,29 @@ async fn join_writer(
     }
 }
 
-/// The writer of a [`FileSink`]: hashes and writes each piece as it comes, then syncs the
-/// file and renames it to its hash (a file stored already is kept and the copy removed).
+/// The writer of a [`FileSink`]: [`write_pieces`], with the temporary file removed unless
+/// it was stored.
 fn store_chunks(
     file: std::fs::File,
-    mut chunks: mpsc::Receiver<Vec<u8>>,
+    chunks: mpsc::Receiver<Piece>,
     temp: PathBuf,
     dir: PathBuf,
+) -> Result<(String, u64), ArchiveError> {
+    let stored = write_pieces(file, chunks, &temp, &dir);
+    if stored.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    stored
+}
+
+/// Hashes and writes each piece as it comes; at the end, syncs the file and renames it to its
+/// hash (a file stored already is kept and the copy removed). A sink dropped without its end
+/// is an error.
+fn write_pieces(
+    file: std::fs::File,
+    mut chunks: mpsc::Receiver<Piece>,
+    temp: &Path,
+    dir: &Path,
 ) -> Result<(String, u64), ArchiveError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -200,19 +226,25 @@ fn store_chunks(
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();
     let mut len = 0u64;
-    while let Some(chunk) = chunks.blocking_recv() {
-        hasher.update(&chunk);
-        out.write_all(&chunk).map_err(io(&temp))?;
-        len += chunk.len() as u64;
+    loop {
+        match chunks.blocking_recv() {
+            Some(Piece::Bytes(chunk)) => {
+                hasher.update(&chunk);
+                out.write_all(&chunk).map_err(io(temp))?;
+                len += chunk.len() as u64;
+            }
+            Some(Piece::End) => break,
+            None => return Err(writer_lost()),
+        }
     }
-    let file = out.into_inner().map_err(|e| io(&temp)(e.into_error()))?;
-    file.sync_all().map_err(io(&temp))?;
+    let file = out.into_inner().map_err(|e| io(temp)(e.into_error()))?;
+    file.sync_all().map_err(io(temp))?;
     let name = hex::encode(hasher.finalize());
     let path = dir.join(&name);
     if path.exists() {
-        std::fs::remove_file(&temp).map_err(io(&temp))?;
+        std::fs::remove_file(temp).map_err(io(temp))?;
     } else {
-        std::fs::rename(&temp, &path).map_err(io(&path))?;
+        std::fs::rename(temp, &path).map_err(io(&path))?;
     }
     Ok((name, len))
 }
@@ -261,6 +293,23 @@ mod tests {
             expected.sort();
             expected
         });
+    }
+
+    #[tokio::test]
+    async fn a_sink_dropped_before_its_end_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = ArchiveDir::new(root.path().to_path_buf());
+        let mut sink = dir.sink().unwrap();
+        sink.write(vec![7; 4096]).await.unwrap();
+        drop(sink);
+        let files = root.path().join(FILES_DIR);
+        for _ in 0..500 {
+            if names(&files).is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("left behind: {:?}", names(&files));
     }
 
     #[tokio::test]

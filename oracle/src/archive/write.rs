@@ -13,6 +13,16 @@ use prost::Message;
 use std::collections::HashSet;
 use tokio::task::JoinHandle;
 
+/// The archive of an epoch's reports being written ([`Oracle::start_archive`]); dropped
+/// unfinished (a close that failed), it stops and leaves no file behind.
+pub(crate) struct StartedArchive(JoinHandle<Result<Vec<ArchiveFile>, OracleError>>);
+
+impl Drop for StartedArchive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Largest archive file fetched over HTTP.
 const MAX_FETCH: usize = 4 << 30;
 /// Bytes of records handed to an archive file's writer at a time.
@@ -32,15 +42,15 @@ impl Oracle {
         &self,
         dir: &ArchiveDir,
         (start_ms, end_ms): (u64, u64),
-    ) -> JoinHandle<Result<Vec<ArchiveFile>, OracleError>> {
+    ) -> StartedArchive {
         let (oracle, dir) = (self.clone(), dir.clone());
-        tokio::spawn(async move {
+        StartedArchive(tokio::spawn(async move {
             let (beacons, witnesses) = futures::try_join!(
                 oracle.archive_stored(&dir, Kind::Beacons, (start_ms, end_ms)),
                 oracle.archive_stored(&dir, Kind::Witnesses, (start_ms, end_ms)),
             )?;
             Ok(vec![beacons, witnesses])
-        })
+        }))
     }
 
     /// Streams the stored reports of `kind` (beacons or witnesses) received in the span into
@@ -86,7 +96,7 @@ impl Oracle {
     pub(crate) async fn finish_archive(
         &self,
         dir: &ArchiveDir,
-        started: JoinHandle<Result<Vec<ArchiveFile>, OracleError>>,
+        mut started: StartedArchive,
         inputs: &EpochInputs,
         gateways: Vec<GatewayRow>,
     ) -> Result<[u8; 32], OracleError> {
@@ -96,7 +106,7 @@ impl Oracle {
             epoch,
             detail: format!("archived configuration: {e}"),
         })?;
-        let mut files = match started.await {
+        let mut files = match (&mut started.0).await {
             Ok(files) => files?,
             Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
             Err(_) => return Err(OracleError::Invariant("the archive's writer was cancelled")),
