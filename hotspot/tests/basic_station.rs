@@ -36,14 +36,7 @@ async fn send(ws: &mut Ws, message: Value) {
 
 /// The oracle's entropy as the oracle signs it.
 fn entropy(oracle: &Keypair) -> proto::Entropy {
-    let mut entropy = proto::Entropy {
-        data: vec![7; 32],
-        timestamp_ms: 1_800_000_000_000,
-        oracle_key: oracle.public_key().to_vec(),
-        signature: Vec::new(),
-    };
-    entropy.sign_with(oracle);
-    entropy
+    poc::testkit::entropy(oracle, vec![7; 32], 1_800_000_000_000)
 }
 
 #[tokio::test]

@@ -5,18 +5,11 @@
 
 use hotspot::Hotspot;
 use poc::proto::{self, Region};
-use poc::{Keypair, RegionPlan, Signable};
+use poc::{Keypair, RegionPlan};
 use rand::{Rng, SeedableRng};
 
 fn entropy(oracle: &Keypair, data: Vec<u8>) -> proto::Entropy {
-    let mut entropy = proto::Entropy {
-        data,
-        timestamp_ms: 1_800_000_000_000,
-        oracle_key: oracle.public_key().to_vec(),
-        signature: Vec::new(),
-    };
-    entropy.sign_with(oracle);
-    entropy
+    poc::testkit::entropy(oracle, data, 1_800_000_000_000)
 }
 
 fn check_region(region: Region) {

@@ -231,14 +231,7 @@ async fn a_forwarders_uplinks_are_counted_and_forwarded_by_the_daemon() {
 
 /// The oracle's entropy as the oracle signs it.
 fn entropy(oracle: &Keypair) -> proto::Entropy {
-    let mut entropy = proto::Entropy {
-        data: vec![7; 32],
-        timestamp_ms: 1_800_000_000_000,
-        oracle_key: oracle.public_key().to_vec(),
-        signature: Vec::new(),
-    };
-    entropy.sign_with(oracle);
-    entropy
+    poc::testkit::entropy(oracle, vec![7; 32], 1_800_000_000_000)
 }
 
 /// A packet forwarder, connected: it has sent PULL_DATA, `backend` has taken it (in a receive

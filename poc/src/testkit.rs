@@ -109,6 +109,18 @@ pub fn assertion(
     report
 }
 
+/// Entropy `data` published by `oracle` at `timestamp_ms`, signed as the oracle signs it.
+pub fn entropy(oracle: &Keypair, data: Vec<u8>, timestamp_ms: u64) -> proto::Entropy {
+    let mut entropy = proto::Entropy {
+        data,
+        timestamp_ms,
+        oracle_key: oracle.public_key().to_vec(),
+        signature: Vec::new(),
+    };
+    entropy.sign_with(oracle);
+    entropy
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

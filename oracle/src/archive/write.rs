@@ -46,24 +46,23 @@ impl Oracle {
         let (oracle, dir) = (self.clone(), dir.clone());
         StartedArchive(tokio::spawn(async move {
             let (beacons, witnesses) = futures::try_join!(
-                oracle.archive_stored(&dir, Kind::Beacons, (start_ms, end_ms)),
-                oracle.archive_stored(&dir, Kind::Witnesses, (start_ms, end_ms)),
+                oracle.archive_stored(&dir, ReportKind::Beacons, (start_ms, end_ms)),
+                oracle.archive_stored(&dir, ReportKind::Witnesses, (start_ms, end_ms)),
             )?;
             Ok(vec![beacons, witnesses])
         }))
     }
 
-    /// Streams the stored reports of `kind` (beacons or witnesses) received in the span into
-    /// one archive file.
+    /// Streams the stored reports of `table` received in the span into one archive file.
     async fn archive_stored(
         &self,
         dir: &ArchiveDir,
-        kind: Kind,
+        table: ReportKind,
         (start_ms, end_ms): (u64, u64),
     ) -> Result<ArchiveFile, OracleError> {
-        let table = match kind {
-            Kind::Beacons => ReportKind::Beacons,
-            _ => ReportKind::Witnesses,
+        let kind = match table {
+            ReportKind::Beacons => Kind::Beacons,
+            ReportKind::Witnesses => Kind::Witnesses,
         };
         let mut rows = self.store().stored_reports_between(table, start_ms, end_ms);
         let mut sink = dir.sink()?;
