@@ -5,7 +5,7 @@
 //! at all when it refuses them; keepalives are answered while the oracle hangs.
 
 use hotspot::uplink::{LorawanSection, Upstream};
-use hotspot::{Daemon, Hotspot, Metrics, OracleClient, Outbox};
+use hotspot::{Daemon, DaemonError, DaemonStats, Hotspot, Metrics, OracleClient, Outbox};
 use poc::proto::{self, Region};
 use poc::{Keypair, Signable};
 use radio::RxFrame;
@@ -175,16 +175,8 @@ async fn a_forwarders_uplinks_are_counted_and_forwarded_by_the_daemon() {
     )
     .unwrap();
     // No oracle: reports would wait in the spool; this test is about uplinks.
-    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
-    let outbox = Outbox::open(dir.path(), metrics.clone()).unwrap();
-    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
-        .with_metrics(metrics.clone())
-        .with_upstream(upstream)
-        .without_beacons();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(daemon.run(async {
-        let _ = stopped.await;
-    }));
+    let daemon = witnessing_daemon(hotspot, backend, dir.path(), &metrics).with_upstream(upstream);
+    let (stop, running) = run_until_stopped(daemon);
 
     let forwarder = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     forwarder.connect(backend_addr).await.unwrap();
@@ -227,6 +219,35 @@ async fn a_forwarders_uplinks_are_counted_and_forwarded_by_the_daemon() {
         text.contains(r#"hotspot_radio_events{event="uplinks"} 3"#),
         "{text}"
     );
+}
+
+/// A daemon on `backend` that sends no beacons and reaches no oracle: its reports wait in the
+/// spool under `dir`.
+fn witnessing_daemon(
+    hotspot: Hotspot,
+    backend: SemtechUdpBackend,
+    dir: &std::path::Path,
+    metrics: &Metrics,
+) -> Daemon<SemtechUdpBackend> {
+    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    let outbox = Outbox::open(dir, metrics.clone()).unwrap();
+    Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
+        .with_metrics(metrics.clone())
+        .without_beacons()
+}
+
+/// Runs `daemon` until the returned sender is used.
+fn run_until_stopped(
+    daemon: Daemon<SemtechUdpBackend>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<DaemonStats, DaemonError>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run(async {
+        let _ = stopped.await;
+    }));
+    (stop, running)
 }
 
 /// The oracle's entropy as the oracle signs it.
@@ -472,15 +493,8 @@ async fn a_beacon_heard_by_two_forwarders_is_one_witness_report_with_the_best_si
     let backend_addr = backend.local_addr().unwrap();
     let hotspot =
         Hotspot::new(Keypair::generate(), Region::Us915, (37.78, -122.42), 30, 10).unwrap();
-    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
-    let outbox = Outbox::open(dir.path(), metrics.clone()).unwrap();
-    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
-        .with_metrics(metrics.clone())
-        .without_beacons();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(daemon.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, running) =
+        run_until_stopped(witnessing_daemon(hotspot, backend, dir.path(), &metrics));
 
     // Two gateways, each with its own EUI and address, hear the same beacon: the far one
     // weakly, the near one well. Each is acknowledged at its own address.
@@ -539,15 +553,8 @@ async fn an_eu868_forwarder_on_a_us915_hotspot_is_refused_and_its_beacons_not_wi
     config.channel_plan = Some(hotspot.channel_plan());
     let backend = SemtechUdpBackend::bind(config).await.unwrap();
     let backend_addr = backend.local_addr().unwrap();
-    let client = OracleClient::connect_lazy("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
-    let outbox = Outbox::open(dir.path(), metrics.clone()).unwrap();
-    let daemon = Daemon::new(hotspot, client, backend, outbox, Duration::from_secs(3600))
-        .with_metrics(metrics.clone())
-        .without_beacons();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(daemon.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, running) =
+        run_until_stopped(witnessing_daemon(hotspot, backend, dir.path(), &metrics));
 
     // An EU868 gateway hears a beacon on 868.1 MHz, then one on a US915 channel; a US915
     // gateway hears another hotspot's beacon.
