@@ -65,6 +65,24 @@ if $want_tests && command -v psql >/dev/null 2>&1 && id postgres >/dev/null 2>&1
   fi
 fi
 
+# --- oracle: NATS with JetStream on 127.0.0.1:4222 for the shared report log's tests -------------
+# (oracle/tests/it/report_log.rs; NATS_URL points elsewhere). Debian's nats-server, started
+# with JetStream and a store under /var/lib/nats-server where no server answers.
+if $want_tests && [ -z "${NATS_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+  if ! command -v nats-server >/dev/null 2>&1 && ! [ -x /usr/sbin/nats-server ]; then
+    echo "setup: installing nats-server"
+    apt_update
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server
+  fi
+  nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+  echo "setup: starting NATS with JetStream on 127.0.0.1:4222"
+  sudo_if_needed mkdir -p /var/lib/nats-server
+  sudo_if_needed sh -c "nohup '$nats_bin' -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server \
+    -l /var/log/nats-server.log >/dev/null 2>&1 &"
+  for _ in $(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 1; done
+  (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null || { echo "setup: NATS did not start" >&2; exit 1; }
+fi
+
 # --- radio: lora-phy cross-check (radio/tests/lora_phy_crosscheck.rs) --------------------------
 # A Python >= 3.12 virtual environment at target/pyenv-lora with the PyPI package `lora-phy` (an
 # independent LoRa PHY, a port of jkadbear/LoRaPHY). scripts/test.sh points LORA_PHY_PYTHON at it.

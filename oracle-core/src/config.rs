@@ -229,6 +229,72 @@ pub struct ArchiveConfig {
     pub dir: Option<std::path::PathBuf>,
 }
 
+/// The report log several oracle operators share (`[report_log]`): a NATS JetStream stream
+/// into which each operator publishes what it ingests, and from which every operator applies
+/// every entry in the log's order (`oracle::report_log`). Unset `url`: one oracle alone, its
+/// ingest storing directly.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportLogConfig {
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`; unset: no shared log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The JetStream stream's name; its one subject is `<stream>.entries`.
+    pub stream: String,
+    /// Base58 addresses of the operators whose entries are applied (this operator's own
+    /// included); entries signed by any other key are skipped, by every operator alike.
+    pub operators: Vec<String>,
+    /// How often an operator publishes a tick, which moves the log's time on while no
+    /// reports arrive.
+    pub tick_ms: u64,
+}
+
+impl Default for ReportLogConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            stream: "LORAPOC_REPORTS".into(),
+            operators: Vec::new(),
+            tick_ms: 1_000,
+        }
+    }
+}
+
+impl ReportLogConfig {
+    /// Whether no shared log is configured.
+    pub fn is_off(&self) -> bool {
+        self.url.is_none()
+    }
+
+    /// Checks a configured log: a stream name of letters, digits, `-` and `_`, at least one
+    /// operator, each a base58 address of 32 bytes, and a positive tick.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.is_off() {
+            return Ok(());
+        }
+        let invalid = |what: String| Err(ConfigError::Invalid(format!("[report_log] {what}")));
+        let name_ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if self.stream.is_empty() || self.stream.len() > 64 || !self.stream.chars().all(name_ok) {
+            return invalid(format!(
+                "stream {:?} must be 1 to 64 letters, digits, '-' or '_'",
+                self.stream
+            ));
+        }
+        if self.operators.is_empty() {
+            return invalid("needs at least one operator address".into());
+        }
+        for operator in &self.operators {
+            if operator.parse::<poc::Address>().is_err() {
+                return invalid(format!("operator {operator:?} is not a base58 address"));
+            }
+        }
+        if self.tick_ms == 0 {
+            return invalid("tick_ms must be positive".into());
+        }
+        Ok(())
+    }
+}
+
 /// Everything the oracle can be tuned with.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -299,6 +365,9 @@ pub struct OracleConfig {
     pub database_url: Option<String>,
     /// The report archive (`[archive]`).
     pub archive: ArchiveConfig,
+    /// The report log shared with other operators (`[report_log]`).
+    #[serde(skip_serializing_if = "ReportLogConfig::is_off")]
+    pub report_log: ReportLogConfig,
 }
 
 impl Default for OracleConfig {
@@ -332,6 +401,7 @@ impl Default for OracleConfig {
             grpc: GrpcConfig::default(),
             database_url: None,
             archive: ArchiveConfig::default(),
+            report_log: ReportLogConfig::default(),
         }
     }
 }
@@ -352,6 +422,7 @@ impl OracleConfig {
         let rules = Self {
             database_url: None,
             archive: ArchiveConfig::default(),
+            report_log: ReportLogConfig::default(),
             ..self.clone()
         };
         toml::to_string(&rules).map_err(|e| ConfigError::Parse(e.to_string()))
@@ -401,6 +472,7 @@ impl OracleConfig {
         self.reputation.validate()?;
         self.http.validate()?;
         self.grpc.validate()?;
+        self.report_log.validate()?;
         Ok(())
     }
 }

@@ -560,6 +560,31 @@ pub trait ExplorerStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<Vec<WitnessRow>>>;
 }
 
+/// Where an operator stands in the report log the operators share: the last applied entry's
+/// sequence number in the stream, and the log's time after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogPosition {
+    /// Sequence number of the last applied entry (the stream's first is 1).
+    pub seq: u64,
+    /// The log's time after that entry: the greatest receive time so far.
+    pub time_ms: u64,
+}
+
+/// How far an operator has applied the shared report log.
+pub trait ReportLogStore: Send + Sync + 'static {
+    /// The position last recorded for `stream`; `None` when nothing of it was applied.
+    fn log_position<'a>(
+        &'a self,
+        stream: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<LogPosition>>>;
+    /// Records that the entries of `stream` up to `position.seq` have been applied.
+    fn set_log_position<'a>(
+        &'a self,
+        stream: &'a str,
+        position: LogPosition,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+}
+
 /// Every role of a store: what the oracle service holds. Each part of the service needs only
 /// its role ([`GatewayStore`], [`ReportStore`], [`VerifyStore`], [`EpochStore`],
 /// [`ExplorerStore`], [`identity::IdentityStore`]); a type with all of them is a `Store`.
@@ -567,7 +592,13 @@ pub trait ExplorerStore: Send + Sync + 'static {
 /// Every write is committed before the future resolves, so a report is acknowledged only once
 /// it is durable.
 pub trait Store:
-    GatewayStore + ReportStore + VerifyStore + EpochStore + ExplorerStore + identity::IdentityStore
+    GatewayStore
+    + ReportStore
+    + VerifyStore
+    + EpochStore
+    + ExplorerStore
+    + identity::IdentityStore
+    + ReportLogStore
 {
 }
 
@@ -578,6 +609,7 @@ impl<T> Store for T where
         + EpochStore
         + ExplorerStore
         + identity::IdentityStore
+        + ReportLogStore
 {
 }
 

@@ -344,6 +344,48 @@ macro_rules! shared_sql {
         }
         }
 
+        impl $crate::ReportLogStore for $store {
+            fn log_position<'a>(
+                &'a self,
+                stream: &'a str,
+            ) -> BoxFuture<'a, StoreResult<Option<$crate::LogPosition>>> {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "SELECT seq, time_ms FROM report_log_positions WHERE stream = $1",
+                    )
+                    .bind(stream)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(match row {
+                        Some(row) => Some($crate::LogPosition {
+                            seq: u(row.try_get(0)?),
+                            time_ms: u(row.try_get(1)?),
+                        }),
+                        None => None,
+                    })
+                })
+            }
+
+            fn set_log_position<'a>(
+                &'a self,
+                stream: &'a str,
+                position: $crate::LogPosition,
+            ) -> BoxFuture<'a, StoreResult<()>> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO report_log_positions (stream, seq, time_ms) VALUES ($1, $2, $3) \
+                         ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, time_ms = excluded.time_ms",
+                    )
+                    .bind(stream)
+                    .bind(i(position.seq))
+                    .bind(i(position.time_ms))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+        }
+
         impl $crate::ExplorerStore for $store {
             fn report_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], ReportCounts>>> {
                 Box::pin(async move {

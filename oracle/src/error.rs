@@ -29,6 +29,9 @@ pub enum OracleError {
     /// The reward ledger file could not be read or appended to.
     #[error(transparent)]
     Ledger(#[from] ledger::FileError),
+    /// The report log shared with other operators failed.
+    #[error(transparent)]
+    ReportLog(#[from] crate::report_log::ReportLogError),
     /// The report archive could not be written or read.
     #[error("report archive: {0}")]
     Archive(#[from] crate::archive::ArchiveError),

@@ -20,11 +20,12 @@
 
 use crate::error::OracleError;
 use crate::reason::IngestReason;
+use crate::report_log::{entry_id, ReportLog};
 use crate::store::identity::OnboardingWrite;
 use crate::store::{GatewayRow, RejectionRow};
 use crate::Oracle;
 use oracle_core::identity::{self, Onboarding};
-use poc::proto::{self, poc_lora_server::PocLora, Region};
+use poc::proto::{self, log_entry::Body, poc_lora_server::PocLora, Region};
 use poc::Signable;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -105,6 +106,7 @@ impl IngestError {
             IngestError::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
             IngestError::BatchTooLarge(_) => tonic::Code::InvalidArgument,
             IngestError::NotFound(_) => tonic::Code::NotFound,
+            IngestError::Internal(OracleError::ReportLog(_)) => tonic::Code::Unavailable,
             IngestError::Internal(_) => tonic::Code::Internal,
         }
     }
@@ -430,8 +432,24 @@ impl Oracle {
         proto::Entropy::decode(row.raw.as_slice()).map_err(|e| IngestError::Internal(e.into()))
     }
 
-    /// Checks and stores a beacon report for later verification.
+    /// Checks and stores a beacon report for later verification; an operator that shares a
+    /// report log publishes it there instead ([`crate::report_log`]).
     pub async fn submit_beacon(
+        &self,
+        report: proto::BeaconReport,
+    ) -> Result<proto::SubmitResp, IngestError> {
+        match self.report_log() {
+            Some(log) => {
+                self.screen_beacon(&report).await?;
+                let id = report_id(&report);
+                self.publish_report(log, Body::Beacon(report), id).await
+            }
+            None => self.store_beacon(report).await,
+        }
+    }
+
+    /// Checks and stores a beacon report at the oracle's clock; a refusal is recorded.
+    pub(crate) async fn store_beacon(
         &self,
         report: proto::BeaconReport,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -445,6 +463,18 @@ impl Oracle {
         &self,
         report: &proto::BeaconReport,
     ) -> Result<proto::SubmitResp, IngestError> {
+        self.screen_beacon(report).await?;
+        let received_ms = self.now_ms();
+        let id = report_id(report);
+        self.store().insert_beacon(&id, received_ms, report).await?;
+        Ok(proto::SubmitResp {
+            id,
+            received_timestamp_ms: received_ms,
+        })
+    }
+
+    /// Every check of a beacon report before it is stored.
+    async fn screen_beacon(&self, report: &proto::BeaconReport) -> Result<(), IngestError> {
         let (key, known) = self.checked_key(&report.pub_key).await?;
         check_payload("data", &report.data)?;
         check_payload("remote_entropy", &report.remote_entropy)?;
@@ -462,17 +492,30 @@ impl Oracle {
         if !known {
             self.known_gateway(&key).await?;
         }
-        let received_ms = self.now_ms();
-        let id = report_id(report);
-        self.store().insert_beacon(&id, received_ms, report).await?;
-        Ok(proto::SubmitResp {
-            id,
-            received_timestamp_ms: received_ms,
-        })
+        Ok(())
     }
 
-    /// Checks and stores a witness report for later verification.
+    /// Checks and stores a witness report for later verification; an operator that shares a
+    /// report log publishes it there instead.
     pub async fn submit_witness(
+        &self,
+        report: proto::WitnessReport,
+    ) -> Result<proto::SubmitResp, IngestError> {
+        match self.report_log() {
+            Some(log) => {
+                self.screen_witness(&report).await?;
+                let id = report_id(&report);
+                let batch = proto::WitnessBatch {
+                    reports: vec![report],
+                };
+                self.publish_report(log, Body::Witnesses(batch), id).await
+            }
+            None => self.store_witness(report).await,
+        }
+    }
+
+    /// Checks and stores a witness report at the oracle's clock; a refusal is recorded.
+    pub(crate) async fn store_witness(
         &self,
         report: proto::WitnessReport,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -486,16 +529,7 @@ impl Oracle {
         &self,
         report: &proto::WitnessReport,
     ) -> Result<proto::SubmitResp, IngestError> {
-        let (key, known) = self.checked_key(&report.pub_key).await?;
-        check_payload("data", &report.data)?;
-        self.inner
-            .witness_signatures
-            .check(report.clone())
-            .await?
-            .map_err(bad_signature)?;
-        if !known {
-            self.known_gateway(&key).await?;
-        }
+        self.screen_witness(report).await?;
         let received_ms = self.now_ms();
         let id = report_id(report);
         self.store()
@@ -507,13 +541,114 @@ impl Oracle {
         })
     }
 
+    /// Every check of a witness report before it is stored.
+    async fn screen_witness(&self, report: &proto::WitnessReport) -> Result<(), IngestError> {
+        let (key, known) = self.checked_key(&report.pub_key).await?;
+        check_payload("data", &report.data)?;
+        self.inner
+            .witness_signatures
+            .check(report.clone())
+            .await?
+            .map_err(bad_signature)?;
+        if !known {
+            self.known_gateway(&key).await?;
+        }
+        Ok(())
+    }
+
     /// Checks and stores a batch of witness reports (at most [`MAX_BATCH`], else
     /// [`IngestError::BatchTooLarge`] and nothing is looked at): one decision per report, in
     /// order, each the one [`Oracle::submit_witness`] gives that report alone (the same
     /// checks in the same order, the same rejection recorded; a replay, also within the batch,
     /// gets the stored report's id and is stored once). The accepted reports are committed
     /// together before this returns. An `Err` (the store failing) acknowledges nothing.
+    ///
+    /// An operator that shares a report log checks each report alone and publishes the
+    /// accepted ones there as one entry; its refusals are answered, not recorded.
     pub async fn submit_witnesses(
+        &self,
+        reports: Vec<proto::WitnessReport>,
+    ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
+        match self.report_log() {
+            Some(log) => self.log_witnesses(log, reports).await,
+            None => self.store_witnesses(reports).await,
+        }
+    }
+
+    /// [`Oracle::submit_witnesses`] of an operator sharing a report log.
+    async fn log_witnesses(
+        &self,
+        log: &ReportLog,
+        reports: Vec<proto::WitnessReport>,
+    ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
+        if reports.len() > MAX_BATCH {
+            return Err(IngestError::BatchTooLarge(reports.len()));
+        }
+        let checks =
+            futures::future::join_all(reports.iter().map(|report| self.screen_witness(report)))
+                .await;
+        let mut accepted = Vec::new();
+        let mut ids = Vec::new();
+        for (check, report) in checks.iter().zip(&reports) {
+            match check {
+                Ok(()) => {
+                    ids.push(report_id(report));
+                    accepted.push(report.clone());
+                }
+                Err(IngestError::Internal(_)) => return Err(lost_track()),
+                Err(_) => {}
+            }
+        }
+        let received_ms = if accepted.is_empty() {
+            0
+        } else {
+            let batch = Body::Witnesses(proto::WitnessBatch { reports: accepted });
+            let batch_id = hex::encode(Sha256::digest(ids.concat().as_bytes()));
+            self.publish_to_log(log, batch, entry_id("witnesses", &batch_id))
+                .await?
+        };
+        let mut ids = ids.into_iter();
+        checks
+            .into_iter()
+            .map(|check| match check {
+                Ok(()) => ids
+                    .next()
+                    .map(|id| proto::SubmitResp {
+                        id,
+                        received_timestamp_ms: received_ms,
+                    })
+                    .ok_or_else(lost_track)
+                    .map(Ok),
+                Err(refusal) => Ok(Err(refusal)),
+            })
+            .collect()
+    }
+
+    /// Publishes one report into the shared log; its answer carries the operator's stamp.
+    async fn publish_report(
+        &self,
+        log: &ReportLog,
+        body: Body,
+        id: String,
+    ) -> Result<proto::SubmitResp, IngestError> {
+        let kind = match &body {
+            Body::Beacon(_) => "beacon",
+            Body::Witnesses(_) => "witnesses",
+            Body::Assertion(_) => "assertion",
+            Body::Onboarding(_) => "onboarding",
+            Body::Entropy(_) => "entropy",
+            Body::Tick(_) => "tick",
+        };
+        let received_ms = self.publish_to_log(log, body, entry_id(kind, &id)).await?;
+        Ok(proto::SubmitResp {
+            id,
+            received_timestamp_ms: received_ms,
+        })
+    }
+
+    /// Checks and stores a batch of witness reports at the oracle's clock (see
+    /// [`Oracle::submit_witnesses`]).
+    pub(crate) async fn store_witnesses(
         &self,
         reports: Vec<proto::WitnessReport>,
     ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
@@ -618,7 +753,27 @@ impl Oracle {
     /// `location` of 0 onboards it without a location (it stays "not asserted"). The timestamp
     /// must be newer than the gateway's last assertion and at most five minutes ahead of the
     /// oracle's clock; the location must be a resolution-12 H3 cell; the region must be set.
+    ///
+    /// An operator that shares a report log checks the key and signature and publishes the
+    /// assertion there; the other checks are made when the log is applied.
     pub async fn assert_location(
+        &self,
+        assertion: proto::LocationAssertion,
+    ) -> Result<proto::SubmitResp, IngestError> {
+        match self.report_log() {
+            Some(log) => {
+                check_key(&assertion.pub_key)?;
+                check_signature(&assertion)?;
+                let id = report_id(&assertion);
+                self.publish_report(log, Body::Assertion(assertion), id)
+                    .await
+            }
+            None => self.store_assertion(assertion).await,
+        }
+    }
+
+    /// Checks and applies a location assertion at the oracle's clock; a refusal is recorded.
+    pub(crate) async fn store_assertion(
         &self,
         assertion: proto::LocationAssertion,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -717,7 +872,26 @@ impl Oracle {
     /// the hotspot's and the owner's signatures, the maker's allowance and the owner's balance.
     /// The hotspot becomes a known gateway without a location, and the owner pays the fee. A
     /// replay of an accepted request is acknowledged again, without a fee.
+    ///
+    /// An operator that shares a report log checks the hotspot's key and publishes the request
+    /// there; the other checks are made when the log is applied.
     pub async fn onboard(
+        &self,
+        request: proto::OnboardRequest,
+    ) -> Result<proto::SubmitResp, IngestError> {
+        match self.report_log() {
+            Some(log) => {
+                check_key(&request.pub_key)?;
+                let id = report_id(&request);
+                self.publish_report(log, Body::Onboarding(request), id)
+                    .await
+            }
+            None => self.store_onboarding(request).await,
+        }
+    }
+
+    /// Checks and applies an onboarding request at the oracle's clock; a refusal is recorded.
+    pub(crate) async fn store_onboarding(
         &self,
         request: proto::OnboardRequest,
     ) -> Result<proto::SubmitResp, IngestError> {

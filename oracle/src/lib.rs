@@ -24,6 +24,7 @@ pub mod load;
 pub mod names;
 pub mod params;
 pub mod phases;
+pub mod report_log;
 pub mod reputation;
 pub mod reward_history;
 pub mod verify;
@@ -80,6 +81,8 @@ struct Inner {
     witness_signatures: Arc<ingest::SignatureQueue<proto::WitnessReport>>,
     /// Refusals of strangers' reports recorded in the current minute.
     stranger_rejections: std::sync::Mutex<ingest::RejectionBudget>,
+    /// The report log shared with other operators (`None`: this oracle decides alone).
+    log: Option<report_log::ReportLog>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -113,7 +116,12 @@ impl Oracle {
             Some(url) => Arc::new(PostgresStore::connect(url).await?),
             None => Arc::new(SqliteStore::open(&data_dir.join(DB_FILE)).await?),
         };
-        let mut oracle = Self::with_store(config, store, key, clock);
+        let mut oracle = if config.report_log.is_off() {
+            Self::with_store(config, store, key, clock)
+        } else {
+            let log = report_log::ReportLog::connect(&config.report_log, clock).await?;
+            Self::with_report_log(config, store, key, log)
+        };
         if let Some(inner) = Arc::get_mut(&mut oracle.inner) {
             inner.ledger = Some(::ledger::LedgerFile::new(
                 data_dir.join(::ledger::LEDGER_FILE),
@@ -148,8 +156,24 @@ impl Oracle {
                 beacon_signatures: ingest::SignatureQueue::new(),
                 witness_signatures: ingest::SignatureQueue::new(),
                 stranger_rejections: std::sync::Mutex::default(),
+                log: None,
             }),
         }
+    }
+
+    /// An operator over any [`Store`] that shares `log` with other operators: its clock is
+    /// the log's time, and it ingests by publishing into the log ([`report_log`]).
+    pub fn with_report_log(
+        config: OracleConfig,
+        store: Arc<dyn Store>,
+        key: Keypair,
+        log: report_log::ReportLog,
+    ) -> Self {
+        let mut oracle = Self::with_store(config, store, key, log.clock());
+        if let Some(inner) = Arc::get_mut(&mut oracle.inner) {
+            inner.log = Some(log);
+        }
+        oracle
     }
 
     /// The same oracle keeping its reward ledger in `ledger` (as [`Oracle::open`] does in its
@@ -203,7 +227,7 @@ impl Oracle {
         &self,
         random: [u8; 32],
     ) -> Result<proto::Entropy, OracleError> {
-        let timestamp_ms = self.now_ms();
+        let timestamp_ms = self.stamp_ms();
         let data = {
             use sha2::{Digest, Sha256};
             let mut hasher = Sha256::new();
@@ -219,6 +243,10 @@ impl Oracle {
             signature: Vec::new(),
         };
         entropy.sign_with(&self.inner.key);
+        if let Some(log) = self.report_log() {
+            self.log_entropy(log, &entropy).await?;
+            return Ok(entropy);
+        }
         self.store()
             .put_entropy(&EntropyRow {
                 data: entropy.data.clone(),
@@ -285,6 +313,9 @@ impl Oracle {
     /// and retried at the next tick.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), OracleError> {
         use std::time::Duration;
+        if let Some(log) = self.report_log() {
+            return self.run_with_log(log, shutdown).await;
+        }
         let config = &self.inner.config;
         let mut entropy_tick =
             tokio::time::interval(Duration::from_millis(config.entropy_period_ms));

@@ -17,6 +17,7 @@ mod identity;
 mod ledger_entries;
 mod load;
 mod report_key_migration;
+mod report_log;
 mod reputation;
 mod rules;
 mod rules_more;

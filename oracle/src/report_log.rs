@@ -1,0 +1,526 @@
+//! The report log that several oracle operators share: a NATS JetStream stream.
+//!
+//! With `[report_log] url` set, an operator's ingest no longer stores what hotspots submit.
+//! It checks each report as far as it can alone (key, payload, signature, known gateway),
+//! publishes it as a [`proto::LogEntry`] stamped with its own clock and signed with its key,
+//! and answers the hotspot once JetStream has stored the entry (the stream's acknowledgement).
+//! Entropy and, every `tick_ms`, a tick go into the log the same way.
+//!
+//! Every operator then *follows* the log ([`Oracle::follow_log`]): it applies every entry in
+//! the stream's order through the same ingest checks as a lone oracle, with the entry's time.
+//! The log's time is the greatest stamp applied so far, and it is the operator's clock: the
+//! verifier runs at each multiple of `verify_period_ms` of log time that the log passes, and
+//! each epoch closes at the first such pass after it settles. Operators that apply the same
+//! log therefore hold the same reports with the same receive times and row ids, verify them
+//! at the same moments, and close every epoch to the same shares.
+//!
+//! The position applied so far is recorded in the store ([`LogPosition`]) after each entry, so
+//! a restarted operator resumes after its last applied entry and catches up. An entry signed
+//! by a key that is not one of the configured operators is skipped by every operator alike.
+
+use crate::ingest::IngestError;
+use crate::store::{EntropyRow, LogPosition};
+use crate::{Clock, ManualClock, Oracle, OracleError};
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
+use oracle_core::config::ReportLogConfig;
+use poc::proto::{self, log_entry::Body};
+use poc::Signable;
+use prost::Message;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long JetStream keeps an entry's id to drop a second publication of it (a hotspot's
+/// retry reaching another operator, or this one again).
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Why the shared report log failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportLogError {
+    /// The NATS server could not be reached.
+    #[error("connecting to NATS at {url}: {detail}")]
+    Connect {
+        /// The server's address.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The stream could not be created or opened.
+    #[error("report log stream {stream}: {detail}")]
+    Stream {
+        /// The stream's name.
+        stream: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// An entry could not be published, or JetStream did not acknowledge it.
+    #[error("publishing to the report log: {0}")]
+    Publish(String),
+    /// The log could not be read.
+    #[error("reading the report log: {0}")]
+    Consume(String),
+    /// A configured operator address does not parse.
+    #[error("report log operator {0:?} is not an address")]
+    Operator(String),
+}
+
+/// A connection to the shared report log, with the clocks it stamps and keeps.
+pub struct ReportLog {
+    jetstream: jetstream::Context,
+    stream: String,
+    subject: String,
+    operators: BTreeSet<[u8; 32]>,
+    tick_ms: u64,
+    /// The operator's own clock, which stamps what it publishes.
+    wall: Arc<dyn Clock>,
+    /// The log's time: the oracle's clock.
+    time: Arc<ManualClock>,
+}
+
+impl std::fmt::Debug for ReportLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportLog")
+            .field("stream", &self.stream)
+            .field("operators", &self.operators.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReportLog {
+    /// Connects to the configured NATS server and opens the stream (creating it if missing).
+    /// `wall` stamps what this operator publishes.
+    pub async fn connect(
+        config: &ReportLogConfig,
+        wall: Arc<dyn Clock>,
+    ) -> Result<Self, ReportLogError> {
+        let url = config.url.clone().unwrap_or_default();
+        let client =
+            async_nats::connect(url.as_str())
+                .await
+                .map_err(|e| ReportLogError::Connect {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                })?;
+        let jetstream = jetstream::new(client);
+        let subject = format!("{}.entries", config.stream);
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: config.stream.clone(),
+                subjects: vec![subject.clone()],
+                duplicate_window: DUPLICATE_WINDOW,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ReportLogError::Stream {
+                stream: config.stream.clone(),
+                detail: e.to_string(),
+            })?;
+        let operators = config
+            .operators
+            .iter()
+            .map(|a| {
+                a.parse::<poc::Address>()
+                    .map(|address| address.0)
+                    .map_err(|_| ReportLogError::Operator(a.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            jetstream,
+            stream: config.stream.clone(),
+            subject,
+            operators,
+            tick_ms: config.tick_ms,
+            wall,
+            time: Arc::new(ManualClock::new(0)),
+        })
+    }
+
+    /// The log's time, to be the oracle's clock ([`Oracle::with_store`]).
+    pub fn clock(&self) -> Arc<ManualClock> {
+        self.time.clone()
+    }
+
+    /// The stream's name.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    async fn publish(&self, entry: &proto::LogEntry, id: String) -> Result<u64, ReportLogError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        let ack = self
+            .jetstream
+            .publish_with_headers(self.subject.clone(), headers, entry.encode_to_vec().into())
+            .await
+            .map_err(|e| ReportLogError::Publish(e.to_string()))?
+            .await
+            .map_err(|e| ReportLogError::Publish(e.to_string()))?;
+        Ok(ack.sequence)
+    }
+
+    /// The sequence number of the log's last entry (0 for an empty log): with an operator's
+    /// [`LogPosition`], how far behind it is.
+    pub async fn last_seq(&self) -> Result<u64, ReportLogError> {
+        let mut stream = self
+            .jetstream
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| ReportLogError::Consume(e.to_string()))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| ReportLogError::Consume(e.to_string()))?;
+        Ok(info.state.last_sequence)
+    }
+
+    async fn entries_after(&self, seq: u64) -> Result<consumer::pull::Ordered, ReportLogError> {
+        let stream = self
+            .jetstream
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| ReportLogError::Consume(e.to_string()))?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: seq + 1,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ReportLogError::Consume(e.to_string()))?;
+        consumer
+            .messages()
+            .await
+            .map_err(|e| ReportLogError::Consume(e.to_string()))
+    }
+}
+
+/// Where the follower stands: the position applied and the next verification moment.
+struct Follower {
+    position: LogPosition,
+    /// The next multiple of `verify_period_ms` of log time at which to verify; `None` before
+    /// the first entry.
+    next_pass_ms: Option<u64>,
+    /// The next epoch to close.
+    next_epoch: Option<u64>,
+    /// Whether the last verification left nothing waiting and no report has been applied
+    /// since: the moments until the next report then verify nothing, and only closes run.
+    idle: bool,
+}
+
+impl Oracle {
+    /// The shared report log, when this oracle is one of several operators.
+    pub fn report_log(&self) -> Option<&ReportLog> {
+        self.inner.log.as_ref()
+    }
+
+    /// Publishes `body` as a signed entry stamped with this operator's clock; returns the
+    /// stamp once JetStream has stored it. `id` identifies the entry for JetStream's
+    /// duplicate check.
+    pub(crate) async fn publish_to_log(
+        &self,
+        log: &ReportLog,
+        body: Body,
+        id: String,
+    ) -> Result<u64, OracleError> {
+        let received_ms = log.wall.now_ms();
+        let mut entry = proto::LogEntry {
+            operator_key: self.inner.key.public_key().to_vec(),
+            received_ms,
+            body: Some(body),
+            signature: Vec::new(),
+        };
+        entry.sign_with(&self.inner.key);
+        log.publish(&entry, id).await?;
+        Ok(received_ms)
+    }
+
+    /// The time this oracle stamps what it publishes: its own clock when it shares a report
+    /// log (whose time may lag), otherwise its one clock.
+    pub(crate) fn stamp_ms(&self) -> u64 {
+        match self.report_log() {
+            Some(log) => log.wall.now_ms(),
+            None => self.now_ms(),
+        }
+    }
+
+    /// Publishes a tick: the log's time moves on to this operator's clock.
+    pub async fn publish_tick(&self) -> Result<(), OracleError> {
+        let Some(log) = self.report_log() else {
+            return Ok(());
+        };
+        let id = entry_id("tick", &format!("{}-{}", self.address(), log.wall.now_ms()));
+        self.publish_to_log(log, Body::Tick(proto::LogTick {}), id)
+            .await
+            .map(|_| ())
+    }
+
+    /// Applies the shared report log until `shutdown` resolves: every entry after the
+    /// recorded position, in the log's order, then each new one as it arrives. Returns an
+    /// error (and records nothing of the failing entry) when the store or the log fails; a
+    /// caller restarts it to resume.
+    pub async fn follow_log(&self, shutdown: impl Future<Output = ()>) -> Result<(), OracleError> {
+        let Some(log) = self.report_log() else {
+            return Ok(());
+        };
+        let position = self
+            .store()
+            .log_position(log.stream())
+            .await?
+            .unwrap_or_default();
+        log.time.set(position.time_ms);
+        let mut follower = Follower {
+            position,
+            next_pass_ms: (position.seq > 0).then(|| self.next_pass_after(position.time_ms)),
+            next_epoch: None,
+            idle: false,
+        };
+        let mut entries = log.entries_after(position.seq).await?;
+        tokio::pin!(shutdown);
+        loop {
+            let message = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                message = entries.next() => message,
+            };
+            let Some(message) = message else {
+                return Err(ReportLogError::Consume("the stream ended".into()).into());
+            };
+            let message = message.map_err(|e| ReportLogError::Consume(e.to_string()))?;
+            let seq = message
+                .info()
+                .map_err(|e| ReportLogError::Consume(e.to_string()))?
+                .stream_sequence;
+            self.apply_entry(log, &mut follower, &message.payload)
+                .await?;
+            follower.position = LogPosition {
+                seq,
+                time_ms: log.time.now_ms(),
+            };
+            self.store()
+                .set_log_position(log.stream(), follower.position)
+                .await?;
+        }
+    }
+
+    /// The position this operator has applied the log to (0 when it follows none).
+    pub async fn log_position(&self) -> Result<LogPosition, OracleError> {
+        match self.report_log() {
+            Some(log) => Ok(self
+                .store()
+                .log_position(log.stream())
+                .await?
+                .unwrap_or_default()),
+            None => Ok(LogPosition::default()),
+        }
+    }
+
+    fn next_pass_after(&self, time_ms: u64) -> u64 {
+        let period = self.config().verify_period_ms;
+        (time_ms / period + 1) * period
+    }
+
+    /// Applies one entry: an entry that does not decode, is not signed by a configured
+    /// operator, or carries nothing is skipped; otherwise the log's time moves to its stamp
+    /// (never back), the verification moments it passes are run, and its body is ingested.
+    async fn apply_entry(
+        &self,
+        log: &ReportLog,
+        follower: &mut Follower,
+        payload: &[u8],
+    ) -> Result<(), OracleError> {
+        let Some((received_ms, body)) = accepted_entry(log, payload) else {
+            return Ok(());
+        };
+        let time_ms = log.time.now_ms().max(received_ms);
+        let next_pass = *follower
+            .next_pass_ms
+            .get_or_insert_with(|| self.next_pass_after(time_ms));
+        if next_pass <= time_ms {
+            self.pass_until(log, follower, time_ms).await?;
+        }
+        log.time.set(time_ms);
+        if !matches!(body, Body::Tick(_) | Body::Entropy(_)) {
+            follower.idle = false;
+        }
+        self.ingest_entry(body).await
+    }
+
+    /// Runs every verification moment up to `time_ms`, closing each epoch that has settled.
+    async fn pass_until(
+        &self,
+        log: &ReportLog,
+        follower: &mut Follower,
+        time_ms: u64,
+    ) -> Result<(), OracleError> {
+        let period = self.config().verify_period_ms;
+        while let Some(at) = follower.next_pass_ms.filter(|&at| at <= time_ms) {
+            log.time.set(at);
+            if !follower.idle {
+                let summary = self.verify_pending().await?;
+                follower.idle = summary.beacons_waiting + summary.witnesses_waiting == 0;
+            }
+            self.close_settled(&mut follower.next_epoch).await?;
+            follower.next_pass_ms = Some(at + period);
+        }
+        Ok(())
+    }
+
+    /// Closes every epoch that has settled by the oracle's clock, in order.
+    pub(crate) async fn close_settled(&self, next: &mut Option<u64>) -> Result<(), OracleError> {
+        let mut epoch = match *next {
+            Some(epoch) => epoch,
+            None => match self.first_open_epoch().await? {
+                Some(epoch) => epoch,
+                None => return Ok(()),
+            },
+        };
+        while self.epoch_settled(epoch) {
+            let report = self.close_epoch(epoch).await?;
+            tracing::info!(epoch, hotspots = report.rewards.len(), "closed epoch");
+            epoch += 1;
+        }
+        *next = Some(epoch);
+        Ok(())
+    }
+
+    /// The first epoch not closed yet: after the last closed one, or the earliest report's
+    /// (`None` when nothing is stored).
+    pub(crate) async fn first_open_epoch(&self) -> Result<Option<u64>, OracleError> {
+        if let Some(epoch) = self.store().last_closed_epoch().await? {
+            return Ok(Some(epoch + 1));
+        }
+        let earliest = self.store().earliest_report_ms().await?;
+        Ok(earliest.map(|ms| ms / self.config().epoch_ms))
+    }
+
+    /// Ingests an entry's body as a lone oracle would at the log's time. Refusals are recorded
+    /// as they would be there; only a failing store is an error.
+    async fn ingest_entry(&self, body: Body) -> Result<(), OracleError> {
+        let outcome = match body {
+            Body::Beacon(report) => self.store_beacon(report).await.map(|_| ()),
+            Body::Witnesses(batch) => self.store_witnesses(batch.reports).await.map(|_| ()),
+            Body::Assertion(assertion) => self.store_assertion(assertion).await.map(|_| ()),
+            Body::Onboarding(request) => self.store_onboarding(request).await.map(|_| ()),
+            Body::Entropy(entropy) => return self.store_logged_entropy(entropy).await,
+            Body::Tick(_) => Ok(()),
+        };
+        match outcome {
+            Err(IngestError::Internal(error)) => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    async fn store_logged_entropy(&self, entropy: proto::Entropy) -> Result<(), OracleError> {
+        if entropy.verify().is_err() {
+            tracing::warn!("report log: entropy with a bad signature skipped");
+            return Ok(());
+        }
+        self.store()
+            .put_entropy(&EntropyRow {
+                data: entropy.data.clone(),
+                timestamp_ms: entropy.timestamp_ms,
+                raw: entropy.encode_to_vec(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Publishes signed entropy into the log (stored when applied, by every operator).
+    pub(crate) async fn log_entropy(
+        &self,
+        log: &ReportLog,
+        entropy: &proto::Entropy,
+    ) -> Result<(), OracleError> {
+        let id = entry_id("entropy", &hex::encode(&entropy.data));
+        self.publish_to_log(log, Body::Entropy(entropy.clone()), id)
+            .await
+            .map(|_| ())
+    }
+
+    /// The background work of an operator following the shared log: publishes entropy every
+    /// `entropy_period_ms` and a tick every `tick_ms`, and applies the log (which verifies and
+    /// closes epochs), until `shutdown` resolves. A failing follower is restarted after a
+    /// second, from its recorded position.
+    pub(crate) async fn run_with_log(
+        &self,
+        log: &ReportLog,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), OracleError> {
+        let mut entropy_tick =
+            tokio::time::interval(Duration::from_millis(self.config().entropy_period_ms));
+        let mut log_tick = tokio::time::interval(Duration::from_millis(log.tick_ms));
+        entropy_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        log_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let follower = {
+            let oracle = self.clone();
+            tokio::spawn(async move { oracle.keep_following(stopped).await })
+        };
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = entropy_tick.tick() => {
+                    if let Err(error) = self.publish_entropy().await {
+                        tracing::error!(%error, "publishing entropy");
+                    }
+                }
+                _ = log_tick.tick() => {
+                    if let Err(error) = self.publish_tick().await {
+                        tracing::error!(%error, "publishing a tick");
+                    }
+                }
+            }
+        }
+        let _ = stop.send(true);
+        let _ = follower.await;
+        Ok(())
+    }
+
+    async fn keep_following(&self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let mut stop = stopped.clone();
+            let shutdown = async move {
+                let _ = stop.wait_for(|&s| s).await;
+            };
+            match self.follow_log(shutdown).await {
+                Ok(()) => return,
+                Err(error) => tracing::error!(%error, "following the report log"),
+            }
+            tokio::select! {
+                _ = stopped.wait_for(|&s| s) => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+/// The stamp and body of an entry the operators apply: one that decodes, has a body, and is
+/// signed by a configured operator. Anything else is skipped, with a warning.
+fn accepted_entry(log: &ReportLog, payload: &[u8]) -> Option<(u64, Body)> {
+    let entry = match proto::LogEntry::decode(payload) {
+        Ok(entry) => entry,
+        Err(error) => {
+            tracing::warn!(%error, "report log: an entry that does not decode skipped");
+            return None;
+        }
+    };
+    let operator = <[u8; 32]>::try_from(entry.operator_key.as_slice()).ok();
+    if !operator.is_some_and(|key| log.operators.contains(&key)) {
+        tracing::warn!("report log: an entry of a key that is not an operator skipped");
+        return None;
+    }
+    if entry.verify().is_err() {
+        tracing::warn!("report log: an entry with a bad signature skipped");
+        return None;
+    }
+    Some((entry.received_ms, entry.body?))
+}
+
+/// The id under which JetStream drops a second publication of an entry: its kind and the
+/// report's (or batch's) id.
+pub(crate) fn entry_id(kind: &str, id: &str) -> String {
+    format!("{kind}-{id}")
+}

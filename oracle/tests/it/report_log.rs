@@ -1,0 +1,266 @@
+//! Three operators sharing one report log (NATS JetStream on loopback, `NATS_URL` or
+//! 127.0.0.1:4222): whichever operator a hotspot submits to, every operator stores the same
+//! reports and closes the epoch to the same shares, and an operator whose follower stopped
+//! catches up from the log when it starts again.
+
+use crate::common::*;
+use oracle::config::ReportLogConfig;
+use oracle::report_log::ReportLog;
+use oracle::store::{SqliteStore, Store};
+use oracle::{EpochReport, ManualClock, Oracle, OracleConfig};
+use poc::proto::Region;
+use poc::Keypair;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const EPOCH: u64 = START_MS / DAY_MS;
+
+fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+struct Operators {
+    oracles: Vec<Oracle>,
+    wall: Arc<ManualClock>,
+    stream: String,
+    stops: Vec<Option<watch::Sender<bool>>>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Operators {
+    async fn new(n: u64) -> Self {
+        let keys: Vec<Keypair> = (0..n).map(|i| Keypair::from_seed(77, i)).collect();
+        let stream = format!("TEST_REPORT_LOG_{:016x}", rand::random::<u64>());
+        let mut config = OracleConfig::open();
+        config.report_log = ReportLogConfig {
+            url: Some(nats_url()),
+            stream: stream.clone(),
+            operators: keys.iter().map(|k| k.address().to_string()).collect(),
+            tick_ms: 1_000,
+        };
+        let wall = Arc::new(ManualClock::new(START_MS));
+        let mut oracles = Vec::new();
+        let mut dirs = Vec::new();
+        for key in keys {
+            let dir = tempfile::tempdir().unwrap();
+            let store: Arc<dyn Store> = Arc::new(
+                SqliteStore::open(&dir.path().join("oracle.sqlite"))
+                    .await
+                    .unwrap(),
+            );
+            let log = ReportLog::connect(&config.report_log, wall.clone())
+                .await
+                .expect("a NATS server with JetStream (scripts/setup.sh --tests starts one)");
+            oracles.push(Oracle::with_report_log(config.clone(), store, key, log));
+            dirs.push(dir);
+        }
+        let stops = (0..n).map(|_| None).collect();
+        Self {
+            oracles,
+            wall,
+            stream,
+            stops,
+            _dirs: dirs,
+        }
+    }
+
+    fn follow(&mut self, i: usize) {
+        let (stop, stopped) = watch::channel(false);
+        let oracle = self.oracles[i].clone();
+        tokio::spawn(async move {
+            let mut stopped = stopped;
+            let shutdown = async move {
+                let _ = stopped.wait_for(|&s| s).await;
+            };
+            oracle.follow_log(shutdown).await.unwrap();
+        });
+        self.stops[i] = Some(stop);
+    }
+
+    fn stop(&mut self, i: usize) {
+        if let Some(stop) = self.stops[i].take() {
+            stop.send(true).unwrap();
+        }
+    }
+
+    /// Waits until every following operator has applied the whole log.
+    async fn caught_up(&self) {
+        let log = self.oracles[0].report_log().unwrap();
+        let last = log.last_seq().await.unwrap();
+        for (oracle, stop) in self.oracles.iter().zip(&self.stops) {
+            if stop.is_none() {
+                continue;
+            }
+            for _ in 0..600 {
+                if oracle.log_position().await.unwrap().seq >= last {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(oracle.log_position().await.unwrap().seq >= last);
+        }
+    }
+
+    /// Moves the operators' clocks on and lets the log's time follow.
+    async fn advance(&self, ms: u64) {
+        self.wall.advance(ms);
+        self.oracles[0].publish_tick().await.unwrap();
+        self.caught_up().await;
+    }
+
+    async fn delete_stream(&self) {
+        let client = async_nats::connect(nats_url()).await.unwrap();
+        let _ = async_nats::jetstream::new(client)
+            .delete_stream(&self.stream)
+            .await;
+    }
+}
+
+fn hotspot(index: u64, at: (f64, f64)) -> Hotspot {
+    Hotspot {
+        key: Keypair::from_seed(42, index),
+        location: u64::from(cell(at)),
+        gain: GAIN,
+        region: Region::Us915,
+    }
+}
+
+fn hotspots() -> [Hotspot; 3] {
+    [
+        hotspot(1, AUSTIN),
+        hotspot(2, AUSTIN_NORTH),
+        hotspot(3, (AUSTIN.0, AUSTIN.1 + 0.03)),
+    ]
+}
+
+/// Sends each report to the next of the operators `up`, in turn.
+struct Turns<'a> {
+    ops: &'a Operators,
+    up: Vec<usize>,
+    turn: usize,
+}
+
+impl<'a> Turns<'a> {
+    fn new(ops: &'a Operators, up: &[usize]) -> Self {
+        Self {
+            ops,
+            up: up.to_vec(),
+            turn: 0,
+        }
+    }
+
+    fn next(&mut self) -> &'a Oracle {
+        self.turn += 1;
+        &self.ops.oracles[self.up[self.turn % self.up.len()]]
+    }
+}
+
+async fn assert_hotspots(ops: &Operators, up: &[usize]) {
+    let mut turns = Turns::new(ops, up);
+    for h in hotspots() {
+        let a = assertion(&h.key, h.location, h.gain, h.region, ops.wall.now_ms());
+        turns.next().assert_location(a).await.unwrap();
+    }
+    ops.advance(1_000).await;
+}
+
+/// One round of the three hotspots beaconing and witnessing each other, each report sent to
+/// the next of the operators `up`, then six hours on.
+async fn round(ops: &Operators, round: u8, up: &[usize]) {
+    let mut turns = Turns::new(ops, up);
+    let hotspots = hotspots();
+    let entropy = turns.next().publish_entropy().await.unwrap();
+    ops.advance(1_000).await;
+    for (i, beaconer) in hotspots.iter().enumerate() {
+        let beacon = beacon_report(beaconer, &entropy.data, [round, i as u8, 0, 0]);
+        turns.next().submit_beacon(beacon.clone()).await.unwrap();
+        for (j, w) in hotspots.iter().enumerate() {
+            if i != j {
+                let witness = witness_report(w, &beacon, -1100, 0);
+                let results = turns.next().submit_witnesses(vec![witness]).await.unwrap();
+                assert!(results.iter().all(Result::is_ok));
+            }
+        }
+    }
+    ops.advance(6 * 3_600_000).await;
+}
+
+async fn closed_report(oracle: &Oracle) -> EpochReport {
+    oracle
+        .epoch_report(EPOCH)
+        .await
+        .unwrap()
+        .expect("the epoch closed")
+}
+
+#[tokio::test]
+async fn operators_applying_one_log_close_the_same_epoch() {
+    let mut ops = Operators::new(3).await;
+    for i in 0..3 {
+        ops.follow(i);
+    }
+    assert_hotspots(&ops, &[0, 1, 2]).await;
+    round(&ops, 0, &[0, 1, 2]).await;
+    // The third operator goes down in the middle of the epoch; the others go on.
+    ops.stop(2);
+    round(&ops, 1, &[0, 1]).await;
+    round(&ops, 2, &[0, 1]).await;
+    ops.advance(DAY_MS).await;
+    let first = closed_report(&ops.oracles[0]).await;
+    assert_eq!(first.beacons_valid, 9);
+    assert_eq!(first.witnesses_valid, 18);
+    assert_eq!(first.rewards.len(), 3);
+    let paid: u64 = first.rewards.iter().map(|r| r.total).sum();
+    assert_eq!(paid + first.undistributed, first.emission);
+    assert_eq!(closed_report(&ops.oracles[1]).await, first);
+    let behind = ops.oracles[2].log_position().await.unwrap();
+    assert!(behind.seq < ops.oracles[0].log_position().await.unwrap().seq);
+
+    // Back up, it catches up from the log to the same report and position.
+    ops.follow(2);
+    ops.caught_up().await;
+    assert_eq!(closed_report(&ops.oracles[2]).await, first);
+    assert_eq!(
+        ops.oracles[2].log_position().await.unwrap(),
+        ops.oracles[0].log_position().await.unwrap()
+    );
+    ops.delete_stream().await;
+}
+
+#[tokio::test]
+async fn entries_of_strangers_are_skipped_by_every_operator() {
+    let mut ops = Operators::new(2).await;
+    ops.follow(0);
+    ops.follow(1);
+    // An oracle whose key is not among the operators publishes into the same stream.
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = {
+        let mut config = ops.oracles[0].config().clone();
+        config.report_log.operators = vec![Keypair::from_seed(78, 0).address().to_string()];
+        let log = ReportLog::connect(&config.report_log, ops.wall.clone())
+            .await
+            .unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("stranger.sqlite"))
+                .await
+                .unwrap(),
+        );
+        Oracle::with_report_log(config, store, Keypair::from_seed(78, 0), log)
+    };
+    let h = hotspot(1, AUSTIN);
+    let a = assertion(&h.key, h.location, h.gain, h.region, ops.wall.now_ms());
+    stranger.assert_location(a).await.unwrap();
+    ops.advance(1_000).await;
+    for oracle in &ops.oracles {
+        assert!(!oracle.store().is_known_gateway(&h.pub_key()).await.unwrap());
+    }
+    // The same assertion through an operator is applied by both.
+    let a = assertion(&h.key, h.location, h.gain, h.region, ops.wall.now_ms());
+    ops.oracles[1].assert_location(a).await.unwrap();
+    ops.caught_up().await;
+    for oracle in &ops.oracles {
+        assert!(oracle.store().is_known_gateway(&h.pub_key()).await.unwrap());
+    }
+    ops.delete_stream().await;
+}
