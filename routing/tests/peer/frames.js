@@ -40,13 +40,19 @@ function joinRequest(name, joinEui, devEui, devNonce, appKey) {
   return { name, packet, keys: { app_key: appKey } };
 }
 
+// lora-packet takes the frame counter's high 16 bits (FCntMSBytes) in the order they take in
+// the MIC and encryption blocks: least significant byte first.
+function fcntMsBytes(fcntHigh) {
+  const msb = Buffer.alloc(2);
+  msb.writeUInt16LE(fcntHigh, 0);
+  return msb;
+}
+
 function dataFrame(name, fields, options = {}) {
   const nwkSKey = options.nwkSKey || NWK_S_KEY;
   const appSKey = options.appSKey || APP_S_KEY;
   const fcntHigh = options.fcntHigh || 0;
-  const msb = Buffer.alloc(2);
-  msb.writeUInt16BE(fcntHigh, 0);
-  const packet = lora.fromFields(fields, hex(appSKey), hex(nwkSKey), undefined, msb);
+  const packet = lora.fromFields(fields, hex(appSKey), hex(nwkSKey), undefined, fcntMsBytes(fcntHigh));
   return {
     name,
     packet,
@@ -73,8 +79,7 @@ function describe(frame) {
     out.dev_eui = parsed.DevEUI.toString("hex");
     out.mic_ok = lora.verifyMIC(parsed, undefined, hex(frame.keys.app_key));
   } else if (parsed.isDataMessage()) {
-    const msb = Buffer.alloc(2);
-    msb.writeUInt16BE(frame.fcnt_high, 0);
+    const msb = fcntMsBytes(frame.fcnt_high);
     out.dev_addr = parsed.DevAddr.toString("hex");
     out.fcnt = parsed.getFCnt();
     out.fcnt_high = frame.fcnt_high;
