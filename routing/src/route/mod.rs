@@ -98,13 +98,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// Why the endpoint cannot be used, if it cannot: an empty host (or one with spaces) or
+    /// Why the endpoint cannot be used, if it cannot: an empty host, one with spaces or
+    /// characters other than printable ASCII (international names go in their `xn--` form), or
     /// port 0.
     fn problem(&self) -> Option<&'static str> {
         match self {
             Endpoint::Gwmp { host, .. } if host.trim().is_empty() => Some("host is empty"),
-            Endpoint::Gwmp { host, .. } if host.chars().any(char::is_whitespace) => {
-                Some("host has white space")
+            Endpoint::Gwmp { host, .. } if !host.chars().all(|c| c.is_ascii_graphic()) => {
+                Some("host has white space or characters other than printable ASCII")
             }
             Endpoint::Gwmp { port: 0, .. } => Some("port is 0"),
             Endpoint::Gwmp { .. } => None,

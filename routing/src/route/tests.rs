@@ -50,7 +50,7 @@ fn join(join_eui: u64, dev_eui: u64) -> RoutingKey {
     RoutingKey::Join { join_eui, dev_eui }
 }
 
-fn matched<'a>(table: &'a RouteTable, key: RoutingKey) -> Option<&'a str> {
+fn matched(table: &RouteTable, key: RoutingKey) -> Option<&str> {
     table.route_for(&key).map(|route| route.id.as_str())
 }
 
@@ -305,7 +305,21 @@ fn an_endpoint_needs_a_host_and_a_port() {
     for (host, port, reason) in [
         ("", 1700, "host is empty"),
         ("  ", 1700, "host is empty"),
-        ("lns example", 1700, "host has white space"),
+        (
+            "lns example",
+            1700,
+            "host has white space or characters other than printable ASCII",
+        ),
+        (
+            "lns\u{0}.example",
+            1700,
+            "host has white space or characters other than printable ASCII",
+        ),
+        (
+            "lns.exämple",
+            1700,
+            "host has white space or characters other than printable ASCII",
+        ),
         ("lns.example", 0, "port is 0"),
     ] {
         let error = RouteTable::new(vec![Route {
