@@ -40,20 +40,24 @@ impl UplinkKind {
     }
 }
 
-/// What picks the route of an uplink.
+/// What picks the route of an uplink. In serde (JSON), EUIs and DevAddrs are hex strings as
+/// in route files: `{"type":"data","dev_addr":"26011BDA","fcnt":7}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RoutingKey {
     /// A join request's identifiers.
     Join {
         /// The JoinEUI (AppEUI in LoRaWAN 1.0).
+        #[serde(with = "crate::hex::eui")]
         join_eui: u64,
         /// The device's DevEUI.
+        #[serde(with = "crate::hex::eui")]
         dev_eui: u64,
     },
     /// A data uplink's session address and frame counter.
     Data {
         /// The device address.
+        #[serde(with = "crate::hex::dev_addr")]
         dev_addr: u32,
         /// The low 16 bits of the uplink frame counter, as sent.
         fcnt: u16,

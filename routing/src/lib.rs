@@ -13,6 +13,7 @@
 
 pub mod credits;
 pub mod frame;
+mod hex;
 pub mod route;
 
 pub use credits::{credits_for, BYTES_PER_CREDIT};

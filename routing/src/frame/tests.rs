@@ -153,6 +153,24 @@ fn a_long_join_request_is_malformed_and_a_huge_frame_too_long() {
 }
 
 #[test]
+fn uplinks_serialize_identifiers_as_hex() {
+    let uplink = parse_uplink(&hex(README_DATA)).unwrap();
+    let json = serde_json::to_string(&uplink).unwrap();
+    assert_eq!(
+        json,
+        r#"{"kind":"unconfirmed_data_up","key":{"type":"data","dev_addr":"49BE7DF1","fcnt":2},"phy_len":17}"#
+    );
+    assert_eq!(serde_json::from_str::<Uplink>(&json).unwrap(), uplink);
+    let join = parse_uplink(&hex(JOIN)).unwrap();
+    let json = serde_json::to_string(&join.key).unwrap();
+    assert_eq!(
+        json,
+        r#"{"type":"join","join_eui":"70B3D57ED0000000","dev_eui":"0004A30B001C0530"}"#
+    );
+    assert_eq!(serde_json::from_str::<RoutingKey>(&json).unwrap(), join.key);
+}
+
+#[test]
 fn every_error_has_a_distinct_code() {
     let errors = [
         FrameError::TooShortForMic { len: 0, needed: 5 },

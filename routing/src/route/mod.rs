@@ -8,7 +8,6 @@
 
 mod error;
 mod file;
-mod hex;
 mod table;
 
 pub use error::RouteError;
@@ -118,10 +117,10 @@ impl Endpoint {
 #[serde(deny_unknown_fields)]
 pub struct DevAddrRange {
     /// First DevAddr of the range, e.g. `"26011BDA"` (8 hex digits).
-    #[serde(with = "hex::dev_addr")]
+    #[serde(with = "crate::hex::dev_addr")]
     pub start: u32,
     /// Last DevAddr of the range, inclusive.
-    #[serde(with = "hex::dev_addr")]
+    #[serde(with = "crate::hex::dev_addr")]
     pub end: u32,
 }
 
@@ -137,12 +136,12 @@ impl DevAddrRange {
 #[serde(deny_unknown_fields)]
 pub struct EuiFilter {
     /// The JoinEUI (AppEUI), e.g. `"70B3D57ED0000000"` (16 hex digits).
-    #[serde(with = "hex::eui")]
+    #[serde(with = "crate::hex::eui")]
     pub join_eui: u64,
     /// The DevEUI; absent: any device of the JoinEUI.
     #[serde(
         default,
-        with = "hex::optional_eui",
+        with = "crate::hex::optional_eui",
         skip_serializing_if = "Option::is_none"
     )]
     pub dev_eui: Option<u64>,

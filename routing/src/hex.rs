@@ -1,4 +1,4 @@
-//! DevAddrs and EUIs in route files and the API: fixed-width hex strings, most significant
+//! DevAddrs and EUIs in route files, routing keys and the API: fixed-width hex strings, most significant
 //! digit first (`"26011BDA"`, `"70B3D57ED0000000"`), either case on input, upper case on output.
 
 use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
