@@ -137,6 +137,28 @@ if $want_tests; then
   fi
 fi
 
+# --- routing: lora-packet cross-check (routing/tests/peer_crosscheck.rs) ------------------------
+# Node.js and npm from Debian, and the npm package `lora-packet` (an independent LoRaWAN
+# implementation) at the version routing/tests/peer/package-lock.json pins, in that folder.
+if $want_tests; then
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs and npm for the routing cross-check"
+    apt_update
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+  fi
+  peer_dir="$(cd "$(dirname "$0")/.." && pwd)/routing/tests/peer"
+  peer_version() {
+    node -e 'const lock = require(process.argv[1]); const p = lock.packages["node_modules/lora-packet"];
+      let have = ""; try { have = require(process.argv[2]).version; } catch (e) {}
+      process.exit(p && p.version === have ? 0 : 1)' \
+      "$peer_dir/package-lock.json" "$peer_dir/node_modules/lora-packet/package.json"
+  }
+  if ! peer_version; then
+    echo "setup: installing lora-packet in $peer_dir (npm ci)"
+    (cd "$peer_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
 # --- radio-io: font for radio-bench's PER plot (plotters renders text from a TrueType file) -------
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing fonts-dejavu-core (radio-bench plot)"
