@@ -9,12 +9,13 @@ use crate::metrics::{label, Metrics};
 use crate::node::{Hotspot, HotspotError, PreparedBeacon};
 use crate::schedule::next_beacon_ms;
 use crate::spool::{Report, SpoolError};
-use crate::uplink::Upstream;
+use crate::uplink::{Downlink, Upstream};
 use poc::proto;
 use radio_io::{Backend, BackendError, Reception, Transmission};
 use rand::SeedableRng;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Keeps the beacon this far from the end of its interval so its report stays in the bucket.
@@ -73,6 +74,51 @@ pub struct DaemonStats {
     pub frames_heard: u64,
     /// Witness reports queued for the oracle.
     pub witnesses_queued: u64,
+    /// Network servers' downlinks the radio took.
+    pub downlinks_sent: u64,
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Downlinks accepted from network servers, waiting for their time.
+#[derive(Debug, Default)]
+struct Downlinks {
+    /// Where the network servers' clients hand them over; `None` without upstream.
+    incoming: Option<mpsc::Receiver<Downlink>>,
+    /// Waiting, the soonest last.
+    pending: Vec<Downlink>,
+    /// How long before its time a downlink goes to the radio.
+    lead: Duration,
+}
+
+impl Downlinks {
+    /// Keeps a downlink until its time (an immediate one is due now).
+    fn push(&mut self, downlink: Downlink) {
+        let due = |downlink: &Downlink| downlink.at_unix_ns.unwrap_or(0);
+        let at = due(&downlink);
+        let index = self.pending.partition_point(|other| due(other) > at);
+        self.pending.insert(index, downlink);
+    }
+
+    /// How long until the soonest pending downlink goes to the radio.
+    fn wait(&self, now_ns: u64) -> Option<Duration> {
+        let at = self.pending.last()?.at_unix_ns.unwrap_or(0);
+        let handoff = at.saturating_sub(u64::try_from(self.lead.as_nanos()).unwrap_or(u64::MAX));
+        Some(Duration::from_nanos(handoff.saturating_sub(now_ns)))
+    }
+
+    /// The next downlink from the clients; never completes without upstream.
+    async fn next(&mut self) -> Option<Downlink> {
+        match &mut self.incoming {
+            Some(incoming) => incoming.recv().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -94,6 +140,7 @@ pub struct Daemon<B: Backend> {
     stats: DaemonStats,
     last_beacon: Option<Vec<u8>>,
     upstream: Option<Upstream>,
+    downlinks: Downlinks,
 }
 
 impl<B: Backend> Daemon<B> {
@@ -117,6 +164,7 @@ impl<B: Backend> Daemon<B> {
             stats: DaemonStats::default(),
             last_beacon: None,
             upstream: None,
+            downlinks: Downlinks::default(),
         }
     }
 
@@ -132,8 +180,11 @@ impl<B: Backend> Daemon<B> {
         self
     }
 
-    /// Forwards the LoRaWAN uplinks it hears to a network server.
-    pub fn with_upstream(mut self, upstream: Upstream) -> Self {
+    /// Forwards the LoRaWAN uplinks it hears to network servers, and transmits the downlinks
+    /// they send at their time.
+    pub fn with_upstream(mut self, mut upstream: Upstream) -> Self {
+        self.downlinks.incoming = upstream.take_downlinks();
+        self.downlinks.lead = upstream.limits().lead;
         self.upstream = Some(upstream);
         self
     }
@@ -299,6 +350,31 @@ impl<B: Backend> Daemon<B> {
         Ok(Some(report))
     }
 
+    /// Puts a network server's downlink on air now (its time has come), counting the radio's
+    /// answer; a refusal is logged, the TX_ACK having gone out when it was accepted, as a
+    /// packet forwarder's does.
+    pub async fn transmit_downlink(&mut self, downlink: &Downlink) {
+        let outcome = match self.backend.transmit(&downlink.transmission).await {
+            Ok(transmitted) => {
+                self.stats.downlinks_sent += 1;
+                tracing::debug!(
+                    frequency_hz = downlink.transmission.frequency_hz,
+                    power_dbm = transmitted.power_dbm,
+                    late_us = now_ns().saturating_sub(downlink.at_unix_ns.unwrap_or(u64::MAX)) / 1000,
+                    "downlink transmitted"
+                );
+                "transmitted"
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the radio did not send a network server's downlink");
+                "radio_refused"
+            }
+        };
+        (self.metrics.downlinks)
+            .get_or_create(&label("outcome", outcome))
+            .inc();
+    }
+
     fn copy_radio_counters(&self) {
         for (name, value) in self.backend.counters() {
             self.metrics
@@ -351,6 +427,7 @@ impl<B: Backend> Daemon<B> {
         let mut stats_tick = tokio::time::interval(RADIO_STATS_PERIOD);
         loop {
             let wait = Duration::from_millis(next_beacon.unwrap_or(0).saturating_sub(now_ms()));
+            let downlink_wait = self.downlinks.wait(now_ns());
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 _ = tokio::time::sleep(wait), if next_beacon.is_some() => {
@@ -373,8 +450,62 @@ impl<B: Backend> Daemon<B> {
                     *entropy_call = None;
                     self.beacon(answer).await?;
                 }
+                Some(downlink) = self.downlinks.next() => self.downlinks.push(downlink),
+                _ = tokio::time::sleep(downlink_wait.unwrap_or_default()),
+                    if downlink_wait.is_some() => {
+                    if let Some(downlink) = self.downlinks.pending.pop() {
+                        self.transmit_downlink(&downlink).await;
+                    }
+                }
                 _ = stats_tick.tick() => self.copy_radio_counters(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn downlink(at_unix_ns: Option<u64>) -> Downlink {
+        Downlink {
+            at_unix_ns,
+            transmission: Transmission {
+                frequency_hz: 923_300_000,
+                params: radio::params::LoraParams::new(9, 500_000),
+                payload: vec![1],
+                power_dbm: 20.0,
+            },
+            inverted_iq: true,
+        }
+    }
+
+    #[test]
+    fn downlinks_go_to_the_radio_soonest_first_a_lead_before_their_time() {
+        let mut downlinks = Downlinks {
+            lead: Duration::from_millis(20),
+            ..Downlinks::default()
+        };
+        assert_eq!(downlinks.wait(0), None);
+        let now = 1_000_000_000_000;
+        for at in [now + 2_000_000_000, now + 1_000_000_000, now + 3_000_000_000] {
+            downlinks.push(downlink(Some(at)));
+        }
+        assert_eq!(downlinks.wait(now), Some(Duration::from_millis(980)));
+        assert_eq!(downlinks.wait(now + 990_000_000), Some(Duration::ZERO));
+        downlinks.push(downlink(None));
+        assert_eq!(downlinks.wait(now), Some(Duration::ZERO));
+        let order: Vec<_> = std::iter::from_fn(|| downlinks.pending.pop())
+            .map(|downlink| downlink.at_unix_ns)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                None,
+                Some(now + 1_000_000_000),
+                Some(now + 2_000_000_000),
+                Some(now + 3_000_000_000)
+            ]
+        );
     }
 }

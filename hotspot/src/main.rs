@@ -273,9 +273,19 @@ async fn run_daemon<B: Backend>(
         &config.oracle,
         Duration::from_millis(config.delivery.timeout_ms),
     )?;
-    let upstream =
-        hotspot::uplink::Upstream::from_config(&config.lorawan, &hotspot.public_key(), &metrics)
-            .await?;
+    let limits = hotspot::uplink::TxLimits {
+        band_hz: hotspot.channel_plan().band_hz,
+        max_power_dbm: hotspot.beacon_power_ddbm() as f32 / 10.0,
+        lead: Duration::from_millis(config.lorawan.downlink_lead_ms),
+        max_advance: hotspot::uplink::downlink::MAX_ADVANCE,
+    };
+    let upstream = hotspot::uplink::Upstream::from_config(
+        &config.lorawan,
+        &hotspot.public_key(),
+        &metrics,
+        limits,
+    )
+    .await?;
     let daemon = Daemon::new(
         hotspot,
         client,
@@ -303,6 +313,10 @@ async fn run_daemon<B: Backend>(
 }
 
 async fn run(config: &HotspotConfig) -> Result<()> {
+    if !config.lorawan.routes.as_os_str().is_empty() {
+        // A route file that does not read or check stops the daemon before anything starts.
+        hotspot::uplink::Upstream::load_routes(&config.lorawan.routes)?;
+    }
     let key = Keypair::read_file(&config.key)?;
     let hotspot = Hotspot::from_config(key, config)?;
     tracing::info!(

@@ -37,6 +37,13 @@ pub struct Metrics {
     pub uplinks: Family<Labels, Counter>,
     /// Events of uplink forwarding to a LoRaWAN network server, by event.
     pub upstream: Family<Labels, Counter>,
+    /// Device uplinks forwarded, by route id (`forward_to` for the single server).
+    pub uplinks_forwarded: Family<Labels, Counter>,
+    /// Heard frames no route took, by reason (`no_route`, `inactive_route`, `bad_crc`, or the
+    /// `routing::FrameError` code).
+    pub uplinks_dropped: Family<Labels, Counter>,
+    /// Accepted downlinks, by what the radio did with them (`transmitted`, `radio_refused`).
+    pub downlinks: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -67,6 +74,9 @@ impl Metrics {
             radio: Family::default(),
             uplinks: Family::default(),
             upstream: Family::default(),
+            uplinks_forwarded: Family::default(),
+            uplinks_dropped: Family::default(),
+            downlinks: Family::default(),
         };
         registry.register(
             "beacons_sent",
@@ -122,6 +132,21 @@ impl Metrics {
             "upstream",
             "Uplink forwarding to a LoRaWAN network server, by event",
             metrics.upstream.clone(),
+        );
+        registry.register(
+            "uplinks_forwarded",
+            "Device uplinks forwarded to a network server, by route",
+            metrics.uplinks_forwarded.clone(),
+        );
+        registry.register(
+            "uplinks_dropped",
+            "Heard frames forwarded to no network server, by reason",
+            metrics.uplinks_dropped.clone(),
+        );
+        registry.register(
+            "downlinks",
+            "Downlinks accepted from network servers, by what the radio did with them",
+            metrics.downlinks.clone(),
         );
         Self {
             registry: Arc::new(registry),

@@ -4,7 +4,7 @@
 //! packet forwarder would; beacons are filed at the power the forwarder says it used, and not
 //! at all when it refuses them; keepalives are answered while the oracle hangs.
 
-use hotspot::uplink::{LorawanSection, Upstream};
+use hotspot::uplink::{LorawanSection, TxLimits, Upstream};
 use hotspot::{Daemon, DaemonError, DaemonStats, Hotspot, Metrics, OracleClient, Outbox};
 use poc::proto::{self, Region};
 use poc::{Keypair, Signable};
@@ -83,6 +83,17 @@ fn section(lns: &UdpSocket) -> LorawanSection {
         forward_to: lns.local_addr().unwrap().to_string(),
         gateway_eui: hex::encode(GATEWAY_EUI),
         keepalive_secs: 1,
+        ..LorawanSection::default()
+    }
+}
+
+/// What the radio may transmit, in US915.
+fn limits() -> TxLimits {
+    TxLimits {
+        band_hz: (902_000_000, 928_000_000),
+        max_power_dbm: 30.0,
+        lead: Duration::from_millis(20),
+        max_advance: hotspot::uplink::downlink::MAX_ADVANCE,
     }
 }
 
@@ -90,7 +101,7 @@ fn section(lns: &UdpSocket) -> LorawanSection {
 async fn the_upstream_client_pushes_pulls_and_survives_its_server() {
     let lns = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let metrics = Metrics::new();
-    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics)
+    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics, limits())
         .await
         .unwrap()
         .expect("forwarding configured");
@@ -119,7 +130,7 @@ async fn the_upstream_client_pushes_pulls_and_survives_its_server() {
         frequency_hz: 904_100_000,
         timestamp_ns: 1_795_623_677_528_002_000,
     };
-    upstream.forward(&reception);
+    upstream.forward(&reception, hotspot::uplink::UplinkKind::UnconfirmedDataUp);
     let pushed = next_push(&lns).await;
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0].frame.payload, reception.frame.payload);
@@ -128,7 +139,7 @@ async fn the_upstream_client_pushes_pulls_and_survives_its_server() {
     assert_eq!(pushed[0].frame.rssi_dbm, -65.0);
     assert_eq!(pushed[0].frame.snr_db, 7.5);
 
-    // A downlink it cannot transmit, garbage: counted, and the client keeps working.
+    // A downlink it cannot read, garbage: counted, and the client keeps working.
     lns.send_to(
         br#"  {"txpk":{"imme":true,"freq":923.3,"rfch":0,"powe":14,"modu":"LORA","datr":"SF9BW500","codr":"4/5","ipol":true,"size":1,"data":"AQ=="}}"#,
         from,
@@ -141,11 +152,11 @@ async fn the_upstream_client_pushes_pulls_and_survives_its_server() {
     lns.send_to(&[9, 9, 9], from).await.unwrap();
     wait_for_metric(
         &metrics,
-        r#"hotspot_upstream_total{event="downlinks_ignored"} 1"#,
+        r#"hotspot_upstream_total{event="downlinks_malformed"} 1"#,
     )
     .await;
     wait_for_metric(&metrics, r#"hotspot_upstream_total{event="garbage"} 2"#).await;
-    upstream.forward(&reception);
+    upstream.forward(&reception, hotspot::uplink::UplinkKind::UnconfirmedDataUp);
     assert_eq!(next_push(&lns).await.len(), 1);
     wait_for_metric(&metrics, r#"hotspot_upstream_total{event="push_data"} 2"#).await;
     wait_for_metric(&metrics, r#"hotspot_upstream_total{event="push_ack"} 2"#).await;
@@ -157,7 +168,7 @@ async fn a_forwarders_uplinks_are_counted_and_forwarded_by_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let lns = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let metrics = Metrics::new();
-    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics)
+    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics, limits())
         .await
         .unwrap()
         .expect("forwarding configured");

@@ -1,22 +1,27 @@
 //! LoRaWAN traffic the radio hears besides beacons: each frame is parsed with the `lorawan`
 //! crate and counted by message type (`hotspot_uplinks_total{kind=...}`), and, when configured,
-//! forwarded to an upstream LoRaWAN network server over GWMP, this hotspot acting as a Semtech
-//! packet forwarder (PUSH_DATA with `rxpk`, PULL_DATA keepalives). Downlinks from the network
-//! server (PULL_RESP) are not transmitted: they are counted (`downlinks_ignored`) and left
-//! unacknowledged, so the network server times them out.
+//! forwarded to LoRaWAN network servers over GWMP, this hotspot acting as their Semtech packet
+//! forwarder: to the route that claims it in a route file ([`forward`]), or to one server.
+//! Downlinks from the servers (PULL_RESP) are checked and answered as a packet forwarder
+//! answers them ([`downlink`]) and transmitted by the daemon at their time.
+//!
+//! - [`forward`]: [`Upstream`], which server gets which uplink, and the drop counts.
+//! - [`client`]: one GWMP client per network server.
+//! - [`downlink`]: `txpk` checks, the `tmst` clock, TX_ACK.
+
+pub mod client;
+pub mod downlink;
+pub mod forward;
+
+pub use downlink::{Downlink, TxLimits};
+pub use forward::Upstream;
 
 use crate::metrics::{label, Metrics};
 use lorawan::parser::MHDR;
 use radio::RxFrame;
-use radio_io::gwmp::{self, protocol::MacAddress, DownMessage};
 use radio_io::Reception;
 use serde::Deserialize;
-use std::time::Duration;
-use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-
-/// Receptions waiting to be forwarded; beyond this, new ones are dropped (and counted).
-const FORWARD_QUEUE: usize = 256;
+use std::path::PathBuf;
 
 /// What kind of frame the radio heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,14 +94,21 @@ impl UplinkKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LorawanSection {
-    /// `host:port` of a network server's GWMP (Semtech UDP) port to forward device uplinks to;
-    /// empty (the default) forwards nothing.
+    /// `host:port` of a network server's GWMP (Semtech UDP) port to forward every device
+    /// uplink to; empty (the default) forwards nothing unless `routes` is set. Not together
+    /// with `routes`.
     pub forward_to: String,
+    /// A route file (`routing` crate's TOML): each device uplink goes to the route that claims
+    /// it; empty (the default) uses `forward_to`.
+    pub routes: PathBuf,
     /// Gateway EUI presented to the network server, 16 hex digits; empty derives it from the
     /// hotspot's public key.
     pub gateway_eui: String,
     /// Seconds between PULL_DATA keepalives to the network server.
     pub keepalive_secs: u64,
+    /// Milliseconds before its time a downlink is handed to the radio (the backend's
+    /// latency); one due sooner is answered `TOO_LATE`.
+    pub downlink_lead_ms: u64,
 }
 
 impl Default for LorawanSection {
@@ -105,6 +117,8 @@ impl Default for LorawanSection {
             forward_to: String::new(),
             gateway_eui: String::new(),
             keepalive_secs: 10,
+            routes: PathBuf::new(),
+            downlink_lead_ms: 20,
         }
     }
 }
@@ -122,6 +136,22 @@ pub enum UplinkError {
         server: String,
         /// What went wrong.
         source: std::io::Error,
+    },
+    /// The route file could not be read.
+    #[error("route file {path}: {source}")]
+    RouteFile {
+        /// The configured path.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The route file was refused; the error names the route and field.
+    #[error("route file {path}: {source}")]
+    Routes {
+        /// The configured path.
+        path: PathBuf,
+        /// Why it was refused.
+        source: routing::RouteError,
     },
 }
 
@@ -158,160 +188,9 @@ pub fn observe(
         "heard a frame"
     );
     if let Some(upstream) = upstream {
-        if kind.is_device_uplink() {
-            upstream.forward(reception);
-        }
+        upstream.forward(reception, kind);
     }
     kind
-}
-
-/// A GWMP client towards a LoRaWAN network server: this hotspot as its packet forwarder.
-#[derive(Debug)]
-pub struct Upstream {
-    queue: mpsc::Sender<Reception>,
-    metrics: Metrics,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn count(metrics: &Metrics, event: &str) {
-    metrics.upstream.get_or_create(&label("event", event)).inc();
-}
-
-impl Upstream {
-    /// Starts forwarding to `config.forward_to` as gateway `eui`, counting into `metrics`.
-    pub async fn start(
-        config: &LorawanSection,
-        eui: [u8; 8],
-        metrics: Metrics,
-    ) -> Result<Self, UplinkError> {
-        let server = config.forward_to.trim().to_string();
-        let io = |source| UplinkError::Io {
-            server: server.clone(),
-            source,
-        };
-        let target = tokio::net::lookup_host(&server)
-            .await
-            .map_err(io)?
-            .next()
-            .ok_or_else(|| UplinkError::Config(format!("{server:?} resolves to no address")))?;
-        let local = if target.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
-        };
-        let socket = UdpSocket::bind(local).await.map_err(io)?;
-        socket.connect(target).await.map_err(io)?;
-        let keepalive = Duration::from_secs(config.keepalive_secs.max(1));
-        let (queue, receptions) = mpsc::channel(FORWARD_QUEUE);
-        tracing::info!(%target, eui = %hex::encode(eui), "forwarding LoRaWAN uplinks upstream");
-        let task = tokio::spawn(run_client(
-            socket,
-            MacAddress::from(eui),
-            keepalive,
-            receptions,
-            metrics.clone(),
-        ));
-        Ok(Self {
-            queue,
-            metrics,
-            task,
-        })
-    }
-
-    /// The forwarder `config` asks for: `None` when `forward_to` is empty.
-    pub async fn from_config(
-        config: &LorawanSection,
-        public_key: &[u8; 32],
-        metrics: &Metrics,
-    ) -> Result<Option<Self>, UplinkError> {
-        if config.forward_to.trim().is_empty() {
-            return Ok(None);
-        }
-        let eui = config.eui(public_key)?;
-        Self::start(config, eui, metrics.clone()).await.map(Some)
-    }
-
-    /// Queues a reception for the network server; drops it (counted) when the queue is full.
-    pub fn forward(&self, reception: &Reception) {
-        if self.queue.try_send(reception.clone()).is_err() {
-            count(&self.metrics, "dropped");
-        }
-    }
-}
-
-async fn send(socket: &UdpSocket, datagram: &[u8], metrics: &Metrics, event: &str) {
-    match socket.send(datagram).await {
-        Ok(_) => count(metrics, event),
-        Err(error) => {
-            count(metrics, "send_errors");
-            tracing::debug!(%error, "network server unreachable");
-        }
-    }
-}
-
-async fn run_client(
-    socket: UdpSocket,
-    mac: MacAddress,
-    keepalive: Duration,
-    mut receptions: mpsc::Receiver<Reception>,
-    metrics: Metrics,
-) {
-    let mut token: u16 = rand::random();
-    let mut tick = tokio::time::interval(keepalive);
-    let mut buffer = vec![0u8; gwmp::MAX_DATAGRAM];
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                token = token.wrapping_add(1);
-                match gwmp::encode_pull_data(token, mac) {
-                    Ok(datagram) => send(&socket, &datagram, &metrics, "pull_data").await,
-                    Err(error) => tracing::warn!(%error, "PULL_DATA not encoded"),
-                }
-            }
-            reception = receptions.recv() => {
-                let Some(reception) = reception else { return };
-                let Some(rxpk) = gwmp::rxpk_from_reception(&reception) else {
-                    count(&metrics, "not_encodable");
-                    continue;
-                };
-                token = token.wrapping_add(1);
-                match gwmp::encode_push_data(token, mac, vec![rxpk], None) {
-                    Ok(datagram) => send(&socket, &datagram, &metrics, "push_data").await,
-                    Err(error) => tracing::warn!(%error, "PUSH_DATA not encoded"),
-                }
-            }
-            received = socket.recv(&mut buffer) => {
-                let len = match received {
-                    Ok(len) => len,
-                    Err(error) => {
-                        // E.g. ICMP port unreachable while the server is down: keep going.
-                        count(&metrics, "recv_errors");
-                        tracing::debug!(%error, "receiving from the network server");
-                        continue;
-                    }
-                };
-                match gwmp::decode_down(buffer.get(..len).unwrap_or_default()) {
-                    Ok(DownMessage::PushAck { .. }) => count(&metrics, "push_ack"),
-                    Ok(DownMessage::PullAck { .. }) => count(&metrics, "pull_ack"),
-                    Ok(DownMessage::PullResp { token }) => {
-                        // Class A downlinks need the concentrator's timing; not supported here.
-                        count(&metrics, "downlinks_ignored");
-                        tracing::debug!(token, "downlink from the network server not transmitted");
-                    }
-                    Err(error) => {
-                        count(&metrics, "garbage");
-                        tracing::debug!(%error, "not GWMP from the network server");
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
