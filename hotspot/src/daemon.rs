@@ -360,7 +360,8 @@ impl<B: Backend> Daemon<B> {
                 tracing::debug!(
                     frequency_hz = downlink.transmission.frequency_hz,
                     power_dbm = transmitted.power_dbm,
-                    late_us = now_ns().saturating_sub(downlink.at_unix_ns.unwrap_or(u64::MAX)) / 1000,
+                    late_us =
+                        now_ns().saturating_sub(downlink.at_unix_ns.unwrap_or(u64::MAX)) / 1000,
                     "downlink transmitted"
                 );
                 "transmitted"
@@ -488,7 +489,11 @@ mod tests {
         };
         assert_eq!(downlinks.wait(0), None);
         let now = 1_000_000_000_000;
-        for at in [now + 2_000_000_000, now + 1_000_000_000, now + 3_000_000_000] {
+        for at in [
+            now + 2_000_000_000,
+            now + 1_000_000_000,
+            now + 3_000_000_000,
+        ] {
             downlinks.push(downlink(Some(at)));
         }
         assert_eq!(downlinks.wait(now), Some(Duration::from_millis(980)));

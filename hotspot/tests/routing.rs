@@ -213,10 +213,14 @@ async fn uplinks_go_to_the_route_that_claims_them_and_the_rest_is_counted() {
         upstream.forward(&heard, UplinkKind::classify(&heard.frame));
     }
 
-    let (to_a, _) = next_push(&a, Duration::from_secs(5)).await.expect("alpha's uplink");
+    let (to_a, _) = next_push(&a, Duration::from_secs(5))
+        .await
+        .expect("alpha's uplink");
     assert_eq!(to_a.len(), 1);
     assert_eq!(rxpk_data(&to_a[0]), alpha);
-    let (to_b, _) = next_push(&b, Duration::from_secs(5)).await.expect("beta's join");
+    let (to_b, _) = next_push(&b, Duration::from_secs(5))
+        .await
+        .expect("beta's join");
     assert_eq!(rxpk_data(&to_b[0]), join);
     // Nothing else reaches either server.
     assert!(next_push(&a, Duration::from_millis(300)).await.is_none());
@@ -285,7 +289,10 @@ async fn a_bad_route_file_is_refused_naming_the_route_and_field() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("route acme: dev_addr_ranges[0].start"), "{stderr}");
+    assert!(
+        stderr.contains("route acme: dev_addr_ranges[0].start"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -365,9 +372,12 @@ async fn a_downlink_goes_out_at_its_tmst_and_a_late_one_is_answered_too_late() {
     let (rxpk, hotspot_addr) = next_push(&a, Duration::from_secs(5)).await.unwrap();
     let tmst = rxpk[0]["tmst"].as_u64().unwrap() as u32;
     assert_eq!(tmst, tmst_of(heard_at));
-    a.send_to(&pull_resp(0x0101, tmst.wrapping_add(1_000_000), &[9; 12]), hotspot_addr)
-        .await
-        .unwrap();
+    a.send_to(
+        &pull_resp(0x0101, tmst.wrapping_add(1_000_000), &[9; 12]),
+        hotspot_addr,
+    )
+    .await
+    .unwrap();
     assert_eq!(tx_ack(&a, 0x0101).await, Ok(TxAccepted::AsAsked));
     let downlink = downlinks.recv().await.unwrap();
     assert_eq!(downlink.at_unix_ns, Some(heard_at + 1_000_000_000));
@@ -409,15 +419,25 @@ async fn a_downlink_goes_out_at_its_tmst_and_a_late_one_is_answered_too_late() {
     let (rxpk, hotspot_addr) = next_push(&a, Duration::from_secs(5)).await.unwrap();
     let tmst = rxpk[0]["tmst"].as_u64().unwrap() as u32;
     // Too late: 1 ms after the uplink has passed.
-    a.send_to(&pull_resp(0x0202, tmst.wrapping_add(1_000), &[7; 5]), hotspot_addr)
-        .await
-        .unwrap();
+    a.send_to(
+        &pull_resp(0x0202, tmst.wrapping_add(1_000), &[7; 5]),
+        hotspot_addr,
+    )
+    .await
+    .unwrap();
     assert_eq!(tx_ack(&a, 0x0202).await, Err(TxRefusal::TooLate));
-    a.send_to(&pull_resp(0x0203, tmst.wrapping_add(1_000_000), &[8; 10]), hotspot_addr)
-        .await
-        .unwrap();
+    a.send_to(
+        &pull_resp(0x0203, tmst.wrapping_add(1_000_000), &[8; 10]),
+        hotspot_addr,
+    )
+    .await
+    .unwrap();
     assert_eq!(tx_ack(&a, 0x0203).await, Ok(TxAccepted::AsAsked));
-    wait_for_metric(&metrics, r#"hotspot_downlinks_total{outcome="transmitted"} 1"#).await;
+    wait_for_metric(
+        &metrics,
+        r#"hotspot_downlinks_total{outcome="transmitted"} 1"#,
+    )
+    .await;
     let due = heard_at + 1_000_000_000;
     let lead = limits().lead.as_nanos() as u64;
     {
@@ -425,10 +445,22 @@ async fn a_downlink_goes_out_at_its_tmst_and_a_late_one_is_answered_too_late() {
         assert_eq!(sent.len(), 1, "only the timely downlink is transmitted");
         let (transmission, handed_at) = &sent[0];
         assert_eq!(transmission.payload, [8; 10]);
-        assert!(*handed_at >= due - lead, "handed over {} µs early", (due - lead - handed_at) / 1000);
-        assert!(*handed_at < due, "handed over {} µs late", (handed_at - due) / 1000);
+        assert!(
+            *handed_at >= due - lead,
+            "handed over {} µs early",
+            (due - lead - handed_at) / 1000
+        );
+        assert!(
+            *handed_at < due,
+            "handed over {} µs late",
+            (handed_at - due) / 1000
+        );
     }
-    wait_for_metric(&metrics, r#"hotspot_upstream_total{event="tx_ack_too_late"} 1"#).await;
+    wait_for_metric(
+        &metrics,
+        r#"hotspot_upstream_total{event="tx_ack_too_late"} 1"#,
+    )
+    .await;
     stop.send(()).unwrap();
     let stats = running.await.unwrap().unwrap();
     assert_eq!(stats.downlinks_sent, 1);

@@ -96,8 +96,9 @@ pub fn read_txpk(datagram: &[u8]) -> Result<TxPk, Malformed> {
     txpk.entry("imme").or_insert(Value::Bool(false));
     txpk.entry("rfch").or_insert(Value::from(0));
     txpk.entry("ipol").or_insert(Value::Bool(false));
-    let txpk = Value::Object(std::mem::take(txpk));
-    serde_json::from_value(txpk).map_err(|error| Malformed(format!("txpk: {error}")))
+    // The crate's `datr` borrows from the text: read it from text, not from a `Value`.
+    let text = Value::Object(std::mem::take(txpk)).to_string();
+    serde_json::from_str(&text).map_err(|error| Malformed(format!("txpk: {error}")))
 }
 
 /// The transmission a LoRa `txpk` asks for.
