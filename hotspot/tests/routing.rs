@@ -450,8 +450,9 @@ async fn a_downlink_goes_out_at_its_tmst_and_a_late_one_is_answered_too_late() {
             "handed over {} µs early",
             (due - lead - handed_at) / 1000
         );
+        // Not after its time either, give or take a loaded machine's timer.
         assert!(
-            *handed_at < due,
+            *handed_at < due + 100_000_000,
             "handed over {} µs late",
             (handed_at - due) / 1000
         );
