@@ -85,6 +85,9 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// The most downlinks waiting for their time; beyond, new ones are dropped (and counted).
+const MAX_PENDING_DOWNLINKS: usize = 256;
+
 /// Downlinks accepted from network servers, waiting for their time.
 #[derive(Debug, Default)]
 struct Downlinks {
@@ -451,7 +454,16 @@ impl<B: Backend> Daemon<B> {
                     *entropy_call = None;
                     self.beacon(answer).await?;
                 }
-                Some(downlink) = self.downlinks.next() => self.downlinks.push(downlink),
+                Some(downlink) = self.downlinks.next() => {
+                    if self.downlinks.pending.len() < MAX_PENDING_DOWNLINKS {
+                        self.downlinks.push(downlink);
+                    } else {
+                        tracing::warn!("too many downlinks waiting: one dropped");
+                        (self.metrics.downlinks)
+                            .get_or_create(&label("outcome", "queue_full"))
+                            .inc();
+                    }
+                }
                 _ = tokio::time::sleep(downlink_wait.unwrap_or_default()),
                     if downlink_wait.is_some() => {
                     if let Some(downlink) = self.downlinks.pending.pop() {

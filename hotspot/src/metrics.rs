@@ -42,7 +42,8 @@ pub struct Metrics {
     /// Heard frames no route took, by reason (`no_route`, `inactive_route`, `bad_crc`, or the
     /// `routing::FrameError` code).
     pub uplinks_dropped: Family<Labels, Counter>,
-    /// Accepted downlinks, by what the radio did with them (`transmitted`, `radio_refused`).
+    /// Accepted downlinks, by what the radio did with them (`transmitted`, `radio_refused`,
+    /// `queue_full`).
     pub downlinks: Family<Labels, Counter>,
 }
 
