@@ -247,6 +247,9 @@ pub struct ReportLogConfig {
     /// How often an operator publishes a tick, which moves the log's time on while no
     /// reports arrive.
     pub tick_ms: u64,
+    /// How many operators must sign an epoch's ledger entry (version 4); 0: a majority,
+    /// `operators / 2 + 1`.
+    pub threshold: u32,
 }
 
 impl Default for ReportLogConfig {
@@ -256,6 +259,7 @@ impl Default for ReportLogConfig {
             stream: "LORAPOC_REPORTS".into(),
             operators: Vec::new(),
             tick_ms: 1_000,
+            threshold: 0,
         }
     }
 }
@@ -291,7 +295,22 @@ impl ReportLogConfig {
         if self.tick_ms == 0 {
             return invalid("tick_ms must be positive".into());
         }
+        if self.threshold as usize > self.operators.len() {
+            return invalid(format!(
+                "threshold {} is more than the {} operators",
+                self.threshold,
+                self.operators.len()
+            ));
+        }
         Ok(())
+    }
+
+    /// How many operators must sign an entry: `threshold`, or a majority when it is 0.
+    pub fn quorum_threshold(&self) -> u32 {
+        match self.threshold {
+            0 => (self.operators.len() / 2 + 1) as u32,
+            t => t,
+        }
     }
 }
 

@@ -83,6 +83,8 @@ struct Inner {
     stranger_rejections: std::sync::Mutex<ingest::RejectionBudget>,
     /// The report log shared with other operators (`None`: this oracle decides alone).
     log: Option<report_log::ReportLog>,
+    /// Ledger entries awaiting the operators' signatures.
+    signing: std::sync::Mutex<report_log::Signing>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -157,6 +159,7 @@ impl Oracle {
                 witness_signatures: ingest::SignatureQueue::new(),
                 stranger_rejections: std::sync::Mutex::default(),
                 log: None,
+                signing: std::sync::Mutex::default(),
             }),
         }
     }

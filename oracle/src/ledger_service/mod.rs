@@ -100,6 +100,9 @@ impl Oracle {
             prev_hash: prev.map_or([0; 32], LedgerEntry::hash),
             shares,
         };
+        if let Some(log) = self.report_log() {
+            return self.propose_entry(log, manifest).await;
+        }
         let entry = manifest.sign(&self.inner.key);
         entry.check().map_err(|e| OracleError::LedgerInput {
             epoch: report.epoch,

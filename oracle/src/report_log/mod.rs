@@ -32,6 +32,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod quorum;
+pub(crate) use quorum::Signing;
+
 /// How long JetStream keeps an entry's id to drop a second publication of it (a hotspot's
 /// retry reaching another operator, or this one again).
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -246,6 +249,15 @@ impl Oracle {
         }
     }
 
+    /// Who an archive manifest names as its writer: this oracle's address, or nothing when it
+    /// is one of several operators sharing a report log, each writing the same archive.
+    pub(crate) fn archive_writer(&self) -> String {
+        match self.report_log() {
+            Some(_) => String::new(),
+            None => self.address().to_string(),
+        }
+    }
+
     /// Publishes a tick: the log's time moves on to this operator's clock.
     pub async fn publish_tick(&self) -> Result<(), OracleError> {
         let Some(log) = self.report_log() else {
@@ -330,7 +342,7 @@ impl Oracle {
         follower: &mut Follower,
         payload: &[u8],
     ) -> Result<(), OracleError> {
-        let Some((received_ms, body)) = accepted_entry(log, payload) else {
+        let Some((operator, received_ms, body)) = accepted_entry(log, payload) else {
             return Ok(());
         };
         let time_ms = log.time.now_ms().max(received_ms);
@@ -341,10 +353,13 @@ impl Oracle {
             self.pass_until(log, follower, time_ms).await?;
         }
         log.time.set(time_ms);
-        if !matches!(body, Body::Tick(_) | Body::Entropy(_)) {
+        if !matches!(
+            body,
+            Body::Tick(_) | Body::Entropy(_) | Body::EntrySignature(_)
+        ) {
             follower.idle = false;
         }
-        self.ingest_entry(body).await
+        self.ingest_entry(operator, body).await
     }
 
     /// Runs every verification moment up to `time_ms`, closing each epoch that has settled.
@@ -397,7 +412,7 @@ impl Oracle {
 
     /// Ingests an entry's body as a lone oracle would at the log's time. Refusals are recorded
     /// as they would be there; only a failing store is an error.
-    async fn ingest_entry(&self, body: Body) -> Result<(), OracleError> {
+    async fn ingest_entry(&self, operator: [u8; 32], body: Body) -> Result<(), OracleError> {
         let outcome = match body {
             Body::Beacon(report) => self.store_beacon(report).await.map(|_| ()),
             Body::Witnesses(batch) => self.store_witnesses(batch.reports).await.map(|_| ()),
@@ -405,6 +420,7 @@ impl Oracle {
             Body::Onboarding(request) => self.store_onboarding(request).await.map(|_| ()),
             Body::Entropy(entropy) => return self.store_logged_entropy(entropy).await,
             Body::Tick(_) => Ok(()),
+            Body::EntrySignature(signature) => return self.record_signature(operator, signature),
         };
         match outcome {
             Err(IngestError::Internal(error)) => Err(error),
@@ -499,7 +515,7 @@ impl Oracle {
 
 /// The stamp and body of an entry the operators apply: one that decodes, has a body, and is
 /// signed by a configured operator. Anything else is skipped, with a warning.
-fn accepted_entry(log: &ReportLog, payload: &[u8]) -> Option<(u64, Body)> {
+fn accepted_entry(log: &ReportLog, payload: &[u8]) -> Option<([u8; 32], u64, Body)> {
     let entry = match proto::LogEntry::decode(payload) {
         Ok(entry) => entry,
         Err(error) => {
@@ -507,16 +523,18 @@ fn accepted_entry(log: &ReportLog, payload: &[u8]) -> Option<(u64, Body)> {
             return None;
         }
     };
-    let operator = <[u8; 32]>::try_from(entry.operator_key.as_slice()).ok();
-    if !operator.is_some_and(|key| log.operators.contains(&key)) {
+    let operator = <[u8; 32]>::try_from(entry.operator_key.as_slice())
+        .ok()
+        .filter(|key| log.operators.contains(key));
+    let Some(operator) = operator else {
         tracing::warn!("report log: an entry of a key that is not an operator skipped");
         return None;
-    }
+    };
     if entry.verify().is_err() {
         tracing::warn!("report log: an entry with a bad signature skipped");
         return None;
     }
-    Some((entry.received_ms, entry.body?))
+    Some((operator, entry.received_ms, entry.body?))
 }
 
 /// The id under which JetStream drops a second publication of an entry: its kind and the
