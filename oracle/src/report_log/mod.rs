@@ -433,6 +433,10 @@ impl Oracle {
             tracing::warn!("report log: entropy with a bad signature skipped");
             return Ok(());
         }
+        // Applied again after a restart: stored once.
+        if self.store().entropy_by_data(&entropy.data).await?.is_some() {
+            return Ok(());
+        }
         self.store()
             .put_entropy(&EntropyRow {
                 data: entropy.data.clone(),
