@@ -17,6 +17,9 @@ use poc::Address;
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
+/// Each operator's signature of one epoch: the entry hash it signed, and the signature.
+type SignedBy = BTreeMap<Address, ([u8; 32], [u8; 64])>;
+
 /// What the operator has signed and seen signed, per epoch not yet in its ledger.
 #[derive(Debug, Default)]
 pub(crate) struct Signing {
@@ -24,7 +27,7 @@ pub(crate) struct Signing {
     bodies: BTreeMap<u64, EntryBody>,
     /// Each operator's first signature for each epoch: the entry hash it signed and the
     /// signature.
-    seen: BTreeMap<u64, BTreeMap<Address, ([u8; 32], [u8; 64])>>,
+    seen: BTreeMap<u64, SignedBy>,
     /// Operators that signed another body than this operator's, per epoch.
     dissent: BTreeMap<u64, Vec<Address>>,
 }
@@ -150,7 +153,7 @@ impl Oracle {
 /// another body.
 fn signatures_for(
     body: &EntryBody,
-    seen: Option<&BTreeMap<Address, ([u8; 32], [u8; 64])>>,
+    seen: Option<&SignedBy>,
 ) -> (Vec<OperatorSignature>, Vec<Address>) {
     let mut agreeing = Vec::new();
     let mut dissenting = Vec::new();
