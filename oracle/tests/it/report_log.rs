@@ -252,6 +252,16 @@ async fn operators_applying_one_log_close_the_same_epoch() {
     assert_eq!(signers, expected);
     let behind = ops.oracles[2].log_position().await.unwrap();
     assert!(behind.seq < ops.oracles[0].log_position().await.unwrap().seq);
+    // It says so.
+    let (http, server) = ops.oracles[2]
+        .serve_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (status, stats) = get(http, "/api/v1/stats").await;
+    server.abort();
+    assert_eq!(status, 200);
+    assert_eq!(stats["report_log"]["applied_seq"], behind.seq);
+    assert!(stats["report_log"]["behind"].as_u64().unwrap() > 0);
 
     // Back up, it catches up from the log to the same report and position.
     ops.follow(2);
