@@ -115,7 +115,9 @@ impl Operators {
         }
     }
 
-    /// Moves the operators' clocks on and lets the log's time follow.
+    /// Moves the operators' clocks on and lets the log's time follow: a tick is published and
+    /// every following operator has applied the log up to it, and so everything published
+    /// before it.
     async fn advance(&self, ms: u64) {
         self.wall.advance(ms);
         self.oracles[0].publish_tick().await.unwrap();
@@ -244,6 +246,13 @@ async fn operators_applying_one_log_close_the_same_epoch() {
     assert_eq!(ledger_of(&ops.oracles[1], 1).await, entries);
     let summary = ledger::verify_chain(&entries, None).unwrap();
     assert_eq!(summary.entries, 1);
+    // Anyone reproduces the entry from an operator's archive and the ledger.
+    let source = oracle::archive::Source::Dir(ops.oracles[0].archive().unwrap().clone());
+    let audit = oracle::audit::audit(&source, &entries, EPOCH)
+        .await
+        .unwrap();
+    assert!(audit.mismatches.is_empty(), "{:?}", audit.mismatches);
+    assert_eq!(audit.shares, 3);
     let quorum = entries[0].quorum.as_ref().expect("a version 4 entry");
     assert_eq!(quorum.declared.threshold(), 2);
     let signers: Vec<_> = quorum.signatures.iter().map(|s| s.operator).collect();
@@ -269,6 +278,8 @@ async fn operators_applying_one_log_close_the_same_epoch() {
     assert_eq!(closed_report(&ops.oracles[2]).await, first);
     assert_eq!(ledger_of(&ops.oracles[2], 1).await, entries);
     assert!(ops.oracles.iter().all(|o| o.dissenters(EPOCH).is_empty()));
+    // Its own signature, published while it caught up, is applied by all too.
+    ops.advance(1_000).await;
     assert_eq!(
         ops.oracles[2].log_position().await.unwrap(),
         ops.oracles[0].log_position().await.unwrap()
@@ -321,6 +332,9 @@ async fn an_operator_that_pays_otherwise_gets_no_quorum_and_is_named() {
     assert_hotspots(&ops, &[0, 2]).await;
     round(&ops, 0, &[0, 2]).await;
     ops.advance(DAY_MS).await;
+    // Both signatures were published as the epoch closed; a tick after them is applied once
+    // they are.
+    ops.advance(1_000).await;
     // The honest operator and the liar each signed their own entry: neither has a quorum.
     let honest = closed_report(&ops.oracles[0]).await;
     assert_ne!(closed_report(&ops.oracles[2]).await, honest);
