@@ -382,34 +382,6 @@ impl Oracle {
         Ok(())
     }
 
-    /// Closes every epoch that has settled by the oracle's clock, in order.
-    pub(crate) async fn close_settled(&self, next: &mut Option<u64>) -> Result<(), OracleError> {
-        let mut epoch = match *next {
-            Some(epoch) => epoch,
-            None => match self.first_open_epoch().await? {
-                Some(epoch) => epoch,
-                None => return Ok(()),
-            },
-        };
-        while self.epoch_settled(epoch) {
-            let report = self.close_epoch(epoch).await?;
-            tracing::info!(epoch, hotspots = report.rewards.len(), "closed epoch");
-            epoch += 1;
-        }
-        *next = Some(epoch);
-        Ok(())
-    }
-
-    /// The first epoch not closed yet: after the last closed one, or the earliest report's
-    /// (`None` when nothing is stored).
-    pub(crate) async fn first_open_epoch(&self) -> Result<Option<u64>, OracleError> {
-        if let Some(epoch) = self.store().last_closed_epoch().await? {
-            return Ok(Some(epoch + 1));
-        }
-        let earliest = self.store().earliest_report_ms().await?;
-        Ok(earliest.map(|ms| ms / self.config().epoch_ms))
-    }
-
     /// Ingests an entry's body as a lone oracle would at the log's time. Refusals are recorded
     /// as they would be there; only a failing store is an error.
     async fn ingest_entry(&self, operator: [u8; 32], body: Body) -> Result<(), OracleError> {
@@ -468,11 +440,8 @@ impl Oracle {
         log: &ReportLog,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), OracleError> {
-        let mut entropy_tick =
-            tokio::time::interval(Duration::from_millis(self.config().entropy_period_ms));
-        let mut log_tick = tokio::time::interval(Duration::from_millis(log.tick_ms));
-        entropy_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        log_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut entropy_tick = crate::ticker(self.config().entropy_period_ms);
+        let mut log_tick = crate::ticker(log.tick_ms);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let follower = {
             let oracle = self.clone();
@@ -482,11 +451,7 @@ impl Oracle {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = entropy_tick.tick() => {
-                    if let Err(error) = self.publish_entropy().await {
-                        tracing::error!(%error, "publishing entropy");
-                    }
-                }
+                _ = entropy_tick.tick() => self.publish_entropy_or_log().await,
                 _ = log_tick.tick() => {
                     if let Err(error) = self.publish_tick().await {
                         tracing::error!(%error, "publishing a tick");
