@@ -1,7 +1,7 @@
 //! An epoch's report, and the epoch close's decisions as pure functions over what the close loaded: which beacons
 //! and witnesses are paid (reciprocity, the defences' flags, one selection), the hex density
-//! and reputation scales, and the integer shares. No store, no clock: the same inputs give the
-//! same report on any machine.
+//! and reputation scales, the data-transfer rewards paid ahead of proof of coverage, and the
+//! integer shares. No store, no clock: the same inputs give the same report on any machine.
 
 use crate::config::OracleConfig;
 use crate::data_transfer::{
