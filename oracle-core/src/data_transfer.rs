@@ -166,12 +166,12 @@ struct Group {
 }
 
 /// Payers' balances as the epoch debits them.
-struct Ledger {
+struct Debits {
     balances: PayerBalances,
     exhausted: BTreeSet<[u8; 32]>,
 }
 
-impl Ledger {
+impl Debits {
     /// Debits `credits` from `payer`, or stops the payer for the rest of the epoch.
     fn debit(&mut self, payer: &[u8; 32], credits: u64) -> bool {
         if self.exhausted.contains(payer) {
@@ -207,13 +207,13 @@ pub fn settle(
     let mut order: Vec<&PacketRow> = packets.iter().collect();
     order.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     let mut groups: BTreeMap<(&str, [u8; 32]), Group> = BTreeMap::new();
-    let mut ledger = Ledger {
+    let mut debits = Debits {
         balances: balances.clone(),
         exhausted: BTreeSet::new(),
     };
     let mut settlement = Settlement::default();
     for packet in order {
-        match buy(packet, &mut groups, &mut ledger, max_copies) {
+        match buy(packet, &mut groups, &mut debits, max_copies) {
             Ok(()) => {
                 let burned = settlement.burned.entry(packet.payer).or_default();
                 *burned = burned.saturating_add(packet.credits);
@@ -236,7 +236,7 @@ pub fn settle(
             }),
         }
     }
-    settlement.exhausted = ledger.exhausted;
+    settlement.exhausted = debits.exhausted;
     settlement
 }
 
@@ -244,7 +244,7 @@ pub fn settle(
 fn buy<'a>(
     packet: &'a PacketRow,
     groups: &mut BTreeMap<(&'a str, [u8; 32]), Group>,
-    ledger: &mut Ledger,
+    debits: &mut Debits,
     max_copies: &RouteCopies,
 ) -> Result<(), PacketReason> {
     let Some(&copies) = max_copies.get(&packet.route_id) else {
@@ -262,7 +262,7 @@ fn buy<'a>(
     if group.bought >= copies {
         return Err(PacketReason::OverMultiBuy);
     }
-    if !ledger.debit(&packet.payer, packet.credits) {
+    if !debits.debit(&packet.payer, packet.credits) {
         return Err(PacketReason::PayerExhausted);
     }
     group.bought += 1;
