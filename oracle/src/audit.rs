@@ -329,6 +329,10 @@ fn rebuild(
         active_witnesses,
         rejections: BTreeMap::new(),
         owners: archive.owners.clone(),
+        // The archive holds no packet reports yet; neither did the close.
+        packets: Vec::new(),
+        payer_balances: Default::default(),
+        route_copies: Default::default(),
     }
 }
 

@@ -131,7 +131,9 @@ impl Oracle {
             .archive()
             .map(|dir| (dir, self.start_archive(dir, span)));
         let (inputs, gateways) = self.load_epoch(epoch, &mut phases).await?;
-        let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())?;
+        let DecidedEpoch {
+            report, rows, paid, ..
+        } = decide::decide(&inputs, self.config())?;
         phases.mark("decide");
         let archive = match archiving {
             Some((dir, started)) => {
@@ -203,6 +205,11 @@ impl Oracle {
             active_witnesses,
             rejections,
             owners,
+            // Packet reports are not loaded yet: no data transfer is paid, and proof of
+            // coverage splits the whole emission.
+            packets: Vec::new(),
+            payer_balances: Default::default(),
+            route_copies: Default::default(),
         };
         Ok((inputs, gateways))
     }
