@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
             (kind.as_str().to_string(), (file, data.to_vec()))
         })
         .collect();
-    if let Ok(archive) = EpochArchive::from_files(ArchiveManifest::default(), &files, &[0; 32]) {
+    if let Ok(archive) = EpochArchive::from_files(ArchiveManifest::default(), &files, &[[0; 32]]) {
         assert!(archive.beacons.iter().all(|b| b.report.verify().is_ok()));
         assert!(archive.witnesses.iter().all(|w| w.report.verify().is_ok()));
     }

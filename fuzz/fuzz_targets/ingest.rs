@@ -71,6 +71,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = round_trip::<proto::Entropy>(part);
         let _ = round_trip::<proto::GatewayInfoReq>(part);
         let _ = round_trip::<proto::EntropyReq>(part);
+        let _ = round_trip::<proto::LogEntry>(part);
+        let _ = round_trip::<proto::EntrySignature>(part);
     }
     let Some((first, others)) = parts.split_first() else {
         return;

@@ -111,6 +111,39 @@ impl OracleClient {
         })
     }
 
+    /// A client of the oracle operators at `endpoints` (one or more that share a report log)
+    /// that sends each call to one of those that are reachable, spreading calls over them, and
+    /// leaves out one that is down until it reconnects; each call times out after `timeout`.
+    /// Fails only on a malformed endpoint or an empty list.
+    pub fn connect_any(
+        endpoints: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<Self, ClientError> {
+        let [only] = endpoints else {
+            let list = endpoints
+                .iter()
+                .map(|endpoint| {
+                    Channel::from_shared(endpoint.clone())
+                        .map(|e| e.connect_timeout(timeout).timeout(timeout))
+                        .map_err(|error| ClientError::Endpoint {
+                            endpoint: endpoint.clone(),
+                            message: error.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if list.is_empty() {
+                return Err(ClientError::Endpoint {
+                    endpoint: String::new(),
+                    message: "no oracle endpoint".into(),
+                });
+            }
+            return Ok(Self {
+                inner: PocLoraClient::new(Channel::balance_list(list.into_iter())),
+            });
+        };
+        Self::connect_lazy(only, timeout)
+    }
+
     /// The oracle's current entropy.
     pub async fn entropy(&mut self) -> Result<proto::Entropy, ClientError> {
         let response = self

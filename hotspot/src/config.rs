@@ -44,6 +44,9 @@ pub struct HotspotConfig {
     pub onboarding_record: PathBuf,
     /// gRPC endpoint of the oracle.
     pub oracle: String,
+    /// gRPC endpoints of further oracle operators that share a report log with `oracle`:
+    /// reports go to whichever of them answers, and the others take over when one is down.
+    pub oracles: Vec<String>,
     /// The LoRa region the hotspot operates in, e.g. "US915".
     pub region: String,
     /// Where the antenna stands and what it is.
@@ -358,12 +361,22 @@ pub struct BeaconConfig {
     pub interval_secs: u64,
 }
 
+impl HotspotConfig {
+    /// Every oracle endpoint: `oracle`, then `oracles`.
+    pub fn oracle_endpoints(&self) -> Vec<String> {
+        std::iter::once(self.oracle.clone())
+            .chain(self.oracles.iter().cloned())
+            .collect()
+    }
+}
+
 impl Default for HotspotConfig {
     fn default() -> Self {
         Self {
             key: PathBuf::from("hotspot_key.bin"),
             onboarding_record: PathBuf::from("onboarding.pb"),
             oracle: "http://127.0.0.1:50051".into(),
+            oracles: Vec::new(),
             region: "US915".into(),
             location: LocationConfig::default(),
             beacon: BeaconConfig::default(),

@@ -269,8 +269,8 @@ async fn run_daemon<B: Backend>(
     outbox: Outbox,
     beacons: bool,
 ) -> Result<()> {
-    let client = OracleClient::connect_lazy(
-        &config.oracle,
+    let client = OracleClient::connect_any(
+        &config.oracle_endpoints(),
         Duration::from_millis(config.delivery.timeout_ms),
     )?;
     let limits = hotspot::uplink::TxLimits {

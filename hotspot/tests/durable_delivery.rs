@@ -107,10 +107,15 @@ struct Running {
 }
 
 fn start_hotspot(key: &Keypair, spool: &Path, endpoint: &str) -> Running {
+    start_hotspot_of(key, spool, &[endpoint.to_string()])
+}
+
+/// A hotspot delivering to any of the oracles at `endpoints`.
+fn start_hotspot_of(key: &Keypair, spool: &Path, endpoints: &[String]) -> Running {
     let metrics = Metrics::new();
     let outbox = Outbox::open(spool, metrics.clone()).unwrap();
     let hotspot = Hotspot::new(key.clone(), Region::Us915, (37.7793, -122.4192), 30, 10).unwrap();
-    let client = OracleClient::connect_lazy(endpoint, Duration::from_secs(2)).unwrap();
+    let client = OracleClient::connect_any(endpoints, Duration::from_secs(2)).unwrap();
     let (heard, rx) = mpsc::unbounded_channel();
     let daemon = Daemon::new(
         hotspot,
@@ -136,6 +141,76 @@ fn start_hotspot(key: &Keypair, spool: &Path, endpoint: &str) -> Running {
         outbox,
         metrics,
     }
+}
+
+/// Asserts `key`'s hotspot with the oracle at `endpoint`.
+async fn assert_with(key: &Keypair, endpoint: &str) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let assertion = Hotspot::new(key.clone(), Region::Us915, (37.7793, -122.4192), 30, 10)
+        .unwrap()
+        .assertion(now_ms);
+    OracleClient::connect(endpoint)
+        .await
+        .unwrap()
+        .assert_location(assertion)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_go_to_another_oracle_while_one_is_down() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let spool_dir = tempfile::tempdir().unwrap();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let (first, first_addr) = start_oracle(dirs[0].path(), any);
+    let (second, second_addr) = start_oracle(dirs[1].path(), any);
+    let endpoints = [
+        format!("http://{first_addr}"),
+        format!("http://{second_addr}"),
+    ];
+    let key = Keypair::generate();
+    for endpoint in &endpoints {
+        assert_with(&key, endpoint).await;
+    }
+    // Both up: reports flow. Then the first goes away, and the second takes every report.
+    let running = start_hotspot_of(&key, spool_dir.path(), &endpoints);
+    for n in 0..4 {
+        running.heard.send(beacon_heard(n)).unwrap();
+    }
+    wait_for("four witnesses", || delivered(&running.metrics) == 4).await;
+    first.stop();
+    for n in 4..10 {
+        running.heard.send(beacon_heard(n)).unwrap();
+    }
+    wait_for("ten witnesses", || {
+        running.outbox.depth() == 0 && delivered(&running.metrics) == 10
+    })
+    .await;
+    running.stop.send(()).unwrap();
+    running.task.await.unwrap().unwrap();
+    second.stop();
+    // Every witness is stored by one of the two, each once; all those sent after the first
+    // stopped are with the second.
+    let mut payloads = Vec::new();
+    for dir in &dirs {
+        let oracle = Oracle::open(OracleConfig::open(), dir.path(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let stored = oracle.store().pending_witnesses().await.unwrap();
+        payloads.push(
+            stored
+                .iter()
+                .map(|row| row.report.data[1])
+                .collect::<Vec<u8>>(),
+        );
+    }
+    let mut all: Vec<u8> = payloads.concat();
+    all.sort_unstable();
+    assert_eq!(all, (0..10).collect::<Vec<u8>>());
+    assert!((4..10).all(|n| payloads[1].contains(&n)), "{payloads:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

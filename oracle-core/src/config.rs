@@ -247,6 +247,9 @@ pub struct ReportLogConfig {
     /// How often an operator publishes a tick, which moves the log's time on while no
     /// reports arrive.
     pub tick_ms: u64,
+    /// How many operators must sign an epoch's ledger entry (version 4); 0: a majority,
+    /// `operators / 2 + 1`.
+    pub threshold: u32,
 }
 
 impl Default for ReportLogConfig {
@@ -256,6 +259,7 @@ impl Default for ReportLogConfig {
             stream: "LORAPOC_REPORTS".into(),
             operators: Vec::new(),
             tick_ms: 1_000,
+            threshold: 0,
         }
     }
 }
@@ -291,7 +295,22 @@ impl ReportLogConfig {
         if self.tick_ms == 0 {
             return invalid("tick_ms must be positive".into());
         }
+        if self.threshold as usize > self.operators.len() {
+            return invalid(format!(
+                "threshold {} is more than the {} operators",
+                self.threshold,
+                self.operators.len()
+            ));
+        }
         Ok(())
+    }
+
+    /// How many operators must sign an entry: `threshold`, or a majority when it is 0.
+    pub fn quorum_threshold(&self) -> u32 {
+        match self.threshold {
+            0 => (self.operators.len() / 2 + 1) as u32,
+            t => t,
+        }
     }
 }
 
@@ -355,6 +374,11 @@ pub struct OracleConfig {
     pub max_stranger_rejections_per_minute: u32,
     /// Reward parameters.
     pub rewards: RewardConfig,
+    /// Data-transfer rewards: their share of the emission and the credits' value
+    /// (`[data_transfer]`; left out of the TOML while it has its defaults, so that the rules'
+    /// configuration recorded before it existed reads the same).
+    #[serde(skip_serializing_if = "crate::data_transfer::DataTransferConfig::is_default")]
+    pub data_transfer: crate::data_transfer::DataTransferConfig,
     /// Limits of the explorer's HTTP server (`[http]`).
     pub http: HttpConfig,
     /// Limits of the gRPC ingest server (`[grpc]`).
@@ -397,6 +421,7 @@ impl Default for OracleConfig {
             verify_period_ms: 5_000,
             max_stranger_rejections_per_minute: 600,
             rewards: RewardConfig::default(),
+            data_transfer: crate::data_transfer::DataTransferConfig::default(),
             http: HttpConfig::default(),
             grpc: GrpcConfig::default(),
             database_url: None,
@@ -468,6 +493,7 @@ impl OracleConfig {
         }
         self.identity.makers()?;
         self.corroboration.validate()?;
+        self.data_transfer.validate()?;
         self.denylist.validate()?;
         self.reputation.validate()?;
         self.http.validate()?;
@@ -533,6 +559,33 @@ mod tests {
         }
         assert!(matches!(
             OracleConfig::from_toml("no_such_field = 1\n"),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn the_data_transfer_share_is_a_percentage_and_its_defaults_stay_out_of_the_rules() {
+        let config =
+            OracleConfig::from_toml("[data_transfer]\nshare_percent = 30\ncredit_value = 7\n")
+                .unwrap();
+        assert_eq!(config.data_transfer.share_percent, 30);
+        assert_eq!(config.data_transfer.credit_value, 7);
+        assert!(config.rules_toml().unwrap().contains("[data_transfer]"));
+        assert_eq!(
+            OracleConfig::from_toml(&config.rules_toml().unwrap()).unwrap(),
+            config
+        );
+        assert!(!OracleConfig::default()
+            .rules_toml()
+            .unwrap()
+            .contains("data_transfer"));
+        assert!(OracleConfig::from_toml("[data_transfer]\nshare_percent = 100\n").is_ok());
+        assert!(matches!(
+            OracleConfig::from_toml("[data_transfer]\nshare_percent = 101\n"),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            OracleConfig::from_toml("[data_transfer]\nenabled = true\n"),
             Err(ConfigError::Parse(_))
         ));
     }

@@ -1,13 +1,17 @@
 //! An epoch's report, and the epoch close's decisions as pure functions over what the close loaded: which beacons
 //! and witnesses are paid (reciprocity, the defences' flags, one selection), the hex density
-//! and reputation scales, and the integer shares. No store, no clock: the same inputs give the
-//! same report on any machine.
+//! and reputation scales, the data-transfer rewards paid ahead of proof of coverage, and the
+//! integer shares. No store, no clock: the same inputs give the same report on any machine.
 
 use crate::config::OracleConfig;
+use crate::data_transfer::{
+    data_transfer_rewards, settle, DataTransferRewards, PayerBalances, RouteCopies, Settlement,
+};
 use crate::defences::{BeaconEvidence, Evidence, Flags};
 use crate::reason::RewardReason;
 use crate::reports::{
-    BeaconHearing, BeaconRow, EpochWitness, GatewayRow, PaidBeacon, ReportTally, RewardRow, Status,
+    BeaconHearing, BeaconRow, EpochWitness, GatewayRow, PacketRow, PaidBeacon, ReportTally,
+    RewardRow, Status,
 };
 use crate::reputation;
 use crate::rewards::{compute_rewards_weighted, EpochRewards, PocEvent, RewardError};
@@ -30,8 +34,18 @@ pub struct HotspotRewardRow {
     pub beacon_amount: u64,
     /// Share of the witness pool.
     pub witness_amount: u64,
-    /// Sum of both.
+    /// Sum of the three amounts: beacon, witness and data transfer.
     pub total: u64,
+    /// Data credits burned for the hotspot's paid packets ([`crate::data_transfer`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_credits: u64,
+    /// Its data-transfer reward.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_amount: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The outcome of a closed epoch.
@@ -43,7 +57,8 @@ pub struct EpochReport {
     pub start_ms: u64,
     /// First millisecond after the epoch.
     pub end_ms: u64,
-    /// Proof-of-coverage emission of the epoch.
+    /// Proof-of-coverage emission of the epoch: the configured emission less what data
+    /// transfer paid (`data_paid`).
     pub emission: u64,
     /// Part of the emission for beaconers.
     pub beacon_pool: u64,
@@ -83,6 +98,22 @@ pub struct EpochReport {
     /// `corroboration.uncorroborated_rate`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncorroborated: Vec<String>,
+    /// Part of the configured emission offered to data transfer
+    /// (`data_transfer.share_percent`); 0 in reports stored before it existed.
+    #[serde(default)]
+    pub data_pool: u64,
+    /// What data transfer paid out of `data_pool`; the rest went to proof of coverage.
+    #[serde(default)]
+    pub data_paid: u64,
+    /// Packets paid for.
+    #[serde(default)]
+    pub packets_paid: u64,
+    /// Data credits burned per payer, by address.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data_burned: BTreeMap<String, u64>,
+    /// Packet reports that earned nothing, by reason code ([`crate::reason::PacketReason`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub packet_refusals: BTreeMap<String, u64>,
 }
 
 /// Receive time of each hotspot's latest valid report of a kind, among its latest
@@ -123,17 +154,29 @@ pub struct EpochInputs {
     /// The owner of each onboarded hotspot among the epoch's reports (none on an open
     /// network): an owner's hotspots earn nothing for witnessing each other.
     pub owners: HashMap<[u8; 32], [u8; 32]>,
+    /// The packet reports received in the epoch, priced in data credits
+    /// ([`crate::data_transfer::settle`]).
+    pub packets: Vec<PacketRow>,
+    /// Each payer's data-credit balance at the epoch's start.
+    pub payer_balances: PayerBalances,
+    /// The registered routes' `max_copies`, by route id.
+    pub route_copies: RouteCopies,
 }
 
-/// A decided epoch: its report, its reward rows (by key) and what was paid for each beacon.
+/// A decided epoch: its report, its reward rows (by key), what was paid for each beacon, and
+/// the data-transfer settlement with its amounts.
 #[derive(Debug, Clone)]
 pub struct DecidedEpoch {
     /// The report (amounts, counts, flags, reputation, the inputs digest).
     pub report: EpochReport,
-    /// Reward rows ordered by public key.
+    /// Proof-of-coverage reward rows ordered by public key.
     pub rows: Vec<RewardRow>,
     /// Each paid beacon with its paid witnesses, in the beacons' order.
     pub paid: Vec<PaidBeacon>,
+    /// Which packets were paid, which refused, the credits burned.
+    pub settlement: Settlement,
+    /// The data-transfer pool handed out by those credits.
+    pub data: DataTransferRewards,
 }
 
 /// Where each hotspot of `beacons` and `witnesses` asserted, from the gateway rows read for
@@ -530,12 +573,15 @@ pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoc
         *scales.entry(*key).or_insert(1.0) *= rate;
         *witness_factors.entry(*key).or_insert(1.0) *= rate;
     }
-    let rewards = compute_rewards_weighted(
-        &selection.events,
-        &scales,
-        &witness_factors,
-        &config.rewards.params(),
-    )?;
+    // Data transfer is paid first; what it leaves of its pool goes to proof of coverage, so
+    // with no packets proof of coverage splits the whole emission as it always did.
+    let (settlement, data) = data_transfer(inputs, config)?;
+    let mut params = config.rewards.params();
+    params.emission = params
+        .emission
+        .checked_sub(data.paid_total)
+        .ok_or(RewardError::Overflow)?;
+    let rewards = compute_rewards_weighted(&selection.events, &scales, &witness_factors, &params)?;
     let mut rows: Vec<RewardRow> = rewards
         .hotspots
         .iter()
@@ -553,11 +599,78 @@ pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoc
         .iter()
         .map(|key| poc::Address(*key).to_string())
         .collect();
+    add_data_transfer(&mut report, &settlement, &data, config);
     Ok(DecidedEpoch {
         report,
         rows,
         paid: selection.paid,
+        settlement,
+        data,
     })
+}
+
+/// The epoch's packets settled, and the data-transfer pool handed out by their credits.
+fn data_transfer(
+    inputs: &EpochInputs,
+    config: &OracleConfig,
+) -> Result<(Settlement, DataTransferRewards), RewardError> {
+    let rule = &config.data_transfer;
+    let settlement = settle(
+        &inputs.packets,
+        &inputs.payer_balances,
+        &inputs.route_copies,
+    );
+    let pool = rule.pool(config.rewards.emission);
+    let data = data_transfer_rewards(pool, &settlement.credits_by_hotspot, rule.credit_value)?;
+    Ok((settlement, data))
+}
+
+/// Adds data transfer to the report: the pool, what it paid, the refusals, and each paid
+/// hotspot's credits and amount in its row (a row of its own for a hotspot that earned
+/// nothing else).
+fn add_data_transfer(
+    report: &mut EpochReport,
+    settlement: &Settlement,
+    data: &DataTransferRewards,
+    config: &OracleConfig,
+) {
+    report.data_pool = config.data_transfer.pool(config.rewards.emission);
+    report.data_paid = data.paid_total;
+    report.packets_paid = settlement.paid.len() as u64;
+    report.packet_refusals = settlement.refusal_counts();
+    report.data_burned = settlement
+        .burned
+        .iter()
+        .map(|(payer, credits)| (poc::Address(*payer).to_string(), *credits))
+        .collect();
+    if settlement.credits_by_hotspot.is_empty() {
+        return;
+    }
+    let mut rows: BTreeMap<String, HotspotRewardRow> = std::mem::take(&mut report.rewards)
+        .into_iter()
+        .map(|row| (row.address.clone(), row))
+        .collect();
+    for (key, &credits) in &settlement.credits_by_hotspot {
+        let address = poc::Address(*key).to_string();
+        let row = rows.entry(address.clone()).or_insert(HotspotRewardRow {
+            address,
+            beacons: 0,
+            witnesses: 0,
+            beacon_amount: 0,
+            witness_amount: 0,
+            total: 0,
+            data_credits: 0,
+            data_amount: 0,
+        });
+        row.data_credits = credits;
+        row.data_amount = data.amounts.get(key).copied().unwrap_or(0);
+        // All three are parts of one emission.
+        row.total = row
+            .beacon_amount
+            .saturating_add(row.witness_amount)
+            .saturating_add(row.data_amount);
+    }
+    report.rewards = rows.into_values().collect();
 }
 
 /// The epoch's report, with every hotspot named by its address.
@@ -592,6 +705,8 @@ fn report_of(
             beacon_amount: r.beacon_amount,
             witness_amount: r.witness_amount,
             total: r.beacon_amount + r.witness_amount,
+            data_credits: 0,
+            data_amount: 0,
         })
         .collect();
     reward_rows.sort_by(|a, b| a.address.cmp(&b.address));
@@ -629,6 +744,11 @@ fn report_of(
             .collect(),
         inputs_digest: Some(hex::encode(ledger::inputs_digest(&selection.pinned))),
         uncorroborated: Vec::new(),
+        data_pool: 0,
+        data_paid: 0,
+        packets_paid: 0,
+        data_burned: BTreeMap::new(),
+        packet_refusals: BTreeMap::new(),
     }
 }
 
@@ -825,5 +945,172 @@ mod tests {
         );
         config.corroboration.anchors.clear();
         assert_eq!(defence_flags(&evidence, &owners, &config), everything);
+    }
+
+    fn packet(id: u8, hotspot: u8, payload: u8, credits: u64) -> PacketRow {
+        PacketRow {
+            report_id: [id; 32],
+            hotspot: key(hotspot),
+            route_id: "r".into(),
+            payer: key(100),
+            payload_hash: [payload; 32],
+            credits,
+            received_ms: u64::from(id),
+            acked: true,
+        }
+    }
+
+    /// `inputs(true)` with `packets` on route "r" (3 copies), paid by payer 100 holding
+    /// `balance` credits.
+    fn with_packets(packets: Vec<PacketRow>, balance: u64) -> EpochInputs {
+        EpochInputs {
+            packets,
+            payer_balances: [(key(100), balance)].into_iter().collect(),
+            route_copies: [("r".to_string(), 3)].into_iter().collect(),
+            ..inputs(true)
+        }
+    }
+
+    #[test]
+    fn without_paid_packets_proof_of_coverage_splits_the_whole_emission() {
+        let base = OracleConfig::default();
+        let inputs = inputs(true);
+        let direct = compute_rewards_weighted(
+            &select_paid(&inputs, &base).events,
+            &density(&inputs, &BTreeSet::new()),
+            &BTreeMap::new(),
+            &base.rewards.params(),
+        )
+        .unwrap();
+        let expected: Vec<(u64, u64)> = direct
+            .hotspots
+            .iter()
+            .map(|h| (h.beacon_amount, h.witness_amount))
+            .collect();
+        assert!(expected.iter().all(|&(b, w)| b + w > 0));
+        // Every data-transfer setting, with no packets or only refused ones.
+        let refused = with_packets(vec![packet(1, 5, 1, 2)], 0);
+        let unknown = EpochInputs {
+            route_copies: RouteCopies::new(),
+            ..with_packets(vec![packet(1, 5, 1, 2)], 1_000)
+        };
+        for (share_percent, credit_value) in [(50, 10_000), (0, 1), (100, u64::MAX), (100, 0)] {
+            let mut config = base.clone();
+            config.data_transfer.share_percent = share_percent;
+            config.data_transfer.credit_value = credit_value;
+            for inputs in [&inputs, &refused, &unknown] {
+                let decided = decide(inputs, &config).unwrap();
+                let r = &decided.report;
+                let shares: Vec<(u64, u64)> = decided
+                    .rows
+                    .iter()
+                    .map(|row| (row.beacon_amount, row.witness_amount))
+                    .collect();
+                assert_eq!(shares, expected);
+                assert_eq!(
+                    (r.emission, r.beacon_pool, r.witness_pool, r.undistributed),
+                    (
+                        direct.emission,
+                        direct.beacon_pool,
+                        direct.witness_pool,
+                        direct.undistributed
+                    )
+                );
+                assert_eq!((r.data_paid, r.packets_paid), (0, 0));
+                assert!(r.rewards.iter().all(|row| row.data_amount == 0
+                    && row.total == row.beacon_amount + row.witness_amount));
+                assert_eq!(
+                    r.data_pool,
+                    base.rewards.emission / 100 * u64::from(share_percent)
+                );
+            }
+        }
+        let json = serde_json::to_string(&decide(&inputs, &base).unwrap().report.rewards).unwrap();
+        assert!(
+            !json.contains("data_"),
+            "rows without data keep their form: {json}"
+        );
+    }
+
+    #[test]
+    fn data_transfer_is_paid_ahead_of_proof_of_coverage() {
+        let mut config = OracleConfig::default();
+        config.rewards.emission = 1_000_000;
+        config.data_transfer.credit_value = 1_000;
+        // Hotspot 2 (a witness) and hotspot 7 (nothing else) forward packets: 30 credits.
+        let packets = vec![
+            packet(1, 2, 1, 10),
+            packet(2, 7, 1, 10),
+            packet(3, 7, 2, 10),
+        ];
+        let decided = decide(&with_packets(packets.clone(), 1_000), &config).unwrap();
+        let r = &decided.report;
+        assert_eq!(
+            (r.data_pool, r.data_paid, r.packets_paid),
+            (500_000, 30_000, 3)
+        );
+        assert_eq!(r.emission, 970_000, "what data transfer left flows back");
+        assert_eq!(r.data_burned.values().sum::<u64>(), 30);
+        let row = |k: u8| {
+            let address = poc::Address(key(k)).to_string();
+            r.rewards.iter().find(|row| row.address == address).unwrap()
+        };
+        assert_eq!((row(2).data_credits, row(2).data_amount), (10, 10_000));
+        assert!(row(2).witness_amount > 0);
+        assert_eq!(
+            row(2).total,
+            row(2).beacon_amount + row(2).witness_amount + row(2).data_amount
+        );
+        assert_eq!(
+            (row(7).beacons, row(7).witnesses, row(7).total),
+            (0, 0, 20_000)
+        );
+        let sorted = r.rewards.windows(2).all(|w| w[0].address < w[1].address);
+        assert!(sorted, "rows stay ordered by address");
+
+        // A flood of credits fills the pool exactly and no more; the payer runs dry mid-epoch.
+        let many: Vec<PacketRow> = (1..=60u8).map(|n| packet(n, 2 + n % 5, n, 100)).collect();
+        let decided = decide(&with_packets(many, 5_500), &config).unwrap();
+        let r = &decided.report;
+        assert_eq!(r.packets_paid, 55);
+        assert_eq!(r.packet_refusals.get("payer_exhausted"), Some(&5));
+        assert_eq!((r.data_paid, r.emission), (500_000, 500_000));
+        let total: u64 = r.rewards.iter().map(|row| row.total).sum();
+        assert_eq!(total + r.undistributed, config.rewards.emission);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn proof_of_coverage_and_data_transfer_sum_to_the_emission(
+            emission in 0..u64::MAX / 2,
+            share_percent in 0..=100u8,
+            credit_value in 0..1_000_000_000u64,
+            balance in 0..2_000u64,
+            packets in proptest::collection::vec((1..6u8, 0..4u8, 1..200u64, proptest::bool::ANY), 0..40),
+        ) {
+            let mut config = OracleConfig::default();
+            config.rewards.emission = emission;
+            config.data_transfer.share_percent = share_percent;
+            config.data_transfer.credit_value = credit_value;
+            let packets: Vec<PacketRow> = packets
+                .iter()
+                .enumerate()
+                .map(|(i, &(hotspot, payload, credits, acked))| PacketRow {
+                    acked,
+                    ..packet(i as u8, hotspot, payload, credits)
+                })
+                .collect();
+            let decided = decide(&with_packets(packets, balance), &config).unwrap();
+            let r = &decided.report;
+            let total: u128 = r.rewards.iter().map(|row| u128::from(row.total)).sum();
+            let data: u128 = r.rewards.iter().map(|row| u128::from(row.data_amount)).sum();
+            proptest::prop_assert_eq!(total + u128::from(r.undistributed), u128::from(emission));
+            proptest::prop_assert_eq!(data, u128::from(r.data_paid));
+            proptest::prop_assert_eq!(r.emission + r.data_paid, emission);
+            proptest::prop_assert!(r.data_paid <= r.data_pool);
+            // One payer paid for every packet: its hotspots earn at most what it burned.
+            let burned: u64 = r.data_burned.values().sum();
+            proptest::prop_assert!(data <= u128::from(burned) * u128::from(credit_value));
+        }
     }
 }

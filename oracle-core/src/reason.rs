@@ -143,6 +143,23 @@ reasons! {
 }
 
 reasons! {
+    /// Why a forwarded packet earns nothing when its epoch settles ([`crate::data_transfer`]);
+    /// the checks run in this order.
+    PacketReason {
+        /// The packet's route is not one of the epoch's registered routes.
+        UnknownRoute => "unknown_route",
+        /// No network server acknowledged the packet.
+        NotAcknowledged => "not_acknowledged",
+        /// The same hotspot already reported this packet on this route.
+        DuplicatePacket => "duplicate_packet",
+        /// The route had already bought its `max_copies` copies of this packet.
+        OverMultiBuy => "over_multi_buy",
+        /// The route's payer could not pay for it, or stopped paying earlier in the epoch.
+        PayerExhausted => "payer_exhausted",
+    }
+}
+
+reasons! {
     /// Why a report was refused at ingest (and never stored as a report).
     IngestReason {
         /// Wrong key length, empty or oversized data, bad entropy lengths.
@@ -203,5 +220,15 @@ mod tests {
             );
         }
         assert_eq!(IngestReason::BadSignature.code(), "bad_signature");
+        let mut packet = std::collections::BTreeSet::new();
+        for r in PacketReason::ALL {
+            assert!(packet.insert(r.code()));
+            assert_eq!(PacketReason::from_code(r.code()), Some(*r));
+            assert_eq!(
+                serde_json::to_string(r).unwrap(),
+                format!("\"{}\"", r.code())
+            );
+        }
+        assert_eq!(packet.len(), 5);
     }
 }

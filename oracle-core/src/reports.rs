@@ -186,3 +186,25 @@ impl EpochWitness {
         rows.sort_unstable_by_key(|w| (w.beacon_id, w.received_ms, w.id));
     }
 }
+
+/// A LoRaWAN packet a hotspot forwarded to a route's network server, as the epoch's
+/// data-transfer settlement reads it ([`crate::data_transfer::settle`]); the service prices it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketRow {
+    /// SHA-256 of the signed packet report's encoding.
+    pub report_id: [u8; 32],
+    /// The hotspot that forwarded it.
+    pub hotspot: [u8; 32],
+    /// The route it was forwarded on.
+    pub route_id: String,
+    /// The route's payer, whose data credits pay for it.
+    pub payer: [u8; 32],
+    /// SHA-256 of the packet's PHY payload: the copies other hotspots heard share it.
+    pub payload_hash: [u8; 32],
+    /// Its price in data credits (one per 24 bytes of PHY payload, rounded up, at least 1).
+    pub credits: u64,
+    /// When the oracle received the report.
+    pub received_ms: u64,
+    /// Whether the route's network server acknowledged it.
+    pub acked: bool,
+}

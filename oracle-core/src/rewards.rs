@@ -194,7 +194,7 @@ fn from_fixed(x: u128) -> f64 {
 /// Splits `pool` in proportion to `shares` (fixed-point units, in key order) by the
 /// largest-remainder method; ties go to the smaller key, i.e. the earlier share. `None` when
 /// the shares are all zero.
-fn apportion(pool: u64, shares: &[u128]) -> Result<Option<Vec<u64>>, RewardError> {
+pub(crate) fn apportion(pool: u64, shares: &[u128]) -> Result<Option<Vec<u64>>, RewardError> {
     let total = shares
         .iter()
         .try_fold(0u128, |sum, &s| sum.checked_add(s))

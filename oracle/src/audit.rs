@@ -190,7 +190,11 @@ pub async fn audit(
 async fn load_pinned(source: &Source, entry: &LedgerEntry) -> Result<EpochArchive, AuditError> {
     let m = &entry.manifest;
     let pin = m.archive.ok_or(AuditError::NoArchive(m.epoch))?;
-    let archive = EpochArchive::load(source, &hex::encode(pin), &entry.oracle_key)
+    let signers: Vec<[u8; 32]> = match &entry.quorum {
+        Some(quorum) => quorum.declared.operators().iter().map(|a| a.0).collect(),
+        None => vec![entry.oracle_key],
+    };
+    let archive = EpochArchive::load(source, &hex::encode(pin), &signers)
         .await
         .map_err(|source| AuditError::Archive {
             epoch: m.epoch,
@@ -325,6 +329,10 @@ fn rebuild(
         active_witnesses,
         rejections: BTreeMap::new(),
         owners: archive.owners.clone(),
+        // The archive holds no packet reports yet; neither did the close.
+        packets: Vec::new(),
+        payer_balances: Default::default(),
+        route_copies: Default::default(),
     }
 }
 

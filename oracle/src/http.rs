@@ -937,7 +937,26 @@ async fn stats(State(oracle): State<Oracle>) -> ApiResult {
         "latest_entropy_ms": latest.map(|e| e.timestamp_ms),
         "last_closed_epoch": last_epoch,
         "token": crate::reward_history::token_json(&oracle),
+        "report_log": report_log_status(&oracle).await?,
     })))
+}
+
+/// Where this operator stands in the shared report log: the entries it applied, the log's
+/// last entry (null when the log cannot be reached) and how many it is behind; null for an
+/// oracle alone.
+async fn report_log_status(oracle: &Oracle) -> Result<Value, ApiError> {
+    let Some(log) = oracle.report_log() else {
+        return Ok(Value::Null);
+    };
+    let position = oracle.log_position().await?;
+    let last = log.last_seq().await.ok();
+    Ok(json!({
+        "stream": log.stream(),
+        "applied_seq": position.seq,
+        "log_time_ms": position.time_ms,
+        "last_seq": last,
+        "behind": last.map(|last| last.saturating_sub(position.seq)),
+    }))
 }
 
 #[derive(Debug, Deserialize)]

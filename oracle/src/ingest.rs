@@ -638,6 +638,7 @@ impl Oracle {
             Body::Onboarding(_) => "onboarding",
             Body::Entropy(_) => "entropy",
             Body::Tick(_) => "tick",
+            Body::EntrySignature(_) => "signature",
         };
         let received_ms = self.publish_to_log(log, body, entry_id(kind, &id)).await?;
         Ok(proto::SubmitResp {

@@ -83,6 +83,8 @@ struct Inner {
     stranger_rejections: std::sync::Mutex<ingest::RejectionBudget>,
     /// The report log shared with other operators (`None`: this oracle decides alone).
     log: Option<report_log::ReportLog>,
+    /// Ledger entries awaiting the operators' signatures.
+    signing: std::sync::Mutex<report_log::Signing>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -157,6 +159,7 @@ impl Oracle {
                 witness_signatures: ingest::SignatureQueue::new(),
                 stranger_rejections: std::sync::Mutex::default(),
                 log: None,
+                signing: std::sync::Mutex::default(),
             }),
         }
     }
@@ -312,53 +315,25 @@ impl Oracle {
     /// epoch once it has settled (its end plus the entropy window has passed). Errors are logged
     /// and retried at the next tick.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), OracleError> {
-        use std::time::Duration;
         if let Some(log) = self.report_log() {
             return self.run_with_log(log, shutdown).await;
         }
-        let config = &self.inner.config;
-        let mut entropy_tick =
-            tokio::time::interval(Duration::from_millis(config.entropy_period_ms));
-        let mut verify_tick = tokio::time::interval(Duration::from_millis(config.verify_period_ms));
-        entropy_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        verify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut next_epoch = match self.store().last_closed_epoch().await? {
-            Some(epoch) => epoch + 1,
-            None => {
-                let first = self
-                    .store()
-                    .earliest_report_ms()
-                    .await?
-                    .unwrap_or(self.now_ms());
-                first / config.epoch_ms
-            }
-        };
+        let mut entropy_tick = ticker(self.config().entropy_period_ms);
+        let mut verify_tick = ticker(self.config().verify_period_ms);
+        let mut next_epoch = None;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = entropy_tick.tick() => {
-                    if let Err(error) = self.publish_entropy().await {
-                        tracing::error!(%error, "publishing entropy");
-                    }
-                }
+                _ = entropy_tick.tick() => self.publish_entropy_or_log().await,
                 _ = verify_tick.tick() => {
                     match self.verify_pending().await {
                         Ok(summary) if summary.is_empty() => {}
                         Ok(summary) => tracing::info!(?summary, "verified reports"),
                         Err(error) => tracing::error!(%error, "verifying reports"),
                     }
-                    while self.epoch_settled(next_epoch) {
-                        match self.close_epoch(next_epoch).await {
-                            Ok(report) => {
-                                tracing::info!(epoch = report.epoch, hotspots = report.rewards.len(), "closed epoch");
-                                next_epoch += 1;
-                            }
-                            Err(error) => {
-                                tracing::error!(%error, epoch = next_epoch, "closing epoch");
-                                break;
-                            }
-                        }
+                    if let Err(error) = self.close_settled(&mut next_epoch).await {
+                        tracing::error!(%error, epoch = ?next_epoch, "closing epoch");
                     }
                 }
             }
@@ -366,4 +341,18 @@ impl Oracle {
         tracing::info!("oracle stopped");
         Ok(())
     }
+
+    /// Publishes entropy; a failure is logged (the next period tries again).
+    async fn publish_entropy_or_log(&self) {
+        if let Err(error) = self.publish_entropy().await {
+            tracing::error!(%error, "publishing entropy");
+        }
+    }
+}
+
+/// A timer ticking every `period_ms` (at once first); a late tick delays the next ones.
+pub(crate) fn ticker(period_ms: u64) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(period_ms));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
 }

@@ -89,6 +89,11 @@ pub struct LoadReport {
     pub lost: u64,
     /// Reports in the store that were never acknowledged.
     pub unacknowledged_stored: u64,
+    /// Operators sharing a report log (0: one oracle storing directly).
+    pub operators: usize,
+    /// With operators: the time from the first submission until every operator had applied
+    /// the whole log.
+    pub applied: Option<Duration>,
 }
 
 impl LoadReport {
@@ -134,6 +139,15 @@ impl std::fmt::Display for LoadReport {
             ms(self.percentile_us(1.0))
         )?;
         writeln!(f, "errors: {} {:?}", self.error_count(), self.errors)?;
+        if let Some(applied) = self.applied {
+            writeln!(
+                f,
+                "{} operators applied every acknowledged report in {:.2} s = {:.0} reports/s",
+                self.operators,
+                applied.as_secs_f64(),
+                self.acknowledged as f64 / applied.as_secs_f64().max(1e-9)
+            )?;
+        }
         write!(
             f,
             "store: {} acknowledged reports found, {} lost, {} stored without acknowledgement, {} wrong ids",
@@ -389,6 +403,33 @@ pub async fn run(
     addr: SocketAddr,
     config: &LoadConfig,
 ) -> Result<LoadReport, LoadError> {
+    run_operators(&[(oracle.clone(), addr)], config).await
+}
+
+/// Waits until every operator that follows a report log has applied all of it.
+async fn applied_everywhere(operators: &[(Oracle, SocketAddr)]) -> Result<(), LoadError> {
+    for (oracle, _) in operators {
+        let Some(log) = oracle.report_log() else {
+            continue;
+        };
+        let last = log.last_seq().await.map_err(OracleError::from)?;
+        while oracle.log_position().await?.seq < last {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    Ok(())
+}
+
+/// [`run`] over several operators sharing a report log (each serving at its address): the
+/// clients are spread over them, and every operator's store must hold every acknowledged
+/// report once the log is applied.
+pub async fn run_operators(
+    operators: &[(Oracle, SocketAddr)],
+    config: &LoadConfig,
+) -> Result<LoadReport, LoadError> {
+    let Some((oracle, addr)) = operators.first().cloned() else {
+        return Err(LoadError::Config("no oracle to load".into()));
+    };
     if config.clients == 0 || config.hotspots < 2 {
         return Err(LoadError::Config(
             "need at least one client and two hotspots".into(),
@@ -397,6 +438,7 @@ pub async fn run(
     let keys = hotspot_keys(config.hotspots);
     assert_hotspots(addr, &keys, oracle.now_ms()).await?;
     oracle.publish_entropy().await?;
+    applied_everywhere(operators).await?;
     let entropy = connect(addr)
         .await?
         .get_entropy(proto::EntropyReq {})
@@ -407,8 +449,8 @@ pub async fn run(
     let calls = Arc::new(calls_of(reports, config.batch));
 
     let mut clients = Vec::with_capacity(config.clients);
-    for _ in 0..config.clients {
-        clients.push(connect(addr).await?);
+    for i in 0..config.clients {
+        clients.push(connect(operators[i % operators.len()].1).await?);
     }
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -436,10 +478,24 @@ pub async fn run(
     }
     report.elapsed = started.elapsed();
     report.latencies_us.sort_unstable();
+    if oracle.report_log().is_some() {
+        applied_everywhere(operators).await?;
+        report.applied = Some(started.elapsed());
+        report.operators = operators.len();
+    }
 
-    let stored = stored_report_ids(oracle.store(), &keys).await?;
-    report.stored_acknowledged = acknowledged.intersection(&stored).count() as u64;
-    report.lost = acknowledged.difference(&stored).count() as u64;
-    report.unacknowledged_stored = stored.difference(&acknowledged).count() as u64;
+    report.stored_acknowledged = u64::MAX;
+    for (oracle, _) in operators {
+        let stored = stored_report_ids(oracle.store(), &keys).await?;
+        report.stored_acknowledged = report
+            .stored_acknowledged
+            .min(acknowledged.intersection(&stored).count() as u64);
+        report.lost = report
+            .lost
+            .max(acknowledged.difference(&stored).count() as u64);
+        report.unacknowledged_stored = report
+            .unacknowledged_stored
+            .max(stored.difference(&acknowledged).count() as u64);
+    }
     Ok(report)
 }

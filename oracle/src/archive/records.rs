@@ -288,10 +288,10 @@ fn witness_of(record: &proto::ArchivedReport) -> Result<WitnessRow, String> {
     })
 }
 
-fn entropy_of(record: &proto::Entropy, oracle: &[u8; 32]) -> Result<EntropyRow, String> {
+fn entropy_of(record: &proto::Entropy, signers: &[[u8; 32]]) -> Result<EntropyRow, String> {
     record.verify().map_err(|e| format!("bad signature: {e}"))?;
-    if record.oracle_key != oracle {
-        return Err("entropy signed by another key than the ledger's oracle".into());
+    if !signers.iter().any(|s| record.oracle_key == s) {
+        return Err("entropy signed by another key than the ledger's oracle or operators".into());
     }
     Ok(EntropyRow {
         data: record.data.clone(),
@@ -470,12 +470,13 @@ impl ArchiveSides {
 
 impl EpochArchive {
     /// Reads the archive whose manifest is named `manifest_hash` from `source`: every file
-    /// checked against its name, every report's signature and every entropy value's (under
-    /// `oracle`, the ledger's signer) checked.
+    /// checked against its name, every report's signature and every entropy value's (signed
+    /// by one of `signers`: the ledger's oracle, or the operators of a version 4 entry)
+    /// checked.
     pub async fn load(
         source: &Source,
         manifest_hash: &str,
-        oracle: &[u8; 32],
+        signers: &[[u8; 32]],
     ) -> Result<Self, ArchiveError> {
         let bytes = source.fetch(manifest_hash, "manifest").await?;
         let manifest = decode_manifest(&bytes).map_err(|detail| ArchiveError::Malformed {
@@ -487,7 +488,7 @@ impl EpochArchive {
             let bytes = source.fetch(&file.sha256, &file.kind).await?;
             files.insert(file.kind.clone(), (file.clone(), bytes));
         }
-        Self::from_files(manifest, &files, oracle)
+        Self::from_files(manifest, &files, signers)
     }
 
     /// The archive from its manifest and its files (by kind, each with its manifest entry),
@@ -495,7 +496,7 @@ impl EpochArchive {
     pub fn from_files(
         manifest: ArchiveManifest,
         files: &HashMap<String, (ArchiveFile, Vec<u8>)>,
-        oracle: &[u8; 32],
+        signers: &[[u8; 32]],
     ) -> Result<Self, ArchiveError> {
         let file = |kind: Kind| {
             files
@@ -524,7 +525,7 @@ impl EpochArchive {
         let other_witnesses = rows(f, b, witness_of)?;
         check_signatures(f, other_witnesses.iter().map(|w| &w.report))?;
         let (f, b) = file(Kind::Entropy)?;
-        let entropy = rows(f, b, |e: &proto::Entropy| entropy_of(e, oracle))?;
+        let entropy = rows(f, b, |e: &proto::Entropy| entropy_of(e, signers))?;
         let (f, b) = file(Kind::Gateways)?;
         let gateways = rows(f, b, gateway_of)?;
         let (f, b) = file(Kind::Bindings)?;

@@ -122,7 +122,7 @@ impl Oracle {
             epoch,
             start_ms: inputs.start_ms,
             end_ms: inputs.end_ms,
-            oracle: self.address().to_string(),
+            oracle: self.archive_writer(),
             files,
         };
         let name = dir.put(&manifest.encode_to_vec())?;

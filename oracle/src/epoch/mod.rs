@@ -81,6 +81,31 @@ impl Oracle {
             .transpose()
     }
 
+    /// Closes every epoch that has settled by the oracle's clock, in order.
+    /// `next` is the next epoch to close (`None`: not known yet, found in the store); it
+    /// moves on with each epoch closed, also when a later close fails.
+    pub(crate) async fn close_settled(&self, next: &mut Option<u64>) -> Result<(), OracleError> {
+        if next.is_none() {
+            *next = self.first_open_epoch().await?;
+        }
+        while let Some(epoch) = next.filter(|&epoch| self.epoch_settled(epoch)) {
+            let report = self.close_epoch(epoch).await?;
+            tracing::info!(epoch, hotspots = report.rewards.len(), "closed epoch");
+            *next = Some(epoch + 1);
+        }
+        Ok(())
+    }
+
+    /// The first epoch not closed yet: after the last closed one, or the earliest report's
+    /// (`None` when nothing is stored).
+    pub(crate) async fn first_open_epoch(&self) -> Result<Option<u64>, OracleError> {
+        if let Some(epoch) = self.store().last_closed_epoch().await? {
+            return Ok(Some(epoch + 1));
+        }
+        let earliest = self.store().earliest_report_ms().await?;
+        Ok(earliest.map(|ms| ms / self.config().epoch_ms))
+    }
+
     /// Closes an epoch: verifies pending reports, computes, stores and returns its rewards.
     /// Closing a closed epoch returns the stored report; an epoch that has not settled yet is
     /// refused with [`OracleError::EpochNotSettled`].
@@ -106,7 +131,9 @@ impl Oracle {
             .archive()
             .map(|dir| (dir, self.start_archive(dir, span)));
         let (inputs, gateways) = self.load_epoch(epoch, &mut phases).await?;
-        let DecidedEpoch { report, rows, paid } = decide::decide(&inputs, self.config())?;
+        let DecidedEpoch {
+            report, rows, paid, ..
+        } = decide::decide(&inputs, self.config())?;
         phases.mark("decide");
         let archive = match archiving {
             Some((dir, started)) => {
@@ -178,6 +205,11 @@ impl Oracle {
             active_witnesses,
             rejections,
             owners,
+            // Packet reports are not loaded yet: no data transfer is paid, and proof of
+            // coverage splits the whole emission.
+            packets: Vec::new(),
+            payer_balances: Default::default(),
+            route_copies: Default::default(),
         };
         Ok((inputs, gateways))
     }

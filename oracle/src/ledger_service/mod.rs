@@ -55,6 +55,17 @@ impl Oracle {
         let Some(ledger) = self.ledger() else {
             return Ok(());
         };
+        if report.data_paid > 0 {
+            // A share holds beacon and witness amounts only: an entry would drop the data
+            // transfer's payouts, so none is written until an entry version carries them.
+            return Err(OracleError::LedgerInput {
+                epoch: report.epoch,
+                detail: format!(
+                    "the epoch paid {} in data-transfer rewards, which no ledger entry version carries",
+                    report.data_paid
+                ),
+            });
+        }
         let entries = ledger.entries()?;
         let prev = entries.last();
         if let Some(prev) = prev {
@@ -100,6 +111,9 @@ impl Oracle {
             prev_hash: prev.map_or([0; 32], LedgerEntry::hash),
             shares,
         };
+        if let Some(log) = self.report_log() {
+            return self.propose_entry(log, manifest).await;
+        }
         let entry = manifest.sign(&self.inner.key);
         entry.check().map_err(|e| OracleError::LedgerInput {
             epoch: report.epoch,

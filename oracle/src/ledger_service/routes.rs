@@ -14,9 +14,14 @@ use axum::Json;
 use ledger::{Claim, LedgerEntry};
 use serde_json::{json, Value};
 
-/// The JSON header of an entry (everything but the shares).
-pub fn entry_header(entry: &LedgerEntry) -> Value {
+/// The JSON header of an entry (everything but the shares), with the operators that this
+/// oracle saw sign another entry for its epoch.
+pub fn entry_header(entry: &LedgerEntry, dissenters: &[poc::Address]) -> Value {
     let m = &entry.manifest;
+    let quorum = entry.quorum.as_ref();
+    let signers: Vec<_> = quorum
+        .map(|q| q.signatures.iter().map(|s| s.operator).collect())
+        .unwrap_or_default();
     json!({
         "epoch": m.epoch,
         "start_ms": m.start_ms,
@@ -34,6 +39,9 @@ pub fn entry_header(entry: &LedgerEntry) -> Value {
         "hash": hex::encode(entry.hash()),
         "oracle": entry.signer(),
         "signature": hex::encode(entry.signature),
+        "signers": signers,
+        "threshold": quorum.map(|q| q.declared.threshold()),
+        "dissenters": dissenters,
     })
 }
 
@@ -47,7 +55,11 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Oracle>)> {
 }
 
 async fn list(State(oracle): State<Oracle>) -> ApiResult {
-    let list: Vec<Value> = oracle.ledger_entries()?.iter().map(entry_header).collect();
+    let list: Vec<Value> = oracle
+        .ledger_entries()?
+        .iter()
+        .map(|entry| entry_header(entry, &oracle.dissenters(entry.manifest.epoch)))
+        .collect();
     Ok(Json(json!({ "oracle": oracle.address(), "entries": list })))
 }
 
@@ -62,7 +74,7 @@ async fn entry(
             format!("no ledger entry for epoch {epoch}"),
         )
     })?;
-    let mut body = entry_header(&entry);
+    let mut body = entry_header(&entry, &oracle.dissenters(epoch));
     body["share_list"] = json!(entry.manifest.shares);
     body["encoding"] = json!(hex::encode(entry.encode()));
     Ok(Json(body))

@@ -73,3 +73,67 @@ async fn concurrent_ingest_on_postgres_loses_nothing() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_operators_sharing_a_report_log_each_store_every_acknowledged_report() {
+    use oracle::config::ReportLogConfig;
+    use oracle::report_log::ReportLog;
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let keys: Vec<poc::Keypair> = (0..3).map(|i| poc::Keypair::from_seed(9, i)).collect();
+    let stream = format!("TEST_LOAD_{:016x}", rand::random::<u64>());
+    let mut config = OracleConfig::open();
+    config.report_log = ReportLogConfig {
+        url: Some(url.clone()),
+        stream: stream.clone(),
+        operators: keys.iter().map(|k| k.address().to_string()).collect(),
+        ..ReportLogConfig::default()
+    };
+    let wall = Arc::new(ManualClock::new(START_MS));
+    let dir = tempfile::tempdir().unwrap();
+    let mut operators = Vec::new();
+    let mut tasks = Vec::new();
+    for (i, key) in keys.into_iter().enumerate() {
+        let path = dir.path().join(format!("{i}.sqlite"));
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+        let log = ReportLog::connect(&config.report_log, wall.clone())
+            .await
+            .unwrap();
+        let oracle = Oracle::with_report_log(config.clone(), store, key, log);
+        let (addr, server) = oracle
+            .serve_grpc("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let follower = oracle.clone();
+        tasks.push(server);
+        tasks.push(tokio::spawn(async move {
+            follower.follow_log(std::future::pending()).await.unwrap();
+        }));
+        operators.push((oracle, addr));
+    }
+    let config = LoadConfig {
+        clients: 12,
+        reports: 3_000,
+        hotspots: 50,
+        witnesses_per_beacon: 5,
+        batch: 16,
+    };
+    let report = load::run_operators(&operators, &config).await.unwrap();
+    println!("{report}");
+    assert_eq!(report.error_count(), 0, "{:?}", report.errors);
+    assert_eq!(report.acknowledged, 3_000);
+    assert_eq!(report.lost, 0, "an operator misses an acknowledged report");
+    assert_eq!(report.unacknowledged_stored, 0);
+    assert_eq!(report.stored_acknowledged, 3_000);
+    assert!(report.applied.is_some());
+    for (oracle, _) in &operators {
+        let counts = oracle.store().table_counts().await.unwrap();
+        assert_eq!(counts["beacons"] + counts["witnesses"], 3_000);
+    }
+    for task in tasks {
+        task.abort();
+    }
+    let client = async_nats::connect(url).await.unwrap();
+    let _ = async_nats::jetstream::new(client)
+        .delete_stream(&stream)
+        .await;
+}

@@ -30,6 +30,12 @@ struct Operators {
 
 impl Operators {
     async fn new(n: u64) -> Self {
+        Self::with_liar(n, None).await
+    }
+
+    /// `n` operators; the operator `liar`, if any, pays 1 000 more than the others' rules
+    /// (its own copy of the rules, changed).
+    async fn with_liar(n: u64, liar: Option<usize>) -> Self {
         let keys: Vec<Keypair> = (0..n).map(|i| Keypair::from_seed(77, i)).collect();
         let stream = format!("TEST_REPORT_LOG_{:016x}", rand::random::<u64>());
         let mut config = OracleConfig::open();
@@ -38,11 +44,12 @@ impl Operators {
             stream: stream.clone(),
             operators: keys.iter().map(|k| k.address().to_string()).collect(),
             tick_ms: 1_000,
+            threshold: 0,
         };
         let wall = Arc::new(ManualClock::new(START_MS));
         let mut oracles = Vec::new();
         let mut dirs = Vec::new();
-        for key in keys {
+        for (i, key) in keys.into_iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
             let store: Arc<dyn Store> = Arc::new(
                 SqliteStore::open(&dir.path().join("oracle.sqlite"))
@@ -52,7 +59,13 @@ impl Operators {
             let log = ReportLog::connect(&config.report_log, wall.clone())
                 .await
                 .expect("a NATS server with JetStream (scripts/setup.sh --tests starts one)");
-            oracles.push(Oracle::with_report_log(config.clone(), store, key, log));
+            let mut config = config.clone();
+            config.archive.dir = Some(dir.path().join("archive"));
+            if liar == Some(i) {
+                config.rewards.emission += 1_000;
+            }
+            let ledger = ledger::LedgerFile::new(dir.path().join(ledger::LEDGER_FILE));
+            oracles.push(Oracle::with_report_log(config, store, key, log).keeping_ledger(ledger));
             dirs.push(dir);
         }
         let stops = (0..n).map(|_| None).collect();
@@ -102,7 +115,9 @@ impl Operators {
         }
     }
 
-    /// Moves the operators' clocks on and lets the log's time follow.
+    /// Moves the operators' clocks on and lets the log's time follow: a tick is published and
+    /// every following operator has applied the log up to it, and so everything published
+    /// before it.
     async fn advance(&self, ms: u64) {
         self.wall.advance(ms);
         self.oracles[0].publish_tick().await.unwrap();
@@ -115,6 +130,18 @@ impl Operators {
             .delete_stream(&self.stream)
             .await;
     }
+}
+
+/// The operator's ledger, once it holds `entries` entries.
+async fn ledger_of(oracle: &Oracle, entries: usize) -> Vec<ledger::LedgerEntry> {
+    for _ in 0..600 {
+        let found = oracle.ledger_entries().unwrap();
+        if found.len() >= entries {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the ledger did not reach {entries} entries");
 }
 
 fn hotspot(index: u64, at: (f64, f64)) -> Hotspot {
@@ -214,13 +241,45 @@ async fn operators_applying_one_log_close_the_same_epoch() {
     let paid: u64 = first.rewards.iter().map(|r| r.total).sum();
     assert_eq!(paid + first.undistributed, first.emission);
     assert_eq!(closed_report(&ops.oracles[1]).await, first);
+    // Two of three signed the entry: it counts, and both hold the same one.
+    let entries = ledger_of(&ops.oracles[0], 1).await;
+    assert_eq!(ledger_of(&ops.oracles[1], 1).await, entries);
+    let summary = ledger::verify_chain(&entries, None).unwrap();
+    assert_eq!(summary.entries, 1);
+    // Anyone reproduces the entry from an operator's archive and the ledger.
+    let source = oracle::archive::Source::Dir(ops.oracles[0].archive().unwrap().clone());
+    let audit = oracle::audit::audit(&source, &entries, EPOCH)
+        .await
+        .unwrap();
+    assert!(audit.mismatches.is_empty(), "{:?}", audit.mismatches);
+    assert_eq!(audit.shares, 3);
+    let quorum = entries[0].quorum.as_ref().expect("a version 4 entry");
+    assert_eq!(quorum.declared.threshold(), 2);
+    let signers: Vec<_> = quorum.signatures.iter().map(|s| s.operator).collect();
+    let mut expected = vec![ops.oracles[0].address(), ops.oracles[1].address()];
+    expected.sort();
+    assert_eq!(signers, expected);
     let behind = ops.oracles[2].log_position().await.unwrap();
     assert!(behind.seq < ops.oracles[0].log_position().await.unwrap().seq);
+    // It says so.
+    let (http, server) = ops.oracles[2]
+        .serve_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (status, stats) = get(http, "/api/v1/stats").await;
+    server.abort();
+    assert_eq!(status, 200);
+    assert_eq!(stats["report_log"]["applied_seq"], behind.seq);
+    assert!(stats["report_log"]["behind"].as_u64().unwrap() > 0);
 
     // Back up, it catches up from the log to the same report and position.
     ops.follow(2);
     ops.caught_up().await;
     assert_eq!(closed_report(&ops.oracles[2]).await, first);
+    assert_eq!(ledger_of(&ops.oracles[2], 1).await, entries);
+    assert!(ops.oracles.iter().all(|o| o.dissenters(EPOCH).is_empty()));
+    // Its own signature, published while it caught up, is applied by all too.
+    ops.advance(1_000).await;
     assert_eq!(
         ops.oracles[2].log_position().await.unwrap(),
         ops.oracles[0].log_position().await.unwrap()
@@ -262,5 +321,46 @@ async fn entries_of_strangers_are_skipped_by_every_operator() {
     for oracle in &ops.oracles {
         assert!(oracle.store().is_known_gateway(&h.pub_key()).await.unwrap());
     }
+    ops.delete_stream().await;
+}
+
+#[tokio::test]
+async fn an_operator_that_pays_otherwise_gets_no_quorum_and_is_named() {
+    let mut ops = Operators::with_liar(3, Some(2)).await;
+    ops.follow(0);
+    ops.follow(2);
+    assert_hotspots(&ops, &[0, 2]).await;
+    round(&ops, 0, &[0, 2]).await;
+    ops.advance(DAY_MS).await;
+    // Both signatures were published as the epoch closed; a tick after them is applied once
+    // they are.
+    ops.advance(1_000).await;
+    // The honest operator and the liar each signed their own entry: neither has a quorum.
+    let honest = closed_report(&ops.oracles[0]).await;
+    assert_ne!(closed_report(&ops.oracles[2]).await, honest);
+    assert!(ops.oracles[0].ledger_entries().unwrap().is_empty());
+    assert!(ops.oracles[2].ledger_entries().unwrap().is_empty());
+    let liar = ops.oracles[2].address();
+    assert_eq!(ops.oracles[0].dissenters(EPOCH), vec![liar]);
+
+    // A second honest operator catches up and signs the same entry as the first.
+    ops.follow(1);
+    ops.caught_up().await;
+    let entries = ledger_of(&ops.oracles[0], 1).await;
+    assert_eq!(ledger_of(&ops.oracles[1], 1).await, entries);
+    ledger::verify_chain(&entries, None).unwrap();
+    let signers: Vec<_> = entries[0]
+        .quorum
+        .as_ref()
+        .unwrap()
+        .signatures
+        .iter()
+        .map(|s| s.operator)
+        .collect();
+    assert!(!signers.contains(&liar));
+    assert_eq!(ops.oracles[0].dissenters(EPOCH), vec![liar]);
+    assert_eq!(ops.oracles[1].dissenters(EPOCH), vec![liar]);
+    // The liar's own entry never counts.
+    assert!(ops.oracles[2].ledger_entries().unwrap().is_empty());
     ops.delete_stream().await;
 }

@@ -126,6 +126,7 @@ suite!(
     oracle_end_to_end,
     oracle_batch_ingest,
     beacon_hearings_split_heard_from_unheard,
+    report_log_positions_are_kept_per_stream,
 );
 
 fn key(i: u8) -> [u8; 32] {
@@ -196,6 +197,27 @@ async fn gateways_upsert_and_list(f: &Fixture) {
     let counts = s.table_counts().await.unwrap();
     assert_eq!(counts["gateways"], 2);
     assert_eq!(counts["gateways_asserted"], 2);
+}
+
+async fn report_log_positions_are_kept_per_stream(f: &Fixture) {
+    use oracle::store::LogPosition;
+    let s = f.open().await;
+    assert_eq!(s.log_position("A").await.unwrap(), None);
+    let first = LogPosition {
+        seq: 7,
+        time_ms: 1_000,
+    };
+    s.set_log_position("A", first).await.unwrap();
+    assert_eq!(s.log_position("A").await.unwrap(), Some(first));
+    assert_eq!(s.log_position("B").await.unwrap(), None);
+    let later = LogPosition {
+        seq: 9,
+        time_ms: 2_500,
+    };
+    s.set_log_position("A", later).await.unwrap();
+    s.set_log_position("B", first).await.unwrap();
+    assert_eq!(s.log_position("A").await.unwrap(), Some(later));
+    assert_eq!(s.log_position("B").await.unwrap(), Some(first));
 }
 
 async fn entropy_latest_and_by_data(f: &Fixture) {

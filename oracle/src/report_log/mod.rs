@@ -32,6 +32,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod quorum;
+pub(crate) use quorum::Signing;
+
 /// How long JetStream keeps an entry's id to drop a second publication of it (a hotspot's
 /// retry reaching another operator, or this one again).
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -246,6 +249,15 @@ impl Oracle {
         }
     }
 
+    /// Who an archive manifest names as its writer: this oracle's address, or nothing when it
+    /// is one of several operators sharing a report log, each writing the same archive.
+    pub(crate) fn archive_writer(&self) -> String {
+        match self.report_log() {
+            Some(_) => String::new(),
+            None => self.address().to_string(),
+        }
+    }
+
     /// Publishes a tick: the log's time moves on to this operator's clock.
     pub async fn publish_tick(&self) -> Result<(), OracleError> {
         let Some(log) = self.report_log() else {
@@ -330,7 +342,7 @@ impl Oracle {
         follower: &mut Follower,
         payload: &[u8],
     ) -> Result<(), OracleError> {
-        let Some((received_ms, body)) = accepted_entry(log, payload) else {
+        let Some((operator, received_ms, body)) = accepted_entry(log, payload) else {
             return Ok(());
         };
         let time_ms = log.time.now_ms().max(received_ms);
@@ -341,10 +353,13 @@ impl Oracle {
             self.pass_until(log, follower, time_ms).await?;
         }
         log.time.set(time_ms);
-        if !matches!(body, Body::Tick(_) | Body::Entropy(_)) {
+        if !matches!(
+            body,
+            Body::Tick(_) | Body::Entropy(_) | Body::EntrySignature(_)
+        ) {
             follower.idle = false;
         }
-        self.ingest_entry(body).await
+        self.ingest_entry(operator, body).await
     }
 
     /// Runs every verification moment up to `time_ms`, closing each epoch that has settled.
@@ -367,37 +382,9 @@ impl Oracle {
         Ok(())
     }
 
-    /// Closes every epoch that has settled by the oracle's clock, in order.
-    pub(crate) async fn close_settled(&self, next: &mut Option<u64>) -> Result<(), OracleError> {
-        let mut epoch = match *next {
-            Some(epoch) => epoch,
-            None => match self.first_open_epoch().await? {
-                Some(epoch) => epoch,
-                None => return Ok(()),
-            },
-        };
-        while self.epoch_settled(epoch) {
-            let report = self.close_epoch(epoch).await?;
-            tracing::info!(epoch, hotspots = report.rewards.len(), "closed epoch");
-            epoch += 1;
-        }
-        *next = Some(epoch);
-        Ok(())
-    }
-
-    /// The first epoch not closed yet: after the last closed one, or the earliest report's
-    /// (`None` when nothing is stored).
-    pub(crate) async fn first_open_epoch(&self) -> Result<Option<u64>, OracleError> {
-        if let Some(epoch) = self.store().last_closed_epoch().await? {
-            return Ok(Some(epoch + 1));
-        }
-        let earliest = self.store().earliest_report_ms().await?;
-        Ok(earliest.map(|ms| ms / self.config().epoch_ms))
-    }
-
     /// Ingests an entry's body as a lone oracle would at the log's time. Refusals are recorded
     /// as they would be there; only a failing store is an error.
-    async fn ingest_entry(&self, body: Body) -> Result<(), OracleError> {
+    async fn ingest_entry(&self, operator: [u8; 32], body: Body) -> Result<(), OracleError> {
         let outcome = match body {
             Body::Beacon(report) => self.store_beacon(report).await.map(|_| ()),
             Body::Witnesses(batch) => self.store_witnesses(batch.reports).await.map(|_| ()),
@@ -405,6 +392,7 @@ impl Oracle {
             Body::Onboarding(request) => self.store_onboarding(request).await.map(|_| ()),
             Body::Entropy(entropy) => return self.store_logged_entropy(entropy).await,
             Body::Tick(_) => Ok(()),
+            Body::EntrySignature(signature) => return self.record_signature(operator, signature),
         };
         match outcome {
             Err(IngestError::Internal(error)) => Err(error),
@@ -415,6 +403,10 @@ impl Oracle {
     async fn store_logged_entropy(&self, entropy: proto::Entropy) -> Result<(), OracleError> {
         if entropy.verify().is_err() {
             tracing::warn!("report log: entropy with a bad signature skipped");
+            return Ok(());
+        }
+        // Applied again after a restart: stored once.
+        if self.store().entropy_by_data(&entropy.data).await?.is_some() {
             return Ok(());
         }
         self.store()
@@ -448,11 +440,8 @@ impl Oracle {
         log: &ReportLog,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), OracleError> {
-        let mut entropy_tick =
-            tokio::time::interval(Duration::from_millis(self.config().entropy_period_ms));
-        let mut log_tick = tokio::time::interval(Duration::from_millis(log.tick_ms));
-        entropy_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        log_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut entropy_tick = crate::ticker(self.config().entropy_period_ms);
+        let mut log_tick = crate::ticker(log.tick_ms);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let follower = {
             let oracle = self.clone();
@@ -462,11 +451,7 @@ impl Oracle {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = entropy_tick.tick() => {
-                    if let Err(error) = self.publish_entropy().await {
-                        tracing::error!(%error, "publishing entropy");
-                    }
-                }
+                _ = entropy_tick.tick() => self.publish_entropy_or_log().await,
                 _ = log_tick.tick() => {
                     if let Err(error) = self.publish_tick().await {
                         tracing::error!(%error, "publishing a tick");
@@ -499,7 +484,7 @@ impl Oracle {
 
 /// The stamp and body of an entry the operators apply: one that decodes, has a body, and is
 /// signed by a configured operator. Anything else is skipped, with a warning.
-fn accepted_entry(log: &ReportLog, payload: &[u8]) -> Option<(u64, Body)> {
+fn accepted_entry(log: &ReportLog, payload: &[u8]) -> Option<([u8; 32], u64, Body)> {
     let entry = match proto::LogEntry::decode(payload) {
         Ok(entry) => entry,
         Err(error) => {
@@ -507,16 +492,18 @@ fn accepted_entry(log: &ReportLog, payload: &[u8]) -> Option<(u64, Body)> {
             return None;
         }
     };
-    let operator = <[u8; 32]>::try_from(entry.operator_key.as_slice()).ok();
-    if !operator.is_some_and(|key| log.operators.contains(&key)) {
+    let operator = <[u8; 32]>::try_from(entry.operator_key.as_slice())
+        .ok()
+        .filter(|key| log.operators.contains(key));
+    let Some(operator) = operator else {
         tracing::warn!("report log: an entry of a key that is not an operator skipped");
         return None;
-    }
+    };
     if entry.verify().is_err() {
         tracing::warn!("report log: an entry with a bad signature skipped");
         return None;
     }
-    Some((entry.received_ms, entry.body?))
+    Some((operator, entry.received_ms, entry.body?))
 }
 
 /// The id under which JetStream drops a second publication of an entry: its kind and the

@@ -1,0 +1,195 @@
+//! Ledger entries that `t` of the `n` operators sign (`ledger::quorum`, version 4).
+//!
+//! When an operator following the shared log closes an epoch, it builds the entry's body from
+//! its close, signs it and publishes the signature into the log ([`proto::EntrySignature`]).
+//! Every operator collects the signatures as it applies them. Once `threshold` operators have
+//! signed the very body it computed itself, it assembles the entry and appends it to its
+//! ledger; a signature over another body is a dissent, logged and kept. Since every operator
+//! closes at the same moment of the log, its own body is known before any signature of that
+//! epoch is applied, also when it catches up after a restart.
+
+use super::ReportLog;
+use crate::{Oracle, OracleError};
+use ledger::quorum::{EntryBody, Governor, OperatorSet, OperatorSignature};
+use ledger::{LedgerEntry, Manifest};
+use poc::proto::{self, log_entry::Body};
+use poc::Address;
+use std::collections::BTreeMap;
+use std::sync::PoisonError;
+
+/// Each operator's signature of one epoch: the entry hash it signed, and the signature.
+type SignedBy = BTreeMap<Address, ([u8; 32], [u8; 64])>;
+
+/// What the operator has signed and seen signed, per epoch not yet in its ledger.
+#[derive(Debug, Default)]
+pub(crate) struct Signing {
+    /// The body this operator computed for each epoch awaiting its quorum.
+    bodies: BTreeMap<u64, EntryBody>,
+    /// Each operator's first signature for each epoch: the entry hash it signed and the
+    /// signature.
+    seen: BTreeMap<u64, SignedBy>,
+    /// Operators that signed another body than this operator's, per epoch.
+    dissent: BTreeMap<u64, Vec<Address>>,
+}
+
+impl Oracle {
+    /// The operator set that signs entries: the configured operators and threshold.
+    pub(crate) fn operator_set(&self, log: &ReportLog) -> Result<OperatorSet, OracleError> {
+        let threshold = self.config().report_log.quorum_threshold();
+        let operators = log.operators.iter().map(|key| Address(*key)).collect();
+        OperatorSet::new(threshold, operators).map_err(|e| OracleError::LedgerInput {
+            epoch: 0,
+            detail: format!("operator set: {e}"),
+        })
+    }
+
+    /// Proposes the epoch's entry: signs the body built from `manifest`, publishes the
+    /// signature into the log, and appends the entry if a quorum has already signed it.
+    pub(crate) async fn propose_entry(
+        &self,
+        log: &ReportLog,
+        manifest: Manifest,
+    ) -> Result<(), OracleError> {
+        let epoch = manifest.epoch;
+        let body = manifest.quorum_body(self.operator_set(log)?).map_err(|e| {
+            OracleError::LedgerInput {
+                epoch,
+                detail: format!("ledger entry: {e}"),
+            }
+        })?;
+        let signature = body.sign(&self.inner.key);
+        let message = proto::EntrySignature {
+            epoch,
+            entry_hash: body.hash().to_vec(),
+            signature: signature.signature.to_vec(),
+        };
+        self.signing().bodies.insert(epoch, body);
+        let id = super::entry_id("signature", &format!("{epoch}-{}", self.address()));
+        self.publish_to_log(log, Body::EntrySignature(message), id)
+            .await?;
+        self.append_signed_entries()
+    }
+
+    /// Records an operator's signature read from the log (its first for the epoch counts)
+    /// and appends whatever entries now have their quorum.
+    pub(crate) fn record_signature(
+        &self,
+        operator: [u8; 32],
+        message: proto::EntrySignature,
+    ) -> Result<(), OracleError> {
+        let (Ok(hash), Ok(signature)) = (
+            <[u8; 32]>::try_from(message.entry_hash.as_slice()),
+            <[u8; 64]>::try_from(message.signature.as_slice()),
+        ) else {
+            tracing::warn!(
+                epoch = message.epoch,
+                "report log: a malformed entry signature skipped"
+            );
+            return Ok(());
+        };
+        self.signing()
+            .seen
+            .entry(message.epoch)
+            .or_default()
+            .entry(Address(operator))
+            .or_insert((hash, signature));
+        self.append_signed_entries()
+    }
+
+    /// Operators that signed another entry than this operator's for `epoch`, as far as the
+    /// log has been applied (empty before this operator closed the epoch).
+    pub fn dissenters(&self, epoch: u64) -> Vec<Address> {
+        let signing = self.signing();
+        match signing.bodies.get(&epoch) {
+            Some(body) => signatures_for(body, signing.seen.get(&epoch)).1,
+            None => signing.dissent.get(&epoch).cloned().unwrap_or_default(),
+        }
+    }
+
+    fn signing(&self) -> std::sync::MutexGuard<'_, Signing> {
+        self.inner
+            .signing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends, in epoch order, each awaiting entry whose body a quorum has signed; stops at
+    /// the first that has no quorum yet.
+    fn append_signed_entries(&self) -> Result<(), OracleError> {
+        let Some(ledger) = self.ledger() else {
+            return Ok(());
+        };
+        loop {
+            let mut signing = self.signing();
+            let Some((&epoch, body)) = signing.bodies.first_key_value() else {
+                return Ok(());
+            };
+            let (agreeing, dissenting) = signatures_for(body, signing.seen.get(&epoch));
+            let prev = ledger.entries()?.last().cloned();
+            let Some(entry) = assemble(body, prev.as_ref(), agreeing) else {
+                return Ok(());
+            };
+            if !dissenting.is_empty() {
+                tracing::warn!(
+                    epoch,
+                    dissenting = dissenting.len(),
+                    "operators signed another entry"
+                );
+            }
+            signing.dissent.insert(epoch, dissenting);
+            signing.bodies.remove(&epoch);
+            signing.seen.remove(&epoch);
+            drop(signing);
+            if prev.is_some_and(|p| p.manifest.epoch >= epoch) {
+                continue;
+            }
+            ledger.append(&entry)?;
+            tracing::info!(epoch, "ledger entry signed by a quorum of operators");
+        }
+    }
+}
+
+/// The signatures over `body` (valid, by their operators) and the operators that signed
+/// another body.
+fn signatures_for(
+    body: &EntryBody,
+    seen: Option<&SignedBy>,
+) -> (Vec<OperatorSignature>, Vec<Address>) {
+    let mut agreeing = Vec::new();
+    let mut dissenting = Vec::new();
+    for (&operator, &(hash, signature)) in seen.into_iter().flatten() {
+        let signature = OperatorSignature {
+            operator,
+            signature,
+        };
+        if hash == body.hash() && signature.verifies(body.bytes()) {
+            agreeing.push(signature);
+        } else {
+            dissenting.push(operator);
+        }
+    }
+    (agreeing, dissenting)
+}
+
+/// The entry, when `agreeing` is a quorum under the governor `prev` implies.
+fn assemble(
+    body: &EntryBody,
+    prev: Option<&LedgerEntry>,
+    agreeing: Vec<OperatorSignature>,
+) -> Option<LedgerEntry> {
+    let governor = Governor::for_entry(prev, body.declared());
+    let members = agreeing
+        .iter()
+        .filter(|s| governor.set.contains(&s.operator))
+        .count();
+    if members < governor.set.threshold() as usize {
+        return None;
+    }
+    match body.clone().assemble(&governor, agreeing) {
+        Ok(entry) => Some(entry),
+        Err(error) => {
+            tracing::warn!(%error, epoch = body.manifest().epoch, "entry not assembled");
+            None
+        }
+    }
+}
