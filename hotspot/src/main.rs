@@ -273,12 +273,11 @@ async fn run_daemon<B: Backend>(
         &config.oracle_endpoints(),
         Duration::from_millis(config.delivery.timeout_ms),
     )?;
-    let limits = hotspot::uplink::TxLimits {
-        band_hz: hotspot.channel_plan().band_hz,
-        max_power_dbm: hotspot.beacon_power_ddbm() as f32 / 10.0,
-        lead: Duration::from_millis(config.lorawan.downlink_lead_ms),
-        max_advance: hotspot::uplink::downlink::MAX_ADVANCE,
-    };
+    let limits = hotspot::uplink::TxLimits::new(
+        hotspot.channel_plan().band_hz,
+        hotspot.beacon_power_ddbm() as f32 / 10.0,
+        Duration::from_millis(config.lorawan.downlink_lead_ms),
+    );
     let upstream = hotspot::uplink::Upstream::from_config(
         &config.lorawan,
         &hotspot.public_key(),

@@ -4,7 +4,7 @@
 //! route file at start, and transmits a network server's downlink at the `tmst` it asks for
 //! (or answers TOO_LATE) through a radio backend test double.
 
-use hotspot::uplink::downlink::{tmst_of, MAX_ADVANCE};
+use hotspot::uplink::downlink::tmst_of;
 use hotspot::uplink::{LorawanSection, TxLimits, UplinkKind, Upstream};
 use hotspot::{Daemon, Hotspot, Metrics, OracleClient, Outbox};
 use poc::proto::Region;
@@ -129,12 +129,7 @@ fn section(routes: PathBuf) -> LorawanSection {
 
 /// What the radio may transmit, in US915.
 fn limits() -> TxLimits {
-    TxLimits {
-        band_hz: (902_000_000, 928_000_000),
-        max_power_dbm: 30.0,
-        lead: Duration::from_millis(20),
-        max_advance: MAX_ADVANCE,
-    }
+    TxLimits::new((902_000_000, 928_000_000), 30.0, Duration::from_millis(20))
 }
 
 /// A fake network server: the next PUSH_DATA's `rxpk` objects as JSON and where it came from,

@@ -89,12 +89,7 @@ fn section(lns: &UdpSocket) -> LorawanSection {
 
 /// What the radio may transmit, in US915.
 fn limits() -> TxLimits {
-    TxLimits {
-        band_hz: (902_000_000, 928_000_000),
-        max_power_dbm: 30.0,
-        lead: Duration::from_millis(20),
-        max_advance: hotspot::uplink::downlink::MAX_ADVANCE,
-    }
+    TxLimits::new((902_000_000, 928_000_000), 30.0, Duration::from_millis(20))
 }
 
 #[tokio::test]

@@ -34,6 +34,19 @@ pub struct TxLimits {
     pub max_advance: Duration,
 }
 
+impl TxLimits {
+    /// The limits of a radio on `band_hz` transmitting at most `max_power_dbm`, handed each
+    /// downlink `lead` before its time, scheduling up to [`MAX_ADVANCE`] ahead.
+    pub fn new(band_hz: (u64, u64), max_power_dbm: f32, lead: Duration) -> Self {
+        Self {
+            band_hz,
+            max_power_dbm,
+            lead,
+            max_advance: MAX_ADVANCE,
+        }
+    }
+}
+
 /// The furthest ahead Semtech's packet forwarder schedules: (3 beacons + 1) × 128 s.
 pub const MAX_ADVANCE: Duration = Duration::from_secs(512);
 
