@@ -5,12 +5,7 @@ use radio_io::gwmp::{decode_up, TxAccepted, UpMessage};
 const NOW_NS: u64 = 1_796_616_000_123_456_000;
 
 fn limits() -> TxLimits {
-    TxLimits {
-        band_hz: (863_000_000, 870_000_000),
-        max_power_dbm: 14.0,
-        lead: Duration::from_millis(20),
-        max_advance: MAX_ADVANCE,
-    }
+    TxLimits::new((863_000_000, 870_000_000), 14.0, Duration::from_millis(20))
 }
 
 fn pull_resp(txpk: &str) -> Vec<u8> {
