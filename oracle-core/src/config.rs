@@ -271,7 +271,8 @@ impl ReportLogConfig {
     }
 
     /// Checks a configured log: a stream name of letters, digits, `-` and `_`, at least one
-    /// operator, each a base58 address of 32 bytes, and a positive tick.
+    /// operator, each a distinct address, a threshold no larger than the operators, and a
+    /// positive tick.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.is_off() {
             return Ok(());
@@ -287,9 +288,13 @@ impl ReportLogConfig {
         if self.operators.is_empty() {
             return invalid("needs at least one operator address".into());
         }
+        let mut seen = std::collections::BTreeSet::new();
         for operator in &self.operators {
-            if operator.parse::<poc::Address>().is_err() {
+            let Ok(address) = operator.parse::<poc::Address>() else {
                 return invalid(format!("operator {operator:?} is not a base58 address"));
+            };
+            if !seen.insert(address.0) {
+                return invalid(format!("operator {operator} is listed twice"));
             }
         }
         if self.tick_ms == 0 {
@@ -588,6 +593,41 @@ mod tests {
             OracleConfig::from_toml("[data_transfer]\nenabled = true\n"),
             Err(ConfigError::Parse(_))
         ));
+    }
+
+    #[test]
+    fn a_report_log_needs_valid_operators_a_stream_name_and_a_reachable_threshold() {
+        let address = |i| poc::Keypair::from_seed(3, i).address().to_string();
+        let operator = address(0);
+        let with = |extra: &str| {
+            OracleConfig::from_toml(&format!(
+                "[report_log]\nurl = \"nats://127.0.0.1:4222\"\n{extra}"
+            ))
+        };
+        let ok = with(&format!("operators = [\"{operator}\"]\nthreshold = 1")).unwrap();
+        assert_eq!(ok.report_log.quorum_threshold(), 1);
+        let majority = with(&format!(
+            "operators = [\"{operator}\", \"{}\", \"{}\"]",
+            address(1),
+            address(2)
+        ))
+        .unwrap();
+        assert_eq!(majority.report_log.quorum_threshold(), 2);
+        for bad in [
+            String::new(),
+            "operators = [\"not-an-address\"]".to_string(),
+            format!("operators = [\"{operator}\"]\nthreshold = 2"),
+            format!("operators = [\"{operator}\"]\nstream = \"a.b\""),
+            format!("operators = [\"{operator}\"]\ntick_ms = 0"),
+            format!("operators = [\"{operator}\", \"{operator}\"]"),
+        ] {
+            assert!(
+                matches!(with(&bad), Err(ConfigError::Invalid(_))),
+                "{bad:?} accepted"
+            );
+        }
+        // Without a url the section is off and nothing else is checked.
+        assert!(OracleConfig::from_toml("[report_log]\nthreshold = 9\n").is_ok());
     }
 
     #[test]
