@@ -4,8 +4,12 @@
 //! route file at start, and transmits a network server's downlink at the `tmst` it asks for
 //! (or answers TOO_LATE) through a radio backend test double.
 
+mod common;
+
+use common::{us915_limits, wait_for_metric};
+
 use hotspot::uplink::downlink::tmst_of;
-use hotspot::uplink::{LorawanSection, TxLimits, UplinkKind, Upstream};
+use hotspot::uplink::{LorawanSection, UplinkKind, Upstream};
 use hotspot::{Daemon, Hotspot, Metrics, OracleClient, Outbox};
 use poc::proto::Region;
 use poc::Keypair;
@@ -127,11 +131,6 @@ fn section(routes: PathBuf) -> LorawanSection {
     }
 }
 
-/// What the radio may transmit, in US915.
-fn limits() -> TxLimits {
-    TxLimits::new((902_000_000, 928_000_000), 30.0, Duration::from_millis(20))
-}
-
 /// A fake network server: the next PUSH_DATA's `rxpk` objects as JSON and where it came from,
 /// acknowledging it and any PULL_DATA meanwhile; `None` if none comes within `wait`.
 async fn next_push(lns: &UdpSocket, wait: Duration) -> Option<(Vec<Value>, SocketAddr)> {
@@ -166,16 +165,6 @@ fn rxpk_data(rxpk: &Value) -> Vec<u8> {
     reception.frame.payload
 }
 
-async fn wait_for_metric(metrics: &Metrics, line: &str) {
-    for _ in 0..500 {
-        if metrics.render().contains(line) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{line} never appeared in\n{}", metrics.render());
-}
-
 #[tokio::test]
 async fn uplinks_go_to_the_route_that_claims_them_and_the_rest_is_counted() {
     let dir = tempfile::tempdir().unwrap();
@@ -183,7 +172,7 @@ async fn uplinks_go_to_the_route_that_claims_them_and_the_rest_is_counted() {
     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let path = route_file(dir.path(), a.local_addr().unwrap(), b.local_addr().unwrap());
     let metrics = Metrics::new();
-    let upstream = Upstream::from_config(&section(path), &[0; 32], &metrics, limits())
+    let upstream = Upstream::from_config(&section(path), &[0; 32], &metrics, us915_limits())
         .await
         .unwrap()
         .expect("forwarding configured");
@@ -249,7 +238,7 @@ async fn a_bad_route_file_is_refused_naming_the_route_and_field() {
     )
     .unwrap();
     let metrics = Metrics::new();
-    let error = Upstream::from_config(&section(path.clone()), &[0; 32], &metrics, limits())
+    let error = Upstream::from_config(&section(path.clone()), &[0; 32], &metrics, us915_limits())
         .await
         .unwrap_err()
         .to_string();
@@ -259,7 +248,7 @@ async fn a_bad_route_file_is_refused_naming_the_route_and_field() {
     // Both a single server and a route file: which one is meant is not guessed.
     let mut both = section(path.clone());
     both.forward_to = "127.0.0.1:1700".into();
-    let error = Upstream::from_config(&both, &[0; 32], &metrics, limits())
+    let error = Upstream::from_config(&both, &[0; 32], &metrics, us915_limits())
         .await
         .unwrap_err()
         .to_string();
@@ -352,7 +341,7 @@ async fn a_downlink_goes_out_at_its_tmst_and_a_late_one_is_answered_too_late() {
     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let path = route_file(dir.path(), a.local_addr().unwrap(), b.local_addr().unwrap());
     let metrics = Metrics::new();
-    let mut upstream = Upstream::from_config(&section(path), &[0; 32], &metrics, limits())
+    let mut upstream = Upstream::from_config(&section(path), &[0; 32], &metrics, us915_limits())
         .await
         .unwrap()
         .expect("forwarding configured");
@@ -384,7 +373,7 @@ async fn a_downlink_goes_out_at_its_tmst_and_a_late_one_is_answered_too_late() {
     // The daemon: the radio gets the downlink at its time (minus the lead), not before.
     let metrics = Metrics::new();
     let path = route_file(dir.path(), a.local_addr().unwrap(), b.local_addr().unwrap());
-    let upstream = Upstream::from_config(&section(path), &[0; 32], &metrics, limits())
+    let upstream = Upstream::from_config(&section(path), &[0; 32], &metrics, us915_limits())
         .await
         .unwrap()
         .unwrap();
@@ -434,7 +423,7 @@ async fn a_downlink_goes_out_at_its_tmst_and_a_late_one_is_answered_too_late() {
     )
     .await;
     let due = heard_at + 1_000_000_000;
-    let lead = limits().lead.as_nanos() as u64;
+    let lead = us915_limits().lead.as_nanos() as u64;
     {
         let sent = sent.lock().unwrap();
         assert_eq!(sent.len(), 1, "only the timely downlink is transmitted");

@@ -4,7 +4,11 @@
 //! packet forwarder would; beacons are filed at the power the forwarder says it used, and not
 //! at all when it refuses them; keepalives are answered while the oracle hangs.
 
-use hotspot::uplink::{LorawanSection, TxLimits, Upstream};
+mod common;
+
+use common::{us915_limits, wait_for_metric};
+
+use hotspot::uplink::{LorawanSection, Upstream};
 use hotspot::{Daemon, DaemonError, DaemonStats, Hotspot, Metrics, OracleClient, Outbox};
 use poc::proto::{self, Region};
 use poc::{Keypair, Signable};
@@ -67,17 +71,6 @@ async fn next_push(lns: &UdpSocket) -> Vec<Reception> {
     }
 }
 
-/// Waits until `metrics` shows `line` (the client runs in its own task).
-async fn wait_for_metric(metrics: &Metrics, line: &str) {
-    for _ in 0..500 {
-        if metrics.render().contains(line) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{line} never appeared in\n{}", metrics.render());
-}
-
 fn section(lns: &UdpSocket) -> LorawanSection {
     LorawanSection {
         forward_to: lns.local_addr().unwrap().to_string(),
@@ -87,16 +80,11 @@ fn section(lns: &UdpSocket) -> LorawanSection {
     }
 }
 
-/// What the radio may transmit, in US915.
-fn limits() -> TxLimits {
-    TxLimits::new((902_000_000, 928_000_000), 30.0, Duration::from_millis(20))
-}
-
 #[tokio::test]
 async fn the_upstream_client_pushes_pulls_and_survives_its_server() {
     let lns = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let metrics = Metrics::new();
-    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics, limits())
+    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics, us915_limits())
         .await
         .unwrap()
         .expect("forwarding configured");
@@ -163,7 +151,7 @@ async fn a_forwarders_uplinks_are_counted_and_forwarded_by_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let lns = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let metrics = Metrics::new();
-    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics, limits())
+    let upstream = Upstream::from_config(&section(&lns), &[0; 32], &metrics, us915_limits())
         .await
         .unwrap()
         .expect("forwarding configured");

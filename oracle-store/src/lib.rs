@@ -616,7 +616,6 @@ impl<T> Store for T where
 /// Every role trait, for code that calls a store's methods through [`Store`].
 pub mod prelude {
     pub use crate::identity::IdentityStore;
-    pub use crate::{
-        EpochStore, ExplorerStore, GatewayStore, ReportLogStore, ReportStore, Store, VerifyStore,
-    };
+    pub use crate::ReportLogStore;
+    pub use crate::{EpochStore, ExplorerStore, GatewayStore, ReportStore, Store, VerifyStore};
 }

@@ -584,44 +584,46 @@ impl Oracle {
         if reports.len() > MAX_BATCH {
             return Err(IngestError::BatchTooLarge(reports.len()));
         }
-        let checks =
+        let mut checks =
             futures::future::join_all(reports.iter().map(|report| self.screen_witness(report)))
                 .await;
-        let mut accepted = Vec::new();
-        let mut ids = Vec::new();
-        for (check, report) in checks.iter().zip(&reports) {
-            match check {
-                Ok(()) => {
-                    ids.push(report_id(report));
-                    accepted.push(report.clone());
-                }
-                Err(IngestError::Internal(_)) => return Err(lost_track()),
-                Err(_) => {}
-            }
+        if let Some(i) = checks
+            .iter()
+            .position(|check| matches!(check, Err(IngestError::Internal(_))))
+        {
+            return Err(checks.swap_remove(i).unwrap_err());
         }
+        let ids: Vec<Option<String>> = checks
+            .iter()
+            .zip(&reports)
+            .map(|(check, report)| check.is_ok().then(|| report_id(report)))
+            .collect();
+        let accepted: Vec<proto::WitnessReport> = checks
+            .iter()
+            .zip(reports)
+            .filter(|(check, _)| check.is_ok())
+            .map(|(_, report)| report)
+            .collect();
         let received_ms = if accepted.is_empty() {
             0
         } else {
             let batch = Body::Witnesses(proto::WitnessBatch { reports: accepted });
-            let batch_id = hex::encode(Sha256::digest(ids.concat().as_bytes()));
+            let batch_id = hex::encode(Sha256::digest(
+                ids.iter().flatten().cloned().collect::<String>(),
+            ));
             self.publish_to_log(log, batch, entry_id("witnesses", &batch_id))
                 .await?
         };
-        let mut ids = ids.into_iter();
-        checks
+        Ok(checks
             .into_iter()
-            .map(|check| match check {
-                Ok(()) => ids
-                    .next()
-                    .map(|id| proto::SubmitResp {
-                        id,
-                        received_timestamp_ms: received_ms,
-                    })
-                    .ok_or_else(lost_track)
-                    .map(Ok),
-                Err(refusal) => Ok(Err(refusal)),
+            .zip(ids)
+            .map(|(check, id)| {
+                check.map(|()| proto::SubmitResp {
+                    id: id.unwrap_or_default(),
+                    received_timestamp_ms: received_ms,
+                })
             })
-            .collect()
+            .collect())
     }
 
     /// Publishes one report into the shared log; its answer carries the operator's stamp.

@@ -200,9 +200,8 @@ impl ReportLog {
     }
 }
 
-/// Where the follower stands: the position applied and the next verification moment.
+/// Where the follower stands: the next verification moment and epoch to close.
 struct Follower {
-    position: LogPosition,
     /// The next multiple of `verify_period_ms` of log time at which to verify; `None` before
     /// the first entry.
     next_pass_ms: Option<u64>,
@@ -284,7 +283,6 @@ impl Oracle {
             .unwrap_or_default();
         log.time.set(position.time_ms);
         let mut follower = Follower {
-            position,
             next_pass_ms: (position.seq > 0).then(|| self.next_pass_after(position.time_ms)),
             next_epoch: None,
             idle: false,
@@ -306,13 +304,11 @@ impl Oracle {
                 .stream_sequence;
             self.apply_entry(log, &mut follower, &message.payload)
                 .await?;
-            follower.position = LogPosition {
+            let applied = LogPosition {
                 seq,
                 time_ms: log.time.now_ms(),
             };
-            self.store()
-                .set_log_position(log.stream(), follower.position)
-                .await?;
+            self.store().set_log_position(log.stream(), applied).await?;
         }
     }
 

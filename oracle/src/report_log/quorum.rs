@@ -125,6 +125,11 @@ impl Oracle {
                 return Ok(());
             };
             let (agreeing, dissenting) = signatures_for(body, signing.seen.get(&epoch));
+            // Fewer than the set this operator declares needs (the set every entry it writes
+            // declares, and so governs): the ledger is not read for it.
+            if agreeing.len() < body.declared().threshold() as usize {
+                return Ok(());
+            }
             let prev = ledger.entries()?.last().cloned();
             let Some(entry) = assemble(body, prev.as_ref(), agreeing) else {
                 return Ok(());
