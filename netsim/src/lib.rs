@@ -14,6 +14,7 @@ pub mod city;
 pub mod evidence;
 pub mod link;
 pub mod network;
+pub mod operators;
 pub mod scenario;
 pub mod sweep;
 pub mod terrain;

@@ -3,6 +3,7 @@
 use crate::air::SimRadio;
 use crate::city;
 use crate::link::OracleLink;
+use crate::operators::{Operators, OperatorsConfig, OperatorsEpoch};
 use crate::terrain::{Shadowing, Terrain};
 use hotspot::node::PreparedBeacon;
 use hotspot::{Backoff, Daemon, Delivery, Hotspot, Metrics, OracleClient, Outbox, Refusal};
@@ -95,6 +96,9 @@ pub enum NetworkError {
     /// The configuration is unusable.
     #[error("invalid network configuration: {0}")]
     Config(String),
+    /// The oracle operators sharing a report log did not apply it, or disagree.
+    #[error("oracle operators: {0}")]
+    Operators(String),
 }
 
 /// Owner numbers of hotspots with an owner of their own start here (index added), far above
@@ -183,6 +187,9 @@ pub struct NetworkConfig {
     pub evidence_dir: Option<PathBuf>,
     /// How the hotspots' reports reach the oracle.
     pub transport: Transport,
+    /// Several oracle operators sharing a report log instead of one oracle
+    /// ([`crate::operators`]).
+    pub operators: Option<OperatorsConfig>,
 }
 
 /// How the hotspots' reports reach the oracle.
@@ -232,6 +239,7 @@ impl NetworkConfig {
             outage: None,
             evidence_dir: None,
             transport: Transport::Daemon,
+            operators: None,
         }
     }
 
@@ -654,17 +662,23 @@ pub struct EpochOutcome {
     pub reports_refused: usize,
     /// Each hotspot's rejected reports (at ingest or by validation), in index order.
     pub hotspot_rejections: Vec<HotspotRejections>,
+    /// With several oracle operators: the epoch's ledger entry, its signers and dissenters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operators: Option<OperatorsEpoch>,
 }
 
 /// The running simulation.
 pub struct Network {
     config: NetworkConfig,
+    /// The oracle, or the first of several operators.
     oracle: Oracle,
     clock: Arc<ManualClock>,
     grpc_addr: SocketAddr,
     /// The oracle's gRPC server task, stopped when the network is dropped: it holds the
     /// oracle (its store's open files), and a sweep runs many networks on one runtime.
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    /// Several operators sharing a report log, when the configuration asks for them.
+    operators: Option<Operators>,
     nodes: Vec<Node>,
     rng: ChaCha8Rng,
     shadowing: Shadowing,
@@ -681,7 +695,9 @@ pub struct Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
@@ -723,7 +739,7 @@ fn spec_of(config: &NetworkConfig, index: usize) -> NodeSpec {
 /// (by address, with its key) was credited.
 async fn credit_owners(
     config: &NetworkConfig,
-    oracle: &Oracle,
+    oracles: &[&Oracle],
     specs: &[NodeSpec],
 ) -> Result<BTreeMap<String, ([u8; 32], u64)>, NetworkError> {
     let mut credited: BTreeMap<String, ([u8; 32], u64)> = BTreeMap::new();
@@ -745,7 +761,9 @@ async fn credit_owners(
     }
     for (owner, (key, amount)) in &credited {
         let memo = format!("netsim fees of {owner}");
-        oracle.store().credit(key, *amount, START_MS, &memo).await?;
+        for oracle in oracles {
+            oracle.store().credit(key, *amount, START_MS, &memo).await?;
+        }
     }
     Ok(credited)
 }
@@ -768,6 +786,39 @@ fn spool_dir(config: &NetworkConfig) -> (PathBuf, Option<tempfile::TempDir>) {
     (config.data_dir.join("spools"), None)
 }
 
+/// The oracle serving gRPC on loopback, or the operators sharing a report log with the first
+/// of them standing for the oracle.
+async fn start_oracles(
+    config: &NetworkConfig,
+    clock: &Arc<ManualClock>,
+) -> Result<
+    (
+        Oracle,
+        SocketAddr,
+        Option<tokio::task::JoinHandle<()>>,
+        Option<Operators>,
+    ),
+    NetworkError,
+> {
+    let shared_clock: Arc<dyn Clock> = clock.clone();
+    if let Some(operators) = &config.operators {
+        if config.outage.is_some() {
+            return Err(NetworkError::Config(
+                "an outage with several operators is not simulated".into(),
+            ));
+        }
+        let operators =
+            Operators::start(operators, &config.oracle, &config.data_dir, shared_clock).await?;
+        let (oracle, grpc) = operators.of_node(0);
+        return Ok((oracle.clone(), grpc, None, Some(operators)));
+    }
+    let oracle = Oracle::open(config.oracle.clone(), &config.data_dir, shared_clock).await?;
+    let (grpc_addr, server) = oracle
+        .serve_grpc(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await?;
+    Ok((oracle, grpc_addr, Some(server), None))
+}
+
 impl Network {
     /// Starts the oracle on loopback, creates the hotspots and asserts their locations.
     pub async fn start(config: NetworkConfig) -> Result<Self, NetworkError> {
@@ -785,23 +836,29 @@ impl Network {
             ));
         }
         let clock = Arc::new(ManualClock::new(START_MS));
-        let shared_clock: Arc<dyn Clock> = clock.clone();
-        let oracle = Oracle::open(config.oracle.clone(), &config.data_dir, shared_clock).await?;
-        let (grpc_addr, server) = oracle
-            .serve_grpc(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await?;
+        let (oracle, grpc_addr, server, operators) = start_oracles(&config, &clock).await?;
         let (spool_dir, spools) = spool_dir(&config);
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let total = config.hotspots + config.extra.len();
         let specs: Vec<NodeSpec> = (0..total).map(|index| spec_of(&config, index)).collect();
-        let credited = credit_owners(&config, &oracle, &specs).await?;
+        let every_oracle: Vec<&Oracle> = match &operators {
+            Some(operators) => operators.oracles().collect(),
+            None => vec![&oracle],
+        };
+        let credited = credit_owners(&config, &every_oracle, &specs).await?;
         let mut nodes = Vec::with_capacity(total);
         for (index, spec) in specs.into_iter().enumerate() {
             let crystal_ppm = rng.gen_range(-config.crystal_ppm..=config.crystal_ppm);
             let spool = spool_dir.join(index.to_string());
-            let node =
-                Node::start(&config, index, spec, (&oracle, grpc_addr), &clock, &spool).await?;
+            let endpoint = match &operators {
+                Some(operators) => operators.of_node(index),
+                None => (&oracle, grpc_addr),
+            };
+            let node = Node::start(&config, index, spec, endpoint, &clock, &spool).await?;
             nodes.push(node.with_crystal(crystal_ppm));
+        }
+        if let Some(operators) = &operators {
+            operators.sync().await?;
         }
         let mut fees_paid = BTreeMap::new();
         for (owner, (key, amount)) in credited {
@@ -815,6 +872,7 @@ impl Network {
             clock,
             grpc_addr,
             server,
+            operators,
             nodes,
             rng,
             shadowing,
@@ -975,7 +1033,8 @@ impl Network {
     }
 
     /// Publishes the entropy of the entropy period holding `at_ms` if it is not out yet,
-    /// stamped at the period's start and drawn from the seed and the period's number.
+    /// stamped at the period's start and drawn from the seed and the period's number; with
+    /// several operators, they make it together at the period's start.
     async fn fresh_entropy(&mut self, at_ms: u64) -> Result<(), NetworkError> {
         let period = self.config.oracle.entropy_period_ms.max(1);
         let start = at_ms / period * period;
@@ -985,7 +1044,15 @@ impl Network {
         let random: [u8; 32] = self.event_rng(b"entropy", start, 0).gen();
         let now = self.clock.now_ms();
         self.clock.set(start);
-        let published = self.oracle.publish_entropy_from(random).await;
+        let published = match &self.operators {
+            Some(operators) => operators.make_entropy().await,
+            None => self
+                .oracle
+                .publish_entropy_from(random)
+                .await
+                .map(|_| ())
+                .map_err(NetworkError::from),
+        };
         self.clock.set(now.max(start));
         published?;
         self.last_entropy_ms = Some(start);
@@ -1184,7 +1251,8 @@ impl Network {
         let mut refused = Vec::new();
         self.clock
             .set(at_ms + airtime_ms(&prepared) + crate::air::TX_DONE_MS);
-        if let Err(error) = self.oracle.submit_beacon(prepared.report.clone()).await {
+        let ingest = self.ingest_of(beaconer);
+        if let Err(error) = ingest.submit_beacon(prepared.report.clone()).await {
             refused.push((beaconer, error.to_string()));
         }
         let receptions = self.receptions(beaconer, &prepared, at_ms)?;
@@ -1202,9 +1270,10 @@ impl Network {
                     .map(|report| (receiver, report))
             })
             .collect();
-        for chunk in witnesses.chunks(oracle::ingest::MAX_BATCH) {
+        for (k, chunk) in witnesses.chunks(oracle::ingest::MAX_BATCH).enumerate() {
             let reports = chunk.iter().map(|(_, report)| report.clone()).collect();
-            let decisions = self.oracle.submit_witnesses(reports).await?;
+            let ingest = self.ingest_of(beaconer + 1 + k);
+            let decisions = ingest.submit_witnesses(reports).await?;
             for ((sender, _), decision) in chunk.iter().zip(decisions) {
                 if let Err(error) = decision {
                     refused.push((*sender, error.to_string()));
@@ -1218,6 +1287,15 @@ impl Network {
             witnesses,
             refused,
         })
+    }
+
+    /// The oracle that hotspot `index` submits to in process: its operator, when there are
+    /// several (witness batches go to the beaconer's next operators in turn).
+    fn ingest_of(&self, index: usize) -> &Oracle {
+        match &self.operators {
+            Some(operators) => operators.of_node(index).0,
+            None => &self.oracle,
+        }
     }
 
     /// The daemon of hotspot `index`.
@@ -1528,7 +1606,13 @@ impl Network {
             progress(done + 1, total);
         }
         self.clock.set(start + epoch_ms + window_ms + 60_000);
-        let report = self.oracle.close_epoch(epoch).await?;
+        let (report, operators) = match &self.operators {
+            Some(operators) => {
+                let (report, ledger) = operators.close(epoch, &self.clock).await?;
+                (report, Some(ledger))
+            }
+            None => (self.oracle.close_epoch(epoch).await?, None),
+        };
         self.write_evidence(epoch).await?;
         let hotspot_rejections = self.rejections_since_last_epoch().await?;
         Ok(EpochOutcome {
@@ -1537,6 +1621,7 @@ impl Network {
             witnesses_sent,
             reports_refused,
             hotspot_rejections,
+            operators,
         })
     }
 

@@ -190,3 +190,54 @@ async fn the_audit_reproduces_every_devnet_epoch_from_its_archive_bit_for_bit() 
         assert!(report.shares > 0 && report.reports > 0);
     }
 }
+
+/// Three operators sharing a report log (NATS JetStream on loopback, `NATS_URL` or
+/// 127.0.0.1:4222) run the devnet: the hotspots submit to them in turn over gRPC, the
+/// operators make the entropy together, each closes every epoch to the same report, and the
+/// entries carry at least two of their signatures and pass the audit from an operator's
+/// archive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_operators_run_the_devnet_and_sign_every_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NetworkConfig::new(8, 11, dir.path().to_path_buf());
+    config.operators = Some(netsim::operators::OperatorsConfig {
+        count: 3,
+        threshold: 2,
+        nats_url: std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+    });
+    let mut network = Network::start(config)
+        .await
+        .expect("a NATS server with JetStream (scripts/setup.sh --tests starts one)");
+    let first = network.first_epoch();
+    for epoch in first..first + 2 {
+        let outcome = network.run_epoch(epoch, |_, _| {}).await.unwrap();
+        let report = &outcome.report;
+        assert!(
+            report.beacons_valid > 0 && report.witnesses_valid > 0,
+            "{report:?}"
+        );
+        let paid: u64 = report.rewards.iter().map(|row| row.total).sum();
+        assert_eq!(paid + report.undistributed, report.emission);
+        let ledger = outcome.operators.expect("the operators' ledger");
+        assert!(ledger.entry_hash.is_some(), "epoch {epoch}: no quorum");
+        assert!(ledger.signers.len() >= 2, "{ledger:?}");
+        assert!(ledger.dissenters.is_empty(), "{ledger:?}");
+    }
+    let oracle = network.oracle();
+    let entries = oracle.ledger_entries().unwrap();
+    assert_eq!(entries.len(), 2);
+    ledger::verify_chain(&entries, None).unwrap();
+    let source = oracle::archive::Source::Dir(oracle.archive().unwrap().clone());
+    for entry in &entries {
+        let epoch = entry.manifest.epoch;
+        let audit = oracle::audit::audit(&source, &entries, epoch)
+            .await
+            .unwrap();
+        assert!(
+            audit.mismatches.is_empty(),
+            "epoch {epoch}: {:?}",
+            audit.mismatches
+        );
+        assert!(audit.shares > 0);
+    }
+}

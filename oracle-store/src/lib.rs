@@ -561,13 +561,17 @@ pub trait ExplorerStore: Send + Sync + 'static {
 }
 
 /// Where an operator stands in the report log the operators share: the last applied entry's
-/// sequence number in the stream, and the log's time after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// sequence number in the stream, the log's time after it, and what else the follower keeps
+/// between entries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LogPosition {
     /// Sequence number of the last applied entry (the stream's first is 1).
     pub seq: u64,
     /// The log's time after that entry: the greatest receive time so far.
     pub time_ms: u64,
+    /// The follower's state after that entry (the entropy rounds in progress), opaque to the
+    /// store; empty when there is none.
+    pub state: Vec<u8>,
 }
 
 /// How far an operator has applied the shared report log.

@@ -351,7 +351,7 @@ macro_rules! shared_sql {
             ) -> BoxFuture<'a, StoreResult<Option<$crate::LogPosition>>> {
                 Box::pin(async move {
                     let row = sqlx::query(
-                        "SELECT seq, time_ms FROM report_log_positions WHERE stream = $1",
+                        "SELECT seq, time_ms, follower_state FROM report_log_positions WHERE stream = $1",
                     )
                     .bind(stream)
                     .fetch_optional(&self.pool)
@@ -360,6 +360,7 @@ macro_rules! shared_sql {
                         Some(row) => Some($crate::LogPosition {
                             seq: u(row.try_get(0)?),
                             time_ms: u(row.try_get(1)?),
+                            state: row.try_get(2)?,
                         }),
                         None => None,
                     })
@@ -373,12 +374,14 @@ macro_rules! shared_sql {
             ) -> BoxFuture<'a, StoreResult<()>> {
                 Box::pin(async move {
                     sqlx::query(
-                        "INSERT INTO report_log_positions (stream, seq, time_ms) VALUES ($1, $2, $3) \
-                         ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, time_ms = excluded.time_ms",
+                        "INSERT INTO report_log_positions (stream, seq, time_ms, follower_state) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, \
+                         time_ms = excluded.time_ms, follower_state = excluded.follower_state",
                     )
                     .bind(stream)
                     .bind(i(position.seq))
                     .bind(i(position.time_ms))
+                    .bind(position.state.as_slice())
                     .execute(&self.pool)
                     .await?;
                     Ok(())

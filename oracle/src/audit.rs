@@ -13,7 +13,7 @@
 //! verdicts of the archived reports are taken as archived: the audit does not yet recompute
 //! verification.
 
-use crate::archive::{ArchiveError, EpochArchive, Source};
+use crate::archive::{ArchiveError, EntropyMakers, EpochArchive, Source};
 use crate::config::OracleConfig;
 use crate::store::{BeaconHearing, BeaconRow, EpochWitness, ReportTally, Status, WitnessRow};
 use ledger::{Address, BadEntry, LedgerEntry, Share};
@@ -190,11 +190,17 @@ pub async fn audit(
 async fn load_pinned(source: &Source, entry: &LedgerEntry) -> Result<EpochArchive, AuditError> {
     let m = &entry.manifest;
     let pin = m.archive.ok_or(AuditError::NoArchive(m.epoch))?;
-    let signers: Vec<[u8; 32]> = match &entry.quorum {
-        Some(quorum) => quorum.declared.operators().iter().map(|a| a.0).collect(),
-        None => vec![entry.oracle_key],
+    let makers = match &entry.quorum {
+        Some(quorum) => EntropyMakers {
+            keys: quorum.declared.operators().iter().map(|a| a.0).collect(),
+            threshold: quorum.declared.threshold() as usize,
+        },
+        None => EntropyMakers {
+            keys: vec![entry.oracle_key],
+            threshold: 1,
+        },
     };
-    let archive = EpochArchive::load(source, &hex::encode(pin), &signers)
+    let archive = EpochArchive::load(source, &hex::encode(pin), &makers)
         .await
         .map_err(|source| AuditError::Archive {
             epoch: m.epoch,

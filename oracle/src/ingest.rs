@@ -429,7 +429,15 @@ impl Oracle {
             self.store().latest_entropy().await?.ok_or_else(|| {
                 IngestError::FailedPrecondition("no entropy published yet".into())
             })?;
-        proto::Entropy::decode(row.raw.as_slice()).map_err(|e| IngestError::Internal(e.into()))
+        let mut entropy = proto::Entropy::decode(row.raw.as_slice())
+            .map_err(|e| IngestError::Internal(e.into()))?;
+        // Entropy the operators made together is stored unsigned; each operator signs what it
+        // serves, over the contributions too.
+        if entropy.oracle_key.is_empty() {
+            entropy.oracle_key = self.inner.key.public_key().to_vec();
+            entropy.sign_with(&self.inner.key);
+        }
+        Ok(entropy)
     }
 
     /// Checks and stores a beacon report for later verification; an operator that shares a
@@ -641,6 +649,9 @@ impl Oracle {
             Body::Entropy(_) => "entropy",
             Body::Tick(_) => "tick",
             Body::EntrySignature(_) => "signature",
+            Body::EntropyCommit(_) => "commit",
+            Body::EntropyReveal(_) => "reveal",
+            Body::Credit(_) => "credit",
         };
         let received_ms = self.publish_to_log(log, body, entry_id(kind, &id)).await?;
         Ok(proto::SubmitResp {

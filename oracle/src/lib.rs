@@ -218,7 +218,8 @@ impl Oracle {
         self.inner.clock.now_ms()
     }
 
-    /// Publishes new signed entropy stamped with the clock's current time.
+    /// Publishes new signed entropy stamped with the clock's current time. An operator sharing
+    /// a report log cannot: operators make entropy together ([`Oracle::commit_entropy`]).
     pub async fn publish_entropy(&self) -> Result<proto::Entropy, OracleError> {
         self.publish_entropy_from(rand::random()).await
     }
@@ -230,6 +231,9 @@ impl Oracle {
         &self,
         random: [u8; 32],
     ) -> Result<proto::Entropy, OracleError> {
+        if self.report_log().is_some() {
+            return Err(report_log::ReportLogError::OwnEntropy.into());
+        }
         let timestamp_ms = self.stamp_ms();
         let data = {
             use sha2::{Digest, Sha256};
@@ -243,13 +247,9 @@ impl Oracle {
             data,
             timestamp_ms,
             oracle_key: self.inner.key.public_key().to_vec(),
-            signature: Vec::new(),
+            ..Default::default()
         };
         entropy.sign_with(&self.inner.key);
-        if let Some(log) = self.report_log() {
-            self.log_entropy(log, &entropy).await?;
-            return Ok(entropy);
-        }
         self.store()
             .put_entropy(&EntropyRow {
                 data: entropy.data.clone(),

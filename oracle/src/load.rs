@@ -420,6 +420,37 @@ async fn applied_everywhere(operators: &[(Oracle, SocketAddr)]) -> Result<(), Lo
     Ok(())
 }
 
+/// Has entropy made: by the one oracle, or by the operators together, each committing to a
+/// round and the contributors revealing once their commitments are applied.
+async fn make_entropy(operators: &[(Oracle, SocketAddr)]) -> Result<(), LoadError> {
+    let Some((first, _)) = operators.first() else {
+        return Ok(());
+    };
+    if first.report_log().is_none() {
+        first.publish_entropy().await?;
+        return Ok(());
+    }
+    for (oracle, _) in operators {
+        oracle.commit_entropy().await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while first
+        .store()
+        .latest_entropy()
+        .await
+        .map_err(OracleError::from)?
+        .is_none()
+    {
+        if Instant::now() > deadline {
+            return Err(LoadError::Config(
+                "the operators made no entropy within 30 s".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
 /// [`run`] over several operators sharing a report log (each serving at its address): the
 /// clients are spread over them, and every operator's store must hold every acknowledged
 /// report once the log is applied.
@@ -437,7 +468,7 @@ pub async fn run_operators(
     }
     let keys = hotspot_keys(config.hotspots);
     assert_hotspots(addr, &keys, oracle.now_ms()).await?;
-    oracle.publish_entropy().await?;
+    make_entropy(operators).await?;
     applied_everywhere(operators).await?;
     let entropy = connect(addr)
         .await?

@@ -62,7 +62,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         http_addr: SocketAddr,
     },
-    /// Add data credits to an owner's balance (recorded in the journal the ledger pins).
+    /// Add data credits to an owner's balance (recorded in the journal the ledger pins). An
+    /// operator sharing a report log publishes the credit there; every operator adds it once
+    /// `threshold` operators have published the same owner, amount and memo.
     Credit {
         #[command(flatten)]
         place: Place,
@@ -154,11 +156,19 @@ async fn main() -> anyhow::Result<()> {
             memo,
         } => {
             let oracle = place.open().await?;
-            let balance = oracle
-                .store()
-                .credit(&owner.0, amount, oracle.now_ms(), &memo)
-                .await?;
-            println!("{owner}: {balance} DC");
+            if oracle.report_log().is_some() {
+                oracle.publish_credit(&owner.0, amount, &memo).await?;
+                let threshold = oracle.config().report_log.quorum_threshold();
+                println!(
+                    "{owner}: {amount} DC published to the report log; added once {threshold} operators publish the same credit"
+                );
+            } else {
+                let balance = oracle
+                    .store()
+                    .credit(&owner.0, amount, oracle.now_ms(), &memo)
+                    .await?;
+                println!("{owner}: {balance} DC");
+            }
         }
         Command::Serve {
             place,

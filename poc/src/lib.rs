@@ -3,6 +3,7 @@
 //! maker-signed onboarding records that give hotspots their identity.
 
 pub mod beacon;
+pub mod entropy;
 /// ed25519 key pairs and addresses ([`poc_keys`]).
 pub mod keys {
     pub use poc_keys::*;

@@ -279,6 +279,7 @@ signable!(proto::LocationAssertion, pub_key);
 signable!(proto::Entropy, oracle_key);
 signable!(proto::OnboardingRecord, maker_key);
 signable!(proto::LogEntry, operator_key);
+signable!(proto::EntropyReveal, operator_key);
 
 /// The hotspot signs an onboarding request; the owner's consent is a second signature over the
 /// same bytes: the request with both signature fields empty.

@@ -115,7 +115,7 @@ pub fn entropy(oracle: &Keypair, data: Vec<u8>, timestamp_ms: u64) -> proto::Ent
         data,
         timestamp_ms,
         oracle_key: oracle.public_key().to_vec(),
-        signature: Vec::new(),
+        ..Default::default()
     };
     entropy.sign_with(oracle);
     entropy

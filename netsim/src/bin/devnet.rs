@@ -7,6 +7,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+use netsim::operators::{OperatorsConfig, OperatorsEpoch};
 use netsim::scenario::{Baselines, Scenario, ScenarioConfig, ScenarioReport};
 use netsim::sweep::{RunRecord, SweepPlan, SweepReport, Targets};
 use netsim::world::{World, BUILT_IN, DEFAULT_WORLD};
@@ -102,6 +103,18 @@ struct Args {
     /// `defence-scan` to judge again under other thresholds.
     #[arg(long)]
     evidence: Option<PathBuf>,
+    /// Oracle operators: with more than one, each has its own key and store, they share a
+    /// report log on NATS JetStream (`--nats`), make entropy together, close every epoch
+    /// each on its own and sign its ledger entry, which counts with `--threshold` signatures.
+    /// Hotspot `i` submits to operator `i mod N`.
+    #[arg(long, default_value_t = 1)]
+    oracles: usize,
+    /// With `--oracles`: how many operators must sign an epoch's entry (default: a majority).
+    #[arg(long, default_value_t = 0)]
+    threshold: u32,
+    /// With `--oracles`: the NATS server (with JetStream) of the report log.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
 }
 
 /// `A..B` (both included) or a single seed.
@@ -370,6 +383,42 @@ fn prepare_data_dir(requested: Option<PathBuf>) -> Result<(PathBuf, Option<tempf
     }
 }
 
+/// The operators `--oracles`, `--threshold` and `--nats` ask for (none for one oracle).
+fn operators_of(args: &Args) -> Result<Option<OperatorsConfig>> {
+    if args.oracles == 0 {
+        bail!("--oracles 0: at least one oracle");
+    }
+    if args.threshold as usize > args.oracles {
+        bail!(
+            "--threshold {} is more than the {} operators",
+            args.threshold,
+            args.oracles
+        );
+    }
+    Ok((args.oracles > 1).then(|| OperatorsConfig {
+        count: args.oracles,
+        threshold: args.threshold,
+        nats_url: args.nats.clone(),
+    }))
+}
+
+/// The ledger line of an epoch closed by several operators.
+fn print_operators(ledger: &OperatorsEpoch) {
+    let entry = ledger.entry_hash.as_deref().unwrap_or("none (no quorum)");
+    let dissenters = if ledger.dissenters.is_empty() {
+        "none".to_string()
+    } else {
+        ledger.dissenters.join(", ")
+    };
+    println!(
+        "ledger entry {entry}: signed by {} of {} operators (threshold {}): {}; dissenters: {dissenters}",
+        ledger.signers.len(),
+        ledger.operators,
+        ledger.threshold,
+        ledger.signers.join(", "),
+    );
+}
+
 fn print_epoch(nodes: &[NodeInfo], outcome: &EpochOutcome) {
     let report = &outcome.report;
     let rewards: BTreeMap<&str, &oracle::HotspotRewardRow> = report
@@ -443,6 +492,9 @@ fn print_epoch(nodes: &[NodeInfo], outcome: &EpochOutcome) {
             rejections.join(", ")
         }
     );
+    if let Some(ledger) = &outcome.operators {
+        print_operators(ledger);
+    }
 }
 
 /// The log filter unless `RUST_LOG` sets one: warnings, but not the hotspots' delivery
@@ -463,11 +515,15 @@ async fn main() -> Result<()> {
         return summarize_log(&args, &path);
     }
     if let Some(which) = args.scenario.clone() {
+        if args.oracles > 1 {
+            bail!("--oracles runs the devnet; scenarios and sweeps run one oracle");
+        }
         return run_scenarios(&args, &which).await;
     }
-    let (data_dir, _temp) = prepare_data_dir(args.data_dir)?;
+    let (data_dir, _temp) = prepare_data_dir(args.data_dir.clone())?;
     let mut config = NetworkConfig::new(args.hotspots, args.seed, data_dir.clone());
     config.unasserted = args.unasserted;
+    config.operators = operators_of(&args)?;
     let world = worlds(&args.world)?.remove(0);
     if !args.world.is_empty() {
         if args.hotspots > world.sites.len() {

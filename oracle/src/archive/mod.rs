@@ -18,7 +18,7 @@ pub mod records;
 pub mod routes;
 mod write;
 
-pub use records::{ArchiveError, EpochArchive, Kind, Source};
+pub use records::{ArchiveError, EntropyMakers, EpochArchive, Kind, Source};
 
 use sha2::{Digest, Sha256};
 use std::io::Write;

@@ -288,10 +288,25 @@ fn witness_of(record: &proto::ArchivedReport) -> Result<WitnessRow, String> {
     })
 }
 
-fn entropy_of(record: &proto::Entropy, signers: &[[u8; 32]]) -> Result<EntropyRow, String> {
-    record.verify().map_err(|e| format!("bad signature: {e}"))?;
-    if !signers.iter().any(|s| record.oracle_key == s) {
-        return Err("entropy signed by another key than the ledger's oracle or operators".into());
+/// Who may have made an archive's entropy: the ledger's oracle alone, or the operators of a
+/// version 4 entry together, at least `threshold` of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntropyMakers {
+    /// The oracle's key, or the operators' keys.
+    pub keys: Vec<[u8; 32]>,
+    /// How many operators make entropy together (1 for a lone oracle).
+    pub threshold: usize,
+}
+
+fn entropy_of(record: &proto::Entropy, makers: &EntropyMakers) -> Result<EntropyRow, String> {
+    if record.shares.is_empty() {
+        record.verify().map_err(|e| format!("bad signature: {e}"))?;
+        if !makers.keys.iter().any(|s| record.oracle_key == s) {
+            return Err("entropy signed by another key than the ledger's oracle".into());
+        }
+    } else {
+        poc::entropy::check_shared(record, &makers.keys, makers.threshold)
+            .map_err(|e| format!("entropy the operators made together: {e}"))?;
     }
     Ok(EntropyRow {
         data: record.data.clone(),
@@ -470,13 +485,13 @@ impl ArchiveSides {
 
 impl EpochArchive {
     /// Reads the archive whose manifest is named `manifest_hash` from `source`: every file
-    /// checked against its name, every report's signature and every entropy value's (signed
-    /// by one of `signers`: the ledger's oracle, or the operators of a version 4 entry)
-    /// checked.
+    /// checked against its name, every report's signature and every entropy value (signed by
+    /// the ledger's oracle, or made together by the operators of a version 4 entry, as
+    /// `makers` says) checked.
     pub async fn load(
         source: &Source,
         manifest_hash: &str,
-        signers: &[[u8; 32]],
+        makers: &EntropyMakers,
     ) -> Result<Self, ArchiveError> {
         let bytes = source.fetch(manifest_hash, "manifest").await?;
         let manifest = decode_manifest(&bytes).map_err(|detail| ArchiveError::Malformed {
@@ -488,7 +503,7 @@ impl EpochArchive {
             let bytes = source.fetch(&file.sha256, &file.kind).await?;
             files.insert(file.kind.clone(), (file.clone(), bytes));
         }
-        Self::from_files(manifest, &files, signers)
+        Self::from_files(manifest, &files, makers)
     }
 
     /// The archive from its manifest and its files (by kind, each with its manifest entry),
@@ -496,7 +511,7 @@ impl EpochArchive {
     pub fn from_files(
         manifest: ArchiveManifest,
         files: &HashMap<String, (ArchiveFile, Vec<u8>)>,
-        signers: &[[u8; 32]],
+        makers: &EntropyMakers,
     ) -> Result<Self, ArchiveError> {
         let file = |kind: Kind| {
             files
@@ -525,7 +540,7 @@ impl EpochArchive {
         let other_witnesses = rows(f, b, witness_of)?;
         check_signatures(f, other_witnesses.iter().map(|w| &w.report))?;
         let (f, b) = file(Kind::Entropy)?;
-        let entropy = rows(f, b, |e: &proto::Entropy| entropy_of(e, signers))?;
+        let entropy = rows(f, b, |e: &proto::Entropy| entropy_of(e, makers))?;
         let (f, b) = file(Kind::Gateways)?;
         let gateways = rows(f, b, gateway_of)?;
         let (f, b) = file(Kind::Bindings)?;

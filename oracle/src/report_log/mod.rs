@@ -4,7 +4,13 @@
 //! It checks each report as far as it can alone (key, payload, signature, known gateway),
 //! publishes it as a [`proto::LogEntry`] stamped with its own clock and signed with its key,
 //! and answers the hotspot once JetStream has stored the entry (the stream's acknowledgement).
-//! Entropy and, every `tick_ms`, a tick go into the log the same way.
+//! Every `tick_ms`, a tick goes into the log the same way.
+//!
+//! Beacon entropy is made by the operators together, in rounds of commit and reveal over the
+//! log ([`poc::entropy`], [`entropy`]): every `entropy_period_ms` each operator commits to a
+//! secret for the next round; once the first `threshold` commitments of a round are applied,
+//! those operators reveal, and the last reveal applied makes the round's entropy, which every
+//! operator stores at the same entry. No single operator chooses or foresees it.
 //!
 //! Every operator then *follows* the log ([`Oracle::follow_log`]): it applies every entry in
 //! the stream's order through the same ingest checks as a lone oracle, with the entry's time.
@@ -14,8 +20,9 @@
 //! log therefore hold the same reports with the same receive times and row ids, verify them
 //! at the same moments, and close every epoch to the same shares.
 //!
-//! The position applied so far is recorded in the store ([`LogPosition`]) after each entry, so
-//! a restarted operator resumes after its last applied entry and catches up. An entry signed
+//! The position applied so far is recorded in the store ([`LogPosition`]) after each entry, with
+//! the entropy rounds in progress, so a restarted operator resumes after its last applied
+//! entry and catches up. An entry signed
 //! by a key that is not one of the configured operators is skipped by every operator alike.
 
 use crate::ingest::IngestError;
@@ -32,7 +39,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod credits;
+mod entropy;
 mod quorum;
+use credits::Credits;
+use entropy::{EntropyRounds, RoundRules};
 pub(crate) use quorum::Signing;
 
 /// How long JetStream keeps an entry's id to drop a second publication of it (a hotspot's
@@ -67,6 +78,12 @@ pub enum ReportLogError {
     /// A configured operator address does not parse.
     #[error("report log operator {0:?} is not an address")]
     Operator(String),
+    /// The follower's state stored with its position does not decode.
+    #[error("the report log follower's stored state does not decode: {0}")]
+    State(String),
+    /// Entropy was asked of one operator: operators sharing a log make it together.
+    #[error("operators sharing a report log make entropy together (commit_entropy), not alone")]
+    OwnEntropy,
 }
 
 /// A connection to the shared report log, with the clocks it stamps and keeps.
@@ -75,6 +92,7 @@ pub struct ReportLog {
     stream: String,
     subject: String,
     operators: BTreeSet<[u8; 32]>,
+    threshold: usize,
     tick_ms: u64,
     /// The operator's own clock, which stamps what it publishes.
     wall: Arc<dyn Clock>,
@@ -134,6 +152,7 @@ impl ReportLog {
             stream: config.stream.clone(),
             subject,
             operators,
+            threshold: config.quorum_threshold() as usize,
             tick_ms: config.tick_ms,
             wall,
             time: Arc::new(ManualClock::new(0)),
@@ -210,6 +229,18 @@ struct Follower {
     /// Whether the last verification left nothing waiting and no report has been applied
     /// since: the moments until the next report then verify nothing, and only closes run.
     idle: bool,
+    /// What the follower keeps between entries, stored with its position.
+    state: FollowerState,
+}
+
+/// What a follower keeps between entries besides its position: the entropy rounds in
+/// progress and the credits waiting for operators. Stored as JSON with the position.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct FollowerState {
+    #[serde(default)]
+    rounds: EntropyRounds,
+    #[serde(default)]
+    credits: Credits,
 }
 
 impl Oracle {
@@ -282,10 +313,17 @@ impl Oracle {
             .await?
             .unwrap_or_default();
         log.time.set(position.time_ms);
+        let state = match position.state.as_slice() {
+            [] => FollowerState::default(),
+            state => {
+                serde_json::from_slice(state).map_err(|e| ReportLogError::State(e.to_string()))?
+            }
+        };
         let mut follower = Follower {
             next_pass_ms: (position.seq > 0).then(|| self.next_pass_after(position.time_ms)),
             next_epoch: None,
             idle: false,
+            state,
         };
         let mut entries = log.entries_after(position.seq).await?;
         tokio::pin!(shutdown);
@@ -304,9 +342,12 @@ impl Oracle {
                 .stream_sequence;
             self.apply_entry(log, &mut follower, &message.payload)
                 .await?;
+            let state = serde_json::to_vec(&follower.state)
+                .map_err(|e| ReportLogError::State(e.to_string()))?;
             let applied = LogPosition {
                 seq,
                 time_ms: log.time.now_ms(),
+                state,
             };
             self.store().set_log_position(log.stream(), applied).await?;
         }
@@ -349,13 +390,22 @@ impl Oracle {
             self.pass_until(log, follower, time_ms).await?;
         }
         log.time.set(time_ms);
-        if !matches!(
-            body,
-            Body::Tick(_) | Body::Entropy(_) | Body::EntrySignature(_)
-        ) {
-            follower.idle = false;
+        match body {
+            Body::EntropyCommit(commit) => {
+                self.apply_commit(log, follower, operator, &commit).await
+            }
+            Body::EntropyReveal(reveal) => {
+                self.apply_reveal(log, follower, operator, &reveal).await
+            }
+            Body::Credit(credit) => self.apply_credit(log, follower, operator, &credit).await,
+            Body::Tick(_) | Body::EntrySignature(_) | Body::Entropy(_) => {
+                self.ingest_entry(operator, body).await
+            }
+            report => {
+                follower.idle = false;
+                self.ingest_entry(operator, report).await
+            }
         }
-        self.ingest_entry(operator, body).await
     }
 
     /// Runs every verification moment up to `time_ms`, closing each epoch that has settled.
@@ -386,8 +436,13 @@ impl Oracle {
             Body::Witnesses(batch) => self.store_witnesses(batch.reports).await.map(|_| ()),
             Body::Assertion(assertion) => self.store_assertion(assertion).await.map(|_| ()),
             Body::Onboarding(request) => self.store_onboarding(request).await.map(|_| ()),
-            Body::Entropy(entropy) => return self.store_logged_entropy(entropy).await,
-            Body::Tick(_) => Ok(()),
+            Body::Entropy(_) => {
+                tracing::warn!("report log: entropy made by one operator alone skipped");
+                Ok(())
+            }
+            Body::Tick(_) | Body::EntropyCommit(_) | Body::EntropyReveal(_) | Body::Credit(_) => {
+                Ok(())
+            }
             Body::EntrySignature(signature) => return self.record_signature(operator, signature),
         };
         match outcome {
@@ -396,15 +451,84 @@ impl Oracle {
         }
     }
 
-    async fn store_logged_entropy(&self, entropy: proto::Entropy) -> Result<(), OracleError> {
-        if entropy.verify().is_err() {
-            tracing::warn!("report log: entropy with a bad signature skipped");
+    /// How this operator's entropy rounds are timed and how many operators contribute.
+    fn round_rules(&self, log: &ReportLog) -> RoundRules {
+        RoundRules {
+            period_ms: self.config().entropy_period_ms,
+            threshold: log.threshold,
+        }
+    }
+
+    /// Commits, in the log, to this operator's secret for the next round of shared entropy
+    /// (the round after the one its own clock is in). Returns the round.
+    pub async fn commit_entropy(&self) -> Result<u64, OracleError> {
+        let log = self.report_log().ok_or(ReportLogError::OwnEntropy)?;
+        let round = self.round_rules(log).round_at(log.wall.now_ms()) + 1;
+        let secret = poc::entropy::secret(&self.inner.key, log.stream(), round);
+        let commit = proto::EntropyCommit {
+            round,
+            commitment: poc::entropy::commitment(&secret).to_vec(),
+        };
+        let id = entry_id("commit", &format!("{}-{round}", self.address()));
+        self.publish_to_log(log, Body::EntropyCommit(commit), id)
+            .await?;
+        Ok(round)
+    }
+
+    /// Applies a commitment; when it fixes the round's contributors and this operator is one,
+    /// reveals its secret (unless the round is long past on its own clock, as when catching
+    /// up).
+    async fn apply_commit(
+        &self,
+        log: &ReportLog,
+        follower: &mut Follower,
+        operator: [u8; 32],
+        commit: &proto::EntropyCommit,
+    ) -> Result<(), OracleError> {
+        let rules = self.round_rules(log);
+        let time_ms = log.time.now_ms();
+        let Some(contributors) = follower
+            .state
+            .rounds
+            .commit(rules, time_ms, operator, commit)
+        else {
+            return Ok(());
+        };
+        let live = rules.round_at(log.wall.now_ms()) <= commit.round + 2;
+        if !live || !contributors.contains(&self.inner.key.public_key()) {
             return Ok(());
         }
-        // Applied again after a restart: stored once.
+        let secret = poc::entropy::secret(&self.inner.key, log.stream(), commit.round);
+        let reveal = poc::entropy::reveal(&self.inner.key, commit.round, secret);
+        let id = entry_id("reveal", &format!("{}-{}", self.address(), commit.round));
+        self.publish_to_log(log, Body::EntropyReveal(reveal), id)
+            .await
+            .map(|_| ())
+    }
+
+    /// Applies a reveal; the last of a round's makes its entropy, stored (unsigned; each
+    /// operator signs what it serves) by every operator at this entry.
+    async fn apply_reveal(
+        &self,
+        log: &ReportLog,
+        follower: &mut Follower,
+        operator: [u8; 32],
+        reveal: &proto::EntropyReveal,
+    ) -> Result<(), OracleError> {
+        let rules = self.round_rules(log);
+        let time_ms = log.time.now_ms();
+        let Some(entropy) = follower
+            .state
+            .rounds
+            .reveal(rules, time_ms, operator, reveal)
+        else {
+            return Ok(());
+        };
+        // Applied again after a restart between storing it and recording the position.
         if self.store().entropy_by_data(&entropy.data).await?.is_some() {
             return Ok(());
         }
+        tracing::info!(round = entropy.round, "report log: shared entropy made");
         self.store()
             .put_entropy(&EntropyRow {
                 data: entropy.data.clone(),
@@ -415,20 +539,69 @@ impl Oracle {
         Ok(())
     }
 
-    /// Publishes signed entropy into the log (stored when applied, by every operator).
-    pub(crate) async fn log_entropy(
+    /// Publishes, in the log, this operator's request to add `amount` data credits to
+    /// `owner`'s balance with `memo` as its reference. Every operator applies the credit once
+    /// `threshold` operators have published the same owner, amount and memo.
+    pub async fn publish_credit(
         &self,
-        log: &ReportLog,
-        entropy: &proto::Entropy,
+        owner: &[u8; 32],
+        amount: u64,
+        memo: &str,
     ) -> Result<(), OracleError> {
-        let id = entry_id("entropy", &hex::encode(&entropy.data));
-        self.publish_to_log(log, Body::Entropy(entropy.clone()), id)
+        let log = self
+            .report_log()
+            .ok_or_else(|| ReportLogError::Publish("this oracle shares no report log".into()))?;
+        let credit = proto::LogCredit {
+            owner: owner.to_vec(),
+            amount,
+            memo: memo.to_string(),
+        };
+        let id = entry_id(
+            "credit",
+            &format!("{}-{}", self.address(), hex::encode(credit.encode_to_vec())),
+        );
+        self.publish_to_log(log, Body::Credit(credit), id)
             .await
             .map(|_| ())
     }
 
-    /// The background work of an operator following the shared log: publishes entropy every
-    /// `entropy_period_ms` and a tick every `tick_ms`, and applies the log (which verifies and
+    /// Applies an operator's credit; the one that completes the threshold credits the owner
+    /// at the log's time (once: a credit already in the journal at that moment, as after a
+    /// crash before the position was recorded, is not added again).
+    async fn apply_credit(
+        &self,
+        log: &ReportLog,
+        follower: &mut Follower,
+        operator: [u8; 32],
+        credit: &proto::LogCredit,
+    ) -> Result<(), OracleError> {
+        let time_ms = log.time.now_ms();
+        let Some(agreed) = follower
+            .state
+            .credits
+            .publish(log.threshold, time_ms, operator, credit)
+        else {
+            return Ok(());
+        };
+        let journal = self
+            .store()
+            .dc_journal(Some(&agreed.owner), (time_ms, time_ms + 1), 1_000, 0)
+            .await?;
+        let amount = i64::try_from(agreed.amount).unwrap_or(i64::MAX);
+        if journal
+            .iter()
+            .any(|e| e.amount == amount && e.memo == agreed.memo)
+        {
+            return Ok(());
+        }
+        self.store()
+            .credit(&agreed.owner, agreed.amount, time_ms, &agreed.memo)
+            .await?;
+        Ok(())
+    }
+
+    /// The background work of an operator following the shared log: commits to its part of
+    /// the next entropy round every `entropy_period_ms`, publishes a tick every `tick_ms`, and applies the log (which verifies and
     /// closes epochs), until `shutdown` resolves. A failing follower is restarted after a
     /// second, from its recorded position.
     pub(crate) async fn run_with_log(
@@ -447,7 +620,11 @@ impl Oracle {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = entropy_tick.tick() => self.publish_entropy_or_log().await,
+                _ = entropy_tick.tick() => {
+                    if let Err(error) = self.commit_entropy().await {
+                        tracing::error!(%error, "committing to entropy");
+                    }
+                }
                 _ = log_tick.tick() => {
                     if let Err(error) = self.publish_tick().await {
                         tracing::error!(%error, "publishing a tick");

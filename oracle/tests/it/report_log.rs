@@ -8,8 +8,8 @@ use oracle::config::ReportLogConfig;
 use oracle::report_log::ReportLog;
 use oracle::store::{SqliteStore, Store};
 use oracle::{EpochReport, ManualClock, Oracle, OracleConfig};
-use poc::proto::Region;
-use poc::Keypair;
+use poc::proto::{self, Region};
+use poc::{Keypair, Signable};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -197,7 +197,7 @@ async fn assert_hotspots(ops: &Operators, up: &[usize]) {
 async fn round(ops: &Operators, round: u8, up: &[usize]) {
     let mut turns = Turns::new(ops, up);
     let hotspots = hotspots();
-    let entropy = turns.next().publish_entropy().await.unwrap();
+    let entropy = shared_entropy(ops, up).await;
     ops.advance(1_000).await;
     for (i, beaconer) in hotspots.iter().enumerate() {
         let beacon = beacon_report(beaconer, &entropy.data, [round, i as u8, 0, 0]);
@@ -211,6 +211,45 @@ async fn round(ops: &Operators, round: u8, up: &[usize]) {
         }
     }
     ops.advance(6 * 3_600_000).await;
+}
+
+/// The operators `up` (all following the log) make a round of entropy together: each commits,
+/// the round's contributors reveal once the commitments are applied, and every following
+/// operator then serves the same entropy, signed by itself.
+async fn shared_entropy(ops: &Operators, up: &[usize]) -> proto::Entropy {
+    let mut round = 0;
+    for &i in up {
+        round = ops.oracles[i].commit_entropy().await.unwrap();
+    }
+    let made = entropy_of_round(ops, up[0], round).await;
+    assert!(made.is_some(), "round {round} ended without entropy");
+    let made = made.unwrap();
+    assert_eq!(made.shares.len(), 2, "a threshold of contributions");
+    made.verify().unwrap();
+    for (i, oracle) in ops.oracles.iter().enumerate() {
+        if ops.stops[i].is_some() {
+            let served = oracle.get_entropy().await.unwrap();
+            assert_eq!((&served.data, &served.shares), (&made.data, &made.shares));
+            assert_eq!(served.oracle_key, oracle.address().0.to_vec());
+            served.verify().unwrap();
+        }
+    }
+    made
+}
+
+/// The entropy of `round` as operator `i` serves it, once the log is applied (commitments,
+/// then the reveals they prompt); `None` if the round ended without entropy.
+async fn entropy_of_round(ops: &Operators, i: usize, round: u64) -> Option<proto::Entropy> {
+    for _ in 0..100 {
+        ops.caught_up().await;
+        if let Ok(entropy) = ops.oracles[i].get_entropy().await {
+            if entropy.round == round {
+                return Some(entropy);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }
 
 async fn closed_report(oracle: &Oracle) -> EpochReport {
@@ -362,5 +401,75 @@ async fn an_operator_that_pays_otherwise_gets_no_quorum_and_is_named() {
     assert_eq!(ops.oracles[1].dissenters(EPOCH), vec![liar]);
     // The liar's own entry never counts.
     assert!(ops.oracles[2].ledger_entries().unwrap().is_empty());
+    ops.delete_stream().await;
+}
+
+#[tokio::test]
+async fn entropy_is_made_by_a_threshold_of_operators_and_a_withholder_is_benched() {
+    let mut ops = Operators::new(3).await;
+    ops.follow(0);
+    ops.follow(1);
+    // No operator makes entropy alone.
+    assert!(ops.oracles[0].publish_entropy().await.is_err());
+    // The third operator commits first, then never reveals (it does not follow the log).
+    let round = ops.oracles[2].commit_entropy().await.unwrap();
+    ops.oracles[0].commit_entropy().await.unwrap();
+    ops.oracles[1].commit_entropy().await.unwrap();
+    assert_eq!(entropy_of_round(&ops, 0, round).await, None);
+    // Once that round is over, the withholder may not contribute for a while: the next
+    // rounds are made by the other two, whoever commits first.
+    let period = ops.oracles[0].config().entropy_period_ms;
+    ops.advance(4 * period).await;
+    ops.oracles[2].commit_entropy().await.unwrap();
+    let made = shared_entropy(&ops, &[0, 1]).await;
+    let makers: Vec<_> = made.shares.iter().map(|s| s.operator_key.clone()).collect();
+    assert!(!makers.contains(&ops.oracles[2].address().0.to_vec()));
+    assert!(made.round > round);
+    ops.delete_stream().await;
+}
+
+#[tokio::test]
+async fn a_credit_counts_once_a_threshold_of_operators_published_it() {
+    let mut ops = Operators::new(3).await;
+    for i in 0..3 {
+        ops.follow(i);
+    }
+    let owner = Keypair::from_seed(79, 0).public_key();
+    ops.oracles[0]
+        .publish_credit(&owner, 500, "payment 1")
+        .await
+        .unwrap();
+    ops.advance(1_000).await;
+    for oracle in &ops.oracles {
+        assert_eq!(
+            oracle.store().balance(&owner).await.unwrap(),
+            0,
+            "one operator alone"
+        );
+    }
+    // A second operator publishes the same credit, the third one too: it counts once.
+    for i in [1, 2] {
+        ops.oracles[i]
+            .publish_credit(&owner, 500, "payment 1")
+            .await
+            .unwrap();
+    }
+    // Another amount under the same memo is another credit, with one operator behind it.
+    ops.oracles[1]
+        .publish_credit(&owner, 600, "payment 1")
+        .await
+        .unwrap();
+    ops.advance(1_000).await;
+    let mut journals = Vec::new();
+    for oracle in &ops.oracles {
+        assert_eq!(oracle.store().balance(&owner).await.unwrap(), 500);
+        let journal = oracle
+            .store()
+            .dc_journal(Some(&owner), (0, u64::MAX / 2), 100, 0)
+            .await
+            .unwrap();
+        journals.push(serde_json::to_string(&journal).unwrap());
+    }
+    assert!(journals.windows(2).all(|w| w[0] == w[1]), "{journals:?}");
     ops.delete_stream().await;
 }

@@ -206,16 +206,18 @@ async fn report_log_positions_are_kept_per_stream(f: &Fixture) {
     let first = LogPosition {
         seq: 7,
         time_ms: 1_000,
+        state: Vec::new(),
     };
-    s.set_log_position("A", first).await.unwrap();
-    assert_eq!(s.log_position("A").await.unwrap(), Some(first));
+    s.set_log_position("A", first.clone()).await.unwrap();
+    assert_eq!(s.log_position("A").await.unwrap(), Some(first.clone()));
     assert_eq!(s.log_position("B").await.unwrap(), None);
     let later = LogPosition {
         seq: 9,
         time_ms: 2_500,
+        state: b"{\"open\":[]}".to_vec(),
     };
-    s.set_log_position("A", later).await.unwrap();
-    s.set_log_position("B", first).await.unwrap();
+    s.set_log_position("A", later.clone()).await.unwrap();
+    s.set_log_position("B", first.clone()).await.unwrap();
     assert_eq!(s.log_position("A").await.unwrap(), Some(later));
     assert_eq!(s.log_position("B").await.unwrap(), Some(first));
 }
