@@ -44,6 +44,7 @@ mod entropy;
 mod quorum;
 use credits::Credits;
 use entropy::{EntropyRounds, RoundRules};
+use quorum::SeenSignature;
 pub(crate) use quorum::Signing;
 
 /// How long JetStream keeps an entry's id to drop a second publication of it (a hotspot's
@@ -241,6 +242,9 @@ struct FollowerState {
     rounds: EntropyRounds,
     #[serde(default)]
     credits: Credits,
+    /// Signatures seen for epochs not yet in the ledger.
+    #[serde(default)]
+    signatures: Vec<SeenSignature>,
 }
 
 impl Oracle {
@@ -325,6 +329,8 @@ impl Oracle {
             idle: false,
             state,
         };
+        self.resume_signing(std::mem::take(&mut follower.state.signatures))
+            .await?;
         let mut entries = log.entries_after(position.seq).await?;
         tokio::pin!(shutdown);
         loop {
@@ -342,6 +348,7 @@ impl Oracle {
                 .stream_sequence;
             self.apply_entry(log, &mut follower, &message.payload)
                 .await?;
+            follower.state.signatures = self.seen_signatures();
             let state = serde_json::to_vec(&follower.state)
                 .map_err(|e| ReportLogError::State(e.to_string()))?;
             let applied = LogPosition {

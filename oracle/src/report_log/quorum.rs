@@ -7,6 +7,10 @@
 //! ledger; a signature over another body is a dissent, logged and kept. Since every operator
 //! closes at the same moment of the log, its own body is known before any signature of that
 //! epoch is applied, also when it catches up after a restart.
+//!
+//! The signatures seen for epochs not yet in the ledger are stored with the log position
+//! ([`SeenSignature`]); an operator restarted between its close and the quorum takes them
+//! back and proposes its entries again from the stored reports ([`Oracle::resume_signing`]).
 
 use super::ReportLog;
 use crate::{Oracle, OracleError};
@@ -20,6 +24,9 @@ use std::sync::PoisonError;
 /// Each operator's signature of one epoch: the entry hash it signed, and the signature.
 type SignedBy = BTreeMap<Address, ([u8; 32], [u8; 64])>;
 
+/// How many closed epochs after the ledger's last a restarted operator proposes again.
+const MAX_RESUMED: u64 = 30;
+
 /// What the operator has signed and seen signed, per epoch not yet in its ledger.
 #[derive(Debug, Default)]
 pub(crate) struct Signing {
@@ -32,7 +39,72 @@ pub(crate) struct Signing {
     dissent: BTreeMap<u64, Vec<Address>>,
 }
 
+/// A signature seen in the log for an epoch not yet in the ledger, as the follower stores it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SeenSignature {
+    epoch: u64,
+    operator: [u8; 32],
+    entry_hash: [u8; 32],
+    /// 64 bytes.
+    signature: Vec<u8>,
+}
+
 impl Oracle {
+    /// The signatures seen for epochs not yet in the ledger, to be stored with the position.
+    pub(crate) fn seen_signatures(&self) -> Vec<SeenSignature> {
+        let signing = self.signing();
+        let mut seen = Vec::new();
+        for (&epoch, by) in &signing.seen {
+            for (operator, (hash, signature)) in by {
+                seen.push(SeenSignature {
+                    epoch,
+                    operator: operator.0,
+                    entry_hash: *hash,
+                    signature: signature.to_vec(),
+                });
+            }
+        }
+        seen
+    }
+
+    /// After a restart: takes back the signatures seen before it, and proposes again the
+    /// entry of every closed epoch after the ledger's last (its body rebuilt from the stored
+    /// report, its signature published again), appending those that now have their quorum.
+    pub(crate) async fn resume_signing(&self, seen: Vec<SeenSignature>) -> Result<(), OracleError> {
+        {
+            let mut signing = self.signing();
+            for s in seen {
+                let Ok(signature) = <[u8; 64]>::try_from(s.signature.as_slice()) else {
+                    continue;
+                };
+                signing
+                    .seen
+                    .entry(s.epoch)
+                    .or_default()
+                    .entry(Address(s.operator))
+                    .or_insert((s.entry_hash, signature));
+            }
+        }
+        let Some(ledger) = self.ledger() else {
+            return Ok(());
+        };
+        let Some(closed) = self.store().last_closed_epoch().await? else {
+            return Ok(());
+        };
+        let head = ledger.entries()?.last().map(|e| e.manifest.epoch);
+        let signed = self.signing().bodies.keys().copied().collect::<Vec<_>>();
+        let first = head
+            .map_or(0, |h| h + 1)
+            .max(closed.saturating_sub(MAX_RESUMED));
+        for epoch in first..=closed {
+            if signed.contains(&epoch) || self.epoch_report(epoch).await?.is_none() {
+                continue;
+            }
+            self.close_epoch(epoch).await?;
+        }
+        Ok(())
+    }
+
     /// The operator set that signs entries: the configured operators and threshold.
     pub(crate) fn operator_set(&self, log: &ReportLog) -> Result<OperatorSet, OracleError> {
         let threshold = self.config().report_log.quorum_threshold();

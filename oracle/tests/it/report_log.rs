@@ -22,6 +22,7 @@ fn nats_url() -> String {
 
 struct Operators {
     oracles: Vec<Oracle>,
+    configs: Vec<OracleConfig>,
     wall: Arc<ManualClock>,
     stream: String,
     stops: Vec<Option<watch::Sender<bool>>>,
@@ -48,29 +49,23 @@ impl Operators {
         };
         let wall = Arc::new(ManualClock::new(START_MS));
         let mut oracles = Vec::new();
+        let mut configs = Vec::new();
         let mut dirs = Vec::new();
         for (i, key) in keys.into_iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
-            let store: Arc<dyn Store> = Arc::new(
-                SqliteStore::open(&dir.path().join("oracle.sqlite"))
-                    .await
-                    .unwrap(),
-            );
-            let log = ReportLog::connect(&config.report_log, wall.clone())
-                .await
-                .expect("a NATS server with JetStream (scripts/setup.sh --tests starts one)");
             let mut config = config.clone();
             config.archive.dir = Some(dir.path().join("archive"));
             if liar == Some(i) {
                 config.rewards.emission += 1_000;
             }
-            let ledger = ledger::LedgerFile::new(dir.path().join(ledger::LEDGER_FILE));
-            oracles.push(Oracle::with_report_log(config, store, key, log).keeping_ledger(ledger));
+            oracles.push(open_operator(&config, dir.path(), key, &wall).await);
+            configs.push(config);
             dirs.push(dir);
         }
         let stops = (0..n).map(|_| None).collect();
         Self {
             oracles,
+            configs,
             wall,
             stream,
             stops,
@@ -89,6 +84,15 @@ impl Operators {
             oracle.follow_log(shutdown).await.unwrap();
         });
         self.stops[i] = Some(stop);
+    }
+
+    /// Operator `i` as after a restart of its process: a new oracle on its store, ledger and
+    /// key, with nothing of the old one's memory.
+    async fn reopen(&mut self, i: usize) {
+        self.stop(i);
+        let key = Keypair::from_seed(77, i as u64);
+        let dir = self._dirs[i].path().to_path_buf();
+        self.oracles[i] = open_operator(&self.configs[i], &dir, key, &self.wall).await;
     }
 
     fn stop(&mut self, i: usize) {
@@ -130,6 +134,22 @@ impl Operators {
             .delete_stream(&self.stream)
             .await;
     }
+}
+
+/// An operator with its store, archive and ledger in `dir`.
+async fn open_operator(
+    config: &OracleConfig,
+    dir: &std::path::Path,
+    key: Keypair,
+    wall: &Arc<ManualClock>,
+) -> Oracle {
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.join("oracle.sqlite")).await.unwrap());
+    let log = ReportLog::connect(&config.report_log, wall.clone())
+        .await
+        .expect("a NATS server with JetStream (scripts/setup.sh --tests starts one)");
+    let ledger = ledger::LedgerFile::new(dir.join(ledger::LEDGER_FILE));
+    Oracle::with_report_log(config.clone(), store, key, log).keeping_ledger(ledger)
 }
 
 /// The operator's ledger, once it holds `entries` entries.
@@ -471,5 +491,35 @@ async fn a_credit_counts_once_a_threshold_of_operators_published_it() {
         journals.push(serde_json::to_string(&journal).unwrap());
     }
     assert!(journals.windows(2).all(|w| w[0] == w[1]), "{journals:?}");
+    ops.delete_stream().await;
+}
+
+#[tokio::test]
+async fn an_operator_restarted_before_the_quorum_keeps_the_signatures_it_saw() {
+    let mut ops = Operators::new(3).await;
+    ops.follow(0);
+    ops.follow(1);
+    assert_hotspots(&ops, &[0, 1]).await;
+    round(&ops, 0, &[0, 1]).await;
+    // The second operator goes down before the close: the first signs alone, no quorum.
+    ops.stop(1);
+    ops.advance(DAY_MS).await;
+    ops.advance(1_000).await;
+    let report = closed_report(&ops.oracles[0]).await;
+    assert!(ops.oracles[0].ledger_entries().unwrap().is_empty());
+    // The first restarts: its body and the signatures it saw are gone from memory, and its
+    // own signature is in the log before the position it resumes from.
+    ops.reopen(0).await;
+    ops.follow(0);
+    ops.advance(1_000).await;
+    assert!(ops.oracles[0].ledger_entries().unwrap().is_empty());
+    // The second comes back, closes and signs: both hold the entry, signed by both.
+    ops.follow(1);
+    ops.caught_up().await;
+    ops.advance(1_000).await;
+    assert_eq!(closed_report(&ops.oracles[1]).await, report);
+    let entries = ledger_of(&ops.oracles[1], 1).await;
+    assert_eq!(ledger_of(&ops.oracles[0], 1).await, entries);
+    assert_eq!(entries[0].quorum.as_ref().unwrap().signatures.len(), 2);
     ops.delete_stream().await;
 }
