@@ -160,6 +160,10 @@ pub trait IdentityStore {
     /// How many hotspots each maker onboarded.
     fn maker_counts(&self) -> BoxFuture<'_, StoreResult<BTreeMap<[u8; 32], u64>>>;
 
+    /// The onboarding requests accepted from `start_ms` (inclusive) to `end_ms` (exclusive),
+    /// as received (their protobuf encoding), ordered by time and hotspot key.
+    fn onboardings_between(&self, span: (u64, u64)) -> BoxFuture<'_, StoreResult<Vec<Vec<u8>>>>;
+
     /// The journal entries from `start_ms` (inclusive) to `end_ms` (exclusive), of one owner
     /// or of all, in journal order: at most `limit` after skipping `offset`.
     fn dc_journal<'a>(
@@ -431,6 +435,25 @@ macro_rules! identity_store {
                         counts.insert($crate::key32(&key)?, n.max(0) as u64);
                     }
                     Ok(counts)
+                })
+            }
+
+            fn onboardings_between(
+                &self,
+                (start_ms, end_ms): (u64, u64),
+            ) -> futures::future::BoxFuture<'_, $crate::StoreResult<Vec<Vec<u8>>>> {
+                Box::pin(async move {
+                    let rows = sqlx::query(&self.identity_sql(
+                        "SELECT raw FROM onboardings WHERE onboarded_ms >= ? AND onboarded_ms < ?
+                         ORDER BY onboarded_ms, hotspot_key",
+                    ))
+                    .bind(start_ms.min(i64::MAX as u64) as i64)
+                    .bind(end_ms.min(i64::MAX as u64) as i64)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter()
+                        .map(|row| Ok(sqlx::Row::try_get(row, 0)?))
+                        .collect()
                 })
             }
 

@@ -83,11 +83,14 @@ pub enum Kind {
     Bindings,
     /// The rules' configuration ([`proto::ArchivedConfig`], one record).
     Config,
+    /// The onboarding requests accepted in the epoch ([`proto::OnboardRequest`]); absent
+    /// from archives written before it was kept.
+    Onboardings,
 }
 
 impl Kind {
     /// Every kind, in manifest order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Beacons,
         Kind::Witnesses,
         Kind::OtherWitnesses,
@@ -95,7 +98,13 @@ impl Kind {
         Kind::Gateways,
         Kind::Bindings,
         Kind::Config,
+        Kind::Onboardings,
     ];
+
+    /// Whether a manifest may leave the kind out (archives written before it was kept).
+    pub fn optional(&self) -> bool {
+        matches!(self, Kind::Onboardings)
+    }
 
     /// The name the manifest gives it.
     pub fn as_str(&self) -> &'static str {
@@ -107,6 +116,7 @@ impl Kind {
             Kind::Gateways => "gateways",
             Kind::Bindings => "bindings",
             Kind::Config => "config",
+            Kind::Onboardings => "onboardings",
         }
     }
 }
@@ -150,7 +160,7 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<ArchiveManifest, String> {
             .iter()
             .filter(|f| f.kind == kind.as_str())
             .count();
-        if named != 1 {
+        if named > 1 || (named == 0 && !kind.optional()) {
             return Err(format!("names {named} {} files, not 1", kind.as_str()));
         }
     }
@@ -220,6 +230,8 @@ pub struct EpochArchive {
     pub owners: HashMap<[u8; 32], [u8; 32]>,
     /// The rules' configuration.
     pub config: OracleConfig,
+    /// The onboarding requests accepted in the epoch, each checked as ingest checks it.
+    pub onboardings: Vec<proto::OnboardRequest>,
 }
 
 fn key32(bytes: &[u8]) -> Result<[u8; 32], String> {
@@ -411,6 +423,8 @@ pub struct ArchiveSides {
     pub owners: HashMap<[u8; 32], [u8; 32]>,
     /// The rules' configuration.
     pub config: OracleConfig,
+    /// The onboarding requests accepted in the epoch, as received.
+    pub onboardings: Vec<Vec<u8>>,
 }
 
 /// The archive record of a report as stored.
@@ -460,6 +474,17 @@ impl ArchiveSides {
                 assertion: g.raw.clone(),
             })
             .collect();
+        let onboardings: Vec<Vec<u8>> = self
+            .onboardings
+            .iter()
+            .map(|raw| {
+                let mut record = Vec::with_capacity(raw.len() + 5);
+                // Writing to a Vec cannot run out of room.
+                let _ = prost::encode_length_delimiter(raw.len(), &mut record);
+                record.extend_from_slice(raw);
+                record
+            })
+            .collect();
         let mut owners: Vec<_> = self.owners.iter().collect();
         owners.sort();
         let bindings: Vec<proto::ArchivedBinding> = owners
@@ -479,6 +504,11 @@ impl ArchiveSides {
             (Kind::Gateways, encode_records(&gateways), n(gateways.len())),
             (Kind::Bindings, encode_records(&bindings), n(bindings.len())),
             (Kind::Config, encode_records(&config), 1),
+            (
+                Kind::Onboardings,
+                onboardings.concat(),
+                n(onboardings.len()),
+            ),
         ])
     }
 }
@@ -549,6 +579,23 @@ impl EpochArchive {
         })?
         .into_iter()
         .collect();
+        let onboardings = match files.get(Kind::Onboardings.as_str()) {
+            Some((f, b)) => {
+                let makers = config
+                    .identity
+                    .makers()
+                    .map_err(|e| ArchiveError::Malformed {
+                        file: f.sha256.clone(),
+                        detail: format!("the archived configuration's makers: {e}"),
+                    })?;
+                rows(f, b, |r: &proto::OnboardRequest| {
+                    oracle_core::identity::check_request(r, &makers, u64::MAX)
+                        .map(|_| r.clone())
+                        .map_err(|refusal| format!("onboarding request: {}", refusal.detail))
+                })?
+            }
+            None => Vec::new(),
+        };
         Ok(Self {
             manifest,
             beacons,
@@ -558,6 +605,7 @@ impl EpochArchive {
             gateways,
             owners,
             config,
+            onboardings,
         })
     }
 }

@@ -165,12 +165,14 @@ impl Oracle {
             other_witnesses = self.store().witnesses_of_beacons(&beacon_ids).await?;
             other_witnesses.retain(|w| outside.contains(&w.id));
         }
+        let onboardings = self.store().onboardings_between((start, end)).await?;
         Ok(ArchiveSides {
             other_witnesses,
             entropy,
             gateways,
             owners: inputs.owners.clone(),
             config: self.config().clone(),
+            onboardings,
         })
     }
 

@@ -160,7 +160,7 @@ async fn an_audit_reproduces_every_closed_epoch_bit_for_bit_from_a_directory_or_
     assert_eq!(status, 200);
     let pin = hex::encode(entries[1].manifest.archive.unwrap());
     assert_eq!(manifest["manifest"], pin.as_str());
-    assert_eq!(manifest["files"].as_array().unwrap().len(), 7);
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 8);
     let over_http = Source::parse(&format!("http://{addr}"));
     let report = audit(&over_http, &entries, EPOCH + 2).await.unwrap();
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);

@@ -279,6 +279,34 @@ async fn an_owners_hotspots_earn_nothing_for_witnessing_each_other() {
     let recomputed = ledger::journal_digest(journal.iter().map(DcEntry::journal_item));
     assert_eq!(recomputed, pin);
 
+    // The archive the entry pins holds the three onboarding requests, each checked again.
+    let source = oracle::archive::Source::Dir(oracle.archive().unwrap().clone());
+    let makers = oracle::archive::EntropyMakers {
+        keys: vec![oracle.address().0],
+        threshold: 1,
+    };
+    let pinned = hex::encode(entry.manifest.archive.expect("an archive"));
+    let archive = oracle::archive::EpochArchive::load(&source, &pinned, &makers)
+        .await
+        .unwrap();
+    let onboarded: Vec<_> = archive
+        .onboardings
+        .iter()
+        .map(|r| r.pub_key.clone())
+        .collect();
+    let mut expected: Vec<_> = [&beaconer, &sibling, &stranger]
+        .iter()
+        .map(|h| h.key.public_key().to_vec())
+        .collect();
+    let mut sorted = onboarded.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    let audit = oracle::audit::audit(&source, &[entry.clone()], epoch)
+        .await
+        .unwrap();
+    assert!(audit.mismatches.is_empty(), "{:?}", audit.mismatches);
+
     let (addr, _server) = oracle
         .serve_http("127.0.0.1:0".parse().unwrap())
         .await
