@@ -302,7 +302,7 @@ async fn an_owners_hotspots_earn_nothing_for_witnessing_each_other() {
     sorted.sort();
     expected.sort();
     assert_eq!(sorted, expected);
-    let audit = oracle::audit::audit(&source, &[entry.clone()], epoch)
+    let audit = oracle::audit::audit(&source, std::slice::from_ref(&entry), epoch)
         .await
         .unwrap();
     assert!(audit.mismatches.is_empty(), "{:?}", audit.mismatches);
