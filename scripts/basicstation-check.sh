@@ -13,8 +13,9 @@
 # `tc.uri` at the hotspot. It checks that the station is discovered and sends `version`, that it
 # configures its radio from the hotspot's `router_config` without an error, that a LoRaWAN
 # uplink and a beacon-shaped frame the simulated radio hears arrive as `updf` and `propdf`
-# (counted as an uplink; filed as a witness), and that the hotspot's beacon `dnmsg` is
-# transmitted by the simulated radio and confirmed by `dntxed`.
+# (counted as an uplink; filed as a witness), that the hotspot's beacon `dnmsg` is
+# transmitted by the simulated radio and confirmed by `dntxed`, and that the station (its
+# simulated concentrator with a PPS) takes the GPS time of the hotspot's `timesync` answer.
 #
 # Environment: REGION (EU868 or US915, default EU868), PORT (the LNS port, default 1887),
 # HOTSPOT and ORACLE (the binaries; default target/debug/), WORK (the run's directory, default
@@ -103,6 +104,7 @@ cat >"$work/station/station.conf" <<EOF
     "SX1301_conf": {
         "lorawan_public": true,
         "clksrc": 1,
+        "pps": true,
         "device": "spidev",
         "radio_0": { "type": "SX1257", "rssi_offset": -166.0, "tx_enable": true, "tx_notch_freq": 129000,
                      "antenna_gain": 0 },
@@ -151,6 +153,8 @@ check "the beacon-shaped frame witnessed" "$work/metrics.txt" 'hotspot_witnesses
 check "the beacon transmitted by the radio" "$work/sim.jsonl" '"event": "tx"'
 check "dntxed sent by the station" "$work/station.log" "dntxed: "
 check "the beacon confirmed (dntxed)" "$work/metrics.txt" 'hotspot_radio_events\{event="tx_ok"\} [1-9]'
+check "timesync answered" "$work/metrics.txt" 'hotspot_radio_events\{event="timesyncs"\} [1-9]'
+check "the station took the GPS time" "$work/station.log" "Timesync with LNS: gpsOffset="
 check "the beacon counted as sent" "$work/metrics.txt" 'hotspot_beacons_sent_total [1-9]'
 if grep -E '\[[A-Za-z_?]+:(ERRO|CRIT)\]|Unknown field|mandatory fields are missing|Ignoring' \
     "$work/station.log" >"$work/station-errors.txt"; then
