@@ -18,8 +18,11 @@
 # simulated concentrator with a PPS) takes the GPS time of the hotspot's `timesync` answer.
 #
 # Environment: REGION (EU868 or US915, default EU868), PORT (the LNS port, default 1887),
-# HOTSPOT and ORACLE (the binaries; default target/debug/), WORK (the run's directory, default
-# a new one under /tmp, kept for its logs), BEACON_SECS (default 15), TIMEOUT_SECS (default 120).
+# HOTSPOT and ORACLE (the binaries; default $CARGO_TARGET_DIR/debug/, or target/debug/), WORK
+# (the run's directory, default a new one under /tmp, kept for its logs), BEACON_SECS (default
+# 15), TIMEOUT_SECS (default 120). Needs python3 (standard library only) and curl. The hotspot
+# is not onboarded, so the oracle refuses its reports ("unknown_gateway" in its log): the
+# reports are not what this checks.
 set -euo pipefail
 
 checkout=${1:?usage: $0 /path/to/basicstation}
