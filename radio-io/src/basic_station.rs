@@ -13,6 +13,9 @@
 //!   configured router, else the one connected most recently); the transmission counts as sent
 //!   when its `dntxed` comes back, at the power the station sends at
 //!   ([`BasicStationConfig::tx_power_dbm`]).
+//! - `timesync` (sent by a station whose concentrator has a GPS PPS) is answered with the
+//!   host clock's GPS time ([`crate::lns::timesync_answer`]); the host should keep its clock
+//!   synchronised (NTP) for the station to take it.
 //! - Unreadable messages are logged (rate-limited), counted and survived; any number of
 //!   stations may be connected at once.
 
@@ -96,7 +99,9 @@ pub struct BasicStationStats {
     pub uplinks_dropped: u64,
     /// Messages that could not be read, binary messages, and failed handshakes.
     pub bad_messages: u64,
-    /// Messages of other types (`timesync`, ...), ignored.
+    /// `timesync` requests answered.
+    pub timesyncs: u64,
+    /// Messages of other types (`rmtsh`, `dndf`, ...), ignored.
     pub other_messages: u64,
     /// `dnmsg` downlinks sent.
     pub tx_requests: u64,
@@ -311,6 +316,7 @@ impl Backend for BasicStationBackend {
             ),
             ("uplinks_merged", self.held.merged()),
             ("bad_messages", stats.bad_messages),
+            ("timesyncs", stats.timesyncs),
             ("other_messages", stats.other_messages),
             ("tx_requests", stats.tx_requests),
             ("tx_ok", stats.tx_ok),
@@ -486,12 +492,25 @@ fn handle_text(context: &Context, number: u64, router: &str, text: &str) -> Opti
             }
             None
         }
+        StationMessage::Timesync(request) => {
+            context.lock().stats.timesyncs += 1;
+            Some(lns::timesync_answer(&request, unix_us()).to_string())
+        }
         StationMessage::Other(kind) => {
             context.lock().stats.other_messages += 1;
             tracing::debug!(router, kind, "ignoring a station message");
             None
         }
     }
+}
+
+/// The host's clock, microseconds since the Unix epoch (0 if it is set before it).
+fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
 }
 
 /// An uplink of station `number`: checked against the region's band (refusing the station when

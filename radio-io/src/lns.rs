@@ -2,8 +2,8 @@
 //! messages a station sends on its muxs websocket, decoded ([`decode_station`]), its uplinks
 //! turned back into frames ([`reception_from_uplink`]), and what the LNS sends: the discovery
 //! answer ([`router_info_answer`]), `router_config` built from the region's channel plan
-//! ([`router_config`]) and `dnmsg` downlinks ([`dnmsg`]). No I/O: the websocket server is
-//! [`crate::basic_station`].
+//! ([`router_config`]), `dnmsg` downlinks ([`dnmsg`]) and the answer to a station's `timesync`
+//! ([`timesync_answer`]). No I/O: the websocket server is [`crate::basic_station`].
 //!
 //! Station uplinks carry the frame split into fields: `updf` (data frames: `MHdr`, `DevAddr`,
 //! `FCtrl`, `FCnt`, `FOpts`, `FPort`, `FRMPayload`, `MIC`), `jreq`/`rejoin` (`MHdr`, `JoinEui`,
@@ -19,6 +19,12 @@ use serde_json::{json, Value};
 
 /// Longest text message accepted from a station.
 pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// The GPS epoch, 1980-01-06T00:00:00Z, in Unix seconds.
+pub const GPS_EPOCH_UNIX_S: u64 = 315_964_800;
+
+/// Seconds GPS time is ahead of UTC: the leap seconds since the GPS epoch (18 since 2017-01-01).
+pub const GPS_LEAP_SECONDS: u64 = 18;
 
 /// Why a station's message could not be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -107,6 +113,13 @@ pub struct Dntxed {
     pub diid: i64,
 }
 
+/// A station's `timesync` request: its own clock when it sent it, which the answer echoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timesync {
+    /// The station's `txtime` (microseconds of its monotonic clock), as sent.
+    pub txtime: serde_json::Number,
+}
+
 /// A message from a station, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StationMessage {
@@ -116,7 +129,10 @@ pub enum StationMessage {
     Uplink(StationUplink),
     /// `dntxed`.
     Dntxed(Dntxed),
-    /// Any other message type (e.g. `timesync`, `dndf`), by name.
+    /// `timesync`: a station with a GPS PPS asks for GPS time; the LNS answers
+    /// [`timesync_answer`].
+    Timesync(Timesync),
+    /// Any other message type (e.g. `rmtsh`, `dndf`), by name.
     Other(String),
 }
 
@@ -173,6 +189,11 @@ struct PropFields {
 #[derive(Deserialize)]
 struct DntxedFields {
     diid: i64,
+}
+
+#[derive(Deserialize)]
+struct TimesyncFields {
+    txtime: serde_json::Number,
 }
 
 fn fields<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, LnsError> {
@@ -270,6 +291,9 @@ pub fn decode_station(text: &str) -> Result<StationMessage, LnsError> {
         "dntxed" => StationMessage::Dntxed(Dntxed {
             diid: fields::<DntxedFields>(&value)?.diid,
         }),
+        "timesync" => StationMessage::Timesync(Timesync {
+            txtime: fields::<TimesyncFields>(&value)?.txtime,
+        }),
         other => StationMessage::Other(other.chars().take(32).collect()),
     })
 }
@@ -343,6 +367,26 @@ pub fn router_info_answer(request: &str, host: &str) -> (Value, Option<String>) 
             None,
         ),
     }
+}
+
+/// Microseconds since the GPS epoch at `unix_us` (microseconds since the Unix epoch, UTC);
+/// 0 before the GPS epoch.
+pub fn gps_time_us(unix_us: u64) -> u64 {
+    unix_us
+        .saturating_add(GPS_LEAP_SECONDS * 1_000_000)
+        .saturating_sub(GPS_EPOCH_UNIX_S * 1_000_000)
+}
+
+/// The LNS's answer to `request`, handled at `unix_us` (the host's UTC clock, microseconds): the
+/// station's `txtime` echoed with the GPS time (`gpstime`, microseconds). A station whose
+/// concentrator has a PPS pulse sends `timesync` in bursts until an answer lets it label its
+/// PPS with GPS seconds.
+pub fn timesync_answer(request: &Timesync, unix_us: u64) -> Value {
+    json!({
+        "msgtype": "timesync",
+        "txtime": request.txtime,
+        "gpstime": gps_time_us(unix_us),
+    })
 }
 
 /// The power the reference station transmits at in a region unless `max_eirp` lowers it
@@ -535,9 +579,29 @@ mod tests {
             assert!(decode_station(text).is_err(), "{text}");
         }
         assert_eq!(
-            decode_station(r#"{"msgtype":"timesync","txtime":1}"#).unwrap(),
-            StationMessage::Other("timesync".into())
+            decode_station(r#"{"msgtype":"dndf","MHdr":96}"#).unwrap(),
+            StationMessage::Other("dndf".into())
         );
+        assert!(decode_station(r#"{"msgtype":"timesync"}"#).is_err());
+    }
+
+    #[test]
+    fn a_timesync_is_answered_with_gps_time() {
+        // As the reference station sends it: its monotonic microseconds.
+        let StationMessage::Timesync(request) =
+            decode_station(r#"{"msgtype":"timesync","txtime":2359764353}"#).unwrap()
+        else {
+            panic!("a timesync");
+        };
+        // 2017-01-01T00:00:00Z is GPS second 1 167 264 018 (18 leap seconds since 1980).
+        let unix_us = 1_483_228_800_250_000;
+        assert_eq!(gps_time_us(unix_us), 1_167_264_018_250_000);
+        assert_eq!(
+            timesync_answer(&request, unix_us),
+            json!({"msgtype": "timesync", "txtime": 2_359_764_353u64,
+                   "gpstime": 1_167_264_018_250_000u64})
+        );
+        assert_eq!(gps_time_us(0), 0, "before the GPS epoch");
     }
 
     #[test]

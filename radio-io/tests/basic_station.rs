@@ -2,7 +2,9 @@
 //! real websockets on loopback, as Semtech documents it: discovery on `/router-info`, the
 //! `version` message answered with a `router_config` of the region, `updf`/`jreq`/`propdf`
 //! uplinks turned into receptions (one frame from two stations merged), `dnmsg` downlinks
-//! confirmed by `dntxed`, a station off the region's band refused, and garbage survived.
+//! confirmed by `dntxed`, `timesync` answered with GPS time, a station off the region's band
+//! refused, and garbage survived; and the messages the reference station (LoRa Basics Station
+//! 2.0.6, `tests/fixtures/basicstation-2.0.6.jsonl`) sent, replayed.
 
 use futures::{SinkExt, StreamExt};
 use radio::LoraParams;
@@ -30,8 +32,52 @@ fn us915() -> ChannelPlan {
     }
 }
 
+fn eu868() -> ChannelPlan {
+    ChannelPlan {
+        region: "EU868".into(),
+        band_hz: (863_000_000, 870_000_000),
+        channels_hz: vec![
+            868_100_000,
+            868_300_000,
+            868_500_000,
+            867_100_000,
+            867_300_000,
+            867_500_000,
+            867_700_000,
+            867_900_000,
+        ],
+        datarates: (7..=12).rev().map(|sf| (sf, 125_000)).collect(),
+    }
+}
+
+/// What the reference station sent, one message a line, keyed by `msgtype`.
+fn reference_messages() -> Vec<(String, Value)> {
+    include_str!("fixtures/basicstation-2.0.6.jsonl")
+        .lines()
+        .map(|line| {
+            let value: Value = serde_json::from_str(line).expect("a JSON line");
+            (
+                value["msgtype"].as_str().expect("a msgtype").to_string(),
+                value,
+            )
+        })
+        .collect()
+}
+
+fn reference_message(kind: &str) -> Value {
+    reference_messages()
+        .into_iter()
+        .find(|(msgtype, _)| msgtype == kind)
+        .unwrap_or_else(|| panic!("no {kind} in the fixture"))
+        .1
+}
+
 async fn backend(dntxed_timeout: Duration) -> BasicStationBackend {
-    let mut config = BasicStationConfig::new("127.0.0.1:0".parse().unwrap(), us915(), 26.0);
+    backend_in(us915(), dntxed_timeout).await
+}
+
+async fn backend_in(plan: ChannelPlan, dntxed_timeout: Duration) -> BasicStationBackend {
+    let mut config = BasicStationConfig::new("127.0.0.1:0".parse().unwrap(), plan, 26.0);
     config.dntxed_timeout = dntxed_timeout;
     BasicStationBackend::bind(config).await.unwrap()
 }
@@ -259,7 +305,7 @@ async fn a_station_off_the_band_is_refused_and_garbage_is_survived() {
         Message::text(
             r#"{"msgtype":"propdf","FRMPayload":"E0A","DR":1,"Freq":904300000,"upinfo":{"rssi":-1,"snr":1}}"#,
         ),
-        Message::text(r#"{"msgtype":"timesync","txtime":1}"#),
+        Message::text(r#"{"msgtype":"rmtsh","rmtsh":[]}"#),
         Message::binary(vec![0xff; 10]),
     ] {
         us915.send(garbage).await.unwrap();
@@ -320,4 +366,74 @@ async fn a_station_off_the_band_is_refused_and_garbage_is_survived() {
     send(&mut info, json!({"router": "../../etc"})).await;
     let answer = next_json(&mut info).await;
     assert!(answer["error"].is_string(), "{answer}");
+}
+
+#[tokio::test]
+async fn the_reference_stations_messages_are_understood() {
+    let mut backend = backend_in(eu868(), Duration::from_secs(5)).await;
+    let (mut station, config) = connect_station(&backend, "b827:ebff:fe00:1").await;
+    assert_eq!(config["region"], "EU868");
+    send(&mut station, reference_message("version")).await;
+    assert_eq!(next_json(&mut station).await["msgtype"], "router_config");
+
+    // Its uplinks, as the simulated radio heard them: a data frame, a join request and a
+    // beacon-shaped proprietary frame, each rebuilt byte for byte.
+    for (kind, frame, sf) in [
+        ("updf", "40da1b012600070001010244332211", 9),
+        ("jreq", "00080706050403020118171615141312110201ffffffff", 9),
+        (
+            "propdf",
+            &format!("e0{}", hex::encode((1..51).collect::<Vec<u8>>())),
+            12,
+        ),
+    ] {
+        send(&mut station, reference_message(kind)).await;
+        let heard = tokio::time::timeout(Duration::from_secs(5), backend.receive())
+            .await
+            .expect("a reception")
+            .unwrap()
+            .expect("the backend is open");
+        assert_eq!(hex::encode(&heard.frame.payload), frame, "{kind}");
+        assert_eq!(heard.frame.spreading_factor, sf, "{kind}");
+        assert_eq!((heard.frame.rssi_dbm, heard.frame.snr_db), (-50.0, 9.0));
+    }
+
+    // Its timesync (a station with a PPS sends them until answered): txtime echoed, GPS time.
+    let before = radio_io::lns::gps_time_us(unix_us());
+    send(&mut station, reference_message("timesync")).await;
+    let answer = next_json(&mut station).await;
+    assert_eq!(answer["msgtype"], "timesync");
+    assert_eq!(answer["txtime"], 2_359_764_353u64);
+    let gpstime = answer["gpstime"].as_u64().expect("gpstime in microseconds");
+    assert!(
+        (before..=radio_io::lns::gps_time_us(unix_us())).contains(&gpstime),
+        "{answer}"
+    );
+
+    // Its dntxed of downlink 1 confirms the first transmission.
+    let transmission = Transmission {
+        frequency_hz: 868_100_000,
+        params: LoraParams::new(12, 125_000),
+        payload: vec![0xe0; 51],
+        power_dbm: 14.0,
+    };
+    let station_side = async {
+        let dnmsg = next_json(&mut station).await;
+        assert_eq!(
+            (dnmsg["diid"].clone(), dnmsg["RX2DR"].clone()),
+            (json!(1), json!(0))
+        );
+        send(&mut station, reference_message("dntxed")).await;
+    };
+    let (sent, ()) = tokio::join!(backend.transmit(&transmission), station_side);
+    assert_eq!(sent.unwrap().power_dbm, 14.0);
+    assert_eq!(counter(&backend, "bad_messages"), 0);
+    assert_eq!(counter(&backend, "timesyncs"), 1);
+}
+
+fn unix_us() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from(since.as_micros()).unwrap()
 }
