@@ -223,8 +223,8 @@ impl Operator {
     }
 }
 
-/// The operators sharing one stream; on a failing test their logs' tails are printed and
-/// their data directories kept.
+/// The operators sharing one stream, deleted when they are dropped; on a failing test their
+/// logs' tails are printed and their data directories kept.
 struct Operators {
     ops: Vec<Operator>,
     stream: String,
@@ -246,14 +246,24 @@ impl Operators {
             root: Some(root),
         }
     }
+}
 
-    async fn delete_stream(&self) {
-        if let Ok(client) = async_nats::connect(nats_url()).await {
-            let _ = async_nats::jetstream::new(client)
-                .delete_stream(&self.stream)
-                .await;
-        }
-    }
+/// Deletes the stream, with a runtime of its own: [`Drop`] may run inside the test's.
+fn delete_stream(stream: String) {
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Ok(client) = async_nats::connect(nats_url()).await {
+                let _ = async_nats::jetstream::new(client)
+                    .delete_stream(&stream)
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 impl Drop for Operators {
@@ -266,6 +276,12 @@ impl Drop for Operators {
                 eprintln!("data directories kept in {}", root.keep().display());
             }
         }
+        for op in &mut self.ops {
+            if let Some(mut child) = op.process.take() {
+                let _ = child.start_kill();
+            }
+        }
+        delete_stream(self.stream.clone());
     }
 }
 
@@ -437,5 +453,4 @@ async fn three_serve_processes_sign_one_entry_and_a_killed_one_catches_up() {
     for op in &mut net.ops {
         op.kill().await;
     }
-    net.delete_stream().await;
 }
