@@ -68,12 +68,52 @@ struct Insert {
 
 /// Stores the reports of one table with one statement and returns their row ids by report
 /// key. A report already stored (a replay, or the same report twice in `inserts`) is skipped:
-/// `report_key` is unique.
+/// it is left out of the statement, since a sequence spends a value on every row of an
+/// `INSERT`, also one `ON CONFLICT DO NOTHING` skips (and `report_key` is unique).
 async fn insert_reports(
     conn: &mut PgConnection,
     table: ReportKind,
     inserts: &[&Insert],
 ) -> StoreResult<HashMap<Vec<u8>, i64>> {
+    let report_keys: Vec<&[u8]> = inserts.iter().map(|r| r.report_key.as_slice()).collect();
+    let stored: HashSet<Vec<u8>> = sqlx::query_scalar(&format!(
+        "SELECT report_key FROM {} WHERE report_key = ANY($1)",
+        table.table()
+    ))
+    .bind(&report_keys)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let mut offered = HashSet::new();
+    let inserts: Vec<&Insert> = inserts
+        .iter()
+        .copied()
+        .filter(|r| !stored.contains(&r.report_key) && offered.insert(r.report_key.as_slice()))
+        .collect();
+    if !inserts.is_empty() {
+        insert_new_reports(conn, table, &inserts).await?;
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT report_key, id FROM {} WHERE report_key = ANY($1)",
+        table.table()
+    ))
+    .bind(&report_keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut stored = HashMap::with_capacity(rows.len());
+    for row in rows {
+        stored.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    Ok(stored)
+}
+
+/// Inserts reports of one table that are not stored yet, with one statement.
+async fn insert_new_reports(
+    conn: &mut PgConnection,
+    table: ReportKind,
+    inserts: &[&Insert],
+) -> StoreResult<()> {
     let ids: Vec<&str> = inserts.iter().map(|r| r.report_id.as_str()).collect();
     let report_keys: Vec<&[u8]> = inserts.iter().map(|r| r.report_key.as_slice()).collect();
     let keys: Vec<&[u8]> = inserts.iter().map(|r| r.pub_key.as_slice()).collect();
@@ -125,18 +165,7 @@ async fn insert_reports(
             .await?;
         }
     }
-    let rows = sqlx::query(&format!(
-        "SELECT report_key, id FROM {} WHERE report_key = ANY($1)",
-        table.table()
-    ))
-    .bind(&report_keys)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut stored = HashMap::with_capacity(rows.len());
-    for row in rows {
-        stored.insert(row.try_get(0)?, row.try_get(1)?);
-    }
-    Ok(stored)
+    Ok(())
 }
 
 /// Stores `jobs` in one transaction; their row ids in order.

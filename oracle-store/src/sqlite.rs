@@ -174,7 +174,8 @@ fn insert_head(insert: &Insert) -> &'static str {
 
 /// Inserts rows of one kind with multi-row statements; the row ids of the reports inserted, by
 /// report key. A report already stored (a replay, or the same report twice in `inserts`) is
-/// skipped (`report_key` is unique) and not among them.
+/// skipped and not among them: it is left out of the statement (see [`unstored`]), and
+/// `report_key` is unique.
 async fn insert_rows<'a>(
     conn: &mut SqliteConnection,
     inserts: &'a [&'a Insert],
@@ -184,8 +185,15 @@ async fn insert_rows<'a>(
         let Some(first) = chunk.first() else {
             continue;
         };
+        let rows = match first.report() {
+            Some((table, _)) => unstored(conn, table, chunk).await?,
+            None => chunk.to_vec(),
+        };
+        if rows.is_empty() {
+            continue;
+        }
         let mut query = QueryBuilder::<Sqlite>::new(insert_head(first));
-        query.push_values(chunk.iter().copied(), push_row);
+        query.push_values(rows.iter().copied(), push_row);
         if first.report().is_some() {
             query.push(" ON CONFLICT (report_key) DO NOTHING RETURNING report_key, id");
             for row in query.build().fetch_all(&mut *conn).await? {
@@ -196,6 +204,32 @@ async fn insert_rows<'a>(
         }
     }
     Ok(inserted)
+}
+
+/// The reports of `chunk` (all of `table`) not stored yet, each once. A stored one must not
+/// reach the `INSERT` at all: SQLite's AUTOINCREMENT spends a row id on every row of an
+/// `INSERT`, also one `ON CONFLICT DO NOTHING` skips, and operators sharing a report log must
+/// give each report the same row id, also one that replays entries after a crash.
+async fn unstored<'a>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    chunk: &[&'a Insert],
+) -> StoreResult<Vec<&'a Insert>> {
+    let keys: Vec<&[u8]> = chunk
+        .iter()
+        .filter_map(|insert| insert.report().map(|(_, key)| key))
+        .collect();
+    let stored = row_ids(conn, table, &keys).await?;
+    let mut offered = HashSet::new();
+    Ok(chunk
+        .iter()
+        .copied()
+        .filter(|insert| {
+            insert
+                .report()
+                .is_some_and(|(_, key)| !stored.contains_key(key) && offered.insert(key))
+        })
+        .collect())
 }
 
 /// The row ids of the reports of `table` whose report keys are `keys`.

@@ -1,5 +1,6 @@
 //! The explorer's pages and everything they load, embedded in the binary so that they work
-//! offline: the map (`/`, `/map`), a hotspot's page (`/hotspot?address=`), their scripts and
+//! offline: the map (`/`, `/map`), a hotspot's page (`/hotspot?address=`), the reward
+//! ledger's page (`/ledger`: who signed each epoch's entry, who dissented), their scripts and
 //! styles, and the vendored libraries and base map of `static/vendor/dist/` (Leaflet,
 //! topojson-client, uPlot, Natural Earth countries from `world-atlas`; `npm ci && npm run
 //! vendor` in `static/vendor/` copies them there).
@@ -33,6 +34,12 @@ const ASSETS: &[Asset] = &[
         false,
     ),
     (
+        "/ledger",
+        HTML,
+        include_bytes!("../static/ledger.html"),
+        false,
+    ),
+    (
         "/assets/explorer.js",
         JS,
         include_bytes!("../static/explorer.js"),
@@ -48,6 +55,12 @@ const ASSETS: &[Asset] = &[
         "/assets/hotspot.js",
         JS,
         include_bytes!("../static/hotspot.js"),
+        false,
+    ),
+    (
+        "/assets/ledger.js",
+        JS,
+        include_bytes!("../static/ledger.js"),
         false,
     ),
     (

@@ -4,7 +4,8 @@
 //! its close, signs it and publishes the signature into the log ([`proto::EntrySignature`]).
 //! Every operator collects the signatures as it applies them. Once `threshold` operators have
 //! signed the very body it computed itself, it assembles the entry and appends it to its
-//! ledger; a signature over another body is a dissent, logged and kept. Since every operator
+//! ledger; a signature over another body is a dissent, logged and kept (also one applied
+//! after the quorum: the dissenter may have been catching up). Since every operator
 //! closes at the same moment of the log, its own body is known before any signature of that
 //! epoch is applied, also when it catches up after a restart.
 //!
@@ -35,8 +36,18 @@ pub(crate) struct Signing {
     /// Each operator's first signature for each epoch: the entry hash it signed and the
     /// signature.
     seen: BTreeMap<u64, SignedBy>,
-    /// Operators that signed another body than this operator's, per epoch.
-    dissent: BTreeMap<u64, Vec<Address>>,
+    /// Each epoch whose entry this operator assembled: that entry's hash, and the operators
+    /// that signed another body.
+    settled: BTreeMap<u64, Settled>,
+}
+
+/// The outcome of an epoch whose entry was assembled.
+#[derive(Debug)]
+struct Settled {
+    /// The entry's hash: what its signers signed.
+    hash: [u8; 32],
+    /// Operators that signed another body, before or after the quorum.
+    dissent: Vec<Address>,
 }
 
 /// A signature seen in the log for an epoch not yet in the ledger, as the follower stores it.
@@ -159,12 +170,28 @@ impl Oracle {
             );
             return Ok(());
         };
-        self.signing()
+        let mut signing = self.signing();
+        if let Some(settled) = signing.settled.get_mut(&message.epoch) {
+            // After the quorum: only a dissent is news.
+            let operator = Address(operator);
+            if hash != settled.hash && !settled.dissent.contains(&operator) {
+                tracing::warn!(
+                    epoch = message.epoch,
+                    %operator,
+                    "an operator signed another entry after the quorum"
+                );
+                settled.dissent.push(operator);
+                settled.dissent.sort();
+            }
+            return Ok(());
+        }
+        signing
             .seen
             .entry(message.epoch)
             .or_default()
             .entry(Address(operator))
             .or_insert((hash, signature));
+        drop(signing);
         self.append_signed_entries()
     }
 
@@ -174,7 +201,11 @@ impl Oracle {
         let signing = self.signing();
         match signing.bodies.get(&epoch) {
             Some(body) => signatures_for(body, signing.seen.get(&epoch)).1,
-            None => signing.dissent.get(&epoch).cloned().unwrap_or_default(),
+            None => signing
+                .settled
+                .get(&epoch)
+                .map(|s| s.dissent.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -213,7 +244,14 @@ impl Oracle {
                     "operators signed another entry"
                 );
             }
-            signing.dissent.insert(epoch, dissenting);
+            let hash = body.hash();
+            signing.settled.insert(
+                epoch,
+                Settled {
+                    hash,
+                    dissent: dissenting,
+                },
+            );
             signing.bodies.remove(&epoch);
             signing.seen.remove(&epoch);
             drop(signing);

@@ -3,15 +3,18 @@
 //! per-client rate limit; the pages loaded over the DevTools protocol and what a user needs read
 //! back from the DOM: the map's base layer, zoom and scale bar, the hex-resolution switch, a
 //! selected hotspot's witness links drawn as lines, the search; a hotspot page's reward chart
-//! in the token's unit, its invalid reports and flags with the reasons in words; and no console
-//! errors. Screenshots land in `target/explorer-shots/` (`map.png`, `hotspot.png`,
-//! `hotspot-flagged.png`).
+//! in the token's unit, its invalid reports and flags with the reasons in words; the ledger
+//! page with the single oracle's entry, and with an entry three operators sharing a report log
+//! (NATS JetStream, as in `report_log`) closed, two signing it and one dissenting; and no
+//! console errors. Screenshots land in `target/explorer-shots/` (`map.png`, `hotspot.png`,
+//! `hotspot-flagged.png`, `ledger.png`, `ledger-quorum.png`).
 //!
 //! Chromium is `$CHROMIUM` or `/usr/bin/chromium` (Debian's `chromium`, installed by
 //! `scripts/setup.sh --tests`). Without it the test is skipped, except under `CI=true`, where
 //! it fails.
 
 use crate::common::*;
+use crate::report_log::{self, Operators};
 use chromiumoxide::cdp::browser_protocol::log::{EnableParams, EventEntryAdded, LogEntryLevel};
 use chromiumoxide::cdp::js_protocol::runtime::{
     ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
@@ -19,6 +22,8 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::{Browser, BrowserConfig};
 use futures::StreamExt;
+use poc::proto::Region;
+use poc::Keypair;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -245,6 +250,10 @@ async fn the_explorer_pages_show_what_a_user_needs_without_console_errors() {
     let mut shots = vec![check_map(&page, &n, &errors).await];
     shots.push(check_hotspot(&page, &n, &errors).await);
     shots.push(check_flagged(&page, &n, &errors).await);
+    shots.push(check_single_oracle_ledger(&page, &n, &errors).await);
+    let quorum = dissented_quorum().await;
+    shots.push(check_quorum_ledger(&page, &quorum, &errors).await);
+    quorum.0.delete_stream().await;
     eprintln!("screenshots: {shots:?}");
 
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -458,6 +467,133 @@ async fn check_flagged(
     let status = eval_string(page, "document.getElementById('status').textContent").await;
     assert!(status.contains("Flagged"), "{status}");
     screenshot(page, "hotspot-flagged.png").await
+}
+
+/// The ledger page over the single oracle's ledger: its one entry, signed by the oracle.
+async fn check_single_oracle_ledger(
+    page: &chromiumoxide::Page,
+    n: &Network,
+    errors: &Arc<Mutex<Vec<String>>>,
+) -> PathBuf {
+    let entries = n.net.oracle.ledger_entries().unwrap();
+    assert_eq!(entries.len(), 1);
+    open(page, &format!("http://{}/ledger", n.addr), errors).await;
+    let row = ledger_row(page, &entries[0]).await;
+    let oracle = n.net.oracle.address();
+    assert_eq!(row.signers, vec![oracle.to_string()]);
+    assert_eq!(row.signed_by_class, "single-oracle");
+    assert!(
+        row.signed_by
+            .contains(&oracle::names::hotspot_name(&oracle)),
+        "{}",
+        row.signed_by
+    );
+    assert_eq!(row.threshold, "single oracle");
+    assert_eq!(row.dissent, "none");
+    assert!(row.dissenters.is_empty());
+    screenshot(page, "ledger.png").await
+}
+
+/// Three operators on one report log closed an epoch; the third, paying otherwise, signed
+/// another entry. As in `report_log`, the second operator joins after the other two signed,
+/// so the first sees the dissent before its quorum; the first two sign the entry that counts.
+/// The second operator's key is also a hotspot's (asserted after the close), so its name
+/// links to a hotspot page.
+async fn dissented_quorum() -> (Operators, std::net::SocketAddr) {
+    let mut ops = Operators::with_liar(3, Some(2)).await;
+    ops.follow(0);
+    ops.follow(2);
+    report_log::assert_hotspots(&ops, &[0, 2]).await;
+    report_log::round(&ops, 0, &[0, 2]).await;
+    ops.advance(DAY_MS).await;
+    ops.advance(1_000).await;
+    ops.follow(1);
+    ops.caught_up().await;
+    report_log::ledger_of(&ops.oracles[0], 1).await;
+    let operator = Keypair::from_seed(77, 1);
+    let location = u64::from(cell((30.40, -97.60)));
+    let a = assertion(&operator, location, GAIN, Region::Us915, ops.wall.now_ms());
+    ops.oracles[0].assert_location(a).await.unwrap();
+    ops.advance(1_000).await;
+    let (addr, _task) = ops.oracles[0]
+        .serve_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (ops, addr)
+}
+
+/// The ledger page of the first operator: the entry's two signers by name (the one that is a
+/// hotspot linked to its page), "2 of 3", the third operator highlighted as dissenting.
+async fn check_quorum_ledger(
+    page: &chromiumoxide::Page,
+    (ops, addr): &(Operators, std::net::SocketAddr),
+    errors: &Arc<Mutex<Vec<String>>>,
+) -> PathBuf {
+    let entries = ops.oracles[0].ledger_entries().unwrap();
+    assert_eq!(entries.len(), 1);
+    open(page, &format!("http://{addr}/ledger"), errors).await;
+    let row = ledger_row(page, &entries[0]).await;
+    let address = |i: usize| ops.oracles[i].address();
+    let mut signers = row.signers.clone();
+    signers.sort();
+    let mut expected = vec![address(0).to_string(), address(1).to_string()];
+    expected.sort();
+    assert_eq!(signers, expected);
+    assert_eq!(row.signed_by_class, "signer");
+    for i in 0..2 {
+        let name = oracle::names::hotspot_name(&address(i));
+        assert!(row.signed_by.contains(&name), "{name} in {}", row.signed_by);
+    }
+    assert_eq!(row.links, vec![format!("/hotspot?address={}", address(1))]);
+    assert_eq!(row.threshold, "2 of 3 (2 signed)");
+    assert_eq!(row.dissenters, vec![address(2).to_string()]);
+    let liar = oracle::names::hotspot_name(&address(2));
+    assert!(row.dissent.contains(&liar), "{liar} in {}", row.dissent);
+    // Highlighted: the row and, more strongly, the dissenting cell.
+    assert_eq!(row.row_class, "dissented");
+    assert_eq!(row.dissent_background, "rgb(248, 208, 204)");
+    screenshot(page, "ledger-quorum.png").await
+}
+
+/// What the ledger page shows for one entry.
+#[derive(Debug, serde::Deserialize)]
+struct LedgerRow {
+    row_class: String,
+    signers: Vec<String>,
+    signed_by_class: String,
+    signed_by: String,
+    links: Vec<String>,
+    threshold: String,
+    dissenters: Vec<String>,
+    dissent: String,
+    dissent_background: String,
+}
+
+/// Reads the ledger page's row of `entry`, found by its epoch, and checks it shows the
+/// entry's hash.
+async fn ledger_row(page: &chromiumoxide::Page, entry: &ledger::LedgerEntry) -> LedgerRow {
+    let epoch = entry.manifest.epoch;
+    let js = format!(
+        "(() => {{ const r = document.querySelector('#ledger-table tr[data-epoch=\"{epoch}\"]');
+            const c = r.children;
+            const addresses = (cell, kind) => [...cell.querySelectorAll('.operator' + kind)].map(o => o.dataset.address);
+            return JSON.stringify({{
+              hash: c[7].textContent,
+              row_class: r.className,
+              signers: addresses(c[4], ''),
+              signed_by_class: c[4].querySelector('.operator').classList[1],
+              signed_by: c[4].textContent,
+              links: [...c[4].querySelectorAll('a')].map(a => a.getAttribute('href')),
+              threshold: c[5].textContent,
+              dissenters: addresses(c[6], '.dissenter'),
+              dissent: c[6].textContent,
+              dissent_background: getComputedStyle(c[6]).backgroundColor,
+            }}); }})()"
+    );
+    let json = eval_string(page, &js).await;
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["hash"], hex::encode(entry.hash()), "{json}");
+    serde_json::from_value(value).unwrap()
 }
 
 /// An amount in smallest units as the pages write it: IOT with 6 decimals, grouped.

@@ -139,10 +139,22 @@ async fn api_lists_entries_and_serves_claims_that_verify_against_the_root() {
     assert_eq!(entries.len(), 1);
     let root_hex = entries[0]["merkle_root"].as_str().unwrap().to_string();
     let root: [u8; 32] = hex::decode(&root_hex).unwrap().try_into().unwrap();
+    // A single oracle's entry: it alone signed, no operator set; it is named.
+    let oracle = net.oracle.address();
+    assert_eq!(entries[0]["oracle"], oracle.to_string());
+    assert_eq!(entries[0]["threshold"], serde_json::Value::Null);
+    assert_eq!(entries[0]["declared"], serde_json::json!([]));
+    let named = serde_json::json!([{
+        "address": oracle.to_string(),
+        "name": oracle::names::hotspot_name(&oracle),
+        "hotspot": false,
+    }]);
+    assert_eq!(body["operators"], named);
 
     let (status, body) = get(addr, &format!("/api/v1/ledger/{EPOCH}")).await;
     assert_eq!(status, 200);
     assert_eq!(body["share_list"].as_array().unwrap().len(), 3);
+    assert_eq!(body["operators"], named);
 
     let dir = tempfile::tempdir().unwrap();
     for h in &hotspots {

@@ -22,4 +22,5 @@ mod reputation;
 mod rules;
 mod rules_more;
 mod run;
+mod serve_operators;
 mod store_suite;

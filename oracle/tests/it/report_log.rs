@@ -14,16 +14,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-const EPOCH: u64 = START_MS / DAY_MS;
+pub(crate) const EPOCH: u64 = START_MS / DAY_MS;
 
 fn nats_url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
-struct Operators {
-    oracles: Vec<Oracle>,
+pub(crate) struct Operators {
+    pub(crate) oracles: Vec<Oracle>,
     configs: Vec<OracleConfig>,
-    wall: Arc<ManualClock>,
+    pub(crate) wall: Arc<ManualClock>,
     stream: String,
     stops: Vec<Option<watch::Sender<bool>>>,
     _dirs: Vec<tempfile::TempDir>,
@@ -36,7 +36,7 @@ impl Operators {
 
     /// `n` operators; the operator `liar`, if any, pays 1 000 more than the others' rules
     /// (its own copy of the rules, changed).
-    async fn with_liar(n: u64, liar: Option<usize>) -> Self {
+    pub(crate) async fn with_liar(n: u64, liar: Option<usize>) -> Self {
         let keys: Vec<Keypair> = (0..n).map(|i| Keypair::from_seed(77, i)).collect();
         let stream = format!("TEST_REPORT_LOG_{:016x}", rand::random::<u64>());
         let mut config = OracleConfig::open();
@@ -73,7 +73,7 @@ impl Operators {
         }
     }
 
-    fn follow(&mut self, i: usize) {
+    pub(crate) fn follow(&mut self, i: usize) {
         let (stop, stopped) = watch::channel(false);
         let oracle = self.oracles[i].clone();
         tokio::spawn(async move {
@@ -102,7 +102,7 @@ impl Operators {
     }
 
     /// Waits until every following operator has applied the whole log.
-    async fn caught_up(&self) {
+    pub(crate) async fn caught_up(&self) {
         let log = self.oracles[0].report_log().unwrap();
         let last = log.last_seq().await.unwrap();
         for (oracle, stop) in self.oracles.iter().zip(&self.stops) {
@@ -122,13 +122,13 @@ impl Operators {
     /// Moves the operators' clocks on and lets the log's time follow: a tick is published and
     /// every following operator has applied the log up to it, and so everything published
     /// before it.
-    async fn advance(&self, ms: u64) {
+    pub(crate) async fn advance(&self, ms: u64) {
         self.wall.advance(ms);
         self.oracles[0].publish_tick().await.unwrap();
         self.caught_up().await;
     }
 
-    async fn delete_stream(&self) {
+    pub(crate) async fn delete_stream(&self) {
         let client = async_nats::connect(nats_url()).await.unwrap();
         let _ = async_nats::jetstream::new(client)
             .delete_stream(&self.stream)
@@ -153,7 +153,7 @@ async fn open_operator(
 }
 
 /// The operator's ledger, once it holds `entries` entries.
-async fn ledger_of(oracle: &Oracle, entries: usize) -> Vec<ledger::LedgerEntry> {
+pub(crate) async fn ledger_of(oracle: &Oracle, entries: usize) -> Vec<ledger::LedgerEntry> {
     for _ in 0..600 {
         let found = oracle.ledger_entries().unwrap();
         if found.len() >= entries {
@@ -203,7 +203,7 @@ impl<'a> Turns<'a> {
     }
 }
 
-async fn assert_hotspots(ops: &Operators, up: &[usize]) {
+pub(crate) async fn assert_hotspots(ops: &Operators, up: &[usize]) {
     let mut turns = Turns::new(ops, up);
     for h in hotspots() {
         let a = assertion(&h.key, h.location, h.gain, h.region, ops.wall.now_ms());
@@ -214,7 +214,7 @@ async fn assert_hotspots(ops: &Operators, up: &[usize]) {
 
 /// One round of the three hotspots beaconing and witnessing each other, each report sent to
 /// the next of the operators `up`, then six hours on.
-async fn round(ops: &Operators, round: u8, up: &[usize]) {
+pub(crate) async fn round(ops: &Operators, round: u8, up: &[usize]) {
     let mut turns = Turns::new(ops, up);
     let hotspots = hotspots();
     let entropy = shared_entropy(ops, up).await;
@@ -521,5 +521,30 @@ async fn an_operator_restarted_before_the_quorum_keeps_the_signatures_it_saw() {
     let entries = ledger_of(&ops.oracles[1], 1).await;
     assert_eq!(ledger_of(&ops.oracles[0], 1).await, entries);
     assert_eq!(entries[0].quorum.as_ref().unwrap().signatures.len(), 2);
+    ops.delete_stream().await;
+}
+
+#[tokio::test]
+async fn an_operator_that_signs_otherwise_after_the_quorum_is_named_too() {
+    let mut ops = Operators::with_liar(3, Some(2)).await;
+    ops.follow(0);
+    ops.follow(1);
+    assert_hotspots(&ops, &[0, 1]).await;
+    round(&ops, 0, &[0, 1]).await;
+    ops.advance(DAY_MS).await;
+    ops.advance(1_000).await;
+    let entries = ledger_of(&ops.oracles[0], 1).await;
+    assert!(ops.oracles[0].dissenters(EPOCH).is_empty());
+
+    // The liar catches up, closes the epoch to its own shares and signs them: late, but a
+    // dissent all the same, named by both honest operators.
+    ops.follow(2);
+    ops.caught_up().await;
+    ops.advance(1_000).await;
+    let liar = ops.oracles[2].address();
+    assert_eq!(ops.oracles[0].dissenters(EPOCH), vec![liar]);
+    assert_eq!(ops.oracles[1].dissenters(EPOCH), vec![liar]);
+    assert_eq!(ledger_of(&ops.oracles[1], 1).await, entries);
+    assert!(ops.oracles[2].ledger_entries().unwrap().is_empty());
     ops.delete_stream().await;
 }

@@ -127,6 +127,7 @@ suite!(
     oracle_batch_ingest,
     beacon_hearings_split_heard_from_unheard,
     report_log_positions_are_kept_per_stream,
+    replays_spend_no_row_id,
 );
 
 fn key(i: u8) -> [u8; 32] {
@@ -243,6 +244,31 @@ async fn entropy_latest_and_by_data(f: &Fixture) {
     // The same data cannot be published twice.
     assert!(s.put_entropy(&e1).await.is_err());
     assert_eq!(s.table_counts().await.unwrap()["entropy"], 2);
+}
+
+/// A replayed report (an operator applying a log entry again after a crash) is answered with
+/// its stored row, and the next report gets the row id it would have got without the replay:
+/// operators sharing a report log must number every report alike.
+async fn replays_spend_no_row_id(f: &Fixture) {
+    let s = f.open().await;
+    let b1 = beacon(1, b"payload-one", 904_100_000);
+    let b2 = beacon(2, b"payload-two", 905_300_000);
+    let id1 = s.insert_beacon("r1", 5_000, &b1).await.unwrap();
+    assert_eq!(s.insert_beacon("r1", 5_000, &b1).await.unwrap(), id1);
+    assert_eq!(s.insert_beacon("r2", 6_000, &b2).await.unwrap(), id1 + 1);
+    let w1 = witness(3, b"payload-one", 904_100_050);
+    let w2 = witness(4, b"payload-one", 904_099_900);
+    let w3 = witness(5, b"payload-one", 904_100_000);
+    let wid1 = s.insert_witness("w1", 5_500, &w1).await.unwrap();
+    // A batch holding the stored report and a new one twice.
+    let batch = [
+        ("w1".to_string(), &w1),
+        ("w2".to_string(), &w2),
+        ("w2".to_string(), &w2),
+    ];
+    let ids = s.insert_witnesses(5_600, &batch).await.unwrap();
+    assert_eq!(ids, vec![wid1, wid1 + 1, wid1 + 1]);
+    assert_eq!(s.insert_witness("w3", 5_700, &w3).await.unwrap(), wid1 + 2);
 }
 
 async fn reports_round_trip_and_queries(f: &Fixture) {
