@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use oracle::archive::records::{decode_manifest, decode_records, encode_records};
-use oracle::archive::{EpochArchive, Kind};
+use oracle::archive::{EntropyMakers, EpochArchive, Kind};
 use poc::proto::{self, ArchiveFile, ArchiveManifest};
 use poc::Signable;
 use std::collections::HashMap;
@@ -32,8 +32,13 @@ fuzz_target!(|data: &[u8]| {
             (kind.as_str().to_string(), (file, data.to_vec()))
         })
         .collect();
-    if let Ok(archive) = EpochArchive::from_files(ArchiveManifest::default(), &files, &[[0; 32]]) {
+    let makers = EntropyMakers {
+        keys: vec![[0; 32]],
+        threshold: 1,
+    };
+    if let Ok(archive) = EpochArchive::from_files(ArchiveManifest::default(), &files, &makers) {
         assert!(archive.beacons.iter().all(|b| b.report.verify().is_ok()));
         assert!(archive.witnesses.iter().all(|w| w.report.verify().is_ok()));
+        assert!(archive.onboardings.iter().all(|r| r.verify().is_ok()));
     }
 });
