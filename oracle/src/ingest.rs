@@ -170,17 +170,6 @@ fn check_witness_fields(report: &proto::WitnessReport) -> Result<[u8; 32], Inges
     Ok(key)
 }
 
-/// Whether ingest checks the reports' signatures, or they were checked already: by this very
-/// operator, before it published them into the shared report log (it publishes only reports
-/// whose signatures hold, so skipping the check again decides the same).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Signatures {
-    /// Check every signature.
-    Check,
-    /// Checked before: every one holds.
-    Checked,
-}
-
 /// The signature decisions of `reports[i]` for each `i` of `indices`, in order: checked
 /// together, in one chunk per core on the blocking pool when there are enough of them.
 async fn verify_signatures<M: Signable + Send + Sync + 'static>(
@@ -590,7 +579,7 @@ impl Oracle {
     ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
         match self.report_log() {
             Some(log) => self.log_witnesses(log, reports).await,
-            None => self.store_witnesses(reports, Signatures::Check).await,
+            None => self.store_witnesses(reports).await,
         }
     }
 
@@ -676,7 +665,6 @@ impl Oracle {
     pub(crate) async fn store_witnesses(
         &self,
         reports: Vec<proto::WitnessReport>,
-        signatures: Signatures,
     ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
         if reports.len() > MAX_BATCH {
             return Err(IngestError::BatchTooLarge(reports.len()));
@@ -703,10 +691,7 @@ impl Oracle {
         let to_verify: Vec<usize> = (0..reports.len())
             .filter(|&i| decided.get(i).is_some_and(Result::is_ok))
             .collect();
-        let signatures = match signatures {
-            Signatures::Check => verify_signatures(&reports, to_verify.clone()).await?,
-            Signatures::Checked => vec![Ok(()); to_verify.len()],
-        };
+        let signatures = verify_signatures(&reports, to_verify.clone()).await?;
         for (i, signature) in to_verify.into_iter().zip(signatures) {
             if let (Err(e), Some(decision)) = (signature, decided.get_mut(i)) {
                 *decision = Err(bad_signature(e));

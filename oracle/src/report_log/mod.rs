@@ -25,7 +25,7 @@
 //! entry and catches up. An entry signed
 //! by a key that is not one of the configured operators is skipped by every operator alike.
 
-use crate::ingest::{IngestError, Signatures};
+use crate::ingest::IngestError;
 use crate::store::{EntropyRow, LogPosition};
 use crate::{Clock, ManualClock, Oracle, OracleError};
 use async_nats::jetstream::{self, consumer, stream};
@@ -440,16 +440,7 @@ impl Oracle {
     async fn ingest_entry(&self, operator: [u8; 32], body: Body) -> Result<(), OracleError> {
         let outcome = match body {
             Body::Beacon(report) => self.store_beacon(report).await.map(|_| ()),
-            Body::Witnesses(batch) => {
-                let signatures = if operator == self.inner.key.public_key() {
-                    Signatures::Checked
-                } else {
-                    Signatures::Check
-                };
-                self.store_witnesses(batch.reports, signatures)
-                    .await
-                    .map(|_| ())
-            }
+            Body::Witnesses(batch) => self.store_witnesses(batch.reports).await.map(|_| ()),
             Body::Assertion(assertion) => self.store_assertion(assertion).await.map(|_| ()),
             Body::Onboarding(request) => self.store_onboarding(request).await.map(|_| ()),
             Body::Entropy(_) => {
