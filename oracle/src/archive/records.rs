@@ -131,6 +131,18 @@ pub fn encode_records<M: Message>(records: &[M]) -> Vec<u8> {
     out
 }
 
+/// The records of a file from messages already encoded (as received), each length-delimited
+/// as [`encode_records`] writes them, without decoding them again.
+pub fn frame_records(encoded: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded.iter().map(|r| r.len() + 5).sum());
+    for record in encoded {
+        // Writing to a Vec cannot run out of room.
+        let _ = prost::encode_length_delimiter(record.len(), &mut out);
+        out.extend_from_slice(record);
+    }
+    out
+}
+
 /// Splits a file into its records; an error names the byte where it stops making sense.
 pub fn decode_records<M: Message + Default>(mut bytes: &[u8]) -> Result<Vec<M>, String> {
     let total = bytes.len();
@@ -474,17 +486,6 @@ impl ArchiveSides {
                 assertion: g.raw.clone(),
             })
             .collect();
-        let onboardings: Vec<Vec<u8>> = self
-            .onboardings
-            .iter()
-            .map(|raw| {
-                let mut record = Vec::with_capacity(raw.len() + 5);
-                // Writing to a Vec cannot run out of room.
-                let _ = prost::encode_length_delimiter(raw.len(), &mut record);
-                record.extend_from_slice(raw);
-                record
-            })
-            .collect();
         let mut owners: Vec<_> = self.owners.iter().collect();
         owners.sort();
         let bindings: Vec<proto::ArchivedBinding> = owners
@@ -506,8 +507,8 @@ impl ArchiveSides {
             (Kind::Config, encode_records(&config), 1),
             (
                 Kind::Onboardings,
-                onboardings.concat(),
-                n(onboardings.len()),
+                frame_records(&self.onboardings),
+                n(self.onboardings.len()),
             ),
         ])
     }
