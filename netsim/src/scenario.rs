@@ -324,8 +324,12 @@ pub struct ScenarioReport {
     pub attacker_gain: f64,
     /// What the honest hotspots lost: the sum over honest hotspots of what each earned less
     /// than it is owed, the lesser of its earnings in the attack-free run and in the run with
-    /// the attackers' radios honest, over what they are owed.
+    /// the attackers' radios honest, each run cleared of its false flags (a baseline's flag of
+    /// an honest hotspot is no windfall its neighbours are owed), over what they are owed.
     pub honest_loss: f64,
+    /// `honest_loss` with the baselines' earnings as they are, false flags and all (the
+    /// measure of the sweeps before 2026-12-07).
+    pub honest_loss_uncleared: f64,
     /// Honest hotspots' earnings: owed (see `honest_loss`), attack run.
     pub honest_earned: (u64, u64),
     /// Reasons that caught attackers: flags (hotspots × epochs), invalid attacker reports, and
@@ -910,6 +914,76 @@ pub async fn run(
     run_attack(scenario, config, &mut Baselines::default(), data_dir).await
 }
 
+/// What each honest hotspot (by address) is owed: the lesser of its earnings without the
+/// attackers and with their radios honest (a farm's radio run honestly would have given its
+/// neighbours witness rewards that its caught farm does not), each baseline first cleared of
+/// its own false flags ([`cleared_of_false_flags`]).
+fn owed_amounts(
+    honest: &[&str],
+    attack_free: &RunTotals,
+    fair: &RunTotals,
+) -> BTreeMap<String, u64> {
+    let free = cleared_of_false_flags(honest, attack_free, fair);
+    let fair = cleared_of_false_flags(honest, fair, attack_free);
+    honest
+        .iter()
+        .map(|address| {
+            let owed_in = |run: &BTreeMap<&str, u64>| run.get(address).copied().unwrap_or(0);
+            (address.to_string(), owed_in(&free).min(owed_in(&fair)))
+        })
+        .collect()
+}
+
+/// The honest hotspots' earnings in baseline `run` without its false flags. Every hotspot of a
+/// baseline is honest, so a flag there (or coverage left uncorroborated) is a false one: it
+/// pays the hotspot less and leaves its share to the others, a windfall they are not owed (one
+/// such flag used to count as a loss of a few per cent for every other hotspot of the attack
+/// run). A hotspot flagged in `run` but not in `other` is owed what it earned in `other`,
+/// scaled by the two runs' ratio over the hotspots neither flagged; the others' earnings are
+/// reduced in proportion by what that adds. A hotspot flagged in both keeps its earnings.
+fn cleared_of_false_flags<'a>(
+    honest: &[&'a str],
+    run: &RunTotals,
+    other: &RunTotals,
+) -> BTreeMap<&'a str, u64> {
+    let earned = |totals: &RunTotals, address: &str| totals.earned.get(address).copied();
+    let flagged = |totals: &RunTotals, address: &str| totals.flagged.contains_key(address);
+    let (mut in_run, mut in_other) = (0u64, 0u64);
+    for address in honest
+        .iter()
+        .filter(|a| !flagged(run, a) && !flagged(other, a))
+    {
+        in_run += earned(run, address).unwrap_or(0);
+        in_other += earned(other, address).unwrap_or(0);
+    }
+    let ratio = if in_other == 0 {
+        1.0
+    } else {
+        in_run as f64 / in_other as f64
+    };
+    let (mut cleared, mut windfall, mut unflagged) = (BTreeMap::new(), 0.0, 0u64);
+    for &address in honest {
+        let own = earned(run, address).unwrap_or(0);
+        if !flagged(run, address) {
+            unflagged += own;
+        } else if let Some(elsewhere) = earned(other, address).filter(|_| !flagged(other, address))
+        {
+            let estimate = (elsewhere as f64 * ratio).max(own as f64);
+            windfall += estimate - own as f64;
+            cleared.insert(address, estimate.round() as u64);
+            continue;
+        }
+        cleared.insert(address, own);
+    }
+    let kept = 1.0 - (windfall / unflagged.max(1) as f64).min(1.0);
+    for &address in honest.iter().filter(|a| !flagged(run, a)) {
+        if let Some(amount) = cleared.get_mut(address) {
+            *amount = (*amount as f64 * kept).round() as u64;
+        }
+    }
+    cleared
+}
+
 /// What the attack run of `nodes` shows against the attack-free run and the run with the
 /// attackers' radios honest (`fair`); the caller names the scenario, world, seed, attackers
 /// and epochs.
@@ -921,9 +995,16 @@ fn compare(
 ) -> ScenarioReport {
     let mut attacker_earned = 0;
     let (mut honest_before, mut honest_after, mut honest_lost) = (0, 0, 0);
+    let (mut uncleared_before, mut uncleared_lost) = (0, 0);
     let mut caught: BTreeMap<String, u64> = BTreeMap::new();
     let mut honest_flagged: BTreeMap<String, u64> = BTreeMap::new();
     let mut detail = Vec::new();
+    let honest: Vec<&str> = nodes
+        .iter()
+        .filter(|node| !node.behaviour.is_attacker())
+        .map(|node| node.address.as_str())
+        .collect();
+    let owed = owed_amounts(&honest, &attack_free.totals, &fair.totals);
     for node in nodes {
         let earned = attack.earned.get(&node.address).copied().unwrap_or(0);
         let flagged = attack
@@ -953,13 +1034,23 @@ fn compare(
                 rejected,
             });
         } else {
-            // What the hotspot is owed: the lesser of its earnings without the attackers and
-            // with their radios honest (a farm's radio run honestly would have given its
-            // neighbours witness rewards that its caught farm does not).
+            let before = owed.get(node.address.as_str()).copied().unwrap_or(0);
             let earned_in = |run: &Baseline| run.totals.earned.get(&node.address).copied();
-            let before = earned_in(attack_free)
+            tracing::debug!(
+                hotspot = %node.name,
+                attack_free = earned_in(attack_free).unwrap_or(0),
+                radios_honest = earned_in(fair).unwrap_or(0),
+                owed = before,
+                attacked = earned,
+                flagged_attack_free = ?attack_free.totals.flagged.get(&node.address),
+                flagged_radios_honest = ?fair.totals.flagged.get(&node.address),
+                "honest hotspot's earnings"
+            );
+            let uncleared = earned_in(attack_free)
                 .unwrap_or(0)
                 .min(earned_in(fair).unwrap_or(0));
+            uncleared_before += uncleared;
+            uncleared_lost += uncleared.saturating_sub(earned);
             honest_before += before;
             honest_after += earned;
             honest_lost += before.saturating_sub(earned);
@@ -1001,6 +1092,7 @@ fn compare(
         honest_radio_share: fair.radio_share(),
         attacker_gain: (attacker_share - fair.radio_share()).max(0.0),
         honest_loss: honest_lost as f64 / honest_before.max(1) as f64,
+        honest_loss_uncleared: uncleared_lost as f64 / uncleared_before.max(1) as f64,
         honest_earned: (honest_before, honest_after),
         caught,
         honest_flagged,
@@ -1062,4 +1154,59 @@ pub fn markdown(reports: &[ScenarioReport]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn totals(rows: &[(&str, u64, bool)]) -> RunTotals {
+        let mut totals = RunTotals::default();
+        for &(address, earned, flagged) in rows {
+            totals.earned.insert(address.to_string(), earned);
+            if flagged {
+                let flags = totals.flagged.entry(address.to_string()).or_default();
+                flags.insert("misplaced_location".to_string(), 1);
+            }
+        }
+        totals
+    }
+
+    #[test]
+    fn a_baselines_false_flag_is_no_windfall_for_the_others() {
+        let honest = ["a", "b", "c"];
+        // `a` is flagged in the run (its share went to `b` and `c`) but not in the other run.
+        let run = totals(&[("a", 0, true), ("b", 60_000, false), ("c", 40_000, false)]);
+        let other = totals(&[
+            ("a", 30_000, false),
+            ("b", 50_000, false),
+            ("c", 20_000, false),
+        ]);
+        let cleared = cleared_of_false_flags(&honest, &run, &other);
+        // The run pays 100/70 of the other on `b` and `c`: `a` is owed 30 000 of that.
+        assert_eq!(cleared["a"], 42_857);
+        // What it adds comes from `b` and `c` in proportion; the run's total is kept.
+        assert_eq!(cleared["b"], 34_286);
+        assert_eq!(cleared["c"], 22_857);
+        // Without false flags nothing changes.
+        assert_eq!(
+            cleared_of_false_flags(&honest, &other, &run)
+                .values()
+                .sum::<u64>(),
+            100_000
+        );
+        assert_eq!(cleared_of_false_flags(&honest, &other, &run)["b"], 50_000);
+    }
+
+    #[test]
+    fn a_hotspot_flagged_in_both_baselines_keeps_its_earnings() {
+        let honest = ["a", "b"];
+        let run = totals(&[("a", 10_000, true), ("b", 90_000, false)]);
+        let other = totals(&[("a", 0, true), ("b", 100_000, false)]);
+        let cleared = cleared_of_false_flags(&honest, &run, &other);
+        assert_eq!((cleared["a"], cleared["b"]), (10_000, 90_000));
+        // Owed: the lesser of the two cleared baselines, per hotspot.
+        let owed = owed_amounts(&honest, &run, &other);
+        assert_eq!((owed["a"], owed["b"]), (0, 90_000));
+    }
 }

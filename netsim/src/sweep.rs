@@ -81,8 +81,12 @@ pub struct RunRecord {
     /// What the attack gained: `attacker_share` less `honest_radio_share`, or 0.
     #[serde(default)]
     pub attacker_gain: f64,
-    /// What the honest hotspots lost against the attack-free run.
+    /// What the honest hotspots lost (see [`ScenarioReport::honest_loss`]).
     pub honest_loss: f64,
+    /// The same with the baselines not cleared of their false flags (see
+    /// [`ScenarioReport::honest_loss_uncleared`]); absent from logs written before it.
+    #[serde(default)]
+    pub honest_loss_uncleared: Option<f64>,
     /// Reasons that caught attackers, by code.
     pub caught: BTreeMap<String, u64>,
     /// Honest hotspots flagged in the attack run (hotspots × epochs), by code.
@@ -114,6 +118,7 @@ impl RunRecord {
             honest_radio_share: report.honest_radio_share,
             attacker_gain: report.attacker_gain,
             honest_loss: report.honest_loss,
+            honest_loss_uncleared: Some(report.honest_loss_uncleared),
             caught: report.caught.clone(),
             honest_flagged: report.honest_flagged.clone(),
             attack_free_flagged: report.attack_free_flagged,
@@ -135,6 +140,7 @@ impl RunRecord {
             honest_radio_share: 0.0,
             attacker_gain: 0.0,
             honest_loss: 0.0,
+            honest_loss_uncleared: None,
             caught: BTreeMap::new(),
             honest_flagged: BTreeMap::new(),
             attack_free_flagged: 0,
