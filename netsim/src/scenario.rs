@@ -324,8 +324,9 @@ pub struct ScenarioReport {
     pub attacker_gain: f64,
     /// What the honest hotspots lost: the sum over honest hotspots of what each earned less
     /// than it is owed, the lesser of its earnings in the attack-free run and in the run with
-    /// the attackers' radios honest, each run cleared of its false flags (a baseline's flag of
-    /// an honest hotspot is no windfall its neighbours are owed), over what they are owed.
+    /// the attackers' radios honest, each run cleared of the windfall of its false flags (a
+    /// baseline's flag of an honest hotspot leaves its neighbours a share they are not owed),
+    /// over what they are owed.
     pub honest_loss: f64,
     /// `honest_loss` with the baselines' earnings as they are, false flags and all (the
     /// measure of the sweeps before 2026-12-07).
@@ -917,7 +918,7 @@ pub async fn run(
 /// What each honest hotspot (by address) is owed: the lesser of its earnings without the
 /// attackers and with their radios honest (a farm's radio run honestly would have given its
 /// neighbours witness rewards that its caught farm does not), each baseline first cleared of
-/// its own false flags ([`cleared_of_false_flags`]).
+/// the windfall of its false flags ([`cleared_of_false_flags`]).
 fn owed_amounts(
     honest: &[&str],
     attack_free: &RunTotals,
@@ -934,13 +935,15 @@ fn owed_amounts(
         .collect()
 }
 
-/// The honest hotspots' earnings in baseline `run` without its false flags. Every hotspot of a
-/// baseline is honest, so a flag there (or coverage left uncorroborated) is a false one: it
-/// pays the hotspot less and leaves its share to the others, a windfall they are not owed (one
-/// such flag used to count as a loss of a few per cent for every other hotspot of the attack
-/// run). A hotspot flagged in `run` but not in `other` is owed what it earned in `other`,
-/// scaled by the two runs' ratio over the hotspots neither flagged; the others' earnings are
-/// reduced in proportion by what that adds. A hotspot flagged in both keeps its earnings.
+/// The honest hotspots' earnings in baseline `run` without the windfall of its false flags.
+/// Every hotspot of a baseline is honest, so a flag there (or coverage left uncorroborated) is
+/// a false one: it pays the hotspot less and leaves its share to the others, a windfall they
+/// are not owed (one such flag used to count as a loss of a few per cent for every other
+/// hotspot of the attack run). What a hotspot flagged in `run` but not in `other` lost is its
+/// earnings in `other`, scaled by the two runs' ratio over the hotspots neither flagged, less
+/// its earnings in `run`; the others' earnings are reduced in proportion by the sum. The
+/// flagged hotspot keeps its own earnings: a flag that also falls on it without the attack is
+/// not the attack's doing.
 fn cleared_of_false_flags<'a>(
     honest: &[&'a str],
     run: &RunTotals,
@@ -968,10 +971,7 @@ fn cleared_of_false_flags<'a>(
             unflagged += own;
         } else if let Some(elsewhere) = earned(other, address).filter(|_| !flagged(other, address))
         {
-            let estimate = (elsewhere as f64 * ratio).max(own as f64);
-            windfall += estimate - own as f64;
-            cleared.insert(address, estimate.round() as u64);
-            continue;
+            windfall += (elsewhere as f64 * ratio - own as f64).max(0.0);
         }
         cleared.insert(address, own);
     }
@@ -1183,9 +1183,9 @@ mod tests {
             ("c", 20_000, false),
         ]);
         let cleared = cleared_of_false_flags(&honest, &run, &other);
-        // The run pays 100/70 of the other on `b` and `c`: `a` is owed 30 000 of that.
-        assert_eq!(cleared["a"], 42_857);
-        // What it adds comes from `b` and `c` in proportion; the run's total is kept.
+        // The run pays 100/70 of the other on `b` and `c`: `a` lost 42 857, which `b` and
+        // `c` are not owed, in proportion; `a` keeps what it earned.
+        assert_eq!(cleared["a"], 0);
         assert_eq!(cleared["b"], 34_286);
         assert_eq!(cleared["c"], 22_857);
         // Without false flags nothing changes.
