@@ -15,7 +15,8 @@
 
 use crate::error::OracleError;
 use crate::store::{
-    BeaconRow, BeaconVerdict, EntropyRow, GatewayRow, Status, Verdicts, WitnessRow, WitnessVerdict,
+    BeaconRow, BeaconVerdict, EntropyRow, GatewayRow, ReportKind, Status, Verdicts, WitnessRow,
+    WitnessVerdict,
 };
 use crate::Oracle;
 use oracle_core::reason::{BeaconReason, WitnessReason};
@@ -116,6 +117,8 @@ struct Pass {
     touched: BTreeSet<i64>,
     /// Witnesses found valid in this pass (only they can still turn `inconsistent_signal`).
     decided_valid: BTreeSet<i64>,
+    /// The blocks of the report archive this pass decided reports in.
+    archive: crate::archive::Touched,
 }
 
 impl Pass {
@@ -130,6 +133,7 @@ impl Pass {
             summary: VerifySummary::default(),
             touched: BTreeSet::new(),
             decided_valid: BTreeSet::new(),
+            archive: Default::default(),
         }
     }
 
@@ -367,6 +371,11 @@ impl Oracle {
         if !verdicts.is_empty() {
             self.store().write_verdicts(verdicts).await?;
             phases.mark("write_verdicts");
+            // The close writes whatever this leaves out (it checks what the archive covers).
+            if let Err(error) = self.archive_verified(&pass.archive, pass.now_ms).await {
+                tracing::warn!(%error, "archiving the verified reports failed");
+            }
+            phases.mark("archive");
             tracing::info!(
                 beacons = verdicts.beacons.len(),
                 witnesses = verdicts.witnesses.len(),
@@ -421,6 +430,12 @@ impl Oracle {
                 }
             };
             cache.beacon_verdicts.insert(beacon.id, (status, reason));
+            self.touch_block(
+                &mut pass.archive,
+                ReportKind::Beacons,
+                beacon.id,
+                beacon.received_ms,
+            );
             pass.verdicts.beacons.push(BeaconVerdict {
                 id: beacon.id,
                 status,
@@ -459,6 +474,12 @@ impl Oracle {
                         .as_deref(),
                 )),
             };
+            self.touch_block(
+                &mut pass.archive,
+                ReportKind::Witnesses,
+                witness.id,
+                witness.received_ms,
+            );
             pass.record_witness(&witness, beacon, verdict);
         }
         phases.mark("witnesses");
