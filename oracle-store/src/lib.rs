@@ -193,8 +193,6 @@ pub struct BlockCount {
     pub block: i64,
     /// Its reports.
     pub records: u64,
-    /// Those still pending.
-    pub pending: u64,
 }
 
 /// The one field of a stored witness report the epoch close needs: decoding it alone skips
@@ -520,15 +518,21 @@ pub trait EpochStore: Send + Sync + 'static {
         span: (u64, u64),
         ids: (i64, i64),
     ) -> BoxStream<'_, StoreResult<StoredReport>>;
-    /// The reports of `kind` received in `span` whose row id is in `ids`, counted by block of
-    /// `block_rows` row ids (row id divided by `block_rows`), with those still pending; by block.
+    /// The reports of `kind` received in `span`, counted by block of `block_rows` row ids
+    /// (row id divided by `block_rows`), by block.
     fn report_blocks(
         &self,
         kind: ReportKind,
         span: (u64, u64),
-        ids: (i64, i64),
         block_rows: i64,
     ) -> BoxFuture<'_, StoreResult<Vec<BlockCount>>>;
+    /// How many reports of `kind` received in `span` whose row id is in `ids` are pending.
+    fn pending_in(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        ids: (i64, i64),
+    ) -> BoxFuture<'_, StoreResult<u64>>;
     /// How many reports of `kind` were received in `[from_ms, to_ms)`.
     fn report_count(
         &self,

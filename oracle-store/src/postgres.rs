@@ -781,12 +781,18 @@ impl EpochStore for PostgresStore {
         &self,
         kind: ReportKind,
         span: (u64, u64),
-        ids: (i64, i64),
         block_rows: i64,
     ) -> BoxFuture<'_, StoreResult<Vec<BlockCount>>> {
-        Box::pin(shared::report_blocks(
-            &self.pool, kind, span, ids, block_rows,
-        ))
+        Box::pin(shared::report_blocks(&self.pool, kind, span, block_rows))
+    }
+
+    fn pending_in(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        ids: (i64, i64),
+    ) -> BoxFuture<'_, StoreResult<u64>> {
+        Box::pin(shared::pending_in(&self.pool, kind, span, ids))
     }
 
     fn report_count(

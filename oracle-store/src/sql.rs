@@ -250,31 +250,41 @@ macro_rules! shared_sql {
         }
 
         /// See the store trait's method of the same name.
-        pub(super) async fn report_blocks(pool: &sqlx::Pool<$db>, kind: ReportKind, (from_ms, to_ms): (u64, u64), (first, end): (i64, i64), block_rows: i64) -> StoreResult<Vec<BlockCount>> {
+        pub(super) async fn report_blocks(pool: &sqlx::Pool<$db>, kind: ReportKind, (from_ms, to_ms): (u64, u64), block_rows: i64) -> StoreResult<Vec<BlockCount>> {
             let rows = sqlx::query(&format!(
-                "SELECT id / $5 AS block, COUNT(*) AS records,
-                   SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending
-                 FROM {} WHERE id >= $3 AND id < $4 AND received_ms >= $1 AND received_ms < $2
-                 GROUP BY 1 ORDER BY 1",
+                "SELECT id / $3 AS block, COUNT(*) AS records FROM {}
+                 WHERE received_ms >= $1 AND received_ms < $2 GROUP BY 1 ORDER BY 1",
+                kind.table()
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .bind(block_rows.max(1))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(BlockCount {
+                        block: row.try_get("block")?,
+                        records: u(row.try_get("records")?),
+                    })
+                })
+                .collect()
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn pending_in(pool: &sqlx::Pool<$db>, kind: ReportKind, (from_ms, to_ms): (u64, u64), (first, end): (i64, i64)) -> StoreResult<u64> {
+            let row = sqlx::query(&format!(
+                "SELECT COUNT(*) FROM {} WHERE id >= $3 AND id < $4
+                   AND received_ms >= $1 AND received_ms < $2 AND status = 'pending'",
                 kind.table()
             ))
             .bind(i(from_ms))
             .bind(i(to_ms))
             .bind(first)
             .bind(end)
-            .bind(block_rows.max(1))
-            .fetch_all(pool)
+            .fetch_one(pool)
             .await?;
-            rows.iter()
-                .map(|row| {
-                    let pending: Option<i64> = row.try_get("pending")?;
-                    Ok(BlockCount {
-                        block: row.try_get("block")?,
-                        records: u(row.try_get("records")?),
-                        pending: u(pending.unwrap_or(0)),
-                    })
-                })
-                .collect()
+            Ok(u(row.try_get(0)?))
         }
 
         /// See the store trait's method of the same name.

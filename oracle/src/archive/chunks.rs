@@ -96,11 +96,7 @@ impl Oracle {
         for &(kind, epoch, block) in touched {
             let span = crate::epoch::epoch_span(epoch, self.config().epoch_ms);
             let ids = self.block_ids(block);
-            let counts = self
-                .store()
-                .report_blocks(kind, span, ids, self.block_rows())
-                .await?;
-            let pending: u64 = counts.iter().map(|c| c.pending).sum();
+            let pending = self.store().pending_in(kind, span, ids).await?;
             let max_id = match max_ids.get(&kind) {
                 Some(&max_id) => max_id,
                 None => {
@@ -214,7 +210,7 @@ impl Oracle {
         }
         let counts = self
             .store()
-            .report_blocks(kind, span, (0, i64::MAX), self.block_rows())
+            .report_blocks(kind, span, self.block_rows())
             .await?;
         let by_block: HashMap<i64, ArchiveChunk> =
             recorded.into_iter().map(|c| (c.block, c)).collect();

@@ -1242,31 +1242,32 @@ async fn archive_blocks_and_chunks(f: &Fixture) {
     .await
     .unwrap();
     let counts = s
-        .report_blocks(ReportKind::Witnesses, span, (0, i64::MAX), block_rows)
+        .report_blocks(ReportKind::Witnesses, span, block_rows)
         .await
         .unwrap();
     let mut expected: Vec<BlockCount> = Vec::new();
-    for (n, id) in ids.iter().enumerate().take(4) {
-        let block = id / block_rows;
-        let pending = u64::from(n != 1);
+    for id in &ids[..4] {
         match expected.last_mut() {
-            Some(b) if b.block == block => {
-                b.records += 1;
-                b.pending += pending;
-            }
+            Some(b) if b.block == id / block_rows => b.records += 1,
             _ => expected.push(BlockCount {
-                block,
+                block: id / block_rows,
                 records: 1,
-                pending,
             }),
         }
     }
     assert_eq!(counts, expected);
-    let within = s
-        .report_blocks(ReportKind::Witnesses, span, (first, first + 1), block_rows)
-        .await
-        .unwrap();
-    assert_eq!(within.iter().map(|b| b.records).sum::<u64>(), 1);
+    let pending = |ids| s.pending_in(ReportKind::Witnesses, span, ids);
+    assert_eq!(pending((first, first + 1)).await.unwrap(), 1);
+    assert_eq!(
+        pending((first, ids[1] + 1)).await.unwrap(),
+        1,
+        "the second is decided"
+    );
+    assert_eq!(
+        pending((first, i64::MAX)).await.unwrap(),
+        2 + 1,
+        "three pending in the span"
+    );
     assert_eq!(
         s.report_count(ReportKind::Witnesses, 1_000, 2_000)
             .await
