@@ -9,6 +9,8 @@
 //! [`Cache`]), the pure rules of [`oracle_core::rules`] decide (the rule order is written
 //! there, and in `oracle/RULES.md`), then over all valid witnesses of each touched beacon
 //! `inconsistent_signal` ([`signal_outliers`]), and the pass's verdicts are written at once.
+//! Then each block of the report archive that the pass completed is written
+//! ([`crate::archive`]: the epoch's reports archived as they are verified).
 //!
 //! Verification selects nothing: which valid witnesses are paid is decided once, by the epoch
 //! close ([`oracle_core::selection`]), among the witnesses eligible then.
