@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         let again = encode_records(&records);
         assert_eq!(decode_records::<proto::ArchivedReport>(&again), Ok(records));
     }
-    let files: HashMap<String, (ArchiveFile, Vec<u8>)> = Kind::ALL
+    let files: HashMap<String, Vec<(ArchiveFile, Vec<u8>)>> = Kind::ALL
         .iter()
         .map(|kind| {
             let records = decode_records::<proto::ArchivedReport>(data).map_or(0, |r| r.len());
@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
                 records: records as u64,
                 bytes: data.len() as u64,
             };
-            (kind.as_str().to_string(), (file, data.to_vec()))
+            // The beacons and witnesses in two files, as an archive of several lists them.
+            let copies = if kind.several() { 2 } else { 1 };
+            let listed = vec![(file, data.to_vec()); copies];
+            (kind.as_str().to_string(), listed)
         })
         .collect();
     let makers = EntropyMakers {

@@ -220,13 +220,34 @@ impl HttpConfig {
 }
 
 /// Where the oracle writes each closed epoch's report archive (`[archive]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ArchiveConfig {
     /// The archive's directory; unset: `archive/` in the data directory (an oracle over a
     /// store alone, without a data directory, keeps no archive unless this is set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<std::path::PathBuf>,
+    /// Row ids per record file of an epoch's beacons or witnesses: the file of block `b` holds
+    /// the epoch's reports whose row ids divided by this are `b`. Operators sharing a report
+    /// log must use the same value, or their manifests differ.
+    #[serde(skip_serializing_if = "is_default_block_rows")]
+    pub block_rows: u32,
+}
+
+/// Row ids per archive record file unless configured.
+pub const DEFAULT_BLOCK_ROWS: u32 = 1 << 15;
+
+fn is_default_block_rows(rows: &u32) -> bool {
+    *rows == DEFAULT_BLOCK_ROWS
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            block_rows: DEFAULT_BLOCK_ROWS,
+        }
+    }
 }
 
 /// The report log several oracle operators share (`[report_log]`): a NATS JetStream stream
@@ -476,6 +497,9 @@ impl OracleConfig {
         }
         if self.verify_period_ms == 0 {
             return bad("verify_period_ms must be positive");
+        }
+        if self.archive.block_rows == 0 {
+            return bad("archive.block_rows must be positive");
         }
         let token = &self.rewards.token;
         if token.is_empty() || token.len() > 12 || !token.bytes().all(|b| b.is_ascii_alphanumeric())

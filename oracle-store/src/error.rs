@@ -53,4 +53,7 @@ pub enum Corrupt {
     /// A journal entry of an unknown kind.
     #[error("journal kind {0}")]
     JournalKind(String),
+    /// An archive record file of an unknown kind.
+    #[error("archive chunk of kind {0}")]
+    ChunkKind(String),
 }

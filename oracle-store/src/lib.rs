@@ -138,7 +138,7 @@ impl Verdicts {
 }
 
 /// Beacon or witness reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReportKind {
     /// Beacon reports.
     Beacons,
@@ -154,6 +154,45 @@ impl ReportKind {
             ReportKind::Witnesses => "witnesses",
         }
     }
+
+    /// The kind whose table is `table`.
+    pub fn of_table(table: &str) -> Option<Self> {
+        match table {
+            "beacons" => Some(ReportKind::Beacons),
+            "witnesses" => Some(ReportKind::Witnesses),
+            _ => None,
+        }
+    }
+}
+
+/// A record file of the report archive written as reports were verified: the reports of one
+/// kind received in one epoch whose row ids fall in one block (`block` = row id divided by
+/// the block size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveChunk {
+    /// The epoch the reports were received in.
+    pub epoch: u64,
+    /// Beacons or witnesses.
+    pub kind: ReportKind,
+    /// The block of row ids.
+    pub block: i64,
+    /// The file's name: the lower-case hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// How many reports it holds.
+    pub records: u64,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// How many of them were pending when it was written.
+    pub pending: u64,
+}
+
+/// How many reports of an epoch a block of row ids holds ([`EpochStore::report_blocks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockCount {
+    /// The block (row id divided by the block size).
+    pub block: i64,
+    /// Its reports.
+    pub records: u64,
 }
 
 /// The one field of a stored witness report the epoch close needs: decoding it alone skips
@@ -469,15 +508,51 @@ pub trait EpochStore: Send + Sync + 'static {
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'_, StoreResult<BTreeMap<String, u64>>>;
-    /// Every report of `kind` received in `[from_ms, to_ms)`, whatever its status, oldest first
-    /// (then by row id), as stored: what a report archive records. The rows stream, so that an
-    /// epoch of any size is archived in bounded memory.
-    fn stored_reports_between(
+    /// Every report of `kind` received in `span` (`[from_ms, to_ms)`) whose row id is in
+    /// `ids` (`[first, end)`), whatever its status, by row id, as stored: what a record file
+    /// of the report archive holds. The rows stream, so that any number is archived in bounded
+    /// memory.
+    fn stored_reports_in(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        ids: (i64, i64),
+    ) -> BoxStream<'_, StoreResult<StoredReport>>;
+    /// The reports of `kind` received in `span`, counted by block of `block_rows` row ids
+    /// (row id divided by `block_rows`), by block.
+    fn report_blocks(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        block_rows: i64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BlockCount>>>;
+    /// How many reports of `kind` received in `span` whose row id is in `ids` are pending.
+    fn pending_in(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        ids: (i64, i64),
+    ) -> BoxFuture<'_, StoreResult<u64>>;
+    /// How many reports of `kind` were received in `[from_ms, to_ms)`.
+    fn report_count(
         &self,
         kind: ReportKind,
         from_ms: u64,
         to_ms: u64,
-    ) -> BoxStream<'_, StoreResult<StoredReport>>;
+    ) -> BoxFuture<'_, StoreResult<u64>>;
+    /// The greatest row id of `kind` stored, if any.
+    fn max_report_id(&self, kind: ReportKind) -> BoxFuture<'_, StoreResult<Option<i64>>>;
+    /// The archive record files recorded for `epoch`, by kind and block.
+    fn archive_chunks(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Vec<ArchiveChunk>>>;
+    /// Records an archive record file, replacing the one of its epoch, kind and block.
+    fn put_archive_chunk<'a>(&'a self, chunk: &'a ArchiveChunk) -> BoxFuture<'a, StoreResult<()>>;
+    /// Forgets the record file of an epoch, kind and block (its reports changed since).
+    fn delete_archive_chunk(
+        &self,
+        epoch: u64,
+        kind: ReportKind,
+        block: i64,
+    ) -> BoxFuture<'_, StoreResult<()>>;
     /// Every entropy value published in `[from_ms, to_ms)`, oldest first.
     fn entropy_between(
         &self,

@@ -15,9 +15,10 @@
 
 use super::{
     decode_ids, encode_ids, epoch_witness_from_columns, key32, report_key, tally_from_columns,
-    BeaconHearing, BeaconRow, EntropyRow, EpochSummaryRow, EpochWitness, GatewayRow, PaidBeacon,
-    RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow, RewardTotals, Status,
-    StoreResult, StoredReport, Verdicts, VerifierLock, WitnessRow, BEACON_COLS, WITNESS_COLS,
+    ArchiveChunk, BeaconHearing, BeaconRow, BlockCount, EntropyRow, EpochSummaryRow, EpochWitness,
+    GatewayRow, PaidBeacon, RejectionRow, ReportCounts, ReportKind, ReportTally, RewardRow,
+    RewardTotals, Status, StoreResult, StoredReport, Verdicts, VerifierLock, WitnessRow,
+    BEACON_COLS, WITNESS_COLS,
 };
 use crate::group_commit::{GroupCommit, GroupWriter};
 use crate::{Corrupt, StoreError};
@@ -767,13 +768,61 @@ impl EpochStore for PostgresStore {
         Box::pin(shared::beacon_hearings(&self.pool, from_ms, to_ms))
     }
 
-    fn stored_reports_between(
+    fn stored_reports_in(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        ids: (i64, i64),
+    ) -> futures::stream::BoxStream<'_, StoreResult<StoredReport>> {
+        shared::stored_reports_in(&self.pool, kind, span, ids)
+    }
+
+    fn report_blocks(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        block_rows: i64,
+    ) -> BoxFuture<'_, StoreResult<Vec<BlockCount>>> {
+        Box::pin(shared::report_blocks(&self.pool, kind, span, block_rows))
+    }
+
+    fn pending_in(
+        &self,
+        kind: ReportKind,
+        span: (u64, u64),
+        ids: (i64, i64),
+    ) -> BoxFuture<'_, StoreResult<u64>> {
+        Box::pin(shared::pending_in(&self.pool, kind, span, ids))
+    }
+
+    fn report_count(
         &self,
         kind: ReportKind,
         from_ms: u64,
         to_ms: u64,
-    ) -> futures::stream::BoxStream<'_, StoreResult<StoredReport>> {
-        shared::stored_reports_between(&self.pool, kind, from_ms, to_ms)
+    ) -> BoxFuture<'_, StoreResult<u64>> {
+        Box::pin(shared::report_count(&self.pool, kind, from_ms, to_ms))
+    }
+
+    fn max_report_id(&self, kind: ReportKind) -> BoxFuture<'_, StoreResult<Option<i64>>> {
+        Box::pin(shared::max_report_id(&self.pool, kind))
+    }
+
+    fn archive_chunks(&self, epoch: u64) -> BoxFuture<'_, StoreResult<Vec<ArchiveChunk>>> {
+        Box::pin(shared::archive_chunks(&self.pool, epoch))
+    }
+
+    fn put_archive_chunk<'a>(&'a self, chunk: &'a ArchiveChunk) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(shared::put_archive_chunk(&self.pool, chunk))
+    }
+
+    fn delete_archive_chunk(
+        &self,
+        epoch: u64,
+        kind: ReportKind,
+        block: i64,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(shared::delete_archive_chunk(&self.pool, epoch, kind, block))
     }
 
     fn entropy_between(

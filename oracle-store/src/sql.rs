@@ -216,19 +216,23 @@ macro_rules! shared_sql {
         }
 
         /// See the store trait's method of the same name.
-        pub(super) fn stored_reports_between(pool: &sqlx::Pool<$db>, kind: ReportKind, from_ms: u64, to_ms: u64) -> futures::stream::BoxStream<'_, StoreResult<StoredReport>> {
+        pub(super) fn stored_reports_in(pool: &sqlx::Pool<$db>, kind: ReportKind, (from_ms, to_ms): (u64, u64), (first, end): (i64, i64)) -> futures::stream::BoxStream<'_, StoreResult<StoredReport>> {
             use futures::StreamExt;
             let sql = match kind {
                 ReportKind::Beacons => "SELECT id, received_ms, raw, status, reason,
                     CAST(NULL AS BIGINT) AS beacon_id FROM beacons
-                    WHERE received_ms >= $1 AND received_ms < $2 ORDER BY received_ms, id",
+                    WHERE id >= $3 AND id < $4 AND received_ms >= $1 AND received_ms < $2
+                    ORDER BY id",
                 ReportKind::Witnesses => "SELECT id, received_ms, raw, status, reason, beacon_id
                     FROM witnesses
-                    WHERE received_ms >= $1 AND received_ms < $2 ORDER BY received_ms, id",
+                    WHERE id >= $3 AND id < $4 AND received_ms >= $1 AND received_ms < $2
+                    ORDER BY id",
             };
             sqlx::query(sql)
                 .bind(i(from_ms))
                 .bind(i(to_ms))
+                .bind(first)
+                .bind(end)
                 .fetch(pool)
                 .map(|row| {
                     let row = row?;
@@ -243,6 +247,125 @@ macro_rules! shared_sql {
                     })
                 })
                 .boxed()
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn report_blocks(pool: &sqlx::Pool<$db>, kind: ReportKind, (from_ms, to_ms): (u64, u64), block_rows: i64) -> StoreResult<Vec<BlockCount>> {
+            let rows = sqlx::query(&format!(
+                "SELECT id / $3 AS block, COUNT(*) AS records FROM {}
+                 WHERE received_ms >= $1 AND received_ms < $2 GROUP BY 1 ORDER BY 1",
+                kind.table()
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .bind(block_rows.max(1))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(BlockCount {
+                        block: row.try_get("block")?,
+                        records: u(row.try_get("records")?),
+                    })
+                })
+                .collect()
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn pending_in(pool: &sqlx::Pool<$db>, kind: ReportKind, (from_ms, to_ms): (u64, u64), (first, end): (i64, i64)) -> StoreResult<u64> {
+            let row = sqlx::query(&format!(
+                "SELECT COUNT(*) FROM {} WHERE id >= $3 AND id < $4
+                   AND received_ms >= $1 AND received_ms < $2 AND status = 'pending'",
+                kind.table()
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .bind(first)
+            .bind(end)
+            .fetch_one(pool)
+            .await?;
+            Ok(u(row.try_get(0)?))
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn report_count(pool: &sqlx::Pool<$db>, kind: ReportKind, from_ms: u64, to_ms: u64) -> StoreResult<u64> {
+            let row = sqlx::query(&format!(
+                "SELECT COUNT(*) FROM {} WHERE received_ms >= $1 AND received_ms < $2",
+                kind.table()
+            ))
+            .bind(i(from_ms))
+            .bind(i(to_ms))
+            .fetch_one(pool)
+            .await?;
+            Ok(u(row.try_get(0)?))
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn max_report_id(pool: &sqlx::Pool<$db>, kind: ReportKind) -> StoreResult<Option<i64>> {
+            let row = sqlx::query(&format!("SELECT MAX(id) FROM {}", kind.table()))
+                .fetch_one(pool)
+                .await?;
+            Ok(row.try_get(0)?)
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn archive_chunks(pool: &sqlx::Pool<$db>, epoch: u64) -> StoreResult<Vec<ArchiveChunk>> {
+            let rows = sqlx::query(
+                "SELECT kind, block, sha256, records, bytes, pending FROM archive_chunks
+                 WHERE epoch = $1 ORDER BY kind, block",
+            )
+            .bind(i(epoch))
+            .fetch_all(pool)
+            .await?;
+            let mut chunks = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let kind: String = row.try_get("kind")?;
+                let Some(kind) = ReportKind::of_table(&kind) else {
+                    return Err(Corrupt::ChunkKind(kind).into());
+                };
+                chunks.push(ArchiveChunk {
+                    epoch,
+                    kind,
+                    block: row.try_get("block")?,
+                    sha256: row.try_get("sha256")?,
+                    records: u(row.try_get("records")?),
+                    bytes: u(row.try_get("bytes")?),
+                    pending: u(row.try_get("pending")?),
+                });
+            }
+            chunks.sort_by_key(|c| (c.kind, c.block));
+            Ok(chunks)
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn put_archive_chunk(pool: &sqlx::Pool<$db>, chunk: &ArchiveChunk) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO archive_chunks (epoch, kind, block, sha256, records, bytes, pending)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (epoch, kind, block) DO UPDATE SET sha256 = excluded.sha256,
+                   records = excluded.records, bytes = excluded.bytes, pending = excluded.pending",
+            )
+            .bind(i(chunk.epoch))
+            .bind(chunk.kind.table())
+            .bind(chunk.block)
+            .bind(&chunk.sha256)
+            .bind(i(chunk.records))
+            .bind(i(chunk.bytes))
+            .bind(i(chunk.pending))
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        /// See the store trait's method of the same name.
+        pub(super) async fn delete_archive_chunk(pool: &sqlx::Pool<$db>, epoch: u64, kind: ReportKind, block: i64) -> StoreResult<()> {
+            sqlx::query("DELETE FROM archive_chunks WHERE epoch = $1 AND kind = $2 AND block = $3")
+                .bind(i(epoch))
+                .bind(kind.table())
+                .bind(block)
+                .execute(pool)
+                .await?;
+            Ok(())
         }
 
         /// See the store trait's method of the same name.

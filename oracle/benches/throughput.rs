@@ -24,7 +24,8 @@
 //!   then recomputes the epoch from them ([`oracle::audit`]): its time, and that it matches.
 //!
 //! `--reuse NAME` keeps the verified network for the next run: in the SQLite file `NAME.sqlite`
-//! of the working directory, or the PostgreSQL schema `bench_NAME`. A run that finds it
+//! of the working directory, or the PostgreSQL schema `bench_NAME`, with its report archive in
+//! the directory `NAME-sqlite-archive` (or `NAME-postgres-archive`). A run that finds it
 //! already there only closes the epoch again (its stored epochs deleted first), which skips
 //! the minutes of signing, ingesting and verifying the full-size network.
 //!
@@ -449,7 +450,12 @@ async fn epoch_bench(
     let clock = Arc::new(ManualClock::new(START_MS));
     let mut config = OracleConfig::open();
     config.defences.enabled = defences;
-    config.archive.dir = Some(dir.path().join("archive"));
+    // A kept network keeps its archive beside it: the files its verification wrote.
+    let archive = match reuse {
+        Some(name) => std::path::PathBuf::from(format!("{name}-{kind}-archive")),
+        None => dir.path().join("archive"),
+    };
+    config.archive.dir = Some(archive.clone());
     let ledger_path = dir.path().join(ledger::LEDGER_FILE);
     let oracle = Oracle::with_store(
         config,
@@ -475,7 +481,7 @@ async fn epoch_bench(
         report.flagged.len(),
         rewards_digest(&report)
     );
-    audit_bench(kind, &dir.path().join("archive"), &ledger_path, epoch).await;
+    audit_bench(kind, &archive, &ledger_path, epoch).await;
     drop(oracle);
     drop(store);
     if reuse.is_none() {

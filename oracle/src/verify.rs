@@ -9,13 +9,16 @@
 //! [`Cache`]), the pure rules of [`oracle_core::rules`] decide (the rule order is written
 //! there, and in `oracle/RULES.md`), then over all valid witnesses of each touched beacon
 //! `inconsistent_signal` ([`signal_outliers`]), and the pass's verdicts are written at once.
+//! Then each block of the report archive that the pass completed is written
+//! ([`crate::archive`]: the epoch's reports archived as they are verified).
 //!
 //! Verification selects nothing: which valid witnesses are paid is decided once, by the epoch
 //! close ([`oracle_core::selection`]), among the witnesses eligible then.
 
 use crate::error::OracleError;
 use crate::store::{
-    BeaconRow, BeaconVerdict, EntropyRow, GatewayRow, Status, Verdicts, WitnessRow, WitnessVerdict,
+    BeaconRow, BeaconVerdict, EntropyRow, GatewayRow, ReportKind, Status, Verdicts, WitnessRow,
+    WitnessVerdict,
 };
 use crate::Oracle;
 use oracle_core::reason::{BeaconReason, WitnessReason};
@@ -116,6 +119,8 @@ struct Pass {
     touched: BTreeSet<i64>,
     /// Witnesses found valid in this pass (only they can still turn `inconsistent_signal`).
     decided_valid: BTreeSet<i64>,
+    /// The blocks of the report archive this pass decided reports in.
+    archive: crate::archive::Touched,
 }
 
 impl Pass {
@@ -130,6 +135,7 @@ impl Pass {
             summary: VerifySummary::default(),
             touched: BTreeSet::new(),
             decided_valid: BTreeSet::new(),
+            archive: Default::default(),
         }
     }
 
@@ -367,6 +373,11 @@ impl Oracle {
         if !verdicts.is_empty() {
             self.store().write_verdicts(verdicts).await?;
             phases.mark("write_verdicts");
+            // The close writes whatever this leaves out (it checks what the archive covers).
+            if let Err(error) = self.archive_verified(&pass.archive, pass.now_ms).await {
+                tracing::warn!(%error, "archiving the verified reports failed");
+            }
+            phases.mark("archive");
             tracing::info!(
                 beacons = verdicts.beacons.len(),
                 witnesses = verdicts.witnesses.len(),
@@ -421,6 +432,12 @@ impl Oracle {
                 }
             };
             cache.beacon_verdicts.insert(beacon.id, (status, reason));
+            self.touch_block(
+                &mut pass.archive,
+                ReportKind::Beacons,
+                beacon.id,
+                beacon.received_ms,
+            );
             pass.verdicts.beacons.push(BeaconVerdict {
                 id: beacon.id,
                 status,
@@ -459,6 +476,12 @@ impl Oracle {
                         .as_deref(),
                 )),
             };
+            self.touch_block(
+                &mut pass.archive,
+                ReportKind::Witnesses,
+                witness.id,
+                witness.received_ms,
+            );
             pass.record_witness(&witness, beacon, verdict);
         }
         phases.mark("witnesses");

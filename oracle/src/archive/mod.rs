@@ -7,16 +7,21 @@
 //! hash, a pointer for readers who start from an epoch number). The files never change once
 //! written, so the tree can be copied to any file or object store as it is; the layout is in
 //! `oracle/README.md`. [`records`] encodes and decodes the files; [`EpochArchive`] is one
-//! epoch's archive, written by the close ([`Oracle::start_archive`], which streams the epoch's
-//! reports from the store while the close decides, and [`Oracle::finish_archive`]) and read
-//! back, every file and record checked, by the audit ([`crate::audit`]).
+//! epoch's archive: its beacons and witnesses written as they are verified, in files of one
+//! block of row ids each (`chunks`), the rest and the manifest by the close
+//! ([`Oracle::start_archive`], which writes whatever block the verification left uncovered
+//! while the close decides, and [`Oracle::finish_archive`]), read back, every file and record
+//! checked, by the audit ([`crate::audit`]).
 //!
 //! [`Oracle::start_archive`]: crate::Oracle
 //! [`Oracle::finish_archive`]: crate::Oracle
 
+mod chunks;
 pub mod records;
 pub mod routes;
 mod write;
+
+pub(crate) use chunks::Touched;
 
 pub use records::{ArchiveError, EntropyMakers, EpochArchive, Kind, Source};
 
@@ -82,6 +87,11 @@ impl ArchiveDir {
         write_synced(&temp, bytes).map_err(Self::io(&temp))?;
         std::fs::rename(&temp, &path).map_err(Self::io(&path))?;
         Ok(name)
+    }
+
+    /// Whether the file named `name` is stored.
+    pub fn has(&self, name: &str) -> bool {
+        is_file_name(name) && self.root.join(FILES_DIR).join(name).is_file()
     }
 
     /// A file written piece by piece (hashed and written on a thread of its own while the

@@ -65,7 +65,9 @@ pub enum ArchiveError {
     },
 }
 
-/// The kinds of file an epoch's archive has, one file each.
+/// The kinds of file an epoch's archive has: one file each, or for the epoch's beacons and
+/// witnesses one or more ([`Kind::several`]), whose records follow one another in the
+/// manifest's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Every beacon received in the epoch ([`proto::ArchivedReport`]).
@@ -104,6 +106,12 @@ impl Kind {
     /// Whether a manifest may leave the kind out (archives written before it was kept).
     pub fn optional(&self) -> bool {
         matches!(self, Kind::Onboardings)
+    }
+
+    /// Whether a manifest may list several files of the kind (written as the reports are
+    /// verified, one block of row ids each; archives written before have one).
+    pub fn several(&self) -> bool {
+        matches!(self, Kind::Beacons | Kind::Witnesses)
     }
 
     /// The name the manifest gives it.
@@ -163,7 +171,8 @@ pub fn decode_records<M: Message + Default>(mut bytes: &[u8]) -> Result<Vec<M>, 
     Ok(records)
 }
 
-/// Decodes a manifest and checks that it names each kind once, by a well-formed name.
+/// Decodes a manifest and checks that it names each kind once (the beacons and witnesses at
+/// least once), by a well-formed name.
 pub fn decode_manifest(bytes: &[u8]) -> Result<ArchiveManifest, String> {
     let manifest = ArchiveManifest::decode(bytes).map_err(|e| e.to_string())?;
     for kind in Kind::ALL {
@@ -172,7 +181,7 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<ArchiveManifest, String> {
             .iter()
             .filter(|f| f.kind == kind.as_str())
             .count();
-        if named > 1 || (named == 0 && !kind.optional()) {
+        if (named > 1 && !kind.several()) || (named == 0 && !kind.optional()) {
             return Err(format!("names {named} {} files, not 1", kind.as_str()));
         }
     }
@@ -228,9 +237,10 @@ impl Source {
 pub struct EpochArchive {
     /// The manifest.
     pub manifest: ArchiveManifest,
-    /// Every beacon received in the epoch, oldest first.
+    /// Every beacon received in the epoch, as its files list them (by receive time in an
+    /// archive of one file, by row id in one of several).
     pub beacons: Vec<BeaconRow>,
-    /// Every witness received in the epoch, oldest first.
+    /// Every witness received in the epoch, as its files list them.
     pub witnesses: Vec<WitnessRow>,
     /// The valid witnesses of the epoch's valid beacons received outside it.
     pub other_witnesses: Vec<WitnessRow>,
@@ -529,29 +539,35 @@ impl EpochArchive {
             file: manifest_hash.to_string(),
             detail: format!("manifest: {detail}"),
         })?;
-        let mut files = HashMap::new();
+        let mut files: HashMap<String, Vec<(ArchiveFile, Vec<u8>)>> = HashMap::new();
         for file in &manifest.files {
             let bytes = source.fetch(&file.sha256, &file.kind).await?;
-            files.insert(file.kind.clone(), (file.clone(), bytes));
+            files
+                .entry(file.kind.clone())
+                .or_default()
+                .push((file.clone(), bytes));
         }
         Self::from_files(manifest, &files, makers)
     }
 
-    /// The archive from its manifest and its files (by kind, each with its manifest entry),
-    /// every record checked as [`EpochArchive::load`] says; a kind without a file is an error.
+    /// The archive from its manifest and its files (by kind, each with its manifest entry, in
+    /// the manifest's order), every record checked as [`EpochArchive::load`] says; a kind
+    /// without a file is an error.
     pub fn from_files(
         manifest: ArchiveManifest,
-        files: &HashMap<String, (ArchiveFile, Vec<u8>)>,
+        files: &HashMap<String, Vec<(ArchiveFile, Vec<u8>)>>,
         makers: &EntropyMakers,
     ) -> Result<Self, ArchiveError> {
-        let file = |kind: Kind| {
+        let all = |kind: Kind| {
             files
                 .get(kind.as_str())
+                .filter(|listed| !listed.is_empty())
                 .ok_or_else(|| ArchiveError::Missing {
                     file: String::new(),
                     what: kind.as_str().to_string(),
                 })
         };
+        let file = |kind: Kind| all(kind).map(|listed| &listed[0]);
         let (f, b) = file(Kind::Config)?;
         let config = rows(f, b, |c: &proto::ArchivedConfig| {
             OracleConfig::from_toml(&c.toml).map_err(|e| format!("configuration: {e}"))
@@ -561,12 +577,18 @@ impl EpochArchive {
             file: f.sha256.clone(),
             detail: "no configuration".into(),
         })?;
-        let (f, b) = file(Kind::Beacons)?;
-        let beacons = rows(f, b, beacon_of)?;
-        check_signatures(f, beacons.iter().map(|b| &b.report))?;
-        let (f, b) = file(Kind::Witnesses)?;
-        let witnesses = rows(f, b, witness_of)?;
-        check_signatures(f, witnesses.iter().map(|w| &w.report))?;
+        let mut beacons = Vec::new();
+        for (f, b) in all(Kind::Beacons)? {
+            let more = rows(f, b, beacon_of)?;
+            check_signatures(f, more.iter().map(|b| &b.report))?;
+            beacons.extend(more);
+        }
+        let mut witnesses = Vec::new();
+        for (f, b) in all(Kind::Witnesses)? {
+            let more = rows(f, b, witness_of)?;
+            check_signatures(f, more.iter().map(|w| &w.report))?;
+            witnesses.extend(more);
+        }
         let (f, b) = file(Kind::OtherWitnesses)?;
         let other_witnesses = rows(f, b, witness_of)?;
         check_signatures(f, other_witnesses.iter().map(|w| &w.report))?;
@@ -580,7 +602,10 @@ impl EpochArchive {
         })?
         .into_iter()
         .collect();
-        let onboardings = match files.get(Kind::Onboardings.as_str()) {
+        let onboardings = match files
+            .get(Kind::Onboardings.as_str())
+            .and_then(|l| l.first())
+        {
             Some((f, b)) => {
                 let makers = config
                     .identity

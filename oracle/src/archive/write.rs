@@ -1,20 +1,20 @@
-//! Writing an epoch's archive at the close (its reports streamed from the store while the
-//! close decides), and fetching archive files over HTTP.
+//! Completing an epoch's archive at the close (the record files of its reports, written as
+//! they were verified, listed with the files of what else it decided from), and fetching
+//! archive files over HTTP.
 
-use super::records::{stored_record, ArchiveError, ArchiveSides, Kind};
+use super::records::{ArchiveError, ArchiveSides};
 use super::ArchiveDir;
 use crate::error::OracleError;
-use crate::store::{GatewayRow, ReportKind};
+use crate::store::GatewayRow;
 use crate::Oracle;
-use futures::TryStreamExt;
 use oracle_core::epoch::EpochInputs;
 use poc::proto::{ArchiveFile, ArchiveManifest};
 use prost::Message;
 use std::collections::HashSet;
 use tokio::task::JoinHandle;
 
-/// The archive of an epoch's reports being written ([`Oracle::start_archive`]); dropped
-/// unfinished (a close that failed), it stops and leaves no file behind.
+/// The record files of an epoch's reports being gathered ([`Oracle::start_archive`]); dropped
+/// unfinished (a close that failed), it stops and leaves no partial file behind.
 pub(crate) struct StartedArchive(JoinHandle<Result<Vec<ArchiveFile>, OracleError>>);
 
 impl Drop for StartedArchive {
@@ -25,8 +25,6 @@ impl Drop for StartedArchive {
 
 /// Largest archive file fetched over HTTP.
 const MAX_FETCH: usize = 4 << 30;
-/// Bytes of records handed to an archive file's writer at a time.
-const CHUNK_BYTES: usize = 1 << 20;
 
 impl Oracle {
     /// The report archive, when the oracle keeps one.
@@ -34,57 +32,16 @@ impl Oracle {
         self.inner.archive.as_ref()
     }
 
-    /// Starts archiving the reports received in `[start_ms, end_ms)` (the epoch's beacons and
-    /// witnesses with their verdicts, streamed from the store into their files) on a task of
-    /// its own, so that it runs while the close decides; [`Oracle::finish_archive`] completes
-    /// the archive. The verdicts must be final: the close starts it after verifying.
-    pub(crate) fn start_archive(
-        &self,
-        dir: &ArchiveDir,
-        (start_ms, end_ms): (u64, u64),
-    ) -> StartedArchive {
+    /// Starts gathering the record files of the epoch's beacons and witnesses (those written
+    /// as they were verified, and any block they do not cover, [`Oracle::cover_epoch`]) on a
+    /// task of its own, so that whatever is left to write is written while the close decides;
+    /// [`Oracle::finish_archive`] completes the archive. The verdicts must be final: the close
+    /// starts it after verifying.
+    pub(crate) fn start_archive(&self, dir: &ArchiveDir, epoch: u64) -> StartedArchive {
         let (oracle, dir) = (self.clone(), dir.clone());
         StartedArchive(tokio::spawn(async move {
-            let (beacons, witnesses) = futures::try_join!(
-                oracle.archive_stored(&dir, ReportKind::Beacons, (start_ms, end_ms)),
-                oracle.archive_stored(&dir, ReportKind::Witnesses, (start_ms, end_ms)),
-            )?;
-            Ok(vec![beacons, witnesses])
+            oracle.cover_epoch(&dir, epoch).await
         }))
-    }
-
-    /// Streams the stored reports of `table` received in the span into one archive file.
-    async fn archive_stored(
-        &self,
-        dir: &ArchiveDir,
-        table: ReportKind,
-        (start_ms, end_ms): (u64, u64),
-    ) -> Result<ArchiveFile, OracleError> {
-        let kind = match table {
-            ReportKind::Beacons => Kind::Beacons,
-            ReportKind::Witnesses => Kind::Witnesses,
-        };
-        let mut rows = self.store().stored_reports_between(table, start_ms, end_ms);
-        let mut sink = dir.sink()?;
-        let mut chunk = Vec::with_capacity(CHUNK_BYTES);
-        let mut records = 0u64;
-        while let Some(row) = rows.try_next().await? {
-            // Writing to a Vec cannot run out of room.
-            let _ = stored_record(row).encode_length_delimited(&mut chunk);
-            records += 1;
-            if chunk.len() >= CHUNK_BYTES {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BYTES));
-                sink.write(full).await?;
-            }
-        }
-        sink.write(chunk).await?;
-        let (sha256, bytes) = sink.finish().await?;
-        Ok(ArchiveFile {
-            kind: kind.as_str().to_string(),
-            sha256,
-            records,
-            bytes,
-        })
     }
 
     /// Completes the archive [`Oracle::start_archive`] began: the files beside the epoch's

@@ -20,9 +20,10 @@
 //! The close runs as named steps, each timed in the log: `verify` (pending reports),
 //! `read_reports`, `read_gateways`, `defences`, `tallies` ([`Oracle::load_epoch`]), `decide`
 //! ([`oracle_core::epoch::decide`], pure), `archive` (everything it decided from, written to
-//! the report archive, [`crate::archive`]; the epoch's reports stream into it from the store
-//! while the earlier steps run, so this step mostly waits for them), `store` and `ledger` (whose entry pins the
-//! archive's manifest).
+//! the report archive, [`crate::archive`]: the epoch's reports are there already, written as
+//! they were verified, and any block of them the verification left uncovered is written while
+//! the earlier steps run; this step writes the smaller files and the manifest), `store` and
+//! `ledger` (whose entry pins the archive's manifest).
 
 pub use oracle_core::epoch::{EpochReport, HotspotRewardRow};
 
@@ -50,7 +51,7 @@ type ValidReports = (
 );
 
 /// The first and the first-after millisecond of epoch `epoch`.
-fn epoch_span(epoch: u64, epoch_ms: u64) -> (u64, u64) {
+pub(crate) fn epoch_span(epoch: u64, epoch_ms: u64) -> (u64, u64) {
     let start_ms = epoch.saturating_mul(epoch_ms);
     (start_ms, start_ms.saturating_add(epoch_ms))
 }
@@ -126,10 +127,9 @@ impl Oracle {
         let mut phases = PhaseTimes::start();
         self.verify_pending_locked().await?;
         phases.mark("verify");
-        let span = epoch_span(epoch, self.config().epoch_ms);
         let archiving = self
             .archive()
-            .map(|dir| (dir, self.start_archive(dir, span)));
+            .map(|dir| (dir, self.start_archive(dir, epoch)));
         let (inputs, gateways) = self.load_epoch(epoch, &mut phases).await?;
         let DecidedEpoch {
             report, rows, paid, ..

@@ -8,6 +8,7 @@ use ledger::{LedgerEntry, Share};
 use oracle::archive::records::{decode_manifest, decode_records, encode_records};
 use oracle::archive::{ArchiveDir, ArchiveError, Source};
 use oracle::audit::{audit, AuditError, Mismatch};
+use oracle::store::Status;
 use poc::proto::{self, ArchiveManifest};
 use poc::Keypair;
 use prost::Message;
@@ -122,9 +123,18 @@ fn rewritten(
     hex::decode(name).unwrap().try_into().unwrap()
 }
 
+/// A network whose archive writes a record file for every `block_rows` row ids.
+async fn net_with_blocks(block_rows: u32) -> Net {
+    let mut config = oracle::OracleConfig::open();
+    config.archive.block_rows = block_rows;
+    Net::with_config(config).await
+}
+
 #[tokio::test]
 async fn an_audit_reproduces_every_closed_epoch_bit_for_bit_from_a_directory_or_over_http() {
-    let net = Net::new().await;
+    // Small blocks: each epoch's beacons and witnesses in several files, written as they were
+    // verified and (the last of each epoch) by the close.
+    let net = net_with_blocks(16).await;
     city(&net).await;
     let entries = net.oracle.ledger_entries().unwrap();
     assert_eq!(entries.len() as u64, DAYS);
@@ -160,7 +170,11 @@ async fn an_audit_reproduces_every_closed_epoch_bit_for_bit_from_a_directory_or_
     assert_eq!(status, 200);
     let pin = hex::encode(entries[1].manifest.archive.unwrap());
     assert_eq!(manifest["manifest"], pin.as_str());
-    assert_eq!(manifest["files"].as_array().unwrap().len(), 8);
+    let files = manifest["files"].as_array().unwrap();
+    let of_kind = |kind: &str| files.iter().filter(|f| f["kind"] == kind).count();
+    assert!(of_kind("beacons") > 1, "{manifest}");
+    assert!(of_kind("witnesses") > 2, "{manifest}");
+    assert_eq!(files.len(), 6 + of_kind("beacons") + of_kind("witnesses"));
     let over_http = Source::parse(&format!("http://{addr}"));
     let report = audit(&over_http, &entries, EPOCH + 2).await.unwrap();
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
@@ -375,4 +389,114 @@ async fn corrupted_truncated_missing_or_forged_archive_files_are_refused_by_name
     assert!(
         matches!(refused(&source, &unpinned, EPOCH).await.0, AuditError::NoArchive(e) if e == EPOCH)
     );
+}
+
+/// One round: each hotspot beacons once, heard by every other; returns how many reports.
+async fn round(net: &Net, hotspots: &[Hotspot], tag: u8) -> usize {
+    let entropy = net.oracle.publish_entropy().await.unwrap();
+    let mut reports = 0;
+    for (i, beaconer) in hotspots.iter().enumerate() {
+        let beacon = beacon_report(beaconer, &entropy.data, [tag, i as u8, 0, 0]);
+        net.oracle.submit_beacon(beacon.clone()).await.unwrap();
+        net.advance(10);
+        reports += 1;
+        for (j, w) in hotspots.iter().enumerate() {
+            if i != j {
+                net.oracle
+                    .submit_witness(witness_report(w, &beacon, -1000, 20))
+                    .await
+                    .unwrap();
+                reports += 1;
+            }
+        }
+    }
+    reports
+}
+
+#[tokio::test]
+async fn reports_archived_before_a_crash_or_verified_at_the_close_are_all_in_the_archive() {
+    let net = net_with_blocks(8).await;
+    let mut hotspots = Vec::new();
+    for i in 0..5u64 {
+        let at = (
+            AUSTIN.0 + 0.0135 * (i / 3) as f64,
+            AUSTIN.1 + 0.0155 * (i % 3) as f64,
+        );
+        hotspots.push(net.hotspot(i + 1, at).await);
+    }
+    let mut reports = round(&net, &hotspots, 1).await;
+    net.settle().await;
+    reports += round(&net, &hotspots, 2).await;
+    net.settle().await;
+    let store = net.oracle.store();
+    let written = store.archive_chunks(EPOCH).await.unwrap();
+    assert!(written.len() >= 4, "{written:?}");
+    assert!(written.iter().all(|c| c.pending == 0 && c.records > 0));
+
+    // A crash between verification passes' commits and their files being recorded.
+    for c in &written {
+        store
+            .delete_archive_chunk(c.epoch, c.kind, c.block)
+            .await
+            .unwrap();
+    }
+    // Reports received just before the epoch's end: still pending, verified by the close.
+    net.clock.set((EPOCH + 1) * DAY_MS - 60_000);
+    reports += round(&net, &hotspots, 3).await;
+    net.clock.set((EPOCH + 1) * DAY_MS + 180_000);
+    net.oracle.close_epoch(EPOCH).await.unwrap();
+
+    let entries = net.oracle.ledger_entries().unwrap();
+    let dir = archive_of(&net);
+    let report = audit(&Source::Dir(dir.clone()), &entries, EPOCH)
+        .await
+        .unwrap();
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_eq!(
+        report.reports, reports,
+        "every report of the epoch is archived"
+    );
+    assert!(report.shares > 0);
+    let manifest = decode_manifest(
+        &dir.read(&dir.epoch_manifest(EPOCH).unwrap().unwrap())
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let listed: Vec<&str> = manifest.files.iter().map(|f| f.sha256.as_str()).collect();
+    for c in &written {
+        assert!(
+            listed.contains(&c.sha256.as_str()),
+            "block {} of the {} written again byte for byte",
+            c.block,
+            c.kind.table()
+        );
+    }
+    let recorded = store.archive_chunks(EPOCH).await.unwrap();
+    assert!(recorded.len() > written.len());
+    assert!(recorded.iter().all(|c| c.pending == 0));
+    let archive = oracle::archive::EpochArchive::load(
+        &Source::Dir(dir),
+        &hex::encode(entries[0].manifest.archive.unwrap()),
+        &oracle::archive::EntropyMakers {
+            keys: vec![oracle_key(&net).public_key()],
+            threshold: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let late = (EPOCH + 1) * DAY_MS - 60_000;
+    let decided = |s: &Status| *s != Status::Pending;
+    assert!(
+        archive
+            .beacons
+            .iter()
+            .filter(|b| b.received_ms >= late)
+            .count()
+            == hotspots.len()
+    );
+    assert!(archive.beacons.iter().all(|b| decided(&b.status)));
+    assert!(archive.witnesses.iter().all(|w| decided(&w.status)));
+    let ids: Vec<i64> = archive.witnesses.iter().map(|w| w.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "by row id, each once");
 }

@@ -55,6 +55,8 @@ impl Operators {
             let dir = tempfile::tempdir().unwrap();
             let mut config = config.clone();
             config.archive.dir = Some(dir.path().join("archive"));
+            // Small blocks: an epoch's reports in several record files.
+            config.archive.block_rows = 4;
             if liar == Some(i) {
                 config.rewards.emission += 1_000;
             }
@@ -331,12 +333,43 @@ async fn operators_applying_one_log_close_the_same_epoch() {
     assert_eq!(stats["report_log"]["applied_seq"], behind.seq);
     assert!(stats["report_log"]["behind"].as_u64().unwrap() > 0);
 
+    // Its archive's record files of the first round, as after a crash before they were
+    // recorded: it writes them at its close, where the others wrote them as they verified.
+    let store = ops.oracles[2].store();
+    let written = store.archive_chunks(EPOCH).await.unwrap();
+    assert!(!written.is_empty());
+    for c in &written {
+        store
+            .delete_archive_chunk(c.epoch, c.kind, c.block)
+            .await
+            .unwrap();
+    }
     // Back up, it catches up from the log to the same report and position.
     ops.follow(2);
     ops.caught_up().await;
     assert_eq!(closed_report(&ops.oracles[2]).await, first);
     assert_eq!(ledger_of(&ops.oracles[2], 1).await, entries);
     assert!(ops.oracles.iter().all(|o| o.dissenters(EPOCH).is_empty()));
+    // The same archive, byte for byte: the same manifest, listing several files of a kind.
+    let manifests: Vec<String> = ops
+        .oracles
+        .iter()
+        .map(|o| o.archive().unwrap().epoch_manifest(EPOCH).unwrap().unwrap())
+        .collect();
+    assert!(
+        manifests.iter().all(|m| *m == manifests[0]),
+        "{manifests:?}"
+    );
+    assert_eq!(
+        hex::encode(entries[0].manifest.archive.unwrap()),
+        manifests[0]
+    );
+    let dir = ops.oracles[2].archive().unwrap();
+    let manifest =
+        oracle::archive::records::decode_manifest(&dir.read(&manifests[0]).unwrap().unwrap())
+            .unwrap();
+    let witness_files = manifest.files.iter().filter(|f| f.kind == "witnesses");
+    assert!(witness_files.count() > 1);
     // Its own signature, published while it caught up, is applied by all too.
     ops.advance(1_000).await;
     assert_eq!(

@@ -5,9 +5,11 @@
 //! Without `DATABASE_URL` the PostgreSQL half is skipped with a note, unless `CI` is set, in
 //! which case it fails.
 
+use futures::TryStreamExt;
 use oracle::store::{
-    BeaconVerdict, EntropyRow, GatewayRow, PaidBeacon, PostgresStore, RejectionRow, ReportKind,
-    ReportTally, RewardRow, SqliteStore, Status, Store, Verdicts, WitnessVerdict,
+    ArchiveChunk, BeaconVerdict, BlockCount, EntropyRow, GatewayRow, PaidBeacon, PostgresStore,
+    RejectionRow, ReportKind, ReportTally, RewardRow, SqliteStore, Status, Store, Verdicts,
+    WitnessVerdict,
 };
 use poc::proto;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -128,6 +130,7 @@ suite!(
     beacon_hearings_split_heard_from_unheard,
     report_log_positions_are_kept_per_stream,
     replays_spend_no_row_id,
+    archive_blocks_and_chunks,
 );
 
 fn key(i: u8) -> [u8; 32] {
@@ -1211,4 +1214,122 @@ async fn oracle_batch_ingest(f: &Fixture) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn archive_blocks_and_chunks(f: &Fixture) {
+    let s = f.open().await;
+    assert_eq!(s.max_report_id(ReportKind::Witnesses).await.unwrap(), None);
+    let mut ids = Vec::new();
+    for n in 0..7u64 {
+        // Two in the span [1 000, 2 000), the others after it.
+        let at = if n < 4 { 1_000 + n * 200 } else { 2_500 };
+        let w = witness(n as u8 + 1, b"payload", 904_100_000);
+        ids.push(s.insert_witness(&format!("w{n}"), at, &w).await.unwrap());
+    }
+    let span = (1_000, 2_000);
+    let first = ids[0];
+    let block_rows = 2;
+    s.write_verdicts(&Verdicts {
+        now_ms: 3_000,
+        beacons: Vec::new(),
+        witnesses: vec![WitnessVerdict {
+            id: ids[1],
+            status: Status::Invalid,
+            reason: Some("orphan"),
+            beacon_id: None,
+        }],
+    })
+    .await
+    .unwrap();
+    let counts = s
+        .report_blocks(ReportKind::Witnesses, span, block_rows)
+        .await
+        .unwrap();
+    let mut expected: Vec<BlockCount> = Vec::new();
+    for id in &ids[..4] {
+        match expected.last_mut() {
+            Some(b) if b.block == id / block_rows => b.records += 1,
+            _ => expected.push(BlockCount {
+                block: id / block_rows,
+                records: 1,
+            }),
+        }
+    }
+    assert_eq!(counts, expected);
+    let pending = |ids| s.pending_in(ReportKind::Witnesses, span, ids);
+    assert_eq!(pending((first, first + 1)).await.unwrap(), 1);
+    assert_eq!(
+        pending((first, ids[1] + 1)).await.unwrap(),
+        1,
+        "the second is decided"
+    );
+    assert_eq!(
+        pending((first, i64::MAX)).await.unwrap(),
+        2 + 1,
+        "three pending in the span"
+    );
+    assert_eq!(
+        s.report_count(ReportKind::Witnesses, 1_000, 2_000)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        s.report_count(ReportKind::Beacons, 1_000, 2_000)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.max_report_id(ReportKind::Witnesses).await.unwrap(),
+        ids.last().copied()
+    );
+    let stored: Vec<_> = s
+        .stored_reports_in(ReportKind::Witnesses, span, (ids[1], ids[3]))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[2]]
+    );
+    assert_eq!(stored[0].status, Status::Invalid);
+    assert_eq!(stored[0].reason.as_deref(), Some("orphan"));
+    assert_eq!(stored[1].received_ms, 1_400);
+
+    let chunk = |kind, block, records| ArchiveChunk {
+        epoch: 9,
+        kind,
+        block,
+        sha256: format!("{block:064x}"),
+        records,
+        bytes: 10 * records,
+        pending: 0,
+    };
+    s.put_archive_chunk(&chunk(ReportKind::Witnesses, 3, 2))
+        .await
+        .unwrap();
+    s.put_archive_chunk(&chunk(ReportKind::Witnesses, 1, 2))
+        .await
+        .unwrap();
+    s.put_archive_chunk(&chunk(ReportKind::Beacons, 5, 1))
+        .await
+        .unwrap();
+    // A block written again replaces its record.
+    s.put_archive_chunk(&chunk(ReportKind::Witnesses, 3, 4))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.archive_chunks(9).await.unwrap(),
+        vec![
+            chunk(ReportKind::Beacons, 5, 1),
+            chunk(ReportKind::Witnesses, 1, 2),
+            chunk(ReportKind::Witnesses, 3, 4),
+        ]
+    );
+    s.delete_archive_chunk(9, ReportKind::Witnesses, 1)
+        .await
+        .unwrap();
+    assert_eq!(s.archive_chunks(9).await.unwrap().len(), 2);
+    assert!(s.archive_chunks(8).await.unwrap().is_empty());
 }

@@ -1,0 +1,14 @@
+-- The report archive's record files written as reports are verified: one per epoch, kind
+-- ('beacons' or 'witnesses') and block of row ids (`block` = row id / the block size), holding
+-- the epoch's reports of that kind whose row ids fall in the block, with how many of them were
+-- still pending when it was written.
+CREATE TABLE archive_chunks (
+    epoch    BIGINT NOT NULL,
+    kind     TEXT NOT NULL,
+    block    BIGINT NOT NULL,
+    sha256   TEXT NOT NULL,
+    records  BIGINT NOT NULL,
+    bytes    BIGINT NOT NULL,
+    pending  BIGINT NOT NULL,
+    PRIMARY KEY (epoch, kind, block)
+);
