@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::space::{self, Buckets, Point};
+
 use h3o::{CellIndex, Resolution};
 
 /// Density parameters of one H3 resolution.
@@ -57,28 +59,27 @@ pub fn hip104_levels() -> Vec<DensityLevel> {
     ]
 }
 
-/// Clipped and unclipped counts of the cells of one level.
+/// Clipped and unclipped counts of the cells of one level. A count is a sum of weights: each
+/// hotspot weighs 1 in the hexes' own scaling, less where it shares its place by distance.
 #[derive(Debug, Default)]
 struct LevelCounts {
-    unclipped: BTreeMap<CellIndex, u64>,
-    clipped: BTreeMap<CellIndex, u64>,
+    unclipped: BTreeMap<CellIndex, f64>,
+    clipped: BTreeMap<CellIndex, f64>,
 }
 
 impl LevelCounts {
     /// `clipped / unclipped` of `cell`; 1 for a cell not counted or counted as empty.
     fn ratio(&self, cell: CellIndex) -> f64 {
         match (self.unclipped.get(&cell), self.clipped.get(&cell)) {
-            (Some(&unclipped), Some(&clipped)) if unclipped > 0 => {
-                clipped as f64 / unclipped as f64
-            }
+            (Some(&unclipped), Some(&clipped)) if unclipped > 0.0 => clipped / unclipped,
             _ => 1.0,
         }
     }
 }
 
 /// Clips the unclipped counts of one level.
-fn clip(level: &DensityLevel, unclipped: BTreeMap<CellIndex, u64>) -> LevelCounts {
-    let target = u64::from(level.target);
+fn clip(level: &DensityLevel, unclipped: BTreeMap<CellIndex, f64>) -> LevelCounts {
+    let target = f64::from(level.target);
     let clipped = unclipped
         .iter()
         .map(|(&cell, &count)| {
@@ -87,10 +88,85 @@ fn clip(level: &DensityLevel, unclipped: BTreeMap<CellIndex, u64>) -> LevelCount
                 .into_iter()
                 .filter(|c| unclipped.get(c).is_some_and(|&n| n >= target))
                 .count() as u64;
-            (cell, count.min(level.limit(occupied)))
+            (cell, count.min(level.limit(occupied) as f64))
         })
         .collect();
     LevelCounts { unclipped, clipped }
+}
+
+/// `levels` finest first, one per resolution (the first listed of equal resolutions).
+fn finest_first(levels: &[DensityLevel]) -> Vec<DensityLevel> {
+    let mut levels: Vec<DensityLevel> = levels.to_vec();
+    // Stable sort: the first listed of equal resolutions comes first and is kept.
+    levels.sort_by_key(|level| std::cmp::Reverse(level.resolution));
+    levels.dedup_by(|later, earlier| later.resolution == earlier.resolution);
+    levels
+}
+
+/// The hierarchical clipping of `levels` (finest first) over hotspots of the given weights:
+/// each hotspot's product of `clipped / unclipped` of its ancestors, in input order; 0 for a
+/// hotspot whose cell is coarser than the finest level.
+fn clipped_ratios(cells: &[CellIndex], weights: &[f64], levels: &[DensityLevel]) -> Vec<f64> {
+    // Each hotspot's ancestors, finest level first; `None` when it cannot be placed.
+    let ancestors: Vec<Option<Vec<CellIndex>>> = cells
+        .iter()
+        .map(|cell| {
+            levels
+                .iter()
+                .map(|level| cell.parent(level.resolution))
+                .collect()
+        })
+        .collect();
+
+    let mut counts: Vec<LevelCounts> = Vec::with_capacity(levels.len());
+    for (i, level) in levels.iter().enumerate() {
+        let mut unclipped: BTreeMap<CellIndex, f64> = BTreeMap::new();
+        match counts.last() {
+            None => {
+                // Summed in one order whatever the input's, so that the sums are the same.
+                let mut weighted: Vec<(CellIndex, f64)> = ancestors
+                    .iter()
+                    .zip(weights)
+                    .filter_map(|(cells, &weight)| Some((cells.as_ref()?[i], weight)))
+                    .collect();
+                weighted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+                for (cell, weight) in weighted {
+                    *unclipped.entry(cell).or_default() += weight;
+                }
+            }
+            Some(finer) => {
+                for (&child, &count) in &finer.clipped {
+                    if let Some(parent) = child.parent(level.resolution) {
+                        *unclipped.entry(parent).or_default() += count;
+                    }
+                }
+            }
+        }
+        counts.push(clip(level, unclipped));
+    }
+
+    ancestors
+        .iter()
+        .map(|cells| match cells {
+            None => 0.0,
+            Some(cells) => cells
+                .iter()
+                .zip(&counts)
+                .fold(1.0, |scale, (&cell, level)| scale * level.ratio(cell)),
+        })
+        .collect()
+}
+
+/// One scale per key: the smallest of a key listed more than once.
+fn by_key<K: Ord + Clone>(hotspots: &[(K, CellIndex)], scales: Vec<f64>) -> BTreeMap<K, f64> {
+    let mut by_key: BTreeMap<K, f64> = BTreeMap::new();
+    for ((key, _), scale) in hotspots.iter().zip(scales) {
+        by_key
+            .entry(key.clone())
+            .and_modify(|s| *s = s.min(scale))
+            .or_insert(scale);
+    }
+    by_key
 }
 
 /// The HIP-17 density scale of each hotspot, given its asserted cell.
@@ -105,58 +181,95 @@ pub fn density_scales<K: Ord + Clone>(
     hotspots: &[(K, CellIndex)],
     levels: &[DensityLevel],
 ) -> BTreeMap<K, f64> {
-    let mut levels: Vec<DensityLevel> = levels.to_vec();
-    // Stable sort: the first listed of equal resolutions comes first and is kept.
-    levels.sort_by_key(|level| std::cmp::Reverse(level.resolution));
-    levels.dedup_by(|later, earlier| later.resolution == earlier.resolution);
+    let cells: Vec<CellIndex> = hotspots.iter().map(|(_, cell)| *cell).collect();
+    let weights = vec![1.0; cells.len()];
+    by_key(
+        hotspots,
+        clipped_ratios(&cells, &weights, &finest_first(levels)),
+    )
+}
 
-    // Each hotspot's ancestors, finest level first; `None` when it cannot be placed.
-    let ancestors: Vec<Option<Vec<CellIndex>>> = hotspots
-        .iter()
-        .map(|(_, cell)| {
-            levels
-                .iter()
-                .map(|level| cell.parent(level.resolution))
-                .collect()
-        })
+/// The finest resolution a hotspot's cell must have to be placed by [`shared_density_scales`]
+/// (that of HIP-104's finest level).
+pub const SHARING_RESOLUTION: Resolution = Resolution::Ten;
+
+/// Density scales with a hotspot's own place shared by distance instead of by small hexes.
+///
+/// HIP-104's resolution-8 to 10 levels (a few hundred metres and less) let one hotspot alone
+/// in its hex earn a whole share and two in one hex half each, so moving an asserted location
+/// a few hundred metres across a hex edge doubles or halves a share: finer than any location
+/// check can verify. Here each hotspot instead weighs `1 / crowd`, where its crowd sums, over
+/// every placed hotspot within `radius_m` (itself included), `1 − distance / radius_m`: a
+/// share that changes by at most `moved / radius_m` per neighbour when a hotspot moves. The
+/// weights then go through `coarse` (HIP-104's resolutions 4 to 7) as the hexes' counts do,
+/// and a hotspot's scale is its weight times its clipping ratios. A cone of radius
+/// √(3 · area / π) ≈ 840 m covers the area of a resolution-8 hex (0.74 km²), so on evenly
+/// spread hotspots the two rules crowd alike. Cells coarser than [`SHARING_RESOLUTION`] get 0;
+/// a key listed more than once gets the smallest of its scales.
+pub fn shared_density_scales<K: Ord + Clone>(
+    hotspots: &[(K, CellIndex)],
+    coarse: &[DensityLevel],
+    radius_m: f64,
+) -> BTreeMap<K, f64> {
+    let cells: Vec<CellIndex> = hotspots.iter().map(|(_, cell)| *cell).collect();
+    let weights: Vec<f64> = crowds(&cells, radius_m)
+        .into_iter()
+        .map(|crowd| crowd.map_or(0.0, |crowd| 1.0 / crowd))
         .collect();
+    let ratios = clipped_ratios(&cells, &weights, &finest_first(coarse));
+    let scales = weights.iter().zip(ratios).map(|(w, r)| w * r).collect();
+    by_key(hotspots, scales)
+}
 
-    let mut counts: Vec<LevelCounts> = Vec::with_capacity(levels.len());
-    for (i, level) in levels.iter().enumerate() {
-        let mut unclipped: BTreeMap<CellIndex, u64> = BTreeMap::new();
-        match counts.last() {
-            None => {
-                for cells in ancestors.iter().flatten() {
-                    *unclipped.entry(cells[i]).or_default() += 1;
-                }
-            }
-            Some(finer) => {
-                for (&child, &count) in &finer.clipped {
-                    if let Some(parent) = child.parent(level.resolution) {
-                        let entry = unclipped.entry(parent).or_default();
-                        *entry = entry.saturating_add(count);
-                    }
-                }
-            }
-        }
-        counts.push(clip(level, unclipped));
-    }
+/// Each placed hotspot's crowd: `Σ max(0, 1 − d / radius_m)` over the placed hotspots, itself
+/// included (so at least 1), with `d` the chord between cell centres (within a millimetre of
+/// the great-circle distance at these ranges); `None` for a cell coarser than
+/// [`SHARING_RESOLUTION`]. Each crowd is summed in one order whatever the input's.
+fn crowds(cells: &[CellIndex], radius_m: f64) -> Vec<Option<f64>> {
+    let radius_m = if radius_m.is_finite() {
+        radius_m.max(0.0)
+    } else {
+        0.0
+    };
+    let placed = |cell: &CellIndex| cell.parent(SHARING_RESOLUTION).is_some();
+    let points: Vec<Point> = cells
+        .iter()
+        .map(|cell| space::point_at(crate::centre(*cell)))
+        .collect();
+    let mut buckets = Buckets::new(&points, radius_m.max(1.0), |i| placed(&cells[i]));
+    buckets.sort_by_place();
+    cells
+        .iter()
+        .zip(&points)
+        .map(|(cell, point)| {
+            placed(cell).then(|| {
+                let mut crowd = 0.0;
+                buckets.within_with_points(point, radius_m, |_, other| {
+                    crowd += cone(space::between(point, other), radius_m);
+                });
+                crowd
+            })
+        })
+        .collect()
+}
 
-    let mut scales: BTreeMap<K, f64> = BTreeMap::new();
-    for ((key, _), cells) in hotspots.iter().zip(&ancestors) {
-        let scale = match cells {
-            None => 0.0,
-            Some(cells) => cells
-                .iter()
-                .zip(&counts)
-                .fold(1.0, |scale, (&cell, level)| scale * level.ratio(cell)),
-        };
-        scales
-            .entry(key.clone())
-            .and_modify(|s| *s = s.min(scale))
-            .or_insert(scale);
+/// `1 − distance / radius`, or 0 beyond the radius; 1 at distance 0 whatever the radius.
+fn cone(distance_m: f64, radius_m: f64) -> f64 {
+    if distance_m <= 0.0 {
+        1.0
+    } else if distance_m >= radius_m {
+        0.0
+    } else {
+        1.0 - distance_m / radius_m
     }
-    scales
+}
+
+/// HIP-104's coarse levels, resolutions 4 to 7: those [`shared_density_scales`] clips with.
+pub fn hip104_coarse_levels() -> Vec<DensityLevel> {
+    hip104_levels()
+        .into_iter()
+        .filter(|level| level.resolution <= Resolution::Seven)
+        .collect()
 }
 
 #[cfg(test)]
@@ -356,6 +469,123 @@ mod tests {
             assert!(scales[&key] >= 25.0 / 27.0 - 1e-12, "{}", scales[&key]);
         }
         assert!(scales.values().all(|&s| s > 0.0 && s <= 1.0));
+    }
+
+    fn offset_m(cell: CellIndex, north_m: f64, east_m: f64) -> CellIndex {
+        let (lat, lon) = crate::centre(cell);
+        let dlat = north_m / 111_195.0;
+        let dlon = east_m / (111_195.0 * lat.to_radians().cos());
+        cell12(lat + dlat, lon + dlon)
+    }
+
+    #[test]
+    fn sharing_by_distance_halves_at_one_place_and_fades_with_distance() {
+        let radius = 840.0;
+        let coarse = hip104_coarse_levels();
+        let a = cell12(37.7, -122.4);
+        let lone = shared_density_scales(&[(1, a)], &coarse, radius);
+        assert_eq!(lone[&1], 1.0);
+        let together = shared_density_scales(&[(1, a), (2, a)], &coarse, radius);
+        assert_eq!((together[&1], together[&2]), (0.5, 0.5));
+        let far = shared_density_scales(&[(1, a), (2, offset_m(a, 900.0, 0.0))], &coarse, radius);
+        assert_eq!((far[&1], far[&2]), (1.0, 1.0));
+        // 420 m apart: each crowd is 1 + (1 − 420 / 840) = 1.5, give or take the cells' size.
+        let half = shared_density_scales(&[(1, a), (2, offset_m(a, 420.0, 0.0))], &coarse, radius);
+        assert!((half[&1] - 1.0 / 1.5).abs() < 0.01, "{}", half[&1]);
+        assert_eq!(half[&1], half[&2]);
+        let coarse_cell = a.parent(Resolution::Nine).unwrap();
+        let unplaced = shared_density_scales(&[(1, a), (2, coarse_cell)], &coarse, radius);
+        assert_eq!((unplaced[&1], unplaced[&2]), (1.0, 0.0));
+    }
+
+    #[test]
+    fn sharing_by_distance_is_clipped_by_the_coarse_levels() {
+        // Forty hotspots 1 km apart in one area: none shares its place, but resolution-7 hexes
+        // hold at most 5 (or 10) of them, so every scale is below 1.
+        let origin = cell12(-33.9, 18.4);
+        let hotspots: Vec<(usize, CellIndex)> = (0..40)
+            .map(|i| {
+                (
+                    i,
+                    offset_m(origin, (i / 8) as f64 * 1_000.0, (i % 8) as f64 * 1_000.0),
+                )
+            })
+            .collect();
+        let scales = shared_density_scales(&hotspots, &hip104_coarse_levels(), 840.0);
+        assert!(scales.values().all(|&s| s > 0.0 && s <= 1.0));
+        assert!(scales.values().any(|&s| s < 1.0));
+        let unclipped = shared_density_scales(&hotspots, &[], 840.0);
+        assert!(unclipped.values().all(|&s| s == 1.0));
+    }
+
+    proptest! {
+        #[test]
+        fn crowds_match_every_pair_compared(
+            points in prop::collection::vec((-300.0f64..3_000.0, -300.0f64..3_000.0), 1..40),
+            lat in -70.0f64..70.0,
+            radius in 0.0f64..5_000.0,
+        ) {
+            let origin = cell12(lat, 10.0);
+            let cells: Vec<CellIndex> =
+                points.iter().map(|&(n, e)| offset_m(origin, n, e)).collect();
+            let got = crowds(&cells, radius);
+            for (i, a) in cells.iter().enumerate() {
+                let want: f64 = cells
+                    .iter()
+                    .map(|b| {
+                        let (p, q) = (crate::centre(*a), crate::centre(*b));
+                        cone(space::between(&space::point_at(p), &space::point_at(q)), radius)
+                    })
+                    .sum();
+                let got = got[i].unwrap();
+                prop_assert!((got - want).abs() < 1e-9, "{} vs {}", got, want);
+            }
+        }
+
+        #[test]
+        fn moving_one_hotspot_changes_a_crowd_by_at_most_the_move_over_the_radius(
+            points in prop::collection::vec((0.0f64..2_000.0, 0.0f64..2_000.0), 2..20),
+            moved in (0.0f64..800.0, 0.0f64..std::f64::consts::TAU),
+        ) {
+            let radius = 840.0;
+            let origin = cell12(45.0, 7.0);
+            let mut cells: Vec<CellIndex> =
+                points.iter().map(|&(n, e)| offset_m(origin, n, e)).collect();
+            let before = crowds(&cells, radius);
+            let (distance, bearing) = moved;
+            let old = cells[0];
+            cells[0] = offset_m(old, distance * bearing.cos(), distance * bearing.sin());
+            let actually_moved = crate::distance_m(old, cells[0]);
+            let after = crowds(&cells, radius);
+            for i in 1..cells.len() {
+                let change = (after[i].unwrap() - before[i].unwrap()).abs();
+                prop_assert!(change <= actually_moved / radius + 1e-9, "{} {}", change, actually_moved);
+            }
+        }
+
+        #[test]
+        fn shared_scales_are_in_range_and_ignore_order(
+            points in prop::collection::vec((0.0f64..5_000.0, 0.0f64..5_000.0, 0u8..16), 0..40),
+            radius in prop::num::f64::ANY,
+        ) {
+            let origin = cell12(52.0, 4.9);
+            let hotspots: Vec<(usize, CellIndex)> = points
+                .iter()
+                .enumerate()
+                .map(|(i, &(n, e, r))| {
+                    let cell = offset_m(origin, n, e);
+                    (i % 30, cell.parent(Resolution::try_from(r).unwrap()).unwrap_or(cell))
+                })
+                .collect();
+            let levels = hip104_coarse_levels();
+            let a = shared_density_scales(&hotspots, &levels, radius);
+            for s in a.values() {
+                prop_assert!((0.0..=1.0).contains(s), "{}", s);
+            }
+            let mut reversed = hotspots.clone();
+            reversed.reverse();
+            prop_assert_eq!(&shared_density_scales(&reversed, &levels, radius), &a);
+        }
     }
 
     proptest! {

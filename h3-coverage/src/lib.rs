@@ -3,9 +3,12 @@
 
 pub mod coverage;
 pub mod density;
+pub mod space;
 
 pub use coverage::coverage_geojson;
-pub use density::{density_scales, hip104_levels, DensityLevel};
+pub use density::{
+    density_scales, hip104_coarse_levels, hip104_levels, shared_density_scales, DensityLevel,
+};
 pub use h3o::{CellIndex, Resolution};
 
 use geo::{Distance, Haversine, Point};

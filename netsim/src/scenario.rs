@@ -16,7 +16,9 @@
 use crate::network::{
     Antenna, Behaviour, Network, NetworkConfig, NetworkError, NodeSpec, RadioSite, Transport,
 };
-use crate::world::{AttackPlan, Site, World, DEFAULT_WORLD};
+use crate::world::{AttackPlan, Placement, Site, World, DEFAULT_WORLD};
+use oracle::OracleConfig;
+use oracle_core::config::DensityConfig;
 use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -222,6 +224,9 @@ pub struct ScenarioConfig {
     /// `<dir>/<world>/<seed>/<run>/epoch-<n>.json` ([`crate::evidence`]); the run is
     /// `attack-free`, `radios-<sites>` or the scenario's name.
     pub evidence_dir: Option<PathBuf>,
+    /// The oracle's rules in every run ([`OracleConfig::open`] by default: the defaults, with
+    /// open onboarding); the corroboration anchors are the network's own.
+    pub rules: Arc<OracleConfig>,
 }
 
 impl ScenarioConfig {
@@ -243,6 +248,7 @@ impl ScenarioConfig {
             emission_usd: None,
             transport: Transport::Daemon,
             evidence_dir: None,
+            rules: Arc::new(OracleConfig::open()),
         }
     }
 
@@ -272,6 +278,7 @@ impl ScenarioConfig {
         self.world.apply(&mut config, honest);
         config.link_budget = true;
         config.transport = self.transport;
+        config.oracle = (*self.rules).clone();
         config.oracle.corroboration.anchors = (0..ANCHORS.min(honest.len() as u64))
             .map(|i| poc::Keypair::from_seed(self.seed, i).address().to_string())
             .collect();
@@ -391,17 +398,20 @@ fn offset((lat, lon): (f64, f64), distance_m: f64, bearing: f64) -> (f64, f64) {
     (lat + dlat, lon + dlon)
 }
 
-/// The attackers of `scenario` standing on `sites` (one each, in order) as `plan` says, in a
-/// run of `epochs` epochs, and the hidden replay receiver if any. The sybil island and the
-/// onboarding flood ignore `sites` and place their own keys (see [`island`] and [`flood`]).
-/// Each attacker has an owner of its own.
+/// The attackers of `scenario` standing on the placement's attacker sites (one each, in order)
+/// as `plan` says, in a run of `epochs` epochs, and the hidden replay receiver if any. The
+/// sybil island and the onboarding flood ignore the sites and place their own keys (see
+/// [`island`] and [`flood`]). Each attacker has an owner of its own. Small spoofers choose
+/// their places knowing the oracle's `density` rule and every other site.
 pub fn attackers(
     scenario: Scenario,
-    sites: &[&Site],
+    placement: &Placement,
     plan: &AttackPlan,
     world: &World,
     epochs: u64,
+    density: &DensityConfig,
 ) -> (Vec<NodeSpec>, Option<RadioSite>) {
+    let sites = &placement.attackers;
     match scenario {
         Scenario::SybilIsland => {
             let keys = plan.island_size(world.scenario_hotspots(false));
@@ -437,10 +447,19 @@ pub fn attackers(
             Behaviour::Ring | Behaviour::RelayColluder | Behaviour::Island | Behaviour::Idle => {
                 (place, None)
             }
-            Behaviour::Spoof if scenario == Scenario::SmallSpoof => (
-                displaced_to_another_hex(place, plan.small_spoof_distance_m, 2.4 * k as f64),
-                Some(radio_here),
-            ),
+            Behaviour::Spoof if scenario == Scenario::SmallSpoof => {
+                let others: Vec<(f64, f64)> = (placement.honest.iter())
+                    .chain(sites.iter().take(k))
+                    .chain(sites.iter().skip(k + 1))
+                    .map(|s| (s.lat, s.lon))
+                    .collect();
+                let spoof = SmallSpoof {
+                    distance_m: plan.small_spoof_distance_m,
+                    others: &others,
+                    density,
+                };
+                (spoof.place(place, 2.4 * k as f64), Some(radio_here))
+            }
             Behaviour::Spoof | Behaviour::ShapingSpoof => (
                 offset(place, plan.spoof_distance_m, 2.4 * k as f64),
                 Some(radio_here),
@@ -490,17 +509,48 @@ pub fn attackers(
 
 /// A point `distance_m` from `place`, at `bearing` radians or, if that point lies in the same
 /// resolution-8 hex, the first bearing turned by steps of 30° that leaves the hex.
-fn displaced_to_another_hex(place: (f64, f64), distance_m: f64, bearing: f64) -> (f64, f64) {
-    let hex = |p: (f64, f64)| {
-        h3_coverage::cell_at(p.0, p.1)
-            .ok()
-            .and_then(|cell| h3_coverage::parent(cell, h3_coverage::Resolution::Eight).ok())
-    };
-    let home = hex(place);
-    (0..12)
-        .map(|step| offset(place, distance_m, bearing + f64::from(step) * PI / 6.0))
-        .find(|p| hex(*p) != home)
-        .unwrap_or_else(|| offset(place, distance_m, bearing))
+struct SmallSpoof<'a> {
+    distance_m: f64,
+    /// Where every other hotspot is asserted (an attacker assumes its fellows' radios' places).
+    others: &'a [(f64, f64)],
+    density: &'a DensityConfig,
+}
+
+impl SmallSpoof<'_> {
+    /// Of twelve bearings `distance_m` from `place`, starting at `bearing`, those whose place
+    /// lies in another resolution-8 hex than `place`, the one where the oracle's density rule
+    /// gives the spoofer the largest scale among the others (the first on a tie); `bearing`'s
+    /// place when none leaves the hex.
+    fn place(&self, place: (f64, f64), bearing: f64) -> (f64, f64) {
+        let hex = |p: (f64, f64)| {
+            h3_coverage::cell_at(p.0, p.1)
+                .ok()
+                .and_then(|cell| h3_coverage::parent(cell, h3_coverage::Resolution::Eight).ok())
+        };
+        let home = hex(place);
+        let mut best: Option<((f64, f64), f64)> = None;
+        for step in 0..12 {
+            let candidate = offset(place, self.distance_m, bearing + f64::from(step) * PI / 6.0);
+            if hex(candidate) == home {
+                continue;
+            }
+            let scale = self.scale_at(candidate);
+            if best.is_none_or(|(_, s)| scale > s) {
+                best = Some((candidate, scale));
+            }
+        }
+        best.map_or_else(|| offset(place, self.distance_m, bearing), |(p, _)| p)
+    }
+
+    /// The spoofer's density scale asserted at `at`, among the others.
+    fn scale_at(&self, at: (f64, f64)) -> f64 {
+        let cells: Vec<(usize, h3_coverage::CellIndex)> = std::iter::once(at)
+            .chain(self.others.iter().copied())
+            .enumerate()
+            .filter_map(|(i, (lat, lon))| Some((i, h3_coverage::cell_at(lat, lon).ok()?)))
+            .collect();
+        self.density.scales(&cells).get(&0).copied().unwrap_or(0.0)
+    }
 }
 
 /// Where the sybil island lies: `plan.island_distance_m` beyond the world's farthest site from
@@ -844,10 +894,11 @@ pub async fn run_attack(
         .map_err(NetworkError::Config)?;
     let (specs, replay_receiver) = attackers(
         scenario,
-        &placement.attackers,
+        &placement,
         &world.attack,
         world,
         config.epochs,
+        &config.rules.density,
     );
     let attack_free = baselines.get(config, Vec::new(), data_dir).await?;
     let fair = baselines

@@ -38,6 +38,8 @@ pub struct SweepPlan {
     /// Write what the oracle's defences judged in every run under this directory
     /// ([`ScenarioConfig::evidence_dir`]).
     pub evidence_dir: Option<PathBuf>,
+    /// The oracle's rules ([`ScenarioConfig::rules`]).
+    pub rules: Arc<oracle::OracleConfig>,
 }
 
 /// The targets a run must meet.
@@ -240,6 +242,7 @@ async fn run_job(job: Job, plan: &SweepPlan) -> Vec<RunRecord> {
         config.emission_usd = plan.emission_usd;
         config.transport = Transport::InProcess;
         config.evidence_dir = plan.evidence_dir.clone();
+        config.rules = plan.rules.clone();
         let store = dir.path().join(scenario.name());
         let record = match scenario::run_attack(scenario, &config, &mut baselines, &store).await {
             Ok(report) => RunRecord::from_report(&report),

@@ -164,8 +164,9 @@ pub struct AttackPlan {
     /// absent.
     #[serde(default)]
     pub farm_roof: Option<String>,
-    /// How far from its radio a small spoofer asserts its location, metres (the bearing is
-    /// turned until the asserted place lies in another resolution-8 hex).
+    /// How far from its radio a small spoofer asserts its location, metres (of twelve
+    /// bearings, those whose place lies in another resolution-8 hex, the one where the oracle's
+    /// density rule pays it most among the other sites).
     #[serde(default = "default_small_spoof_m")]
     pub small_spoof_distance_m: f64,
     /// Keys of the sybil island; by default 40 % of the scenario's network size, between 10

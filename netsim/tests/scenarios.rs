@@ -120,10 +120,11 @@ fn default_attackers(scenario: Scenario, epochs: u64) -> (World, Vec<NodeSpec>, 
     let honest_places = placement.honest.iter().map(|s| (s.lat, s.lon)).collect();
     let (specs, _) = netsim::scenario::attackers(
         scenario,
-        &placement.attackers,
+        &placement,
         &world.attack,
         &world,
         epochs,
+        &config.rules.density,
     );
     (world.clone(), specs, honest_places)
 }

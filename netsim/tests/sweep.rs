@@ -39,6 +39,7 @@ fn a_tiny_sweep_writes_every_run() {
         data_root: None,
         emission_usd: None,
         evidence_dir: Some(evidence.path().to_path_buf()),
+        rules: Arc::new(oracle::OracleConfig::open()),
     };
     let seen = Arc::new(AtomicUsize::new(0));
     let progress = {
@@ -152,6 +153,7 @@ async fn a_mix_is_measured_against_its_own_radios_run_honestly() {
         data_root: None,
         emission_usd: None,
         evidence_dir: None,
+        rules: Arc::new(oracle::OracleConfig::open()),
     };
     let swept = tokio::task::spawn_blocking(move || {
         SweepReport::run(

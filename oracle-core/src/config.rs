@@ -15,6 +15,78 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// How hotspots near one another share their place in the hex density scaling (`[density]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DensitySharing {
+    /// HIP-104's levels at resolutions 4 to 10, as Helium ran them: hotspots in one
+    /// resolution-8 hex share it, so a location moved a few hundred metres into an empty hex
+    /// doubles a share.
+    Hexes,
+    /// HIP-104's levels at resolutions 4 to 7, and each hotspot's own place shared with the
+    /// hotspots within `radius_m` by distance (`h3_coverage::shared_density_scales`), so a
+    /// share changes smoothly with a move no location check can see.
+    Distance,
+}
+
+/// The density scaling's rule (`[density]`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DensityConfig {
+    /// Hexes or distance.
+    pub sharing: DensitySharing,
+    /// With `distance`: how far a hotspot's place reaches, in metres (840: a resolution-8
+    /// hex's area).
+    pub radius_m: f64,
+}
+
+impl Default for DensityConfig {
+    fn default() -> Self {
+        Self {
+            sharing: DensitySharing::Distance,
+            radius_m: 840.0,
+        }
+    }
+}
+
+impl DensityConfig {
+    /// HIP-104's seven levels, as Helium ran them.
+    pub fn hexes() -> Self {
+        Self {
+            sharing: DensitySharing::Hexes,
+            ..Self::default()
+        }
+    }
+
+    /// Each hotspot's density scale under this rule, given its asserted cell (see
+    /// `h3_coverage::density`).
+    pub fn scales<K: Ord + Clone>(
+        &self,
+        hotspots: &[(K, h3_coverage::CellIndex)],
+    ) -> std::collections::BTreeMap<K, f64> {
+        match self.sharing {
+            DensitySharing::Hexes => {
+                h3_coverage::density_scales(hotspots, &h3_coverage::hip104_levels())
+            }
+            DensitySharing::Distance => h3_coverage::shared_density_scales(
+                hotspots,
+                &h3_coverage::hip104_coarse_levels(),
+                self.radius_m,
+            ),
+        }
+    }
+
+    /// Checks the radius.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1.0..=100_000.0).contains(&self.radius_m) {
+            return Err(ConfigError::Invalid(
+                "density.radius_m must be between 1 and 100 000".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Reward parameters as configured; converted to [`RewardParams`] when an epoch closes.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -391,6 +463,8 @@ pub struct OracleConfig {
     pub defences: crate::defences::DefenceConfig,
     /// Coverage that nobody independent corroborates (`[corroboration]`).
     pub corroboration: crate::corroboration::CorroborationConfig,
+    /// How hotspots near one another share their place in the density scaling (`[density]`).
+    pub density: DensityConfig,
     /// How often `run` verifies pending reports.
     pub verify_period_ms: u64,
     /// Most refusals of reports signed by keys that are not onboarded gateways recorded in
@@ -444,6 +518,7 @@ impl Default for OracleConfig {
             reputation: ReputationConfig::default(),
             defences: crate::defences::DefenceConfig::default(),
             corroboration: crate::corroboration::CorroborationConfig::default(),
+            density: DensityConfig::default(),
             verify_period_ms: 5_000,
             max_stranger_rejections_per_minute: 600,
             rewards: RewardConfig::default(),
@@ -477,6 +552,18 @@ impl OracleConfig {
             ..self.clone()
         };
         toml::to_string(&rules).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// Parses and checks the rules' configuration as an archive recorded it. Recorded before
+    /// `[density]` existed, it meant [`DensityConfig::hexes`], not today's default.
+    pub fn from_recorded_rules(text: &str) -> Result<Self, ConfigError> {
+        let mut config = Self::from_toml(text)?;
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        if !table.contains_key("density") {
+            config.density = DensityConfig::hexes();
+        }
+        Ok(config)
     }
 
     /// Parses and checks a TOML text; missing fields take their defaults.
@@ -522,6 +609,7 @@ impl OracleConfig {
         }
         self.identity.makers()?;
         self.corroboration.validate()?;
+        self.density.validate()?;
         self.data_transfer.validate()?;
         self.denylist.validate()?;
         self.reputation.validate()?;
@@ -590,6 +678,42 @@ mod tests {
             OracleConfig::from_toml("no_such_field = 1\n"),
             Err(ConfigError::Parse(_))
         ));
+    }
+
+    #[test]
+    fn density_sharing_is_by_distance_unless_recorded_before_it_existed() {
+        let config = OracleConfig::default();
+        assert_eq!(config.density.sharing, DensitySharing::Distance);
+        assert_eq!(config.density.radius_m, 840.0);
+        let rules = config.rules_toml().unwrap();
+        assert!(rules.contains("[density]"), "{rules}");
+        assert_eq!(OracleConfig::from_recorded_rules(&rules).unwrap(), config);
+        let hexes = OracleConfig::from_toml("[density]\nsharing = \"hexes\"\n").unwrap();
+        assert_eq!(hexes.density, DensityConfig::hexes());
+        assert_eq!(
+            OracleConfig::from_toml(&hexes.rules_toml().unwrap()).unwrap(),
+            hexes
+        );
+        let before = OracleConfig::from_recorded_rules("epoch_ms = 86400000\n").unwrap();
+        assert_eq!(before.density, DensityConfig::hexes());
+        for bad in [
+            "[density]\nsharing = \"distance\"\nradius_m = 0.0\n",
+            "[density]\nradius_m = nan\n",
+        ] {
+            assert!(matches!(
+                OracleConfig::from_toml(bad),
+                Err(ConfigError::Invalid(_))
+            ));
+        }
+        for bad in [
+            "[density]\nsharing = \"rings\"\n",
+            "[density]\nsharing = \"hexes\"\nx = 1\n",
+        ] {
+            assert!(matches!(
+                OracleConfig::from_toml(bad),
+                Err(ConfigError::Parse(_))
+            ));
+        }
     }
 
     #[test]

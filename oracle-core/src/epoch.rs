@@ -3,7 +3,7 @@
 //! and reputation scales, the data-transfer rewards paid ahead of proof of coverage, and the
 //! integer shares. No store, no clock: the same inputs give the same report on any machine.
 
-use crate::config::OracleConfig;
+use crate::config::{DensityConfig, OracleConfig};
 use crate::data_transfer::{
     data_transfer_rewards, settle, DataTransferRewards, PayerBalances, RouteCopies, Settlement,
 };
@@ -16,7 +16,6 @@ use crate::reports::{
 use crate::reputation;
 use crate::rewards::{compute_rewards_weighted, EpochRewards, PocEvent, RewardError};
 use crate::selection;
-use h3_coverage::density::{density_scales, hip104_levels};
 use h3_coverage::CellIndex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -426,7 +425,11 @@ pub fn report_id_bytes(id: &str) -> [u8; 32] {
 /// out coverage that is corroborated: a corroborated hotspot's scale counts only the
 /// corroborated hotspots around it, while an isolated one's counts every hotspot, so it gains
 /// nothing by its neighbours not counting it.
-fn density(inputs: &EpochInputs, isolated: &BTreeSet<[u8; 32]>) -> BTreeMap<[u8; 32], f64> {
+fn density(
+    inputs: &EpochInputs,
+    isolated: &BTreeSet<[u8; 32]>,
+    rule: &DensityConfig,
+) -> BTreeMap<[u8; 32], f64> {
     let beaconers: BTreeSet<[u8; 32]> = inputs.beacons.iter().map(|b| b.pub_key).collect();
     let located: Vec<([u8; 32], CellIndex)> = beaconers
         .into_iter()
@@ -436,7 +439,7 @@ fn density(inputs: &EpochInputs, isolated: &BTreeSet<[u8; 32]>) -> BTreeMap<[u8;
             _ => None,
         })
         .collect();
-    let mut scales = density_scales(&located, &hip104_levels());
+    let mut scales = rule.scales(&located);
     if isolated.is_empty() {
         return scales;
     }
@@ -444,7 +447,7 @@ fn density(inputs: &EpochInputs, isolated: &BTreeSet<[u8; 32]>) -> BTreeMap<[u8;
         .into_iter()
         .filter(|(key, _)| !isolated.contains(key))
         .collect();
-    scales.extend(density_scales(&corroborated, &hip104_levels()));
+    scales.extend(rule.scales(&corroborated));
     scales
 }
 
@@ -556,7 +559,7 @@ pub fn defence_flags(
 pub fn decide(inputs: &EpochInputs, config: &OracleConfig) -> Result<DecidedEpoch, RewardError> {
     let selection = select_paid(inputs, config);
     let isolated = uncorroborated(inputs, &selection.active, config);
-    let mut scales = density(inputs, &isolated);
+    let mut scales = density(inputs, &isolated, &config.density);
     // Reputation scales each hotspot's beacons (and so its witnesses' units for them, like
     // density) and, separately, its own witness units.
     let factors = reputation_factors(&inputs.recent, &selection.active, config);
@@ -820,12 +823,14 @@ mod tests {
             inputs.placements.insert(key(n), Some((cell, 0)));
         }
         let isolated: BTreeSet<[u8; 32]> = (2..=4).map(key).collect();
-        let all = density(&inputs, &BTreeSet::new());
-        let split = density(&inputs, &isolated);
-        assert!(all[&key(1)] < 1.0, "four in one hex share it: {all:?}");
-        assert_eq!(split[&key(1)], 1.0, "alone among the corroborated");
-        for n in 2..=4 {
-            assert_eq!(split[&key(n)], all[&key(n)], "isolated {n} counts everyone");
+        for rule in [DensityConfig::hexes(), DensityConfig::default()] {
+            let all = density(&inputs, &BTreeSet::new(), &rule);
+            let split = density(&inputs, &isolated, &rule);
+            assert!(all[&key(1)] < 1.0, "four in one place share it: {all:?}");
+            assert_eq!(split[&key(1)], 1.0, "alone among the corroborated");
+            for n in 2..=4 {
+                assert_eq!(split[&key(n)], all[&key(n)], "isolated {n} counts everyone");
+            }
         }
     }
 
@@ -977,7 +982,7 @@ mod tests {
         let inputs = inputs(true);
         let direct = compute_rewards_weighted(
             &select_paid(&inputs, &base).events,
-            &density(&inputs, &BTreeSet::new()),
+            &density(&inputs, &BTreeSet::new(), &base.density),
             &BTreeMap::new(),
             &base.rewards.params(),
         )

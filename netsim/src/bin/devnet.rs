@@ -98,6 +98,10 @@ struct Args {
     /// sees the same reports at the same simulated times.
     #[arg(long)]
     in_process: bool,
+    /// With `--scenario`: the oracle's rules (a TOML file as `oracle --config` reads, its
+    /// defaults for what it leaves out; onboarding open unless it has `[identity]`).
+    #[arg(long)]
+    rules: Option<PathBuf>,
     /// With `--scenario`: write what the oracle's defences judged each epoch of every run,
     /// with who was honest, under this directory (`<world>/<seed>/<run>/epoch-<n>.json`), for
     /// `defence-scan` to judge again under other thresholds.
@@ -162,6 +166,22 @@ fn scenarios(which: &str) -> Result<Vec<Scenario>> {
         .collect()
 }
 
+/// The oracle's rules of the scenario runs: `--rules FILE` over the defaults, onboarding open
+/// unless the file has an `[identity]` table.
+fn rules(args: &Args) -> Result<Arc<oracle::OracleConfig>> {
+    let Some(path) = &args.rules else {
+        return Ok(Arc::new(oracle::OracleConfig::open()));
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let mut rules =
+        oracle::OracleConfig::from_toml(&text).with_context(|| format!("{}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)?;
+    if !table.contains_key("identity") {
+        rules.identity = oracle::OracleConfig::open().identity;
+    }
+    Ok(Arc::new(rules))
+}
+
 async fn run_sweep(args: &Args, which: &str, seeds: RangeInclusive<u64>) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let plan = SweepPlan {
@@ -173,6 +193,7 @@ async fn run_sweep(args: &Args, which: &str, seeds: RangeInclusive<u64>) -> Resu
         data_root: args.data_dir.clone(),
         emission_usd: args.emission_usd,
         evidence_dir: args.evidence.clone(),
+        rules: rules(args)?,
     };
     let total = plan.worlds.len() * plan.scenarios.len() * plan.seeds.clone().count();
     let bar = ProgressBar::new(total as u64).with_style(
@@ -330,6 +351,7 @@ async fn run_one_seed(
         let mut config = ScenarioConfig::in_world(scenario, world.clone(), args.epochs, args.seed);
         config.emission_usd = args.emission_usd;
         config.evidence_dir = args.evidence.clone();
+        config.rules = rules(args)?;
         if args.in_process {
             config.transport = netsim::Transport::InProcess;
         }

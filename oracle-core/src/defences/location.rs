@@ -30,10 +30,9 @@
 //! flagged first, its links are dropped and the others are tested again.
 
 use super::{DefenceConfig, Evidence, Key};
+pub(crate) use h3_coverage::space::{between, point_at, squared_between, Buckets, Point};
 use std::collections::{BTreeMap, HashMap};
 
-/// Mean Earth radius, metres.
-const EARTH_RADIUS_M: f64 = 6_371_000.0;
 /// Fewest links (hotspot pairs) the network needs for its path-loss fit.
 const MIN_NETWORK_PAIRS: usize = 10;
 /// Points per side of the coarse search grid.
@@ -53,110 +52,6 @@ const MAX_SILENT_DISTANCE_M: f64 = 25_000.0;
 /// The square of [`MAX_SILENT_DISTANCE_M`] with a margin for rounding: pairs further apart
 /// are not looked at.
 const MAX_SILENT_SQUARED: f64 = MAX_SILENT_DISTANCE_M * MAX_SILENT_DISTANCE_M * (1.0 + 1e-9);
-
-/// A place as a point in space (Earth-centred, metres): distances between places are chords,
-/// which differ from great-circle distances by less than a millimetre over 25 km, and every
-/// hotspot has its own tangent plane to search in wherever it is on Earth.
-pub(crate) type Point = [f64; 3];
-
-/// A `(lat, lon)` place in degrees as a point in space.
-pub(crate) fn point_at((lat, lon): (f64, f64)) -> Point {
-    let (lat, lon) = (lat.to_radians(), lon.to_radians());
-    [
-        EARTH_RADIUS_M * lat.cos() * lon.cos(),
-        EARTH_RADIUS_M * lat.cos() * lon.sin(),
-        EARTH_RADIUS_M * lat.sin(),
-    ]
-}
-
-/// The straight-line (chord) distance between two points, metres.
-pub(crate) fn between(a: &Point, b: &Point) -> f64 {
-    squared_between(a, b).sqrt()
-}
-
-/// The square of [`between`].
-pub(crate) fn squared_between(a: &Point, b: &Point) -> f64 {
-    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)
-}
-
-/// Points sorted into cubes of a given side in space: every point within that distance of a
-/// place lies in the place's cube or one of the 26 around it.
-pub(crate) struct Buckets {
-    side_m: f64,
-    /// The points of each cube, by index, with the point (kept beside the index, so that a
-    /// cube's points are read from one place in memory).
-    cubes: HashMap<[i64; 3], Vec<(usize, Point)>>,
-}
-
-impl Buckets {
-    /// The points (by index) for which `keep` holds, in cubes of `side_m` metres.
-    pub(crate) fn new(points: &[Point], side_m: f64, keep: impl Fn(usize) -> bool) -> Self {
-        let mut buckets = Self {
-            side_m,
-            cubes: HashMap::new(),
-        };
-        for (index, point) in points.iter().enumerate() {
-            if keep(index) {
-                let cube = buckets.cube_of(point);
-                buckets.cubes.entry(cube).or_default().push((index, *point));
-            }
-        }
-        buckets
-    }
-
-    fn cube_of(&self, point: &Point) -> [i64; 3] {
-        point.map(|coordinate| (coordinate / self.side_m).floor() as i64)
-    }
-
-    /// Calls `f` with every kept point in the cubes around `point` (a superset of those closer
-    /// than the side).
-    pub(crate) fn around(&self, point: &Point, mut f: impl FnMut(usize)) {
-        self.around_with_points(point, |index, _| f(index));
-    }
-
-    /// [`Buckets::around`], with each point too.
-    pub(crate) fn around_with_points(&self, point: &Point, f: impl FnMut(usize, &Point)) {
-        self.within_with_points(point, f64::INFINITY, f);
-    }
-
-    /// [`Buckets::around`], with each point too, leaving out the cubes that hold no place
-    /// closer than `radius_m` to `point`.
-    pub(crate) fn within_with_points(
-        &self,
-        point: &Point,
-        radius_m: f64,
-        mut f: impl FnMut(usize, &Point),
-    ) {
-        let cube = self.cube_of(point);
-        // A metre of margin against rounding: a cube left out is surely too far.
-        let radius_squared = (radius_m + 1.0) * (radius_m + 1.0);
-        for dx in -1..=1 {
-            for dy in -1..=1 {
-                for dz in -1..=1 {
-                    let other = [cube[0] + dx, cube[1] + dy, cube[2] + dz];
-                    if self.gap_squared(point, &other) > radius_squared {
-                        continue;
-                    }
-                    if let Some(members) = self.cubes.get(&other) {
-                        members.iter().for_each(|(m, p)| f(*m, p));
-                    }
-                }
-            }
-        }
-    }
-
-    /// The square of the distance from `point` to the nearest place of `cube`.
-    fn gap_squared(&self, point: &Point, cube: &[i64; 3]) -> f64 {
-        (0..3)
-            .map(|axis| {
-                let low = cube[axis] as f64 * self.side_m;
-                let high = low + self.side_m;
-                let gap = (low - point[axis]).max(point[axis] - high).max(0.0);
-                gap * gap
-            })
-            .sum()
-    }
-}
 
 /// The tangent plane at a place: a point `(east, north)` metres from it.
 struct Plane {

@@ -570,7 +570,7 @@ impl EpochArchive {
         let file = |kind: Kind| all(kind).map(|listed| &listed[0]);
         let (f, b) = file(Kind::Config)?;
         let config = rows(f, b, |c: &proto::ArchivedConfig| {
-            OracleConfig::from_toml(&c.toml).map_err(|e| format!("configuration: {e}"))
+            OracleConfig::from_recorded_rules(&c.toml).map_err(|e| format!("configuration: {e}"))
         })?
         .pop()
         .ok_or_else(|| ArchiveError::Malformed {
