@@ -499,6 +499,41 @@ mod tests {
     }
 
     #[test]
+    fn a_short_move_across_a_hex_edge_jumps_with_hexes_and_not_with_distance() {
+        // One hotspot at a resolution-8 hex's centre, another walking 850 m away from it in
+        // 25 m steps: it leaves the hex within 461 m (the hex's circumradius).
+        let centre = cell12(51.5, -0.12)
+            .parent(Resolution::Eight)
+            .unwrap()
+            .center_child(Resolution::Twelve)
+            .unwrap();
+        let mut hex_jump = 0.0f64;
+        let mut previous: Option<(CellIndex, f64, f64)> = None;
+        for step in 0..=34 {
+            let walker = offset_m(centre, step as f64 * 25.0, 0.0);
+            let pair = [(0, centre), (1, walker)];
+            let hexes = density_scales(&pair, &hip104_levels())[&0];
+            let distance = shared_density_scales(&pair, &hip104_coarse_levels(), 840.0)[&0];
+            if let Some((last, h, d)) = previous {
+                hex_jump = hex_jump.max((hexes - h).abs());
+                // 1 / crowd moves by at most the crowd's change: the step over the radius.
+                let moved = crate::distance_m(last, walker);
+                assert!(
+                    (distance - d).abs() <= moved / 840.0 + 1e-9,
+                    "{step}: {d} → {distance}"
+                );
+            }
+            previous = Some((walker, hexes, distance));
+        }
+        assert_eq!(hex_jump, 0.5, "alone in the hex doubles the share");
+        assert_eq!(
+            previous.map(|(_, _, d)| d),
+            Some(1.0),
+            "850 m apart share nothing"
+        );
+    }
+
+    #[test]
     fn sharing_by_distance_is_clipped_by_the_coarse_levels() {
         // Forty hotspots 1 km apart in one area: none shares its place, but resolution-7 hexes
         // hold at most 5 (or 10) of them, so every scale is below 1.
