@@ -507,12 +507,14 @@ pub fn attackers(
     (specs, replay_receiver)
 }
 
-/// A point `distance_m` from `place`, at `bearing` radians or, if that point lies in the same
-/// resolution-8 hex, the first bearing turned by steps of 30° that leaves the hex.
+/// How a small spoofer chooses where to assert: `distance_m` from its radio, into another
+/// resolution-8 hex, where the oracle's density rule pays it most.
 struct SmallSpoof<'a> {
+    /// How far from its radio, metres.
     distance_m: f64,
     /// Where every other hotspot is asserted (an attacker assumes its fellows' radios' places).
     others: &'a [(f64, f64)],
+    /// The oracle's density rule (public, as the rules are).
     density: &'a DensityConfig,
 }
 
