@@ -3,11 +3,14 @@
 # (see cross/setup.sh), then packages each build (cross/package.sh).
 # Usage: cross/build.sh [--profile PROFILE] [--no-package] [aarch64|armv7 ...]   (both by default)
 #   PROFILE: release-small (default: the small binaries that go into packages) or cross-ci (the
-#   quick build CI runs under qemu). Binaries land in target/<triple>/<profile>/hotspot, packages
+#   quick build CI runs under qemu). Binaries land in target/<triple>/<profile>/hotspot (under
+#   CARGO_TARGET_DIR when set), packages
 #   in target/cross/dist/<profile>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# Where cargo puts what it builds (CARGO_TARGET_DIR when set).
+target_dir=${CARGO_TARGET_DIR:-$root/target}
 
 profile=release-small
 package=true
@@ -59,7 +62,7 @@ env "${cargo_env[@]}" cargo build "${locked[@]}" --profile "$profile" -p hotspot
 echo "cross: built in $(($(date +%s) - start)) s"
 
 for arch in "${targets[@]}"; do
-  binary="$root/target/$(triple_of "$arch")/$profile/hotspot"
+  binary="$target_dir/$(triple_of "$arch")/$profile/hotspot"
   echo "cross: $arch $(stat -c %s "$binary") bytes: $binary"
   if $package; then
     cross/package.sh "$arch" "$binary" "$root/target/cross/dist/$profile"

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# Where cargo puts what it builds (CARGO_TARGET_DIR when set).
+target_dir=${CARGO_TARGET_DIR:-$root/target}
 
 profile=release-small
 if [ "${1:-}" = "--profile" ]; then
@@ -33,7 +35,7 @@ locked=(--locked)
 features=()
 [ -n "${HOST_FEATURES:-}" ] && features=(--features "$HOST_FEATURES")
 cargo build "${locked[@]}" -q --workspace --bin hotspot "${features[@]}"
-host="$root/target/debug/hotspot"
+host="$target_dir/debug/hotspot"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -56,7 +58,7 @@ for arch in "${targets[@]}"; do
     armv7) triple=armv7-unknown-linux-gnueabihf; qemu=qemu-arm-static; libs=/usr/arm-linux-gnueabihf ;;
     *) echo "qemu-check: unknown target $arch (aarch64 or armv7)" >&2; exit 2 ;;
   esac
-  binary="$root/target/$triple/$profile/hotspot"
+  binary="$target_dir/$triple/$profile/hotspot"
   if [ ! -x "$binary" ]; then
     fail "$arch: no binary at $binary (run cross/build.sh --profile $profile $arch)"
     continue

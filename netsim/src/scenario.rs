@@ -448,16 +448,7 @@ pub fn attackers(
                 (place, None)
             }
             Behaviour::Spoof if scenario == Scenario::SmallSpoof => {
-                let others: Vec<(f64, f64)> = (placement.honest.iter())
-                    .chain(sites.iter().take(k))
-                    .chain(sites.iter().skip(k + 1))
-                    .map(|s| (s.lat, s.lon))
-                    .collect();
-                let spoof = SmallSpoof {
-                    distance_m: plan.small_spoof_distance_m,
-                    others: &others,
-                    density,
-                };
+                let spoof = SmallSpoof::of(placement, k, plan.small_spoof_distance_m, density);
                 (spoof.place(place, 2.4 * k as f64), Some(radio_here))
             }
             Behaviour::Spoof | Behaviour::ShapingSpoof => (
@@ -513,12 +504,27 @@ struct SmallSpoof<'a> {
     /// How far from its radio, metres.
     distance_m: f64,
     /// Where every other hotspot is asserted (an attacker assumes its fellows' radios' places).
-    others: &'a [(f64, f64)],
+    others: Vec<(f64, f64)>,
     /// The oracle's density rule (public, as the rules are).
     density: &'a DensityConfig,
 }
 
-impl SmallSpoof<'_> {
+impl<'a> SmallSpoof<'a> {
+    /// The placement's attacker `k` as a small spoofer among every other site.
+    fn of(placement: &Placement, k: usize, distance_m: f64, density: &'a DensityConfig) -> Self {
+        let sites = &placement.attackers;
+        let others = (placement.honest.iter())
+            .chain(sites.iter().take(k))
+            .chain(sites.iter().skip(k + 1))
+            .map(|s| (s.lat, s.lon))
+            .collect();
+        Self {
+            distance_m,
+            others,
+            density,
+        }
+    }
+
     /// Of twelve bearings `distance_m` from `place`, starting at `bearing`, those whose place
     /// lies in another resolution-8 hex than `place`, the one where the oracle's density rule
     /// gives the spoofer the largest scale among the others (the first on a tie); `bearing`'s
