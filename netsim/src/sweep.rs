@@ -40,6 +40,10 @@ pub struct SweepPlan {
     pub evidence_dir: Option<PathBuf>,
     /// The oracle's rules ([`ScenarioConfig::rules`]).
     pub rules: Arc<oracle::OracleConfig>,
+    /// Runs an earlier, stopped run of this sweep finished (read back from its runs log): a job
+    /// (a world and seed) whose every scenario is here without an error is not run again, and
+    /// its records are kept.
+    pub done: Vec<RunRecord>,
 }
 
 /// The targets a run must meet.
@@ -177,6 +181,46 @@ struct Job {
     scenarios: Vec<Scenario>,
 }
 
+/// A run's place in a sweep: world, scenario and seed.
+type RunKey = (String, String, u64);
+
+/// The runs of `plan.done` that belong to the plan and finished, by their place (the first of
+/// any listed twice).
+fn finished(plan: &SweepPlan) -> BTreeMap<RunKey, &RunRecord> {
+    let mut finished = BTreeMap::new();
+    for record in plan.done.iter().filter(|r| r.error.is_none()) {
+        let key = (record.world.clone(), record.scenario.clone(), record.seed);
+        finished.entry(key).or_insert(record);
+    }
+    finished
+}
+
+impl Job {
+    fn keys(&self) -> impl Iterator<Item = RunKey> + '_ {
+        self.scenarios
+            .iter()
+            .map(|s| (self.world.name.clone(), s.name().to_string(), self.seed))
+    }
+}
+
+/// The jobs of `plan` still to run, and the records of those an earlier run finished.
+fn jobs_to_run(plan: &SweepPlan) -> (Vec<Job>, Vec<RunRecord>) {
+    let finished = finished(plan);
+    let mut kept = Vec::new();
+    let mut to_run = Vec::new();
+    for job in jobs(plan) {
+        let earlier: Option<Vec<RunRecord>> = job
+            .keys()
+            .map(|key| finished.get(&key).map(|r| (*r).clone()))
+            .collect();
+        match earlier {
+            Some(records) => kept.extend(records),
+            None => to_run.push(job),
+        }
+    }
+    (to_run, kept)
+}
+
 /// The jobs of `plan`, seed by seed so that every world and scenario advances together.
 fn jobs(plan: &SweepPlan) -> Vec<Job> {
     let mut jobs = Vec::new();
@@ -257,10 +301,12 @@ async fn run_job(job: Job, plan: &SweepPlan) -> Vec<RunRecord> {
 /// Runs `plan` on `plan.jobs` threads, each running one job at a time on a runtime of its own
 /// (a network's steps wait on one another, so a thread per job keeps its wake-ups local),
 /// calling `progress` with each finished run. Blocks until every run is done; call it outside
-/// an async runtime's threads. The records come back in world, scenario and seed order.
+/// an async runtime's threads. The records, those of `plan.done` kept among them, come back in
+/// world, scenario and seed order.
 pub fn run(plan: &SweepPlan, progress: Arc<dyn Fn(&RunRecord) + Send + Sync>) -> Vec<RunRecord> {
-    let queue = Mutex::new(VecDeque::from(jobs(plan)));
-    let records = Mutex::new(Vec::new());
+    let (to_run, kept) = jobs_to_run(plan);
+    let queue = Mutex::new(VecDeque::from(to_run));
+    let records = Mutex::new(kept);
     std::thread::scope(|scope| {
         for _ in 0..plan.jobs.max(1) {
             scope.spawn(|| {

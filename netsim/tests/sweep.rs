@@ -40,6 +40,7 @@ fn a_tiny_sweep_writes_every_run() {
         emission_usd: None,
         evidence_dir: Some(evidence.path().to_path_buf()),
         rules: Arc::new(oracle::OracleConfig::open()),
+        done: Vec::new(),
     };
     let seen = Arc::new(AtomicUsize::new(0));
     let progress = {
@@ -154,6 +155,7 @@ async fn a_mix_is_measured_against_its_own_radios_run_honestly() {
         emission_usd: None,
         evidence_dir: None,
         rules: Arc::new(oracle::OracleConfig::open()),
+        done: Vec::new(),
     };
     let swept = tokio::task::spawn_blocking(move || {
         SweepReport::run(
@@ -180,4 +182,43 @@ async fn a_mix_is_measured_against_its_own_radios_run_honestly() {
     assert!(alone.honest_radio_share > 0.0, "the mix's farm radio earns");
     assert_eq!(mix.honest_radio_share, alone.honest_radio_share);
     assert_eq!(mix.honest_loss, alone.honest_loss);
+}
+
+#[test]
+fn a_resumed_sweep_runs_only_what_its_log_lacks() {
+    let world = Arc::new(World::parse(&tiny_world(), "tiny.toml").expect("it parses"));
+    let mut plan = SweepPlan {
+        worlds: vec![world],
+        scenarios: vec![Scenario::WitnessOnly],
+        seeds: 5..=5,
+        epochs: 1,
+        jobs: 1,
+        data_root: None,
+        emission_usd: None,
+        evidence_dir: None,
+        rules: Arc::new(oracle::OracleConfig::open()),
+        done: Vec::new(),
+    };
+    let count = |seen: &Arc<AtomicUsize>| -> Arc<dyn Fn(&RunRecord) + Send + Sync> {
+        let seen = seen.clone();
+        Arc::new(move |_: &RunRecord| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        })
+    };
+    let first = SweepReport::run(&plan, Targets::default(), None, count(&Arc::default()));
+    assert_eq!(first.runs.len(), 1);
+    // The log of a stopped sweep over 5..=6: seed 5 finished, seed 6 failed.
+    let mut failed = first.runs[0].clone();
+    failed.seed = 6;
+    failed.error = Some("stopped".into());
+    plan.seeds = 5..=6;
+    plan.done = vec![first.runs[0].clone(), failed];
+    let seen = Arc::new(AtomicUsize::new(0));
+    let resumed = SweepReport::run(&plan, Targets::default(), None, count(&seen));
+    assert_eq!(seen.load(Ordering::Relaxed), 1, "only seed 6 runs again");
+    let seeds: Vec<u64> = resumed.runs.iter().map(|r| r.seed).collect();
+    assert_eq!(seeds, [5, 6]);
+    assert_eq!(resumed.runs[0], first.runs[0], "seed 5 kept as it was");
+    assert!(resumed.runs[1].error.is_none(), "{:?}", resumed.runs[1]);
+    assert_eq!(resumed.summaries[0].runs, 2);
 }

@@ -81,6 +81,11 @@ struct Args {
     /// stopped sweep keeps what it did).
     #[arg(long)]
     runs_log: Option<PathBuf>,
+    /// With `--runs-log`: resume the sweep that log belongs to (same seeds, worlds and
+    /// scenarios): every world and seed whose runs it holds, all without an error, is not run
+    /// again and its runs count in the summaries; new runs are appended.
+    #[arg(long)]
+    resume: bool,
     /// Summarise the runs of a runs log (`--runs-log`) instead of running anything: the seeds
     /// every world and scenario completed, as a sweep would (`--markdown`, `--json`).
     #[arg(long)]
@@ -166,6 +171,20 @@ fn scenarios(which: &str) -> Result<Vec<Scenario>> {
         .collect()
 }
 
+/// With `--resume`, the runs the runs log already holds (none when it does not exist yet).
+fn resumed_runs(args: &Args) -> Result<Vec<RunRecord>> {
+    if !args.resume {
+        return Ok(Vec::new());
+    }
+    let Some(path) = &args.runs_log else {
+        bail!("--resume needs --runs-log: the log of the sweep to resume");
+    };
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    read_runs_log(path)
+}
+
 /// How the Markdown names the rules the runs used.
 fn rules_named(args: &Args) -> String {
     match &args.rules {
@@ -202,6 +221,7 @@ async fn run_sweep(args: &Args, which: &str, seeds: RangeInclusive<u64>) -> Resu
         emission_usd: args.emission_usd,
         evidence_dir: args.evidence.clone(),
         rules: rules(args)?,
+        done: resumed_runs(args)?,
     };
     let total = plan.worlds.len() * plan.scenarios.len() * plan.seeds.clone().count();
     let bar = ProgressBar::new(total as u64).with_style(
@@ -261,20 +281,24 @@ async fn run_sweep(args: &Args, which: &str, seeds: RangeInclusive<u64>) -> Resu
 
 /// Summarises a runs log (`--summarize`).
 fn summarize_log(args: &Args, path: &std::path::Path) -> Result<()> {
+    let runs = read_runs_log(path)?;
+    let report =
+        SweepReport::from_runs(runs, Targets::default(), args.tuned_on.clone(), args.epochs);
+    write_sweep(args, args.scenario.as_deref().unwrap_or("all"), &report)
+}
+
+/// The runs of a runs log (`--runs-log`), one JSON record a line.
+fn read_runs_log(path: &std::path::Path) -> Result<Vec<RunRecord>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let runs = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
+    text.lines()
         .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
         .map(|(k, line)| {
             serde_json::from_str::<RunRecord>(line)
                 .with_context(|| format!("{} line {}", path.display(), k + 1))
         })
-        .collect::<Result<Vec<_>>>()?;
-    let report =
-        SweepReport::from_runs(runs, Targets::default(), args.tuned_on.clone(), args.epochs);
-    write_sweep(args, args.scenario.as_deref().unwrap_or("all"), &report)
+        .collect()
 }
 
 /// Prints a sweep's tables and writes its JSON and Markdown where the arguments say.
