@@ -184,8 +184,8 @@ struct Job {
 /// A run's place in a sweep: world, scenario and seed.
 type RunKey = (String, String, u64);
 
-/// The runs of `plan.done` that belong to the plan and finished, by their place (the first of
-/// any listed twice).
+/// The runs of `plan.done` that finished without an error, by their place (the first of any
+/// listed twice).
 fn finished(plan: &SweepPlan) -> BTreeMap<RunKey, &RunRecord> {
     let mut finished = BTreeMap::new();
     for record in plan.done.iter().filter(|r| r.error.is_none()) {
