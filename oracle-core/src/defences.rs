@@ -163,8 +163,11 @@ pub type Flags = BTreeMap<Key, BTreeSet<RewardReason>>;
 
 /// Runs every defence and collects the reasons each flagged hotspot was flagged for.
 ///
-/// `misplaced_location` runs last, on the evidence without the hotspots the others flagged:
-/// invented or replayed links would bend the path-loss law it locates hotspots with.
+/// `inflated_signal` runs on the evidence without the hotspots `implausible_links` and
+/// `shared_radio` flagged (a farm's keys beacon from one roof while asserted apart, so the
+/// listeners near the roof would sound loud on their beacons), and `misplaced_location` last,
+/// on the evidence without every hotspot the others flagged: invented or replayed links would
+/// bend the path-loss law it locates hotspots with.
 pub fn analyse(evidence: &Evidence, config: &DefenceConfig) -> Flags {
     fn note(flags: &mut Flags, reason: RewardReason, keys: BTreeMap<Key, f64>) {
         tracing::debug!(reason = reason.code(), flagged = keys.len(), "defence");
@@ -182,16 +185,19 @@ pub fn analyse(evidence: &Evidence, config: &DefenceConfig) -> Flags {
     let links_s = timer.elapsed().as_secs_f64();
     note(
         &mut flags,
-        RewardReason::InflatedSignal,
-        inflated_signals(evidence, config),
-    );
-    let inflated_s = timer.elapsed().as_secs_f64() - links_s;
-    note(
-        &mut flags,
         RewardReason::SharedRadio,
         shared_radios(evidence, config),
     );
-    let shared_s = timer.elapsed().as_secs_f64() - links_s - inflated_s;
+    let shared_s = timer.elapsed().as_secs_f64() - links_s;
+    // A key whose links are invented or whose radio stands elsewhere beacons from another
+    // place than it asserts: its beacons make the listeners near its radio sound loud.
+    let without_fakes = evidence.without(&flags.keys().copied().collect());
+    note(
+        &mut flags,
+        RewardReason::InflatedSignal,
+        inflated_signals(&without_fakes, config),
+    );
+    let inflated_s = timer.elapsed().as_secs_f64() - links_s - shared_s;
     let cleared = evidence.without(&flags.keys().copied().collect());
     let located_from_s = timer.elapsed().as_secs_f64();
     note(
