@@ -26,6 +26,22 @@ fn tiny_world() -> String {
     text
 }
 
+/// A sweep of `scenarios` in `world` on seed 5, one epoch, one job at a time.
+fn one_job_plan(world: Arc<World>, scenarios: Vec<Scenario>) -> SweepPlan {
+    SweepPlan {
+        worlds: vec![world],
+        scenarios,
+        seeds: 5..=5,
+        epochs: 1,
+        jobs: 1,
+        data_root: None,
+        emission_usd: None,
+        evidence_dir: None,
+        rules: Arc::new(oracle::OracleConfig::open()),
+        done: Vec::new(),
+    }
+}
+
 #[test]
 fn a_tiny_sweep_writes_every_run() {
     let world = World::parse(&tiny_world(), "tiny.toml").expect("the tiny world parses");
@@ -145,18 +161,7 @@ async fn a_mix_is_measured_against_its_own_radios_run_honestly() {
     // mix's farm key stands on the third. Both roofs carry one site number, yet they are two
     // radios: a sweep that runs the farm first must not measure the mix against its roof.
     let world = Arc::new(World::parse(&uneven_world(), "uneven.toml").expect("it parses"));
-    let plan = SweepPlan {
-        worlds: vec![world.clone()],
-        scenarios: vec![Scenario::Farm, Scenario::Mix],
-        seeds: 5..=5,
-        epochs: 1,
-        jobs: 1,
-        data_root: None,
-        emission_usd: None,
-        evidence_dir: None,
-        rules: Arc::new(oracle::OracleConfig::open()),
-        done: Vec::new(),
-    };
+    let plan = one_job_plan(world.clone(), vec![Scenario::Farm, Scenario::Mix]);
     let swept = tokio::task::spawn_blocking(move || {
         SweepReport::run(
             &plan,
@@ -187,18 +192,7 @@ async fn a_mix_is_measured_against_its_own_radios_run_honestly() {
 #[test]
 fn a_resumed_sweep_runs_only_what_its_log_lacks() {
     let world = Arc::new(World::parse(&tiny_world(), "tiny.toml").expect("it parses"));
-    let mut plan = SweepPlan {
-        worlds: vec![world],
-        scenarios: vec![Scenario::WitnessOnly],
-        seeds: 5..=5,
-        epochs: 1,
-        jobs: 1,
-        data_root: None,
-        emission_usd: None,
-        evidence_dir: None,
-        rules: Arc::new(oracle::OracleConfig::open()),
-        done: Vec::new(),
-    };
+    let mut plan = one_job_plan(world, vec![Scenario::WitnessOnly]);
     let count = |seen: &Arc<AtomicUsize>| -> Arc<dyn Fn(&RunRecord) + Send + Sync> {
         let seen = seen.clone();
         Arc::new(move |_: &RunRecord| {
