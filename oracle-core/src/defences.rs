@@ -192,13 +192,21 @@ pub fn analyse(evidence: &Evidence, config: &DefenceConfig) -> Flags {
     // A key whose links are invented or whose radio stands elsewhere beacons from another
     // place than it asserts: its beacons make the listeners near its radio sound loud.
     let without_fakes = evidence.without(&flags.keys().copied().collect());
-    note(
-        &mut flags,
-        RewardReason::InflatedSignal,
-        inflated_signals(&without_fakes, config),
-    );
+    let inflated = inflated_signals(&without_fakes, config);
     let inflated_s = timer.elapsed().as_secs_f64() - links_s - shared_s;
-    let cleared = evidence.without(&flags.keys().copied().collect());
+    // Removing the newly flagged from the evidence already cleared is removing every flagged
+    // hotspot from the whole: `without` filters each report on its own.
+    let newly_flagged: BTreeSet<Key> = inflated
+        .keys()
+        .filter(|key| !flags.contains_key(*key))
+        .copied()
+        .collect();
+    note(&mut flags, RewardReason::InflatedSignal, inflated);
+    let cleared = if newly_flagged.is_empty() {
+        without_fakes
+    } else {
+        without_fakes.without(&newly_flagged)
+    };
     let located_from_s = timer.elapsed().as_secs_f64();
     note(
         &mut flags,
