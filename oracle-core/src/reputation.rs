@@ -8,9 +8,9 @@
 //!
 //! | weight | reasons |
 //! |---|---|
-//! | 4 | physics violations and forgeries: `rssi_too_high`, `snr_too_high`, `snr_too_low`, `inconsistent_signal`, `invalid_payload`, `payload_mismatch`, `entropy_unknown`, `self_witness`, `duplicate`, `too_close` |
+//! | 4 | physics violations and forgeries: `rssi_too_high`, `snr_too_high`, `snr_too_low`, `invalid_payload`, `payload_mismatch`, `entropy_unknown`, `self_witness`, `duplicate`, `too_close` |
 //! | 2 | region parameters violated: `frequency_not_allowed`, `datarate_not_allowed`, `power_not_allowed`; `region_mismatch` |
-//! | 1 | `too_far`, `frequency_mismatch`, `unknown_beacon`, `irregular_interval` |
+//! | 1 | `too_far`, `inconsistent_signal` (a witness far louder than the beacon's others: the witness may inflate, or the beaconer stand away from its assertion, which makes the honest witnesses near its radio the loud ones), `frequency_mismatch`, `unknown_beacon`, `irregular_interval` |
 //! | 0.25 | lateness: `too_late`, `too_late_after_first`, `entropy_expired` |
 //! | 0 | not the hotspot's doing or already excluded: `invalid_beacon` (the beaconer's fault), `unknown_gateway`, `not_asserted`, `denylisted`, `denylisted_edge` |
 //!
@@ -69,21 +69,19 @@ impl ReputationConfig {
 /// How much an invalid report with this reason code counts against its hotspot.
 pub fn reason_weight(code: &str) -> f64 {
     match code {
-        "rssi_too_high"
-        | "snr_too_high"
-        | "snr_too_low"
-        | "inconsistent_signal"
-        | "invalid_payload"
-        | "payload_mismatch"
-        | "entropy_unknown"
-        | "self_witness"
-        | "duplicate"
-        | "too_close" => 4.0,
+        "rssi_too_high" | "snr_too_high" | "snr_too_low" | "invalid_payload"
+        | "payload_mismatch" | "entropy_unknown" | "self_witness" | "duplicate" | "too_close" => {
+            4.0
+        }
         "frequency_not_allowed"
         | "datarate_not_allowed"
         | "power_not_allowed"
         | "region_mismatch" => 2.0,
-        "too_far" | "frequency_mismatch" | "unknown_beacon" | "irregular_interval" => 1.0,
+        "too_far"
+        | "inconsistent_signal"
+        | "frequency_mismatch"
+        | "unknown_beacon"
+        | "irregular_interval" => 1.0,
         "too_late" | "too_late_after_first" | "entropy_expired" => 0.25,
         _ => 0.0,
     }
@@ -239,6 +237,21 @@ mod tests {
             score(0, &invalid(&[("invalid_beacon", 50)]), &c).factor,
             1.0
         );
+    }
+
+    #[test]
+    fn a_misplaced_beaconers_outliers_cost_its_witness_little() {
+        // A beaconer asserted kilometres from its radio makes the honest witnesses next to
+        // the radio the loud outliers of its beacons: each such report counts as much as one
+        // that is too far, not as a forgery. 70 valid reports and 16 outliers still earn in
+        // full; at the forgeries' weight they would cost 30 %.
+        let c = ReputationConfig::default();
+        assert_eq!(reason_weight("inconsistent_signal"), reason_weight("too_far"));
+        assert_eq!(
+            score(70, &invalid(&[("inconsistent_signal", 16)]), &c).factor,
+            1.0
+        );
+        assert!(score(70, &invalid(&[("rssi_too_high", 16)]), &c).factor < 0.71);
     }
 
     #[test]
