@@ -54,6 +54,7 @@ const MAX_SILENT_DISTANCE_M: f64 = 25_000.0;
 const MAX_SILENT_SQUARED: f64 = MAX_SILENT_DISTANCE_M * MAX_SILENT_DISTANCE_M * (1.0 + 1e-9);
 
 /// The tangent plane at a place: a point `(east, north)` metres from it.
+#[derive(Clone, Copy)]
 struct Plane {
     origin: Point,
     east: Point,
@@ -504,7 +505,7 @@ fn search_grids(
 /// The displacement statistic of a hotspot whose best place is `best`: how much better the
 /// best place fits than the best place within `location_tolerance_m` of the assertion, both
 /// with the offset profiled ([`Fit::profiled_deviance`]; 0 when the best place lies within
-/// the tolerance). It tests the hypothesis "the radio stands
+/// the tolerance), and that place within. It tests the hypothesis "the radio stands
 /// within the tolerance of its assertion", not "exactly at it": shadowing moves an honest
 /// hotspot's best place by up to a kilometre or so, and that alone is no evidence.
 fn displacement(
@@ -512,12 +513,106 @@ fn displacement(
     config: &DefenceConfig,
     (place, _): ((f64, f64), f64),
     at_assertion: f64,
-) -> f64 {
+) -> (f64, (f64, f64)) {
     if place.0.hypot(place.1) <= config.location_tolerance_m {
-        return 0.0;
+        return (0.0, place);
     }
     let (within, _) = best_point_within(fit, config.location_tolerance_m, at_assertion);
-    (fit.profiled_deviance(within) - fit.profiled_deviance(place)).max(0.0)
+    let statistic = (fit.profiled_deviance(within) - fit.profiled_deviance(place)).max(0.0);
+    (statistic, within)
+}
+
+/// Whether a displacement statistic and a best place `place` are enough to flag.
+fn is_flaggable(statistic: f64, place: (f64, f64), config: &DefenceConfig) -> bool {
+    statistic > config.location_max_ratio && place.0.hypot(place.1) >= config.location_min_offset_m
+}
+
+/// One neighbour of a hotspot in its [`Fit`]: a heard link's index (`heard`) or a silent
+/// partner's, and the neighbour's hotspot index.
+#[derive(Debug, Clone, Copy)]
+struct Neighbour {
+    heard: bool,
+    at: usize,
+    other: usize,
+}
+
+/// The neighbour whose deviance term favours `best` over `within` the most: the one
+/// neighbour that, were it the one misplaced, would explain most of the displacement.
+fn most_influential(fit: &Fit, best: (f64, f64), within: (f64, f64)) -> Option<Neighbour> {
+    let (best, within) = (fit.plane.point(best), fit.plane.point(within));
+    let variance = fit.law.sigma_db * fit.law.sigma_db;
+    let term = |point: &Point, link: &Link| {
+        let distance = between(point, &fit.positions[link.other]);
+        (link.gain_db - fit.law.expected_gain_db(distance)).powi(2) / variance
+    };
+    let heard = fit.links.iter().enumerate().map(|(at, link)| {
+        let neighbour = Neighbour {
+            heard: true,
+            at,
+            other: link.other,
+        };
+        (neighbour, term(&within, link) - term(&best, link))
+    });
+    let silence = |point: &Point, other: usize| {
+        fit.silence
+            .silence_deviance(between(point, &fit.positions[other]))
+    };
+    let silent = fit.silent.iter().enumerate().map(|(at, &other)| {
+        let neighbour = Neighbour {
+            heard: false,
+            at,
+            other,
+        };
+        (neighbour, silence(&within, other) - silence(&best, other))
+    });
+    heard
+        .chain(silent)
+        .filter(|(_, influence)| *influence > 0.0)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(neighbour, _)| neighbour)
+}
+
+/// The displacement statistic of a hotspot without one `neighbour`, searched anew, or 0 when
+/// that leaves it unflaggable.
+fn displacement_without_one(
+    fit: &Fit,
+    config: &DefenceConfig,
+    place: (f64, f64),
+    neighbour: Neighbour,
+) -> f64 {
+    let links: Vec<Link> = fit
+        .links
+        .iter()
+        .enumerate()
+        .filter(|&(at, _)| !(neighbour.heard && at == neighbour.at))
+        .map(|(_, link)| *link)
+        .collect();
+    let silent: Vec<usize> = fit
+        .silent
+        .iter()
+        .enumerate()
+        .filter(|&(at, _)| neighbour.heard || at != neighbour.at)
+        .map(|(_, &other)| other)
+        .collect();
+    let reduced = Fit {
+        links: &links,
+        silent: &silent,
+        ..*fit
+    };
+    let at_assertion = reduced.deviance((0.0, 0.0));
+    let searched = best_point(&reduced, at_assertion);
+    let at_place = reduced.deviance(place);
+    let best = if at_place < searched.1 {
+        (place, at_place)
+    } else {
+        searched
+    };
+    let (statistic, _) = displacement(&reduced, config, best, at_assertion);
+    if is_flaggable(statistic, best.0, config) {
+        statistic
+    } else {
+        0.0
+    }
 }
 
 /// The least deviance within `radius_m` of the assertion: a grid over the disc, then two finer
@@ -752,7 +847,7 @@ impl Round {
     }
 
     /// Each candidate's best place on every core (a new search, or the last one's place
-    /// re-evaluated; `true` for a new search) and its displacement statistic.
+    /// re-evaluated), its displacement statistic and the best place within the tolerance.
     fn search(
         &self,
         net: &PairNetwork,
@@ -760,7 +855,7 @@ impl Round {
         candidates: &[(usize, f64)],
         unheard: &[Vec<usize>],
         config: &DefenceConfig,
-    ) -> Vec<((f64, f64), bool, f64)> {
+    ) -> Vec<Searched> {
         crate::parallel::map(
             &candidates.iter().zip(unheard).collect::<Vec<_>>(),
             |&(&(hotspot, at_assertion), unheard)| {
@@ -776,11 +871,66 @@ impl Round {
                     }
                     _ => (best_point(&fit, at_assertion), true),
                 };
-                let statistic = displacement(&fit, config, best, at_assertion);
-                (best.0, new_search, statistic)
+                let (statistic, within) = displacement(&fit, config, best, at_assertion);
+                Searched {
+                    place: best.0,
+                    new_search,
+                    statistic,
+                    within,
+                }
             },
         )
     }
+
+    /// Lowers the statistic of each flaggable candidate whose most influential neighbour
+    /// ([`most_influential`]) cannot vouch for its own place to the statistic without that
+    /// neighbour ([`displacement_without_one`]). A neighbour vouches when it has the links to
+    /// be judged and fits within the tolerance of its assertion (not a candidate, or a
+    /// candidate with a statistic of 0). One neighbour that cannot, a spoofer not caught yet
+    /// or one with too few links to be judged, must not be able to get an honest hotspot
+    /// flagged alone; a neighbour that vouches keeps the blame on the hotspot.
+    fn excuse_by_one_neighbour(
+        &self,
+        net: &PairNetwork,
+        candidates: &[(usize, f64)],
+        unheard: &[Vec<usize>],
+        outcomes: &mut [Searched],
+        config: &DefenceConfig,
+    ) {
+        let mut statistic_of: HashMap<usize, f64> = HashMap::new();
+        for (&(hotspot, _), outcome) in candidates.iter().zip(outcomes.iter()) {
+            statistic_of.insert(hotspot, outcome.statistic);
+        }
+        let vouches = |other: usize| {
+            self.links[other].len() >= config.location_min_links
+                && statistic_of.get(&other).is_none_or(|s| *s <= 0.0)
+        };
+        let flaggable: Vec<usize> = (0..candidates.len())
+            .filter(|&i| is_flaggable(outcomes[i].statistic, outcomes[i].place, config))
+            .collect();
+        let lowered = crate::parallel::map(&flaggable, |&i| {
+            let fit = self.fit_of(net, candidates[i].0, &unheard[i]);
+            let outcome = &outcomes[i];
+            match most_influential(&fit, outcome.place, outcome.within) {
+                Some(neighbour) if !vouches(neighbour.other) => {
+                    displacement_without_one(&fit, config, outcome.place, neighbour)
+                }
+                _ => outcome.statistic,
+            }
+        });
+        for (i, statistic) in flaggable.into_iter().zip(lowered) {
+            outcomes[i].statistic = outcomes[i].statistic.min(statistic);
+        }
+    }
+}
+
+/// A candidate's search: its best place, whether it was searched anew (or the last round's
+/// place re-evaluated), its displacement statistic and the best place within the tolerance.
+struct Searched {
+    place: (f64, f64),
+    new_search: bool,
+    statistic: f64,
+    within: (f64, f64),
 }
 
 /// Each candidate's silent partners, in the pairs' order.
@@ -812,14 +962,14 @@ fn flaggable(
     round: &Round,
     rounds: &mut Rounds,
     candidates: &[(usize, f64)],
-    outcomes: &[((f64, f64), bool, f64)],
+    outcomes: &[Searched],
     config: &DefenceConfig,
 ) -> (Vec<(usize, f64)>, usize) {
     let mut searches = 0;
     let mut flaggable = Vec::new();
-    for (i, (&(hotspot, at_assertion), &(place, new_search, displacement))) in
-        candidates.iter().zip(outcomes).enumerate()
-    {
+    for (i, (&(hotspot, at_assertion), outcome)) in candidates.iter().zip(outcomes).enumerate() {
+        let (place, displacement) = (outcome.place, outcome.statistic);
+        let new_search = outcome.new_search;
         if new_search {
             searches += 1;
             rounds.searched[hotspot] = Some(place);
@@ -833,9 +983,7 @@ fn flaggable(
             offset_m = place.0.hypot(place.1),
             "misplaced_location candidate"
         );
-        if displacement > config.location_max_ratio
-            && place.0.hypot(place.1) >= config.location_min_offset_m
-        {
+        if is_flaggable(displacement, place, config) {
             flaggable.push((i, displacement));
         }
     }
@@ -927,7 +1075,8 @@ fn misplaced_locations_in_rounds(
         let fitted_s = timer.elapsed().as_secs_f64();
         let candidates = round.candidates(&net, config);
         let unheard = silent_partners(&net, &rounds.active, &candidates);
-        let outcomes = round.search(&net, &rounds, &candidates, &unheard, config);
+        let mut outcomes = round.search(&net, &rounds, &candidates, &unheard, config);
+        round.excuse_by_one_neighbour(&net, &candidates, &unheard, &mut outcomes, config);
         let (flaggable, searches) =
             flaggable(&net, &round, &mut rounds, &candidates, &outcomes, config);
         let chosen = choose(flaggable, &candidates, &round.links, &unheard);
@@ -1163,6 +1312,88 @@ mod tests {
             }
             let flagged = misplaced_locations(&evidence, &DefenceConfig::default());
             assert!(flagged.is_empty(), "seed {seed}: {flagged:?}");
+        }
+    }
+
+    /// [`network`] of honest hotspots where hotspot `next_to` hears and is heard only within
+    /// `reach_m`, with one more key whose radio stands `apart_m` east of it and which asserts
+    /// a place `asserted_m` further east. That key hears and is heard by `next_to` alone, too
+    /// few links for it to be judged itself.
+    fn network_with_a_lone_spoofer(
+        next_to: usize,
+        reach_m: f64,
+        (apart_m, asserted_m): (f64, f64),
+        seed: u64,
+    ) -> (Evidence, Vec<Key>, Key) {
+        let (mut evidence, keys) = network(&[], 0.0, seed);
+        let place = |key: &Key| h3_coverage::centre(evidence.locations[key]);
+        let within_reach =
+            |a: &Key, b: &Key| h3_coverage::distance_between_m(place(a), place(b)) <= reach_m;
+        let mut beacons = std::mem::take(&mut evidence.beacons);
+        for beacon in &mut beacons {
+            let beaconer = beacon.beaconer;
+            beacon.witnesses.retain(|(witness, _)| {
+                (beaconer != keys[next_to] && *witness != keys[next_to])
+                    || within_reach(&beaconer, witness)
+            });
+        }
+        evidence.beacons = beacons;
+        let spoofer = [200u8; 32];
+        let honest = h3_coverage::centre(evidence.locations[&keys[next_to]]);
+        let east = |m: f64| 1.0 / (111_320.0 * honest.0.to_radians().cos()) * m;
+        let asserted = (honest.0, honest.1 + east(apart_m + asserted_m));
+        let cell = h3_coverage::cell_at(asserted.0, asserted.1).expect("valid coordinates");
+        evidence.locations.insert(spoofer, cell);
+        let gain = -40.0 - 35.0 * apart_m.log10();
+        evidence.beacons.push(BeaconEvidence {
+            beaconer: spoofer,
+            witnesses: vec![(keys[next_to], gain)],
+        });
+        let beacon = evidence
+            .beacons
+            .iter_mut()
+            .find(|b| b.beaconer == keys[next_to])
+            .expect("every hotspot beacons");
+        beacon.witnesses.push((spoofer, gain));
+        (evidence, keys, spoofer)
+    }
+
+    #[test]
+    fn a_hotspot_is_not_flagged_for_one_misplaced_neighbour() {
+        // The north-east corner, whose neighbours all lie south and west and which hears
+        // them to 2.5 km: its one loud link to a key 300 m east of it, asserted 3.5 km
+        // further east, pulls its best place east, and without that neighbour it stands
+        // where it asserted.
+        let corner = 7 * 7 - 1;
+        let config = DefenceConfig::default();
+        for seed in 0..3 {
+            let (evidence, keys, _) =
+                network_with_a_lone_spoofer(corner, 2_500.0, (300.0, 3_500.0), seed);
+            let flagged = misplaced_locations(&evidence, &config);
+            assert!(
+                !flagged.contains_key(&keys[corner]),
+                "seed {seed}: {flagged:?}"
+            );
+            // The whole evidence alone would have flagged it.
+            let net = PairNetwork::of(&evidence, &config);
+            let active = vec![true; net.keys.len()];
+            let round = Round::fit(&net, &active, &config).expect("enough pairs");
+            let at = net
+                .keys
+                .iter()
+                .position(|k| *k == keys[corner])
+                .expect("located");
+            let candidates = vec![(at, 0.0)];
+            let unheard = silent_partners(&net, &active, &candidates);
+            let fit = round.fit_of(&net, at, &unheard[0]);
+            let at_assertion = fit.deviance((0.0, 0.0));
+            let best = best_point(&fit, at_assertion);
+            let (statistic, _) = displacement(&fit, &config, best, at_assertion);
+            assert!(
+                is_flaggable(statistic, best.0, &config),
+                "seed {seed}: {statistic} at {:?}",
+                best.0
+            );
         }
     }
 
