@@ -876,11 +876,12 @@ impl<'a> Located<'a> {
 }
 
 /// `inflated_signal`: the listeners louder than the other witnesses' fit by more than the
-/// margin on average, with their mean excess in dB.
+/// margin on average, with their mean excess in dB, also without the beaconer whose beacons
+/// they were loudest on ([`loud_without_one_beaconer`]).
 pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
     let located = Located::new(evidence);
     // Each beacon's located witnesses with their residuals, on every core.
-    let residuals: Vec<Option<(Vec<usize>, Vec<f64>)>> =
+    let residuals: Vec<Option<(usize, Vec<usize>, Vec<f64>)>> =
         crate::parallel::map(&evidence.beacons, |beacon| {
             let &b = located.index.get(&beacon.beaconer)?;
             let mut listeners = Vec::new();
@@ -893,31 +894,71 @@ pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap
                     points.push((distance, *gain));
                 }
             }
-            Some((listeners, leave_one_out_residuals(&points)?))
+            Some((b, listeners, leave_one_out_residuals(&points)?))
         });
-    // Added up in the beacons' order.
-    let mut per_listener: Vec<(f64, usize)> = vec![(0.0, 0); located.keys.len()];
-    for (listeners, residuals) in residuals.into_iter().flatten() {
+    // Each listener's residuals with their beaconers, in the beacons' order.
+    let mut per_listener: Vec<Vec<(usize, f64)>> = vec![Vec::new(); located.keys.len()];
+    for (beaconer, listeners, residuals) in residuals.into_iter().flatten() {
         for (listener, residual) in listeners.into_iter().zip(residuals) {
-            let entry = &mut per_listener[listener];
-            entry.0 += residual;
-            entry.1 += 1;
+            per_listener[listener].push((beaconer, residual));
         }
     }
+    let min_reports = config.inflated_min_reports.max(1);
+    let mean = |reports: &[(usize, f64)]| {
+        let sum = reports
+            .iter()
+            .fold(0.0, |sum, (_, residual)| sum + residual);
+        sum / reports.len() as f64
+    };
     let means: Vec<(usize, f64)> = per_listener
-        .into_iter()
+        .iter()
         .enumerate()
-        .filter(|(_, (_, count))| *count >= config.inflated_min_reports.max(1))
-        .map(|(listener, (sum, count))| (listener, sum / count as f64))
+        .filter(|(_, reports)| reports.len() >= min_reports)
+        .map(|(listener, reports)| (listener, mean(reports)))
         .collect();
     let null = EmpiricalNull::of(means.iter().map(|&(_, mean)| mean).collect(), 0.0);
+    let loud = |mean: f64| {
+        mean > config.inflated_margin_db && null.standardise(mean) > config.inflated_max_z
+    };
     means
         .into_iter()
-        .filter(|&(_, mean)| {
-            mean > config.inflated_margin_db && null.standardise(mean) > config.inflated_max_z
+        .filter(|&(listener, mean)| {
+            loud(mean) && loud_without_one_beaconer(&per_listener[listener], min_reports, loud)
         })
         .map(|(listener, mean)| (*located.keys[listener], mean))
         .collect()
+}
+
+/// Whether a listener's reports `(beaconer, residual)` are still `loud` on average without the
+/// beaconer whose residuals sum highest (and still number `min_reports`). A beaconer standing
+/// away from its assertion makes the honest listeners near its radio loud on its beacons
+/// alone; a listener that inflates its reports is loud on everyone's.
+fn loud_without_one_beaconer(
+    reports: &[(usize, f64)],
+    min_reports: usize,
+    loud: impl Fn(f64) -> bool,
+) -> bool {
+    let mut by_beaconer: BTreeMap<usize, f64> = BTreeMap::new();
+    for &(beaconer, residual) in reports {
+        *by_beaconer.entry(beaconer).or_default() += residual;
+    }
+    let Some(loudest) = by_beaconer
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(beaconer, _)| *beaconer)
+    else {
+        return false;
+    };
+    let rest: Vec<f64> = reports
+        .iter()
+        .filter(|(beaconer, _)| *beaconer != loudest)
+        .map(|(_, residual)| *residual)
+        .collect();
+    if rest.len() < min_reports {
+        return false;
+    }
+    let sum = rest.iter().fold(0.0, |sum, residual| sum + residual);
+    loud(sum / rest.len() as f64)
 }
 
 /// Hotspots a piece of `shared_radio`'s parallel pair search covers.
@@ -1050,6 +1091,24 @@ fn shared_rms(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_loud_beaconer_does_not_make_an_inflater() {
+        let loud = |mean: f64| mean > 8.0;
+        // Loud on one beaconer's four beacons alone (a beaconer asserted away from its radio,
+        // which stands next to this listener): 40 dB over 8 reports, but 0 on the others.
+        let neighbour: Vec<(usize, f64)> = (0..8)
+            .map(|k| if k % 2 == 0 { (9, 20.0) } else { (k, 0.0) })
+            .collect();
+        assert!(loud(neighbour.iter().map(|r| r.1).sum::<f64>() / 8.0));
+        assert!(!loud_without_one_beaconer(&neighbour, 4, loud));
+        // Loud on everyone's beacons: still loud without the loudest.
+        let inflater: Vec<(usize, f64)> = (0..8).map(|k| (k, 12.0 + k as f64)).collect();
+        assert!(loud_without_one_beaconer(&inflater, 4, loud));
+        // Too few reports left to judge.
+        assert!(!loud_without_one_beaconer(&inflater[..4], 4, loud));
+        assert!(!loud_without_one_beaconer(&[], 1, loud));
+    }
 
     #[test]
     fn the_monotone_fit_pools_violators() {
