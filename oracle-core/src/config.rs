@@ -554,14 +554,28 @@ impl OracleConfig {
         toml::to_string(&rules).map_err(|e| ConfigError::Parse(e.to_string()))
     }
 
-    /// Parses and checks the rules' configuration as an archive recorded it. Recorded before
-    /// `[density]` existed, it meant [`DensityConfig::hexes`], not today's default.
+    /// Parses and checks the rules' configuration as an archive recorded it. A rule recorded
+    /// before its setting existed meant what the oracle did then, not today's default: without
+    /// `[density]`, [`DensityConfig::hexes`]; without `defences.single_source_excused`, no
+    /// excuse; without `reputation.inconsistent_signal_weight`, a weight of 4.
     pub fn from_recorded_rules(text: &str) -> Result<Self, ConfigError> {
         let mut config = Self::from_toml(text)?;
         let table: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let recorded = |section: &str, key: &str| {
+            table
+                .get(section)
+                .and_then(|value| value.as_table())
+                .is_some_and(|section| section.contains_key(key))
+        };
         if !table.contains_key("density") {
             config.density = DensityConfig::hexes();
+        }
+        if !recorded("defences", "single_source_excused") {
+            config.defences.single_source_excused = false;
+        }
+        if !recorded("reputation", "inconsistent_signal_weight") {
+            config.reputation.inconsistent_signal_weight = 4.0;
         }
         Ok(config)
     }
@@ -696,6 +710,11 @@ mod tests {
         );
         let before = OracleConfig::from_recorded_rules("epoch_ms = 86400000\n").unwrap();
         assert_eq!(before.density, DensityConfig::hexes());
+        assert!(!before.defences.single_source_excused);
+        assert_eq!(before.reputation.inconsistent_signal_weight, 4.0);
+        let now = OracleConfig::from_recorded_rules(&rules).unwrap();
+        assert!(now.defences.single_source_excused);
+        assert_eq!(now.reputation.inconsistent_signal_weight, 1.0);
         for bad in [
             "[density]\nsharing = \"distance\"\nradius_m = 0.0\n",
             "[density]\nradius_m = nan\n",

@@ -110,6 +110,11 @@ pub struct DefenceConfig {
     pub suspicion_threshold: f64,
     /// `suspected`: how many earlier epochs' flags count.
     pub suspicion_epochs: u32,
+    /// Whether one source alone is excused: `misplaced_location` judges a hotspot without the
+    /// one neighbour that explains most of its displacement when that neighbour cannot vouch
+    /// for its own place, and `inflated_signal` a listener without the beaconer it is loudest
+    /// on. An archive's rules recorded before this field existed were decided without it.
+    pub single_source_excused: bool,
 }
 
 impl Default for DefenceConfig {
@@ -135,6 +140,7 @@ impl Default for DefenceConfig {
             suspicion_decay: 0.7,
             suspicion_threshold: 0.5,
             suspicion_epochs: 8,
+            single_source_excused: true,
         }
     }
 }
@@ -923,7 +929,9 @@ pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap
     means
         .into_iter()
         .filter(|&(listener, mean)| {
-            loud(mean) && loud_without_one_beaconer(&per_listener[listener], min_reports, loud)
+            loud(mean)
+                && (!config.single_source_excused
+                    || loud_without_one_beaconer(&per_listener[listener], min_reports, loud))
         })
         .map(|(listener, mean)| (*located.keys[listener], mean))
         .collect()

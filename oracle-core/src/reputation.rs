@@ -39,6 +39,10 @@ pub struct ReputationConfig {
     /// Most recent beacons and most recent witnesses each considered (of those received
     /// before the window's end: later reports change nothing).
     pub max_reports: u32,
+    /// Weight of an `inconsistent_signal` report: 1, as a report too far (a beaconer asserted
+    /// away from its radio makes the honest witnesses near the radio its loud outliers); an
+    /// archive's rules recorded before this field existed weighed it 4, as a forgery.
+    pub inconsistent_signal_weight: f64,
 }
 
 impl Default for ReputationConfig {
@@ -49,6 +53,7 @@ impl Default for ReputationConfig {
             prior_valid: 3.0,
             prior_invalid: 1.0,
             max_reports: 2_000,
+            inconsistent_signal_weight: 1.0,
         }
     }
 }
@@ -57,9 +62,15 @@ impl ReputationConfig {
     /// Checks that the priors are positive finite numbers.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let ok = |x: f64| x.is_finite() && x > 0.0;
+        let weight = self.inconsistent_signal_weight;
         if !ok(self.prior_valid) || !ok(self.prior_invalid) || self.window_ms == 0 {
             return Err(ConfigError::Invalid(
                 "reputation priors and window must be positive".into(),
+            ));
+        }
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(ConfigError::Invalid(
+                "reputation.inconsistent_signal_weight must be a finite number, at least 0".into(),
             ));
         }
         Ok(())
@@ -67,8 +78,9 @@ impl ReputationConfig {
 }
 
 /// How much an invalid report with this reason code counts against its hotspot.
-pub fn reason_weight(code: &str) -> f64 {
+pub fn reason_weight(code: &str, config: &ReputationConfig) -> f64 {
     match code {
+        "inconsistent_signal" => config.inconsistent_signal_weight,
         "rssi_too_high" | "snr_too_high" | "snr_too_low" | "invalid_payload"
         | "payload_mismatch" | "entropy_unknown" | "self_witness" | "duplicate" | "too_close" => {
             4.0
@@ -77,11 +89,7 @@ pub fn reason_weight(code: &str) -> f64 {
         | "datarate_not_allowed"
         | "power_not_allowed"
         | "region_mismatch" => 2.0,
-        "too_far"
-        | "inconsistent_signal"
-        | "frequency_mismatch"
-        | "unknown_beacon"
-        | "irregular_interval" => 1.0,
+        "too_far" | "frequency_mismatch" | "unknown_beacon" | "irregular_interval" => 1.0,
         "too_late" | "too_late_after_first" | "entropy_expired" => 0.25,
         _ => 0.0,
     }
@@ -133,7 +141,7 @@ pub fn score(valid: u64, invalid: &BTreeMap<String, u64>, config: &ReputationCon
     let beta = config.prior_invalid
         + invalid
             .iter()
-            .map(|(code, &n)| reason_weight(code) * n as f64)
+            .map(|(code, &n)| reason_weight(code, config) * n as f64)
             .sum::<f64>();
     let score = alpha / (alpha + beta);
     let neutral = config.prior_valid / (config.prior_valid + config.prior_invalid);
@@ -171,8 +179,8 @@ pub fn explain(
     );
     let counted: Vec<String> = invalid
         .iter()
-        .filter(|(code, _)| reason_weight(code) > 0.0)
-        .map(|(code, n)| format!("{n} × {code} (weight {})", reason_weight(code)))
+        .filter(|(code, _)| reason_weight(code, config) > 0.0)
+        .map(|(code, n)| format!("{n} × {code} (weight {})", reason_weight(code, config)))
         .collect();
     if counted.is_empty() {
         why.push_str(" and no invalid reports that count against it");
@@ -246,12 +254,24 @@ mod tests {
         // that is too far, not as a forgery. 70 valid reports and 16 outliers still earn in
         // full; at the forgeries' weight they would cost 30 %.
         let c = ReputationConfig::default();
-        assert_eq!(reason_weight("inconsistent_signal"), reason_weight("too_far"));
+        assert_eq!(
+            reason_weight("inconsistent_signal", &c),
+            reason_weight("too_far", &c)
+        );
         assert_eq!(
             score(70, &invalid(&[("inconsistent_signal", 16)]), &c).factor,
             1.0
         );
         assert!(score(70, &invalid(&[("rssi_too_high", 16)]), &c).factor < 0.71);
+        // Rules recorded before the weight was lowered weighed it as a forgery.
+        let before = ReputationConfig {
+            inconsistent_signal_weight: 4.0,
+            ..c.clone()
+        };
+        assert_eq!(
+            score(70, &invalid(&[("inconsistent_signal", 16)]), &before),
+            score(70, &invalid(&[("rssi_too_high", 16)]), &c)
+        );
     }
 
     #[test]

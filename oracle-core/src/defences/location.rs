@@ -1076,7 +1076,9 @@ fn misplaced_locations_in_rounds(
         let candidates = round.candidates(&net, config);
         let unheard = silent_partners(&net, &rounds.active, &candidates);
         let mut outcomes = round.search(&net, &rounds, &candidates, &unheard, config);
-        round.excuse_by_one_neighbour(&net, &candidates, &unheard, &mut outcomes, config);
+        if config.single_source_excused {
+            round.excuse_by_one_neighbour(&net, &candidates, &unheard, &mut outcomes, config);
+        }
         let (flaggable, searches) =
             flaggable(&net, &round, &mut rounds, &candidates, &outcomes, config);
         let chosen = choose(flaggable, &candidates, &round.links, &unheard);
