@@ -887,21 +887,20 @@ impl<'a> Located<'a> {
 pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
     let located = Located::new(evidence);
     // Each beacon's located witnesses with their residuals, on every core.
-    let residuals: Vec<Option<(usize, Vec<usize>, Vec<f64>)>> =
-        crate::parallel::map(&evidence.beacons, |beacon| {
-            let &b = located.index.get(&beacon.beaconer)?;
-            let mut listeners = Vec::new();
-            let mut points = Vec::new();
-            for (witness, gain) in &beacon.witnesses {
-                if let Some(&w) = located.index.get(witness) {
-                    listeners.push(w);
-                    let distance =
-                        h3_coverage::distance_between_m(located.centres[b], located.centres[w]);
-                    points.push((distance, *gain));
-                }
+    let residuals = crate::parallel::map(&evidence.beacons, |beacon| {
+        let &b = located.index.get(&beacon.beaconer)?;
+        let mut listeners = Vec::new();
+        let mut points = Vec::new();
+        for (witness, gain) in &beacon.witnesses {
+            if let Some(&w) = located.index.get(witness) {
+                listeners.push(w);
+                let distance =
+                    h3_coverage::distance_between_m(located.centres[b], located.centres[w]);
+                points.push((distance, *gain));
             }
-            Some((b, listeners, leave_one_out_residuals(&points)?))
-        });
+        }
+        Some((b, listeners, leave_one_out_residuals(&points)?))
+    });
     // Each listener's residuals with their beaconers, in the beacons' order.
     let mut per_listener: Vec<Vec<(usize, f64)>> = vec![Vec::new(); located.keys.len()];
     for (beaconer, listeners, residuals) in residuals.into_iter().flatten() {
