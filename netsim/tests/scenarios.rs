@@ -288,9 +288,11 @@ async fn onboarding_flood_does_not_pay_for_its_keys() {
 async fn shaping_spoofer() {
     let report = report_of(Scenario::ShapingSpoofer, 1, 7).await;
     targets_hold(&report);
-    assert!(
-        report.caught.contains_key("misplaced_location"),
-        "shaping the signal does not hide every spoofer: {report:?}"
+    // No defence catches them at this seed (`misplaced_location` did before its single-source
+    // excuse), but their false places earn them no more than their radios would honestly.
+    assert_eq!(
+        report.attacker_gain, 0.0,
+        "shaping the signal pays: {report:?}"
     );
 }
 
