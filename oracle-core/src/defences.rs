@@ -909,17 +909,11 @@ pub fn inflated_signals(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap
         }
     }
     let min_reports = config.inflated_min_reports.max(1);
-    let mean = |reports: &[(usize, f64)]| {
-        let sum = reports
-            .iter()
-            .fold(0.0, |sum, (_, residual)| sum + residual);
-        sum / reports.len() as f64
-    };
     let means: Vec<(usize, f64)> = per_listener
         .iter()
         .enumerate()
         .filter(|(_, reports)| reports.len() >= min_reports)
-        .map(|(listener, reports)| (listener, mean(reports)))
+        .map(|(listener, reports)| (listener, mean_residual(reports.iter()).0))
         .collect();
     let null = EmpiricalNull::of(means.iter().map(|&(_, mean)| mean).collect(), 0.0);
     let loud = |mean: f64| {
@@ -956,16 +950,18 @@ fn loud_without_one_beaconer(
     else {
         return false;
     };
-    let rest: Vec<f64> = reports
-        .iter()
-        .filter(|(beaconer, _)| *beaconer != loudest)
-        .map(|(_, residual)| *residual)
-        .collect();
-    if rest.len() < min_reports {
-        return false;
-    }
-    let sum = rest.iter().fold(0.0, |sum, residual| sum + residual);
-    loud(sum / rest.len() as f64)
+    let rest = reports.iter().filter(|(beaconer, _)| *beaconer != loudest);
+    let (mean, count) = mean_residual(rest);
+    count >= min_reports && loud(mean)
+}
+
+/// The mean of reports' residuals `(beaconer, residual)`, added up in their order, and how many
+/// there are.
+fn mean_residual<'a>(reports: impl Iterator<Item = &'a (usize, f64)>) -> (f64, usize) {
+    let (sum, count) = reports.fold((0.0, 0), |(sum, count), (_, residual)| {
+        (sum + residual, count + 1)
+    });
+    (sum / count as f64, count)
 }
 
 /// Hotspots a piece of `shared_radio`'s parallel pair search covers.
