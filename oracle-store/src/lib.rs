@@ -656,12 +656,21 @@ pub trait ReportLogStore: Send + Sync + 'static {
         &'a self,
         stream: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<LogPosition>>>;
-    /// Records that the entries of `stream` up to `position.seq` have been applied.
+    /// Records that the entries of `stream` up to `position.seq` have been applied, and the
+    /// refusals the last of them gave, in one transaction: an entry applied again after a
+    /// crash records its refusals once.
     fn set_log_position<'a>(
         &'a self,
         stream: &'a str,
         position: LogPosition,
+        refusals: &'a [RejectionRow],
     ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Takes back the row ids that failed writes spent: each table's next id becomes one past
+    /// its greatest. Operators sharing a log must number every report alike, so a follower
+    /// calls it before it applies entries, while nothing else writes. PostgreSQL's sequences
+    /// keep the values of a transaction that failed or was killed; SQLite's `AUTOINCREMENT`
+    /// counter rolls back with the transaction, so there it has nothing to do.
+    fn take_back_spent_row_ids(&self) -> BoxFuture<'_, StoreResult<()>>;
 }
 
 /// Every role of a store: what the oracle service holds. Each part of the service needs only

@@ -312,6 +312,38 @@ impl PostgresStore {
             .await?;
         Ok(())
     }
+
+    /// Sets the sequence of every identity column in the store's schema to one past the
+    /// column's greatest value ([`crate::ReportLogStore::take_back_spent_row_ids`]).
+    async fn realign_row_ids(&self) -> StoreResult<()> {
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND is_identity = 'YES'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (table, column) in columns {
+            let greatest = format!(
+                "(SELECT MAX({}) FROM {})",
+                quoted_identifier(&column),
+                quoted_identifier(&table)
+            );
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence(quote_ident(current_schema()) || '.' || \
+                 quote_ident($1), $2), COALESCE({greatest}, 0) + 1, false)"
+            ))
+            .bind(&table)
+            .bind(&column)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `name` as a PostgreSQL quoted identifier.
+fn quoted_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The identity store's hooks ([`super::identity::identity_store`]).
@@ -479,20 +511,7 @@ impl ReportStore for PostgresStore {
     }
 
     fn insert_rejection<'a>(&'a self, r: &'a RejectionRow) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&r.kind)
-            .bind(&r.reason)
-            .bind(r.claimed_key.as_slice())
-            .bind(i(r.received_ms))
-            .bind(&r.detail)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
-        })
+        Box::pin(shared::insert_rejection(&self.pool, r))
     }
 }
 

@@ -448,6 +448,25 @@ macro_rules! shared_sql {
             Ok(t.map(u))
         }
 
+        /// Inserts one refusal's row.
+        pub(super) async fn insert_rejection<'e, E>(executor: E, r: &$crate::RejectionRow) -> StoreResult<()>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            sqlx::query(
+                "INSERT INTO ingest_rejections (kind, reason, claimed_key, received_ms, detail)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&r.kind)
+            .bind(&r.reason)
+            .bind(r.claimed_key.as_slice())
+            .bind(i(r.received_ms))
+            .bind(&r.detail)
+            .execute(executor)
+            .await?;
+            Ok(())
+        }
+
         /// See the store trait's method of the same name.
         pub(super) async fn epoch_report(pool: &sqlx::Pool<$db>, epoch: u64) -> StoreResult<Option<String>> {
             let row = sqlx::query("SELECT report_json FROM epochs WHERE epoch = $1")
@@ -494,8 +513,13 @@ macro_rules! shared_sql {
                 &'a self,
                 stream: &'a str,
                 position: $crate::LogPosition,
+                refusals: &'a [$crate::RejectionRow],
             ) -> BoxFuture<'a, StoreResult<()>> {
                 Box::pin(async move {
+                    let mut tx = self.pool.begin().await?;
+                    for refusal in refusals {
+                        shared::insert_rejection(&mut *tx, refusal).await?;
+                    }
                     sqlx::query(
                         "INSERT INTO report_log_positions (stream, seq, time_ms, follower_state) \
                          VALUES ($1, $2, $3, $4) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, \
@@ -505,10 +529,15 @@ macro_rules! shared_sql {
                     .bind(i(position.seq))
                     .bind(i(position.time_ms))
                     .bind(position.state.as_slice())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                    tx.commit().await?;
                     Ok(())
                 })
+            }
+
+            fn take_back_spent_row_ids(&self) -> BoxFuture<'_, StoreResult<()>> {
+                Box::pin(self.realign_row_ids())
             }
         }
 

@@ -575,6 +575,15 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Nothing to do: SQLite keeps the `AUTOINCREMENT` counter in a table, which a failed or
+    /// interrupted transaction rolls back with its rows
+    /// ([`crate::ReportLogStore::take_back_spent_row_ids`]).
+    async fn realign_row_ids(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
 /// The identity store's hooks ([`super::identity::identity_store`]).
 impl SqliteStore {
     fn identity_sql<'s>(&self, sql: &'s str) -> std::borrow::Cow<'s, str> {

@@ -358,46 +358,61 @@ impl RejectionBudget {
 }
 
 impl Oracle {
+    /// Records refusal `error` of a `kind` report claiming `claimed_key` (see
+    /// [`Oracle::rejection_row`]) and gives it back; a failing store is the error instead.
     async fn record_rejection(
         &self,
         kind: &str,
         claimed_key: &[u8],
         error: IngestError,
     ) -> IngestError {
-        if let IngestError::Rejected { reason, detail } = &error {
-            tracing::debug!(kind, reason = reason.code(), detail, "ingest rejection");
-            let gateway = match <[u8; 32]>::try_from(claimed_key) {
-                Ok(key) => match self.store().is_known_gateway(&key).await {
-                    Ok(known) => known,
-                    Err(db) => return IngestError::Internal(db.into()),
-                },
-                Err(_) => false,
-            };
-            if !gateway {
-                let per_minute = self.config().max_stranger_rejections_per_minute;
-                let now_ms = self.now_ms();
-                let admitted = self
-                    .inner
-                    .stranger_rejections
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .admit(now_ms, per_minute);
-                if !admitted {
-                    return error;
-                }
-            }
-            let row = RejectionRow {
-                kind: kind.to_string(),
-                reason: reason.code().to_string(),
-                claimed_key: claimed_key.iter().copied().take(64).collect(),
-                received_ms: self.now_ms(),
-                detail: detail.clone(),
-            };
-            if let Err(db) = self.store().insert_rejection(&row).await {
-                return IngestError::Internal(db.into());
+        let recorded = match self.rejection_row(kind, claimed_key, &error).await {
+            Ok(Some(row)) => self.store().insert_rejection(&row).await,
+            Ok(None) => Ok(()),
+            Err(internal) => return internal.into(),
+        };
+        match recorded {
+            Ok(()) => error,
+            Err(db) => IngestError::Internal(db.into()),
+        }
+    }
+
+    /// The row that records refusal `error` of a `kind` report claiming `claimed_key`, at the
+    /// oracle's clock; `None` when `error` is no refusal, or refuses a stranger (a key that is
+    /// not an onboarded gateway) beyond this minute's budget of recorded refusals.
+    pub(crate) async fn rejection_row(
+        &self,
+        kind: &str,
+        claimed_key: &[u8],
+        error: &IngestError,
+    ) -> Result<Option<RejectionRow>, OracleError> {
+        let IngestError::Rejected { reason, detail } = error else {
+            return Ok(None);
+        };
+        tracing::debug!(kind, reason = reason.code(), detail, "ingest rejection");
+        let gateway = match <[u8; 32]>::try_from(claimed_key) {
+            Ok(key) => self.store().is_known_gateway(&key).await?,
+            Err(_) => false,
+        };
+        if !gateway {
+            let per_minute = self.config().max_stranger_rejections_per_minute;
+            let admitted = self
+                .inner
+                .stranger_rejections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .admit(self.now_ms(), per_minute);
+            if !admitted {
+                return Ok(None);
             }
         }
-        error
+        Ok(Some(RejectionRow {
+            kind: kind.to_string(),
+            reason: reason.code().to_string(),
+            claimed_key: claimed_key.iter().copied().take(64).collect(),
+            received_ms: self.now_ms(),
+            detail: detail.clone(),
+        }))
     }
 
     /// [`check_key`] of a report's key, and whether it is an onboarded gateway's. A gateway's
@@ -457,7 +472,7 @@ impl Oracle {
     }
 
     /// Checks and stores a beacon report at the oracle's clock; a refusal is recorded.
-    pub(crate) async fn store_beacon(
+    async fn store_beacon(
         &self,
         report: proto::BeaconReport,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -467,7 +482,7 @@ impl Oracle {
         }
     }
 
-    async fn accept_beacon(
+    pub(crate) async fn accept_beacon(
         &self,
         report: &proto::BeaconReport,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -523,7 +538,7 @@ impl Oracle {
     }
 
     /// Checks and stores a witness report at the oracle's clock; a refusal is recorded.
-    pub(crate) async fn store_witness(
+    async fn store_witness(
         &self,
         report: proto::WitnessReport,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -661,8 +676,35 @@ impl Oracle {
     }
 
     /// Checks and stores a batch of witness reports at the oracle's clock (see
-    /// [`Oracle::submit_witnesses`]).
-    pub(crate) async fn store_witnesses(
+    /// [`Oracle::submit_witnesses`]); each refusal is recorded.
+    async fn store_witnesses(
+        &self,
+        reports: Vec<proto::WitnessReport>,
+    ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
+        let keys: Vec<Vec<u8>> = reports.iter().map(|r| r.pub_key.clone()).collect();
+        let outcomes = self.accept_witnesses(reports).await?;
+        let recorded = outcomes
+            .into_iter()
+            .zip(&keys)
+            .map(|(outcome, key)| async move {
+                match outcome {
+                    Err(error) => Err(self.record_rejection("witness", key, error).await),
+                    accepted => accepted,
+                }
+            });
+        let mut results = Vec::with_capacity(keys.len());
+        for outcome in futures::future::join_all(recorded).await {
+            if let Err(IngestError::Internal(error)) = outcome {
+                return Err(IngestError::Internal(error));
+            }
+            results.push(outcome);
+        }
+        Ok(results)
+    }
+
+    /// Checks and stores a batch of witness reports at the oracle's clock; what each refusal
+    /// was is given back, not recorded.
+    pub(crate) async fn accept_witnesses(
         &self,
         reports: Vec<proto::WitnessReport>,
     ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
@@ -717,7 +759,7 @@ impl Oracle {
                 ));
             }
         }
-        // Store the accepted ones in one group and record the refusals, together.
+        // Store the accepted ones in one group.
         let received_ms = self.now_ms();
         let accepted: Vec<(String, &proto::WitnessReport)> = decided
             .iter()
@@ -725,23 +767,9 @@ impl Oracle {
             .filter(|(decision, _)| decision.is_ok())
             .map(|(_, report)| (report_id(report), report))
             .collect();
-        let refusals = decided
-            .iter_mut()
-            .zip(reports.iter())
-            .filter_map(|(decision, report)| match decision {
-                Ok(_) => None,
-                Err(e) => Some((
-                    std::mem::replace(e, IngestError::NotFound(String::new())),
-                    report,
-                )),
-            })
-            .map(|(error, report)| self.record_rejection("witness", &report.pub_key, error));
-        let (stored, refusals) = futures::join!(
-            self.store().insert_witnesses(received_ms, &accepted),
-            futures::future::join_all(refusals)
-        );
-        stored?;
-        let mut refusals = refusals.into_iter();
+        self.store()
+            .insert_witnesses(received_ms, &accepted)
+            .await?;
         let mut accepted = accepted.into_iter();
         let mut results = Vec::with_capacity(decided.len());
         for decision in decided {
@@ -753,11 +781,7 @@ impl Oracle {
                     }),
                     None => return Err(lost_track()),
                 },
-                Err(_) => match refusals.next() {
-                    Some(IngestError::Internal(e)) => return Err(IngestError::Internal(e)),
-                    Some(refusal) => Err(refusal),
-                    None => return Err(lost_track()),
-                },
+                Err(refusal) => Err(refusal),
             });
         }
         Ok(results)
@@ -787,7 +811,7 @@ impl Oracle {
     }
 
     /// Checks and applies a location assertion at the oracle's clock; a refusal is recorded.
-    pub(crate) async fn store_assertion(
+    async fn store_assertion(
         &self,
         assertion: proto::LocationAssertion,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -799,7 +823,7 @@ impl Oracle {
         }
     }
 
-    async fn accept_assertion(
+    pub(crate) async fn accept_assertion(
         &self,
         a: &proto::LocationAssertion,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -905,7 +929,7 @@ impl Oracle {
     }
 
     /// Checks and applies an onboarding request at the oracle's clock; a refusal is recorded.
-    pub(crate) async fn store_onboarding(
+    async fn store_onboarding(
         &self,
         request: proto::OnboardRequest,
     ) -> Result<proto::SubmitResp, IngestError> {
@@ -917,7 +941,7 @@ impl Oracle {
         }
     }
 
-    async fn accept_onboarding(
+    pub(crate) async fn accept_onboarding(
         &self,
         request: &proto::OnboardRequest,
     ) -> Result<proto::SubmitResp, IngestError> {

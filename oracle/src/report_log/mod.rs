@@ -26,7 +26,7 @@
 //! by a key that is not one of the configured operators is skipped by every operator alike.
 
 use crate::ingest::IngestError;
-use crate::store::{EntropyRow, LogPosition};
+use crate::store::{EntropyRow, LogPosition, RejectionRow};
 use crate::{Clock, ManualClock, Oracle, OracleError};
 use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
@@ -311,6 +311,9 @@ impl Oracle {
         let Some(log) = self.report_log() else {
             return Ok(());
         };
+        // A write that failed before this start (the reason for a restart) may have spent
+        // row ids that the other operators did not.
+        self.store().take_back_spent_row_ids().await?;
         let position = self
             .store()
             .log_position(log.stream())
@@ -346,7 +349,8 @@ impl Oracle {
                 .info()
                 .map_err(|e| ReportLogError::Consume(e.to_string()))?
                 .stream_sequence;
-            self.apply_entry(log, &mut follower, &message.payload)
+            let refusals = self
+                .apply_entry(log, &mut follower, &message.payload)
                 .await?;
             follower.state.signatures = self.seen_signatures();
             let state = serde_json::to_vec(&follower.state)
@@ -356,7 +360,9 @@ impl Oracle {
                 time_ms: log.time.now_ms(),
                 state,
             };
-            self.store().set_log_position(log.stream(), applied).await?;
+            self.store()
+                .set_log_position(log.stream(), applied, &refusals)
+                .await?;
         }
     }
 
@@ -380,14 +386,16 @@ impl Oracle {
     /// Applies one entry: an entry that does not decode, is not signed by a configured
     /// operator, or carries nothing is skipped; otherwise the log's time moves to its stamp
     /// (never back), the verification moments it passes are run, and its body is ingested.
+    /// Returns the rows that record the body's refusals, for the caller to store with the
+    /// position: everything else an entry stores is stored once however often it is applied.
     async fn apply_entry(
         &self,
         log: &ReportLog,
         follower: &mut Follower,
         payload: &[u8],
-    ) -> Result<(), OracleError> {
+    ) -> Result<Vec<RejectionRow>, OracleError> {
         let Some((operator, received_ms, body)) = accepted_entry(log, payload) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let time_ms = log.time.now_ms().max(received_ms);
         let next_pass = *follower
@@ -399,20 +407,23 @@ impl Oracle {
         log.time.set(time_ms);
         match body {
             Body::EntropyCommit(commit) => {
-                self.apply_commit(log, follower, operator, &commit).await
+                self.apply_commit(log, follower, operator, &commit).await?
             }
             Body::EntropyReveal(reveal) => {
-                self.apply_reveal(log, follower, operator, &reveal).await
+                self.apply_reveal(log, follower, operator, &reveal).await?
             }
-            Body::Credit(credit) => self.apply_credit(log, follower, operator, &credit).await,
-            Body::Tick(_) | Body::EntrySignature(_) | Body::Entropy(_) => {
-                self.ingest_entry(operator, body).await
+            Body::Credit(credit) => self.apply_credit(log, follower, operator, &credit).await?,
+            Body::Tick(_) => {}
+            Body::Entropy(_) => {
+                tracing::warn!("report log: entropy made by one operator alone skipped")
             }
+            Body::EntrySignature(signature) => self.record_signature(operator, signature)?,
             report => {
                 follower.idle = false;
-                self.ingest_entry(operator, report).await
+                return self.ingest_report(report).await;
             }
         }
+        Ok(Vec::new())
     }
 
     /// Runs every verification moment up to `time_ms`, closing each epoch that has settled.
@@ -435,27 +446,44 @@ impl Oracle {
         Ok(())
     }
 
-    /// Ingests an entry's body as a lone oracle would at the log's time. Refusals are recorded
-    /// as they would be there; only a failing store is an error.
-    async fn ingest_entry(&self, operator: [u8; 32], body: Body) -> Result<(), OracleError> {
-        let outcome = match body {
-            Body::Beacon(report) => self.store_beacon(report).await.map(|_| ()),
-            Body::Witnesses(batch) => self.store_witnesses(batch.reports).await.map(|_| ()),
-            Body::Assertion(assertion) => self.store_assertion(assertion).await.map(|_| ()),
-            Body::Onboarding(request) => self.store_onboarding(request).await.map(|_| ()),
-            Body::Entropy(_) => {
-                tracing::warn!("report log: entropy made by one operator alone skipped");
-                Ok(())
+    /// Ingests a report entry's body as a lone oracle would at the log's time, and returns the
+    /// rows that record its refusals; only a failing store is an error.
+    async fn ingest_report(&self, body: Body) -> Result<Vec<RejectionRow>, OracleError> {
+        let outcomes: Vec<(&str, Vec<u8>, Result<(), IngestError>)> = match body {
+            Body::Beacon(report) => {
+                let outcome = self.accept_beacon(&report).await.map(|_| ());
+                vec![("beacon", report.pub_key, outcome)]
             }
-            Body::Tick(_) | Body::EntropyCommit(_) | Body::EntropyReveal(_) | Body::Credit(_) => {
-                Ok(())
+            Body::Witnesses(batch) => {
+                let keys: Vec<Vec<u8>> = batch.reports.iter().map(|r| r.pub_key.clone()).collect();
+                match self.accept_witnesses(batch.reports).await {
+                    Ok(outcomes) => keys
+                        .into_iter()
+                        .zip(outcomes)
+                        .map(|(key, outcome)| ("witness", key, outcome.map(|_| ())))
+                        .collect(),
+                    Err(error) => vec![("witness", Vec::new(), Err(error))],
+                }
             }
-            Body::EntrySignature(signature) => return self.record_signature(operator, signature),
+            Body::Assertion(assertion) => {
+                let outcome = self.accept_assertion(&assertion).await.map(|_| ());
+                vec![("assertion", assertion.pub_key, outcome)]
+            }
+            Body::Onboarding(request) => {
+                let outcome = self.accept_onboarding(&request).await.map(|_| ());
+                vec![("onboarding", request.pub_key, outcome)]
+            }
+            _ => Vec::new(),
         };
-        match outcome {
-            Err(IngestError::Internal(error)) => Err(error),
-            _ => Ok(()),
+        let mut refusals = Vec::new();
+        for (kind, key, outcome) in outcomes {
+            match outcome {
+                Err(IngestError::Internal(error)) => return Err(error),
+                Err(refusal) => refusals.extend(self.rejection_row(kind, &key, &refusal).await?),
+                Ok(()) => {}
+            }
         }
+        Ok(refusals)
     }
 
     /// How this operator's entropy rounds are timed and how many operators contribute.

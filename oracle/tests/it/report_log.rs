@@ -97,6 +97,35 @@ impl Operators {
         self.oracles[i] = open_operator(&self.configs[i], &dir, key, &self.wall).await;
     }
 
+    /// Operator `i` follows the log as `oracle serve` does: a follower that fails is started
+    /// again (here after 50 ms).
+    fn follow_retrying(&mut self, i: usize) {
+        let (stop, stopped) = watch::channel(false);
+        let oracle = self.oracles[i].clone();
+        tokio::spawn(async move {
+            loop {
+                let mut stopped = stopped.clone();
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|&s| s).await;
+                };
+                if oracle.follow_log(shutdown).await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        self.stops[i] = Some(stop);
+    }
+
+    /// Operator `i`'s SQLite store, opened beside the operator.
+    async fn raw_store(&self, i: usize) -> sqlx::SqliteConnection {
+        use sqlx::Connection;
+        let path = self._dirs[i].path().join("oracle.sqlite");
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap()
+    }
+
     fn stop(&mut self, i: usize) {
         if let Some(stop) = self.stops[i].take() {
             stop.send(true).unwrap();
@@ -579,5 +608,65 @@ async fn an_operator_that_signs_otherwise_after_the_quorum_is_named_too() {
     assert_eq!(ops.oracles[1].dissenters(EPOCH), vec![liar]);
     assert_eq!(ledger_of(&ops.oracles[1], 1).await, entries);
     assert!(ops.oracles[2].ledger_entries().unwrap().is_empty());
+    ops.delete_stream().await;
+}
+
+/// An operator whose store fails after it applied an entry, before it recorded its position,
+/// applies the entry again when its follower starts again: the entry's refusal is recorded
+/// once, as by the operators that never failed.
+#[tokio::test]
+async fn a_refusal_is_recorded_once_however_often_its_entry_is_applied() {
+    let mut ops = Operators::new(2).await;
+    ops.follow(1);
+    // Operator 0 cannot record a position while its store holds a refusal.
+    let mut raw = ops.raw_store(0).await;
+    sqlx::raw_sql(
+        "CREATE TRIGGER position_fails BEFORE INSERT ON report_log_positions \
+         WHEN (SELECT COUNT(*) FROM ingest_rejections) > 0 \
+         BEGIN SELECT RAISE(ABORT, 'the store failed'); END;",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    ops.follow_retrying(0);
+    // An onboarding request on an open network: published by the operator it reaches,
+    // refused by every operator that applies it.
+    let h = hotspot(1, AUSTIN);
+    let request = proto::OnboardRequest {
+        pub_key: h.pub_key().to_vec(),
+        ..Default::default()
+    };
+    ops.oracles[1].onboard(request).await.unwrap();
+    let entry = ops.oracles[1]
+        .report_log()
+        .unwrap()
+        .last_seq()
+        .await
+        .unwrap();
+    let refusals = |oracle: &Oracle| {
+        let oracle = oracle.clone();
+        async move { oracle.store().table_counts().await.unwrap()["ingest_rejections"] }
+    };
+    for _ in 0..600 {
+        if refusals(&ops.oracles[1]).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(refusals(&ops.oracles[1]).await, 1);
+    // Operator 0 applies the entry and fails to record it, again and again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        ops.oracles[0].log_position().await.unwrap().seq < entry,
+        "operator 0 recorded the entry in spite of its failing store"
+    );
+    sqlx::raw_sql("DROP TRIGGER position_fails")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    ops.advance(1_000).await;
+    for oracle in &ops.oracles {
+        assert_eq!(refusals(oracle).await, 1);
+    }
     ops.delete_stream().await;
 }

@@ -59,6 +59,39 @@ impl Fixture {
         }
     }
 
+    /// Inserts `rows` rows into each of `tables` in a transaction that is rolled back: a write
+    /// that failed. (`'\x00'` is a byte string to PostgreSQL and text that SQLite stores as
+    /// it is; the rows are gone either way.)
+    async fn failed_inserts(&self, tables: &[&str], rows: usize) {
+        use sqlx::Connection;
+        let mut script = String::from("BEGIN;");
+        for table in tables {
+            let (columns, values) = match *table {
+                "beacons" => ("remote_entropy, ", "'\\x00', "),
+                _ => ("", ""),
+            };
+            for _ in 0..rows {
+                script += &format!(
+                    "INSERT INTO {table} (report_id, pub_key, data, {columns}frequency_hz, \
+                     received_ms, raw) VALUES ('failed', '\\x00', '\\x00', {values}1, 1, '\\x00');"
+                );
+            }
+        }
+        script += "ROLLBACK;";
+        match self {
+            Fixture::Sqlite(dir) => {
+                let url = format!("sqlite://{}", dir.path().join("oracle.sqlite").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(&script).execute(&mut conn).await.unwrap();
+            }
+            Fixture::Postgres { url, schema } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                let script = format!("SET search_path TO {schema}; {script}");
+                sqlx::raw_sql(&script).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
     fn is_postgres(&self) -> bool {
         matches!(self, Fixture::Postgres { .. })
     }
@@ -130,6 +163,7 @@ suite!(
     beacon_hearings_split_heard_from_unheard,
     report_log_positions_are_kept_per_stream,
     replays_spend_no_row_id,
+    failed_writes_spend_no_row_id_once_taken_back,
     archive_blocks_and_chunks,
 );
 
@@ -212,7 +246,7 @@ async fn report_log_positions_are_kept_per_stream(f: &Fixture) {
         time_ms: 1_000,
         state: Vec::new(),
     };
-    s.set_log_position("A", first.clone()).await.unwrap();
+    s.set_log_position("A", first.clone(), &[]).await.unwrap();
     assert_eq!(s.log_position("A").await.unwrap(), Some(first.clone()));
     assert_eq!(s.log_position("B").await.unwrap(), None);
     let later = LogPosition {
@@ -220,8 +254,8 @@ async fn report_log_positions_are_kept_per_stream(f: &Fixture) {
         time_ms: 2_500,
         state: b"{\"open\":[]}".to_vec(),
     };
-    s.set_log_position("A", later.clone()).await.unwrap();
-    s.set_log_position("B", first.clone()).await.unwrap();
+    s.set_log_position("A", later.clone(), &[]).await.unwrap();
+    s.set_log_position("B", first.clone(), &[]).await.unwrap();
     assert_eq!(s.log_position("A").await.unwrap(), Some(later));
     assert_eq!(s.log_position("B").await.unwrap(), Some(first));
 }
@@ -272,6 +306,31 @@ async fn replays_spend_no_row_id(f: &Fixture) {
     let ids = s.insert_witnesses(5_600, &batch).await.unwrap();
     assert_eq!(ids, vec![wid1, wid1 + 1, wid1 + 1]);
     assert_eq!(s.insert_witness("w3", 5_700, &w3).await.unwrap(), wid1 + 2);
+}
+
+/// A write transaction that fails (here: rolled back) may spend row ids, as PostgreSQL's
+/// sequences do; once the store takes them back, the next report gets the id it would have got
+/// without the failure.
+async fn failed_writes_spend_no_row_id_once_taken_back(f: &Fixture) {
+    let s = f.open().await;
+    let id1 = s
+        .insert_beacon("r1", 5_000, &beacon(1, b"payload-one", 904_100_000))
+        .await
+        .unwrap();
+    let wid1 = s
+        .insert_witness("w1", 5_500, &witness(3, b"payload-one", 904_100_050))
+        .await
+        .unwrap();
+    f.failed_inserts(&["beacons", "witnesses"], 3).await;
+    s.take_back_spent_row_ids().await.unwrap();
+    let b2 = beacon(2, b"payload-two", 905_300_000);
+    assert_eq!(s.insert_beacon("r2", 6_000, &b2).await.unwrap(), id1 + 1);
+    let w2 = witness(4, b"payload-one", 904_099_900);
+    assert_eq!(s.insert_witness("w2", 6_500, &w2).await.unwrap(), wid1 + 1);
+    // Again with nothing spent: it moves nothing.
+    s.take_back_spent_row_ids().await.unwrap();
+    let b3 = beacon(5, b"payload-three", 905_300_000);
+    assert_eq!(s.insert_beacon("r3", 7_000, &b3).await.unwrap(), id1 + 2);
 }
 
 async fn reports_round_trip_and_queries(f: &Fixture) {
