@@ -557,7 +557,9 @@ impl OracleConfig {
     /// Parses and checks the rules' configuration as an archive recorded it. A rule recorded
     /// before its setting existed meant what the oracle did then, not today's default: without
     /// `[density]`, [`DensityConfig::hexes`]; without `defences.single_source_excused`, no
-    /// excuse; without `reputation.inconsistent_signal_weight`, a weight of 4.
+    /// excuse; without `defences.shared_few_min_beaconers`, no `shared_radio` pair with fewer
+    /// than `shared_min_beaconers` beaconers; without `reputation.inconsistent_signal_weight`,
+    /// a weight of 4.
     pub fn from_recorded_rules(text: &str) -> Result<Self, ConfigError> {
         let mut config = Self::from_toml(text)?;
         let table: toml::Table =
@@ -570,6 +572,9 @@ impl OracleConfig {
         };
         if !table.contains_key("density") {
             config.density = DensityConfig::hexes();
+        }
+        if !recorded("defences", "shared_few_min_beaconers") {
+            config.defences.shared_few_min_beaconers = config.defences.shared_min_beaconers;
         }
         if !recorded("defences", "single_source_excused") {
             config.defences.single_source_excused = false;
@@ -711,9 +716,14 @@ mod tests {
         let before = OracleConfig::from_recorded_rules("epoch_ms = 86400000\n").unwrap();
         assert_eq!(before.density, DensityConfig::hexes());
         assert!(!before.defences.single_source_excused);
+        assert_eq!(
+            before.defences.shared_few_min_beaconers,
+            before.defences.shared_min_beaconers
+        );
         assert_eq!(before.reputation.inconsistent_signal_weight, 4.0);
         let now = OracleConfig::from_recorded_rules(&rules).unwrap();
         assert!(now.defences.single_source_excused);
+        assert_eq!(now.defences.shared_few_min_beaconers, 3);
         assert_eq!(now.reputation.inconsistent_signal_weight, 1.0);
         for bad in [
             "[density]\nsharing = \"distance\"\nradius_m = 0.0\n",

@@ -101,6 +101,14 @@ pub struct DefenceConfig {
     pub shared_max_rms_db: f64,
     /// `shared_radio`: fewest beaconers both listeners heard.
     pub shared_min_beaconers: usize,
+    /// `shared_radio`: fewest beaconers a pair that heard fewer than `shared_min_beaconers` in
+    /// common must share to be judged, against `shared_few_max_rms_db`; equal to
+    /// `shared_min_beaconers`: no such pair is judged. An archive's rules recorded before this
+    /// field existed read as that.
+    pub shared_few_min_beaconers: usize,
+    /// `shared_radio`: largest root-mean-square difference, dB, of a pair that heard fewer
+    /// than `shared_min_beaconers` beaconers in common.
+    pub shared_few_max_rms_db: f64,
     /// `shared_radio`: least distance between the two assertions for equal signals to
     /// contradict them, metres (closer pairs are HIP-17's business).
     pub shared_min_separation_m: f64,
@@ -136,6 +144,8 @@ impl Default for DefenceConfig {
             location_min_links: 5,
             shared_max_rms_db: 1.5,
             shared_min_beaconers: 8,
+            shared_few_min_beaconers: 3,
+            shared_few_max_rms_db: 0.5,
             shared_min_separation_m: 300.0,
             suspicion_decay: 0.7,
             suspicion_threshold: 0.5,
@@ -1028,7 +1038,11 @@ pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Ke
             }
             for &j in &partners {
                 let count = std::mem::take(&mut shared[j]);
-                if count < config.shared_min_beaconers {
+                if count
+                    < config
+                        .shared_few_min_beaconers
+                        .min(config.shared_min_beaconers)
+                {
                     continue;
                 }
                 if let Some(rms) = shared_rms(
@@ -1055,7 +1069,9 @@ pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Ke
 }
 
 /// The root-mean-square difference of two listeners' mean gains of the beaconers both heard
-/// (other than themselves), when they are asserted apart and it is small enough to flag them.
+/// (other than themselves), when they are asserted apart and it is small enough to flag them:
+/// at most `shared_max_rms_db` over `shared_min_beaconers` beaconers or more, at most
+/// `shared_few_max_rms_db` over fewer, down to `shared_few_min_beaconers`.
 fn shared_rms(
     evidence: &Evidence,
     config: &DefenceConfig,
@@ -1063,13 +1079,6 @@ fn shared_rms(
     (b, b_means): (&Key, &[(usize, f64)]),
     keys: &[&Key],
 ) -> Option<f64> {
-    let (Some(&a_cell), Some(&b_cell)) = (evidence.locations.get(a), evidence.locations.get(b))
-    else {
-        return None;
-    };
-    if h3_coverage::distance_m(a_cell, b_cell) < config.shared_min_separation_m {
-        return None;
-    }
     // Both lists are in the beaconers' key order: a merge finds the common ones.
     let mut differences = Vec::new();
     let mut rest = b_means.iter().peekable();
@@ -1084,11 +1093,22 @@ fn shared_rms(
             }
         }
     }
-    if differences.len() < config.shared_min_beaconers {
+    let max_rms_db = if differences.len() >= config.shared_min_beaconers {
+        config.shared_max_rms_db
+    } else if differences.len() >= config.shared_few_min_beaconers {
+        config.shared_few_max_rms_db.min(config.shared_max_rms_db)
+    } else {
+        return None;
+    };
+    let rms = (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
+    if rms > max_rms_db {
         return None;
     }
-    let rms = (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
-    (rms <= config.shared_max_rms_db).then_some(rms)
+    let (Some(&a_cell), Some(&b_cell)) = (evidence.locations.get(a), evidence.locations.get(b))
+    else {
+        return None;
+    };
+    (h3_coverage::distance_m(a_cell, b_cell) >= config.shared_min_separation_m).then_some(rms)
 }
 
 #[cfg(test)]

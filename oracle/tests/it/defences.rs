@@ -254,6 +254,43 @@ fn two_keys_on_one_radio_asserted_apart_are_flagged_for_shared_radio_only() {
 }
 
 #[test]
+fn keys_that_share_one_receiver_are_flagged_on_a_few_beaconers() {
+    for seed in 0..5 {
+        let radios = honest_radios(seed);
+        let mut evidence = epoch(seed, &radios, &[]);
+        // A key asserted 2 km from hotspot 14 reports what hotspot 14's receiver heard of four
+        // beaconers: the very same readings, on fewer beaconers than `shared_min_beaconers`.
+        let twin = key(30);
+        let place = offset(radios[14].asserted, 2_000.0, 0.0);
+        let cell: CellIndex = h3_coverage::cell_at(place.0, place.1).unwrap();
+        evidence.locations.insert(twin, cell);
+        let mut copied = BTreeSet::new();
+        for beacon in &mut evidence.beacons {
+            let heard = beacon.witnesses.iter().find(|(k, _)| *k == key(14));
+            let Some(&(_, gain)) = heard else { continue };
+            if copied.len() < 4 || copied.contains(&beacon.beaconer) {
+                copied.insert(beacon.beaconer);
+                beacon.witnesses.push((twin, gain));
+            }
+        }
+        assert_eq!(copied.len(), 4, "seed {seed}");
+        let flagged = shared_radios(&evidence, &DefenceConfig::default());
+        assert_eq!(
+            flagged.keys().collect::<Vec<_>>(),
+            vec![&key(14), &twin],
+            "seed {seed}"
+        );
+        assert!(flagged[&twin] < 1e-9, "seed {seed}: {flagged:?}");
+        // The rule before it judged pairs with fewer beaconers: none.
+        let before = DefenceConfig {
+            shared_few_min_beaconers: 8,
+            ..DefenceConfig::default()
+        };
+        assert!(shared_radios(&evidence, &before).is_empty(), "seed {seed}");
+    }
+}
+
+#[test]
 fn a_farms_neighbour_is_not_taken_for_an_inflater() {
     // Six keys whose radios stand on hotspot 14's roof, asserted 2.5 km away in six
     // directions: next to the roof, hotspot 14 hears their beacons far louder than the other
