@@ -106,8 +106,8 @@ pub struct DefenceConfig {
     /// `shared_min_beaconers`: no such pair is judged. An archive's rules recorded before this
     /// field existed read as that.
     pub shared_few_min_beaconers: usize,
-    /// `shared_radio`: largest root-mean-square difference, dB, of a pair that heard fewer
-    /// than `shared_min_beaconers` beaconers in common.
+    /// `shared_radio`: largest root-mean-square difference, dB, of the readings beacon by
+    /// beacon of a pair that heard fewer than `shared_min_beaconers` beaconers in common.
     pub shared_few_max_rms_db: f64,
     /// `shared_radio`: least distance between the two assertions for equal signals to
     /// contradict them, metres (closer pairs are HIP-17's business).
@@ -145,7 +145,7 @@ impl Default for DefenceConfig {
             shared_max_rms_db: 1.5,
             shared_min_beaconers: 8,
             shared_few_min_beaconers: 3,
-            shared_few_max_rms_db: 0.5,
+            shared_few_max_rms_db: 0.3,
             shared_min_separation_m: 300.0,
             suspicion_decay: 0.7,
             suspicion_threshold: 0.5,
@@ -995,8 +995,10 @@ pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Ke
     // Mean path gain of each (listener, beaconer), its reports added up in their order (a
     // stable sort keeps it).
     let mut reports: Vec<(usize, usize, f64)> = Vec::new();
-    for beacon in &evidence.beacons {
+    let mut beacons_of: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+    for (at, beacon) in evidence.beacons.iter().enumerate() {
         let beaconer = index[&beacon.beaconer];
+        beacons_of[beaconer].push(at);
         for (witness, gain) in &beacon.witnesses {
             reports.push((index[witness], beaconer, *gain));
         }
@@ -1050,7 +1052,7 @@ pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Ke
                     config,
                     (keys[i], &means[i]),
                     (keys[j], &means[j]),
-                    &keys,
+                    (&keys, &beacons_of),
                 ) {
                     found.push((i, j, rms));
                 }
@@ -1070,17 +1072,19 @@ pub fn shared_radios(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Ke
 
 /// The root-mean-square difference of two listeners' mean gains of the beaconers both heard
 /// (other than themselves), when they are asserted apart and it is small enough to flag them:
-/// at most `shared_max_rms_db` over `shared_min_beaconers` beaconers or more, at most
-/// `shared_few_max_rms_db` over fewer, down to `shared_few_min_beaconers`.
+/// at most `shared_max_rms_db` over `shared_min_beaconers` beaconers or more. Over fewer, down
+/// to `shared_few_min_beaconers`, the readings themselves are compared, beacon by beacon
+/// ([`per_beacon_rms`]), against `shared_few_max_rms_db`.
 fn shared_rms(
     evidence: &Evidence,
     config: &DefenceConfig,
     (a, a_means): (&Key, &[(usize, f64)]),
     (b, b_means): (&Key, &[(usize, f64)]),
-    keys: &[&Key],
+    (keys, beacons_of): (&[&Key], &[Vec<usize>]),
 ) -> Option<f64> {
     // Both lists are in the beaconers' key order: a merge finds the common ones.
     let mut differences = Vec::new();
+    let mut common = Vec::new();
     let mut rest = b_means.iter().peekable();
     for &(beaconer, ga) in a_means {
         if keys[beaconer] == a || keys[beaconer] == b {
@@ -1090,25 +1094,55 @@ fn shared_rms(
         if let Some(&&(other, gb)) = rest.peek() {
             if other == beaconer {
                 differences.push(ga - gb);
+                common.push(beaconer);
             }
         }
     }
-    let max_rms_db = if differences.len() >= config.shared_min_beaconers {
-        config.shared_max_rms_db
-    } else if differences.len() >= config.shared_few_min_beaconers {
-        config.shared_few_max_rms_db.min(config.shared_max_rms_db)
-    } else {
+    let few = differences.len() < config.shared_min_beaconers;
+    if few && differences.len() < config.shared_few_min_beaconers {
         return None;
-    };
-    let rms = (differences.iter().map(|d| d * d).sum::<f64>() / differences.len() as f64).sqrt();
-    if rms > max_rms_db {
+    }
+    let mut rms = root_mean_square(&differences);
+    if rms > config.shared_max_rms_db {
         return None;
+    }
+    if few {
+        // One receiver's copies agree on every beacon. The looser test of the means above
+        // leaves out most pairs before their readings are compared.
+        let beacons = common.iter().flat_map(|&beaconer| &beacons_of[beaconer]);
+        rms = per_beacon_rms(evidence, (a, b), beacons)?;
+        if rms > config.shared_few_max_rms_db {
+            return None;
+        }
     }
     let (Some(&a_cell), Some(&b_cell)) = (evidence.locations.get(a), evidence.locations.get(b))
     else {
         return None;
     };
     (h3_coverage::distance_m(a_cell, b_cell) >= config.shared_min_separation_m).then_some(rms)
+}
+
+/// The root-mean-square difference of listeners `a` and `b`'s gains of each of `beacons`
+/// (indices into the evidence's) that both heard; `None` when they heard none in common. One
+/// receiver's readings reported under two keys differ by nothing; two receivers' differ by
+/// their own measurement noise on every beacon, even where their shadowing is alike.
+fn per_beacon_rms<'a>(
+    evidence: &Evidence,
+    (a, b): (&Key, &Key),
+    beacons: impl Iterator<Item = &'a usize>,
+) -> Option<f64> {
+    let differences: Vec<f64> = beacons
+        .filter_map(|&at| {
+            let witnesses = &evidence.beacons.get(at)?.witnesses;
+            let gain_of = |key: &Key| witnesses.iter().find(|(k, _)| k == key).map(|w| w.1);
+            Some(gain_of(a)? - gain_of(b)?)
+        })
+        .collect();
+    (!differences.is_empty()).then(|| root_mean_square(&differences))
+}
+
+fn root_mean_square(values: &[f64]) -> f64 {
+    (values.iter().map(|v| v * v).sum::<f64>() / values.len().max(1) as f64).sqrt()
 }
 
 #[cfg(test)]
