@@ -681,18 +681,21 @@ impl Oracle {
         &self,
         reports: Vec<proto::WitnessReport>,
     ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
-        let keys: Vec<Vec<u8>> = reports.iter().map(|r| r.pub_key.clone()).collect();
-        let outcomes = self.accept_witnesses(reports).await?;
-        let recorded = outcomes
-            .into_iter()
-            .zip(&keys)
-            .map(|(outcome, key)| async move {
-                match outcome {
-                    Err(error) => Err(self.record_rejection("witness", key, error).await),
-                    accepted => accepted,
-                }
-            });
-        let mut results = Vec::with_capacity(keys.len());
+        let reports = Arc::new(reports);
+        let outcomes = self.accept_witnesses(reports.clone()).await?;
+        let recorded =
+            outcomes
+                .into_iter()
+                .zip(reports.iter())
+                .map(|(outcome, report)| async move {
+                    match outcome {
+                        Err(error) => Err(self
+                            .record_rejection("witness", &report.pub_key, error)
+                            .await),
+                        accepted => accepted,
+                    }
+                });
+        let mut results = Vec::with_capacity(reports.len());
         for outcome in futures::future::join_all(recorded).await {
             if let Err(IngestError::Internal(error)) = outcome {
                 return Err(IngestError::Internal(error));
@@ -706,12 +709,11 @@ impl Oracle {
     /// was is given back, not recorded.
     pub(crate) async fn accept_witnesses(
         &self,
-        reports: Vec<proto::WitnessReport>,
+        reports: Arc<Vec<proto::WitnessReport>>,
     ) -> Result<Vec<Result<proto::SubmitResp, IngestError>>, IngestError> {
         if reports.len() > MAX_BATCH {
             return Err(IngestError::BatchTooLarge(reports.len()));
         }
-        let reports = Arc::new(reports);
         // Key and payload checks; a key's decoding is done once per distinct key.
         let mut keys: HashMap<&[u8], Result<[u8; 32], String>> = HashMap::new();
         let mut decided: Vec<Result<[u8; 32], IngestError>> = reports

@@ -455,12 +455,15 @@ impl Oracle {
                 vec![("beacon", report.pub_key, outcome)]
             }
             Body::Witnesses(batch) => {
-                let keys: Vec<Vec<u8>> = batch.reports.iter().map(|r| r.pub_key.clone()).collect();
-                match self.accept_witnesses(batch.reports).await {
-                    Ok(outcomes) => keys
-                        .into_iter()
+                let reports = Arc::new(batch.reports);
+                match self.accept_witnesses(reports.clone()).await {
+                    Ok(outcomes) => reports
+                        .iter()
                         .zip(outcomes)
-                        .map(|(key, outcome)| ("witness", key, outcome.map(|_| ())))
+                        .filter_map(|(report, outcome)| {
+                            let refused = outcome.err()?;
+                            Some(("witness", report.pub_key.clone(), Err(refused)))
+                        })
                         .collect(),
                     Err(error) => vec![("witness", Vec::new(), Err(error))],
                 }
