@@ -1109,8 +1109,8 @@ fn shared_rms(
     if few {
         // One receiver's copies agree on every beacon. The looser test of the means above
         // leaves out most pairs before their readings are compared.
-        let beacons = common.iter().flat_map(|&beaconer| &beacons_of[beaconer]);
-        rms = per_beacon_rms(evidence, (a, b), beacons)?;
+        let heard = (&common[..], beacons_of);
+        rms = per_beacon_rms(evidence, (a, b), heard, config.shared_few_min_beaconers)?;
         if rms > config.shared_few_max_rms_db {
             return None;
         }
@@ -1122,23 +1122,36 @@ fn shared_rms(
     (h3_coverage::distance_m(a_cell, b_cell) >= config.shared_min_separation_m).then_some(rms)
 }
 
-/// The root-mean-square difference of listeners `a` and `b`'s gains of each of `beacons`
-/// (indices into the evidence's) that both heard; `None` when they heard none in common. One
-/// receiver's readings reported under two keys differ by nothing; two receivers' differ by
-/// their own measurement noise on every beacon, even where their shadowing is alike.
-fn per_beacon_rms<'a>(
+/// The root-mean-square difference of listeners `a` and `b`'s gains of each beacon both heard
+/// of the `common` beaconers (`beacons_of` each, indices into the evidence's); `None` unless
+/// those beacons are of at least `min_beaconers` beaconers. One receiver's readings reported
+/// under two keys differ by nothing; two receivers' differ by their own measurement noise on
+/// every beacon, even where their shadowing is alike.
+fn per_beacon_rms(
     evidence: &Evidence,
     (a, b): (&Key, &Key),
-    beacons: impl Iterator<Item = &'a usize>,
+    (common, beacons_of): (&[usize], &[Vec<usize>]),
+    min_beaconers: usize,
 ) -> Option<f64> {
-    let differences: Vec<f64> = beacons
-        .filter_map(|&at| {
-            let witnesses = &evidence.beacons.get(at)?.witnesses;
-            let gain_of = |key: &Key| witnesses.iter().find(|(k, _)| k == key).map(|w| w.1);
-            Some(gain_of(a)? - gain_of(b)?)
-        })
-        .collect();
-    (!differences.is_empty()).then(|| root_mean_square(&differences))
+    let mut differences = Vec::new();
+    let mut beaconers = 0;
+    for &beaconer in common {
+        let before = differences.len();
+        for beacon in beacons_of[beaconer]
+            .iter()
+            .filter_map(|&at| evidence.beacons.get(at))
+        {
+            let gain_of = |key: &Key| {
+                let heard = beacon.witnesses.iter().find(|(k, _)| k == key);
+                heard.map(|&(_, gain)| gain)
+            };
+            if let (Some(ga), Some(gb)) = (gain_of(a), gain_of(b)) {
+                differences.push(ga - gb);
+            }
+        }
+        beaconers += usize::from(differences.len() > before);
+    }
+    (beaconers >= min_beaconers.max(1)).then(|| root_mean_square(&differences))
 }
 
 fn root_mean_square(values: &[f64]) -> f64 {

@@ -291,6 +291,47 @@ fn keys_that_share_one_receiver_are_flagged_on_a_few_beaconers() {
 }
 
 #[test]
+fn equal_readings_of_one_beaconer_alone_are_not_a_shared_receiver() {
+    let seed = 2;
+    let radios = honest_radios(seed);
+    let mut evidence = epoch(seed, &radios, &[]);
+    // A key asserted 2 km from hotspot 14 heard three of the beaconers 14 heard, but the same
+    // beacon as 14 only for one of them (14 missed the beacons it heard of the other two),
+    // with 14's reading of it.
+    let other = key(30);
+    let place = offset(radios[14].asserted, 2_000.0, 0.0);
+    let cell: CellIndex = h3_coverage::cell_at(place.0, place.1).unwrap();
+    evidence.locations.insert(other, cell);
+    let mut beaconers: Vec<Key> = Vec::new();
+    for (at, beacon) in evidence.beacons.iter_mut().enumerate() {
+        let Some(heard) = beacon.witnesses.iter().position(|(k, _)| *k == key(14)) else {
+            continue;
+        };
+        let (round, gain) = (at % 4, beacon.witnesses[heard].1);
+        if round == 0 && beaconers.len() < 3 {
+            beaconers.push(beacon.beaconer);
+        }
+        match beaconers.iter().position(|b| *b == beacon.beaconer) {
+            Some(0) if round == 0 => beacon.witnesses.push((other, gain)),
+            Some(1 | 2) if round == 0 => {
+                beacon.witnesses.remove(heard);
+                beacon.witnesses.push((other, gain));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(beaconers.len(), 3);
+    assert!(shared_radios(&evidence, &DefenceConfig::default()).is_empty());
+    // One beaconer's beacon would do if one beaconer were enough: the pair reaches the
+    // comparison of readings.
+    let one = DefenceConfig {
+        shared_few_min_beaconers: 1,
+        ..DefenceConfig::default()
+    };
+    assert!(shared_radios(&evidence, &one).contains_key(&other));
+}
+
+#[test]
 fn a_farms_neighbour_is_not_taken_for_an_inflater() {
     // Six keys whose radios stand on hotspot 14's roof, asserted 2.5 km away in six
     // directions: next to the roof, hotspot 14 hears their beacons far louder than the other
