@@ -253,6 +253,14 @@ fn two_keys_on_one_radio_asserted_apart_are_flagged_for_shared_radio_only() {
     }
 }
 
+/// Key 30, asserted 2 km north of hotspot 14, in `evidence`'s locations (no reports yet).
+fn key_asserted_beside_14(radios: &[Radio], evidence: &mut Evidence) -> Key {
+    let place = offset(radios[14].asserted, 2_000.0, 0.0);
+    let cell: CellIndex = h3_coverage::cell_at(place.0, place.1).unwrap();
+    evidence.locations.insert(key(30), cell);
+    key(30)
+}
+
 #[test]
 fn keys_that_share_one_receiver_are_flagged_on_a_few_beaconers() {
     for seed in 0..5 {
@@ -260,10 +268,7 @@ fn keys_that_share_one_receiver_are_flagged_on_a_few_beaconers() {
         let mut evidence = epoch(seed, &radios, &[]);
         // A key asserted 2 km from hotspot 14 reports what hotspot 14's receiver heard of four
         // beaconers: the very same readings, on fewer beaconers than `shared_min_beaconers`.
-        let twin = key(30);
-        let place = offset(radios[14].asserted, 2_000.0, 0.0);
-        let cell: CellIndex = h3_coverage::cell_at(place.0, place.1).unwrap();
-        evidence.locations.insert(twin, cell);
+        let twin = key_asserted_beside_14(&radios, &mut evidence);
         let mut copied = BTreeSet::new();
         for beacon in &mut evidence.beacons {
             let heard = beacon.witnesses.iter().find(|(k, _)| *k == key(14));
@@ -298,10 +303,7 @@ fn equal_readings_of_one_beaconer_alone_are_not_a_shared_receiver() {
     // A key asserted 2 km from hotspot 14 heard three of the beaconers 14 heard, but the same
     // beacon as 14 only for one of them (14 missed the beacons it heard of the other two),
     // with 14's reading of it.
-    let other = key(30);
-    let place = offset(radios[14].asserted, 2_000.0, 0.0);
-    let cell: CellIndex = h3_coverage::cell_at(place.0, place.1).unwrap();
-    evidence.locations.insert(other, cell);
+    let other = key_asserted_beside_14(&radios, &mut evidence);
     let mut beaconers: Vec<Key> = Vec::new();
     for (at, beacon) in evidence.beacons.iter_mut().enumerate() {
         let Some(heard) = beacon.witnesses.iter().position(|(k, _)| *k == key(14)) else {
