@@ -377,6 +377,12 @@ pub struct NodeSpec {
     /// Its owner, by number (owner keys derive from the seed and the number); `None`: an owner
     /// of its own. Only networks whose oracle onboards with makers use owners.
     pub owner: Option<u64>,
+    /// The number its key and its own draws (beacon moments, local entropy) derive from, with
+    /// the seed; `None`: its index in the network. A baseline that runs an attacker's radio
+    /// honestly gives it the attacker's number, so that it is the same hotspot to the oracle:
+    /// its key takes the same places among a beacon's witnesses and it beacons at the same
+    /// moments.
+    pub number: Option<u64>,
 }
 
 /// A hotspot of the simulation as the report names it.
@@ -418,6 +424,8 @@ fn is_asserted(config: &NetworkConfig, index: usize) -> bool {
 /// and delivery task, and its link to the oracle.
 struct Node {
     info: NodeInfo,
+    /// See [`NodeSpec::number`].
+    number: u64,
     hotspot: Hotspot,
     /// A connection of its own to the oracle, which outages leave alone: the location
     /// assertion and the beacon entropy go over it.
@@ -451,7 +459,8 @@ impl Node {
         clock: &Arc<ManualClock>,
         spool: &std::path::Path,
     ) -> Result<Self, NetworkError> {
-        let key = Keypair::from_seed(config.seed, index as u64);
+        let number = spec.number.unwrap_or(index as u64);
+        let key = Keypair::from_seed(config.seed, number);
         let owner = owner_key(config.seed, owner_number(&spec, index));
         let (gain_ddbi, elevation_m) = (spec.antenna.gain_ddbi, spec.antenna.height_m.round());
         let hotspot = Hotspot::new(
@@ -509,6 +518,7 @@ impl Node {
         };
         Ok(Self {
             info,
+            number,
             hotspot,
             client,
             daemon,
@@ -731,6 +741,7 @@ fn spec_of(config: &NetworkConfig, index: usize) -> NodeSpec {
         behaviour: Behaviour::Honest,
         antenna,
         owner: None,
+        number: None,
     }
 }
 
@@ -1175,7 +1186,8 @@ impl Network {
             Transport::Daemon => self.nodes[beaconer].client.entropy().await?,
             Transport::InProcess => self.oracle.get_entropy().await?,
         };
-        let local_entropy: [u8; 4] = self.event_rng(b"local", beaconer as u64, at_ms).gen();
+        let number = self.nodes[beaconer].number;
+        let local_entropy: [u8; 4] = self.event_rng(b"local", number, at_ms).gen();
         match self.config.transport {
             Transport::Daemon => {
                 self.beacon_through_daemons(beaconer, at_ms, &entropy, local_entropy)
@@ -1582,7 +1594,7 @@ impl Network {
                     continue;
                 }
                 let bucket = bucket_start / interval_ms;
-                let mut rng = self.event_rng(b"schedule", node as u64, bucket);
+                let mut rng = self.event_rng(b"schedule", self.nodes[node].number, bucket);
                 let at = hotspot::schedule::moment_in_bucket(
                     bucket,
                     interval_ms,

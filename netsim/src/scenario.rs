@@ -493,6 +493,7 @@ pub fn attackers(
             behaviour,
             antenna,
             owner: Some(k as u64),
+            number: None,
         });
     }
     (specs, replay_receiver)
@@ -595,6 +596,7 @@ pub fn island(
                 behaviour: Behaviour::Island,
                 antenna: Antenna::default(),
                 owner: Some(first_owner + k as u64),
+                number: None,
             }
         })
         .collect()
@@ -630,6 +632,7 @@ pub fn flood(world: &World, plan: &AttackPlan) -> Vec<NodeSpec> {
             behaviour: Behaviour::Idle,
             antenna: Antenna::default(),
             owner: Some(k as u64),
+            number: None,
         });
     }
     specs
@@ -758,6 +761,9 @@ struct BaselineKey {
     /// The radios added (none: attack-free): site, latitude and longitude bits. A site
     /// number alone does not name a place: a farm's roof is numbered alike in every scenario.
     radio_sites: Vec<(u64, u64, u64)>,
+    /// The added hotspots' numbers ([`NodeSpec::number`]): the same radio run as another
+    /// attacker's key is another run.
+    numbers: Vec<Option<u64>>,
 }
 
 impl BaselineKey {
@@ -772,6 +778,7 @@ impl BaselineKey {
                 .filter_map(|r| r.radio)
                 .map(|r| (r.site, r.lat.to_bits(), r.lon.to_bits()))
                 .collect(),
+            numbers: radios.iter().map(|r| r.number).collect(),
         }
     }
 }
@@ -864,14 +871,16 @@ impl Baselines {
 }
 
 /// The attackers' radios run honestly: one honest hotspot for each distinct radio among
-/// `attackers`, asserted where the radio stands, with its antenna and its key's owner. Keys
-/// without a radio (rings, islands, replaying keys) have no honest counterpart, and a farm's
-/// keys share one radio.
-pub fn honest_radios(attackers: &[NodeSpec]) -> Vec<NodeSpec> {
+/// `attackers`, asserted where the radio stands, with its antenna and its key's owner, and as
+/// the same hotspot as the first key on it ([`NodeSpec::number`]; the attackers are numbered
+/// from `first_number` in the attack run). Keys without a radio (rings, islands, replaying
+/// keys) have no honest counterpart, and a farm's keys share one radio.
+pub fn honest_radios(attackers: &[NodeSpec], first_number: usize) -> Vec<NodeSpec> {
     let mut sites = std::collections::BTreeSet::new();
     attackers
         .iter()
-        .filter_map(|spec| {
+        .enumerate()
+        .filter_map(|(k, spec)| {
             let radio = spec.radio?;
             sites.insert(radio.site).then(|| NodeSpec {
                 name: format!("honest-{}", spec.name),
@@ -880,6 +889,7 @@ pub fn honest_radios(attackers: &[NodeSpec]) -> Vec<NodeSpec> {
                 behaviour: Behaviour::Honest,
                 antenna: radio.antenna,
                 owner: spec.owner,
+                number: Some(spec.number.unwrap_or((first_number + k) as u64)),
             })
         })
         .collect()
@@ -910,7 +920,7 @@ pub async fn run_attack(
     );
     let attack_free = baselines.get(config, Vec::new(), data_dir).await?;
     let fair = baselines
-        .get(config, honest_radios(&specs), data_dir)
+        .get(config, honest_radios(&specs, honest), data_dir)
         .await?;
     let mut attack_config =
         config.network(&placement.honest, &data_dir.join("attack"), scenario.name());

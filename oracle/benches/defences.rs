@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `--shadowing` adds that standard deviation of per-link shadowing to the path gains (0: every
-//! gain equal, as the `throughput` benchmark's reports have). `--spoof N` moves the assertions of
+//! gain equal; the `throughput` benchmark's reports carry 4 dB, drawn per link alike). `--spoof N` moves the assertions of
 //! every N-th hotspot 5 km north of its radio (0: none), so that the defences have something to
 //! flag. Each defence's line ends with a digest of what it flagged (keys and values, bit for
 //! bit), to compare two builds.
@@ -16,7 +16,6 @@ use oracle::defences::{
     analyse, implausible_links, inflated_signals, misplaced_locations, shared_radios,
     BeaconEvidence, DefenceConfig, Evidence, Key,
 };
-use rand::{rngs::StdRng, Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -43,7 +42,6 @@ fn main() {
     let spoof = value("--spoof", 0.0) as usize;
     let per_beacon = (witnesses / hotspots.max(1)).min(NEAR.len());
     let side = (hotspots as f64).sqrt().ceil() as usize;
-    let mut rng = StdRng::seed_from_u64(1);
     let key = |i: usize| -> Key {
         let mut k = [0u8; 32];
         // Keys in no spatial order, like real keys.
@@ -74,12 +72,7 @@ fn main() {
             })
             .take(per_beacon)
             .map(|j| {
-                let shadow: f64 = if shadowing > 0.0 {
-                    rng.sample::<f64, _>(rand_distr::StandardNormal) * shadowing
-                } else {
-                    0.0
-                };
-                (key(j), -148.0 + shadow)
+                (key(j), -148.0 + grid::link_shadowing_db(i, j, shadowing))
             })
             .collect();
         evidence.beacons.push(BeaconEvidence {

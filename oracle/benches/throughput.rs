@@ -44,6 +44,10 @@ use std::time::Instant;
 const DAY_MS: u64 = 86_400_000;
 const START_MS: u64 = 20_800 * DAY_MS + 3_600_000;
 const CONCURRENCY: usize = 1_024;
+/// Standard deviation of the grid's per-link shadowing, in dB: real receivers never read every
+/// beacon alike, and a network whose readings are all equal is one radio behind many keys to
+/// `shared_radio`.
+const SHADOWING_DB: f64 = 4.0;
 
 struct Args {
     stores: Vec<String>,
@@ -210,8 +214,16 @@ fn assertion(key: &Keypair, lat: f64, lon: f64) -> proto::LocationAssertion {
     testkit::assertion(key, u64::from(cell), 30, Region::Us915, START_MS)
 }
 
-fn witness_of(key: &Keypair, data: Vec<u8>, beacon: &proto::BeaconReport) -> proto::WitnessReport {
-    testkit::witness_of_data(key, data, beacon, testkit::Signal::new(-1_150, -100), 2)
+/// The witness report of `key` for `beacon` carrying `data`, read `shadow_db` above −115 dBm.
+fn witness_of(
+    key: &Keypair,
+    data: Vec<u8>,
+    beacon: &proto::BeaconReport,
+    shadow_db: f64,
+) -> proto::WitnessReport {
+    let tenths = (shadow_db * 10.0).round() as i32;
+    let signal = testkit::Signal::new(-1_150 + tenths, -100 + tenths);
+    testkit::witness_of_data(key, data, beacon, signal, 2)
 }
 
 /// CPU time (user + system) this process has used so far, in seconds (Linux; 0 elsewhere).
@@ -274,7 +286,7 @@ async fn ingest_bench(kind: &str, n: usize, batch: usize, in_flight: usize, path
         parallel(range.collect(), |i| {
             let mut data = vec![0u8; 51];
             data[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            witness_of(&keys[i % keys.len()], data, &fake)
+            witness_of(&keys[i % keys.len()], data, &fake, 0.0)
         })
     };
     let reports = sign(0..n);
@@ -579,7 +591,10 @@ async fn build_network(
                 (c2 >= 0 && (c2 as usize) < side && j < hotspots).then_some(j)
             })
             .take(per_beacon)
-            .map(|j| witness_of(&keys[j], beacons[i].data.clone(), &beacons[i]))
+            .map(|j| {
+                let shadow_db = grid::link_shadowing_db(i, j, SHADOWING_DB);
+                witness_of(&keys[j], beacons[i].data.clone(), &beacons[i], shadow_db)
+            })
             .collect::<Vec<_>>()
     });
     let witness_count: usize = reports.iter().map(Vec::len).sum();
