@@ -1278,4 +1278,38 @@ mod tests {
         let owed = owed_amounts(&honest, &run, &other);
         assert_eq!((owed["a"], owed["b"]), (0, 90_000));
     }
+
+    /// Every mix's radios, run honestly, are the hotspots of the first attacker keys on them:
+    /// the same numbers, so the same keys and draws, as in the attack run.
+    #[test]
+    fn an_attackers_radio_run_honestly_keeps_the_number_of_its_first_key() {
+        let mut moved = 0;
+        for world in World::all_built_in().expect("the built-in worlds load") {
+            let config = ScenarioConfig::in_world(Scenario::Mix, Arc::new(world), 2, 1);
+            let (honest, count) = config.split();
+            let placement = config.world.placement(honest, count).expect("a placement");
+            let density = &config.rules.density;
+            let (specs, _) = attackers(
+                Scenario::Mix,
+                &placement,
+                &config.world.attack,
+                &config.world,
+                2,
+                density,
+            );
+            let radios = honest_radios(&specs, honest);
+            for (position, radio) in radios.iter().enumerate() {
+                let site = radio.radio.expect("a radio").site;
+                let first = specs
+                    .iter()
+                    .position(|s| s.radio.is_some_and(|r| r.site == site))
+                    .expect("an attacker on the radio");
+                assert_eq!(radio.number, Some((honest + first) as u64));
+                assert_eq!(radio.owner, specs[first].owner);
+                moved += usize::from(first != position);
+            }
+        }
+        // Keys without radios come first in the mix, so the radios' places differ.
+        assert!(moved > 0);
+    }
 }
