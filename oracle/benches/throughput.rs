@@ -45,8 +45,8 @@ const DAY_MS: u64 = 86_400_000;
 const START_MS: u64 = 20_800 * DAY_MS + 3_600_000;
 const CONCURRENCY: usize = 1_024;
 /// Standard deviation of the grid's per-link shadowing, in dB: real receivers never read every
-/// beacon alike, and a network whose readings are all equal is one radio behind many keys to
-/// `shared_radio`.
+/// beacon alike (a network whose readings are all equal is one radio behind many keys to
+/// `shared_radio`), and the readings follow the grid's path law ([`grid::path_gain_db`]).
 const SHADOWING_DB: f64 = 4.0;
 
 struct Args {
@@ -214,14 +214,14 @@ fn assertion(key: &Keypair, lat: f64, lon: f64) -> proto::LocationAssertion {
     testkit::assertion(key, u64::from(cell), 30, Region::Us915, START_MS)
 }
 
-/// The witness report of `key` for `beacon` carrying `data`, read `shadow_db` above −115 dBm.
+/// The witness report of `key` for `beacon` carrying `data`, read `gain_db` above −115 dBm.
 fn witness_of(
     key: &Keypair,
     data: Vec<u8>,
     beacon: &proto::BeaconReport,
-    shadow_db: f64,
+    gain_db: f64,
 ) -> proto::WitnessReport {
-    let tenths = (shadow_db * 10.0).round() as i32;
+    let tenths = (gain_db * 10.0).round() as i32;
     let signal = testkit::Signal::new(-1_150 + tenths, -100 + tenths);
     testkit::witness_of_data(key, data, beacon, signal, 2)
 }
@@ -585,15 +585,15 @@ async fn build_network(
     let reports = parallel((0..hotspots).collect(), |i| {
         let (r, c) = spot(i);
         NEAR.iter()
-            .filter_map(|(dr, dc)| {
+            .filter_map(|&(dr, dc)| {
                 let (r2, c2) = (r as i64 + dr, c as i64 + dc);
                 let j = usize::try_from(r2).ok()? * side + usize::try_from(c2).ok()?;
-                (c2 >= 0 && (c2 as usize) < side && j < hotspots).then_some(j)
+                (c2 >= 0 && (c2 as usize) < side && j < hotspots).then_some((j, (dr, dc)))
             })
             .take(per_beacon)
-            .map(|j| {
-                let shadow_db = grid::link_shadowing_db(i, j, SHADOWING_DB);
-                witness_of(&keys[j], beacons[i].data.clone(), &beacons[i], shadow_db)
+            .map(|(j, step)| {
+                let gain_db = grid::path_gain_db(step) + grid::link_shadowing_db(i, j, SHADOWING_DB);
+                witness_of(&keys[j], beacons[i].data.clone(), &beacons[i], gain_db)
             })
             .collect::<Vec<_>>()
     });
