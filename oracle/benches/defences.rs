@@ -71,9 +71,7 @@ fn main() {
                 (c2 >= 0 && (c2 as usize) < side && j < hotspots).then_some(j)
             })
             .take(per_beacon)
-            .map(|j| {
-                (key(j), -148.0 + grid::link_shadowing_db(i, j, shadowing))
-            })
+            .map(|j| (key(j), -148.0 + grid::link_shadowing_db(i, j, shadowing)))
             .collect();
         evidence.beacons.push(BeaconEvidence {
             beaconer: key(i),

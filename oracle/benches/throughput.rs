@@ -15,7 +15,9 @@
 //!   which of the three run. Each figure also gives the process's CPU time per report (user +
 //!   system, from `/proc/self/stat`), which a busy machine changes less than the rate.
 //! * verify + epoch: `--hotspots` asserted hotspots on a 2 km grid each send one beacon, heard
-//!   by `--witnesses / --hotspots` neighbours; the time of ingesting them, of the verifier's
+//!   by `--witnesses / --hotspots` neighbours on average: those whose reading, by a path law
+//!   with 4 dB of shadowing per link, clears a threshold (before 2026-12-08 the nearest
+//!   neighbours, every reading −115 dBm); the time of ingesting them, of the verifier's
 //!   pass (`verify_pending`: every beacon and witness validated, statuses written, witnesses
 //!   decided), and of closing the reward epoch (`close_epoch`). `--defences off` closes the
 //!   epoch without the epoch-wide defences (`oracle::defences`), whose pairwise checks grow
@@ -458,7 +460,6 @@ async fn epoch_bench(
             )
         }
     };
-    let per_beacon = (witnesses / hotspots.max(1)).min(NEAR.len());
     let clock = Arc::new(ManualClock::new(START_MS));
     let mut config = OracleConfig::open();
     config.defences.enabled = defences;
@@ -477,7 +478,7 @@ async fn epoch_bench(
     )
     .keeping_ledger(ledger::LedgerFile::new(ledger_path.clone()));
     if !reused {
-        build_network(&oracle, &store, &clock, hotspots, per_beacon, kind).await;
+        build_network(&oracle, &store, &clock, hotspots, witnesses, kind).await;
     }
     let epoch = START_MS / DAY_MS;
     clock.set(oracle.epoch_ready_at_ms(epoch));
@@ -536,14 +537,34 @@ fn rewards_digest(report: &oracle::EpochReport) -> String {
     hex::encode(&digest.finalize()[..8])
 }
 
-/// Asserts `hotspots` hotspots on a 2 km grid, each sending a beacon heard by `per_beacon`
-/// neighbours, ingests and verifies them.
+/// The path gain of a link `step` grid places long (an offset of [`NEAR`]) relative to one place
+/// long, in dB: −10·n·log10 of the distance in grid places, with a path-loss exponent n of 3.
+fn path_gain_db((dr, dc): (i64, i64)) -> f64 {
+    const PATH_LOSS_EXPONENT: f64 = 3.0;
+    let places = ((dr * dr + dc * dc) as f64).sqrt();
+    -10.0 * PATH_LOSS_EXPONENT * places.log10()
+}
+
+/// The `n`-th strongest of `gains_db` (the weakest when there are fewer).
+fn nth_strongest(mut gains_db: Vec<f64>, n: usize) -> f64 {
+    if gains_db.is_empty() {
+        return f64::NEG_INFINITY;
+    }
+    let at = n.clamp(1, gains_db.len()) - 1;
+    *gains_db.select_nth_unstable_by(at, |a, b| b.total_cmp(a)).1
+}
+
+/// Asserts `hotspots` hotspots on a 2 km grid, each sending a beacon heard by those of its 24
+/// nearest neighbours whose path gain (the grid's path law and 4 dB of per-link shadowing)
+/// clears one threshold, chosen so that about `witnesses` witness reports are made in all: the
+/// network hears by link budget, as the defences' censored path-loss fit expects. Ingests and
+/// verifies them.
 async fn build_network(
     oracle: &Oracle,
     store: &Arc<dyn Store>,
     clock: &Arc<ManualClock>,
     hotspots: usize,
-    per_beacon: usize,
+    witnesses: usize,
     kind: &str,
 ) {
     let side = (hotspots as f64).sqrt().ceil() as usize;
@@ -582,17 +603,23 @@ async fn build_network(
         let local = (i as u32).to_le_bytes();
         testkit::beacon(key, &entropy.data, local, plan, 30, 1).unwrap()
     });
-    let reports = parallel((0..hotspots).collect(), |i| {
+    let links = parallel((0..hotspots).collect(), |i| {
         let (r, c) = spot(i);
         NEAR.iter()
             .filter_map(|&(dr, dc)| {
                 let (r2, c2) = (r as i64 + dr, c as i64 + dc);
                 let j = usize::try_from(r2).ok()? * side + usize::try_from(c2).ok()?;
-                (c2 >= 0 && (c2 as usize) < side && j < hotspots).then_some((j, (dr, dc)))
+                let in_grid = c2 >= 0 && (c2 as usize) < side && j < hotspots;
+                let gain_db = path_gain_db((dr, dc)) + grid::link_shadowing_db(i, j, SHADOWING_DB);
+                in_grid.then_some((j, gain_db))
             })
-            .take(per_beacon)
-            .map(|(j, step)| {
-                let gain_db = grid::path_gain_db(step) + grid::link_shadowing_db(i, j, SHADOWING_DB);
+            .collect::<Vec<_>>()
+    });
+    let threshold_db = nth_strongest(links.iter().flatten().map(|l| l.1).collect(), witnesses);
+    let reports = parallel((0..hotspots).collect(), |i| {
+        (links[i].iter())
+            .filter(|(_, gain_db)| *gain_db >= threshold_db)
+            .map(|&(j, gain_db)| {
                 witness_of(&keys[j], beacons[i].data.clone(), &beacons[i], gain_db)
             })
             .collect::<Vec<_>>()

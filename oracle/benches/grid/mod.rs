@@ -28,17 +28,6 @@ pub const NEAR: [(i64, i64); 24] = [
     (-2, -2),
 ];
 
-/// The path gain of a link `step` grid places long (an offset of [`NEAR`]) relative to one place
-/// long, in dB: −10·n·log10 of the distance in grid places, with a path-loss exponent n of 3.
-/// (The defences benchmark keeps every gain equal but for its `--shadowing`, so it does not use
-/// this.)
-#[allow(dead_code)]
-pub fn path_gain_db((dr, dc): (i64, i64)) -> f64 {
-    const PATH_LOSS_EXPONENT: f64 = 3.0;
-    let places = ((dr * dr + dc * dc) as f64).sqrt();
-    -10.0 * PATH_LOSS_EXPONENT * places.log10()
-}
-
 /// The shadowing of the link from grid hotspot `beaconer` to grid hotspot `witness`, in dB: a
 /// normal draw of standard deviation `sigma_db`, fixed per link whatever order the links are
 /// built in.
