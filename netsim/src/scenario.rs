@@ -332,7 +332,8 @@ pub struct ScenarioReport {
     /// What the honest hotspots lost: the sum over honest hotspots of what each earned less
     /// than it is owed, the lesser of its earnings in the attack-free run and in the run with
     /// the attackers' radios honest, each run cleared of the windfall of its false flags (a
-    /// baseline's flag of an honest hotspot leaves its neighbours a share they are not owed),
+    /// baseline's flag of an honest hotspot leaves its neighbours a share they are not owed;
+    /// measured against the other baseline, or against the attack run when both flag it),
     /// over what they are owed.
     pub honest_loss: f64,
     /// `honest_loss` with the baselines' earnings as they are, false flags and all (the
@@ -987,14 +988,16 @@ pub async fn run(
 /// What each honest hotspot (by address) is owed: the lesser of its earnings without the
 /// attackers and with their radios honest (a farm's radio run honestly would have given its
 /// neighbours witness rewards that its caught farm does not), each baseline first cleared of
-/// the windfall of its false flags ([`cleared_of_false_flags`]).
+/// the windfall of its false flags ([`cleared_of_false_flags`]), against the other baseline
+/// and then against the attack run.
 fn owed_amounts(
     honest: &[&str],
     attack_free: &RunTotals,
     fair: &RunTotals,
+    attack: &RunTotals,
 ) -> BTreeMap<String, u64> {
-    let free = cleared_of_false_flags(honest, attack_free, fair);
-    let fair = cleared_of_false_flags(honest, fair, attack_free);
+    let free = cleared_of_false_flags(honest, attack_free, &[fair, attack]);
+    let fair = cleared_of_false_flags(honest, fair, &[attack_free, attack]);
     honest
         .iter()
         .map(|address| {
@@ -1008,39 +1011,44 @@ fn owed_amounts(
 /// Every hotspot of a baseline is honest, so a flag there (or coverage left uncorroborated) is
 /// a false one: it pays the hotspot less and leaves its share to the others, a windfall they
 /// are not owed (one such flag used to count as a loss of a few per cent for every other
-/// hotspot of the attack run). What a hotspot flagged in `run` but not in `other` lost is its
-/// earnings in `other`, scaled by the two runs' ratio over the hotspots neither flagged, less
-/// its earnings in `run`; the others' earnings are reduced in proportion by the sum. The
-/// flagged hotspot keeps its own earnings: a flag that also falls on it without the attack is
-/// not the attack's doing.
+/// hotspot of the attack run). What a hotspot flagged in `run` lost is its earnings in the
+/// first of the `references` that does not flag it (the other baseline; the attack run when
+/// both baselines flag it, since its unflagged earnings there are the only ones measured),
+/// scaled by the two runs' ratio over the hotspots neither flags, less its earnings in `run`;
+/// the others' earnings are reduced in proportion by the sum. The flagged hotspot keeps its
+/// own earnings: a flag that also falls on it without the attack is not the attack's doing.
 fn cleared_of_false_flags<'a>(
     honest: &[&'a str],
     run: &RunTotals,
-    other: &RunTotals,
+    references: &[&RunTotals],
 ) -> BTreeMap<&'a str, u64> {
     let earned = |totals: &RunTotals, address: &str| totals.earned.get(address).copied();
     let flagged = |totals: &RunTotals, address: &str| totals.flagged.contains_key(address);
-    let (mut in_run, mut in_other) = (0u64, 0u64);
-    for address in honest
-        .iter()
-        .filter(|a| !flagged(run, a) && !flagged(other, a))
-    {
-        in_run += earned(run, address).unwrap_or(0);
-        in_other += earned(other, address).unwrap_or(0);
-    }
-    let ratio = if in_other == 0 {
-        1.0
-    } else {
-        in_run as f64 / in_other as f64
+    let ratio_to = |other: &RunTotals| {
+        let (mut in_run, mut in_other) = (0u64, 0u64);
+        for address in honest
+            .iter()
+            .filter(|a| !flagged(run, a) && !flagged(other, a))
+        {
+            in_run += earned(run, address).unwrap_or(0);
+            in_other += earned(other, address).unwrap_or(0);
+        }
+        if in_other == 0 {
+            1.0
+        } else {
+            in_run as f64 / in_other as f64
+        }
     };
     let (mut cleared, mut windfall, mut unflagged) = (BTreeMap::new(), 0.0, 0u64);
     for &address in honest {
         let own = earned(run, address).unwrap_or(0);
         if !flagged(run, address) {
             unflagged += own;
-        } else if let Some(elsewhere) = earned(other, address).filter(|_| !flagged(other, address))
-        {
-            windfall += (elsewhere as f64 * ratio - own as f64).max(0.0);
+        } else if let Some((elsewhere, other)) = references.iter().find_map(|other| {
+            let elsewhere = earned(other, address).filter(|_| !flagged(other, address))?;
+            Some((elsewhere, other))
+        }) {
+            windfall += (elsewhere as f64 * ratio_to(other) - own as f64).max(0.0);
         }
         cleared.insert(address, own);
     }
@@ -1073,7 +1081,7 @@ fn compare(
         .filter(|node| !node.behaviour.is_attacker())
         .map(|node| node.address.as_str())
         .collect();
-    let owed = owed_amounts(&honest, &attack_free.totals, &fair.totals);
+    let owed = owed_amounts(&honest, &attack_free.totals, &fair.totals, attack);
     for node in nodes {
         let earned = attack.earned.get(&node.address).copied().unwrap_or(0);
         let flagged = attack
@@ -1251,7 +1259,7 @@ mod tests {
             ("b", 50_000, false),
             ("c", 20_000, false),
         ]);
-        let cleared = cleared_of_false_flags(&honest, &run, &other);
+        let cleared = cleared_of_false_flags(&honest, &run, &[&other]);
         // The run pays 100/70 of the other on `b` and `c`: `a` lost 42 857, which `b` and
         // `c` are not owed, in proportion; `a` keeps what it earned.
         assert_eq!(cleared["a"], 0);
@@ -1259,12 +1267,15 @@ mod tests {
         assert_eq!(cleared["c"], 22_857);
         // Without false flags nothing changes.
         assert_eq!(
-            cleared_of_false_flags(&honest, &other, &run)
+            cleared_of_false_flags(&honest, &other, &[&run])
                 .values()
                 .sum::<u64>(),
             100_000
         );
-        assert_eq!(cleared_of_false_flags(&honest, &other, &run)["b"], 50_000);
+        assert_eq!(
+            cleared_of_false_flags(&honest, &other, &[&run])["b"],
+            50_000
+        );
     }
 
     #[test]
@@ -1272,11 +1283,37 @@ mod tests {
         let honest = ["a", "b"];
         let run = totals(&[("a", 10_000, true), ("b", 90_000, false)]);
         let other = totals(&[("a", 0, true), ("b", 100_000, false)]);
-        let cleared = cleared_of_false_flags(&honest, &run, &other);
+        let cleared = cleared_of_false_flags(&honest, &run, &[&other]);
         assert_eq!((cleared["a"], cleared["b"]), (10_000, 90_000));
-        // Owed: the lesser of the two cleared baselines, per hotspot.
-        let owed = owed_amounts(&honest, &run, &other);
+        // Owed: the lesser of the two cleared baselines, per hotspot, when the attack run
+        // flags `a` too.
+        let owed = owed_amounts(&honest, &run, &other, &run);
         assert_eq!((owed["a"], owed["b"]), (0, 90_000));
+    }
+
+    #[test]
+    fn a_hotspot_both_baselines_flag_but_the_attack_run_pays_leaves_no_windfall() {
+        let honest = ["a", "b", "c"];
+        // `a` is falsely flagged in both baselines: `b` and `c` share its part there.
+        let free = totals(&[("a", 0, true), ("b", 60_000, false), ("c", 40_000, false)]);
+        let fair = totals(&[("a", 0, true), ("b", 60_000, false), ("c", 40_000, false)]);
+        // The attack run does not flag `a`: it earns a fifth, and `b` and `c` earn no less
+        // than they would beside an unflagged `a`.
+        let attack = totals(&[
+            ("a", 20_000, false),
+            ("b", 48_000, false),
+            ("c", 32_000, false),
+        ]);
+        let owed = owed_amounts(&honest, &free, &fair, &attack);
+        assert_eq!((owed["a"], owed["b"], owed["c"]), (0, 45_000, 30_000));
+        let lost: u64 = ["b", "c"]
+            .iter()
+            .map(|h| owed[*h].saturating_sub(attack.earned[*h]))
+            .sum();
+        assert_eq!(lost, 0);
+        // Measured against the baselines alone, `b` and `c` would have lost a fifth.
+        let alone = owed_amounts(&honest, &free, &fair, &free);
+        assert_eq!((alone["b"], alone["c"]), (60_000, 40_000));
     }
 
     /// Every mix's radios, run honestly, are the hotspots of the first attacker keys on them:
