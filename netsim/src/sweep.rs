@@ -583,9 +583,7 @@ impl SweepReport {
             self.targets.max_honest_loss * 100.0,
         );
         out.push_str(&match &self.tuned_on {
-            Some(range) => format!(
-                "The oracle's thresholds were tuned on seeds {range}, in the default world.\n"
-            ),
+            Some(range) => format!("The oracle's thresholds were tuned on seeds {range}.\n"),
             None => "The seed range the oracle's thresholds were tuned on was not given.\n".into(),
         });
         for world in &self.worlds {
