@@ -48,7 +48,7 @@ const START_MS: u64 = 20_800 * DAY_MS + 3_600_000;
 const CONCURRENCY: usize = 1_024;
 /// Standard deviation of the grid's per-link shadowing, in dB: real receivers never read every
 /// beacon alike (a network whose readings are all equal is one radio behind many keys to
-/// `shared_radio`), and the readings follow the grid's path law ([`grid::path_gain_db`]).
+/// `shared_radio`), and the readings follow the grid's path law ([`path_gain_db`]).
 const SHADOWING_DB: f64 = 4.0;
 
 struct Args {
@@ -545,12 +545,16 @@ fn path_gain_db((dr, dc): (i64, i64)) -> f64 {
     -10.0 * PATH_LOSS_EXPONENT * places.log10()
 }
 
-/// The `n`-th strongest of `gains_db` (the weakest when there are fewer).
+/// The `n`-th strongest of `gains_db` (the weakest when there are fewer; above every one when
+/// `n` is 0).
 fn nth_strongest(mut gains_db: Vec<f64>, n: usize) -> f64 {
+    if n == 0 {
+        return f64::INFINITY;
+    }
     if gains_db.is_empty() {
         return f64::NEG_INFINITY;
     }
-    let at = n.clamp(1, gains_db.len()) - 1;
+    let at = n.min(gains_db.len()) - 1;
     *gains_db.select_nth_unstable_by(at, |a, b| b.total_cmp(a)).1
 }
 
