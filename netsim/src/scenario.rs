@@ -1039,16 +1039,19 @@ fn cleared_of_false_flags<'a>(
             in_run as f64 / in_other as f64
         }
     };
+    let ratios: Vec<f64> = references.iter().map(|&other| ratio_to(other)).collect();
     let (mut cleared, mut windfall, mut unflagged) = (BTreeMap::new(), 0.0, 0u64);
     for &address in honest {
         let own = earned(run, address).unwrap_or(0);
         if !flagged(run, address) {
             unflagged += own;
-        } else if let Some((elsewhere, other)) = references.iter().find_map(|other| {
-            let elsewhere = earned(other, address).filter(|_| !flagged(other, address))?;
-            Some((elsewhere, other))
-        }) {
-            windfall += (elsewhere as f64 * ratio_to(other) - own as f64).max(0.0);
+        } else if let Some((elsewhere, ratio)) =
+            references.iter().zip(&ratios).find_map(|(other, ratio)| {
+                let elsewhere = earned(other, address).filter(|_| !flagged(other, address))?;
+                Some((elsewhere, *ratio))
+            })
+        {
+            windfall += (elsewhere as f64 * ratio - own as f64).max(0.0);
         }
         cleared.insert(address, own);
     }
