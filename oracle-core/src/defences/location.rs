@@ -33,6 +33,8 @@ use super::{DefenceConfig, Evidence, Key};
 pub(crate) use h3_coverage::space::{between, point_at, squared_between, Buckets, Point};
 use std::collections::{BTreeMap, HashMap};
 
+mod screen;
+
 /// Fewest links (hotspot pairs) the network needs for its path-loss fit.
 const MIN_NETWORK_PAIRS: usize = 10;
 /// Points per side of the coarse search grid.
@@ -272,6 +274,19 @@ impl PathLaw {
         let alpha = (self.threshold_db - (self.intercept_db - self.exponent * x)) / self.sigma_db;
         -2.0 * normal_cdf(alpha).max(1e-300).ln()
     }
+
+    /// The slope by `x` of [`PathLaw::silence_deviance_at`]: `−2 φ(α)/Φ(α) · n/σ`, with
+    /// `φ(α)/Φ(α) → −α` where `Φ` underflows.
+    fn silence_slope_at(&self, x: f64) -> f64 {
+        let alpha = (self.threshold_db - (self.intercept_db - self.exponent * x)) / self.sigma_db;
+        let p = normal_cdf(alpha);
+        let ratio = if p > 1e-290 {
+            normal_pdf(alpha) / p
+        } else {
+            -alpha
+        };
+        -2.0 * ratio * self.exponent / self.sigma_db
+    }
 }
 
 /// Step of the silence table in `x = 10·log10(d)`.
@@ -308,6 +323,32 @@ impl SilenceTable {
     /// `−2 ln P(not heard)` at a distance.
     fn silence_deviance(&self, distance_m: f64) -> f64 {
         self.silence_deviance_at(log_distance(distance_m))
+    }
+
+    /// `−2 ln P(not heard)` at `x = 10·log10 d`, and its slope by `x`.
+    fn silence_value_and_slope_at(&self, x_db: f64) -> (f64, f64) {
+        let x = x_db / TABLE_STEP_X;
+        let i = x.floor();
+        if let (true, Some(Some((g0, d0))), Some(Some((g1, d1)))) = (
+            x_db >= 0.0,
+            self.nodes.get(i as usize),
+            self.nodes.get(i as usize + 1),
+        ) {
+            let t = x - i;
+            let (t2, t3) = (t * t, t * t * t);
+            let value = (2.0 * t3 - 3.0 * t2 + 1.0) * g0
+                + (t3 - 2.0 * t2 + t) * TABLE_STEP_X * d0
+                + (3.0 * t2 - 2.0 * t3) * g1
+                + (t3 - t2) * TABLE_STEP_X * d1;
+            let slope = (6.0 * t2 - 6.0 * t) * (g0 - g1) / TABLE_STEP_X
+                + (3.0 * t2 - 4.0 * t + 1.0) * d0
+                + (3.0 * t2 - 2.0 * t) * d1;
+            return (value, slope);
+        }
+        (
+            self.law.silence_deviance_at(x_db),
+            self.law.silence_slope_at(x_db),
+        )
     }
 
     /// `−2 ln P(not heard)` at `x = 10·log10 d`.
@@ -415,7 +456,7 @@ impl Fit<'_> {
                 .sum();
             (heard + self.offset_shrink * b * b) / variance + silence
         };
-        let reach = 6.0 * self.law.sigma_db / self.offset_shrink.max(1e-6).sqrt();
+        let reach = self.offset_reach();
         let ratio = (5f64.sqrt() - 1.0) / 2.0;
         let (mut low, mut high) = (-reach, reach);
         let (mut c, mut d) = (high - ratio * (high - low), low + ratio * (high - low));
@@ -435,13 +476,32 @@ impl Fit<'_> {
         }
         at_c.min(at_d).min(at(0.0))
     }
+
+    /// How far, dB, [`Fit::profiled_deviance`] looks for the offset either side of 0: six
+    /// deviations of its prior.
+    fn offset_reach(&self) -> f64 {
+        6.0 * self.law.sigma_db / self.offset_shrink.max(1e-6).sqrt()
+    }
 }
 
 /// The place of least deviance in the hotspot's tangent plane (its assertion at the origin): a
 /// grid over the neighbours and the assertion, then two finer grids around the best place.
 /// `at_assertion` is the deviance at the origin.
 fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
-    let asserted = (0.0, 0.0);
+    let (centre, half_side) = search_square(fit);
+    search_grids(
+        fit,
+        centre,
+        half_side,
+        (GRID_POINTS, NEAR_GRID_POINTS),
+        |_| true,
+        ((0.0, 0.0), at_assertion),
+    )
+}
+
+/// The centre and half-side of the square [`best_point`]'s coarse grid covers: the
+/// neighbours and the assertion, with a margin.
+fn search_square(fit: &Fit) -> ((f64, f64), f64) {
     let (mut min_x, mut max_x, mut min_y, mut max_y) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for link in fit.links {
         let (x, y) = fit.plane.coordinates(&fit.positions[link.other]);
@@ -452,14 +512,7 @@ fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
     }
     let centre = ((min_x + max_x) / 2.0, (min_y + max_y) / 2.0);
     let half_side = (max_x - min_x).max(max_y - min_y) / 2.0 + SEARCH_MARGIN_M;
-    search_grids(
-        fit,
-        centre,
-        half_side,
-        (GRID_POINTS, NEAR_GRID_POINTS),
-        |_| true,
-        (asserted, at_assertion),
-    )
+    (centre, half_side)
 }
 
 /// The least deviance found on a grid of `coarse × coarse` points over the square of half-side
@@ -630,7 +683,7 @@ fn best_point_within(fit: &Fit, radius_m: f64, at_assertion: f64) -> ((f64, f64)
 /// within `location_tolerance_m` of it (the displacement statistic) above
 /// `location_max_ratio`, with that statistic.
 pub fn misplaced_locations(evidence: &Evidence, config: &DefenceConfig) -> BTreeMap<Key, f64> {
-    misplaced_locations_in_rounds(evidence, config).0
+    misplaced_locations_in_rounds(evidence, config, true).0
 }
 
 /// The epoch's network as `misplaced_location` sees it: the located hotspots, the mean gain of
@@ -847,7 +900,8 @@ impl Round {
     }
 
     /// Each candidate's best place on every core (a new search, or the last one's place
-    /// re-evaluated), its displacement statistic and the best place within the tolerance.
+    /// re-evaluated), its displacement statistic and the best place within the tolerance;
+    /// with `screen`, no search for a candidate [`screen::cannot_be_flagged`] rules out.
     fn search(
         &self,
         net: &PairNetwork,
@@ -855,11 +909,23 @@ impl Round {
         candidates: &[(usize, f64)],
         unheard: &[Vec<usize>],
         config: &DefenceConfig,
+        screen: bool,
     ) -> Vec<Searched> {
         crate::parallel::map(
             &candidates.iter().zip(unheard).collect::<Vec<_>>(),
             |&(&(hotspot, at_assertion), unheard)| {
                 let fit = self.fit_of(net, hotspot, unheard);
+                if screen
+                    && screen::cannot_be_flagged(
+                        &fit,
+                        at_assertion,
+                        config.location_tolerance_m,
+                        config.location_min_offset_m,
+                        config.location_max_ratio,
+                    )
+                {
+                    return Searched::SCREENED;
+                }
                 let (best, new_search) = match rounds.searched[hotspot] {
                     Some(place) if !rounds.touched[hotspot] => {
                         let at_place = fit.deviance(place);
@@ -877,6 +943,7 @@ impl Round {
                     new_search,
                     statistic,
                     within,
+                    screened: false,
                 }
             },
         )
@@ -889,35 +956,60 @@ impl Round {
     /// candidate with a statistic of 0). One neighbour that cannot, a spoofer not caught yet
     /// or one with too few links to be judged, must not be able to get an honest hotspot
     /// flagged alone; a neighbour that vouches keeps the blame on the hotspot.
+    ///
+    /// A screened candidate's statistic is not known; where it is asked to vouch, it is
+    /// searched now.
     fn excuse_by_one_neighbour(
         &self,
         net: &PairNetwork,
+        rounds: &Rounds,
         candidates: &[(usize, f64)],
         unheard: &[Vec<usize>],
         outcomes: &mut [Searched],
         config: &DefenceConfig,
     ) {
-        let mut statistic_of: HashMap<usize, f64> = HashMap::new();
-        for (&(hotspot, _), outcome) in candidates.iter().zip(outcomes.iter()) {
-            statistic_of.insert(hotspot, outcome.statistic);
-        }
-        let vouches = |other: usize| {
-            self.links[other].len() >= config.location_min_links
-                && statistic_of.get(&other).is_none_or(|s| *s <= 0.0)
-        };
         let flaggable: Vec<usize> = (0..candidates.len())
             .filter(|&i| is_flaggable(outcomes[i].statistic, outcomes[i].place, config))
             .collect();
-        let lowered = crate::parallel::map(&flaggable, |&i| {
+        let influential = crate::parallel::map(&flaggable, |&i| {
             let fit = self.fit_of(net, candidates[i].0, &unheard[i]);
-            let outcome = &outcomes[i];
-            match most_influential(&fit, outcome.place, outcome.within) {
-                Some(neighbour) if !vouches(neighbour.other) => {
-                    displacement_without_one(&fit, config, outcome.place, neighbour)
-                }
-                _ => outcome.statistic,
-            }
+            most_influential(&fit, outcomes[i].place, outcomes[i].within)
         });
+        let slot: HashMap<usize, usize> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, &(hotspot, _))| (hotspot, i))
+            .collect();
+        let mut asked: Vec<usize> = influential
+            .iter()
+            .flatten()
+            .filter_map(|neighbour| slot.get(&neighbour.other).copied())
+            .filter(|&i| outcomes[i].screened)
+            .collect();
+        asked.sort_unstable();
+        asked.dedup();
+        let chosen: Vec<(usize, f64)> = asked.iter().map(|&i| candidates[i]).collect();
+        let partners: Vec<Vec<usize>> = asked.iter().map(|&i| unheard[i].clone()).collect();
+        let searched = self.search(net, rounds, &chosen, &partners, config, false);
+        for (i, outcome) in asked.into_iter().zip(searched) {
+            outcomes[i] = outcome;
+        }
+        let vouches = |other: usize| {
+            self.links[other].len() >= config.location_min_links
+                && slot
+                    .get(&other)
+                    .is_none_or(|&i| outcomes[i].statistic <= 0.0)
+        };
+        let lowered = crate::parallel::map(
+            &flaggable.iter().zip(&influential).collect::<Vec<_>>(),
+            |&(&i, neighbour)| match neighbour {
+                Some(neighbour) if !vouches(neighbour.other) => {
+                    let fit = self.fit_of(net, candidates[i].0, &unheard[i]);
+                    displacement_without_one(&fit, config, outcomes[i].place, *neighbour)
+                }
+                _ => outcomes[i].statistic,
+            },
+        );
         for (i, statistic) in flaggable.into_iter().zip(lowered) {
             outcomes[i].statistic = outcomes[i].statistic.min(statistic);
         }
@@ -931,6 +1023,19 @@ struct Searched {
     new_search: bool,
     statistic: f64,
     within: (f64, f64),
+    /// Ruled out by the screen, not searched: its statistic is not known.
+    screened: bool,
+}
+
+impl Searched {
+    /// A candidate the screen ruled out.
+    const SCREENED: Self = Self {
+        place: (0.0, 0.0),
+        new_search: false,
+        statistic: 0.0,
+        within: (0.0, 0.0),
+        screened: true,
+    };
 }
 
 /// Each candidate's silent partners, in the pairs' order.
@@ -1056,6 +1161,7 @@ fn flag(net: &mut PairNetwork, rounds: &mut Rounds, chosen: &[(usize, f64)]) {
 fn misplaced_locations_in_rounds(
     evidence: &Evidence,
     config: &DefenceConfig,
+    screen: bool,
 ) -> (BTreeMap<Key, f64>, usize) {
     let mut net = PairNetwork::of(evidence, config);
     let n = net.keys.len();
@@ -1075,10 +1181,19 @@ fn misplaced_locations_in_rounds(
         let fitted_s = timer.elapsed().as_secs_f64();
         let candidates = round.candidates(&net, config);
         let unheard = silent_partners(&net, &rounds.active, &candidates);
-        let mut outcomes = round.search(&net, &rounds, &candidates, &unheard, config);
+        let mut outcomes = round.search(&net, &rounds, &candidates, &unheard, config, screen);
         if config.single_source_excused {
-            round.excuse_by_one_neighbour(&net, &candidates, &unheard, &mut outcomes, config);
+            let (net, rounds) = (&net, &rounds);
+            round.excuse_by_one_neighbour(
+                net,
+                rounds,
+                &candidates,
+                &unheard,
+                &mut outcomes,
+                config,
+            );
         }
+        let screened = outcomes.iter().filter(|outcome| outcome.screened).count();
         let (flaggable, searches) =
             flaggable(&net, &round, &mut rounds, &candidates, &outcomes, config);
         let chosen = choose(flaggable, &candidates, &round.links, &unheard);
@@ -1087,6 +1202,8 @@ fn misplaced_locations_in_rounds(
             round_s = timer.elapsed().as_secs_f64(),
             heard = net.heard.len(),
             silent = net.silent.active(&rounds.active).count(),
+            candidates = candidates.len(),
+            screened,
             searches,
             flagged = chosen.len(),
             "misplaced_location round"
@@ -1269,7 +1386,8 @@ mod tests {
         let (munich, keys) = network_at((48.10, 11.50), 100, &[24], 4_000.0, 4);
         evidence.locations.extend(munich.locations);
         evidence.beacons.extend(munich.beacons);
-        let (flagged, rounds) = misplaced_locations_in_rounds(&evidence, &DefenceConfig::default());
+        let (flagged, rounds) =
+            misplaced_locations_in_rounds(&evidence, &DefenceConfig::default(), true);
         assert_eq!(
             flagged.keys().collect::<Vec<_>>(),
             vec![&berlin[17], &keys[24]],
@@ -1280,7 +1398,8 @@ mod tests {
         // Within one grid every hotspot shares a pair with every other: one flag a round.
         let spoofed = [8, 17, 22];
         let (evidence, _) = network(&spoofed, 4_000.0, 0);
-        let (flagged, rounds) = misplaced_locations_in_rounds(&evidence, &DefenceConfig::default());
+        let (flagged, rounds) =
+            misplaced_locations_in_rounds(&evidence, &DefenceConfig::default(), true);
         assert_eq!((flagged.len(), rounds), (3, 4), "{flagged:?}");
     }
 
@@ -1399,6 +1518,74 @@ mod tests {
         }
     }
 
+    /// Networks honest and spoofed, with spoofs from 0.3 to 6 km, one or several spoofers,
+    /// a lone spoofer and a hollow.
+    fn networks_for_the_screen() -> Vec<Evidence> {
+        let mut networks = Vec::new();
+        for seed in 0..4 {
+            networks.push(network(&[], 0.0, seed).0);
+            networks.push(network(&[24], 300.0, seed).0);
+            networks.push(network(&[3], 1_800.0, seed).0);
+            networks.push(network(&[10, 11], 2_500.0, seed).0);
+            networks.push(network(&[8, 17, 22], 4_000.0, seed).0);
+            networks.push(network(&[6 * 7 + 3], 6_000.0, seed).0);
+            let corner = 7 * 7 - 1;
+            networks.push(network_with_a_lone_spoofer(corner, 2_500.0, (300.0, 3_500.0), seed).0);
+        }
+        networks
+    }
+
+    #[test]
+    fn the_screen_changes_no_verdict() {
+        let config = DefenceConfig::default();
+        let strict = DefenceConfig {
+            location_max_ratio: 4.0,
+            location_min_offset_m: 1_200.0,
+            ..config.clone()
+        };
+        for (n, evidence) in networks_for_the_screen().iter().enumerate() {
+            for config in [&config, &strict] {
+                let screened = misplaced_locations_in_rounds(evidence, config, true);
+                let searched = misplaced_locations_in_rounds(evidence, config, false);
+                assert_eq!(screened, searched, "network {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_screen_rules_out_most_honest_hotspots_and_no_spoofer() {
+        let config = DefenceConfig::default();
+        let (mut candidates, mut screened) = (0, 0);
+        for seed in 0..4 {
+            let spoofed = [8, 17, 22];
+            let (evidence, keys) = network(&spoofed, 4_000.0, seed);
+            let net = PairNetwork::of(&evidence, &config);
+            let active = vec![true; net.keys.len()];
+            let round = Round::fit(&net, &active, &config).expect("enough pairs");
+            let listed = round.candidates(&net, &config);
+            let unheard = silent_partners(&net, &active, &listed);
+            for (&(hotspot, at_assertion), unheard) in listed.iter().zip(&unheard) {
+                let fit = round.fit_of(&net, hotspot, unheard);
+                let ruled_out = screen::cannot_be_flagged(
+                    &fit,
+                    at_assertion,
+                    config.location_tolerance_m,
+                    config.location_min_offset_m,
+                    config.location_max_ratio,
+                );
+                let spoofer = spoofed.iter().any(|&k| keys[k] == net.keys[hotspot]);
+                assert!(!(spoofer && ruled_out), "seed {seed}: a spoofer ruled out");
+                candidates += 1;
+                screened += usize::from(ruled_out);
+            }
+        }
+        assert!(candidates > 100, "{candidates} candidates");
+        assert!(
+            screened * 100 >= candidates * 85,
+            "{screened} of {candidates} ruled out"
+        );
+    }
+
     #[test]
     fn a_small_error_in_the_assertion_is_tolerated() {
         let (evidence, _) = network(&[24], 300.0, 3);
@@ -1443,6 +1630,36 @@ mod tests {
             exact.exponent > 2.5,
             "the law must be fitted, not clamped: {exact:?}"
         );
+    }
+
+    #[test]
+    fn the_silence_slope_agrees_with_the_values() {
+        let law = PathLaw {
+            intercept_db: -40.0,
+            exponent: 3.5,
+            sigma_db: 6.0,
+            threshold_db: -165.0,
+        };
+        let table = SilenceTable::new(law);
+        for i in 0..400 {
+            let x = -2.0 + i as f64 * 0.173;
+            let h = 1e-5;
+            let numeric =
+                (table.silence_deviance_at(x + h) - table.silence_deviance_at(x - h)) / (2.0 * h);
+            let (value, slope) = table.silence_value_and_slope_at(x);
+            assert!(
+                (value - table.silence_deviance_at(x)).abs() < 1e-12,
+                "x {x}"
+            );
+            assert!(
+                (slope - numeric).abs() < 1e-4 * (1.0 + numeric.abs()),
+                "x {x}: {slope} against {numeric}"
+            );
+            assert!(
+                (law.silence_slope_at(x) - numeric).abs() < 1e-4 * (1.0 + numeric.abs()),
+                "x {x}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,329 @@
+//! Which candidates of `misplaced_location` cannot be flagged, proved without a search.
+//!
+//! A search costs thousands of evaluations of a hotspot's links, and in a dense network nearly
+//! every hotspot's deviance at its assertion is above `location_min_deviance` (each heard link
+//! adds about 1, each close silent neighbour more). Yet an honest hotspot's links fit far worse
+//! anywhere a couple of kilometres away, and a lower bound of the deviance over a whole square
+//! of places, from the range of distances its neighbours can have from there, shows it for
+//! large squares at once (branch and bound). What the screen passes is searched as before, and
+//! a hotspot it rules out could not have been flagged: the verdicts are those of searching
+//! every candidate.
+//!
+//! The bound: a flag needs a best place `p` at least `location_min_offset_m` from the
+//! assertion with `D'(w) − D'(p) > location_max_ratio`, where `D'` is the profiled deviance
+//! and `w` the best place within the tolerance, whose plain deviance is at most the one at the
+//! assertion. `D'(w)` is at most the unprofiled `Σr²/σ² + silence` there, which is the plain
+//! deviance plus the offset's term `(Σr)²/((k + σ²/τ²)σ²)`, bounded over the tolerance's disc
+//! ([`offset_term_bound`]). `D'(p)` is at least the heard part with the offset free plus the
+//! silence with the offset at the most negative value the profile allows
+//! ([`Fit::profiled_lower_bound`]).
+
+use super::{between, log_distance, Fit, GRID_POINTS};
+
+/// Half-side, metres, below which a square the bound cannot rule out is left to the search.
+const SMALLEST_SQUARE_M: f64 = 25.0;
+/// Most squares bounded for one hotspot before it is left to the search.
+const MOST_SQUARES: usize = 2_048;
+/// How far, in the offset's term, its bound may stay above the largest value found.
+const OFFSET_TERM_SLACK: f64 = 0.25;
+/// Most steps of the search for the least over the offset.
+const OFFSET_STEPS_MOST: usize = 60;
+/// What the least over the offset may lose, at most, when its search stops early.
+const OFFSET_LOSS: f64 = 1e-4;
+/// Silent terms below this at every offset are left out of the bound's last step.
+const NEGLIGIBLE_SILENCE: f64 = 1e-3;
+/// Taken off every bound for the rounding of the sums and of the silence table.
+const ROUNDING_MARGIN: f64 = 1e-6;
+
+/// Whether `fit`'s hotspot, with deviance `at_assertion` at its assertion, provably cannot be
+/// flagged: no place at least `min_offset_m` from its assertion, in the square its search
+/// looks at (with the finer grids' reach beyond it), can fit `max_ratio` better than the best
+/// place within `tolerance_m`.
+pub(super) fn cannot_be_flagged(
+    fit: &Fit,
+    at_assertion: f64,
+    tolerance_m: f64,
+    min_offset_m: f64,
+    max_ratio: f64,
+) -> bool {
+    let threshold = at_assertion + offset_term_bound(fit, tolerance_m) - max_ratio;
+    let (centre, half_side) = super::search_square(fit);
+    // The finer grids reach two coarse steps beyond the square, and a fifth of one more.
+    let step = 2.0 * half_side / (GRID_POINTS - 1) as f64;
+    let square = (centre, half_side + 3.0 * step);
+    !fits_below_somewhere_away(fit, square, min_offset_m, threshold)
+}
+
+/// Whether some place in `square` at least `min_offset_m` from the assertion may have a
+/// profiled deviance below `threshold` (branch and bound over squares).
+fn fits_below_somewhere_away(
+    fit: &Fit,
+    square: ((f64, f64), f64),
+    min_offset_m: f64,
+    threshold: f64,
+) -> bool {
+    let mut squares = vec![square];
+    let mut bounded = 0;
+    while let Some((centre, half_side)) = squares.pop() {
+        let radius = half_side * std::f64::consts::SQRT_2;
+        if centre.0.hypot(centre.1) + radius < min_offset_m {
+            continue;
+        }
+        bounded += 1;
+        if fit.profiled_lower_bound(centre, radius, threshold) >= threshold {
+            continue;
+        }
+        if half_side <= SMALLEST_SQUARE_M || bounded >= MOST_SQUARES {
+            return true;
+        }
+        let quarter = half_side / 2.0;
+        for (dx, dy) in [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)] {
+            squares.push(((centre.0 + dx * quarter, centre.1 + dy * quarter), quarter));
+        }
+    }
+    false
+}
+
+/// The largest offset's term `(Σr)²/((k + σ²/τ²)σ²)` anywhere within `tolerance_m` of the
+/// assertion, from above: the sum of the residuals is bounded over squares covering the disc,
+/// and the squares that could hold a larger sum than found so far are split.
+fn offset_term_bound(fit: &Fit, tolerance_m: f64) -> f64 {
+    let scale = (fit.links.len() as f64 + fit.offset_shrink) * fit.law.sigma_db * fit.law.sigma_db;
+    let term = |sum: f64| sum * sum / scale;
+    let mut largest = term(
+        fit.residual_intervals((0.0, 0.0), 0.0)
+            .map(|(r, _)| r)
+            .sum(),
+    );
+    let mut squares: Vec<((f64, f64), f64)> = vec![((0.0, 0.0), tolerance_m)];
+    let mut bounded = 0;
+    while let Some((centre, half_side)) = squares.pop() {
+        let radius = half_side * std::f64::consts::SQRT_2;
+        if centre.0.hypot(centre.1) - radius > tolerance_m {
+            continue;
+        }
+        let (low, high) = fit
+            .residual_intervals(centre, radius)
+            .fold((0.0, 0.0), |(low, high), (lo, hi)| (low + lo, high + hi));
+        let above = term(f64::max(-low, high));
+        bounded += 1;
+        if above <= largest + OFFSET_TERM_SLACK {
+            continue;
+        }
+        if half_side <= SMALLEST_SQUARE_M || bounded >= MOST_SQUARES {
+            largest = largest.max(above);
+            continue;
+        }
+        let at_centre = fit.residual_intervals(centre, 0.0).map(|(r, _)| r).sum();
+        largest = largest.max(term(at_centre));
+        let quarter = half_side / 2.0;
+        for (dx, dy) in [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)] {
+            squares.push(((centre.0 + dx * quarter, centre.1 + dy * quarter), quarter));
+        }
+    }
+    largest + OFFSET_TERM_SLACK + ROUNDING_MARGIN
+}
+
+impl Fit<'_> {
+    /// The range of each heard link's residual anywhere within `radius` of `centre`: a gain's
+    /// residual grows with the distance, which lies within `radius` of the centre's.
+    fn residual_intervals(
+        &self,
+        centre: (f64, f64),
+        radius: f64,
+    ) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let point = self.plane.point(centre);
+        self.links.iter().map(move |link| {
+            let distance = between(&point, &self.positions[link.other]);
+            let residual = |d: f64| link.gain_db - self.law.expected_gain_db(d);
+            (
+                residual((distance - radius).max(0.0)),
+                residual(distance + radius),
+            )
+        })
+    }
+
+    /// A lower bound of [`Fit::profiled_deviance`] anywhere within `radius` of `centre`, or
+    /// some value at least `limit` once it is clear that the bound is. In three steps, each
+    /// tighter and dearer, until one reaches `limit`: the heard part with the offset free; that
+    /// plus the silence with the offset at the most negative value the profile allows; the
+    /// least over the profile's offsets of the two together.
+    fn profiled_lower_bound(&self, centre: (f64, f64), radius: f64, limit: f64) -> f64 {
+        let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
+        let variance = self.law.sigma_db * self.law.sigma_db;
+        let free = least_heard_part(&intervals, self.offset_shrink) / variance;
+        if free - ROUNDING_MARGIN >= limit {
+            return free - ROUNDING_MARGIN;
+        }
+        let point = self.plane.point(centre);
+        let reach = self.offset_reach();
+        let (exponent, table) = (self.law.exponent, self.silence);
+        // Every silent term is positive, so leaving out the ones that stay below a small
+        // value at every offset keeps a lower bound, and spares the last step most of them.
+        let mut quick = free;
+        let mut farthest_x = Vec::new();
+        for &other in self.silent {
+            let x = log_distance(between(&point, &self.positions[other]) + radius);
+            quick += table.silence_deviance_at(x + reach / exponent);
+            if table.silence_deviance_at(x - reach / exponent) >= NEGLIGIBLE_SILENCE {
+                farthest_x.push(x);
+            }
+        }
+        if quick - ROUNDING_MARGIN >= limit {
+            return quick - ROUNDING_MARGIN;
+        }
+        let joint = |b: f64| {
+            let (mut value, mut slope) = heard_part(&intervals, self.offset_shrink, b);
+            (value, slope) = (value / variance, slope / variance);
+            for &x in &farthest_x {
+                let (v, s) = table.silence_value_and_slope_at(x - b / exponent);
+                value += v;
+                slope -= s / exponent;
+            }
+            (value, slope)
+        };
+        least_of_convex(joint, -reach, reach).max(quick) - ROUNDING_MARGIN
+    }
+}
+
+/// `Σ dist(b, [loᵢ, hiᵢ])² + shrink·b²` and its slope by `b`: the heard part of the deviance
+/// (times σ²) with offset `b` when each residual may lie anywhere in its interval, at its
+/// least.
+fn heard_part(intervals: &[(f64, f64)], shrink: f64, b: f64) -> (f64, f64) {
+    let (mut value, mut slope) = (shrink * b * b, 2.0 * shrink * b);
+    for &(lo, hi) in intervals {
+        let outside = (b - hi).max(0.0) - (lo - b).max(0.0);
+        value += outside * outside;
+        slope += 2.0 * outside;
+    }
+    (value, slope)
+}
+
+/// The least over all `b` of [`heard_part`], exactly: between two consecutive ends of the
+/// intervals its slope is `2(b·(shrink + above + below) − (Σ hi above + Σ lo below))`, with
+/// `above` the intervals wholly below `b` and `below` those wholly above it, and the segment
+/// that holds the slope's zero holds the least.
+fn least_heard_part(intervals: &[(f64, f64)], shrink: f64) -> f64 {
+    let mut ends: Vec<(f64, bool)> = intervals
+        .iter()
+        .flat_map(|&(lo, hi)| [(lo, false), (hi, true)])
+        .collect();
+    ends.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut passed, mut passed_sum) = (0.0, 0.0);
+    let mut ahead = intervals.len() as f64;
+    let mut ahead_sum: f64 = intervals.iter().map(|&(lo, _)| lo).sum();
+    let mut start = f64::NEG_INFINITY;
+    for &(end, is_high) in ends.iter().chain(std::iter::once(&(f64::INFINITY, false))) {
+        let weight = shrink + passed + ahead;
+        let zero = if weight > 0.0 {
+            (passed_sum + ahead_sum) / weight
+        } else {
+            0.0
+        };
+        if zero <= end {
+            return heard_part(intervals, shrink, zero.max(start)).0;
+        }
+        if is_high {
+            passed += 1.0;
+            passed_sum += end;
+        } else {
+            ahead -= 1.0;
+            ahead_sum -= end;
+        }
+        start = end;
+    }
+    heard_part(intervals, shrink, start).0
+}
+
+/// The least of a convex function on `[low, high]`, from below: the zero of its slope is
+/// bracketed by regula falsi (the Illinois variant), and the value at the last point less
+/// the slope there times the bracket's width bounds it.
+fn least_of_convex(value_and_slope: impl Fn(f64) -> (f64, f64), low: f64, high: f64) -> f64 {
+    let (at_low, slope_low) = value_and_slope(low);
+    if slope_low >= 0.0 {
+        return at_low;
+    }
+    let (at_high, slope_high) = value_and_slope(high);
+    if slope_high <= 0.0 {
+        return at_high;
+    }
+    let (mut left, mut right) = ((low, slope_low), (high, slope_high));
+    let mut kept_side = 0;
+    let mut bound = at_low.min(at_high) - slope_low.abs().max(slope_high) * (high - low);
+    for _ in 0..OFFSET_STEPS_MOST {
+        let x = (left.0 * right.1 - right.0 * left.1) / (right.1 - left.1);
+        let x = if x > left.0 && x < right.0 {
+            x
+        } else {
+            (left.0 + right.0) / 2.0
+        };
+        let (value, slope) = value_and_slope(x);
+        if slope > 0.0 {
+            right = (x, slope);
+            if kept_side == -1 {
+                left.1 /= 2.0;
+            }
+            kept_side = -1;
+        } else {
+            left = (x, slope);
+            if kept_side == 1 {
+                right.1 /= 2.0;
+            }
+            kept_side = 1;
+        }
+        let loss = slope.abs() * (right.0 - left.0);
+        bound = value - loss;
+        if loss < OFFSET_LOSS {
+            break;
+        }
+    }
+    bound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{heard_part, least_heard_part, least_of_convex};
+
+    #[test]
+    fn the_least_over_the_offset_bounds_every_choice_of_residuals_from_below() {
+        // Residuals at the ends and middles of their intervals, the offset term minimised
+        // exactly: `Σr² − (Σr)²/(k + s)`.
+        let intervals = [(-3.0, 1.0), (2.0, 5.0), (-8.0, -6.0), (0.5, 0.7)];
+        let shrink = 2.0;
+        let least = |intervals: &[(f64, f64)]| {
+            let exact = least_heard_part(intervals, shrink);
+            let searched = least_of_convex(|b| heard_part(intervals, shrink, b), -10.0, 10.0);
+            assert!(searched <= exact + 1e-9, "{searched} above {exact}");
+            assert!(searched >= exact - 1e-3, "{searched} far below {exact}");
+            exact
+        };
+        let bound = least(&intervals);
+        for pick in 0..3usize.pow(intervals.len() as u32) {
+            let residuals: Vec<f64> = intervals
+                .iter()
+                .enumerate()
+                .map(|(i, &(lo, hi))| {
+                    lo + (hi - lo) * ((pick / 3usize.pow(i as u32)) % 3) as f64 / 2.0
+                })
+                .collect();
+            let sum: f64 = residuals.iter().sum();
+            let sum_sq: f64 = residuals.iter().map(|r| r * r).sum();
+            let exact = sum_sq - sum * sum / (residuals.len() as f64 + shrink);
+            assert!(bound <= exact + 1e-9, "{bound} > {exact} for {residuals:?}");
+        }
+        // Intervals that all hold 0 allow a perfect fit.
+        assert!(least(&[(-1.0, 1.0), (-0.5, 2.0)]).abs() < 1e-9);
+        // Points: the bound is the exact value.
+        let exact = 1.0 + 4.0 - 9.0 / (2.0 + shrink);
+        let points = least(&[(1.0, 1.0), (2.0, 2.0)]);
+        assert!((points - exact).abs() < 1e-6, "{points} against {exact}");
+    }
+
+    #[test]
+    fn the_least_of_a_convex_function_is_found_at_an_end_or_inside() {
+        let parabola = |b: f64| ((b - 1.5) * (b - 1.5) + 2.0, 2.0 * (b - 1.5));
+        assert!((least_of_convex(parabola, -4.0, 4.0) - 2.0).abs() < 1e-9);
+        assert_eq!(least_of_convex(parabola, 2.0, 4.0), 2.25);
+        assert_eq!(least_of_convex(parabola, -4.0, 0.5), 3.0);
+    }
+}
