@@ -30,6 +30,13 @@ const OFFSET_TERM_SLACK: f64 = 0.25;
 const OFFSET_STEPS_MOST: usize = 60;
 /// What the least over the offset may lose, at most, when its search stops early.
 const OFFSET_LOSS: f64 = 1e-4;
+/// Squares of a larger radius, metres, are bounded by their heard part alone.
+const SILENCE_RADIUS_M: f64 = 1_500.0;
+/// Silent partners further from the assertion than this many times its farthest heard link
+/// are counted in bins.
+const NEAR_SILENT_FACTOR: f64 = 1.5;
+/// Width of the far silent partners' bins in `x = 10·log10 d`, dB.
+const FAR_BIN_X: f64 = 0.1;
 /// Silent terms below this at every offset are left out of the bound's last step.
 const NEGLIGIBLE_SILENCE: f64 = 1e-3;
 /// Taken off every bound for the rounding of the sums and of the silence table.
@@ -51,13 +58,52 @@ pub(super) fn cannot_be_flagged(
     // The finer grids reach two coarse steps beyond the square, and a fifth of one more.
     let step = 2.0 * half_side / (GRID_POINTS - 1) as f64;
     let square = (centre, half_side + 3.0 * step);
-    !fits_below_somewhere_away(fit, square, min_offset_m, threshold)
+    let silent = SilentPartners::of(fit);
+    !fits_below_somewhere_away(fit, &silent, square, min_offset_m, threshold)
+}
+
+/// A hotspot's silent partners as the bound reads them: the near ones one by one, the far
+/// ones (further from the assertion than its farthest heard link, with a margin) counted in
+/// bins of their distance from the assertion, rounded up.
+struct SilentPartners {
+    near: Vec<usize>,
+    /// `(upper distance of the bin, partners)`.
+    far: Vec<(f64, f64)>,
+}
+
+impl SilentPartners {
+    fn of(fit: &Fit) -> Self {
+        let asserted = fit.plane.point((0.0, 0.0));
+        let farthest_link = fit
+            .links
+            .iter()
+            .map(|link| between(&asserted, &fit.positions[link.other]))
+            .fold(0.0, f64::max);
+        let near_m = farthest_link * NEAR_SILENT_FACTOR;
+        let mut near = Vec::new();
+        let mut bins: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+        for &other in fit.silent {
+            let distance = between(&asserted, &fit.positions[other]);
+            if distance <= near_m {
+                near.push(other);
+            } else {
+                let bin = (log_distance(distance) / FAR_BIN_X).ceil() as i64;
+                *bins.entry(bin).or_insert(0.0) += 1.0;
+            }
+        }
+        let far = bins
+            .into_iter()
+            .map(|(bin, count)| (10f64.powf(bin as f64 * FAR_BIN_X / 10.0), count))
+            .collect();
+        Self { near, far }
+    }
 }
 
 /// Whether some place in `square` at least `min_offset_m` from the assertion may have a
 /// profiled deviance below `threshold` (branch and bound over squares).
 fn fits_below_somewhere_away(
     fit: &Fit,
+    silent: &SilentPartners,
     square: ((f64, f64), f64),
     min_offset_m: f64,
     threshold: f64,
@@ -70,7 +116,7 @@ fn fits_below_somewhere_away(
             continue;
         }
         bounded += 1;
-        if fit.profiled_lower_bound(centre, radius, threshold) >= threshold {
+        if fit.profiled_lower_bound(silent, centre, radius, threshold) >= threshold {
             continue;
         }
         if half_side <= SMALLEST_SQUARE_M || bounded >= MOST_SQUARES {
@@ -148,11 +194,20 @@ impl Fit<'_> {
     /// tighter and dearer, until one reaches `limit`: the heard part with the offset free; that
     /// plus the silence with the offset at the most negative value the profile allows; the
     /// least over the profile's offsets of the two together.
-    fn profiled_lower_bound(&self, centre: (f64, f64), radius: f64, limit: f64) -> f64 {
+    ///
+    /// Squares wider than [`SILENCE_RADIUS_M`] are bounded by their heard part alone: their
+    /// residuals' ranges leave that near 0, and they are split in any case.
+    fn profiled_lower_bound(
+        &self,
+        silent: &SilentPartners,
+        centre: (f64, f64),
+        radius: f64,
+        limit: f64,
+    ) -> f64 {
         let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
         let variance = self.law.sigma_db * self.law.sigma_db;
         let free = least_heard_part(&intervals, self.offset_shrink) / variance;
-        if free - ROUNDING_MARGIN >= limit {
+        if free - ROUNDING_MARGIN >= limit || radius > SILENCE_RADIUS_M {
             return free - ROUNDING_MARGIN;
         }
         let point = self.plane.point(centre);
@@ -161,13 +216,22 @@ impl Fit<'_> {
         // Every silent term is positive, so leaving out the ones that stay below a small
         // value at every offset keeps a lower bound, and spares the last step most of them.
         let mut quick = free;
-        let mut farthest_x = Vec::new();
-        for &other in self.silent {
-            let x = log_distance(between(&point, &self.positions[other]) + radius);
-            quick += table.silence_deviance_at(x + reach / exponent);
+        let mut farthest_x: Vec<(f64, f64)> = Vec::new();
+        let mut add = |x: f64, count: f64| {
+            quick += count * table.silence_deviance_at(x + reach / exponent);
             if table.silence_deviance_at(x - reach / exponent) >= NEGLIGIBLE_SILENCE {
-                farthest_x.push(x);
+                farthest_x.push((x, count));
             }
+        };
+        for &other in &silent.near {
+            add(
+                log_distance(between(&point, &self.positions[other]) + radius),
+                1.0,
+            );
+        }
+        let moved = centre.0.hypot(centre.1) + radius;
+        for &(distance, count) in &silent.far {
+            add(log_distance(distance + moved), count);
         }
         if quick - ROUNDING_MARGIN >= limit {
             return quick - ROUNDING_MARGIN;
@@ -175,10 +239,10 @@ impl Fit<'_> {
         let joint = |b: f64| {
             let (mut value, mut slope) = heard_part(&intervals, self.offset_shrink, b);
             (value, slope) = (value / variance, slope / variance);
-            for &x in &farthest_x {
+            for &(x, count) in &farthest_x {
                 let (v, s) = table.silence_value_and_slope_at(x - b / exponent);
-                value += v;
-                slope -= s / exponent;
+                value += count * v;
+                slope -= count * s / exponent;
             }
             (value, slope)
         };
