@@ -33,7 +33,7 @@ use super::{DefenceConfig, Evidence, Key};
 pub(crate) use h3_coverage::space::{between, point_at, squared_between, Buckets, Point};
 use std::collections::{BTreeMap, HashMap};
 
-mod screen;
+mod bounds;
 
 /// Fewest links (hotspot pairs) the network needs for its path-loss fit.
 const MIN_NETWORK_PAIRS: usize = 10;
@@ -527,26 +527,19 @@ fn search_grids(
     allowed: impl Fn((f64, f64)) -> bool,
     start: ((f64, f64), f64),
 ) -> ((f64, f64), f64) {
+    let silent = bounds::SilentPartners::of(fit);
     let mut best = start;
-    let search =
-        |centre: (f64, f64), half_side: f64, points: usize, best: &mut ((f64, f64), f64)| {
-            let step = 2.0 * half_side / (points - 1) as f64;
-            for i in 0..points {
-                for j in 0..points {
-                    let point = (
-                        centre.0 - half_side + i as f64 * step,
-                        centre.1 - half_side + j as f64 * step,
-                    );
-                    if allowed(point) {
-                        let value = fit.deviance_up_to(point, best.1);
-                        if value < best.1 {
-                            *best = (point, value);
-                        }
-                    }
-                }
-            }
-            step
+    let search = |centre: (f64, f64), half_side: f64, points: usize, best: &mut _| {
+        let step = 2.0 * half_side / (points - 1) as f64;
+        let corner = (centre.0 - half_side, centre.1 - half_side);
+        let grid = bounds::Grid {
+            corner,
+            step,
+            points,
         };
+        bounds::search_grid(fit, &silent, grid, &allowed, best);
+        step
+    };
     let mut step = search(centre, half_side, coarse, &mut best);
     for _ in 0..2 {
         let around = best.0;
@@ -901,7 +894,7 @@ impl Round {
 
     /// Each candidate's best place on every core (a new search, or the last one's place
     /// re-evaluated), its displacement statistic and the best place within the tolerance;
-    /// with `screen`, no search for a candidate [`screen::cannot_be_flagged`] rules out.
+    /// with `screen`, no search for a candidate [`bounds::cannot_be_flagged`] rules out.
     fn search(
         &self,
         net: &PairNetwork,
@@ -916,7 +909,7 @@ impl Round {
             |&(&(hotspot, at_assertion), unheard)| {
                 let fit = self.fit_of(net, hotspot, unheard);
                 if screen
-                    && screen::cannot_be_flagged(
+                    && bounds::cannot_be_flagged(
                         &fit,
                         at_assertion,
                         config.location_tolerance_m,
@@ -1536,6 +1529,44 @@ mod tests {
     }
 
     #[test]
+    fn the_grids_skipping_blocks_find_the_point_every_point_finds() {
+        let config = DefenceConfig::default();
+        for (n, evidence) in networks_for_the_screen().iter().enumerate().step_by(3) {
+            let net = PairNetwork::of(evidence, &config);
+            let active = vec![true; net.keys.len()];
+            let round = Round::fit(&net, &active, &config).expect("enough pairs");
+            let all: Vec<(usize, f64)> = (0..net.keys.len()).map(|k| (k, 0.0)).collect();
+            let unheard = silent_partners(&net, &active, &all);
+            for (hotspot, unheard) in unheard.iter().enumerate() {
+                let fit = round.fit_of(&net, hotspot, unheard);
+                let silent = bounds::SilentPartners::of(&fit);
+                let start = ((0.0, 0.0), fit.deviance((0.0, 0.0)));
+                let grid = bounds::Grid {
+                    corner: (-6_000.0, -5_000.0),
+                    step: 400.0,
+                    points: 31,
+                };
+                let mut skipping = start;
+                bounds::search_grid(&fit, &silent, grid, &|_| true, &mut skipping);
+                let mut every = start;
+                for i in 0..grid.points {
+                    for j in 0..grid.points {
+                        let place = (
+                            grid.corner.0 + i as f64 * grid.step,
+                            grid.corner.1 + j as f64 * grid.step,
+                        );
+                        let value = fit.deviance(place);
+                        if value < every.1 {
+                            every = (place, value);
+                        }
+                    }
+                }
+                assert_eq!(skipping, every, "network {n}, hotspot {hotspot}");
+            }
+        }
+    }
+
+    #[test]
     fn the_screen_changes_no_verdict() {
         let config = DefenceConfig::default();
         let strict = DefenceConfig {
@@ -1566,7 +1597,7 @@ mod tests {
             let unheard = silent_partners(&net, &active, &listed);
             for (&(hotspot, at_assertion), unheard) in listed.iter().zip(&unheard) {
                 let fit = round.fit_of(&net, hotspot, unheard);
-                let ruled_out = screen::cannot_be_flagged(
+                let ruled_out = bounds::cannot_be_flagged(
                     &fit,
                     at_assertion,
                     config.location_tolerance_m,

@@ -1,22 +1,25 @@
-//! Which candidates of `misplaced_location` cannot be flagged, proved without a search.
+//! Lower bounds of a hotspot's deviance over whole squares of places, and what they spare.
 //!
-//! A search costs thousands of evaluations of a hotspot's links, and in a dense network nearly
-//! every hotspot's deviance at its assertion is above `location_min_deviance` (each heard link
-//! adds about 1, each close silent neighbour more). Yet an honest hotspot's links fit far worse
-//! anywhere a couple of kilometres away, and a lower bound of the deviance over a whole square
-//! of places, from the range of distances its neighbours can have from there, shows it for
-//! large squares at once (branch and bound). What the screen passes is searched as before, and
-//! a hotspot it rules out could not have been flagged: the verdicts are those of searching
-//! every candidate.
+//! From the range of distances its neighbours can have from anywhere in a square, each heard
+//! link's residual lies in an interval, and each silent pair's distance below a most: the least
+//! the deviance can be anywhere in the square follows ([`Fit::deviance_lower_bound`],
+//! [`Fit::profiled_lower_bound`]). Squares whose bound is above what is sought are dropped
+//! whole (branch and bound), in two places:
 //!
-//! The bound: a flag needs a best place `p` at least `location_min_offset_m` from the
-//! assertion with `D'(w) − D'(p) > location_max_ratio`, where `D'` is the profiled deviance
-//! and `w` the best place within the tolerance, whose plain deviance is at most the one at the
-//! assertion. `D'(w)` is at most the unprofiled `Σr²/σ² + silence` there, which is the plain
-//! deviance plus the offset's term `(Σr)²/((k + σ²/τ²)σ²)`, bounded over the tolerance's disc
-//! ([`offset_term_bound`]). `D'(p)` is at least the heard part with the offset free plus the
-//! silence with the offset at the most negative value the profile allows
-//! ([`Fit::profiled_lower_bound`]).
+//! - **The grids of a search** ([`search_grid`]) skip the squares of points whose bound is
+//!   above the best point so far: they find the same least point as evaluating every point.
+//! - **The screen** ([`cannot_be_flagged`]). In a dense network nearly every hotspot's
+//!   deviance at its assertion is above `location_min_deviance` (each heard link adds about
+//!   1, each close silent neighbour more), yet an honest hotspot's links fit far worse
+//!   anywhere a couple of kilometres away. A flag needs a best place `p` at least
+//!   `location_min_offset_m` from the assertion with `D'(w) − D'(p) > location_max_ratio`,
+//!   where `D'` is the profiled deviance and `w` the best place within the tolerance, whose
+//!   plain deviance is at most the one at the assertion. `D'(w)` is at most the unprofiled
+//!   `Σr²/σ² + silence` there: the plain deviance plus the offset's term
+//!   `(Σr)²/((k + σ²/τ²)σ²)`, bounded over the tolerance's disc ([`offset_term_bound`]).
+//!   `D'(p)` is at least the least over the profile's offsets of the heard part and the
+//!   silence together. A hotspot whose bound shows no such `p` could not have been flagged
+//!   and is not searched: the verdicts are those of searching every candidate.
 
 use super::{between, log_distance, Fit, GRID_POINTS};
 
@@ -65,14 +68,14 @@ pub(super) fn cannot_be_flagged(
 /// A hotspot's silent partners as the bound reads them: the near ones one by one, the far
 /// ones (further from the assertion than its farthest heard link, with a margin) counted in
 /// bins of their distance from the assertion, rounded up.
-struct SilentPartners {
+pub(super) struct SilentPartners {
     near: Vec<usize>,
     /// `(upper distance of the bin, partners)`.
     far: Vec<(f64, f64)>,
 }
 
 impl SilentPartners {
-    fn of(fit: &Fit) -> Self {
+    pub(super) fn of(fit: &Fit) -> Self {
         let asserted = fit.plane.point((0.0, 0.0));
         let farthest_link = fit
             .links
@@ -170,7 +173,122 @@ fn offset_term_bound(fit: &Fit, tolerance_m: f64) -> f64 {
     largest + OFFSET_TERM_SLACK + ROUNDING_MARGIN
 }
 
+/// A square grid of `points × points` places `step` apart, `corner` the first.
+#[derive(Clone, Copy)]
+pub(super) struct Grid {
+    pub corner: (f64, f64),
+    pub step: f64,
+    pub points: usize,
+}
+
+impl Grid {
+    fn place(&self, i: usize, j: usize) -> (f64, f64) {
+        (
+            self.corner.0 + i as f64 * self.step,
+            self.corner.1 + j as f64 * self.step,
+        )
+    }
+}
+
+/// Points a block of a grid has, at most, for its points to be evaluated one by one.
+const LEAF_POINTS: usize = 16;
+
+/// The least deviance on `grid` among the places `allowed` lets through, where below `best`
+/// (the best place known before), into `best`: the place [`Fit::deviance_up_to`] finds least
+/// point by point in the grid's order (the first among equals), with the blocks of points
+/// whose bound is above the best so far skipped.
+pub(super) fn search_grid(
+    fit: &Fit,
+    silent: &SilentPartners,
+    grid: Grid,
+    allowed: &impl Fn((f64, f64)) -> bool,
+    best: &mut ((f64, f64), f64),
+) {
+    let mut found: Option<usize> = None;
+    let all = (0..grid.points, 0..grid.points);
+    search_block(fit, silent, grid, all, allowed, best, &mut found);
+}
+
+/// [`search_grid`] over the points `rows × columns` of the grid; `found` is the index, in
+/// the grid's order, of the best place when it lies on the grid.
+fn search_block(
+    fit: &Fit,
+    silent: &SilentPartners,
+    grid: Grid,
+    (rows, columns): (std::ops::Range<usize>, std::ops::Range<usize>),
+    allowed: &impl Fn((f64, f64)) -> bool,
+    best: &mut ((f64, f64), f64),
+    found: &mut Option<usize>,
+) {
+    if rows.len() * columns.len() <= LEAF_POINTS {
+        for i in rows {
+            for j in columns.clone() {
+                let place = grid.place(i, j);
+                if !allowed(place) {
+                    continue;
+                }
+                let value = fit.deviance_up_to(place, best.1);
+                let index = i * grid.points + j;
+                let earlier = found.is_some_and(|at| index < at);
+                if value < best.1 || (value == best.1 && earlier) {
+                    *best = (place, value);
+                    *found = Some(index);
+                }
+            }
+        }
+        return;
+    }
+    let (first, last) = (
+        grid.place(rows.start, columns.start),
+        grid.place(rows.end - 1, columns.end - 1),
+    );
+    let centre = ((first.0 + last.0) / 2.0, (first.1 + last.1) / 2.0);
+    let radius = (last.0 - first.0).hypot(last.1 - first.1) / 2.0;
+    if fit.deviance_lower_bound(silent, centre, radius, best.1) > best.1 {
+        return;
+    }
+    let (row_middle, column_middle) = (
+        rows.start + rows.len() / 2,
+        columns.start + columns.len() / 2,
+    );
+    for rows in [rows.start..row_middle, row_middle..rows.end] {
+        for columns in [columns.start..column_middle, column_middle..columns.end] {
+            if !rows.is_empty() && !columns.is_empty() {
+                let block = (rows.clone(), columns);
+                search_block(fit, silent, grid, block, allowed, best, found);
+            }
+        }
+    }
+}
+
 impl Fit<'_> {
+    /// A lower bound of [`Fit::deviance`] anywhere within `radius` of `centre`, or some value
+    /// at least `limit` once it is clear that the bound is.
+    fn deviance_lower_bound(
+        &self,
+        silent: &SilentPartners,
+        centre: (f64, f64),
+        radius: f64,
+        limit: f64,
+    ) -> f64 {
+        let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
+        let variance = self.law.sigma_db * self.law.sigma_db;
+        let mut bound = least_heard_part(&intervals, self.offset_shrink) / variance;
+        if bound - ROUNDING_MARGIN >= limit {
+            return bound - ROUNDING_MARGIN;
+        }
+        let point = self.plane.point(centre);
+        for &other in &silent.near {
+            let farthest = between(&point, &self.positions[other]) + radius;
+            bound += self.silence.silence_deviance(farthest);
+        }
+        let moved = centre.0.hypot(centre.1) + radius;
+        for &(distance, count) in &silent.far {
+            bound += count * self.silence.silence_deviance(distance + moved);
+        }
+        bound - ROUNDING_MARGIN
+    }
+
     /// The range of each heard link's residual anywhere within `radius` of `centre`: a gain's
     /// residual grows with the distance, which lies within `radius` of the centre's.
     fn residual_intervals(
