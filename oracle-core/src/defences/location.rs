@@ -1567,6 +1567,36 @@ mod tests {
     }
 
     #[test]
+    fn the_range_of_the_residual_sum_holds_every_place_of_its_square() {
+        let config = DefenceConfig::default();
+        let (evidence, _) = network(&[8], 3_000.0, 5);
+        let net = PairNetwork::of(&evidence, &config);
+        let active = vec![true; net.keys.len()];
+        let round = Round::fit(&net, &active, &config).expect("enough pairs");
+        let mut rng = StdRng::seed_from_u64(9);
+        for hotspot in 0..net.keys.len() {
+            let fit = round.fit_of(&net, hotspot, &[]);
+            for radius in [30.0, 300.0, 1_000.0, 3_000.0] {
+                let centre = (rng.gen_range(-4e3..4e3), rng.gen_range(-4e3..4e3));
+                let (low, high) = fit.residual_sum_range(centre, radius);
+                for _ in 0..50 {
+                    let angle: f64 = rng.gen_range(0.0..std::f64::consts::TAU);
+                    let length = radius * rng.gen_range(0.0f64..1.0).sqrt();
+                    let place = (
+                        centre.0 + length * angle.cos(),
+                        centre.1 + length * angle.sin(),
+                    );
+                    let sum: f64 = fit.residual_intervals(place, 0.0).map(|(r, _)| r).sum();
+                    assert!(
+                        low - 1e-9 <= sum && sum <= high + 1e-9,
+                        "{low} {sum} {high}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_screen_changes_no_verdict() {
         let config = DefenceConfig::default();
         let strict = DefenceConfig {

@@ -32,7 +32,7 @@ const OFFSET_TERM_SLACK: f64 = 0.25;
 /// Most steps of the search for the least over the offset.
 const OFFSET_STEPS_MOST: usize = 60;
 /// What the least over the offset may lose, at most, when its search stops early.
-const OFFSET_LOSS: f64 = 1e-4;
+const OFFSET_LOSS: f64 = 1e-3;
 /// Squares of a larger radius, metres, are bounded by their heard part alone.
 const SILENCE_RADIUS_M: f64 = 1_500.0;
 /// Silent partners further from the assertion than this many times its farthest heard link
@@ -151,9 +151,7 @@ fn offset_term_bound(fit: &Fit, tolerance_m: f64) -> f64 {
         if centre.0.hypot(centre.1) - radius > tolerance_m {
             continue;
         }
-        let (low, high) = fit
-            .residual_intervals(centre, radius)
-            .fold((0.0, 0.0), |(low, high), (lo, hi)| (low + lo, high + hi));
+        let (low, high) = fit.residual_sum_range(centre, radius);
         let above = term(f64::max(-low, high));
         bounded += 1;
         if above <= largest + OFFSET_TERM_SLACK {
@@ -273,7 +271,7 @@ impl Fit<'_> {
     ) -> f64 {
         let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
         let variance = self.law.sigma_db * self.law.sigma_db;
-        let mut bound = least_heard_part(&intervals, self.offset_shrink) / variance;
+        let mut bound = least_heard_part(&intervals, self.offset_shrink).0 / variance;
         if bound - ROUNDING_MARGIN >= limit {
             return bound - ROUNDING_MARGIN;
         }
@@ -289,9 +287,40 @@ impl Fit<'_> {
         bound - ROUNDING_MARGIN
     }
 
+    /// The range of the sum of the heard links' residuals anywhere within `radius` of
+    /// `centre`, from its value and gradient at the centre and a bound of its curvature:
+    /// a residual is `g − A + (10n/ln 10)·ln d`, whose second derivative along any line in
+    /// the plane is at most `(10n/ln 10)/d²` in size. A link whose neighbour stands within
+    /// twice the radius adds its own range instead.
+    pub(super) fn residual_sum_range(&self, centre: (f64, f64), radius: f64) -> (f64, f64) {
+        let point = self.plane.point(centre);
+        let scale = 10.0 * self.law.exponent / std::f64::consts::LN_10;
+        let (mut sum, mut gradient, mut curvature) = (0.0, (0.0, 0.0), 0.0);
+        let (mut below, mut above) = (0.0, 0.0);
+        for link in self.links {
+            let position = &self.positions[link.other];
+            let distance = between(&point, position);
+            let residual = |d: f64| link.gain_db - self.law.expected_gain_db(d);
+            let at_centre = residual(distance);
+            sum += at_centre;
+            if distance > 2.0 * radius {
+                let (east, north) = self.plane.coordinates(position);
+                let squared = distance * distance;
+                gradient.0 += scale * (centre.0 - east) / squared;
+                gradient.1 += scale * (centre.1 - north) / squared;
+                curvature += scale / ((distance - radius) * (distance - radius));
+            } else {
+                below += residual((distance - radius).max(0.0)) - at_centre;
+                above += residual(distance + radius) - at_centre;
+            }
+        }
+        let spread = gradient.0.hypot(gradient.1) * radius + curvature * radius * radius / 2.0;
+        (sum - spread + below, sum + spread + above)
+    }
+
     /// The range of each heard link's residual anywhere within `radius` of `centre`: a gain's
     /// residual grows with the distance, which lies within `radius` of the centre's.
-    fn residual_intervals(
+    pub(super) fn residual_intervals(
         &self,
         centre: (f64, f64),
         radius: f64,
@@ -324,33 +353,44 @@ impl Fit<'_> {
     ) -> f64 {
         let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
         let variance = self.law.sigma_db * self.law.sigma_db;
-        let free = least_heard_part(&intervals, self.offset_shrink) / variance;
+        let (least, at_least) = least_heard_part(&intervals, self.offset_shrink);
+        let free = least / variance;
         if free - ROUNDING_MARGIN >= limit || radius > SILENCE_RADIUS_M {
             return free - ROUNDING_MARGIN;
         }
         let point = self.plane.point(centre);
         let reach = self.offset_reach();
         let (exponent, table) = (self.law.exponent, self.silence);
+        // The profile's offsets in pieces, each bounded by its least heard part and the
+        // silence at its start: a silent pair is likelier the lower the offset.
+        let starts = [-reach, -reach / 3.0, 0.0];
+        let ends = [-reach / 3.0, 0.0, reach];
+        let mut silences = [0.0; 3];
         // Every silent term is positive, so leaving out the ones that stay below a small
         // value at every offset keeps a lower bound, and spares the last step most of them.
-        let mut quick = free;
         let mut farthest_x: Vec<(f64, f64)> = Vec::new();
         let mut add = |x: f64, count: f64| {
-            quick += count * table.silence_deviance_at(x + reach / exponent);
+            for (silence, start) in silences.iter_mut().zip(starts) {
+                *silence += count * table.silence_deviance_at(x - start / exponent);
+            }
             if table.silence_deviance_at(x - reach / exponent) >= NEGLIGIBLE_SILENCE {
                 farthest_x.push((x, count));
             }
         };
         for &other in &silent.near {
-            add(
-                log_distance(between(&point, &self.positions[other]) + radius),
-                1.0,
-            );
+            let farthest = between(&point, &self.positions[other]) + radius;
+            add(log_distance(farthest), 1.0);
         }
         let moved = centre.0.hypot(centre.1) + radius;
         for &(distance, count) in &silent.far {
             add(log_distance(distance + moved), count);
         }
+        let quick = (0..3)
+            .map(|piece| {
+                let offset = at_least.clamp(starts[piece], ends[piece]);
+                heard_part(&intervals, self.offset_shrink, offset).0 / variance + silences[piece]
+            })
+            .fold(f64::INFINITY, f64::min);
         if quick - ROUNDING_MARGIN >= limit {
             return quick - ROUNDING_MARGIN;
         }
@@ -381,11 +421,11 @@ fn heard_part(intervals: &[(f64, f64)], shrink: f64, b: f64) -> (f64, f64) {
     (value, slope)
 }
 
-/// The least over all `b` of [`heard_part`], exactly: between two consecutive ends of the
+/// The least over all `b` of [`heard_part`], exactly, and the `b` where it is: between two consecutive ends of the
 /// intervals its slope is `2(b·(shrink + above + below) − (Σ hi above + Σ lo below))`, with
 /// `above` the intervals wholly below `b` and `below` those wholly above it, and the segment
 /// that holds the slope's zero holds the least.
-fn least_heard_part(intervals: &[(f64, f64)], shrink: f64) -> f64 {
+fn least_heard_part(intervals: &[(f64, f64)], shrink: f64) -> (f64, f64) {
     let mut ends: Vec<(f64, bool)> = intervals
         .iter()
         .flat_map(|&(lo, hi)| [(lo, false), (hi, true)])
@@ -403,7 +443,8 @@ fn least_heard_part(intervals: &[(f64, f64)], shrink: f64) -> f64 {
             0.0
         };
         if zero <= end {
-            return heard_part(intervals, shrink, zero.max(start)).0;
+            let at = zero.max(start);
+            return (heard_part(intervals, shrink, at).0, at);
         }
         if is_high {
             passed += 1.0;
@@ -414,7 +455,7 @@ fn least_heard_part(intervals: &[(f64, f64)], shrink: f64) -> f64 {
         }
         start = end;
     }
-    heard_part(intervals, shrink, start).0
+    (heard_part(intervals, shrink, start).0, start)
 }
 
 /// The least of a convex function on `[low, high]`, from below: the zero of its slope is
@@ -473,7 +514,7 @@ mod tests {
         let intervals = [(-3.0, 1.0), (2.0, 5.0), (-8.0, -6.0), (0.5, 0.7)];
         let shrink = 2.0;
         let least = |intervals: &[(f64, f64)]| {
-            let exact = least_heard_part(intervals, shrink);
+            let exact = least_heard_part(intervals, shrink).0;
             let searched = least_of_convex(|b| heard_part(intervals, shrink, b), -10.0, 10.0);
             assert!(searched <= exact + 1e-9, "{searched} above {exact}");
             assert!(searched >= exact - 1e-3, "{searched} far below {exact}");
