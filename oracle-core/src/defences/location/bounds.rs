@@ -39,7 +39,7 @@ const SILENCE_RADIUS_M: f64 = 1_500.0;
 /// are counted in bins.
 const NEAR_SILENT_FACTOR: f64 = 1.5;
 /// Width of the far silent partners' bins in `x = 10·log10 d`, dB.
-const FAR_BIN_X: f64 = 0.1;
+const FAR_BIN_X: f64 = 0.25;
 /// Silent terms below this at every offset are left out of the bound's last step.
 const NEGLIGIBLE_SILENCE: f64 = 1e-3;
 /// Taken off every bound for the rounding of the sums and of the silence table.
@@ -69,7 +69,9 @@ pub(super) fn cannot_be_flagged(
 /// ones (further from the assertion than its farthest heard link, with a margin) counted in
 /// bins of their distance from the assertion, rounded up.
 pub(super) struct SilentPartners {
-    near: Vec<usize>,
+    /// `(east, north, height²)` of each near partner in the hotspot's tangent plane: its
+    /// distance from a place `(e, n)` is `√((east − e)² + (north − n)² + height²)`.
+    near: Vec<(f64, f64, f64)>,
     /// `(upper distance of the bin, partners)`.
     far: Vec<(f64, f64)>,
 }
@@ -88,7 +90,9 @@ impl SilentPartners {
         for &other in fit.silent {
             let distance = between(&asserted, &fit.positions[other]);
             if distance <= near_m {
-                near.push(other);
+                let (east, north) = fit.plane.coordinates(&fit.positions[other]);
+                let height_squared = (distance * distance - east * east - north * north).max(0.0);
+                near.push((east, north, height_squared));
             } else {
                 let bin = (log_distance(distance) / FAR_BIN_X).ceil() as i64;
                 *bins.entry(bin).or_insert(0.0) += 1.0;
@@ -99,6 +103,14 @@ impl SilentPartners {
             .map(|(bin, count)| (10f64.powf(bin as f64 * FAR_BIN_X / 10.0), count))
             .collect();
         Self { near, far }
+    }
+
+    /// The distance of each near partner from `place`.
+    fn near_distances(&self, place: (f64, f64)) -> impl Iterator<Item = f64> + '_ {
+        self.near.iter().map(move |&(east, north, height_squared)| {
+            let (de, dn) = (east - place.0, north - place.1);
+            (de * de + dn * dn + height_squared).sqrt()
+        })
     }
 }
 
@@ -275,10 +287,8 @@ impl Fit<'_> {
         if bound - ROUNDING_MARGIN >= limit {
             return bound - ROUNDING_MARGIN;
         }
-        let point = self.plane.point(centre);
-        for &other in &silent.near {
-            let farthest = between(&point, &self.positions[other]) + radius;
-            bound += self.silence.silence_deviance(farthest);
+        for distance in silent.near_distances(centre) {
+            bound += self.silence.silence_deviance(distance + radius);
         }
         let moved = centre.0.hypot(centre.1) + radius;
         for &(distance, count) in &silent.far {
@@ -358,7 +368,6 @@ impl Fit<'_> {
         if free - ROUNDING_MARGIN >= limit || radius > SILENCE_RADIUS_M {
             return free - ROUNDING_MARGIN;
         }
-        let point = self.plane.point(centre);
         let reach = self.offset_reach();
         let (exponent, table) = (self.law.exponent, self.silence);
         // The profile's offsets in pieces, each bounded by its least heard part and the
@@ -377,9 +386,8 @@ impl Fit<'_> {
                 farthest_x.push((x, count));
             }
         };
-        for &other in &silent.near {
-            let farthest = between(&point, &self.positions[other]) + radius;
-            add(log_distance(farthest), 1.0);
+        for distance in silent.near_distances(centre) {
+            add(log_distance(distance + radius), 1.0);
         }
         let moved = centre.0.hypot(centre.1) + radius;
         for &(distance, count) in &silent.far {
