@@ -281,9 +281,7 @@ impl Fit<'_> {
         radius: f64,
         limit: f64,
     ) -> f64 {
-        let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
-        let variance = self.law.sigma_db * self.law.sigma_db;
-        let mut bound = least_heard_part(&intervals, self.offset_shrink).0 / variance;
+        let (_, mut bound, _) = self.least_heard(centre, radius);
         if bound - ROUNDING_MARGIN >= limit {
             return bound - ROUNDING_MARGIN;
         }
@@ -328,6 +326,15 @@ impl Fit<'_> {
         (sum - spread + below, sum + spread + above)
     }
 
+    /// The heard links' residual ranges within `radius` of `centre`, the least heard part of
+    /// the deviance they allow (over σ², the offset free) and the offset where it is.
+    fn least_heard(&self, centre: (f64, f64), radius: f64) -> (Vec<(f64, f64)>, f64, f64) {
+        let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
+        let (least, at) = least_heard_part(&intervals, self.offset_shrink);
+        let variance = self.law.sigma_db * self.law.sigma_db;
+        (intervals, least / variance, at)
+    }
+
     /// The range of each heard link's residual anywhere within `radius` of `centre`: a gain's
     /// residual grows with the distance, which lies within `radius` of the centre's.
     pub(super) fn residual_intervals(
@@ -348,9 +355,9 @@ impl Fit<'_> {
 
     /// A lower bound of [`Fit::profiled_deviance`] anywhere within `radius` of `centre`, or
     /// some value at least `limit` once it is clear that the bound is. In three steps, each
-    /// tighter and dearer, until one reaches `limit`: the heard part with the offset free; that
-    /// plus the silence with the offset at the most negative value the profile allows; the
-    /// least over the profile's offsets of the two together.
+    /// tighter and dearer, until one reaches `limit`: the heard part with the offset free; the
+    /// profile's offsets in three pieces, each with its least heard part and the silence at
+    /// its lowest offset; the least over the profile's offsets of the two together.
     ///
     /// Squares wider than [`SILENCE_RADIUS_M`] are bounded by their heard part alone: their
     /// residuals' ranges leave that near 0, and they are split in any case.
@@ -361,10 +368,8 @@ impl Fit<'_> {
         radius: f64,
         limit: f64,
     ) -> f64 {
-        let intervals: Vec<(f64, f64)> = self.residual_intervals(centre, radius).collect();
         let variance = self.law.sigma_db * self.law.sigma_db;
-        let (least, at_least) = least_heard_part(&intervals, self.offset_shrink);
-        let free = least / variance;
+        let (intervals, free, at_least) = self.least_heard(centre, radius);
         if free - ROUNDING_MARGIN >= limit || radius > SILENCE_RADIUS_M {
             return free - ROUNDING_MARGIN;
         }
