@@ -19,7 +19,10 @@
 //!   `(Σr)²/((k + σ²/τ²)σ²)`, bounded over the tolerance's disc ([`offset_term_bound`]).
 //!   `D'(p)` is at least the least over the profile's offsets of the heard part and the
 //!   silence together. A hotspot whose bound shows no such `p` could not have been flagged
-//!   and is not searched: the verdicts are those of searching every candidate.
+//!   and is not searched: the verdicts are those of searching every candidate, but for one
+//!   case between rounds. A candidate a flag touched is searched anew in the next round it is
+//!   not screened, where without the screen its place found in the round it was screened
+//!   would have been re-evaluated (the tests found no verdict that this changed).
 
 use super::{between, log_distance, Fit, GRID_POINTS};
 
