@@ -9,8 +9,8 @@
 //! `--shadowing` adds that standard deviation of per-link shadowing to the path gains (0: every
 //! gain equal; the `throughput` benchmark's network hears by a path law with 4 dB of shadowing,
 //! drawn per link alike). `--spoof N` moves the assertions of every N-th hotspot 5 km north of
-//! its radio (0: none), so that the defences have something to flag. Each defence's line ends with a digest of what it flagged (keys and values, bit for
-//! bit), to compare two builds.
+//! its radio (0: none), so that the defences have something to flag. Each defence's line ends
+//! with a digest of what it flagged (keys and values, bit for bit), to compare two builds.
 
 use oracle::defences::{
     analyse, implausible_links, inflated_signals, misplaced_locations, shared_radios,

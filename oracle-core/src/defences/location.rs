@@ -34,6 +34,7 @@ pub(crate) use h3_coverage::space::{between, point_at, squared_between, Buckets,
 use std::collections::{BTreeMap, HashMap};
 
 mod bounds;
+use bounds::SilentPartners;
 
 /// Fewest links (hotspot pairs) the network needs for its path-loss fit.
 const MIN_NETWORK_PAIRS: usize = 10;
@@ -487,10 +488,11 @@ impl Fit<'_> {
 /// The place of least deviance in the hotspot's tangent plane (its assertion at the origin): a
 /// grid over the neighbours and the assertion, then two finer grids around the best place.
 /// `at_assertion` is the deviance at the origin.
-fn best_point(fit: &Fit, at_assertion: f64) -> ((f64, f64), f64) {
+fn best_point(fit: &Fit, silent: &SilentPartners, at_assertion: f64) -> ((f64, f64), f64) {
     let (centre, half_side) = search_square(fit);
     search_grids(
         fit,
+        silent,
         centre,
         half_side,
         (GRID_POINTS, NEAR_GRID_POINTS),
@@ -518,16 +520,17 @@ fn search_square(fit: &Fit) -> ((f64, f64), f64) {
 /// The least deviance found on a grid of `coarse × coarse` points over the square of half-side
 /// `half_side` around `centre`, then on two finer grids of `fine × fine` points, each over two
 /// steps of the grid before around the best point so far, among the points `allowed` lets
-/// through; `start` is the best point known before.
+/// through; `start` is the best point known before. `silent` is the fit's silent partners as
+/// the grids' bounds read them, built once per fit.
 fn search_grids(
     fit: &Fit,
+    silent: &SilentPartners,
     centre: (f64, f64),
     half_side: f64,
     (coarse, fine): (usize, usize),
     allowed: impl Fn((f64, f64)) -> bool,
     start: ((f64, f64), f64),
 ) -> ((f64, f64), f64) {
-    let silent = bounds::SilentPartners::of(fit);
     let mut best = start;
     let search = |centre: (f64, f64), half_side: f64, points: usize, best: &mut _| {
         let step = 2.0 * half_side / (points - 1) as f64;
@@ -537,7 +540,7 @@ fn search_grids(
             step,
             points,
         };
-        bounds::search_grid(fit, &silent, grid, &allowed, best);
+        bounds::search_grid(fit, silent, grid, &allowed, best);
         step
     };
     let mut step = search(centre, half_side, coarse, &mut best);
@@ -556,6 +559,7 @@ fn search_grids(
 /// hotspot's best place by up to a kilometre or so, and that alone is no evidence.
 fn displacement(
     fit: &Fit,
+    silent: &SilentPartners,
     config: &DefenceConfig,
     (place, _): ((f64, f64), f64),
     at_assertion: f64,
@@ -563,7 +567,7 @@ fn displacement(
     if place.0.hypot(place.1) <= config.location_tolerance_m {
         return (0.0, place);
     }
-    let (within, _) = best_point_within(fit, config.location_tolerance_m, at_assertion);
+    let (within, _) = best_point_within(fit, silent, config.location_tolerance_m, at_assertion);
     let statistic = (fit.profiled_deviance(within) - fit.profiled_deviance(place)).max(0.0);
     (statistic, within)
 }
@@ -646,14 +650,15 @@ fn displacement_without_one(
         ..*fit
     };
     let at_assertion = reduced.deviance((0.0, 0.0));
-    let searched = best_point(&reduced, at_assertion);
+    let silent = SilentPartners::of(&reduced);
+    let searched = best_point(&reduced, &silent, at_assertion);
     let at_place = reduced.deviance(place);
     let best = if at_place < searched.1 {
         (place, at_place)
     } else {
         searched
     };
-    let (statistic, _) = displacement(&reduced, config, best, at_assertion);
+    let (statistic, _) = displacement(&reduced, &silent, config, best, at_assertion);
     if is_flaggable(statistic, best.0, config) {
         statistic
     } else {
@@ -664,11 +669,16 @@ fn displacement_without_one(
 /// The least deviance within `radius_m` of the assertion: a grid over the disc, then two finer
 /// grids around the best place, every point kept inside the disc. `at_assertion` is the
 /// deviance at the origin.
-fn best_point_within(fit: &Fit, radius_m: f64, at_assertion: f64) -> ((f64, f64), f64) {
+fn best_point_within(
+    fit: &Fit,
+    silent: &SilentPartners,
+    radius_m: f64,
+    at_assertion: f64,
+) -> ((f64, f64), f64) {
     let inside = |(x, y): (f64, f64)| x.hypot(y) <= radius_m;
     let start = ((0.0, 0.0), at_assertion);
     let points = (NEAR_GRID_POINTS, NEAR_GRID_POINTS);
-    search_grids(fit, (0.0, 0.0), radius_m, points, inside, start)
+    search_grids(fit, silent, (0.0, 0.0), radius_m, points, inside, start)
 }
 
 /// `misplaced_location`: the hotspots whose signals place them at least
@@ -908,9 +918,11 @@ impl Round {
             &candidates.iter().zip(unheard).collect::<Vec<_>>(),
             |&(&(hotspot, at_assertion), unheard)| {
                 let fit = self.fit_of(net, hotspot, unheard);
+                let silent = SilentPartners::of(&fit);
                 if screen
                     && bounds::cannot_be_flagged(
                         &fit,
+                        &silent,
                         at_assertion,
                         config.location_tolerance_m,
                         config.location_min_offset_m,
@@ -928,9 +940,9 @@ impl Round {
                             (((0.0, 0.0), at_assertion), false)
                         }
                     }
-                    _ => (best_point(&fit, at_assertion), true),
+                    _ => (best_point(&fit, &silent, at_assertion), true),
                 };
-                let (statistic, within) = displacement(&fit, config, best, at_assertion);
+                let (statistic, within) = displacement(&fit, &silent, config, best, at_assertion);
                 Searched {
                     place: best.0,
                     new_search,
@@ -1501,8 +1513,9 @@ mod tests {
             let unheard = silent_partners(&net, &active, &candidates);
             let fit = round.fit_of(&net, at, &unheard[0]);
             let at_assertion = fit.deviance((0.0, 0.0));
-            let best = best_point(&fit, at_assertion);
-            let (statistic, _) = displacement(&fit, &config, best, at_assertion);
+            let silent = SilentPartners::of(&fit);
+            let best = best_point(&fit, &silent, at_assertion);
+            let (statistic, _) = displacement(&fit, &silent, &config, best, at_assertion);
             assert!(
                 is_flaggable(statistic, best.0, &config),
                 "seed {seed}: {statistic} at {:?}",
@@ -1539,7 +1552,7 @@ mod tests {
             let unheard = silent_partners(&net, &active, &all);
             for (hotspot, unheard) in unheard.iter().enumerate() {
                 let fit = round.fit_of(&net, hotspot, unheard);
-                let silent = bounds::SilentPartners::of(&fit);
+                let silent = SilentPartners::of(&fit);
                 let start = ((0.0, 0.0), fit.deviance((0.0, 0.0)));
                 let grid = bounds::Grid {
                     corner: (-6_000.0, -5_000.0),
@@ -1629,6 +1642,7 @@ mod tests {
                 let fit = round.fit_of(&net, hotspot, unheard);
                 let ruled_out = bounds::cannot_be_flagged(
                     &fit,
+                    &SilentPartners::of(&fit),
                     at_assertion,
                     config.location_tolerance_m,
                     config.location_min_offset_m,

@@ -54,6 +54,7 @@ const ROUNDING_MARGIN: f64 = 1e-6;
 /// place within `tolerance_m`.
 pub(super) fn cannot_be_flagged(
     fit: &Fit,
+    silent: &SilentPartners,
     at_assertion: f64,
     tolerance_m: f64,
     min_offset_m: f64,
@@ -64,8 +65,7 @@ pub(super) fn cannot_be_flagged(
     // The finer grids reach two coarse steps beyond the square, and a fifth of one more.
     let step = 2.0 * half_side / (GRID_POINTS - 1) as f64;
     let square = (centre, half_side + 3.0 * step);
-    let silent = SilentPartners::of(fit);
-    !fits_below_somewhere_away(fit, &silent, square, min_offset_m, threshold)
+    !fits_below_somewhere_away(fit, silent, square, min_offset_m, threshold)
 }
 
 /// A hotspot's silent partners as the bound reads them: the near ones one by one, the far
